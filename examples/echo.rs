@@ -1,0 +1,59 @@
+//! The echo server of the write-up that started ws-routes: every text or binary message comes
+//! back, on `/` and on `/echo/{room}`.
+//!
+//! ```text
+//! cargo run --example echo -- --addr 127.0.0.1:8765
+//! ```
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use ws_routes::{Server, WebSocket, route, routes};
+
+#[derive(Parser)]
+#[command(about = "Echo every WebSocket message back, on / and /echo/{room}")]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    addr: String,
+}
+
+#[route("/")]
+async fn root(ws: WebSocket) {
+    echo(ws, "/").await;
+}
+
+#[route("/echo/{room}")]
+async fn room(ws: WebSocket, room: String) {
+    echo(ws, &room).await;
+}
+
+async fn echo(mut ws: WebSocket, room: &str) {
+    while let Some(Ok(message)) = ws.recv().await {
+        if !message.is_data() {
+            continue;
+        }
+        tracing::info!(
+            room,
+            bytes = message.as_bytes().len(),
+            text = message.as_text(),
+            "echo"
+        );
+        if ws.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let server = Server::new(routes![root, room]).bind(&cli.addr).await?;
+    println!("echo server listening on ws://{}", server.local_addr()?);
+    server.run().await
+}

@@ -1,0 +1,136 @@
+//! The light switch of the write-up that started ws-routes, served and driven in Rust.
+//!
+//! ```text
+//! cargo run --example light                      # serve on 127.0.0.1:8765
+//! cargo run --example light -- client ws://127.0.0.1:8765/light/on
+//! ```
+//!
+//! `/light/on` answers "the light has turned on", `/light/off` "the light has turned off", any
+//! other `/light/{status}` "invalid params", each after a simulated switching delay; every other
+//! path is closed with code 4040.
+
+use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use ws_routes::{Message, Server, WebSocket, route, routes};
+
+#[derive(Parser)]
+#[command(about = "The seed's light switch: a WebSocket server with URI routing, and its client")]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    addr: String,
+    /// How long switching the light pretends to take, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    delay_ms: u64,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Connect to URL, send MESSAGE, print the reply (or how the connection closed).
+    Client {
+        url: String,
+        /// The light's address.
+        #[arg(default_value = "00-12-4b-01")]
+        message: String,
+    },
+}
+
+/// The switching delay, set once from `--delay-ms`.
+static DELAY: OnceLock<Duration> = OnceLock::new();
+
+#[route("/light/{status}")]
+async fn light(mut ws: WebSocket, status: String) {
+    while let Some(Ok(message)) = ws.recv().await {
+        if !message.is_data() {
+            continue;
+        }
+        let address = String::from_utf8_lossy(message.as_bytes()).into_owned();
+        tracing::info!(%address, %status, "switching the light");
+        // Pretend to operate the light; other connections are served meanwhile.
+        tokio::time::sleep(*DELAY.get_or_init(Duration::default)).await;
+        let reply = match status.as_str() {
+            "on" => "the light has turned on",
+            "off" => "the light has turned off",
+            _ => "invalid params",
+        };
+        if ws.send(reply).await.is_err() {
+            break;
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Some(Command::Client { url, message }) => client(&url, message).await,
+        None => {
+            DELAY.get_or_init(|| Duration::from_millis(cli.delay_ms));
+            match serve(&cli.addr).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("light: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(addr: &str) -> std::io::Result<()> {
+    let server = Server::new(routes![light]).bind(addr).await?;
+    println!("light switch listening on ws://{}", server.local_addr()?);
+    server.run().await
+}
+
+/// The seed's client: send the light's address, print the reply; on a close, say so.
+async fn client(url: &str, message: String) -> ExitCode {
+    let mut ws = match ws_routes::connect(url).await {
+        Ok(ws) => ws,
+        Err(error) => {
+            eprintln!("could not connect to {url}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(error) = ws.send(message).await {
+        eprintln!("could not send: {error}");
+        return ExitCode::FAILURE;
+    }
+    while let Some(received) = ws.recv().await {
+        match received {
+            Ok(Message::Text(reply)) => {
+                println!("{reply}");
+                let _ = ws.close(1000u16, "").await;
+                while ws.recv().await.is_some() {}
+                return ExitCode::SUCCESS;
+            }
+            Ok(Message::Close(Some(frame))) => {
+                println!(
+                    "connection closed error: code {} ({})",
+                    u16::from(frame.code),
+                    frame.reason
+                );
+                return ExitCode::FAILURE;
+            }
+            Ok(_) => continue,
+            Err(error) => {
+                println!("connection closed error: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    println!("connection closed error");
+    ExitCode::FAILURE
+}

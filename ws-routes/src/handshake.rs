@@ -1,0 +1,220 @@
+//! The server side of the opening handshake (RFC 6455 section 4.2), done by hand so that routing
+//! happens before the upgrade: the request head is read and checked, and the answer is either
+//! `101 Switching Protocols` or a plain HTTP response.
+
+use std::io;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+
+/// The most headers a handshake request may carry.
+const MAX_HEADERS: usize = 64;
+
+/// A parsed request head.
+#[derive(Debug)]
+pub(crate) struct RequestHead {
+    pub(crate) method: Method,
+    /// The request target: the path and the query string.
+    pub(crate) target: String,
+    pub(crate) headers: HeaderMap,
+    /// Bytes the client sent after the head (frames sent without waiting for the 101).
+    pub(crate) leftover: Vec<u8>,
+}
+
+impl RequestHead {
+    /// The path (always starting with `/`) and the query string, if any.
+    pub(crate) fn path_and_query(&self) -> (&str, Option<&str>) {
+        let target = match self.target.find("://") {
+            // Absolute form (`GET ws://host/path HTTP/1.1`): drop the scheme and authority.
+            Some(scheme_end) => {
+                let after = &self.target[scheme_end + 3..];
+                after.find('/').map_or("/", |at| &after[at..])
+            }
+            None => &self.target,
+        };
+        let target = target.split_once('#').map_or(target, |(before, _)| before);
+        match target.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (target, None),
+        }
+    }
+}
+
+/// Why no request head could be read.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// The peer closed the connection or the socket failed; nothing to answer.
+    Io(io::Error),
+    /// Not HTTP: answer 400.
+    Malformed,
+    /// The head is larger than the limit or has too many headers: answer 431.
+    TooLarge,
+}
+
+impl From<io::Error> for ReadError {
+    fn from(error: io::Error) -> Self {
+        ReadError::Io(error)
+    }
+}
+
+/// Reads a request head of at most `limit` bytes.
+pub(crate) async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    limit: usize,
+) -> Result<RequestHead, ReadError> {
+    let mut buf = Vec::with_capacity(limit.min(1024));
+    loop {
+        if buf.len() == buf.capacity() {
+            if buf.len() >= limit {
+                return Err(ReadError::TooLarge);
+            }
+            buf.reserve_exact(buf.len().min(limit - buf.len()));
+        }
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(ReadError::Io(io::ErrorKind::UnexpectedEof.into()));
+        }
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut headers);
+        match request.parse(&buf) {
+            Ok(httparse::Status::Partial) => continue,
+            Ok(httparse::Status::Complete(length)) => {
+                return head_from(&request, buf[length..].to_vec());
+            }
+            Err(httparse::Error::TooManyHeaders) => return Err(ReadError::TooLarge),
+            Err(_) => return Err(ReadError::Malformed),
+        }
+    }
+}
+
+fn head_from(
+    request: &httparse::Request<'_, '_>,
+    leftover: Vec<u8>,
+) -> Result<RequestHead, ReadError> {
+    let method = request
+        .method
+        .and_then(|m| Method::from_bytes(m.as_bytes()).ok());
+    let (Some(method), Some(target)) = (method, request.path) else {
+        return Err(ReadError::Malformed);
+    };
+    let mut headers = HeaderMap::with_capacity(request.headers.len());
+    for header in request.headers.iter() {
+        let name =
+            HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| ReadError::Malformed)?;
+        let value = HeaderValue::from_bytes(header.value).map_err(|_| ReadError::Malformed)?;
+        headers.append(name, value);
+    }
+    Ok(RequestHead {
+        method,
+        target: target.to_owned(),
+        headers,
+        leftover,
+    })
+}
+
+/// Checks that `head` asks for a WebSocket upgrade and returns the `Sec-WebSocket-Accept`
+/// value, or the HTTP response that refuses it.
+pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Response> {
+    let has_token = |name: &str, token: &str| {
+        head.headers
+            .get_all(name)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|item| item.trim().eq_ignore_ascii_case(token))
+    };
+    if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
+        return Err(upgrade_required("this endpoint speaks WebSocket only\n"));
+    }
+    if head.method != Method::GET {
+        return Err(Response::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "a WebSocket handshake is a GET request\n",
+        )
+        .header("allow", "GET"));
+    }
+    if head
+        .headers
+        .get("sec-websocket-version")
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
+        return Err(upgrade_required(
+            "unsupported WebSocket version; this server speaks 13\n",
+        ));
+    }
+    match head.headers.get("sec-websocket-key") {
+        Some(key) if !key.is_empty() => Ok(derive_accept_key(key.as_bytes())),
+        _ => Err(Response::new(
+            StatusCode::BAD_REQUEST,
+            "missing Sec-WebSocket-Key\n",
+        )),
+    }
+}
+
+fn upgrade_required(body: &'static str) -> Response {
+    Response::new(StatusCode::UPGRADE_REQUIRED, body)
+        .header("upgrade", "websocket")
+        .header("connection", "Upgrade")
+        .header("sec-websocket-version", "13")
+}
+
+/// Writes `101 Switching Protocols`.
+pub(crate) async fn write_switching<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    accept: &str,
+) -> io::Result<()> {
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: {accept}\r\n\r\n"
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.flush().await
+}
+
+/// A plain HTTP response that refuses the upgrade; the connection closes after it.
+#[derive(Debug, Clone)]
+pub(crate) struct Response {
+    status: StatusCode,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+}
+
+impl Response {
+    pub(crate) fn new(status: StatusCode, body: impl Into<String>) -> Self {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Writes the response and shuts the write side down.
+    pub(crate) async fn write<S: AsyncWrite + Unpin>(&self, stream: &mut S) -> io::Result<()> {
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n",
+            self.status.as_u16(),
+            self.status.canonical_reason().unwrap_or(""),
+            self.body.len()
+        );
+        for (name, value) in &self.headers {
+            head.push_str(name);
+            head.push_str(": ");
+            head.push_str(value);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
+        head.push_str(&self.body);
+        stream.write_all(head.as_bytes()).await?;
+        stream.shutdown().await
+    }
+}

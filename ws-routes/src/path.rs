@@ -1,0 +1,182 @@
+//! What a request matched: the path, its parameters and the query string.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use percent_encoding::percent_decode_str;
+
+use crate::route::{Route, Segment};
+
+/// The matched request: the route, the raw path and the query string.
+///
+/// This is the Rust form of websockets-routes' `path` argument: take it as a handler argument
+/// to read every parameter by name, the raw path, or the pattern that matched.
+///
+/// ```
+/// use ws_routes::{route, RoutePath, WebSocket};
+///
+/// #[route("/light/{status}")]
+/// async fn light(mut ws: WebSocket, path: RoutePath) {
+///     // For `ws://host/light/on?x=1`: "/light/on", Some("on"), "x=1".
+///     let status = path.param("status").unwrap_or_default();
+///     let _ = ws.send(format!("{} is {status} ({})", path.path(), path.query())).await;
+/// }
+/// ```
+#[derive(Clone)]
+pub struct RoutePath {
+    route: &'static Route,
+    path: String,
+    query: Option<String>,
+}
+
+impl RoutePath {
+    pub(crate) fn new(route: &'static Route, path: String, query: Option<String>) -> Self {
+        RoutePath { route, path, query }
+    }
+
+    /// The path as the client sent it, still percent-encoded, without the query string.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query string (after `?`, still encoded), or `""` when there is none.
+    pub fn query(&self) -> &str {
+        self.query.as_deref().unwrap_or("")
+    }
+
+    /// The pattern that matched, as written in `#[route]`.
+    pub fn pattern(&self) -> &'static str {
+        self.route.pattern
+    }
+
+    /// A parameter by name, percent-decoded. `None` when the pattern has no such parameter or
+    /// its value is not valid UTF-8 once decoded.
+    pub fn param(&self, name: &str) -> Option<Cow<'_, str>> {
+        let index = self
+            .route
+            .segments
+            .iter()
+            .position(|segment| segment.param_name() == Some(name))?;
+        decode(self.raw_param(index)).ok()
+    }
+
+    /// Every parameter in pattern order: its name and its percent-decoded value (with invalid
+    /// UTF-8 replaced by `U+FFFD`).
+    pub fn params(&self) -> impl Iterator<Item = (&'static str, Cow<'_, str>)> + '_ {
+        self.route
+            .segments
+            .iter()
+            .enumerate()
+            .filter_map(|(index, segment)| {
+                let name = segment.param_name()?;
+                Some((
+                    name,
+                    percent_decode_str(self.raw_param(index)).decode_utf8_lossy(),
+                ))
+            })
+    }
+
+    /// Parses the parameter at segment `index` of the pattern. Used by the code `#[route]`
+    /// generates, which knows the index at compile time.
+    #[doc(hidden)]
+    pub fn __parse<T: std::str::FromStr>(
+        &self,
+        index: usize,
+        name: &'static str,
+    ) -> Result<T, ParamError> {
+        decode(self.raw_param(index))
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .ok_or(ParamError { name })
+    }
+
+    /// The raw text of segment `index`, or the remainder of the path for a catch-all.
+    fn raw_param(&self, index: usize) -> &str {
+        let mut rest = self.path.strip_prefix('/').unwrap_or(&self.path);
+        for _ in 0..index {
+            rest = rest.split_once('/').map_or("", |(_, tail)| tail);
+        }
+        match self.route.segments.get(index) {
+            Some(Segment::CatchAll(_)) => rest,
+            _ => rest.split_once('/').map_or(rest, |(segment, _)| segment),
+        }
+    }
+}
+
+impl fmt::Debug for RoutePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RoutePath")
+            .field("pattern", &self.route.pattern)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .finish()
+    }
+}
+
+fn decode(raw: &str) -> Result<Cow<'_, str>, std::str::Utf8Error> {
+    percent_decode_str(raw).decode_utf8()
+}
+
+/// A path parameter that could not be decoded or parsed into the handler's argument type.
+///
+/// The connection is closed with code 4000 ([`close::INVALID_PARAMETER`](crate::close)) and
+/// a reason naming the parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamError {
+    name: &'static str,
+}
+
+impl ParamError {
+    /// The name of the parameter that failed.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl fmt::Display for ParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid parameter `{}`", self.name)
+    }
+}
+
+impl std::error::Error for ParamError {}
+
+/// The query string of the request, kept apart from the path parameters.
+///
+/// ```
+/// use ws_routes::{route, Query, WebSocket};
+///
+/// #[route("/feed")]
+/// async fn feed(mut ws: WebSocket, query: Query) {
+///     // ws://host/feed?topic=rust%20lang&limit=5
+///     let topic = query.get("topic").unwrap_or_default(); // "rust lang"
+///     let _ = ws.send(format!("subscribed to {topic}")).await;
+/// }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    raw: Option<String>,
+}
+
+impl Query {
+    pub(crate) fn new(raw: Option<String>) -> Self {
+        Query { raw }
+    }
+
+    /// The query string as sent (after `?`, still encoded); `""` when there is none.
+    pub fn as_str(&self) -> &str {
+        self.raw.as_deref().unwrap_or("")
+    }
+
+    /// The first value of `key`, decoded as `application/x-www-form-urlencoded`.
+    pub fn get(&self, key: &str) -> Option<Cow<'_, str>> {
+        self.pairs()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value)
+    }
+
+    /// Every `key=value` pair, decoded, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+        form_urlencoded::parse(self.as_str().as_bytes())
+    }
+}

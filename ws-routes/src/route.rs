@@ -1,0 +1,228 @@
+//! Static route descriptions, as `#[route]` emits them, and the tables `routes![]` builds.
+
+use std::fmt;
+
+use crate::handler::Entry;
+
+/// One `/`-separated segment of a route pattern, parsed by the `#[route]` macro at compile time.
+///
+/// A pattern such as `/files/{owner}/{*rest}` is the segments
+/// `[Static("files"), Param("owner"), CatchAll("rest")]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Segment {
+    /// Text that must equal the request's segment byte for byte (before percent-decoding).
+    Static(&'static str),
+    /// `{name}`: exactly one non-empty segment.
+    Param(&'static str),
+    /// `{*name}`: the non-empty remainder of the path, slashes included; always last.
+    CatchAll(&'static str),
+}
+
+impl Segment {
+    /// The parameter name of a `{name}` or `{*name}` segment.
+    pub const fn param_name(&self) -> Option<&'static str> {
+        match self {
+            Segment::Static(_) => None,
+            Segment::Param(name) | Segment::CatchAll(name) => Some(name),
+        }
+    }
+
+    /// Two segments match exactly the same request segments.
+    const fn same_shape(&self, other: &Segment) -> bool {
+        match (self, other) {
+            (Segment::Static(a), Segment::Static(b)) => str_eq(a, b),
+            (Segment::Param(_), Segment::Param(_))
+            | (Segment::CatchAll(_), Segment::CatchAll(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+/// A route: a pattern bound to a handler.
+///
+/// Routes are made by the [`route`](crate::route) attribute and gathered into a [`Routes`]
+/// table by [`routes!`](crate::routes); they are plain `'static` data.
+#[derive(Clone, Copy)]
+pub struct Route {
+    pub(crate) pattern: &'static str,
+    pub(crate) segments: &'static [Segment],
+    pub(crate) handler: &'static str,
+    pub(crate) entry: Entry,
+}
+
+impl Route {
+    /// The pattern as written in `#[route("...")]`.
+    pub const fn pattern(&self) -> &'static str {
+        self.pattern
+    }
+
+    /// The pattern's segments, parsed at compile time.
+    pub const fn segments(&self) -> &'static [Segment] {
+        self.segments
+    }
+
+    /// The name of the handler (the function or type the attribute is on).
+    pub const fn handler_name(&self) -> &'static str {
+        self.handler
+    }
+
+    /// Both routes match exactly the same set of paths (they differ at most in parameter names),
+    /// so no precedence rule could choose between them.
+    pub const fn is_ambiguous_with(&self, other: &Route) -> bool {
+        if self.segments.len() != other.segments.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < self.segments.len() {
+            if !self.segments[i].same_shape(&other.segments[i]) {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+}
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Route")
+            .field("pattern", &self.pattern)
+            .field("handler", &self.handler)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A route table: what [`routes!`](crate::routes) builds and a [`Server`](crate::Server) serves.
+///
+/// The table is checked at compile time: two routes that match the same paths are a compile
+/// error. Overlapping routes are resolved segment by segment from the left: a static segment
+/// beats `{param}`, which beats `{*rest}`.
+///
+/// ```
+/// use ws_routes::{route, routes, Routes, WebSocket};
+///
+/// #[route("/users/me")]
+/// async fn me(ws: WebSocket) {}
+///
+/// #[route("/users/{id}")]
+/// async fn user(ws: WebSocket, id: u64) {}
+///
+/// const ROUTES: Routes = routes![me, user];
+/// assert_eq!(ROUTES.len(), 2);
+/// assert_eq!(ROUTES.iter().next().unwrap().pattern(), "/users/me");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Routes {
+    table: &'static [Route],
+}
+
+impl Routes {
+    /// Wraps a table that `routes![]` has checked. Not public API: use `routes![]`.
+    #[doc(hidden)]
+    pub const fn __from_checked(table: &'static [Route]) -> Self {
+        Routes { table }
+    }
+
+    /// The number of routes.
+    pub const fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether the table has no routes (every connection then gets close code 4040).
+    pub const fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// The routes in the order they were listed.
+    pub fn iter(&self) -> impl Iterator<Item = &'static Route> {
+        self.table.iter()
+    }
+
+    pub(crate) fn table(&self) -> &'static [Route] {
+        self.table
+    }
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The compile-time ambiguity check behind `routes![]`: the first route listed before
+/// `table[index]` that matches the same paths, described in a message for `panic!`.
+#[doc(hidden)]
+pub struct Conflict {
+    found: bool,
+    len: usize,
+    buf: [u8; Conflict::CAPACITY],
+}
+
+impl Conflict {
+    const CAPACITY: usize = 240;
+
+    /// Looks for a route listed before `table[index]` that is ambiguous with it.
+    pub const fn find(table: &[Route], index: usize) -> Conflict {
+        let mut message = Conflict {
+            found: false,
+            len: 0,
+            buf: [0; Conflict::CAPACITY],
+        };
+        let route = &table[index];
+        let mut earlier = 0;
+        while earlier < index {
+            let other = &table[earlier];
+            if route.is_ambiguous_with(other) {
+                message.found = true;
+                message.push("routes `");
+                message.push(route.handler);
+                message.push("` (\"");
+                message.push(route.pattern);
+                message.push("\") and `");
+                message.push(other.handler);
+                message.push("` (\"");
+                message.push(other.pattern);
+                message
+                    .push("\") match the same paths; no precedence rule can choose between them");
+                return message;
+            }
+            earlier += 1;
+        }
+        message
+    }
+
+    /// Whether an ambiguous earlier route exists.
+    pub const fn found(&self) -> bool {
+        self.found
+    }
+
+    /// The message, cut short (on a character boundary) if the names are very long.
+    pub const fn message(&self) -> &str {
+        let (mut bytes, _) = self.buf.split_at(self.len);
+        loop {
+            match core::str::from_utf8(bytes) {
+                Ok(text) => return text,
+                Err(error) => bytes = bytes.split_at(error.valid_up_to()).0,
+            }
+        }
+    }
+
+    const fn push(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() && self.len < Conflict::CAPACITY {
+            self.buf[self.len] = bytes[i];
+            self.len += 1;
+            i += 1;
+        }
+    }
+}

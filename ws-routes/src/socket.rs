@@ -1,0 +1,246 @@
+//! The WebSocket connection handlers and clients talk through, and its messages.
+
+use std::fmt;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::close::{self, CloseCode, CloseFrame};
+use crate::error::Error;
+
+pub(crate) type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A WebSocket message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message (always valid UTF-8).
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+    /// A ping; the library answers it with a pong on its own.
+    Ping(Bytes),
+    /// A pong.
+    Pong(Bytes),
+    /// The peer's close frame; [`WebSocket::recv`] returns `None` after it.
+    Close(Option<CloseFrame>),
+}
+
+impl Message {
+    /// A text message.
+    pub fn text(text: impl Into<Utf8Bytes>) -> Self {
+        Message::Text(text.into())
+    }
+
+    /// A binary message.
+    pub fn binary(data: impl Into<Bytes>) -> Self {
+        Message::Binary(data.into())
+    }
+
+    /// The text of a text message.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Message::Text(text) => Some(text.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The payload of a binary, ping or pong message, or the bytes of a text message.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Message::Text(text) => text.as_bytes(),
+            Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data,
+            Message::Close(_) => &[],
+        }
+    }
+
+    /// Whether this is a text or binary message (not a control frame).
+    pub fn is_data(&self) -> bool {
+        matches!(self, Message::Text(_) | Message::Binary(_))
+    }
+}
+
+impl From<&str> for Message {
+    fn from(text: &str) -> Self {
+        Message::Text(text.into())
+    }
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Self {
+        Message::Text(text.into())
+    }
+}
+
+impl From<Utf8Bytes> for Message {
+    fn from(text: Utf8Bytes) -> Self {
+        Message::Text(text)
+    }
+}
+
+impl From<&[u8]> for Message {
+    fn from(data: &[u8]) -> Self {
+        Message::Binary(Bytes::copy_from_slice(data))
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(data: Vec<u8>) -> Self {
+        Message::Binary(data.into())
+    }
+}
+
+impl From<Bytes> for Message {
+    fn from(data: Bytes) -> Self {
+        Message::Binary(data)
+    }
+}
+
+impl From<Message> for tungstenite::Message {
+    fn from(message: Message) -> Self {
+        match message {
+            Message::Text(text) => tungstenite::Message::Text(text),
+            Message::Binary(data) => tungstenite::Message::Binary(data),
+            Message::Ping(data) => tungstenite::Message::Ping(data),
+            Message::Pong(data) => tungstenite::Message::Pong(data),
+            Message::Close(frame) => tungstenite::Message::Close(frame),
+        }
+    }
+}
+
+/// One WebSocket connection, on the server (a handler's argument) or on the client
+/// (from [`connect`](crate::connect)).
+///
+/// On the server, dropping it or returning from the handler hands the connection back to the
+/// server, which closes it with 1000 (or 1011 when the handler panicked or failed).
+///
+/// ```
+/// use ws_routes::{route, Message, WebSocket};
+///
+/// #[route("/echo")]
+/// async fn echo(mut ws: WebSocket) {
+///     while let Some(Ok(message)) = ws.recv().await {
+///         if message.is_data() && ws.send(message).await.is_err() {
+///             break;
+///         }
+///     }
+/// }
+/// ```
+pub struct WebSocket {
+    /// `None` only while being handed back in `Drop`.
+    stream: Option<Stream>,
+    /// Where the server waits for the stream once the handler lets go of it.
+    home: Option<oneshot::Sender<Stream>>,
+    /// The connection failed or finished; `recv` yields nothing more.
+    done: bool,
+}
+
+impl WebSocket {
+    pub(crate) fn client(stream: Stream) -> Self {
+        WebSocket {
+            stream: Some(stream),
+            home: None,
+            done: false,
+        }
+    }
+
+    pub(crate) fn server(stream: Stream, home: oneshot::Sender<Stream>) -> Self {
+        WebSocket {
+            stream: Some(stream),
+            home: Some(home),
+            done: false,
+        }
+    }
+
+    fn stream(&mut self) -> &mut Stream {
+        self.stream
+            .as_mut()
+            .expect("the stream is only taken when the socket is dropped")
+    }
+
+    /// Receives the next message, answering pings along the way.
+    ///
+    /// Returns `None` once the connection is closed. A peer's close frame is returned as
+    /// [`Message::Close`] first. A message over the size limit closes the connection with 1009,
+    /// invalid UTF-8 with 1007 and a protocol violation with 1002; the error is returned once,
+    /// then `None`.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let message = match self.stream().next().await {
+                None => {
+                    self.done = true;
+                    return None;
+                }
+                Some(Ok(message)) => message,
+                Some(Err(error)) => return self.fail(error.into()).await,
+            };
+            return Some(Ok(match message {
+                tungstenite::Message::Text(text) => Message::Text(text),
+                tungstenite::Message::Binary(data) => Message::Binary(data),
+                tungstenite::Message::Ping(data) => Message::Ping(data),
+                tungstenite::Message::Pong(data) => Message::Pong(data),
+                tungstenite::Message::Close(frame) => Message::Close(frame),
+                tungstenite::Message::Frame(_) => continue,
+            }));
+        }
+    }
+
+    async fn fail(&mut self, error: Error) -> Option<Result<Message, Error>> {
+        self.done = true;
+        let (code, reason) = match &error {
+            Error::Closed => return None,
+            Error::MessageTooBig => (CloseCode::Size, "message too big"),
+            Error::InvalidUtf8 => (CloseCode::Invalid, "invalid UTF-8"),
+            Error::Protocol(_) => (CloseCode::Protocol, "protocol error"),
+            _ => return Some(Err(error)),
+        };
+        // Best effort: the peer may be gone already, and the error below says what happened.
+        let _ = self.stream().close(Some(close::frame(code, reason))).await;
+        Some(Err(error))
+    }
+
+    /// Sends a message: `&str` and `String` become text, `Vec<u8>`, `&[u8]` and `Bytes` binary.
+    ///
+    /// Waits until the message is written to the socket, so a slow peer slows the sender
+    /// rather than growing a buffer.
+    pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        let message: Message = message.into();
+        Ok(self.stream().send(message.into()).await?)
+    }
+
+    /// Starts the close handshake with `code` and a short `reason` (cut to 123 bytes).
+    ///
+    /// Keep calling [`recv`](Self::recv) to read the peer's answer; it returns `None` when the
+    /// handshake is complete. On the server, simply returning from the handler also works.
+    pub async fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        Ok(self
+            .stream()
+            .close(Some(close::frame(code, reason)))
+            .await?)
+    }
+}
+
+impl Drop for WebSocket {
+    fn drop(&mut self) {
+        if let (Some(stream), Some(home)) = (self.stream.take(), self.home.take()) {
+            // The server may have stopped waiting (its task was cancelled); then the stream is
+            // dropped here and the TCP connection closes.
+            let _ = home.send(stream);
+        }
+    }
+}
+
+impl fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("server_side", &self.home.is_some())
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
