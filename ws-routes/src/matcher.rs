@@ -106,3 +106,153 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::Connection;
+    use crate::handler::{BoxFuture, Outcome};
+    use crate::path::RoutePath;
+    use crate::route::Route;
+
+    fn entry(_: Connection) -> BoxFuture<Outcome> {
+        Box::pin(async { Outcome::Finished })
+    }
+
+    fn table(patterns: &[&[Segment]]) -> Routes {
+        let routes: Vec<Route> = patterns
+            .iter()
+            .map(|segments| Route {
+                pattern: "",
+                segments: Box::leak(segments.to_vec().into_boxed_slice()),
+                handler: "test",
+                entry,
+            })
+            .collect();
+        Routes::__from_checked(Box::leak(routes.into_boxed_slice()))
+    }
+
+    use Segment::{CatchAll, Param, Static};
+
+    #[test]
+    fn precedence_is_static_then_param_then_catch_all_with_backtracking() {
+        let routes = table(&[
+            &[Static("a"), Static("b"), Static("c")],
+            &[Static("a"), Param("x"), Static("d")],
+            &[Static("a"), CatchAll("rest")],
+            &[Static("a"), Param("x")],
+            &[Static("")],
+        ]);
+        let matcher = Matcher::new(&routes);
+        assert_eq!(matcher.find("/a/b/c"), Some(0));
+        assert_eq!(
+            matcher.find("/a/b/d"),
+            Some(1),
+            "backtracks from the static `b` to `{{x}}`"
+        );
+        assert_eq!(
+            matcher.find("/a/b/e"),
+            Some(2),
+            "falls back to the catch-all"
+        );
+        assert_eq!(matcher.find("/a/b"), Some(3));
+        assert_eq!(matcher.find("/a/"), None, "a catch-all is never empty");
+        assert_eq!(matcher.find("/a//x"), Some(2));
+        assert_eq!(matcher.find("/a"), None);
+        assert_eq!(matcher.find("/"), Some(4));
+        assert_eq!(matcher.find(""), None);
+        assert_eq!(matcher.find("/b"), None);
+    }
+
+    #[test]
+    fn a_trailing_slash_is_a_segment_of_its_own() {
+        let routes = table(&[&[Static("a"), Param("x")], &[Static("b"), Static("")]]);
+        let matcher = Matcher::new(&routes);
+        assert_eq!(matcher.find("/a/1"), Some(0));
+        assert_eq!(matcher.find("/a/1/"), None);
+        assert_eq!(matcher.find("/a/"), None, "a parameter is never empty");
+        assert_eq!(matcher.find("/b/"), Some(1));
+        assert_eq!(matcher.find("/b"), None);
+    }
+
+    #[test]
+    fn a_thousand_routes_each_find_their_own() {
+        let names: Vec<&'static str> = (0..1000)
+            .map(|i| &*Box::leak(format!("r{i}").into_boxed_str()))
+            .collect();
+        let patterns: Vec<Vec<Segment>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| match i % 3 {
+                0 => vec![Static("static"), Static(name)],
+                1 => vec![Static(name), Param("id")],
+                _ => vec![Static("files"), Static(name), CatchAll("rest")],
+            })
+            .collect();
+        let slices: Vec<&[Segment]> = patterns.iter().map(Vec::as_slice).collect();
+        let matcher = Matcher::new(&table(&slices));
+        for (i, name) in names.iter().enumerate() {
+            let path = match i % 3 {
+                0 => format!("/static/{name}"),
+                1 => format!("/{name}/42"),
+                _ => format!("/files/{name}/a/b"),
+            };
+            assert_eq!(matcher.find(&path), Some(i), "{path}");
+        }
+    }
+
+    /// A pattern of up to five segments, each static or a parameter, perhaps ending in a
+    /// catch-all, with a value for every parameter.
+    fn pattern_and_values() -> impl Strategy<Value = (Vec<Segment>, Vec<String>)> {
+        const STATICS: &[&str] = &["a", "b", "light", "v1", "%C3%A9"];
+        const NAMES: &[&str] = &["p0", "p1", "p2", "p3", "p4", "rest"];
+        let segment = prop_oneof![(0..STATICS.len()).prop_map(Some), Just(None)];
+        (prop::collection::vec(segment, 1..5), any::<bool>()).prop_flat_map(|(kinds, catch_all)| {
+            let mut segments: Vec<Segment> = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, kind)| kind.map_or(Param(NAMES[i]), |s| Static(STATICS[s])))
+                .collect();
+            if catch_all {
+                segments.push(CatchAll(NAMES[5]));
+            }
+            let count = segments.iter().filter(|s| s.param_name().is_some()).count();
+            // Any non-empty text: unicode, slashes, `%`, `?` and `#` included.
+            (Just(segments), prop::collection::vec("\\PC{1,12}", count))
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn a_path_built_from_parameters_matches_and_gives_them_back((segments, values) in pattern_and_values()) {
+            let mut values_left = values.iter();
+            let mut path = String::new();
+            for segment in &segments {
+                path.push('/');
+                match segment {
+                    Static(text) => path.push_str(text),
+                    Param(_) | CatchAll(_) => {
+                        let value = values_left.next().unwrap();
+                        path.push_str(&utf8_percent_encode(value, NON_ALPHANUMERIC).to_string());
+                    }
+                }
+            }
+            let routes = table(&[&segments, &[Static("other")]]);
+            let matcher = Matcher::new(&routes);
+            prop_assert_eq!(matcher.find(&path), Some(0));
+
+            let matched = RoutePath::new(&routes.table()[0], path.clone(), None);
+            let names: Vec<_> = segments.iter().filter_map(Segment::param_name).collect();
+            let got: Vec<(&str, String)> = matched.params().map(|(n, v)| (n, v.into_owned())).collect();
+            let expected: Vec<(&str, String)> = names.iter().copied().zip(values.iter().cloned()).collect();
+            prop_assert_eq!(got, expected);
+            for (name, value) in names.iter().zip(&values) {
+                let decoded = matched.param(name);
+                prop_assert_eq!(decoded.as_deref(), Some(value.as_str()));
+            }
+        }
+    }
+}
