@@ -15,6 +15,18 @@ impl Diagnostics {
         self.push(syn::Error::new(span, text));
     }
 
+    /// Records an error covering every token of `tokens` (as far as stable Rust can), with a
+    /// `help` line.
+    pub(crate) fn error_spanned(
+        &mut self,
+        tokens: impl quote::ToTokens,
+        message: impl AsRef<str>,
+        help: impl AsRef<str>,
+    ) {
+        let text = format!("{}\n= help: {}", message.as_ref(), help.as_ref());
+        self.push(syn::Error::new_spanned(tokens, text));
+    }
+
     pub(crate) fn push(&mut self, error: syn::Error) {
         match &mut self.errors {
             Some(errors) => errors.combine(error),

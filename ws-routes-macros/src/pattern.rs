@@ -94,7 +94,7 @@ fn segment(text: &str, range: Range<usize>, is_last: bool) -> Result<Segment, Pa
         if let Some(close) = text.find('}') {
             return Err(PatternError::new(
                 at(close, close + 1),
-                "unmatched `}` in route pattern",
+                format!("unmatched `}}` in segment `{text}`"),
                 "parameters are written `{name}`",
             ));
         }
@@ -103,15 +103,16 @@ fn segment(text: &str, range: Range<usize>, is_last: bool) -> Result<Segment, Pa
     let Some(close) = close.filter(|close| *close > open) else {
         return Err(PatternError::new(
             at(open, text.len()),
-            "unclosed `{` in route pattern",
+            format!("unclosed `{{` in segment `{text}`"),
             "close the parameter with `}`, as in `{id}`",
         ));
     };
     if open != 0 || close + 1 != text.len() {
         return Err(PatternError::new(
             range,
-            "a parameter must fill its whole segment",
-            "put the parameter in a segment of its own, as in `/img/{name}` rather than `/img-{name}`",
+            format!("a parameter must fill its whole segment, unlike `{text}`"),
+            "put the parameter in a segment of its own, as in `/img/{name}` rather than \
+             `/img-{name}`",
         ));
     }
     let inner = &text[1..close];
@@ -242,11 +243,11 @@ mod tests {
         );
         assert_eq!(
             error("/a/{id"),
-            ("unclosed `{` in route pattern".into(), 3..6)
+            ("unclosed `{` in segment `{id`".into(), 3..6)
         );
         assert_eq!(
             error("/a/id}"),
-            ("unmatched `}` in route pattern".into(), 5..6)
+            ("unmatched `}` in segment `id}`".into(), 5..6)
         );
         assert_eq!(error("/a/{}"), ("empty parameter name".into(), 3..5));
         assert_eq!(error("/a/{*}"), ("empty parameter name".into(), 3..6));
@@ -267,7 +268,10 @@ mod tests {
         );
         assert_eq!(
             error("/img-{x}"),
-            ("a parameter must fill its whole segment".into(), 1..8)
+            (
+                "a parameter must fill its whole segment, unlike `img-{x}`".into(),
+                1..8
+            )
         );
         assert_eq!(
             error("/a b"),
@@ -285,7 +289,7 @@ mod tests {
         let messages: Vec<_> = errors.iter().map(|error| error.message.as_str()).collect();
         assert_eq!(
             messages,
-            ["duplicate parameter `x`", "unclosed `{` in route pattern"]
+            ["duplicate parameter `x`", "unclosed `{` in segment `{`"]
         );
         assert_eq!(errors[0].range, 5..8);
     }

@@ -23,6 +23,9 @@ pub enum Error {
         /// The response body, if any.
         body: Option<Vec<u8>>,
     },
+    /// The connection's outgoing queue is full: the client is not reading fast enough.
+    #[error("the outgoing queue is full")]
+    QueueFull,
     /// A message was larger than the configured limit (the peer is closed with 1009).
     #[error("message too big")]
     MessageTooBig,

@@ -8,6 +8,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use crate::request::Reject;
 
 /// The most headers a handshake request may carry.
 const MAX_HEADERS: usize = 64;
@@ -115,7 +116,7 @@ fn head_from(
 
 /// Checks that `head` asks for a WebSocket upgrade and returns the `Sec-WebSocket-Accept`
 /// value, or the HTTP response that refuses it.
-pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Response> {
+pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Reject> {
     let has_token = |name: &str, token: &str| {
         head.headers
             .get_all(name)
@@ -128,11 +129,9 @@ pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Response> {
         return Err(upgrade_required("this endpoint speaks WebSocket only\n"));
     }
     if head.method != Method::GET {
-        return Err(Response::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "a WebSocket handshake is a GET request\n",
-        )
-        .header("allow", "GET"));
+        return Err(Reject::new(StatusCode::METHOD_NOT_ALLOWED)
+            .header("allow", "GET")
+            .body("a WebSocket handshake is a GET request\n"));
     }
     if head
         .headers
@@ -146,18 +145,16 @@ pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Response> {
     }
     match head.headers.get("sec-websocket-key") {
         Some(key) if !key.is_empty() => Ok(derive_accept_key(key.as_bytes())),
-        _ => Err(Response::new(
-            StatusCode::BAD_REQUEST,
-            "missing Sec-WebSocket-Key\n",
-        )),
+        _ => Err(Reject::new(StatusCode::BAD_REQUEST).body("missing Sec-WebSocket-Key\n")),
     }
 }
 
-fn upgrade_required(body: &'static str) -> Response {
-    Response::new(StatusCode::UPGRADE_REQUIRED, body)
+fn upgrade_required(body: &'static str) -> Reject {
+    Reject::new(StatusCode::UPGRADE_REQUIRED)
         .header("upgrade", "websocket")
         .header("connection", "Upgrade")
         .header("sec-websocket-version", "13")
+        .body(body)
 }
 
 /// Writes `101 Switching Protocols`.
@@ -172,49 +169,11 @@ pub(crate) async fn write_switching<S: AsyncWrite + Unpin>(
     stream.flush().await
 }
 
-/// A plain HTTP response that refuses the upgrade; the connection closes after it.
-#[derive(Debug, Clone)]
-pub(crate) struct Response {
-    status: StatusCode,
-    headers: Vec<(&'static str, String)>,
-    body: String,
-}
-
-impl Response {
-    pub(crate) fn new(status: StatusCode, body: impl Into<String>) -> Self {
-        Response {
-            status,
-            headers: Vec::new(),
-            body: body.into(),
-        }
-    }
-
-    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
-        self
-    }
-
-    pub(crate) fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// Writes the response and shuts the write side down.
-    pub(crate) async fn write<S: AsyncWrite + Unpin>(&self, stream: &mut S) -> io::Result<()> {
-        let mut head = format!(
-            "HTTP/1.1 {} {}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n",
-            self.status.as_u16(),
-            self.status.canonical_reason().unwrap_or(""),
-            self.body.len()
-        );
-        for (name, value) in &self.headers {
-            head.push_str(name);
-            head.push_str(": ");
-            head.push_str(value);
-            head.push_str("\r\n");
-        }
-        head.push_str("\r\n");
-        head.push_str(&self.body);
-        stream.write_all(head.as_bytes()).await?;
-        stream.shutdown().await
-    }
+/// Writes a refusal and shuts the write side down.
+pub(crate) async fn write_refusal<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    refusal: &Reject,
+) -> io::Result<()> {
+    stream.write_all(&refusal.to_http()).await?;
+    stream.shutdown().await
 }

@@ -62,8 +62,10 @@ mod handler;
 mod handshake;
 mod matcher;
 mod path;
+mod request;
 mod route;
 mod server;
+mod session;
 mod socket;
 
 pub use bytes::Bytes;
@@ -73,34 +75,79 @@ pub use ws_routes_macros::{route, routes};
 
 pub use crate::client::connect;
 pub use crate::error::Error;
-pub use crate::handler::{BoxFuture, Connection, FromConnection, HandlerReturn};
+pub use crate::handler::{
+    AcceptReturn, BoxFuture, Close, Connection, FromConnection, HandlerReturn,
+};
 pub use crate::path::{ParamError, Query, RoutePath};
+pub use crate::request::{FromRequest, Reject, Request, State};
 pub use crate::route::{Route, Routes, Segment};
 pub use crate::server::{Listening, Server, Unmatched, serve};
-pub use crate::socket::{Message, WebSocket};
+pub use crate::session::Session;
+pub use crate::socket::{Message, Sender, WebSocket};
 
 /// What the macros' expansions use. Not public API: no stability promises.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::handler::{HandlerReturn, Outcome};
+    pub use crate::handler::{AcceptReturn, Admitted, HandlerReturn, Outcome};
+    pub use crate::request::StateKey;
     pub use crate::route::Conflict;
+    pub use crate::session::{ClassRoute, FromBinary, FromText, run as run_class};
 
-    use crate::Connection;
-    use crate::handler::BoxFuture;
+    use crate::handler::{BoxFuture, Entry};
+    use crate::path::{ParamError, RoutePath};
     use crate::route::{Route, Segment};
+    use crate::{Connection, Reject, Request};
 
-    /// Builds the description of a route from what `#[route]` parsed.
-    pub const fn route(
+    /// Parses the parameter at segment `index` of the pattern (the macro knows the index).
+    pub fn parse_param<T: PathParam>(
+        path: &RoutePath,
+        index: usize,
+        name: &'static str,
+    ) -> Result<T, ParamError> {
+        path.parse(index, name)
+    }
+
+    /// The type of a path parameter: anything `FromStr`.
+    #[diagnostic::on_unimplemented(
+        message = "the path parameter type `{Self}` does not implement `FromStr`",
+        label = "a path parameter is parsed with `FromStr`",
+        note = "use `String`, a number, or a type that implements `std::str::FromStr`"
+    )]
+    pub trait PathParam: std::str::FromStr {}
+
+    impl<T: std::str::FromStr> PathParam for T {}
+
+    /// The description of a function route.
+    pub const fn function_route(
         pattern: &'static str,
         segments: &'static [Segment],
         handler: &'static str,
+        requires: &'static [fn() -> Option<StateKey>],
         entry: fn(Connection) -> BoxFuture<Outcome>,
     ) -> Route {
         Route {
             pattern,
             segments,
             handler,
-            entry,
+            requires,
+            entry: Entry::Upgrade(entry),
+        }
+    }
+
+    /// The description of a class-style route, entered through its `accept` hook.
+    pub const fn class_route(
+        pattern: &'static str,
+        segments: &'static [Segment],
+        handler: &'static str,
+        requires: &'static [fn() -> Option<StateKey>],
+        accept: fn(Request) -> BoxFuture<Result<Admitted, Reject>>,
+    ) -> Route {
+        Route {
+            pattern,
+            segments,
+            handler,
+            requires,
+            entry: Entry::Accept(accept),
         }
     }
 
@@ -108,7 +155,7 @@ pub mod __private {
     #[diagnostic::on_unimplemented(
         message = "`{Self}` is not a route",
         label = "not annotated with `#[route(\"...\")]`",
-        note = "`routes![]` lists functions and types annotated with `#[route(\"/pattern\")]`"
+        note = "`routes![]` lists functions and `impl` blocks annotated with `#[route(\"/pattern\")]`"
     )]
     pub trait RouteItem {
         /// The route's static description.

@@ -114,7 +114,7 @@ mod tests {
 
     use super::*;
     use crate::Connection;
-    use crate::handler::{BoxFuture, Outcome};
+    use crate::handler::{BoxFuture, Entry, Outcome};
     use crate::path::RoutePath;
     use crate::route::Route;
 
@@ -129,7 +129,8 @@ mod tests {
                 pattern: "",
                 segments: Box::leak(segments.to_vec().into_boxed_slice()),
                 handler: "test",
-                entry,
+                requires: &[],
+                entry: Entry::Upgrade(entry),
             })
             .collect();
         Routes::__from_checked(Box::leak(routes.into_boxed_slice()))

@@ -78,8 +78,7 @@ impl RoutePath {
 
     /// Parses the parameter at segment `index` of the pattern. Used by the code `#[route]`
     /// generates, which knows the index at compile time.
-    #[doc(hidden)]
-    pub fn __parse<T: std::str::FromStr>(
+    pub(crate) fn parse<T: std::str::FromStr>(
         &self,
         index: usize,
         name: &'static str,

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::handler::Entry;
+use crate::request::StateKey;
 
 /// One `/`-separated segment of a route pattern, parsed by the `#[route]` macro at compile time.
 ///
@@ -47,6 +48,8 @@ pub struct Route {
     pub(crate) pattern: &'static str,
     pub(crate) segments: &'static [Segment],
     pub(crate) handler: &'static str,
+    /// The state types the route's arguments take, checked when the server is bound.
+    pub(crate) requires: &'static [fn() -> Option<StateKey>],
     pub(crate) entry: Entry,
 }
 
@@ -181,6 +184,16 @@ impl Conflict {
         let mut earlier = 0;
         while earlier < index {
             let other = &table[earlier];
+            if route.is_ambiguous_with(other)
+                && str_eq(route.handler, other.handler)
+                && str_eq(route.pattern, other.pattern)
+            {
+                message.found = true;
+                message.push("`");
+                message.push(route.handler);
+                message.push("` is listed twice in this `routes![]`");
+                return message;
+            }
             if route.is_ambiguous_with(other) {
                 message.found = true;
                 message.push("routes `");

@@ -16,11 +16,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{Instrument, debug, error, info, warn};
 
 use crate::close::{self, CloseCode, CloseFrame};
-use crate::handler::{Connection, Outcome};
-use crate::handshake::{self, ReadError, RequestHead, Response};
+use crate::handler::{BoxFuture, Connection, Entry, Outcome};
+use crate::handshake::{self, ReadError};
 use crate::http::StatusCode;
 use crate::matcher::Matcher;
 use crate::path::RoutePath;
+use crate::request::{Reject, Request, States};
 use crate::route::{Route, Routes};
 use crate::socket::{Stream, WebSocket};
 
@@ -46,6 +47,7 @@ struct Config {
     close_timeout: Duration,
     max_request_head: usize,
     read_buffer_size: usize,
+    outgoing_queue: usize,
     unmatched: Unmatched,
 }
 
@@ -58,6 +60,7 @@ impl Default for Config {
             close_timeout: Duration::from_secs(5),
             max_request_head: 8 << 10,
             read_buffer_size: 4 << 10,
+            outgoing_queue: WebSocket::DEFAULT_QUEUE_CAPACITY,
             unmatched: Unmatched::Close4040,
         }
     }
@@ -99,10 +102,11 @@ impl Config {
 /// server.run().await
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Server {
     routes: Routes,
     config: Config,
+    states: States,
 }
 
 impl Server {
@@ -111,7 +115,23 @@ impl Server {
         Server {
             routes,
             config: Config::default(),
+            states: States::default(),
         }
+    }
+
+    /// Shares `state` with every handler and hook, which take it as a
+    /// [`State<T>`](crate::State) argument. Call it once per type; a second value of the same
+    /// type replaces the first.
+    pub fn with_state<T: Clone + Send + Sync + 'static>(mut self, state: T) -> Self {
+        self.states.insert(state);
+        self
+    }
+
+    /// How many messages may wait in a connection's outgoing queue, behind its
+    /// [`Sender`](crate::Sender)s, before senders have to wait. Default: 32.
+    pub fn outgoing_queue(mut self, messages: usize) -> Self {
+        self.config.outgoing_queue = messages;
+        self
     }
 
     /// The largest message accepted, in bytes; a larger one closes the connection with 1009.
@@ -162,21 +182,46 @@ impl Server {
     }
 
     /// Binds a TCP listener to `addr`.
+    ///
+    /// Fails, before binding, when a route takes a [`State<T>`](crate::State) that the server
+    /// was not given with [`with_state`](Self::with_state).
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Listening> {
-        Ok(self.listen(TcpListener::bind(addr).await?))
+        self.check_states()?;
+        self.listen(TcpListener::bind(addr).await?)
     }
 
-    /// Serves on a listener the caller has bound.
-    pub fn listen(self, listener: TcpListener) -> Listening {
-        let matcher = Matcher::new(&self.routes);
-        Listening {
+    /// Serves on a listener the caller has bound. Fails like [`bind`](Self::bind) on a
+    /// missing state.
+    pub fn listen(self, listener: TcpListener) -> io::Result<Listening> {
+        self.check_states()?;
+        let shared = Shared {
+            matcher: Matcher::new(&self.routes),
+            routes: self.routes,
+            config: self.config,
+            states: Arc::new(self.states),
+        };
+        Ok(Listening {
             listener,
-            shared: Arc::new(Shared {
-                matcher,
-                routes: self.routes,
-                config: self.config,
-            }),
+            shared: Arc::new(shared),
+        })
+    }
+
+    fn check_states(&self) -> io::Result<()> {
+        for route in self.routes.iter() {
+            for key in route.requires.iter().filter_map(|required| required()) {
+                if !self.states.contains(key) {
+                    let message = format!(
+                        "route `{}` (\"{}\") takes `State<{}>`, but the server has none: \
+                         add it with `Server::with_state`",
+                        route.handler,
+                        route.pattern,
+                        (key.type_name)()
+                    );
+                    return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+                }
+            }
         }
+        Ok(())
     }
 }
 
@@ -211,6 +256,7 @@ struct Shared {
     matcher: Matcher,
     routes: Routes,
     config: Config,
+    states: Arc<States>,
 }
 
 impl Listening {
@@ -242,9 +288,9 @@ impl Listening {
 async fn serve_connection(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketAddr) {
     // Nagle's algorithm only delays small WebSocket frames.
     let _ = tcp.set_nodelay(true);
-    let (mut head, route) = match timeout(
+    let accepted = match timeout(
         shared.config.handshake_timeout,
-        handshake(&shared, &mut tcp),
+        handshake(&shared, &mut tcp, peer),
     )
     .await
     {
@@ -253,80 +299,138 @@ async fn serve_connection(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketA
         Ok(Err(error)) => return debug!(%error, "handshake failed"),
         Err(_) => return debug!("handshake timed out"),
     };
-    let leftover = std::mem::take(&mut head.leftover);
     let config = Some(shared.config.websocket());
-    let stream = WebSocketStream::from_partially_read(
-        MaybeTlsStream::Plain(tcp),
-        leftover,
-        Role::Server,
-        config,
-    )
-    .await;
-    let (stream, frame) = match route {
-        Some(route) => match run_handler(route, stream, head, peer).await {
-            Some(finished) => finished,
-            None => return,
-        },
-        None => {
-            let (path, _) = head.path_and_query();
+    let stream = MaybeTlsStream::Plain(tcp);
+    let stream =
+        WebSocketStream::from_partially_read(stream, accepted.leftover, Role::Server, config).await;
+    let finished = match accepted.target {
+        Target::Route {
+            route,
+            request,
+            run,
+        } => run_handler(route, request, run, stream, shared.config.outgoing_queue).await,
+        Target::NoRoute { path } => {
             info!(path, "no route");
-            (
+            Some((
                 stream,
                 close::frame(close::NO_ROUTE, &format!("no route for {path}")),
-            )
+            ))
         }
     };
-    close_stream(stream, frame, shared.config.close_timeout).await;
+    if let Some((stream, frame)) = finished {
+        close_stream(stream, frame, shared.config.close_timeout).await;
+    }
 }
 
-/// Reads and answers the handshake request. `Ok(None)` when it was refused with an HTTP
-/// response.
+/// A handshake answered with `101 Switching Protocols`.
+struct Accepted {
+    /// Bytes the client sent after its request.
+    leftover: Vec<u8>,
+    target: Target,
+}
+
+enum Target {
+    Route {
+        route: &'static Route,
+        request: Request,
+        run: Run,
+    },
+    NoRoute {
+        path: String,
+    },
+}
+
+/// What runs the connection once upgraded.
+enum Run {
+    Function(fn(Connection) -> BoxFuture<Outcome>),
+    Admitted(Box<dyn FnOnce(Connection) -> BoxFuture<Outcome> + Send>),
+}
+
+/// Reads the handshake request, routes it, runs the route's `accept` hook if it has one, and
+/// answers. `Ok(None)` when the answer was an HTTP refusal.
 async fn handshake(
     shared: &Shared,
     tcp: &mut TcpStream,
-) -> io::Result<Option<(RequestHead, Option<&'static Route>)>> {
-    let head = match handshake::read_head(tcp, shared.config.max_request_head).await {
+    peer: SocketAddr,
+) -> io::Result<Option<Accepted>> {
+    let mut head = match handshake::read_head(tcp, shared.config.max_request_head).await {
         Ok(head) => head,
         Err(ReadError::Io(error)) => return Err(error),
         Err(ReadError::Malformed) => {
             return refuse(
                 tcp,
-                Response::new(StatusCode::BAD_REQUEST, "malformed HTTP request\n"),
+                Reject::new(StatusCode::BAD_REQUEST).body("malformed HTTP request\n"),
             )
             .await;
         }
         Err(ReadError::TooLarge) => {
-            let response = Response::new(
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "request head too large\n",
-            );
-            return refuse(tcp, response).await;
+            return refuse(
+                tcp,
+                Reject::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+            )
+            .await;
         }
     };
     let accept = match handshake::accept_key(&head) {
         Ok(accept) => accept,
-        Err(response) => return refuse(tcp, response).await,
+        Err(refusal) => return refuse(tcp, refusal).await,
     };
-    let (path, _) = head.path_and_query();
-    let route = shared
+    let leftover = std::mem::take(&mut head.leftover);
+    let (path, query) = head.path_and_query();
+    let target = match shared
         .matcher
         .find(path)
-        .map(|index| &shared.routes.table()[index]);
-    if route.is_none() && shared.config.unmatched == Unmatched::NotFound {
-        info!(path, "no route");
-        return refuse(
-            tcp,
-            Response::new(StatusCode::NOT_FOUND, "no route for this path\n"),
-        )
-        .await;
-    }
+        .map(|index| &shared.routes.table()[index])
+    {
+        None if shared.config.unmatched == Unmatched::NotFound => {
+            info!(path, "no route");
+            return refuse(
+                tcp,
+                Reject::new(StatusCode::NOT_FOUND).body("no route for this path\n"),
+            )
+            .await;
+        }
+        None => Target::NoRoute {
+            path: path.to_owned(),
+        },
+        Some(route) => {
+            let route_path = RoutePath::new(route, path.to_owned(), query.map(str::to_owned));
+            let request = Request::new(route_path, head.headers, peer, Arc::clone(&shared.states));
+            match route.entry {
+                Entry::Upgrade(entry) => Target::Route {
+                    route,
+                    request,
+                    run: Run::Function(entry),
+                },
+                Entry::Accept(accept) => {
+                    match AssertUnwindSafe(accept(request)).catch_unwind().await {
+                        Ok(Ok(admitted)) => Target::Route {
+                            route,
+                            request: admitted.request,
+                            run: Run::Admitted(admitted.run),
+                        },
+                        Ok(Err(refusal)) => return refuse(tcp, refusal).await,
+                        Err(panic) => {
+                            error!(
+                                handler = route.handler,
+                                panic = panic_message(&*panic),
+                                "accept hook panicked"
+                            );
+                            return refuse(tcp, Reject::new(StatusCode::INTERNAL_SERVER_ERROR))
+                                .await;
+                        }
+                    }
+                }
+            }
+        }
+    };
     handshake::write_switching(tcp, &accept).await?;
-    Ok(Some((head, route)))
+    Ok(Some(Accepted { leftover, target }))
 }
 
-async fn refuse<T>(tcp: &mut TcpStream, response: Response) -> io::Result<Option<T>> {
-    debug!(status = response.status().as_u16(), "handshake refused");
-    response.write(tcp).await?;
+async fn refuse<T>(tcp: &mut TcpStream, refusal: Reject) -> io::Result<Option<T>> {
+    debug!(status = refusal.status().as_u16(), "handshake refused");
+    handshake::write_refusal(tcp, &refusal).await?;
     Ok(None)
 }
 
@@ -334,24 +438,23 @@ async fn refuse<T>(tcp: &mut TcpStream, response: Response) -> io::Result<Option
 /// handler (and whatever it handed the socket to) has let go of it.
 async fn run_handler(
     route: &'static Route,
+    request: Request,
+    run: Run,
     stream: Stream,
-    head: RequestHead,
-    peer: SocketAddr,
+    queue_capacity: usize,
 ) -> Option<(Stream, CloseFrame)> {
-    let (path, query) = head.path_and_query();
-    info!(path, route = route.pattern, "websocket opened");
-    let route_path = RoutePath::new(route, path.to_owned(), query.map(str::to_owned));
-    let (home, returned) = oneshot::channel();
-    let connection = Connection::new(
-        WebSocket::server(stream, home),
-        route_path,
-        head.headers,
-        peer,
+    info!(
+        path = request.path().path(),
+        route = route.pattern,
+        "websocket opened"
     );
-    let outcome = AssertUnwindSafe((route.entry)(connection))
-        .catch_unwind()
-        .await;
-    let frame = match outcome {
+    let (home, returned) = oneshot::channel();
+    let connection = Connection::new(WebSocket::server(stream, home, queue_capacity), request);
+    let running = match run {
+        Run::Function(entry) => entry(connection),
+        Run::Admitted(run) => run(connection),
+    };
+    let frame = match AssertUnwindSafe(running).catch_unwind().await {
         Ok(Outcome::Finished) => close::frame(CloseCode::Normal, ""),
         Ok(Outcome::Closed(frame)) => frame,
         Ok(Outcome::Failed(error)) => {

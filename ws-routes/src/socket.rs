@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -136,22 +136,84 @@ pub struct WebSocket {
     home: Option<oneshot::Sender<Stream>>,
     /// The connection failed or finished; `recv` yields nothing more.
     done: bool,
+    /// Messages from [`Sender`]s, written while `recv` waits; made on the first `sender()`.
+    queue: Option<Queue>,
+    queue_capacity: usize,
+}
+
+struct Queue {
+    sender: mpsc::Sender<Message>,
+    receiver: mpsc::Receiver<Message>,
+}
+
+/// What `recv` saw first: a message from the peer, or one queued by a [`Sender`].
+enum Event {
+    Incoming(Option<Result<tungstenite::Message, tungstenite::Error>>),
+    Outgoing(Message),
 }
 
 impl WebSocket {
+    /// The default bound of the queue behind [`sender`](Self::sender), in messages.
+    pub const DEFAULT_QUEUE_CAPACITY: usize = 32;
+
     pub(crate) fn client(stream: Stream) -> Self {
         WebSocket {
             stream: Some(stream),
             home: None,
             done: false,
+            queue: None,
+            queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
         }
     }
 
-    pub(crate) fn server(stream: Stream, home: oneshot::Sender<Stream>) -> Self {
+    pub(crate) fn server(
+        stream: Stream,
+        home: oneshot::Sender<Stream>,
+        queue_capacity: usize,
+    ) -> Self {
         WebSocket {
             stream: Some(stream),
             home: Some(home),
             done: false,
+            queue: None,
+            queue_capacity,
+        }
+    }
+
+    /// A handle that sends on this connection from anywhere: clone it, move it into a spawned
+    /// task, and push messages whenever the program likes.
+    ///
+    /// Messages sent through it wait in a bounded queue (32 messages by default, the server's
+    /// [`outgoing_queue`](crate::Server::outgoing_queue) setting) and are written while this
+    /// socket waits in [`recv`](Self::recv). Once the connection is gone every send fails with
+    /// [`Error::Closed`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ws_routes::{route, WebSocket};
+    ///
+    /// #[route("/ticks")]
+    /// async fn ticks(mut ws: WebSocket) {
+    ///     let sender = ws.sender();
+    ///     tokio::spawn(async move {
+    ///         for tick in 0.. {
+    ///             tokio::time::sleep(Duration::from_secs(1)).await;
+    ///             if sender.send(format!("tick {tick}")).await.is_err() {
+    ///                 break; // the client left
+    ///             }
+    ///         }
+    ///     });
+    ///     while let Some(Ok(_)) = ws.recv().await {}
+    /// }
+    /// ```
+    pub fn sender(&mut self) -> Sender {
+        let capacity = self.queue_capacity.max(1);
+        let queue = self.queue.get_or_insert_with(|| {
+            let (sender, receiver) = mpsc::channel(capacity);
+            Queue { sender, receiver }
+        });
+        Sender {
+            queue: queue.sender.clone(),
         }
     }
 
@@ -172,13 +234,28 @@ impl WebSocket {
             return None;
         }
         loop {
-            let message = match self.stream().next().await {
-                None => {
+            let stream = self
+                .stream
+                .as_mut()
+                .expect("the stream is only taken when the socket is dropped");
+            let event = match self.queue.as_mut() {
+                None => Event::Incoming(stream.next().await),
+                Some(queue) => tokio::select! {
+                    incoming = stream.next() => Event::Incoming(incoming),
+                    Some(outgoing) = queue.receiver.recv() => Event::Outgoing(outgoing),
+                },
+            };
+            let message = match event {
+                Event::Outgoing(message) => match self.stream().send(message.into()).await {
+                    Ok(()) => continue,
+                    Err(error) => return self.fail(error.into()).await,
+                },
+                Event::Incoming(None) => {
                     self.done = true;
                     return None;
                 }
-                Some(Ok(message)) => message,
-                Some(Err(error)) => return self.fail(error.into()).await,
+                Event::Incoming(Some(Ok(message))) => message,
+                Event::Incoming(Some(Err(error))) => return self.fail(error.into()).await,
             };
             return Some(Ok(match message {
                 tungstenite::Message::Text(text) => Message::Text(text),
@@ -242,5 +319,39 @@ impl fmt::Debug for WebSocket {
             .field("server_side", &self.home.is_some())
             .field("done", &self.done)
             .finish_non_exhaustive()
+    }
+}
+
+/// A cloneable handle that sends on one connection, from any task; see
+/// [`WebSocket::sender`].
+#[derive(Debug, Clone)]
+pub struct Sender {
+    queue: mpsc::Sender<Message>,
+}
+
+impl Sender {
+    /// Queues a message, waiting while the connection's queue is full (so a slow client slows
+    /// the sender, never memory). Fails with [`Error::Closed`] once the connection is gone.
+    pub async fn send(&self, message: impl Into<Message>) -> Result<(), Error> {
+        self.queue
+            .send(message.into())
+            .await
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Queues a message without waiting: [`Error::QueueFull`] when the client is not keeping
+    /// up, [`Error::Closed`] once the connection is gone.
+    pub fn try_send(&self, message: impl Into<Message>) -> Result<(), Error> {
+        self.queue
+            .try_send(message.into())
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => Error::QueueFull,
+                mpsc::error::TrySendError::Closed(_) => Error::Closed,
+            })
+    }
+
+    /// Whether the connection is gone.
+    pub fn is_closed(&self) -> bool {
+        self.queue.is_closed()
     }
 }

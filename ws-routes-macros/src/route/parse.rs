@@ -2,12 +2,14 @@
 
 use proc_macro2::TokenStream;
 use syn::parse::{Parse, ParseStream};
-use syn::{ItemFn, LitStr, Token};
+use syn::{Ident, Item, ItemFn, ItemImpl, LitStr, Token};
 
-/// `#[route("/pattern")]` or `#[route("/pattern", crate = path::to::ws_routes)]`.
+/// `#[route("/pattern")]`, optionally followed by `crate = path` (where ws-routes is) and, on
+/// an `impl` block, `init = path` (the constructor used when there is no `accept` hook).
 pub(crate) struct Args {
     pub(crate) pattern: LitStr,
     pub(crate) krate: Option<syn::Path>,
+    pub(crate) init: Option<syn::Path>,
 }
 
 impl Parse for Args {
@@ -17,35 +19,72 @@ impl Parse for Args {
                 input.error("expected a route pattern, as in `#[route(\"/light/{status}\")]`")
             );
         }
-        let pattern = input.parse()?;
-        let mut krate = None;
-        if input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
-            input.parse::<Token![crate]>()?;
+        let mut args = Args {
+            pattern: input.parse()?,
+            krate: None,
+            init: None,
+        };
+        while input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
+            let key = if input.peek(Token![crate]) {
+                let token = input.parse::<Token![crate]>()?;
+                Ident::new("crate", token.span)
+            } else {
+                input.parse::<Ident>()?
+            };
             input.parse::<Token![=]>()?;
-            krate = Some(input.parse()?);
-            input.parse::<Option<Token![,]>>()?;
+            let slot = match key.to_string().as_str() {
+                "crate" => &mut args.krate,
+                "init" => &mut args.init,
+                _ => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!(
+                            "unknown argument `{key}`: `#[route]` takes a pattern, then \
+                             optionally `crate = path` and (on an `impl` block) `init = path`"
+                        ),
+                    ));
+                }
+            };
+            if slot.is_some() {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("`{key}` is given twice"),
+                ));
+            }
+            *slot = Some(input.parse()?);
         }
         if !input.is_empty() {
-            return Err(input.error(
-                "unexpected argument: `#[route]` takes a pattern and an optional `crate = path`",
-            ));
+            return Err(input.error("expected `,` between the arguments of `#[route]`"));
         }
-        Ok(Args { pattern, krate })
+        Ok(args)
     }
+}
+
+/// What the attribute is on.
+pub(crate) enum Target {
+    /// A function route.
+    Function(ItemFn),
+    /// A class-style route.
+    Class(ItemImpl),
 }
 
 pub(crate) struct Parsed {
     pub(crate) args: Args,
-    pub(crate) function: ItemFn,
+    pub(crate) target: Target,
 }
 
 pub(crate) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Parsed> {
     let args = syn::parse2(args)?;
-    let function = syn::parse2::<ItemFn>(item).map_err(|error| {
-        syn::Error::new(
-            error.span(),
-            "`#[route]` goes on an `async fn` (the route handler)",
-        )
-    })?;
-    Ok(Parsed { args, function })
+    let target = match syn::parse2::<Item>(item)? {
+        Item::Fn(function) => Target::Function(function),
+        Item::Impl(block) => Target::Class(block),
+        other => {
+            return Err(syn::Error::new_spanned(
+                other,
+                "`#[route]` goes on an `async fn` (a function route) or an `impl` block \
+                 (a class-style route)",
+            ));
+        }
+    };
+    Ok(Parsed { args, target })
 }

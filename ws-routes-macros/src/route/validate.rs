@@ -1,18 +1,57 @@
-//! Validation: the pattern, and the handler's signature against it.
+//! Validation shared by both kinds of route (the pattern, handler arguments), and that of
+//! function routes.
 
 use proc_macro2::Span;
-use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, LitStr, Pat, Type};
+use syn::{FnArg, ItemFn, LitStr, Pat, Signature, Type};
 
-use super::parse::Parsed;
+use super::parse::Args;
 use crate::diagnostics::Diagnostics;
 use crate::pattern::{self, Kind, Segment};
 
-/// A route that passed every check.
-pub(crate) struct Valid {
-    pub(crate) pattern: LitStr,
-    pub(crate) krate: Option<syn::Path>,
+/// The pattern of a route, parsed.
+pub(crate) struct Pattern {
+    pub(crate) literal: LitStr,
     pub(crate) segments: Vec<Segment>,
+    /// The pattern had mistakes: arguments are not checked against its (partial) parameters.
+    pub(crate) invalid: bool,
+}
+
+impl Pattern {
+    pub(crate) fn parse(literal: LitStr, diagnostics: &mut Diagnostics) -> Self {
+        let value = literal.value();
+        match pattern::parse(&value) {
+            Ok(segments) => Pattern {
+                literal,
+                segments,
+                invalid: false,
+            },
+            Err(errors) => {
+                for error in errors {
+                    let span = span_within(&literal, error.range);
+                    diagnostics.error(span, error.message, error.help);
+                }
+                Pattern {
+                    literal,
+                    segments: Vec::new(),
+                    invalid: true,
+                }
+            }
+        }
+    }
+
+    fn params(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.segments
+            .iter()
+            .enumerate()
+            .filter(|(_, segment)| segment.kind != Kind::Static)
+            .map(|(index, segment)| (index, segment.text.as_str()))
+    }
+}
+
+/// A function route that passed every check.
+pub(crate) struct ValidFunction {
+    pub(crate) pattern: Pattern,
+    pub(crate) krate: Option<syn::Path>,
     pub(crate) function: ItemFn,
     pub(crate) arguments: Vec<Argument>,
 }
@@ -25,104 +64,97 @@ pub(crate) enum Argument {
         name: String,
         ty: Type,
     },
-    /// An extractor.
+    /// Anything else: taken from the connection or the request.
     Extract { ty: Type },
 }
 
-pub(crate) fn validate(parsed: Parsed) -> syn::Result<Valid> {
-    let Parsed { args, function } = parsed;
+pub(crate) fn function(args: Args, function: ItemFn) -> syn::Result<ValidFunction> {
     let mut diagnostics = Diagnostics::default();
-    let value = args.pattern.value();
-    let segments = pattern::parse(&value).unwrap_or_else(|errors| {
-        for error in errors {
-            let span = span_within(&args.pattern, error.range);
-            diagnostics.error(span, error.message, error.help);
-        }
-        Vec::new()
-    });
-    check_signature(&function, &mut diagnostics);
-    let arguments = function
-        .sig
-        .inputs
-        .iter()
-        .filter_map(|input| match input {
-            FnArg::Typed(typed) => Some(argument(
-                &typed.pat,
-                &typed.ty,
-                &args.pattern,
-                &segments,
-                &mut diagnostics,
-            )),
-            FnArg::Receiver(_) => None,
-        })
-        .collect();
-    diagnostics.finish(Valid {
-        pattern: args.pattern,
+    let pattern = Pattern::parse(args.pattern, &mut diagnostics);
+    if let Some(init) = &args.init {
+        diagnostics.error_spanned(
+            init,
+            "`init` applies to class-style routes only",
+            "a function route has no instance to build; remove `init = ...`",
+        );
+    }
+    let sig = &function.sig;
+    require_async(sig, "a route handler", &mut diagnostics);
+    forbid_generics(sig, "a route handler", &mut diagnostics);
+    if let Some(receiver) = sig.receiver() {
+        diagnostics.error_spanned(
+            receiver,
+            "a function route cannot take `self`",
+            "write a free `async fn`, or put `#[route]` on the `impl` block for a class-style route",
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        diagnostics.error_spanned(
+            variadic,
+            "a route handler cannot be variadic",
+            "remove the `...`",
+        );
+    }
+    let arguments = arguments(sig, &pattern, &mut diagnostics);
+    diagnostics.finish(ValidFunction {
+        pattern,
         krate: args.krate,
-        segments,
         function,
         arguments,
     })
 }
 
-fn check_signature(function: &ItemFn, diagnostics: &mut Diagnostics) {
-    let sig = &function.sig;
+pub(crate) fn require_async(sig: &Signature, what: &str, diagnostics: &mut Diagnostics) {
     if sig.asyncness.is_none() {
         diagnostics.error(
             sig.fn_token.span,
-            "a route handler must be an `async fn`",
+            format!("{what} must be an `async fn`"),
             format!("write `async fn {}(...)`", sig.ident),
-        );
-    }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        diagnostics.error(
-            sig.generics.span(),
-            "a route handler cannot be generic",
-            "the route table needs one concrete handler per route; use concrete types",
-        );
-    }
-    if let Some(receiver) = sig.receiver() {
-        diagnostics.error(
-            receiver.span(),
-            "a function route cannot take `self`",
-            "write a free `async fn`; a class-style route is an annotated `impl` block",
-        );
-    }
-    if let Some(variadic) = &sig.variadic {
-        diagnostics.error(
-            variadic.span(),
-            "a route handler cannot be variadic",
-            "remove the `...`",
         );
     }
 }
 
-fn argument(
-    pat: &Pat,
-    ty: &Type,
-    pattern: &LitStr,
-    segments: &[Segment],
+pub(crate) fn forbid_generics(sig: &Signature, what: &str, diagnostics: &mut Diagnostics) {
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        diagnostics.error_spanned(
+            &sig.generics,
+            format!("{what} cannot be generic"),
+            "the route table holds one concrete handler per route; use concrete types",
+        );
+    }
+}
+
+/// Classifies every typed argument of `sig` (the receiver is not one).
+pub(crate) fn arguments(
+    sig: &Signature,
+    pattern: &Pattern,
     diagnostics: &mut Diagnostics,
-) -> Argument {
+) -> Vec<Argument> {
+    sig.inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(typed) => Some(argument(&typed.pat, &typed.ty, pattern, diagnostics)),
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+fn argument(pat: &Pat, ty: &Type, pattern: &Pattern, diagnostics: &mut Diagnostics) -> Argument {
     let ident = match pat {
         Pat::Ident(binding) if binding.by_ref.is_none() && binding.subpat.is_none() => {
             Some(&binding.ident)
         }
         _ => None,
     };
-    let name = ident.map(|ident| ident.to_string());
-    let name = name
-        .as_deref()
-        .map(|name| name.strip_prefix("r#").unwrap_or(name));
-    let param = name.and_then(|name| {
-        segments
-            .iter()
-            .position(|segment| segment.kind != Kind::Static && segment.text == name)
-    });
-    if let (Some(index), Some(name)) = (param, name) {
+    let Some(ident) = ident else {
+        return Argument::Extract { ty: ty.clone() };
+    };
+    let name = ident.to_string();
+    let name = name.strip_prefix("r#").unwrap_or(&name);
+    if let Some((index, _)) = pattern.params().find(|(_, param)| *param == name) {
         if let Type::Reference(reference) = ty {
-            diagnostics.error(
-                reference.span(),
+            diagnostics.error_spanned(
+                reference,
                 format!("the parameter `{name}` must be taken by value"),
                 "parameters are decoded into owned values: use `String` rather than `&str`",
             );
@@ -133,22 +165,16 @@ fn argument(
             ty: ty.clone(),
         };
     }
-    if let (Some(ident), Some(name)) = (ident, name) {
-        if looks_like_parameter_type(ty) {
-            let params: Vec<_> = segments
-                .iter()
-                .filter(|s| s.kind != Kind::Static)
-                .map(|s| s.text.as_str())
-                .collect();
-            diagnostics.error(
-                ident.span(),
-                format!(
-                    "`{name}` is not a parameter of the pattern {:?}",
-                    pattern.value()
-                ),
-                parameter_help(name, &params),
-            );
-        }
+    if !pattern.invalid && looks_like_parameter_type(ty) {
+        let params: Vec<&str> = pattern.params().map(|(_, param)| param).collect();
+        diagnostics.error(
+            ident.span(),
+            format!(
+                "`{name}` is not a parameter of the pattern {:?}",
+                pattern.literal.value()
+            ),
+            parameter_help(name, &params),
+        );
     }
     Argument::Extract { ty: ty.clone() }
 }
@@ -177,12 +203,13 @@ fn looks_like_parameter_type(ty: &Type) -> bool {
 
 fn parameter_help(name: &str, params: &[&str]) -> String {
     if params.is_empty() {
-        return "the pattern has no parameters; add `{name}` to it, or take a `RoutePath` or `Query` argument".into();
+        return "the pattern has no parameters; add `{name}` to it, or take a `RoutePath` or \
+                `Query` argument"
+            .into();
     }
-    let closest = params.iter().min_by_key(|param| edit_distance(name, param));
-    match closest {
-        Some(param) if edit_distance(name, param) <= 2 => format!("did you mean `{param}`?"),
-        _ => {
+    match closest(name, params.iter().copied()) {
+        Some(param) => format!("did you mean `{param}`?"),
+        None => {
             let list: Vec<_> = params.iter().map(|param| format!("`{param}`")).collect();
             format!(
                 "an argument binds the parameter of the same name; the pattern has {}",
@@ -192,7 +219,19 @@ fn parameter_help(name: &str, params: &[&str]) -> String {
     }
 }
 
-/// Levenshtein distance, for suggesting the parameter a misspelt argument meant.
+/// The candidate within two edits of `name`, if any: what a typo most likely meant.
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .map(|candidate| (edit_distance(name, candidate), candidate))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance.
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
@@ -209,7 +248,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The span of `range` (bytes of the literal's value) inside the literal, where the compiler
 /// can point inside literals and the literal has no escapes; else the whole literal.
-pub(crate) fn span_within(literal: &LitStr, range: std::ops::Range<usize>) -> Span {
+fn span_within(literal: &LitStr, range: std::ops::Range<usize>) -> Span {
     let token = literal.token();
     let source = token.to_string();
     let plain = source.len() == literal.value().len() + 2 && source.starts_with('"');
@@ -221,7 +260,7 @@ pub(crate) fn span_within(literal: &LitStr, range: std::ops::Range<usize>) -> Sp
 
 #[cfg(test)]
 mod tests {
-    use super::edit_distance;
+    use super::{closest, edit_distance};
 
     #[test]
     fn edit_distance_counts_single_character_edits() {
@@ -229,5 +268,12 @@ mod tests {
         assert_eq!(edit_distance("sttaus", "status"), 2);
         assert_eq!(edit_distance("stat", "status"), 2);
         assert_eq!(edit_distance("", "id"), 2);
+    }
+
+    #[test]
+    fn closest_suggests_only_near_misses() {
+        let candidates = ["on_text", "on_binary", "on_open"];
+        assert_eq!(closest("on_txt", candidates.into_iter()), Some("on_text"));
+        assert_eq!(closest("receive", candidates.into_iter()), None);
     }
 }

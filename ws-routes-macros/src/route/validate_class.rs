@@ -1,0 +1,248 @@
+//! Validation of class-style routes: an inherent `impl` block of lifecycle methods.
+
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, Receiver, ReceiverKind, Type};
+
+use super::parse::Args;
+use super::validate::{self, Argument, Pattern, closest};
+use crate::diagnostics::Diagnostics;
+
+/// The lifecycle methods, each with the arguments it takes after `&mut self`.
+pub(crate) const LIFECYCLE: &[(&str, &str)] = &[
+    ("on_open", "session: &mut Session"),
+    ("on_text", "session: &mut Session, text: String"),
+    ("on_binary", "session: &mut Session, data: Bytes"),
+    ("on_error", "session: &mut Session, error: Error"),
+    ("on_close", "frame: Option<CloseFrame>"),
+];
+
+/// A class-style route that passed every check.
+pub(crate) struct ValidClass {
+    pub(crate) pattern: Pattern,
+    pub(crate) krate: Option<syn::Path>,
+    pub(crate) init: Option<syn::Path>,
+    pub(crate) block: ItemImpl,
+    pub(crate) accept: Option<Accept>,
+    pub(crate) handle: Option<Handle>,
+    /// The lifecycle methods present, by name.
+    pub(crate) lifecycle: Vec<Ident>,
+}
+
+/// The `accept` hook.
+pub(crate) struct Accept {
+    pub(crate) is_async: bool,
+    pub(crate) arguments: Vec<HookArgument>,
+}
+
+/// An argument of the `accept` hook.
+pub(crate) enum HookArgument {
+    /// A parameter or an extractor, as for a function route.
+    Route(Box<Argument>),
+    /// `&Request`: the request itself.
+    Request,
+}
+
+/// The `handle` method, which takes the whole connection.
+pub(crate) struct Handle {
+    /// `self` rather than `&mut self`.
+    pub(crate) by_value: bool,
+    pub(crate) arguments: Vec<Argument>,
+}
+
+pub(crate) fn class(args: Args, block: ItemImpl) -> syn::Result<ValidClass> {
+    let mut diagnostics = Diagnostics::default();
+    let pattern = Pattern::parse(args.pattern, &mut diagnostics);
+    if let Some((path, _)) = &block.trait_ {
+        diagnostics.error_spanned(
+            path,
+            "`#[route]` goes on an inherent `impl` block, not a trait implementation",
+            "write `#[route(\"...\")] impl MyRoute { ... }`",
+        );
+    }
+    if !block.generics.params.is_empty() || has_generic_arguments(&block.self_ty) {
+        diagnostics.error_spanned(
+            &block.generics,
+            "a class-style route cannot be generic",
+            "the route table holds one concrete type per route; implement the route for a \
+             concrete type",
+        );
+    }
+    let mut accept = None;
+    let mut handle: Option<(Ident, Handle)> = None;
+    let mut lifecycle = Vec::new();
+    for item in &block.items {
+        let ImplItem::Fn(method) = item else {
+            diagnostics.error_spanned(
+                item,
+                "a `#[route]` impl block holds only lifecycle methods",
+                "move other items to a separate `impl` block",
+            );
+            continue;
+        };
+        let ident = &method.sig.ident;
+        match ident.to_string().as_str() {
+            "accept" => accept = Some(check_accept(method, &pattern, &mut diagnostics)),
+            "handle" => {
+                let checked = check_handle(method, &pattern, &mut diagnostics);
+                handle = Some((ident.clone(), checked));
+            }
+            name => match LIFECYCLE.iter().find(|(known, _)| *known == name) {
+                Some((_, arguments)) => {
+                    check_lifecycle(method, arguments, &mut diagnostics);
+                    lifecycle.push(ident.clone());
+                }
+                None => unknown_method(ident, &mut diagnostics),
+            },
+        }
+    }
+    if let (Some((ident, _)), Some(first)) = (&handle, lifecycle.first()) {
+        diagnostics.error(
+            ident.span(),
+            format!("`handle` takes over the whole connection, so `{first}` would never run"),
+            "keep either `handle` or the `on_*` methods",
+        );
+    }
+    if let (Some(init), Some(_)) = (&args.init, &accept) {
+        diagnostics.error_spanned(
+            init,
+            "`init` is never used: the `accept` hook builds the instance",
+            "remove `init = ...`, or the `accept` hook",
+        );
+    }
+    diagnostics.finish(ValidClass {
+        pattern,
+        krate: args.krate,
+        init: args.init,
+        accept,
+        handle: handle.map(|(_, handle)| handle),
+        lifecycle,
+        block,
+    })
+}
+
+fn has_generic_arguments(ty: &Type) -> bool {
+    match ty {
+        Type::Path(path) => path
+            .path
+            .segments
+            .iter()
+            .any(|segment| !segment.arguments.is_empty()),
+        _ => false,
+    }
+}
+
+fn unknown_method(ident: &Ident, diagnostics: &mut Diagnostics) {
+    let name = ident.to_string();
+    let known = ["accept", "handle"]
+        .into_iter()
+        .chain(LIFECYCLE.iter().map(|(name, _)| *name));
+    let help = match closest(&name, known) {
+        Some(known) => format!("did you mean `{known}`?"),
+        None => "the methods of a class-style route are `accept`, `handle`, `on_open`, \
+                 `on_text`, `on_binary`, `on_error` and `on_close`; move other methods to a \
+                 separate `impl` block"
+            .into(),
+    };
+    diagnostics.error(
+        ident.span(),
+        format!("`{name}` is not a method of a class-style route"),
+        help,
+    );
+}
+
+fn check_accept(method: &ImplItemFn, pattern: &Pattern, diagnostics: &mut Diagnostics) -> Accept {
+    let sig = &method.sig;
+    validate::forbid_generics(sig, "`accept`", diagnostics);
+    if let Some(receiver) = sig.receiver() {
+        diagnostics.error_spanned(
+            receiver,
+            "`accept` builds the instance, so it cannot take `self`",
+            "take the request and parameters, as in \
+             `async fn accept(request: &Request, name: String) -> Result<Self, Reject>`",
+        );
+    }
+    let arguments = validate::arguments(sig, pattern, diagnostics);
+    let typed = sig.inputs.iter().filter_map(|input| match input {
+        FnArg::Typed(typed) => Some(&*typed.ty),
+        FnArg::Receiver(_) => None,
+    });
+    let arguments = arguments
+        .into_iter()
+        .zip(typed)
+        .map(|(argument, ty)| match (&argument, ty) {
+            (Argument::Extract { .. }, Type::Reference(_)) => HookArgument::Request,
+            _ => HookArgument::Route(Box::new(argument)),
+        })
+        .collect();
+    Accept {
+        is_async: sig.asyncness.is_some(),
+        arguments,
+    }
+}
+
+fn check_handle(method: &ImplItemFn, pattern: &Pattern, diagnostics: &mut Diagnostics) -> Handle {
+    let sig = &method.sig;
+    validate::require_async(sig, "`handle`", diagnostics);
+    validate::forbid_generics(sig, "`handle`", diagnostics);
+    let by_value = match sig.receiver() {
+        Some(receiver) if matches!(receiver.kind, ReceiverKind::Value) => true,
+        Some(receiver) if is_mut_reference(receiver) => false,
+        receiver => {
+            let span = receiver.map_or(sig.ident.span(), |receiver| receiver.span());
+            diagnostics.error(
+                span,
+                "`handle` must take `self` or `&mut self`",
+                "write `async fn handle(self, ws: WebSocket)`",
+            );
+            false
+        }
+    };
+    Handle {
+        by_value,
+        arguments: validate::arguments(sig, pattern, diagnostics),
+    }
+}
+
+fn check_lifecycle(method: &ImplItemFn, arguments: &str, diagnostics: &mut Diagnostics) {
+    let sig = &method.sig;
+    let name = &sig.ident;
+    let expected = format!("async fn {name}(&mut self, {arguments})");
+    if sig.asyncness.is_none() {
+        diagnostics.error(
+            sig.fn_token.span,
+            format!("`{name}` must be an `async fn`"),
+            format!("write `{expected}`"),
+        );
+    }
+    validate::forbid_generics(sig, &format!("`{name}`"), diagnostics);
+    let mutable_self = sig.receiver().is_some_and(is_mut_reference);
+    if !mutable_self {
+        let span = sig
+            .receiver()
+            .map_or(name.span(), |receiver| receiver.span());
+        diagnostics.error(
+            span,
+            format!("`{name}` must take `&mut self`"),
+            format!("write `{expected}`"),
+        );
+    }
+    let count = sig
+        .inputs
+        .iter()
+        .filter(|input| matches!(input, FnArg::Typed(_)))
+        .count();
+    if count != arguments.split(',').count() {
+        diagnostics.error_spanned(
+            &sig.inputs,
+            format!(
+                "`{name}` takes {} argument(s) after `&mut self`",
+                arguments.split(',').count()
+            ),
+            format!("write `{expected}`"),
+        );
+    }
+}
+
+fn is_mut_reference(receiver: &Receiver) -> bool {
+    matches!(receiver.kind, ReceiverKind::Reference(_, _, Some(_)))
+}
