@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --example light                      # serve on 127.0.0.1:8765
+//! cargo run --example light -- --class           # the same switch as a class-style route
 //! cargo run --example light -- client ws://127.0.0.1:8765/light/on
 //! ```
 //!
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use ws_routes::{Message, Server, WebSocket, route, routes};
+use ws_routes::{Message, Server, Session, WebSocket, route, routes};
 
 #[derive(Parser)]
 #[command(about = "The seed's light switch: a WebSocket server with URI routing, and its client")]
@@ -26,6 +27,9 @@ struct Cli {
     /// How long switching the light pretends to take, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     delay_ms: u64,
+    /// Serve the class-style version of the switch (same paths, same answers).
+    #[arg(long)]
+    class: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -44,24 +48,51 @@ enum Command {
 /// The switching delay, set once from `--delay-ms`.
 static DELAY: OnceLock<Duration> = OnceLock::new();
 
+/// The write-up's handler: a function route, one call per connection.
 #[route("/light/{status}")]
 async fn light(mut ws: WebSocket, status: String) {
     while let Some(Ok(message)) = ws.recv().await {
         if !message.is_data() {
             continue;
         }
-        let address = String::from_utf8_lossy(message.as_bytes()).into_owned();
-        tracing::info!(%address, %status, "switching the light");
-        // Pretend to operate the light; other connections are served meanwhile.
-        tokio::time::sleep(*DELAY.get_or_init(Duration::default)).await;
-        let reply = match status.as_str() {
-            "on" => "the light has turned on",
-            "off" => "the light has turned off",
-            _ => "invalid params",
-        };
+        let reply = switch(&status, message.as_bytes()).await;
         if ws.send(reply).await.is_err() {
             break;
         }
+    }
+}
+
+/// The same switch as a class-style route: one instance per connection, built from the path.
+struct Light {
+    status: String,
+}
+
+#[route("/light/{status}")]
+impl Light {
+    fn accept(status: String) -> Self {
+        Light { status }
+    }
+
+    async fn on_text(&mut self, session: &mut Session, address: String) {
+        let reply = switch(&self.status, address.as_bytes()).await;
+        let _ = session.send(reply).await;
+    }
+
+    async fn on_binary(&mut self, session: &mut Session, address: Vec<u8>) {
+        let reply = switch(&self.status, &address).await;
+        let _ = session.send(reply).await;
+    }
+}
+
+/// Operates the light at `address` (pretending, with a delay that holds up only this
+/// connection) and says what happened.
+async fn switch(status: &str, address: &[u8]) -> &'static str {
+    tracing::info!(address = %String::from_utf8_lossy(address), status, "switching the light");
+    tokio::time::sleep(*DELAY.get_or_init(Duration::default)).await;
+    match status {
+        "on" => "the light has turned on",
+        "off" => "the light has turned off",
+        _ => "invalid params",
     }
 }
 
@@ -78,7 +109,7 @@ async fn main() -> ExitCode {
         Some(Command::Client { url, message }) => client(&url, message).await,
         None => {
             DELAY.get_or_init(|| Duration::from_millis(cli.delay_ms));
-            match serve(&cli.addr).await {
+            match serve(&cli.addr, cli.class).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("light: {error}");
@@ -89,8 +120,13 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(addr: &str) -> std::io::Result<()> {
-    let server = Server::new(routes![light]).bind(addr).await?;
+async fn serve(addr: &str, class: bool) -> std::io::Result<()> {
+    let routes = if class {
+        routes![Light]
+    } else {
+        routes![light]
+    };
+    let server = Server::new(routes).bind(addr).await?;
     println!("light switch listening on ws://{}", server.local_addr()?);
     server.run().await
 }

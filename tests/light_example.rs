@@ -1,65 +1,19 @@
 //! Drives the light example, `cargo run --example light`, as a user would: over real sockets,
 //! with its own client subcommand and with the write-up's client on Python's `websockets`.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-/// The example binary, built by `cargo test` next to the test binaries.
-fn example_binary() -> PathBuf {
-    let deps = std::env::current_exe().expect("test binary path");
-    let profile = deps
-        .parent()
-        .and_then(|dir| dir.parent())
-        .expect("target profile directory");
-    let binary = profile
-        .join("examples")
-        .join(format!("light{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo test` (which builds the examples)",
-        binary.display()
-    );
-    binary
-}
+use support::{Example, example_binary};
 
-/// The running example; killed when dropped.
-struct LightServer {
-    child: Child,
-    url: String,
-}
-
-impl LightServer {
-    fn start() -> Self {
-        let mut child = Command::new(example_binary())
-            .args(["--addr", "127.0.0.1:0", "--delay-ms", "20"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the light example");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("read stdout");
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .expect("an address")
-            .to_owned();
-        assert!(
-            url.starts_with("ws://127.0.0.1:"),
-            "the example says where it listens: {line:?}"
-        );
-        LightServer { child, url }
-    }
-}
-
-impl Drop for LightServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start(flags: &[&str]) -> Example {
+    let mut args = vec!["--addr", "127.0.0.1:0", "--delay-ms", "20"];
+    args.extend(flags);
+    let server = Example::start("light", &args);
+    assert!(server.url.starts_with("ws://127.0.0.1:"), "{}", server.url);
+    server
 }
 
 fn stdout(output: &Output) -> String {
@@ -68,20 +22,28 @@ fn stdout(output: &Output) -> String {
 
 #[test]
 fn the_light_example_answers_its_own_client() {
-    let server = LightServer::start();
+    answers_as_the_write_up_says(&start(&[]));
+}
+
+#[test]
+fn the_class_style_switch_answers_exactly_like_the_function() {
+    answers_as_the_write_up_says(&start(&["--class"]));
+}
+
+fn answers_as_the_write_up_says(server: &Example) {
     for (path, reply) in [
         ("/light/on", "the light has turned on"),
         ("/light/off", "the light has turned off"),
         ("/light/1", "invalid params"),
     ] {
-        let output = Command::new(example_binary())
+        let output = Command::new(example_binary("light"))
             .args(["client", &format!("{}{path}", server.url)])
             .output()
             .unwrap();
         assert_eq!(stdout(&output), reply, "{path}");
         assert!(output.status.success(), "the client exits 0 on a reply");
     }
-    let output = Command::new(example_binary())
+    let output = Command::new(example_binary("light"))
         .args([
             "client",
             &format!("{}/switch/on", server.url),
@@ -123,7 +85,7 @@ fn python() -> Option<PathBuf> {
 fn the_write_ups_python_client_gets_the_write_ups_answers() {
     let Some(python) = python() else { return };
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/seed_client.py");
-    let server = LightServer::start();
+    let server = start(&[]);
     for (path, expected) in [
         ("/light/on", "the light has turned on"),
         ("/light/off", "the light has turned off"),

@@ -57,3 +57,65 @@ pub async fn ask(ws: &mut WebSocket, text: &str) -> String {
     ws.send(text).await.expect("send");
     self::text(ws).await
 }
+
+/// A running example binary (built by `cargo test` next to the test binaries), killed when
+/// dropped.
+pub struct Example {
+    child: std::process::Child,
+    /// The `ws://host:port` it said it listens on.
+    pub url: String,
+}
+
+impl Example {
+    /// Starts `examples/NAME.rs` with `args` and waits for the line saying where it listens.
+    pub fn start(name: &str, args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(example_binary(name))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the example");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read stdout");
+        let at = line
+            .find("ws://")
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let address = &line[at..];
+        let end = address[5..]
+            .find('/')
+            .map_or(address.trim_end().len(), |slash| slash + 5);
+        Example {
+            child,
+            url: address[..end].to_owned(),
+        }
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The path of an example binary.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let deps = std::env::current_exe().expect("test binary path");
+    let profile = deps
+        .parent()
+        .and_then(|dir| dir.parent())
+        .expect("target profile directory");
+    let binary = profile
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo test`, which builds the examples",
+        binary.display()
+    );
+    binary
+}
