@@ -20,3 +20,16 @@ pub(crate) fn crate_path(explicit: Option<&syn::Path>) -> TokenStream {
         }
     }
 }
+
+/// `krate` with its tokens placed at `span` (same hygiene), so that errors about an expression
+/// starting with the crate path point where the user wrote the offending code.
+pub(crate) fn crate_path_at(krate: &TokenStream, span: Span) -> TokenStream {
+    krate
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(token.span().located_at(span));
+            token
+        })
+        .collect()
+}

@@ -91,7 +91,7 @@ pub mod __private {
     pub use crate::handler::{AcceptReturn, Admitted, HandlerReturn, Outcome};
     pub use crate::request::StateKey;
     pub use crate::route::Conflict;
-    pub use crate::session::{ClassRoute, FromBinary, FromText, run as run_class};
+    pub use crate::session::{ClassRoute, DefaultInstance, FromBinary, FromText, run as run_class};
 
     use crate::handler::{BoxFuture, Entry};
     use crate::path::{ParamError, RoutePath};

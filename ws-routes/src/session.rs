@@ -125,6 +125,10 @@ pub async fn run<C: ClassRoute>(mut instance: C, connection: Connection) -> Outc
 
 /// The text argument of `on_text`: `String`, or `Utf8Bytes` to avoid a copy.
 #[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`on_text` takes its text as `String` or `Utf8Bytes`, not `{Self}`",
+    label = "the text of a message"
+)]
 pub trait FromText {
     fn __from_text(text: Utf8Bytes) -> Self;
 }
@@ -143,6 +147,10 @@ impl FromText for String {
 
 /// The data argument of `on_binary`: `Bytes`, or `Vec<u8>`.
 #[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`on_binary` takes its data as `Bytes` or `Vec<u8>`, not `{Self}`",
+    label = "the data of a message"
+)]
 pub trait FromBinary {
     fn __from_binary(data: Bytes) -> Self;
 }
@@ -156,5 +164,22 @@ impl FromBinary for Bytes {
 impl FromBinary for Vec<u8> {
     fn __from_binary(data: Bytes) -> Self {
         data.into()
+    }
+}
+
+/// How a class-style route without `accept` or `init` gets its instance: `Default`.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no way to build an instance per connection",
+    label = "no `accept` hook, no `init = ...` and no `Default` implementation",
+    note = "a class-style route builds one instance per connection: write an `accept` hook, name a constructor with `#[route(\"...\", init = path)]`, or derive `Default`"
+)]
+pub trait DefaultInstance {
+    fn __default() -> Self;
+}
+
+impl<T: Default> DefaultInstance for T {
+    fn __default() -> Self {
+        T::default()
     }
 }

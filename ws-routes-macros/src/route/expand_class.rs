@@ -2,13 +2,15 @@
 //! forwarding to its methods, and the route description whose `accept` entry builds the
 //! instance before the upgrade.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, ReturnType};
 
 use super::expand::{bind_from_connection, call_span, parse_param, requires, segments};
 use super::validate::Argument;
 use super::validate_class::{Accept, Handle, HookArgument, ValidClass};
-use crate::crate_path::crate_path;
+use crate::crate_path::{crate_path, crate_path_at};
 
 pub(crate) fn class(valid: &ValidClass) -> TokenStream {
     let krate = crate_path(valid.krate.as_ref());
@@ -70,41 +72,74 @@ pub(crate) fn class(valid: &ValidClass) -> TokenStream {
     }
 }
 
-/// The `ClassRoute` methods that forward to the lifecycle methods the block defines.
+/// The `ClassRoute` methods that forward to the lifecycle methods the block defines. Each call
+/// carries the span of the user's return type, and the payload conversion that of the user's
+/// argument type, so that a wrong type is reported where it is written.
 fn lifecycle(krate: &TokenStream, valid: &ValidClass) -> TokenStream {
     let self_ty = &valid.block.self_ty;
-    let methods = valid.lifecycle.iter().map(|ident| {
+    let methods = valid.lifecycle.iter().map(|sig| {
+        let ident = &sig.ident;
+        let returns = match &sig.output {
+            ReturnType::Type(_, ty) => ty.span(),
+            ReturnType::Default => ident.span(),
+        };
+        let payload = sig
+            .inputs
+            .iter()
+            .filter_map(|input| match input {
+                FnArg::Typed(typed) => Some(typed.ty.span()),
+                FnArg::Receiver(_) => None,
+            })
+            .next_back()
+            .unwrap_or_else(|| ident.span());
         let outcome = |call: TokenStream| {
-            quote_spanned! {ident.span()=>
+            quote_spanned! {returns=>
                 async move { #krate::__private::HandlerReturn::__outcome(#call.await) }
             }
         };
-        let future = quote!(impl ::core::future::Future<Output = #krate::__private::Outcome> + ::core::marker::Send);
+        let future = quote! {
+            impl ::core::future::Future<Output = #krate::__private::Outcome> + ::core::marker::Send
+        };
         match ident.to_string().as_str() {
             "on_open" => {
                 let body = outcome(quote!(<#self_ty>::#ident(self, session)));
                 quote!(fn __on_open(&mut self, session: &mut #krate::Session) -> #future { #body })
             }
             "on_text" => {
-                let body = outcome(quote! {
-                    <#self_ty>::#ident(self, session, #krate::__private::FromText::__from_text(text))
-                });
+                let at_payload = crate_path_at(krate, payload);
+                let text =
+                    quote_spanned!(payload=> #at_payload::__private::FromText::__from_text(text));
+                let body = outcome(quote!(<#self_ty>::#ident(self, session, #text)));
                 quote! {
-                    fn __on_text(&mut self, session: &mut #krate::Session, text: #krate::Utf8Bytes) -> #future { #body }
+                    fn __on_text(
+                        &mut self,
+                        session: &mut #krate::Session,
+                        text: #krate::Utf8Bytes,
+                    ) -> #future { #body }
                 }
             }
             "on_binary" => {
-                let body = outcome(quote! {
-                    <#self_ty>::#ident(self, session, #krate::__private::FromBinary::__from_binary(data))
-                });
+                let at_payload = crate_path_at(krate, payload);
+                let data = quote_spanned!(payload=>
+                    #at_payload::__private::FromBinary::__from_binary(data)
+                );
+                let body = outcome(quote!(<#self_ty>::#ident(self, session, #data)));
                 quote! {
-                    fn __on_binary(&mut self, session: &mut #krate::Session, data: #krate::Bytes) -> #future { #body }
+                    fn __on_binary(
+                        &mut self,
+                        session: &mut #krate::Session,
+                        data: #krate::Bytes,
+                    ) -> #future { #body }
                 }
             }
             "on_error" => {
                 let body = outcome(quote!(<#self_ty>::#ident(self, session, error)));
                 quote! {
-                    fn __on_error(&mut self, session: &mut #krate::Session, error: #krate::Error) -> #future { #body }
+                    fn __on_error(
+                        &mut self,
+                        session: &mut #krate::Session,
+                        error: #krate::Error,
+                    ) -> #future { #body }
                 }
             }
             _ => quote! {
@@ -112,7 +147,7 @@ fn lifecycle(krate: &TokenStream, valid: &ValidClass) -> TokenStream {
                     &mut self,
                     frame: ::core::option::Option<#krate::close::CloseFrame>,
                 ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
-                    async move { <#self_ty>::#ident(self, frame).await; }
+                    async move { <#self_ty>::#ident(self, frame).await }
                 }
             },
         }
@@ -157,9 +192,12 @@ fn instance(krate: &TokenStream, valid: &ValidClass) -> TokenStream {
     match (&valid.accept, &valid.init) {
         (Some(accept), _) => accept_call(krate, valid, accept),
         (None, Some(init)) => quote!(let __instance: #self_ty = #init();),
-        (None, None) => quote_spanned! {valid.pattern.literal.span()=>
-            let __instance: #self_ty = ::core::default::Default::default();
-        },
+        (None, None) => {
+            let at_type = crate_path_at(krate, self_ty.span());
+            quote_spanned! {self_ty.span()=>
+                let __instance: #self_ty = #at_type::__private::DefaultInstance::__default();
+            }
+        }
     }
 }
 
@@ -193,31 +231,31 @@ fn accept_call(krate: &TokenStream, valid: &ValidClass, accept: &Accept) -> Toke
                 values.push(quote!(#variable));
             }
             Argument::Extract { ty } => {
-                bindings.push(quote_spanned! {syn::spanned::Spanned::span(ty)=>
+                bindings.push(quote_spanned! {ty.span()=>
                     let #variable: #ty = <#ty as #krate::FromRequest>::from_request(&__request)?;
                 });
                 values.push(quote!(#variable));
             }
         }
     }
-    let method = valid
-        .block
-        .items
-        .iter()
-        .find_map(|item| match item {
-            syn::ImplItem::Fn(method) if method.sig.ident == "accept" => Some(method),
-            _ => None,
-        })
-        .map(|method| call_span(&method.sig.ident, &method.sig));
-    let call = quote!(<#self_ty>::#method(#(#values),*));
+    let call = quote!(<#self_ty>::accept(#(#values),*));
     let call = if accept.is_async {
         quote!(#call.await)
     } else {
         call
     };
+    let returns = match &accept.returns {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => self_ty.span(),
+    };
+    let at_return = crate_path_at(krate, returns);
+    let returned = proc_macro2::Ident::new("__returned", Span::call_site().located_at(returns));
+    let instance = quote_spanned! {returns=>
+        #at_return::__private::AcceptReturn::<#self_ty>::__instance(#returned)?
+    };
     quote! {
         #(#bindings)*
-        let __instance: #self_ty =
-            #krate::__private::AcceptReturn::<#self_ty>::__instance(#call)?;
+        let __returned = #call;
+        let __instance: #self_ty = #instance;
     }
 }

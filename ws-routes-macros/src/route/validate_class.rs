@@ -1,7 +1,9 @@
 //! Validation of class-style routes: an inherent `impl` block of lifecycle methods.
 
-use syn::spanned::Spanned;
-use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, Receiver, ReceiverKind, Type};
+use syn::{
+    FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, Receiver, ReceiverKind, ReturnType, Signature,
+    Type,
+};
 
 use super::parse::Args;
 use super::validate::{self, Argument, Pattern, closest};
@@ -24,13 +26,14 @@ pub(crate) struct ValidClass {
     pub(crate) block: ItemImpl,
     pub(crate) accept: Option<Accept>,
     pub(crate) handle: Option<Handle>,
-    /// The lifecycle methods present, by name.
-    pub(crate) lifecycle: Vec<Ident>,
+    /// The lifecycle methods present.
+    pub(crate) lifecycle: Vec<Signature>,
 }
 
 /// The `accept` hook.
 pub(crate) struct Accept {
     pub(crate) is_async: bool,
+    pub(crate) returns: ReturnType,
     pub(crate) arguments: Vec<HookArgument>,
 }
 
@@ -59,18 +62,24 @@ pub(crate) fn class(args: Args, block: ItemImpl) -> syn::Result<ValidClass> {
             "write `#[route(\"...\")] impl MyRoute { ... }`",
         );
     }
-    if !block.generics.params.is_empty() || has_generic_arguments(&block.self_ty) {
+    if !block.generics.params.is_empty() {
         diagnostics.error_spanned(
             &block.generics,
             "a class-style route cannot be generic",
             "the route table holds one concrete type per route; implement the route for a \
-             concrete type",
+             concrete type, such as `impl Counter<u64>`",
         );
     }
     let mut accept = None;
     let mut handle: Option<(Ident, Handle)> = None;
     let mut lifecycle = Vec::new();
-    for item in &block.items {
+    // A trait impl's methods are the trait's: checking them as lifecycle methods would mislead.
+    let methods = if block.trait_.is_none() {
+        &block.items[..]
+    } else {
+        &[]
+    };
+    for item in methods {
         let ImplItem::Fn(method) = item else {
             diagnostics.error_spanned(
                 item,
@@ -89,13 +98,13 @@ pub(crate) fn class(args: Args, block: ItemImpl) -> syn::Result<ValidClass> {
             name => match LIFECYCLE.iter().find(|(known, _)| *known == name) {
                 Some((_, arguments)) => {
                     check_lifecycle(method, arguments, &mut diagnostics);
-                    lifecycle.push(ident.clone());
+                    lifecycle.push(method.sig.clone());
                 }
                 None => unknown_method(ident, &mut diagnostics),
             },
         }
     }
-    if let (Some((ident, _)), Some(first)) = (&handle, lifecycle.first()) {
+    if let (Some((ident, _)), Some(first)) = (&handle, lifecycle.first().map(|sig| &sig.ident)) {
         diagnostics.error(
             ident.span(),
             format!("`handle` takes over the whole connection, so `{first}` would never run"),
@@ -118,17 +127,6 @@ pub(crate) fn class(args: Args, block: ItemImpl) -> syn::Result<ValidClass> {
         lifecycle,
         block,
     })
-}
-
-fn has_generic_arguments(ty: &Type) -> bool {
-    match ty {
-        Type::Path(path) => path
-            .path
-            .segments
-            .iter()
-            .any(|segment| !segment.arguments.is_empty()),
-        _ => false,
-    }
 }
 
 fn unknown_method(ident: &Ident, diagnostics: &mut Diagnostics) {
@@ -176,6 +174,7 @@ fn check_accept(method: &ImplItemFn, pattern: &Pattern, diagnostics: &mut Diagno
         .collect();
     Accept {
         is_async: sig.asyncness.is_some(),
+        returns: sig.output.clone(),
         arguments,
     }
 }
@@ -188,12 +187,12 @@ fn check_handle(method: &ImplItemFn, pattern: &Pattern, diagnostics: &mut Diagno
         Some(receiver) if matches!(receiver.kind, ReceiverKind::Value) => true,
         Some(receiver) if is_mut_reference(receiver) => false,
         receiver => {
-            let span = receiver.map_or(sig.ident.span(), |receiver| receiver.span());
-            diagnostics.error(
-                span,
-                "`handle` must take `self` or `&mut self`",
-                "write `async fn handle(self, ws: WebSocket)`",
-            );
+            let message = "`handle` must take `self` or `&mut self`";
+            let help = "write `async fn handle(self, ws: WebSocket)`";
+            match receiver {
+                Some(receiver) => diagnostics.error_spanned(receiver, message, help),
+                None => diagnostics.error(sig.ident.span(), message, help),
+            }
             false
         }
     };
@@ -217,28 +216,40 @@ fn check_lifecycle(method: &ImplItemFn, arguments: &str, diagnostics: &mut Diagn
     validate::forbid_generics(sig, &format!("`{name}`"), diagnostics);
     let mutable_self = sig.receiver().is_some_and(is_mut_reference);
     if !mutable_self {
-        let span = sig
-            .receiver()
-            .map_or(name.span(), |receiver| receiver.span());
-        diagnostics.error(
-            span,
-            format!("`{name}` must take `&mut self`"),
-            format!("write `{expected}`"),
-        );
+        let message = format!("`{name}` must take `&mut self`");
+        match sig.receiver() {
+            Some(receiver) => {
+                diagnostics.error_spanned(receiver, message, format!("write `{expected}`"))
+            }
+            None => diagnostics.error(name.span(), message, format!("write `{expected}`")),
+        }
     }
     let count = sig
         .inputs
         .iter()
         .filter(|input| matches!(input, FnArg::Typed(_)))
         .count();
-    if count != arguments.split(',').count() {
+    let expected_count = arguments.split(',').count();
+    if count != expected_count {
+        let plural = if expected_count == 1 {
+            "argument"
+        } else {
+            "arguments"
+        };
         diagnostics.error_spanned(
             &sig.inputs,
-            format!(
-                "`{name}` takes {} argument(s) after `&mut self`",
-                arguments.split(',').count()
-            ),
+            format!("`{name}` takes {expected_count} {plural} after `&mut self`"),
             format!("write `{expected}`"),
+        );
+    }
+    if let ReturnType::Type(_, ty) = &sig.output
+        && name == "on_close"
+        && !matches!(&**ty, Type::Tuple(tuple) if tuple.elems.is_empty())
+    {
+        diagnostics.error_spanned(
+            ty,
+            "`on_close` returns nothing: the connection is already closed",
+            "remove the return type; handle failures inside `on_close`",
         );
     }
 }

@@ -1,0 +1,18 @@
+use ws_routes::{route, Session};
+
+struct Counter {
+    name: String,
+}
+
+#[route("/counter/{name}")]
+impl Counter {
+    async fn accept(nmae: String) -> Self {
+        Counter { name: nmae }
+    }
+
+    async fn on_text(&mut self, session: &mut Session, text: String) {
+        let _ = session.send(format!("{}: {text}", self.name)).await;
+    }
+}
+
+fn main() {}

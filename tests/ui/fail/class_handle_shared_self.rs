@@ -1,0 +1,13 @@
+use ws_routes::{route, WebSocket};
+
+#[derive(Default)]
+struct Sink;
+
+#[route("/sink")]
+impl Sink {
+    async fn handle(&self, ws: WebSocket) {
+        let _ = ws;
+    }
+}
+
+fn main() {}

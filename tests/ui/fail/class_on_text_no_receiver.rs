@@ -1,0 +1,13 @@
+use ws_routes::{route, Session};
+
+#[derive(Default)]
+struct Echo;
+
+#[route("/echo")]
+impl Echo {
+    async fn on_text(session: &mut Session, text: String) {
+        let _ = session.send(text).await;
+    }
+}
+
+fn main() {}
