@@ -122,5 +122,5 @@ async fn main() -> std::io::Result<()> {
         "counter listening on ws://{}/counter/NAME?token=...",
         server.local_addr()?
     );
-    server.run().await
+    server.run_until(ws_routes::shutdown_signal()).await
 }

@@ -55,5 +55,5 @@ async fn main() -> std::io::Result<()> {
         .init();
     let server = Server::new(routes![root, room]).bind(&cli.addr).await?;
     println!("echo server listening on ws://{}", server.local_addr()?);
-    server.run().await
+    server.run_until(ws_routes::shutdown_signal()).await
 }

@@ -128,7 +128,7 @@ async fn serve(addr: &str, class: bool) -> std::io::Result<()> {
     };
     let server = Server::new(routes).bind(addr).await?;
     println!("light switch listening on ws://{}", server.local_addr()?);
-    server.run().await
+    server.run_until(ws_routes::shutdown_signal()).await
 }
 
 /// The seed's client: send the light's address, print the reply; on a close, say so.

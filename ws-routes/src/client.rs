@@ -1,14 +1,23 @@
 //! The client side: connecting to a WebSocket server.
 
+#[cfg(feature = "tls")]
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tokio_tungstenite::client_async_with_config;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::error::Error;
+use crate::http::{HeaderName, HeaderValue};
 use crate::socket::WebSocket;
+use crate::transport::Transport;
 
-/// Connects to a `ws://` URL and returns the same [`WebSocket`] type handlers use.
+/// Connects to a `ws://` (or, with the `tls` feature, `wss://`) URL with the default
+/// settings and returns the same [`WebSocket`] type handlers use.
 ///
 /// A server that refuses the handshake gives [`Error::Refused`] with its status, headers
-/// and body. Messages up to 64 MiB are accepted.
+/// and body. See [`Client`] for headers, subprotocols and TLS roots.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), ws_routes::Error> {
@@ -21,10 +30,152 @@ use crate::socket::WebSocket;
 /// # }
 /// ```
 pub async fn connect(url: &str) -> Result<WebSocket, Error> {
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4 << 10)
-        .write_buffer_size(0);
-    let (stream, _response) =
-        tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
-    Ok(WebSocket::client(stream))
+    Client::new().connect(url).await
+}
+
+/// A WebSocket client with settings: extra handshake headers (`Origin`, `Authorization`, ...),
+/// subprotocols to offer, the message size limit and, with the `tls` feature, the roots it
+/// trusts for `wss://` (the public web's by default).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), ws_routes::Error> {
+/// use ws_routes::Client;
+///
+/// let client = Client::new()
+///     .header("origin", "https://app.example.com")
+///     .protocols(["chat.v2", "chat.v1"]);
+/// let ws = client.connect("ws://127.0.0.1:8765/chat/lobby").await?;
+/// println!("speaking {:?}", ws.protocol());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Client {
+    headers: Vec<(HeaderName, HeaderValue)>,
+    protocols: Vec<String>,
+    max_message_size: usize,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client {
+            headers: Vec::new(),
+            protocols: Vec::new(),
+            max_message_size: 64 << 20,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+}
+
+impl Client {
+    /// A client with the defaults: no extra headers, no subprotocol, messages up to 64 MiB.
+    pub fn new() -> Self {
+        Client::default()
+    }
+
+    /// Adds a header to the handshake request. A name or value that is not valid HTTP is
+    /// left out and logged.
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        K: TryInto<HeaderName>,
+        V: TryInto<HeaderValue>,
+    {
+        match (name.try_into(), value.try_into()) {
+            (Ok(name), Ok(value)) => self.headers.push((name, value)),
+            _ => tracing::error!("a handshake header is not valid HTTP and was left out"),
+        }
+        self
+    }
+
+    /// The subprotocols to offer, most preferred first; [`WebSocket::protocol`] tells which
+    /// one the server chose.
+    pub fn protocols<P: Into<String>>(mut self, protocols: impl IntoIterator<Item = P>) -> Self {
+        self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The largest message accepted from the server. Default: 64 MiB.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Trusts only the certificates in `pem` (one or more PEM certificates) for `wss://`,
+    /// instead of the public web's roots: for a private CA or a self-signed server.
+    #[cfg(feature = "tls")]
+    pub fn tls_roots_pem(mut self, pem: &[u8]) -> std::io::Result<Self> {
+        self.tls = Some(crate::tls::client_config(pem)?);
+        Ok(self)
+    }
+
+    /// Connects to `url` (`ws://` or, with the `tls` feature, `wss://`).
+    pub async fn connect(&self, url: &str) -> Result<WebSocket, Error> {
+        let mut request = url.into_client_request()?;
+        request.headers_mut().extend(self.headers.iter().cloned());
+        if !self.protocols.is_empty() {
+            let offered = HeaderValue::try_from(self.protocols.join(", ")).map_err(|_| {
+                Error::Protocol("a subprotocol name is not a valid header value".into())
+            })?;
+            request
+                .headers_mut()
+                .insert("sec-websocket-protocol", offered);
+        }
+        let config = WebSocketConfig::default()
+            .read_buffer_size(4 << 10)
+            .write_buffer_size(0)
+            .max_message_size(Some(self.max_message_size))
+            .max_frame_size(Some(self.max_message_size));
+        let uri = request.uri();
+        let secure = match uri.scheme_str() {
+            Some("ws") => false,
+            Some("wss") => true,
+            _ => return Err(Error::Url(format!("{url} is not a ws:// or wss:// URL"))),
+        };
+        let host = uri
+            .host()
+            .ok_or_else(|| Error::Url(format!("{url} has no host")))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        let tcp = TcpStream::connect((host.as_str(), port)).await?;
+        tcp.set_nodelay(true)?;
+        let transport = if secure {
+            self.secure(tcp, &host).await?
+        } else {
+            Transport::Tcp(tcp)
+        };
+        let (stream, response) = client_async_with_config(request, transport, Some(config)).await?;
+        let protocol = response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        Ok(WebSocket::client(stream, protocol))
+    }
+
+    #[cfg(feature = "tls")]
+    async fn secure(&self, tcp: TcpStream, host: &str) -> Result<Transport, Error> {
+        let config = match &self.tls {
+            Some(config) => Arc::clone(config),
+            None => crate::tls::public_roots(),
+        };
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|_| Error::Url(format!("{host} is not a valid TLS server name")))?;
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await?;
+        Ok(Transport::TlsClient(Box::new(stream)))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    async fn secure(&self, _tcp: TcpStream, _host: &str) -> Result<Transport, Error> {
+        Err(Error::Url(
+            "wss:// needs the `tls` feature of ws-routes".into(),
+        ))
+    }
 }

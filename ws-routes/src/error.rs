@@ -23,6 +23,9 @@ pub enum Error {
         /// The response body, if any.
         body: Option<Vec<u8>>,
     },
+    /// The client did not answer a keepalive ping in time (it is closed with 1011).
+    #[error("keepalive ping timeout")]
+    KeepaliveTimeout,
     /// The connection's outgoing queue is full: the client is not reading fast enough.
     #[error("the outgoing queue is full")]
     QueueFull,

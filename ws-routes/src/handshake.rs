@@ -8,7 +8,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use crate::origin::OriginPattern;
 use crate::request::Reject;
+use crate::route::Route;
 
 /// The most headers a handshake request may carry.
 const MAX_HEADERS: usize = 64;
@@ -157,23 +159,88 @@ fn upgrade_required(body: &'static str) -> Reject {
         .body(body)
 }
 
-/// Writes `101 Switching Protocols`.
+/// Checks the `Origin` header against the allow-list: HTTP 403 when it is not on it. A request
+/// without `Origin` comes from a program, not a browser page, and passes: only browsers are
+/// made to send cross-site requests, and they always send `Origin`.
+pub(crate) fn check_origin(head: &RequestHead, allowed: &[OriginPattern]) -> Result<(), Reject> {
+    let Some(origin) = head.headers.get("origin") else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or_default();
+    if allowed.iter().any(|pattern| pattern.matches(origin)) {
+        return Ok(());
+    }
+    tracing::info!(origin, "origin not allowed");
+    Err(Reject::new(StatusCode::FORBIDDEN).body("origin not allowed\n"))
+}
+
+/// Picks the subprotocol: the first of the route's, in its order of preference, that the
+/// client offered. HTTP 400 when the route requires one and none matches.
+pub(crate) fn negotiate_protocol(
+    head: &RequestHead,
+    route: &Route,
+) -> Result<Option<&'static str>, Reject> {
+    let offered = head
+        .headers
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim);
+    let offered: Vec<&str> = offered.collect();
+    let chosen = route
+        .protocols
+        .iter()
+        .find(|protocol| offered.contains(protocol))
+        .copied();
+    if chosen.is_none() && route.protocol_required {
+        let body = format!(
+            "no acceptable subprotocol: this route speaks {}\n",
+            route.protocols.join(", ")
+        );
+        return Err(Reject::new(StatusCode::BAD_REQUEST).body(body));
+    }
+    Ok(chosen)
+}
+
+/// Writes `101 Switching Protocols`, with the chosen subprotocol.
 pub(crate) async fn write_switching<S: AsyncWrite + Unpin>(
     stream: &mut S,
     accept: &str,
+    protocol: Option<&str>,
 ) -> io::Result<()> {
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: {accept}\r\n\r\n"
+    let mut response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: {accept}\r\n"
     );
+    if let Some(protocol) = protocol {
+        response.push_str("sec-websocket-protocol: ");
+        response.push_str(protocol);
+        response.push_str("\r\n");
+    }
+    response.push_str("\r\n");
     stream.write_all(response.as_bytes()).await?;
     stream.flush().await
 }
 
-/// Writes a refusal and shuts the write side down.
-pub(crate) async fn write_refusal<S: AsyncWrite + Unpin>(
+/// Writes a refusal, shuts the write side down, and reads what the client still sends for a
+/// moment (up to 64 KiB), so that closing with unread data does not reset the connection
+/// before the client has read the response.
+pub(crate) async fn write_refusal<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     refusal: &Reject,
 ) -> io::Result<()> {
     stream.write_all(&refusal.to_http()).await?;
-    stream.shutdown().await
+    stream.shutdown().await?;
+    let mut sink = [0u8; 4096];
+    let drain = async {
+        let mut total = 0;
+        while total < 64 << 10 {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => total += read,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
+    Ok(())
 }

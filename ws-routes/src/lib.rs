@@ -57,33 +57,46 @@ extern crate self as ws_routes;
 
 mod client;
 pub mod close;
+mod connection;
 mod error;
 mod handler;
 mod handshake;
+mod limits;
+mod listening;
+mod liveness;
 mod matcher;
+mod origin;
 mod path;
 mod request;
 mod route;
 mod server;
 mod session;
+mod shutdown;
 mod socket;
+#[cfg(feature = "tls")]
+mod tls;
+mod transport;
 
 pub use bytes::Bytes;
 pub use http;
 pub use tokio_tungstenite::tungstenite::Utf8Bytes;
 pub use ws_routes_macros::{route, routes};
 
-pub use crate::client::connect;
+pub use crate::client::{Client, connect};
 pub use crate::error::Error;
 pub use crate::handler::{
     AcceptReturn, BoxFuture, Close, Connection, FromConnection, HandlerReturn,
 };
+pub use crate::listening::Listening;
 pub use crate::path::{ParamError, Query, RoutePath};
 pub use crate::request::{FromRequest, Reject, Request, State};
 pub use crate::route::{Route, Routes, Segment};
-pub use crate::server::{Listening, Server, Unmatched, serve};
+pub use crate::server::{Server, Unmatched, serve};
 pub use crate::session::Session;
+pub use crate::shutdown::{ServerHandle, shutdown_signal};
 pub use crate::socket::{Message, Sender, WebSocket};
+#[cfg(feature = "tls")]
+pub use crate::tls::TlsConfig;
 
 /// What the macros' expansions use. Not public API: no stability promises.
 #[doc(hidden)]
@@ -117,37 +130,49 @@ pub mod __private {
 
     impl<T: std::str::FromStr> PathParam for T {}
 
+    /// What `#[route]` parsed, common to both kinds of route.
+    pub struct RouteParts {
+        pub pattern: &'static str,
+        pub segments: &'static [Segment],
+        pub handler: &'static str,
+        pub requires: &'static [fn() -> Option<StateKey>],
+        pub protocols: &'static [&'static str],
+        pub protocol_required: bool,
+    }
+
     /// The description of a function route.
     pub const fn function_route(
-        pattern: &'static str,
-        segments: &'static [Segment],
-        handler: &'static str,
-        requires: &'static [fn() -> Option<StateKey>],
+        parts: RouteParts,
         entry: fn(Connection) -> BoxFuture<Outcome>,
     ) -> Route {
-        Route {
-            pattern,
-            segments,
-            handler,
-            requires,
-            entry: Entry::Upgrade(entry),
-        }
+        route(parts, Entry::Upgrade(entry))
     }
 
     /// The description of a class-style route, entered through its `accept` hook.
     pub const fn class_route(
-        pattern: &'static str,
-        segments: &'static [Segment],
-        handler: &'static str,
-        requires: &'static [fn() -> Option<StateKey>],
+        parts: RouteParts,
         accept: fn(Request) -> BoxFuture<Result<Admitted, Reject>>,
     ) -> Route {
+        route(parts, Entry::Accept(accept))
+    }
+
+    const fn route(parts: RouteParts, entry: Entry) -> Route {
+        let RouteParts {
+            pattern,
+            segments,
+            handler,
+            requires,
+            protocols,
+            protocol_required,
+        } = parts;
         Route {
             pattern,
             segments,
             handler,
             requires,
-            entry: Entry::Accept(accept),
+            protocols,
+            protocol_required,
+            entry,
         }
     }
 

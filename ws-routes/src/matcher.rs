@@ -130,6 +130,8 @@ mod tests {
                 segments: Box::leak(segments.to_vec().into_boxed_slice()),
                 handler: "test",
                 requires: &[],
+                protocols: &[],
+                protocol_required: false,
                 entry: Entry::Upgrade(entry),
             })
             .collect();

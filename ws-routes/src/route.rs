@@ -50,6 +50,10 @@ pub struct Route {
     pub(crate) handler: &'static str,
     /// The state types the route's arguments take, checked when the server is bound.
     pub(crate) requires: &'static [fn() -> Option<StateKey>],
+    /// The subprotocols the route speaks, most preferred first.
+    pub(crate) protocols: &'static [&'static str],
+    /// Refuse (HTTP 400) a client that offers none of `protocols`.
+    pub(crate) protocol_required: bool,
     pub(crate) entry: Entry,
 }
 
@@ -62,6 +66,11 @@ impl Route {
     /// The pattern's segments, parsed at compile time.
     pub const fn segments(&self) -> &'static [Segment] {
         self.segments
+    }
+
+    /// The subprotocols the route speaks, most preferred first (`protocols = [...]`).
+    pub const fn protocols(&self) -> &'static [&'static str] {
+        self.protocols
     }
 
     /// The name of the handler (the function or type the attribute is on).

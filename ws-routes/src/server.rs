@@ -1,29 +1,24 @@
-//! The server: accept loop, handshake, routing, one task per connection, and its settings.
+//! The server builder: a route table, shared state, and every setting with its safe default.
 
-use std::any::Any;
 use std::io;
-use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use futures_util::{FutureExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
-use tokio::sync::oneshot;
-use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use tracing::{Instrument, debug, error, info, warn};
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::close::{self, CloseCode, CloseFrame};
-use crate::handler::{BoxFuture, Connection, Entry, Outcome};
-use crate::handshake::{self, ReadError};
-use crate::http::StatusCode;
+use crate::limits::Limits;
+use crate::listening::{Listening, Shared};
+use crate::liveness;
 use crate::matcher::Matcher;
-use crate::path::RoutePath;
-use crate::request::{Reject, Request, States};
-use crate::route::{Route, Routes};
-use crate::socket::{Stream, WebSocket};
+use crate::origin::OriginPattern;
+use crate::request::States;
+use crate::route::Routes;
+use crate::shutdown::{ServerHandle, shutdown_signal};
+use crate::socket::WebSocket;
+#[cfg(feature = "tls")]
+use crate::tls::TlsConfig;
 
 /// What the server does with a handshake whose path matches no route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,15 +35,23 @@ pub enum Unmatched {
 
 /// The server's settings; every field has a safe default.
 #[derive(Debug, Clone)]
-struct Config {
-    max_message_size: usize,
-    max_frame_size: usize,
-    handshake_timeout: Duration,
-    close_timeout: Duration,
-    max_request_head: usize,
-    read_buffer_size: usize,
-    outgoing_queue: usize,
-    unmatched: Unmatched,
+pub(crate) struct Config {
+    pub(crate) max_message_size: usize,
+    pub(crate) max_frame_size: usize,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) close_timeout: Duration,
+    pub(crate) max_request_head: usize,
+    pub(crate) read_buffer_size: usize,
+    pub(crate) outgoing_queue: usize,
+    pub(crate) unmatched: Unmatched,
+    pub(crate) keepalive: Option<(Duration, Duration)>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_connections: usize,
+    pub(crate) max_connections_per_ip: Option<usize>,
+    pub(crate) origins: Option<Arc<[OriginPattern]>>,
+    pub(crate) shutdown_timeout: Duration,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<TlsConfig>,
 }
 
 impl Default for Config {
@@ -62,17 +65,33 @@ impl Default for Config {
             read_buffer_size: 4 << 10,
             outgoing_queue: WebSocket::DEFAULT_QUEUE_CAPACITY,
             unmatched: Unmatched::Close4040,
+            keepalive: Some((Duration::from_secs(20), Duration::from_secs(20))),
+            idle_timeout: None,
+            max_connections: 16_384,
+            max_connections_per_ip: None,
+            origins: None,
+            shutdown_timeout: Duration::from_secs(10),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
 
 impl Config {
-    fn websocket(&self) -> WebSocketConfig {
+    pub(crate) fn websocket(&self) -> WebSocketConfig {
         WebSocketConfig::default()
             .read_buffer_size(self.read_buffer_size)
             .write_buffer_size(0)
             .max_message_size(Some(self.max_message_size))
             .max_frame_size(Some(self.max_frame_size))
+    }
+
+    pub(crate) fn liveness(&self) -> liveness::Settings {
+        liveness::Settings {
+            keepalive: self.keepalive,
+            idle_timeout: self.idle_timeout,
+            close_timeout: self.close_timeout,
+        }
     }
 }
 
@@ -174,6 +193,69 @@ impl Server {
         self
     }
 
+    /// Pings every client every `interval` and closes (1011, "keepalive ping timeout") one
+    /// that has not answered within `timeout`; [`WebSocket::latency`] reports the round trip.
+    /// Pings go out while the handler waits in `recv`. Default: 20 s and 20 s, as Python's
+    /// `websockets`.
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.keepalive = Some((interval, timeout));
+        self
+    }
+
+    /// Turns keepalive pings off.
+    pub fn no_keepalive(mut self) -> Self {
+        self.config.keepalive = None;
+        self
+    }
+
+    /// Closes (1000, "idle timeout") a connection on which the client has sent nothing for
+    /// `timeout`. Default: none.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// The most connections held at once; past it, new ones get HTTP 503. Default: 16,384.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.max_connections = connections;
+        self
+    }
+
+    /// The most connections from one IP address at once; past it, new ones get HTTP 429.
+    /// Default: no limit.
+    pub fn max_connections_per_ip(mut self, connections: usize) -> Self {
+        self.config.max_connections_per_ip = Some(connections);
+        self
+    }
+
+    /// Accepts handshakes only from pages on these origins (`https://app.example.com`, or with
+    /// one `*` for any run of host characters: `https://*.example.com`); any other `Origin`
+    /// gets HTTP 403 before the upgrade. This is the defence against cross-site WebSocket
+    /// hijacking. Requests without `Origin` (programs, not browser pages) pass. Default: any
+    /// origin.
+    pub fn allowed_origins<S: AsRef<str>>(mut self, origins: impl IntoIterator<Item = S>) -> Self {
+        let patterns = origins
+            .into_iter()
+            .map(|origin| OriginPattern::new(origin.as_ref()));
+        self.config.origins = Some(patterns.collect());
+        self
+    }
+
+    /// How long a graceful shutdown lets handlers finish before cancelling them.
+    /// Default: 10 s.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Serves `wss://`: every connection starts with a TLS handshake (within the handshake
+    /// timeout).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.config.tls = Some(tls);
+        self
+    }
+
     /// What happens to a handshake whose path matches no route. Default:
     /// [`Unmatched::Close4040`].
     pub fn unmatched(mut self, unmatched: Unmatched) -> Self {
@@ -194,16 +276,22 @@ impl Server {
     /// missing state.
     pub fn listen(self, listener: TcpListener) -> io::Result<Listening> {
         self.check_states()?;
+        let connections = Arc::new(AtomicUsize::new(0));
+        let handle = ServerHandle::new(Arc::clone(&connections));
+        let limits = Limits::new(
+            connections,
+            self.config.max_connections,
+            self.config.max_connections_per_ip,
+        );
         let shared = Shared {
             matcher: Matcher::new(&self.routes),
             routes: self.routes,
-            config: self.config,
             states: Arc::new(self.states),
+            limits: Arc::new(limits),
+            shutdown: handle.subscribe(),
+            config: self.config,
         };
-        Ok(Listening {
-            listener,
-            shared: Arc::new(shared),
-        })
+        Ok(Listening::new(listener, Arc::new(shared), handle))
     }
 
     fn check_states(&self) -> io::Result<()> {
@@ -225,7 +313,8 @@ impl Server {
     }
 }
 
-/// Serves `routes` on `addr` with the default settings until the process ends.
+/// Serves `routes` on `addr` with the default settings until SIGINT or SIGTERM, then shuts
+/// down gracefully.
 ///
 /// ```no_run
 /// use ws_routes::{route, routes, WebSocket};
@@ -241,258 +330,6 @@ impl Server {
 /// }
 /// ```
 pub async fn serve(addr: impl ToSocketAddrs, routes: Routes) -> io::Result<()> {
-    Server::new(routes).bind(addr).await?.run().await
-}
-
-/// A bound server, ready to [`run`](Self::run).
-#[derive(Debug)]
-pub struct Listening {
-    listener: TcpListener,
-    shared: Arc<Shared>,
-}
-
-#[derive(Debug)]
-struct Shared {
-    matcher: Matcher,
-    routes: Routes,
-    config: Config,
-    states: Arc<States>,
-}
-
-impl Listening {
-    /// The address the server listens on (useful after binding port 0).
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
-    /// Accepts connections and serves each on its own task, until the future is dropped.
-    /// Failing to accept one connection (too many open files, say) is logged and does not stop
-    /// the server.
-    pub async fn run(self) -> io::Result<()> {
-        loop {
-            match self.listener.accept().await {
-                Ok((tcp, peer)) => {
-                    let shared = Arc::clone(&self.shared);
-                    let span = tracing::info_span!("connection", %peer);
-                    tokio::spawn(serve_connection(shared, tcp, peer).instrument(span));
-                }
-                Err(error) => {
-                    warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-}
-
-async fn serve_connection(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketAddr) {
-    // Nagle's algorithm only delays small WebSocket frames.
-    let _ = tcp.set_nodelay(true);
-    let accepted = match timeout(
-        shared.config.handshake_timeout,
-        handshake(&shared, &mut tcp, peer),
-    )
-    .await
-    {
-        Ok(Ok(Some(accepted))) => accepted,
-        Ok(Ok(None)) => return,
-        Ok(Err(error)) => return debug!(%error, "handshake failed"),
-        Err(_) => return debug!("handshake timed out"),
-    };
-    let config = Some(shared.config.websocket());
-    let stream = MaybeTlsStream::Plain(tcp);
-    let stream =
-        WebSocketStream::from_partially_read(stream, accepted.leftover, Role::Server, config).await;
-    let finished = match accepted.target {
-        Target::Route {
-            route,
-            request,
-            run,
-        } => run_handler(route, request, run, stream, shared.config.outgoing_queue).await,
-        Target::NoRoute { path } => {
-            info!(path, "no route");
-            Some((
-                stream,
-                close::frame(close::NO_ROUTE, &format!("no route for {path}")),
-            ))
-        }
-    };
-    if let Some((stream, frame)) = finished {
-        close_stream(stream, frame, shared.config.close_timeout).await;
-    }
-}
-
-/// A handshake answered with `101 Switching Protocols`.
-struct Accepted {
-    /// Bytes the client sent after its request.
-    leftover: Vec<u8>,
-    target: Target,
-}
-
-enum Target {
-    Route {
-        route: &'static Route,
-        request: Request,
-        run: Run,
-    },
-    NoRoute {
-        path: String,
-    },
-}
-
-/// What runs the connection once upgraded.
-enum Run {
-    Function(fn(Connection) -> BoxFuture<Outcome>),
-    Admitted(Box<dyn FnOnce(Connection) -> BoxFuture<Outcome> + Send>),
-}
-
-/// Reads the handshake request, routes it, runs the route's `accept` hook if it has one, and
-/// answers. `Ok(None)` when the answer was an HTTP refusal.
-async fn handshake(
-    shared: &Shared,
-    tcp: &mut TcpStream,
-    peer: SocketAddr,
-) -> io::Result<Option<Accepted>> {
-    let mut head = match handshake::read_head(tcp, shared.config.max_request_head).await {
-        Ok(head) => head,
-        Err(ReadError::Io(error)) => return Err(error),
-        Err(ReadError::Malformed) => {
-            return refuse(
-                tcp,
-                Reject::new(StatusCode::BAD_REQUEST).body("malformed HTTP request\n"),
-            )
-            .await;
-        }
-        Err(ReadError::TooLarge) => {
-            return refuse(
-                tcp,
-                Reject::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
-            )
-            .await;
-        }
-    };
-    let accept = match handshake::accept_key(&head) {
-        Ok(accept) => accept,
-        Err(refusal) => return refuse(tcp, refusal).await,
-    };
-    let leftover = std::mem::take(&mut head.leftover);
-    let (path, query) = head.path_and_query();
-    let target = match shared
-        .matcher
-        .find(path)
-        .map(|index| &shared.routes.table()[index])
-    {
-        None if shared.config.unmatched == Unmatched::NotFound => {
-            info!(path, "no route");
-            return refuse(
-                tcp,
-                Reject::new(StatusCode::NOT_FOUND).body("no route for this path\n"),
-            )
-            .await;
-        }
-        None => Target::NoRoute {
-            path: path.to_owned(),
-        },
-        Some(route) => {
-            let route_path = RoutePath::new(route, path.to_owned(), query.map(str::to_owned));
-            let request = Request::new(route_path, head.headers, peer, Arc::clone(&shared.states));
-            match route.entry {
-                Entry::Upgrade(entry) => Target::Route {
-                    route,
-                    request,
-                    run: Run::Function(entry),
-                },
-                Entry::Accept(accept) => {
-                    match AssertUnwindSafe(accept(request)).catch_unwind().await {
-                        Ok(Ok(admitted)) => Target::Route {
-                            route,
-                            request: admitted.request,
-                            run: Run::Admitted(admitted.run),
-                        },
-                        Ok(Err(refusal)) => return refuse(tcp, refusal).await,
-                        Err(panic) => {
-                            error!(
-                                handler = route.handler,
-                                panic = panic_message(&*panic),
-                                "accept hook panicked"
-                            );
-                            return refuse(tcp, Reject::new(StatusCode::INTERNAL_SERVER_ERROR))
-                                .await;
-                        }
-                    }
-                }
-            }
-        }
-    };
-    handshake::write_switching(tcp, &accept).await?;
-    Ok(Some(Accepted { leftover, target }))
-}
-
-async fn refuse<T>(tcp: &mut TcpStream, refusal: Reject) -> io::Result<Option<T>> {
-    debug!(status = refusal.status().as_u16(), "handshake refused");
-    handshake::write_refusal(tcp, &refusal).await?;
-    Ok(None)
-}
-
-/// Runs the route's handler and returns the stream with the frame to close it with, once the
-/// handler (and whatever it handed the socket to) has let go of it.
-async fn run_handler(
-    route: &'static Route,
-    request: Request,
-    run: Run,
-    stream: Stream,
-    queue_capacity: usize,
-) -> Option<(Stream, CloseFrame)> {
-    info!(
-        path = request.path().path(),
-        route = route.pattern,
-        "websocket opened"
-    );
-    let (home, returned) = oneshot::channel();
-    let connection = Connection::new(WebSocket::server(stream, home, queue_capacity), request);
-    let running = match run {
-        Run::Function(entry) => entry(connection),
-        Run::Admitted(run) => run(connection),
-    };
-    let frame = match AssertUnwindSafe(running).catch_unwind().await {
-        Ok(Outcome::Finished) => close::frame(CloseCode::Normal, ""),
-        Ok(Outcome::Closed(frame)) => frame,
-        Ok(Outcome::Failed(error)) => {
-            error!(handler = route.handler, %error, "handler failed");
-            close::frame(CloseCode::Error, "internal error")
-        }
-        Err(panic) => {
-            error!(
-                handler = route.handler,
-                panic = panic_message(&*panic),
-                "handler panicked"
-            );
-            close::frame(CloseCode::Error, "internal error")
-        }
-    };
-    returned.await.ok().map(|stream| (stream, frame))
-}
-
-/// Sends `frame` (unless the handler closed already) and waits, up to `limit`, for the
-/// client's answer.
-async fn close_stream(mut stream: Stream, frame: CloseFrame, limit: Duration) {
-    let code = u16::from(frame.code);
-    let closing = async {
-        let _ = stream.close(Some(frame)).await;
-        while let Some(Ok(_)) = stream.next().await {}
-    };
-    if timeout(limit, closing).await.is_err() {
-        debug!("client did not finish the close handshake in time");
-    }
-    debug!(code, "websocket closed");
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> &str {
-    if let Some(message) = panic.downcast_ref::<&str>() {
-        message
-    } else if let Some(message) = panic.downcast_ref::<String>() {
-        message
-    } else {
-        "opaque panic payload"
-    }
+    let server = Server::new(routes).bind(addr).await?;
+    server.run_until(shutdown_signal()).await
 }

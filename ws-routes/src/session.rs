@@ -38,6 +38,16 @@ impl Session {
         self.socket.close(code, reason).await
     }
 
+    /// The subprotocol agreed in the handshake, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.socket.protocol()
+    }
+
+    /// The round trip of the last keepalive ping the client answered.
+    pub fn latency(&self) -> Option<std::time::Duration> {
+        self.socket.latency()
+    }
+
     /// The handshake request: headers, peer address, shared state.
     pub fn request(&self) -> &Request {
         &self.request

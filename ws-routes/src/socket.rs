@@ -1,18 +1,21 @@
 //! The WebSocket connection handlers and clients talk through, and its messages.
 
 use std::fmt;
+use std::future::pending;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::close::{self, CloseCode, CloseFrame};
 use crate::error::Error;
+use crate::liveness::{Liveness, Wake};
+use crate::transport::Transport;
 
-pub(crate) type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Stream = WebSocketStream<Transport>;
 
 /// A WebSocket message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +142,10 @@ pub struct WebSocket {
     /// Messages from [`Sender`]s, written while `recv` waits; made on the first `sender()`.
     queue: Option<Queue>,
     queue_capacity: usize,
+    /// Keepalive, idle timeout and shutdown (server side only).
+    liveness: Option<Liveness>,
+    /// The subprotocol agreed in the handshake.
+    protocol: Option<String>,
 }
 
 struct Queue {
@@ -146,37 +153,46 @@ struct Queue {
     receiver: mpsc::Receiver<Message>,
 }
 
-/// What `recv` saw first: a message from the peer, or one queued by a [`Sender`].
+/// What `recv` saw first.
 enum Event {
     Incoming(Option<Result<tungstenite::Message, tungstenite::Error>>),
     Outgoing(Message),
+    Wake(Wake),
+}
+
+/// What the server gives a connection's socket besides the stream.
+pub(crate) struct ServerSide {
+    pub(crate) home: oneshot::Sender<Stream>,
+    pub(crate) queue_capacity: usize,
+    pub(crate) liveness: Liveness,
+    pub(crate) protocol: Option<&'static str>,
 }
 
 impl WebSocket {
     /// The default bound of the queue behind [`sender`](Self::sender), in messages.
     pub const DEFAULT_QUEUE_CAPACITY: usize = 32;
 
-    pub(crate) fn client(stream: Stream) -> Self {
+    pub(crate) fn client(stream: Stream, protocol: Option<String>) -> Self {
         WebSocket {
             stream: Some(stream),
             home: None,
             done: false,
             queue: None,
             queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
+            liveness: None,
+            protocol,
         }
     }
 
-    pub(crate) fn server(
-        stream: Stream,
-        home: oneshot::Sender<Stream>,
-        queue_capacity: usize,
-    ) -> Self {
+    pub(crate) fn server(stream: Stream, side: ServerSide) -> Self {
         WebSocket {
             stream: Some(stream),
-            home: Some(home),
+            home: Some(side.home),
             done: false,
             queue: None,
-            queue_capacity,
+            queue_capacity: side.queue_capacity,
+            liveness: Some(side.liveness),
+            protocol: side.protocol.map(str::to_owned),
         }
     }
 
@@ -217,6 +233,17 @@ impl WebSocket {
         }
     }
 
+    /// The subprotocol agreed in the handshake (`Sec-WebSocket-Protocol`), if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The round trip of the last keepalive ping the client answered (server side, with
+    /// keepalive on).
+    pub fn latency(&self) -> Option<Duration> {
+        self.liveness.as_ref().and_then(Liveness::latency)
+    }
+
     fn stream(&mut self) -> &mut Stream {
         self.stream
             .as_mut()
@@ -229,6 +256,11 @@ impl WebSocket {
     /// [`Message::Close`] first. A message over the size limit closes the connection with 1009,
     /// invalid UTF-8 with 1007 and a protocol violation with 1002; the error is returned once,
     /// then `None`.
+    ///
+    /// On the server, while it waits here it also writes what [`Sender`]s queued, sends
+    /// keepalive pings (closing with 1011 a client that stops answering them), closes an idle
+    /// connection, and starts the close handshake (1001) when the server shuts down; messages
+    /// the client sent before that still arrive.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         if self.done {
             return None;
@@ -238,17 +270,20 @@ impl WebSocket {
                 .stream
                 .as_mut()
                 .expect("the stream is only taken when the socket is dropped");
-            let event = match self.queue.as_mut() {
-                None => Event::Incoming(stream.next().await),
-                Some(queue) => tokio::select! {
-                    incoming = stream.next() => Event::Incoming(incoming),
-                    Some(outgoing) = queue.receiver.recv() => Event::Outgoing(outgoing),
-                },
+            let event = tokio::select! {
+                biased;
+                incoming = stream.next() => Event::Incoming(incoming),
+                Some(outgoing) = next_queued(self.queue.as_mut()) => Event::Outgoing(outgoing),
+                wake = next_wake(self.liveness.as_mut()) => Event::Wake(wake),
             };
             let message = match event {
                 Event::Outgoing(message) => match self.stream().send(message.into()).await {
                     Ok(()) => continue,
                     Err(error) => return self.fail(error.into()).await,
+                },
+                Event::Wake(wake) => match self.wake(wake).await {
+                    Some(ended) => return ended,
+                    None => continue,
                 },
                 Event::Incoming(None) => {
                     self.done = true;
@@ -257,6 +292,13 @@ impl WebSocket {
                 Event::Incoming(Some(Ok(message))) => message,
                 Event::Incoming(Some(Err(error))) => return self.fail(error.into()).await,
             };
+            if let Some(liveness) = &mut self.liveness {
+                match &message {
+                    tungstenite::Message::Pong(payload) => liveness.on_pong(payload),
+                    tungstenite::Message::Close(_) => liveness.on_closing(),
+                    _ => liveness.on_activity(),
+                }
+            }
             return Some(Ok(match message {
                 tungstenite::Message::Text(text) => Message::Text(text),
                 tungstenite::Message::Binary(data) => Message::Binary(data),
@@ -265,6 +307,43 @@ impl WebSocket {
                 tungstenite::Message::Close(frame) => Message::Close(frame),
                 tungstenite::Message::Frame(_) => continue,
             }));
+        }
+    }
+
+    /// Acts on a liveness event; `Some` when `recv` must return.
+    async fn wake(&mut self, wake: Wake) -> Option<Option<Result<Message, Error>>> {
+        let (code, reason) = match wake {
+            Wake::Ping(payload) => {
+                let sent = self
+                    .stream()
+                    .send(tungstenite::Message::Ping(payload))
+                    .await;
+                return sent.err().map(|error| self.fail_now(error.into()));
+            }
+            Wake::PongOverdue => {
+                let _ = self.close(CloseCode::Error, "keepalive ping timeout").await;
+                self.done = true;
+                return Some(Some(Err(Error::KeepaliveTimeout)));
+            }
+            Wake::CloseTimedOut => {
+                self.done = true;
+                return Some(None);
+            }
+            Wake::Idle => (CloseCode::Normal, "idle timeout"),
+            Wake::Shutdown => (CloseCode::Away, "server shutting down"),
+        };
+        // Start the close handshake; the client's answer arrives through `recv`.
+        match self.close(code, reason).await {
+            Ok(()) => None,
+            Err(error) => Some(self.fail_now(error)),
+        }
+    }
+
+    fn fail_now(&mut self, error: Error) -> Option<Result<Message, Error>> {
+        self.done = true;
+        match error {
+            Error::Closed => None,
+            error => Some(Err(error)),
         }
     }
 
@@ -296,10 +375,29 @@ impl WebSocket {
     /// Keep calling [`recv`](Self::recv) to read the peer's answer; it returns `None` when the
     /// handshake is complete. On the server, simply returning from the handler also works.
     pub async fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        if let Some(liveness) = &mut self.liveness {
+            liveness.on_closing();
+        }
         Ok(self
             .stream()
             .close(Some(close::frame(code, reason)))
             .await?)
+    }
+}
+
+/// The next message a [`Sender`] queued; never, without a queue.
+async fn next_queued(queue: Option<&mut Queue>) -> Option<Message> {
+    match queue {
+        Some(queue) => queue.receiver.recv().await,
+        None => pending().await,
+    }
+}
+
+/// The next liveness event; never, on the client.
+async fn next_wake(liveness: Option<&mut Liveness>) -> Wake {
+    match liveness {
+        Some(liveness) => liveness.wait().await,
+        None => pending().await,
     }
 }
 

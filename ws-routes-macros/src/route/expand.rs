@@ -8,7 +8,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ReturnType, Signature};
 
-use super::validate::{Argument, Pattern, ValidFunction};
+use super::validate::{Argument, Negotiation, Pattern, ValidFunction};
 use crate::crate_path::crate_path;
 use crate::pattern::Kind;
 
@@ -21,6 +21,14 @@ pub(crate) fn function(valid: &ValidFunction) -> TokenStream {
     let pattern = &valid.pattern.literal;
     let segments = segments(&krate, &valid.pattern);
     let requires = requires(&krate, &valid.arguments);
+    let parts = route_parts(
+        &krate,
+        pattern,
+        segments,
+        &name,
+        requires,
+        &valid.negotiation,
+    );
     let (variables, bindings) = bind_from_connection(&krate, &valid.arguments);
     let callee = call_span(ident, &function.sig);
     let call = quote_spanned! {callee.span()=>
@@ -44,7 +52,7 @@ pub(crate) fn function(valid: &ValidFunction) -> TokenStream {
                         #call
                     })
                 }
-                #krate::__private::function_route(#pattern, #segments, #name, #requires, __entry)
+                #krate::__private::function_route(#parts, __entry)
             };
         }
     }
@@ -64,6 +72,29 @@ pub(crate) fn call_span(ident: &Ident, sig: &Signature) -> Ident {
         callee.set_span(ident.span().located_at(ty.span()));
     }
     callee
+}
+
+/// The `RouteParts` both kinds of route are built from.
+pub(crate) fn route_parts(
+    krate: &TokenStream,
+    pattern: &syn::LitStr,
+    segments: TokenStream,
+    name: &str,
+    requires: TokenStream,
+    negotiation: &Negotiation,
+) -> TokenStream {
+    let protocols = &negotiation.protocols;
+    let required = negotiation.required;
+    quote! {
+        #krate::__private::RouteParts {
+            pattern: #pattern,
+            segments: #segments,
+            handler: #name,
+            requires: #requires,
+            protocols: &[#(#protocols),*],
+            protocol_required: #required,
+        }
+    }
 }
 
 /// `&[Segment::Static("light"), Segment::Param("status")]`.

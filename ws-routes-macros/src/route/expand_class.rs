@@ -7,7 +7,9 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ReturnType};
 
-use super::expand::{bind_from_connection, call_span, parse_param, requires, segments};
+use super::expand::{
+    bind_from_connection, call_span, parse_param, requires, route_parts, segments,
+};
 use super::validate::Argument;
 use super::validate_class::{Accept, Handle, HookArgument, ValidClass};
 use crate::crate_path::{crate_path, crate_path_at};
@@ -30,6 +32,14 @@ pub(crate) fn class(valid: &ValidClass) -> TokenStream {
     });
     let handle_arguments = valid.handle.iter().flat_map(|handle| &handle.arguments);
     let requires = requires(&krate, hook_arguments.chain(handle_arguments));
+    let parts = route_parts(
+        &krate,
+        pattern,
+        segments,
+        &name,
+        requires,
+        &valid.negotiation,
+    );
     let lifecycle = lifecycle(&krate, valid);
     let run = match &valid.handle {
         Some(handle) => run_handle(&krate, valid, handle),
@@ -66,7 +76,7 @@ pub(crate) fn class(valid: &ValidClass) -> TokenStream {
                         )
                     })
                 }
-                #krate::__private::class_route(#pattern, #segments, #name, #requires, __accept)
+                #krate::__private::class_route(#parts, __accept)
             };
         }
     }

@@ -4,12 +4,17 @@ use proc_macro2::TokenStream;
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, Item, ItemFn, ItemImpl, LitStr, Token};
 
-/// `#[route("/pattern")]`, optionally followed by `crate = path` (where ws-routes is) and, on
-/// an `impl` block, `init = path` (the constructor used when there is no `accept` hook).
+/// `#[route("/pattern")]`, optionally followed by `crate = path` (where ws-routes is),
+/// `protocols = ["a", "b"]` and `require_protocol` (subprotocol negotiation) and, on an `impl`
+/// block, `init = path` (the constructor used when there is no `accept` hook).
 pub(crate) struct Args {
     pub(crate) pattern: LitStr,
     pub(crate) krate: Option<syn::Path>,
     pub(crate) init: Option<syn::Path>,
+    /// `protocols = ["chat.v2", "chat.v1"]`: the subprotocols, most preferred first.
+    pub(crate) protocols: Option<Vec<LitStr>>,
+    /// `require_protocol`: refuse a client that offers none of them.
+    pub(crate) require_protocol: Option<Ident>,
 }
 
 impl Parse for Args {
@@ -23,6 +28,8 @@ impl Parse for Args {
             pattern: input.parse()?,
             krate: None,
             init: None,
+            protocols: None,
+            require_protocol: None,
         };
         while input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
             let key = if input.peek(Token![crate]) {
@@ -31,27 +38,44 @@ impl Parse for Args {
             } else {
                 input.parse::<Ident>()?
             };
-            input.parse::<Token![=]>()?;
-            let slot = match key.to_string().as_str() {
-                "crate" => &mut args.krate,
-                "init" => &mut args.init,
+            let name = key.to_string();
+            let repeated = match name.as_str() {
+                "crate" => args.krate.is_some(),
+                "init" => args.init.is_some(),
+                "protocols" => args.protocols.is_some(),
+                "require_protocol" => args.require_protocol.is_some(),
                 _ => {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
                             "unknown argument `{key}`: `#[route]` takes a pattern, then \
-                             optionally `crate = path` and (on an `impl` block) `init = path`"
+                             optionally `crate = path`, `protocols = [...]`, \
+                             `require_protocol` and (on an `impl` block) `init = path`"
                         ),
                     ));
                 }
             };
-            if slot.is_some() {
+            if repeated {
                 return Err(syn::Error::new(
                     key.span(),
                     format!("`{key}` is given twice"),
                 ));
             }
-            *slot = Some(input.parse()?);
+            if name == "require_protocol" {
+                args.require_protocol = Some(key);
+                continue;
+            }
+            input.parse::<Token![=]>()?;
+            match name.as_str() {
+                "crate" => args.krate = Some(input.parse()?),
+                "init" => args.init = Some(input.parse()?),
+                _ => {
+                    let content;
+                    syn::bracketed!(content in input);
+                    let list = content.parse_terminated(<LitStr as Parse>::parse, Token![,])?;
+                    args.protocols = Some(list.into_iter().collect());
+                }
+            }
         }
         if !input.is_empty() {
             return Err(input.error("expected `,` between the arguments of `#[route]`"));

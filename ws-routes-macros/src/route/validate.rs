@@ -48,9 +48,55 @@ impl Pattern {
     }
 }
 
+/// Subprotocol negotiation: the protocols a route speaks, most preferred first.
+pub(crate) struct Negotiation {
+    pub(crate) protocols: Vec<String>,
+    pub(crate) required: bool,
+}
+
+impl Negotiation {
+    pub(crate) fn check(args: &Args, diagnostics: &mut Diagnostics) -> Self {
+        let literals = args.protocols.as_deref().unwrap_or_default();
+        let mut protocols: Vec<String> = Vec::new();
+        for literal in literals {
+            let protocol = literal.value();
+            let is_token = !protocol.is_empty()
+                && protocol
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte));
+            if !is_token {
+                diagnostics.error(
+                    literal.span(),
+                    format!("{protocol:?} is not a valid subprotocol name"),
+                    "a subprotocol is an HTTP token: letters, digits and `!#$%&'*+-.^_`|~`, as in \"chat.v2\"",
+                );
+            } else if protocols.contains(&protocol) {
+                diagnostics.error(
+                    literal.span(),
+                    format!("{protocol:?} is listed twice"),
+                    "remove one",
+                );
+            }
+            protocols.push(protocol);
+        }
+        if let (Some(flag), true) = (&args.require_protocol, protocols.is_empty()) {
+            diagnostics.error(
+                flag.span(),
+                "`require_protocol` needs the subprotocols the route speaks",
+                "add `protocols = [\"...\"]`",
+            );
+        }
+        Negotiation {
+            protocols,
+            required: args.require_protocol.is_some(),
+        }
+    }
+}
+
 /// A function route that passed every check.
 pub(crate) struct ValidFunction {
     pub(crate) pattern: Pattern,
+    pub(crate) negotiation: Negotiation,
     pub(crate) krate: Option<syn::Path>,
     pub(crate) function: ItemFn,
     pub(crate) arguments: Vec<Argument>,
@@ -70,6 +116,7 @@ pub(crate) enum Argument {
 
 pub(crate) fn function(args: Args, function: ItemFn) -> syn::Result<ValidFunction> {
     let mut diagnostics = Diagnostics::default();
+    let negotiation = Negotiation::check(&args, &mut diagnostics);
     let pattern = Pattern::parse(args.pattern, &mut diagnostics);
     if let Some(init) = &args.init {
         diagnostics.error_spanned(
@@ -98,6 +145,7 @@ pub(crate) fn function(args: Args, function: ItemFn) -> syn::Result<ValidFunctio
     let arguments = arguments(sig, &pattern, &mut diagnostics);
     diagnostics.finish(ValidFunction {
         pattern,
+        negotiation,
         krate: args.krate,
         function,
         arguments,

@@ -6,7 +6,7 @@ use syn::{
 };
 
 use super::parse::Args;
-use super::validate::{self, Argument, Pattern, closest};
+use super::validate::{self, Argument, Negotiation, Pattern, closest};
 use crate::diagnostics::Diagnostics;
 
 /// The lifecycle methods, each with the arguments it takes after `&mut self`.
@@ -21,6 +21,7 @@ pub(crate) const LIFECYCLE: &[(&str, &str)] = &[
 /// A class-style route that passed every check.
 pub(crate) struct ValidClass {
     pub(crate) pattern: Pattern,
+    pub(crate) negotiation: Negotiation,
     pub(crate) krate: Option<syn::Path>,
     pub(crate) init: Option<syn::Path>,
     pub(crate) block: ItemImpl,
@@ -54,6 +55,7 @@ pub(crate) struct Handle {
 
 pub(crate) fn class(args: Args, block: ItemImpl) -> syn::Result<ValidClass> {
     let mut diagnostics = Diagnostics::default();
+    let negotiation = Negotiation::check(&args, &mut diagnostics);
     let pattern = Pattern::parse(args.pattern, &mut diagnostics);
     if let Some((path, _)) = &block.trait_ {
         diagnostics.error_spanned(
@@ -120,6 +122,7 @@ pub(crate) fn class(args: Args, block: ItemImpl) -> syn::Result<ValidClass> {
     }
     diagnostics.finish(ValidClass {
         pattern,
+        negotiation,
         krate: args.krate,
         init: args.init,
         accept,

@@ -1,0 +1,315 @@
+//! One connection, from accept to close: limits, TLS, the opening handshake with routing,
+//! origin and subprotocol checks and the `accept` hook, then the handler, then the close.
+
+use std::any::Any;
+use std::io;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{FutureExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::{oneshot, watch};
+use tokio::time::timeout;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tracing::{debug, error, info};
+
+use crate::close::{self, CloseCode, CloseFrame};
+use crate::handler::{BoxFuture, Connection, Entry, Outcome};
+use crate::handshake::{self, ReadError};
+use crate::http::StatusCode;
+use crate::listening::Shared;
+use crate::liveness::Liveness;
+use crate::path::RoutePath;
+use crate::request::{Reject, Request};
+use crate::route::Route;
+use crate::shutdown::shutting_down;
+use crate::socket::{ServerSide, Stream, WebSocket};
+use crate::transport::Transport;
+
+/// Serves one accepted TCP connection to its end.
+pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+    // Nagle's algorithm only delays small WebSocket frames.
+    let _ = tcp.set_nodelay(true);
+    let mut transport = Transport::Tcp(tcp);
+    let _permit = match shared.limits.admit(peer.ip()) {
+        Ok(permit) => permit,
+        Err(refusal) => {
+            info!(
+                status = refusal.status().as_u16(),
+                "connection refused: limit reached"
+            );
+            let _ = timeout(
+                shared.config.handshake_timeout,
+                handshake::write_refusal(&mut transport, &refusal),
+            )
+            .await;
+            return;
+        }
+    };
+    let mut shutdown = shared.shutdown.clone();
+    let opening = async {
+        let mut transport = secure(&shared, transport).await?;
+        let accepted = handshake(&shared, &mut transport, peer, &mut shutdown).await?;
+        Ok::<_, io::Error>(accepted.map(|accepted| (transport, accepted)))
+    };
+    let (transport, accepted) = match timeout(shared.config.handshake_timeout, opening).await {
+        Ok(Ok(Some(accepted))) => accepted,
+        Ok(Ok(None)) => return,
+        Ok(Err(error)) => return debug!(%error, "handshake failed"),
+        Err(_) => return debug!("handshake timed out"),
+    };
+    let config = Some(shared.config.websocket());
+    let stream =
+        WebSocketStream::from_partially_read(transport, accepted.leftover, Role::Server, config)
+            .await;
+    let finished = match accepted.target {
+        Target::Route {
+            route,
+            request,
+            run,
+            protocol,
+        } => {
+            let side = ServerSide {
+                home: oneshot::channel().0,
+                queue_capacity: shared.config.outgoing_queue,
+                liveness: Liveness::new(shared.config.liveness(), shared.shutdown.clone()),
+                protocol,
+            };
+            run_handler(route, request, run, stream, side).await
+        }
+        Target::NoRoute { path } => {
+            info!(path, "no route");
+            Some((
+                stream,
+                close::frame(close::NO_ROUTE, &format!("no route for {path}")),
+            ))
+        }
+    };
+    if let Some((stream, frame)) = finished {
+        close_stream(stream, frame, shared.config.close_timeout).await;
+    }
+}
+
+/// The TLS handshake, when the server has TLS.
+#[cfg(feature = "tls")]
+async fn secure(shared: &Shared, transport: Transport) -> io::Result<Transport> {
+    match (&shared.config.tls, transport) {
+        (Some(tls), Transport::Tcp(tcp)) => {
+            Ok(Transport::Tls(Box::new(tls.acceptor.accept(tcp).await?)))
+        }
+        (_, transport) => Ok(transport),
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+async fn secure(_shared: &Shared, transport: Transport) -> io::Result<Transport> {
+    Ok(transport)
+}
+
+/// A handshake answered with `101 Switching Protocols`.
+struct Accepted {
+    /// Bytes the client sent after its request.
+    leftover: Vec<u8>,
+    target: Target,
+}
+
+// The common variant is the large one; boxing it would cost an allocation per connection.
+#[expect(clippy::large_enum_variant)]
+enum Target {
+    Route {
+        route: &'static Route,
+        request: Request,
+        run: Run,
+        protocol: Option<&'static str>,
+    },
+    NoRoute {
+        path: String,
+    },
+}
+
+/// What runs the connection once upgraded.
+enum Run {
+    Function(fn(Connection) -> BoxFuture<Outcome>),
+    Admitted(Box<dyn FnOnce(Connection) -> BoxFuture<Outcome> + Send>),
+}
+
+/// Reads the handshake request, checks it, routes it, runs the route's `accept` hook if it has
+/// one, and answers. `Ok(None)` when the answer was an HTTP refusal.
+async fn handshake(
+    shared: &Shared,
+    transport: &mut Transport,
+    peer: SocketAddr,
+    shutdown: &mut watch::Receiver<bool>,
+) -> io::Result<Option<Accepted>> {
+    let read = tokio::select! {
+        read = handshake::read_head(transport, shared.config.max_request_head) => read,
+        () = shutting_down(shutdown) => return refuse(transport, shutdown_refusal()).await,
+    };
+    let mut head = match read {
+        Ok(head) => head,
+        Err(ReadError::Io(error)) => return Err(error),
+        Err(ReadError::Malformed) => {
+            return refuse(
+                transport,
+                Reject::new(StatusCode::BAD_REQUEST).body("malformed HTTP request\n"),
+            )
+            .await;
+        }
+        Err(ReadError::TooLarge) => {
+            return refuse(
+                transport,
+                Reject::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+            )
+            .await;
+        }
+    };
+    let accept = match handshake::accept_key(&head) {
+        Ok(accept) => accept,
+        Err(refusal) => return refuse(transport, refusal).await,
+    };
+    if let Some(origins) = &shared.config.origins {
+        if let Err(refusal) = handshake::check_origin(&head, origins) {
+            return refuse(transport, refusal).await;
+        }
+    }
+    let leftover = std::mem::take(&mut head.leftover);
+    let (path, query) = head.path_and_query();
+    let (target, protocol) = match shared
+        .matcher
+        .find(path)
+        .map(|index| &shared.routes.table()[index])
+    {
+        None if shared.config.unmatched == crate::Unmatched::NotFound => {
+            info!(path, "no route");
+            return refuse(
+                transport,
+                Reject::new(StatusCode::NOT_FOUND).body("no route for this path\n"),
+            )
+            .await;
+        }
+        None => (
+            Target::NoRoute {
+                path: path.to_owned(),
+            },
+            None,
+        ),
+        Some(route) => {
+            let protocol = match handshake::negotiate_protocol(&head, route) {
+                Ok(protocol) => protocol,
+                Err(refusal) => return refuse(transport, refusal).await,
+            };
+            let route_path = RoutePath::new(route, path.to_owned(), query.map(str::to_owned));
+            let request = Request::new(route_path, head.headers, peer, Arc::clone(&shared.states));
+            let (request, run) = match route.entry {
+                Entry::Upgrade(entry) => (request, Run::Function(entry)),
+                Entry::Accept(accept) => match AssertUnwindSafe(accept(request))
+                    .catch_unwind()
+                    .await
+                {
+                    Ok(Ok(admitted)) => (admitted.request, Run::Admitted(admitted.run)),
+                    Ok(Err(refusal)) => return refuse(transport, refusal).await,
+                    Err(panic) => {
+                        error!(
+                            handler = route.handler,
+                            panic = panic_message(&*panic),
+                            "accept hook panicked"
+                        );
+                        return refuse(transport, Reject::new(StatusCode::INTERNAL_SERVER_ERROR))
+                            .await;
+                    }
+                },
+            };
+            (
+                Target::Route {
+                    route,
+                    request,
+                    run,
+                    protocol,
+                },
+                protocol,
+            )
+        }
+    };
+    if *shutdown.borrow() {
+        return refuse(transport, shutdown_refusal()).await;
+    }
+    handshake::write_switching(transport, &accept, protocol).await?;
+    Ok(Some(Accepted { leftover, target }))
+}
+
+fn shutdown_refusal() -> Reject {
+    Reject::new(StatusCode::SERVICE_UNAVAILABLE).body("server shutting down\n")
+}
+
+async fn refuse<T>(transport: &mut Transport, refusal: Reject) -> io::Result<Option<T>> {
+    debug!(status = refusal.status().as_u16(), "handshake refused");
+    handshake::write_refusal(transport, &refusal).await?;
+    Ok(None)
+}
+
+/// Runs the route's handler and returns the stream with the frame to close it with, once the
+/// handler (and whatever it handed the socket to) has let go of it.
+async fn run_handler(
+    route: &'static Route,
+    request: Request,
+    run: Run,
+    stream: Stream,
+    mut side: ServerSide,
+) -> Option<(Stream, CloseFrame)> {
+    info!(
+        path = request.path().path(),
+        route = route.pattern,
+        "websocket opened"
+    );
+    let (home, returned) = oneshot::channel();
+    side.home = home;
+    let connection = Connection::new(WebSocket::server(stream, side), request);
+    let running = match run {
+        Run::Function(entry) => entry(connection),
+        Run::Admitted(run) => run(connection),
+    };
+    let frame = match AssertUnwindSafe(running).catch_unwind().await {
+        Ok(Outcome::Finished) => close::frame(CloseCode::Normal, ""),
+        Ok(Outcome::Closed(frame)) => frame,
+        Ok(Outcome::Failed(error)) => {
+            error!(handler = route.handler, %error, "handler failed");
+            close::frame(CloseCode::Error, "internal error")
+        }
+        Err(panic) => {
+            error!(
+                handler = route.handler,
+                panic = panic_message(&*panic),
+                "handler panicked"
+            );
+            close::frame(CloseCode::Error, "internal error")
+        }
+    };
+    returned.await.ok().map(|stream| (stream, frame))
+}
+
+/// Sends `frame` (unless the handler closed already) and waits, up to `limit`, for the
+/// client's answer.
+async fn close_stream(mut stream: Stream, frame: CloseFrame, limit: Duration) {
+    let code = u16::from(frame.code);
+    let closing = async {
+        let _ = stream.close(Some(frame)).await;
+        while let Some(Ok(_)) = stream.next().await {}
+    };
+    if timeout(limit, closing).await.is_err() {
+        debug!("client did not finish the close handshake in time");
+    }
+    debug!(code, "websocket closed");
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    if let Some(message) = panic.downcast_ref::<&str>() {
+        message
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message
+    } else {
+        "opaque panic payload"
+    }
+}

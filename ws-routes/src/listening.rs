@@ -1,0 +1,117 @@
+//! A bound server: the accept loop, connection limits, and graceful shutdown.
+
+use std::future::{Future, pending};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{Instrument, info, warn};
+
+use crate::connection;
+use crate::limits::Limits;
+use crate::matcher::Matcher;
+use crate::request::States;
+use crate::route::Routes;
+use crate::server::Config;
+use crate::shutdown::{ServerHandle, shutting_down};
+
+/// What every connection task of one server shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) matcher: Matcher,
+    pub(crate) routes: Routes,
+    pub(crate) config: Config,
+    pub(crate) states: Arc<States>,
+    pub(crate) limits: Arc<Limits>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// A bound server, ready to [`run`](Self::run).
+#[derive(Debug)]
+pub struct Listening {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    handle: ServerHandle,
+}
+
+impl Listening {
+    pub(crate) fn new(listener: TcpListener, shared: Arc<Shared>, handle: ServerHandle) -> Self {
+        Listening {
+            listener,
+            shared,
+            handle,
+        }
+    }
+
+    /// The address the server listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle to shut the server down gracefully and to count its connections.
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Accepts connections and serves each on its own task until the [`ServerHandle`] shuts
+    /// the server down; then shuts down gracefully and returns. Failing to accept one
+    /// connection (too many open files, say) is logged and does not stop the server.
+    pub async fn run(self) -> io::Result<()> {
+        self.run_until(pending()).await
+    }
+
+    /// Like [`run`](Self::run), and also shuts down gracefully when `signal` completes, such
+    /// as [`shutdown_signal`](crate::shutdown_signal) for SIGINT and SIGTERM.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> io::Result<()> {
+        let Listening {
+            listener,
+            shared,
+            handle,
+        } = self;
+        let mut tasks = JoinSet::new();
+        let mut shutdown = handle.subscribe();
+        let mut signalled = false;
+        let mut signal = std::pin::pin!(signal);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        let shared = Arc::clone(&shared);
+                        let span = tracing::info_span!("connection", %peer);
+                        tasks.spawn(connection::serve(shared, tcp, peer).instrument(span));
+                    }
+                    Err(error) => {
+                        warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                () = &mut signal, if !signalled => {
+                    signalled = true;
+                    handle.shutdown();
+                }
+                () = shutting_down(&mut shutdown) => break,
+            }
+        }
+        drop(listener);
+        info!(connections = tasks.len(), "shutting down");
+        let grace = tokio::time::sleep(shared.config.shutdown_timeout);
+        tokio::pin!(grace);
+        loop {
+            tokio::select! {
+                next = tasks.join_next() => if next.is_none() { break },
+                () = &mut grace => {
+                    warn!(connections = tasks.len(), "shutdown timeout: cancelling the handlers still running");
+                    tasks.shutdown().await;
+                    break;
+                }
+            }
+        }
+        info!("shut down");
+        Ok(())
+    }
+}

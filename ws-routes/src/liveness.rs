@@ -1,0 +1,169 @@
+//! What keeps a server connection honest while its handler waits in `recv`: keepalive pings
+//! with a deadline for the pong, an optional idle timeout, the server's shutdown signal, and a
+//! deadline for the close handshake once it has started.
+
+use std::future::pending;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::watch;
+use tokio::time::{Instant, Sleep, sleep_until};
+
+use crate::shutdown::shutting_down;
+
+/// The settings, from the server's builder.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    /// How often to ping, and how long to wait for the pong; `None`: no keepalive.
+    pub(crate) keepalive: Option<(Duration, Duration)>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) close_timeout: Duration,
+}
+
+/// Why [`Liveness::wait`] woke up.
+#[derive(Debug)]
+pub(crate) enum Wake {
+    /// Time to send a keepalive ping with this payload.
+    Ping(Bytes),
+    /// The last ping was not answered in time.
+    PongOverdue,
+    /// Nothing arrived for the idle timeout.
+    Idle,
+    /// The peer did not finish the close handshake in time.
+    CloseTimedOut,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+pub(crate) struct Liveness {
+    settings: Settings,
+    timer: Pin<Box<Sleep>>,
+    /// When the next ping is due, or when the pending one becomes overdue.
+    ping_due: Option<Instant>,
+    /// The pending ping: when it was sent and its payload.
+    pending: Option<(Instant, u32)>,
+    pings: u32,
+    latency: Option<Duration>,
+    last_activity: Instant,
+    close_deadline: Option<Instant>,
+    shutdown: Option<watch::Receiver<bool>>,
+}
+
+impl Liveness {
+    pub(crate) fn new(settings: Settings, shutdown: watch::Receiver<bool>) -> Self {
+        let now = Instant::now();
+        let mut liveness = Liveness {
+            settings,
+            timer: Box::pin(sleep_until(now)),
+            ping_due: settings.keepalive.map(|(interval, _)| now + interval),
+            pending: None,
+            pings: 0,
+            latency: None,
+            last_activity: now,
+            close_deadline: None,
+            shutdown: Some(shutdown),
+        };
+        liveness.rearm();
+        liveness
+    }
+
+    /// The round trip of the last answered keepalive ping.
+    pub(crate) fn latency(&self) -> Option<Duration> {
+        self.latency
+    }
+
+    /// A data frame arrived.
+    pub(crate) fn on_activity(&mut self) {
+        self.last_activity = Instant::now();
+    }
+
+    /// A pong arrived; if it answers the pending ping, measure the round trip.
+    pub(crate) fn on_pong(&mut self, payload: &[u8]) {
+        self.last_activity = Instant::now();
+        if let Some((sent, number)) = self.pending {
+            if payload == number.to_be_bytes() {
+                self.latency = Some(sent.elapsed());
+                self.pending = None;
+                self.ping_due = self.settings.keepalive.map(|(interval, _)| sent + interval);
+                self.rearm();
+            }
+        }
+    }
+
+    /// The close handshake started: from now on only its deadline matters.
+    pub(crate) fn on_closing(&mut self) {
+        if self.close_deadline.is_none() {
+            self.close_deadline = Some(Instant::now() + self.settings.close_timeout);
+            self.shutdown = None;
+            self.rearm();
+        }
+    }
+
+    /// Waits for the next thing to do. Cancel-safe.
+    pub(crate) async fn wait(&mut self) -> Wake {
+        loop {
+            let shutdown = async {
+                match &mut self.shutdown {
+                    // A dropped sender means the server is gone: shut down as well.
+                    Some(shutdown) => shutting_down(shutdown).await,
+                    None => pending().await,
+                }
+            };
+            tokio::select! {
+                () = shutdown => {
+                    self.shutdown = None;
+                    return Wake::Shutdown;
+                }
+                () = self.timer.as_mut() => {}
+            }
+            if let Some(wake) = self.due(Instant::now()) {
+                self.rearm();
+                return wake;
+            }
+            self.rearm();
+        }
+    }
+
+    fn due(&mut self, now: Instant) -> Option<Wake> {
+        if let Some(deadline) = self.close_deadline {
+            return (now >= deadline).then_some(Wake::CloseTimedOut);
+        }
+        if let Some(idle) = self.settings.idle_timeout {
+            if now >= self.last_activity + idle {
+                return Some(Wake::Idle);
+            }
+        }
+        let (_, timeout) = self.settings.keepalive?;
+        if now < self.ping_due? {
+            return None;
+        }
+        if self.pending.is_some() {
+            return Some(Wake::PongOverdue);
+        }
+        self.pings = self.pings.wrapping_add(1);
+        self.pending = Some((now, self.pings));
+        self.ping_due = Some(now + timeout);
+        Some(Wake::Ping(Bytes::copy_from_slice(
+            &self.pings.to_be_bytes(),
+        )))
+    }
+
+    /// Sets the timer to the earliest deadline.
+    fn rearm(&mut self) {
+        let deadline = match self.close_deadline {
+            Some(deadline) => Some(deadline),
+            None => {
+                let idle = self
+                    .settings
+                    .idle_timeout
+                    .map(|idle| self.last_activity + idle);
+                [idle, self.ping_due].into_iter().flatten().min()
+            }
+        };
+        // Far enough to never fire when there is nothing to wait for.
+        let deadline =
+            deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+        self.timer.as_mut().reset(deadline);
+    }
+}

@@ -1,0 +1,105 @@
+//! TLS for `wss://`: the server's certificate and key, and the roots a client trusts.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::{self, RootCertStore};
+
+/// A server's TLS settings: its certificate chain and private key.
+///
+/// ```no_run
+/// # async fn run(routes: ws_routes::Routes) -> std::io::Result<()> {
+/// use ws_routes::{Server, TlsConfig};
+///
+/// let tls = TlsConfig::from_pem_files("cert.pem", "key.pem")?;
+/// Server::new(routes).tls(tls).bind("0.0.0.0:443").await?.run().await
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct TlsConfig {
+    pub(crate) acceptor: TlsAcceptor,
+}
+
+impl TlsConfig {
+    /// Reads a PEM certificate chain (leaf first) and a PEM private key (PKCS#8, PKCS#1 or
+    /// SEC1) from files.
+    pub fn from_pem_files(
+        cert_chain: impl AsRef<Path>,
+        private_key: impl AsRef<Path>,
+    ) -> io::Result<Self> {
+        let chain = std::fs::read(cert_chain)?;
+        let key = std::fs::read(private_key)?;
+        Self::from_pem(&chain, &key)
+    }
+
+    /// Parses a PEM certificate chain (leaf first) and a PEM private key.
+    pub fn from_pem(cert_chain: &[u8], private_key: &[u8]) -> io::Result<Self> {
+        let chain = CertificateDer::pem_slice_iter(cert_chain)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid("certificate chain"))?;
+        if chain.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "no certificate in the PEM chain",
+            ));
+        }
+        let key = PrivateKeyDer::from_pem_slice(private_key).map_err(invalid("private key"))?;
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(invalid("certificate and key"))?;
+        Ok(Self::from_rustls(Arc::new(config)))
+    }
+
+    /// Uses a rustls server configuration as it is (for client certificates, ALPN, ...).
+    pub fn from_rustls(config: Arc<rustls::ServerConfig>) -> Self {
+        TlsConfig {
+            acceptor: TlsAcceptor::from(config),
+        }
+    }
+}
+
+impl std::fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConfig").finish_non_exhaustive()
+    }
+}
+
+/// The certificates a [`Client`](crate::Client) trusts for `wss://`, parsed from PEM.
+pub(crate) fn client_config(roots_pem: &[u8]) -> io::Result<Arc<rustls::ClientConfig>> {
+    let mut roots = RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(roots_pem) {
+        roots
+            .add(certificate.map_err(invalid("root certificate"))?)
+            .map_err(invalid("root certificate"))?;
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Trusts the public web's certificate authorities (Mozilla's list, from `webpki-roots`).
+pub(crate) fn public_roots() -> Arc<rustls::ClientConfig> {
+    let roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+fn invalid<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> io::Error {
+    move |error| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("invalid {what}: {error}"),
+        )
+    }
+}
