@@ -6,12 +6,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout, timeout_at};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tracing::{debug, error, info};
@@ -26,7 +25,7 @@ use crate::path::RoutePath;
 use crate::request::{Reject, Request};
 use crate::route::Route;
 use crate::shutdown::shutting_down;
-use crate::socket::{ServerSide, Stream, WebSocket};
+use crate::socket::{Returned, ServerSide, Stream, WebSocket};
 use crate::transport::Transport;
 
 /// Serves one accepted TCP connection to its end.
@@ -82,14 +81,21 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr)
         }
         Target::NoRoute { path } => {
             info!(path, "no route");
-            Some((
+            let returned = Returned {
                 stream,
+                close_deadline: None,
+            };
+            Some((
+                returned,
                 close::frame(close::NO_ROUTE, &format!("no route for {path}")),
             ))
         }
     };
-    if let Some((stream, frame)) = finished {
-        close_stream(stream, frame, shared.config.close_timeout).await;
+    if let Some((returned, frame)) = finished {
+        let deadline = returned
+            .close_deadline
+            .unwrap_or_else(|| Instant::now() + shared.config.close_timeout);
+        close_stream(returned.stream, frame, deadline).await;
     }
 }
 
@@ -258,7 +264,7 @@ async fn run_handler(
     run: Run,
     stream: Stream,
     mut side: ServerSide,
-) -> Option<(Stream, CloseFrame)> {
+) -> Option<(Returned, CloseFrame)> {
     info!(
         path = request.path().path(),
         route = route.pattern,
@@ -287,18 +293,18 @@ async fn run_handler(
             close::frame(CloseCode::Error, "internal error")
         }
     };
-    returned.await.ok().map(|stream| (stream, frame))
+    returned.await.ok().map(|returned| (returned, frame))
 }
 
-/// Sends `frame` (unless the handler closed already) and waits, up to `limit`, for the
+/// Sends `frame` (unless the handler closed already) and waits, up to `deadline`, for the
 /// client's answer.
-async fn close_stream(mut stream: Stream, frame: CloseFrame, limit: Duration) {
+async fn close_stream(mut stream: Stream, frame: CloseFrame, deadline: Instant) {
     let code = u16::from(frame.code);
     let closing = async {
         let _ = stream.close(Some(frame)).await;
         while let Some(Ok(_)) = stream.next().await {}
     };
-    if timeout(limit, closing).await.is_err() {
+    if timeout_at(deadline, closing).await.is_err() {
         debug!("client did not finish the close handshake in time");
     }
     debug!(code, "websocket closed");

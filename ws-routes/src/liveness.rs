@@ -73,6 +73,11 @@ impl Liveness {
         self.latency
     }
 
+    /// When the close handshake must be over, once it has started.
+    pub(crate) fn close_deadline(&self) -> Option<Instant> {
+        self.close_deadline
+    }
+
     /// A data frame arrived.
     pub(crate) fn on_activity(&mut self) {
         self.last_activity = Instant::now();

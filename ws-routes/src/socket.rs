@@ -136,7 +136,7 @@ pub struct WebSocket {
     /// `None` only while being handed back in `Drop`.
     stream: Option<Stream>,
     /// Where the server waits for the stream once the handler lets go of it.
-    home: Option<oneshot::Sender<Stream>>,
+    home: Option<oneshot::Sender<Returned>>,
     /// The connection failed or finished; `recv` yields nothing more.
     done: bool,
     /// Messages from [`Sender`]s, written while `recv` waits; made on the first `sender()`.
@@ -160,9 +160,16 @@ enum Event {
     Wake(Wake),
 }
 
+/// A server connection's stream, handed back to the server when the handler lets go of it.
+pub(crate) struct Returned {
+    pub(crate) stream: Stream,
+    /// When the close handshake the socket started must be over, if it started one.
+    pub(crate) close_deadline: Option<tokio::time::Instant>,
+}
+
 /// What the server gives a connection's socket besides the stream.
 pub(crate) struct ServerSide {
-    pub(crate) home: oneshot::Sender<Stream>,
+    pub(crate) home: oneshot::Sender<Returned>,
     pub(crate) queue_capacity: usize,
     pub(crate) liveness: Liveness,
     pub(crate) protocol: Option<&'static str>,
@@ -404,9 +411,14 @@ async fn next_wake(liveness: Option<&mut Liveness>) -> Wake {
 impl Drop for WebSocket {
     fn drop(&mut self) {
         if let (Some(stream), Some(home)) = (self.stream.take(), self.home.take()) {
+            let close_deadline = self.liveness.as_ref().and_then(Liveness::close_deadline);
+            let returned = Returned {
+                stream,
+                close_deadline,
+            };
             // The server may have stopped waiting (its task was cancelled); then the stream is
             // dropped here and the TCP connection closes.
-            let _ = home.send(stream);
+            let _ = home.send(returned);
         }
     }
 }
