@@ -108,7 +108,7 @@ pub mod __private {
 
     use crate::handler::{BoxFuture, Entry};
     use crate::path::{ParamError, RoutePath};
-    use crate::route::{Route, Segment};
+    use crate::route::{Route, Routes, Segment};
     use crate::{Connection, Reject, Request};
 
     /// Parses the parameter at segment `index` of the pattern (the macro knows the index).
@@ -174,6 +174,52 @@ pub mod __private {
             protocol_required,
             entry,
         }
+    }
+
+    /// The route matcher, for the fuzz targets and benchmarks.
+    #[derive(Debug)]
+    pub struct Matcher {
+        matcher: crate::matcher::Matcher,
+        routes: Routes,
+    }
+
+    impl Matcher {
+        /// Builds the matcher for `routes`.
+        pub fn new(routes: Routes) -> Self {
+            Matcher {
+                matcher: crate::matcher::Matcher::new(&routes),
+                routes,
+            }
+        }
+
+        /// The index of the route `path` matches (no allocation).
+        pub fn find(&self, path: &str) -> Option<usize> {
+            self.matcher.find(path)
+        }
+
+        /// The match for `path`, as a handler would see it.
+        pub fn route_path(&self, path: &str, query: Option<&str>) -> Option<RoutePath> {
+            let route = &self.routes.table()[self.matcher.find(path)?];
+            Some(RoutePath::new(
+                route,
+                path.to_owned(),
+                query.map(str::to_owned),
+            ))
+        }
+
+        /// Parses parameter `index` of a match, as a typed handler argument would.
+        pub fn parse<T: std::str::FromStr>(
+            path: &RoutePath,
+            index: usize,
+            name: &'static str,
+        ) -> Result<T, ParamError> {
+            path.parse(index, name)
+        }
+    }
+
+    /// A query string, as the `Query` extractor would see it.
+    pub fn query(raw: &str) -> crate::Query {
+        crate::Query::new(Some(raw.to_owned()))
     }
 
     /// Implemented by `#[route]` for the item it annotates, so that `routes![name]` finds it.

@@ -1,0 +1,46 @@
+//! Percent-decoding of path parameters and query strings on any input: never a panic, and a
+//! parameter is the percent-decoding of its raw segment (absent when that is not UTF-8).
+
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use percent_encoding::percent_decode_str;
+use ws_routes::__private::{Matcher, query};
+use ws_routes::{Routes, WebSocket, route, routes};
+
+#[route("/p/{value}")]
+async fn one(_ws: WebSocket) {}
+#[route("/c/{*rest}")]
+async fn rest(_ws: WebSocket) {}
+
+const ROUTES: Routes = routes![one, rest];
+static MATCHER: LazyLock<Matcher> = LazyLock::new(|| Matcher::new(ROUTES));
+
+fuzz_target!(|input: (&str, &str)| {
+    let (raw, raw_query) = input;
+    for path in [format!("/p/{raw}"), format!("/c/{raw}")] {
+        let Some(matched) = MATCHER.route_path(&path, Some(raw_query)) else {
+            continue;
+        };
+        let name = matched
+            .params()
+            .next()
+            .map(|(name, _)| name)
+            .expect("one parameter");
+        // The matched segment is `raw` itself (for `{value}`, only when it has no '/').
+        let expected = percent_decode_str(raw).decode_utf8().ok();
+        assert_eq!(
+            matched.param(name).as_deref(),
+            expected.as_deref(),
+            "{raw:?}"
+        );
+        let _ = Matcher::parse::<u32>(&matched, 1, name);
+        let _ = matched.params().count();
+    }
+    let query = query(raw_query);
+    let _ = query.get("key");
+    assert_eq!(query.as_str(), raw_query);
+    let _ = query.pairs().count();
+});
