@@ -51,6 +51,52 @@
 //! [`WebSocket`] itself, the whole [`RoutePath`], the [`Query`], the request's
 //! [`HeaderMap`](http::HeaderMap) or the peer's [`SocketAddr`](std::net::SocketAddr).
 //!
+//! # Class-style routes
+//!
+//! `#[route]` on an `impl` block makes a route with one instance per connection: an optional
+//! `accept` hook runs during the handshake and builds the instance or refuses with a
+//! [`Reject`] (an HTTP status, headers and body); `on_open`, `on_text`, `on_binary`,
+//! `on_error` and `on_close`, or one `handle` method, serve the connection through a
+//! [`Session`].
+//!
+//! ```
+//! use ws_routes::http::StatusCode;
+//! use ws_routes::{route, routes, Reject, Request, Session};
+//!
+//! struct Counter {
+//!     name: String,
+//!     seen: u64,
+//! }
+//!
+//! #[route("/counter/{name}")]
+//! impl Counter {
+//!     async fn accept(request: &Request, name: String) -> Result<Self, Reject> {
+//!         match request.query().get("token") {
+//!             Some(_) => Ok(Counter { name, seen: 0 }),
+//!             None => Err(Reject::new(StatusCode::UNAUTHORIZED).body("token required")),
+//!         }
+//!     }
+//!
+//!     async fn on_text(&mut self, session: &mut Session, text: String) {
+//!         self.seen += 1;
+//!         let _ = session.send(format!("{} #{}: {text}", self.name, self.seen)).await;
+//!     }
+//! }
+//!
+//! let routes = routes![Counter];
+//! ```
+//!
+//! # Pushing, state and settings
+//!
+//! [`WebSocket::sender`] and [`Session::sender`] hand out cloneable, bounded [`Sender`]s to
+//! push from any task. [`Server::with_state`] shares values that handlers take as
+//! [`State<T>`]. Every limit, timeout, the keepalive, origin checks, TLS (feature `tls`) and
+//! graceful shutdown are settings of [`Server`], each with a safe default.
+//!
+//! # Features
+//!
+//! - `tls`: `wss://` on both sides, with rustls.
+//!
 //! [`FromStr`]: std::str::FromStr
 
 extern crate self as ws_routes;
