@@ -36,7 +36,7 @@ struct Cli {
     /// Small counts, to check that the harness works; the figures mean little.
     #[arg(long)]
     smoke: bool,
-    /// Connections ping-ponging at once.
+    /// Connections ping-ponging at once [default: 50].
     #[arg(long)]
     connections: Option<usize>,
     /// Echoes per connection at 64 B and 1 KiB [default: 2000, smoke: 100].
