@@ -22,20 +22,22 @@ fn expand(paths: &[Path]) -> TokenStream {
     let entries = paths
         .iter()
         .map(|path| quote_spanned!(path.span()=> <#path as #krate::__private::RouteItem>::ROUTE));
-    // One check per route against those listed before it; the panic, evaluated at compile time,
-    // points at the route that repeats an earlier one.
+    // The table is checked once, in linear time; each route then has a check of its own that
+    // fails, at compile time, when it is the later of the first ambiguous pair, so that the
+    // error points at it.
+    let slots = (2 * paths.len()).next_power_of_two().max(2);
     let checks = paths.iter().enumerate().skip(1).map(|(index, path)| {
         quote_spanned! {path.span()=>
-            const _: () = {
-                const CONFLICT: #krate::__private::Conflict = #krate::__private::Conflict::find(ROUTES, #index);
-                if CONFLICT.found() {
-                    ::core::panic!("{}", CONFLICT.message());
-                }
+            const _: () = if let ::core::option::Option::Some((earlier, #index)) = CONFLICT {
+                let conflict = #krate::__private::Conflict::describe(ROUTES, earlier, #index);
+                ::core::panic!("{}", conflict.message());
             };
         }
     });
     quote! {{
         const ROUTES: &[#krate::Route] = &[#(#entries),*];
+        const CONFLICT: ::core::option::Option<(usize, usize)> =
+            #krate::__private::Conflict::first::<#slots>(ROUTES);
         #(#checks)*
         #krate::Routes::__from_checked(ROUTES)
     }}

@@ -155,7 +155,7 @@ impl Client {
             .get("sec-websocket-protocol")
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
-        Ok(WebSocket::client(stream, protocol))
+        Ok(WebSocket::client(Box::new(stream), protocol))
     }
 
     #[cfg(feature = "tls")]

@@ -49,54 +49,55 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr)
         }
     };
     let mut shutdown = shared.shutdown.clone();
-    let opening = async {
+    // Boxed, and gone once the handshake is over: the task stays small for as long as the
+    // connection lives.
+    let opening = Box::pin(async {
         let mut transport = secure(&shared, transport).await?;
         let accepted = handshake(&shared, &mut transport, peer, &mut shutdown).await?;
         Ok::<_, io::Error>(accepted.map(|accepted| (transport, accepted)))
-    };
+    });
     let (transport, accepted) = match timeout(shared.config.handshake_timeout, opening).await {
         Ok(Ok(Some(accepted))) => accepted,
         Ok(Ok(None)) => return,
         Ok(Err(error)) => return debug!(%error, "handshake failed"),
         Err(_) => return debug!("handshake timed out"),
     };
+    // Boxed for the same reason; the stream itself lives in a box for the connection's life.
     let config = Some(shared.config.websocket());
-    let stream =
-        WebSocketStream::from_partially_read(transport, accepted.leftover, Role::Server, config)
-            .await;
-    let finished = match accepted.target {
+    let upgrade =
+        WebSocketStream::from_partially_read(transport, accepted.leftover, Role::Server, config);
+    let stream = Box::new(Box::pin(upgrade).await);
+    let (returned, frame) = match accepted.target {
         Target::Route {
             route,
             request,
             run,
             protocol,
         } => {
-            let side = ServerSide {
-                home: oneshot::channel().0,
-                queue_capacity: shared.config.outgoing_queue,
-                liveness: Liveness::new(shared.config.liveness(), shared.shutdown.clone()),
-                protocol,
-            };
-            run_handler(route, request, run, stream, side).await
+            let (running, returned) = start(&shared, route, request, run, stream, protocol);
+            let frame = outcome(route, running).await;
+            match returned.await {
+                Ok(returned) => (returned, frame),
+                // Only when the stream was dropped without going home, which `Drop` prevents.
+                Err(_) => return,
+            }
         }
         Target::NoRoute { path } => {
             info!(path, "no route");
-            let returned = Returned {
-                stream,
-                close_deadline: None,
-            };
-            Some((
-                returned,
-                close::frame(close::NO_ROUTE, &format!("no route for {path}")),
-            ))
+            let frame = close::frame(close::NO_ROUTE, &format!("no route for {path}"));
+            (
+                Returned {
+                    stream,
+                    close_deadline: None,
+                },
+                frame,
+            )
         }
     };
-    if let Some((returned, frame)) = finished {
-        let deadline = returned
-            .close_deadline
-            .unwrap_or_else(|| Instant::now() + shared.config.close_timeout);
-        close_stream(returned.stream, frame, deadline).await;
-    }
+    let deadline = returned
+        .close_deadline
+        .unwrap_or_else(|| Instant::now() + shared.config.close_timeout);
+    close_stream(returned.stream, frame, deadline).await;
 }
 
 /// The TLS handshake, when the server has TLS.
@@ -256,28 +257,44 @@ async fn refuse<T>(transport: &mut Transport, refusal: Reject) -> io::Result<Opt
     Ok(None)
 }
 
-/// Runs the route's handler and returns the stream with the frame to close it with, once the
-/// handler (and whatever it handed the socket to) has let go of it.
-async fn run_handler(
+/// Hands the upgraded connection to the route's handler: the handler's future, and where the
+/// stream comes back once the handler (and whatever it handed the socket to) lets go of it.
+/// Not `async`, so that none of what it moves into the handler is kept in the task.
+fn start(
+    shared: &Shared,
     route: &'static Route,
     request: Request,
     run: Run,
-    stream: Stream,
-    mut side: ServerSide,
-) -> Option<(Returned, CloseFrame)> {
+    stream: Box<Stream>,
+    protocol: Option<&'static str>,
+) -> (BoxFuture<Outcome>, oneshot::Receiver<Returned>) {
     info!(
         path = request.path().path(),
         route = route.pattern,
         "websocket opened"
     );
     let (home, returned) = oneshot::channel();
-    side.home = home;
+    let side = ServerSide {
+        home,
+        queue_capacity: shared.config.outgoing_queue,
+        liveness: Box::new(Liveness::new(
+            shared.config.liveness(),
+            shared.shutdown.clone(),
+        )),
+        protocol,
+    };
     let connection = Connection::new(WebSocket::server(stream, side), request);
     let running = match run {
         Run::Function(entry) => entry(connection),
         Run::Admitted(run) => run(connection),
     };
-    let frame = match AssertUnwindSafe(running).catch_unwind().await {
+    (running, returned)
+}
+
+/// Runs the handler to its end and says how to close: 1000 when it returned, its own frame, or
+/// 1011 (logged) when it failed or panicked.
+async fn outcome(route: &'static Route, running: BoxFuture<Outcome>) -> CloseFrame {
+    match AssertUnwindSafe(running).catch_unwind().await {
         Ok(Outcome::Finished) => close::frame(CloseCode::Normal, ""),
         Ok(Outcome::Closed(frame)) => frame,
         Ok(Outcome::Failed(error)) => {
@@ -292,13 +309,12 @@ async fn run_handler(
             );
             close::frame(CloseCode::Error, "internal error")
         }
-    };
-    returned.await.ok().map(|returned| (returned, frame))
+    }
 }
 
 /// Sends `frame` (unless the handler closed already) and waits, up to `deadline`, for the
 /// client's answer.
-async fn close_stream(mut stream: Stream, frame: CloseFrame, deadline: Instant) {
+async fn close_stream(mut stream: Box<Stream>, frame: CloseFrame, deadline: Instant) {
     let code = u16::from(frame.code);
     let closing = async {
         let _ = stream.close(Some(frame)).await;

@@ -231,7 +231,8 @@ pub(crate) async fn write_refusal<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> io::Result<()> {
     stream.write_all(&refusal.to_http()).await?;
     stream.shutdown().await?;
-    let mut sink = [0u8; 4096];
+    // On the heap: this future is part of every connection task, which must stay small.
+    let mut sink = vec![0u8; 4096];
     let drain = async {
         let mut total = 0;
         while total < 64 << 10 {

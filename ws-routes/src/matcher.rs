@@ -4,10 +4,15 @@
 //! beats `{*rest}`; when a more specific branch fails further down, matching backtracks to the
 //! next candidate. Matching allocates nothing.
 
+use rustc_hash::FxHashMap;
+
 use crate::route::{Routes, Segment};
 
 /// The index of a route in its table.
 pub(crate) type RouteIndex = usize;
+
+/// Past this many static children a node looks them up by hash rather than one by one.
+const FEW: usize = 8;
 
 #[derive(Debug, Default)]
 pub(crate) struct Matcher {
@@ -16,12 +21,50 @@ pub(crate) struct Matcher {
 
 #[derive(Debug, Default)]
 struct Node {
-    /// Static children, sorted by segment text for binary search.
-    statics: Vec<(&'static str, Node)>,
+    statics: Statics,
     param: Option<Box<Node>>,
     catch_all: Option<RouteIndex>,
     /// The route whose pattern ends at this node.
     route: Option<RouteIndex>,
+}
+
+/// A node's static children: a short list, or a hash map once there are many. The keys are
+/// the developer's route segments, fixed at start-up, so a fast non-keyed hash is safe here.
+#[derive(Debug)]
+enum Statics {
+    Few(Vec<(&'static str, Node)>),
+    Many(FxHashMap<&'static str, Node>),
+}
+
+impl Default for Statics {
+    fn default() -> Self {
+        Statics::Few(Vec::new())
+    }
+}
+
+impl Statics {
+    fn get(&self, segment: &str) -> Option<&Node> {
+        match self {
+            Statics::Few(children) => children
+                .iter()
+                .find(|(key, _)| *key == segment)
+                .map(|(_, node)| node),
+            Statics::Many(children) => children.get(segment),
+        }
+    }
+
+    fn get_or_insert(&mut self, segment: &'static str) -> &mut Node {
+        let Statics::Few(children) = self else {
+            unreachable!("the trie is sealed only once it is complete")
+        };
+        match children.iter().position(|(key, _)| *key == segment) {
+            Some(at) => &mut children[at].1,
+            None => {
+                children.push((segment, Node::default()));
+                &mut children.last_mut().expect("just pushed").1
+            }
+        }
+    }
 }
 
 impl Matcher {
@@ -46,6 +89,7 @@ impl Matcher {
                 *slot = Some(index);
             }
         }
+        matcher.root.seal();
         matcher
     }
 
@@ -58,18 +102,25 @@ impl Matcher {
 impl Node {
     fn child(&mut self, segment: &Segment) -> &mut Node {
         match segment {
-            Segment::Static(text) => {
-                let at = match self.statics.binary_search_by(|(key, _)| key.cmp(text)) {
-                    Ok(at) => at,
-                    Err(at) => {
-                        self.statics.insert(at, (text, Node::default()));
-                        at
-                    }
-                };
-                &mut self.statics[at].1
-            }
+            Segment::Static(text) => self.statics.get_or_insert(text),
             Segment::Param(_) => self.param.get_or_insert_with(Box::default),
             Segment::CatchAll(_) => unreachable!("a catch-all is always the last segment"),
+        }
+    }
+
+    /// Turns long lists of static children into hash maps, all the way down.
+    fn seal(&mut self) {
+        if let Some(param) = &mut self.param {
+            param.seal();
+        }
+        let Statics::Few(children) = &mut self.statics else {
+            return;
+        };
+        for (_, child) in children.iter_mut() {
+            child.seal();
+        }
+        if children.len() > FEW {
+            self.statics = Statics::Many(std::mem::take(children).into_iter().collect());
         }
     }
 
@@ -79,13 +130,12 @@ impl Node {
             Some((segment, tail)) => (segment, Some(tail)),
             None => (rest, None),
         };
-        if let Ok(at) = self
+        if let Some(found) = self
             .statics
-            .binary_search_by(|(key, _)| (*key).cmp(segment))
+            .get(segment)
+            .and_then(|node| node.descend(tail))
         {
-            if let Some(found) = self.statics[at].1.descend(tail) {
-                return Some(found);
-            }
+            return Some(found);
         }
         if !segment.is_empty() {
             if let Some(found) = self.param.as_deref().and_then(|node| node.descend(tail)) {

@@ -133,8 +133,9 @@ impl From<Message> for tungstenite::Message {
 /// }
 /// ```
 pub struct WebSocket {
-    /// `None` only while being handed back in `Drop`.
-    stream: Option<Stream>,
+    /// `None` only while being handed back in `Drop`. Boxed, like the liveness state: the
+    /// socket moves into and between handler futures, which then stay small.
+    stream: Option<Box<Stream>>,
     /// Where the server waits for the stream once the handler lets go of it.
     home: Option<oneshot::Sender<Returned>>,
     /// The connection failed or finished; `recv` yields nothing more.
@@ -143,7 +144,7 @@ pub struct WebSocket {
     queue: Option<Queue>,
     queue_capacity: usize,
     /// Keepalive, idle timeout and shutdown (server side only).
-    liveness: Option<Liveness>,
+    liveness: Option<Box<Liveness>>,
     /// The subprotocol agreed in the handshake.
     protocol: Option<String>,
 }
@@ -162,7 +163,7 @@ enum Event {
 
 /// A server connection's stream, handed back to the server when the handler lets go of it.
 pub(crate) struct Returned {
-    pub(crate) stream: Stream,
+    pub(crate) stream: Box<Stream>,
     /// When the close handshake the socket started must be over, if it started one.
     pub(crate) close_deadline: Option<tokio::time::Instant>,
 }
@@ -171,7 +172,7 @@ pub(crate) struct Returned {
 pub(crate) struct ServerSide {
     pub(crate) home: oneshot::Sender<Returned>,
     pub(crate) queue_capacity: usize,
-    pub(crate) liveness: Liveness,
+    pub(crate) liveness: Box<Liveness>,
     pub(crate) protocol: Option<&'static str>,
 }
 
@@ -179,7 +180,7 @@ impl WebSocket {
     /// The default bound of the queue behind [`sender`](Self::sender), in messages.
     pub const DEFAULT_QUEUE_CAPACITY: usize = 32;
 
-    pub(crate) fn client(stream: Stream, protocol: Option<String>) -> Self {
+    pub(crate) fn client(stream: Box<Stream>, protocol: Option<String>) -> Self {
         WebSocket {
             stream: Some(stream),
             home: None,
@@ -191,7 +192,7 @@ impl WebSocket {
         }
     }
 
-    pub(crate) fn server(stream: Stream, side: ServerSide) -> Self {
+    pub(crate) fn server(stream: Box<Stream>, side: ServerSide) -> Self {
         WebSocket {
             stream: Some(stream),
             home: Some(side.home),
@@ -248,7 +249,7 @@ impl WebSocket {
     /// The round trip of the last keepalive ping the client answered (server side, with
     /// keepalive on).
     pub fn latency(&self) -> Option<Duration> {
-        self.liveness.as_ref().and_then(Liveness::latency)
+        self.liveness.as_deref().and_then(Liveness::latency)
     }
 
     fn stream(&mut self) -> &mut Stream {
@@ -281,7 +282,7 @@ impl WebSocket {
                 biased;
                 incoming = stream.next() => Event::Incoming(incoming),
                 Some(outgoing) = next_queued(self.queue.as_mut()) => Event::Outgoing(outgoing),
-                wake = next_wake(self.liveness.as_mut()) => Event::Wake(wake),
+                wake = next_wake(self.liveness.as_deref_mut()) => Event::Wake(wake),
             };
             let message = match event {
                 Event::Outgoing(message) => match self.stream().send(message.into()).await {
@@ -411,7 +412,7 @@ async fn next_wake(liveness: Option<&mut Liveness>) -> Wake {
 impl Drop for WebSocket {
     fn drop(&mut self) {
         if let (Some(stream), Some(home)) = (self.stream.take(), self.home.take()) {
-            let close_deadline = self.liveness.as_ref().and_then(Liveness::close_deadline);
+            let close_deadline = self.liveness.as_deref().and_then(Liveness::close_deadline);
             let returned = Returned {
                 stream,
                 close_deadline,

@@ -49,6 +49,8 @@ pub(crate) fn function(valid: &ValidFunction) -> TokenStream {
                 ) -> #krate::BoxFuture<#krate::__private::Outcome> {
                     ::std::boxed::Box::pin(async move {
                         #bindings
+                        // What the handler did not take need not live as long as it runs.
+                        ::core::mem::drop(__connection);
                         #call
                     })
                 }

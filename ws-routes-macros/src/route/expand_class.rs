@@ -188,6 +188,7 @@ fn run_handle(krate: &TokenStream, valid: &ValidClass, handle: &Handle) -> Token
             #[allow(unused_mut)]
             let mut __instance = __instance;
             #bindings
+            ::core::mem::drop(__connection);
             #krate::__private::HandlerReturn::__outcome(
                 <#self_ty>::#method(#receiver, #(#variables),*).await,
             )

@@ -1,0 +1,39 @@
+//! The ws-routes echo server under test: `/echo/{id}` echoes every text and binary message,
+//! with the server's default settings, on one thread.
+//!
+//! It is `examples/echo.rs` without the per-message log line, which would dominate the cost.
+//!
+//! ```text
+//! cargo run --release -p bench --bin ws-routes-echo -- --addr 127.0.0.1:8765
+//! ```
+
+use clap::Parser;
+use ws_routes::{Server, WebSocket, route, routes};
+
+/// Echo every WebSocket message on /echo/{id}, with ws-routes.
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    server: bench::server::Args,
+}
+
+/// Echoes every data message back. The room id is taken, percent-decoded, as a real handler
+/// would take it.
+#[route("/echo/{id}")]
+async fn echo(mut ws: WebSocket, id: String) {
+    debug_assert!(!id.is_empty(), "the router never matches an empty segment");
+    while let Some(Ok(message)) = ws.recv().await {
+        if message.is_data() && ws.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let cli = Cli::parse();
+    bench::server::run(async {
+        let server = Server::new(routes![echo]).bind(&cli.server.addr).await?;
+        bench::server::announce(server.local_addr()?)?;
+        server.run().await
+    })
+}
