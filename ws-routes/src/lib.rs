@@ -63,6 +63,7 @@ mod handshake;
 mod matcher;
 mod path;
 mod request;
+mod rooms;
 mod route;
 mod server;
 mod session;
@@ -80,6 +81,7 @@ pub use crate::handler::{
 };
 pub use crate::path::{ParamError, Query, RoutePath};
 pub use crate::request::{FromRequest, Reject, Request, State};
+pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
 pub use crate::route::{Route, Routes, Segment};
 pub use crate::server::{Listening, Server, Unmatched, serve};
 pub use crate::session::Session;
