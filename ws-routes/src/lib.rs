@@ -58,6 +58,7 @@ extern crate self as ws_routes;
 mod client;
 pub mod close;
 mod error;
+mod fallback;
 mod handler;
 mod handshake;
 mod matcher;
@@ -76,6 +77,7 @@ pub use ws_routes_macros::{route, routes};
 
 pub use crate::client::connect;
 pub use crate::error::Error;
+pub use crate::fallback::{Fallback, Pages};
 pub use crate::handler::{
     AcceptReturn, BoxFuture, Close, Connection, FromConnection, HandlerReturn,
 };

@@ -16,6 +16,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{Instrument, debug, error, info, warn};
 
 use crate::close::{self, CloseCode, CloseFrame};
+use crate::fallback::{self, Fallback};
 use crate::handler::{BoxFuture, Connection, Entry, Outcome};
 use crate::handshake::{self, ReadError};
 use crate::http::StatusCode;
@@ -107,6 +108,7 @@ pub struct Server {
     routes: Routes,
     config: Config,
     states: States,
+    fallback: Option<fallback::Shared>,
 }
 
 impl Server {
@@ -116,6 +118,7 @@ impl Server {
             routes,
             config: Config::default(),
             states: States::default(),
+            fallback: None,
         }
     }
 
@@ -181,6 +184,15 @@ impl Server {
         self
     }
 
+    /// Answers plain HTTP requests (those that do not ask for a WebSocket upgrade) with
+    /// `fallback`, such as [`Pages`](crate::Pages) serving the page that opens the
+    /// WebSockets, so that one port serves both. Default: none, and such a request gets
+    /// `426 Upgrade Required`.
+    pub fn fallback(mut self, fallback: impl Fallback) -> Self {
+        self.fallback = Some(fallback::Shared::new(fallback));
+        self
+    }
+
     /// Binds a TCP listener to `addr`.
     ///
     /// Fails, before binding, when a route takes a [`State<T>`](crate::State) that the server
@@ -199,6 +211,7 @@ impl Server {
             routes: self.routes,
             config: self.config,
             states: Arc::new(self.states),
+            fallback: self.fallback,
         };
         Ok(Listening {
             listener,
@@ -257,6 +270,7 @@ struct Shared {
     routes: Routes,
     config: Config,
     states: Arc<States>,
+    fallback: Option<fallback::Shared>,
 }
 
 impl Listening {
@@ -371,6 +385,13 @@ async fn handshake(
             .await;
         }
     };
+    if let Some(fallback) = &shared.fallback {
+        if !handshake::is_upgrade(&head) {
+            debug!(path = %head.target, "plain HTTP request: fallback");
+            fallback.answer(tcp, head).await?;
+            return Ok(None);
+        }
+    }
     let accept = match handshake::accept_key(&head) {
         Ok(accept) => accept,
         Err(refusal) => return refuse(tcp, refusal).await,
