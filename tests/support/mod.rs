@@ -28,6 +28,11 @@ pub async fn connect(addr: SocketAddr, path: &str) -> WebSocket {
         .expect("connect")
 }
 
+/// Connects to a full `ws://` URL.
+pub async fn connect_url(url: &str) -> WebSocket {
+    ws_routes::connect(url).await.expect("connect")
+}
+
 /// The next text message; panics on anything else.
 pub async fn text(ws: &mut WebSocket) -> String {
     loop {
