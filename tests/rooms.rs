@@ -257,6 +257,46 @@ async fn the_skip_policy_keeps_a_slow_client_and_drops_what_it_cannot_take() {
 }
 
 #[tokio::test]
+async fn skip_then_close_gives_a_slow_client_its_grace_then_closes_it() {
+    let grace = Duration::from_millis(300);
+    let rooms = Rooms::builder()
+        .slow_consumer(SlowConsumer::SkipThenClose(grace))
+        .build()
+        .unwrap();
+    let addr = spawn_server(
+        Server::new(ROUTES)
+            .with_state(rooms.clone())
+            .outgoing_queue(4),
+    )
+    .await;
+    let mut slow = join(addr, "/room/ticks").await;
+    let block = Bytes::from(vec![3u8; 64 << 10]);
+    let mut first_skip = None;
+    let closed_after = loop {
+        let queued = rooms.broadcast("ticks", block.clone());
+        if queued == 0 && rooms.local_count("ticks") == 1 {
+            first_skip.get_or_insert_with(std::time::Instant::now);
+        }
+        if rooms.local_count("ticks") == 0 {
+            break first_skip.expect("skipped before being closed").elapsed();
+        }
+        assert!(
+            first_skip.is_none_or(|since| since.elapsed() < Duration::from_secs(10)),
+            "still a member 10 s after its queue filled up"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert!(
+        closed_after >= grace,
+        "closed after {closed_after:?}, before its grace"
+    );
+    assert_eq!(
+        close_frame(&mut slow).await,
+        (1013, "too slow: outgoing queue full".to_owned())
+    );
+}
+
+#[tokio::test]
 async fn a_thousand_members_all_receive_a_broadcast() {
     const MEMBERS: usize = 1000;
     let rooms = Rooms::new();
