@@ -76,6 +76,45 @@ pub enum SlowConsumer {
 /// # }
 /// ```
 ///
+/// Members come and go with their connections, and presence follows:
+///
+/// ```
+/// use std::time::Duration;
+/// use ws_routes::{route, routes, Rooms, Server, State, WebSocket};
+///
+/// #[route("/watch/{room}")]
+/// async fn watch(mut ws: WebSocket, room: String, State(rooms): State<Rooms>) {
+///     let me = ws.sender();
+///     rooms.join(&room, &me);
+///     let _ = me.send("joined").await;
+///     while let Some(Ok(_)) = ws.recv().await {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let rooms = Rooms::new();
+/// let server = Server::new(routes![watch]).with_state(rooms.clone()).bind("127.0.0.1:0").await?;
+/// let url = format!("ws://{}/watch/news", server.local_addr()?);
+/// tokio::spawn(server.run());
+///
+/// let mut alice = ws_routes::connect(&url).await?;
+/// let mut bob = ws_routes::connect(&url).await?;
+/// for client in [&mut alice, &mut bob] {
+///     assert_eq!(client.recv().await.unwrap()?.as_text(), Some("joined"));
+/// }
+/// assert_eq!(rooms.local_count("news"), 2);
+/// assert_eq!(rooms.broadcast("news", "extra, extra"), 2);
+/// assert_eq!(bob.recv().await.unwrap()?.as_text(), Some("extra, extra"));
+///
+/// drop(alice); // her connection ends: she leaves the room
+/// while rooms.local_count("news") != 1 {
+///     tokio::time::sleep(Duration::from_millis(5)).await;
+/// }
+/// assert_eq!(rooms.count("news").await?, 1);
+/// # Ok(())
+/// # }
+/// ```
+///
 /// With the `redis` feature, [`Rooms::builder`]`().redis(url)` shares the rooms between
 /// servers: broadcasts reach members on every server, and [`count`](Self::count) and
 /// [`presence`](Self::presence) add up the members of every server.

@@ -443,6 +443,24 @@ impl Sender {
     /// routes always are between messages), otherwise the next time it calls `recv`, which
     /// then returns [`Error::Kicked`] and, after it, `None`. Queued messages not yet written
     /// are dropped. The first close asked for wins.
+    ///
+    /// ```
+    /// use ws_routes::{route, Sender, WebSocket};
+    ///
+    /// /// Gives the client a minute, whatever it is doing.
+    /// fn time_limit(sender: Sender) {
+    ///     tokio::spawn(async move {
+    ///         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    ///         sender.close(4008u16, "time is up");
+    ///     });
+    /// }
+    ///
+    /// #[route("/quiz")]
+    /// async fn quiz(mut ws: WebSocket) {
+    ///     time_limit(ws.sender());
+    ///     while let Some(Ok(_answer)) = ws.recv().await {}
+    /// }
+    /// ```
     pub fn close(&self, code: impl Into<CloseCode>, reason: &str) {
         let mut kick = self.control.kick.lock().expect("kick lock");
         if kick.is_none() {
