@@ -9,14 +9,18 @@
 //! `/light/on` answers "the light has turned on", `/light/off` "the light has turned off", any
 //! other `/light/{status}` "invalid params", each after a simulated switching delay; every other
 //! path is closed with code 4040.
+//!
+//! The light has live state: a client of `/light/watch` is told the light's state ("on",
+//! "off" or "unknown") when it connects and the moment any client switches it. `/` serves a
+//! page, on the same port, that shows the light and its switch.
 
 use std::process::ExitCode;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use ws_routes::{Message, Server, Session, WebSocket, route, routes};
+use ws_routes::{Message, Pages, Rooms, Server, Session, State, WebSocket, route, routes};
 
 #[derive(Parser)]
 #[command(about = "The seed's light switch: a WebSocket server with URI routing, and its client")]
@@ -48,14 +52,55 @@ enum Command {
 /// The switching delay, set once from `--delay-ms`.
 static DELAY: OnceLock<Duration> = OnceLock::new();
 
+/// The page at `/`, embedded in the binary.
+const PAGE: &str = include_str!("pages/light.html");
+
+/// The room of the clients watching the light.
+const WATCHERS: &str = "watchers";
+
+/// The light's live state, shared by every connection.
+#[derive(Clone)]
+struct Light {
+    state: Arc<Mutex<&'static str>>,
+    rooms: Rooms,
+}
+
+impl Light {
+    fn new() -> Self {
+        Light {
+            state: Arc::new(Mutex::new("unknown")),
+            rooms: Rooms::new(),
+        }
+    }
+
+    /// Operates the light at `address` (pretending, with a delay that holds up only this
+    /// connection), tells every watcher, and says what happened.
+    async fn switch(&self, status: &str, address: &[u8]) -> &'static str {
+        tracing::info!(address = %String::from_utf8_lossy(address), status, "switching the light");
+        tokio::time::sleep(*DELAY.get_or_init(Duration::default)).await;
+        let (state, reply) = match status {
+            "on" => ("on", "the light has turned on"),
+            "off" => ("off", "the light has turned off"),
+            _ => return "invalid params",
+        };
+        *self.state.lock().expect("light state") = state;
+        self.rooms.broadcast(WATCHERS, state);
+        reply
+    }
+
+    fn state(&self) -> &'static str {
+        *self.state.lock().expect("light state")
+    }
+}
+
 /// The write-up's handler: a function route, one call per connection.
 #[route("/light/{status}")]
-async fn light(mut ws: WebSocket, status: String) {
+async fn light(mut ws: WebSocket, status: String, State(light): State<Light>) {
     while let Some(Ok(message)) = ws.recv().await {
         if !message.is_data() {
             continue;
         }
-        let reply = switch(&status, message.as_bytes()).await;
+        let reply = light.switch(&status, message.as_bytes()).await;
         if ws.send(reply).await.is_err() {
             break;
         }
@@ -63,37 +108,39 @@ async fn light(mut ws: WebSocket, status: String) {
 }
 
 /// The same switch as a class-style route: one instance per connection, built from the path.
-struct Light {
+struct Switch {
     status: String,
+    light: Light,
 }
 
 #[route("/light/{status}")]
-impl Light {
-    fn accept(status: String) -> Self {
-        Light { status }
+impl Switch {
+    fn accept(status: String, State(light): State<Light>) -> Self {
+        Switch { status, light }
     }
 
     async fn on_text(&mut self, session: &mut Session, address: String) {
-        let reply = switch(&self.status, address.as_bytes()).await;
+        let reply = self.light.switch(&self.status, address.as_bytes()).await;
         let _ = session.send(reply).await;
     }
 
     async fn on_binary(&mut self, session: &mut Session, address: Vec<u8>) {
-        let reply = switch(&self.status, &address).await;
+        let reply = self.light.switch(&self.status, &address).await;
         let _ = session.send(reply).await;
     }
 }
 
-/// Operates the light at `address` (pretending, with a delay that holds up only this
-/// connection) and says what happened.
-async fn switch(status: &str, address: &[u8]) -> &'static str {
-    tracing::info!(address = %String::from_utf8_lossy(address), status, "switching the light");
-    tokio::time::sleep(*DELAY.get_or_init(Duration::default)).await;
-    match status {
-        "on" => "the light has turned on",
-        "off" => "the light has turned off",
-        _ => "invalid params",
+/// Live state: the light's state now, then every change, until the client leaves. (A static
+/// segment beats `{status}`, so this route wins over `/light/{status}` for `watch`.)
+#[route("/light/watch")]
+async fn watch(mut ws: WebSocket, State(light): State<Light>) {
+    let me = ws.sender();
+    light.rooms.join(WATCHERS, &me);
+    // Sent through the queue, so that it cannot overtake a change broadcast meanwhile.
+    if me.send(light.state()).await.is_err() {
+        return;
     }
+    while let Some(Ok(_)) = ws.recv().await {}
 }
 
 #[tokio::main]
@@ -122,12 +169,17 @@ async fn main() -> ExitCode {
 
 async fn serve(addr: &str, class: bool) -> std::io::Result<()> {
     let routes = if class {
-        routes![Light]
+        routes![Switch, watch]
     } else {
-        routes![light]
+        routes![light, watch]
     };
-    let server = Server::new(routes).bind(addr).await?;
-    println!("light switch listening on ws://{}", server.local_addr()?);
+    let server = Server::new(routes)
+        .with_state(Light::new())
+        .fallback(Pages::new().page("/", "text/html; charset=utf-8", PAGE))
+        .bind(addr)
+        .await?;
+    let addr = server.local_addr()?;
+    println!("light switch listening on http://{addr}/ and ws://{addr}");
     server.run_until(ws_routes::shutdown_signal()).await
 }
 

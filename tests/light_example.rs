@@ -109,3 +109,37 @@ fn the_write_ups_python_client_gets_the_write_ups_answers() {
         assert_eq!(stdout(&output), expected, "{path}");
     }
 }
+
+#[tokio::test]
+async fn watchers_see_every_switch_the_moment_it_happens() {
+    for flags in [&[][..], &["--class"][..]] {
+        let server = start(flags);
+        let mut watcher = support::connect_url(&format!("{}/light/watch", server.url)).await;
+        assert_eq!(support::text(&mut watcher).await, "unknown");
+        for (status, reply, state) in [
+            ("on", "the light has turned on", "on"),
+            ("off", "the light has turned off", "off"),
+        ] {
+            let mut switch = support::connect_url(&format!("{}/light/{status}", server.url)).await;
+            assert_eq!(support::ask(&mut switch, "00-12-4b-01").await, reply);
+            assert_eq!(support::text(&mut watcher).await, state, "{flags:?}");
+        }
+        // Invalid params change nothing; a late watcher learns the state at once.
+        let mut switch = support::connect_url(&format!("{}/light/1", server.url)).await;
+        assert_eq!(support::ask(&mut switch, "x").await, "invalid params");
+        let mut late = support::connect_url(&format!("{}/light/watch", server.url)).await;
+        assert_eq!(support::text(&mut late).await, "off");
+    }
+}
+
+#[test]
+fn the_light_example_serves_its_page_on_the_same_port() {
+    use std::io::{Read, Write};
+    let server = start(&[]);
+    let mut tcp = std::net::TcpStream::connect(server.url.trim_start_matches("ws://")).unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    let mut page = String::new();
+    tcp.read_to_string(&mut page).unwrap();
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("/light/watch"), "the page watches the light");
+}

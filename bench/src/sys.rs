@@ -11,35 +11,19 @@ use std::time::Duration;
 ///
 /// Returns the soft limit in force afterwards.
 pub fn raise_open_files(wanted: u64) -> io::Result<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid `rlimit` for getrlimit to fill in.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if limit.rlim_cur >= wanted {
-        return Ok(limit.rlim_cur);
+    let (soft, hard) = rlimit::Resource::NOFILE.get()?;
+    if soft >= wanted {
+        return Ok(soft);
     }
     // Raising the hard limit needs CAP_SYS_RESOURCE; without it, settle for the hard limit.
-    let raised = libc::rlimit {
-        rlim_cur: wanted,
-        rlim_max: limit.rlim_max.max(wanted),
-    };
-    // SAFETY: `raised` is a valid `rlimit`.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+    if rlimit::Resource::NOFILE
+        .set(wanted, hard.max(wanted))
+        .is_ok()
+    {
         return Ok(wanted);
     }
-    let capped = libc::rlimit {
-        rlim_cur: limit.rlim_max,
-        rlim_max: limit.rlim_max,
-    };
-    // SAFETY: `capped` is a valid `rlimit`.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &capped) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(limit.rlim_max)
+    rlimit::Resource::NOFILE.set(hard, hard)?;
+    Ok(hard)
 }
 
 /// Pins the calling thread (and the threads and processes it starts afterwards) to `cpu`.

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::net::SocketAddr;
 
 use ws_routes::{Message, Routes, Server, WebSocket};
@@ -24,6 +26,11 @@ pub async fn connect(addr: SocketAddr, path: &str) -> WebSocket {
     ws_routes::connect(&format!("ws://{addr}{path}"))
         .await
         .expect("connect")
+}
+
+/// Connects to a full `ws://` URL.
+pub async fn connect_url(url: &str) -> WebSocket {
+    ws_routes::connect(url).await.expect("connect")
 }
 
 /// The next text message; panics on anything else.

@@ -173,6 +173,13 @@ async fn handshake(
             .await;
         }
     };
+    if let Some(fallback) = &shared.fallback {
+        if !handshake::is_upgrade(&head) {
+            debug!(path = %head.target, "plain HTTP request: fallback");
+            fallback.answer(transport, head).await?;
+            return Ok(None);
+        }
+    }
     let accept = match handshake::accept_key(&head) {
         Ok(accept) => accept,
         Err(refusal) => return refuse(transport, refusal).await,

@@ -29,6 +29,14 @@ pub enum Error {
     /// The connection's outgoing queue is full: the client is not reading fast enough.
     #[error("the outgoing queue is full")]
     QueueFull,
+    /// The connection was closed through [`Sender::close`](crate::Sender::close), for instance
+    /// by a room's [slow-consumer policy](crate::SlowConsumer); the frame is the one sent.
+    #[error("the connection was closed by the server: {}", .0.reason)]
+    Kicked(crate::close::CloseFrame),
+    /// The Redis backplane of [`Rooms`](crate::Rooms) could not answer or be set up.
+    #[cfg(feature = "redis")]
+    #[error("the Redis backplane failed: {0}")]
+    Backplane(String),
     /// A message was larger than the configured limit (the peer is closed with 1009).
     #[error("message too big")]
     MessageTooBig,

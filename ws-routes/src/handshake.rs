@@ -116,9 +116,8 @@ fn head_from(
     })
 }
 
-/// Checks that `head` asks for a WebSocket upgrade and returns the `Sec-WebSocket-Accept`
-/// value, or the HTTP response that refuses it.
-pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Reject> {
+/// Whether `head` asks for a WebSocket upgrade (a plain HTTP request does not).
+pub(crate) fn is_upgrade(head: &RequestHead) -> bool {
     let has_token = |name: &str, token: &str| {
         head.headers
             .get_all(name)
@@ -127,7 +126,13 @@ pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Reject> {
             .flat_map(|value| value.split(','))
             .any(|item| item.trim().eq_ignore_ascii_case(token))
     };
-    if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
+    has_token("upgrade", "websocket") && has_token("connection", "upgrade")
+}
+
+/// Checks that `head` asks for a WebSocket upgrade and returns the `Sec-WebSocket-Accept`
+/// value, or the HTTP response that refuses it.
+pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Reject> {
+    if !is_upgrade(head) {
         return Err(upgrade_required("this endpoint speaks WebSocket only\n"));
     }
     if head.method != Method::GET {

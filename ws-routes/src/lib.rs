@@ -105,6 +105,7 @@ mod client;
 pub mod close;
 mod connection;
 mod error;
+mod fallback;
 mod handler;
 mod handshake;
 mod limits;
@@ -114,6 +115,7 @@ mod matcher;
 mod origin;
 mod path;
 mod request;
+mod rooms;
 mod route;
 mod server;
 mod session;
@@ -130,12 +132,14 @@ pub use ws_routes_macros::{route, routes};
 
 pub use crate::client::{Client, connect};
 pub use crate::error::Error;
+pub use crate::fallback::{Fallback, Pages};
 pub use crate::handler::{
     AcceptReturn, BoxFuture, Close, Connection, FromConnection, HandlerReturn,
 };
 pub use crate::listening::Listening;
 pub use crate::path::{ParamError, Query, RoutePath};
 pub use crate::request::{FromRequest, Reject, Request, State};
+pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
 pub use crate::route::{Route, Routes, Segment};
 pub use crate::server::{Server, Unmatched, serve};
 pub use crate::session::Session;

@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 use tracing::{Instrument, info, warn};
 
 use crate::connection;
+use crate::fallback;
 use crate::limits::Limits;
 use crate::matcher::Matcher;
 use crate::request::States;
@@ -28,6 +29,7 @@ pub(crate) struct Shared {
     pub(crate) states: Arc<States>,
     pub(crate) limits: Arc<Limits>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) fallback: Option<fallback::Shared>,
 }
 
 /// A bound server, ready to [`run`](Self::run).

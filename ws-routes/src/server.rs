@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use crate::fallback::{self, Fallback};
 use crate::limits::Limits;
 use crate::listening::{Listening, Shared};
 use crate::liveness;
@@ -126,6 +127,7 @@ pub struct Server {
     routes: Routes,
     config: Config,
     states: States,
+    fallback: Option<fallback::Shared>,
 }
 
 impl Server {
@@ -135,6 +137,7 @@ impl Server {
             routes,
             config: Config::default(),
             states: States::default(),
+            fallback: None,
         }
     }
 
@@ -263,6 +266,15 @@ impl Server {
         self
     }
 
+    /// Answers plain HTTP requests (those that do not ask for a WebSocket upgrade) with
+    /// `fallback`, such as [`Pages`](crate::Pages) serving the page that opens the
+    /// WebSockets, so that one port serves both. Default: none, and such a request gets
+    /// `426 Upgrade Required`.
+    pub fn fallback(mut self, fallback: impl Fallback) -> Self {
+        self.fallback = Some(fallback::Shared::new(fallback));
+        self
+    }
+
     /// Binds a TCP listener to `addr`.
     ///
     /// Fails, before binding, when a route takes a [`State<T>`](crate::State) that the server
@@ -290,6 +302,7 @@ impl Server {
             limits: Arc::new(limits),
             shutdown: handle.subscribe(),
             config: self.config,
+            fallback: self.fallback,
         };
         Ok(Listening::new(listener, Arc::new(shared), handle))
     }

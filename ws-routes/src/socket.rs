@@ -2,11 +2,14 @@
 
 use std::fmt;
 use std::future::pending;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
 
@@ -152,12 +155,15 @@ pub struct WebSocket {
 struct Queue {
     sender: mpsc::Sender<Message>,
     receiver: mpsc::Receiver<Message>,
+    control: Arc<Control>,
 }
 
-/// What `recv` saw first.
+/// What `recv` saw first: a message from the peer, one queued by a [`Sender`], a
+/// [`Sender::close`], or a liveness event.
 enum Event {
     Incoming(Option<Result<tungstenite::Message, tungstenite::Error>>),
     Outgoing(Message),
+    Kicked(CloseFrame),
     Wake(Wake),
 }
 
@@ -234,10 +240,21 @@ impl WebSocket {
         let capacity = self.queue_capacity.max(1);
         let queue = self.queue.get_or_insert_with(|| {
             let (sender, receiver) = mpsc::channel(capacity);
-            Queue { sender, receiver }
+            let control = Arc::new(Control {
+                id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
+                kick: Mutex::new(None),
+                kicked: Notify::new(),
+                ending: Mutex::new(Ending::default()),
+            });
+            Queue {
+                sender,
+                receiver,
+                control,
+            }
         });
         Sender {
             queue: queue.sender.clone(),
+            control: Arc::clone(&queue.control),
         }
     }
 
@@ -281,14 +298,15 @@ impl WebSocket {
             let event = tokio::select! {
                 biased;
                 incoming = stream.next() => Event::Incoming(incoming),
-                Some(outgoing) = next_queued(self.queue.as_mut()) => Event::Outgoing(outgoing),
+                queued = next_queued(self.queue.as_mut()) => queued,
                 wake = next_wake(self.liveness.as_deref_mut()) => Event::Wake(wake),
             };
             let message = match event {
-                Event::Outgoing(message) => match self.stream().send(message.into()).await {
-                    Ok(()) => continue,
-                    Err(error) => return self.fail(error.into()).await,
+                Event::Outgoing(message) => match self.write_queued(message).await {
+                    None => continue,
+                    Some(end) => return end,
                 },
+                Event::Kicked(frame) => return self.kicked(frame).await,
                 Event::Wake(wake) => match self.wake(wake).await {
                     Some(ended) => return ended,
                     None => continue,
@@ -355,6 +373,33 @@ impl WebSocket {
         }
     }
 
+    /// Writes a message a [`Sender`] queued: `None` once written, or what `recv` returns when
+    /// the write failed or a [`Sender::close`] interrupted it (the write may be waiting on a
+    /// peer that does not read).
+    async fn write_queued(&mut self, message: Message) -> Option<Option<Result<Message, Error>>> {
+        let (Some(stream), Some(queue)) = (self.stream.as_mut(), self.queue.as_ref()) else {
+            return Some(None);
+        };
+        let written = tokio::select! {
+            written = stream.send(message.into()) => written,
+            frame = queue.control.kicked() => return Some(self.kicked(frame).await),
+        };
+        match written {
+            Ok(()) => None,
+            Err(error) => Some(self.fail(error.into()).await),
+        }
+    }
+
+    /// Ends the connection a [`Sender::close`] asked to close.
+    async fn kicked(&mut self, frame: CloseFrame) -> Option<Result<Message, Error>> {
+        self.done = true;
+        // The peer may not be reading (often the reason it is closed): give the close frame a
+        // moment, then leave it to the server's close handshake, which has its own timeout.
+        let closing = self.stream().close(Some(frame.clone()));
+        let _ = tokio::time::timeout(KICK_CLOSE_WAIT, closing).await;
+        Some(Err(Error::Kicked(frame)))
+    }
+
     async fn fail(&mut self, error: Error) -> Option<Result<Message, Error>> {
         self.done = true;
         let (code, reason) = match &error {
@@ -393,11 +438,15 @@ impl WebSocket {
     }
 }
 
-/// The next message a [`Sender`] queued; never, without a queue.
-async fn next_queued(queue: Option<&mut Queue>) -> Option<Message> {
-    match queue {
-        Some(queue) => queue.receiver.recv().await,
-        None => pending().await,
+/// The next message a [`Sender`] queued, or a [`Sender::close`]; never, without a queue (the
+/// queue's own `Sender` keeps its channel open).
+async fn next_queued(queue: Option<&mut Queue>) -> Event {
+    let Some(queue) = queue else {
+        return pending().await;
+    };
+    tokio::select! {
+        Some(message) = queue.receiver.recv() => Event::Outgoing(message),
+        frame = queue.control.kicked() => Event::Kicked(frame),
     }
 }
 
@@ -433,14 +482,125 @@ impl fmt::Debug for WebSocket {
     }
 }
 
+/// How long [`WebSocket::recv`] tries to write the close frame a [`Sender::close`] asked for
+/// before it hands the connection back; the server's close handshake then goes on trying, up
+/// to its `close_timeout`.
+const KICK_CLOSE_WAIT: Duration = Duration::from_millis(500);
+
+/// Numbers connections for [`Sender::id`]; 0 is never used.
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What a connection's [`Sender`]s share with it besides the queue.
+struct Control {
+    id: u64,
+    /// The close a [`Sender::close`] asked for; the first one wins.
+    kick: Mutex<Option<CloseFrame>>,
+    kicked: Notify,
+    ending: Mutex<Ending>,
+}
+
+/// What runs when the connection ends (rooms forget the member), keyed by who registered it.
+#[derive(Default)]
+struct Ending {
+    ended: bool,
+    hooks: Vec<(u64, Box<dyn FnOnce() + Send>)>,
+}
+
+impl Control {
+    /// Resolves once a [`Sender::close`] has asked the connection to close.
+    async fn kicked(&self) -> CloseFrame {
+        loop {
+            if let Some(frame) = self.kick.lock().expect("kick lock").clone() {
+                return frame;
+            }
+            self.kicked.notified().await;
+        }
+    }
+}
+
+impl Drop for Queue {
+    /// The connection is over (its socket is gone): run what was waiting for that.
+    fn drop(&mut self) {
+        let hooks = {
+            let mut ending = self.control.ending.lock().expect("ending lock");
+            ending.ended = true;
+            std::mem::take(&mut ending.hooks)
+        };
+        for (_, hook) in hooks {
+            hook();
+        }
+    }
+}
+
 /// A cloneable handle that sends on one connection, from any task; see
 /// [`WebSocket::sender`].
-#[derive(Debug, Clone)]
+///
+/// Clones of one connection's sender compare equal and share its [`id`](Self::id), so a
+/// sender also names its connection: [`Rooms`](crate::Rooms) use it as the member.
+#[derive(Clone)]
 pub struct Sender {
     queue: mpsc::Sender<Message>,
+    control: Arc<Control>,
 }
 
 impl Sender {
+    /// A number that identifies the connection, unique within the process.
+    pub fn id(&self) -> u64 {
+        self.control.id
+    }
+
+    /// Asks the connection to close with `code` and a short `reason` (cut to 123 bytes), even
+    /// when its queue is full and its client reads nothing.
+    ///
+    /// The connection closes at once if it is waiting in [`WebSocket::recv`] (as class-style
+    /// routes always are between messages), otherwise the next time it calls `recv`, which
+    /// then returns [`Error::Kicked`] and, after it, `None`. Queued messages not yet written
+    /// are dropped. The first close asked for wins.
+    ///
+    /// ```
+    /// use ws_routes::{route, Sender, WebSocket};
+    ///
+    /// /// Gives the client a minute, whatever it is doing.
+    /// fn time_limit(sender: Sender) {
+    ///     tokio::spawn(async move {
+    ///         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    ///         sender.close(4008u16, "time is up");
+    ///     });
+    /// }
+    ///
+    /// #[route("/quiz")]
+    /// async fn quiz(mut ws: WebSocket) {
+    ///     time_limit(ws.sender());
+    ///     while let Some(Ok(_answer)) = ws.recv().await {}
+    /// }
+    /// ```
+    pub fn close(&self, code: impl Into<CloseCode>, reason: &str) {
+        let mut kick = self.control.kick.lock().expect("kick lock");
+        if kick.is_none() {
+            *kick = Some(close::frame(code, reason));
+            self.control.kicked.notify_one();
+        }
+    }
+
+    /// Runs `hook` once when the connection ends, unless a hook with the same `key` is waiting
+    /// already. `false` (and `hook` dropped) when the connection has ended.
+    pub(crate) fn on_end(&self, key: u64, hook: impl FnOnce() + Send + 'static) -> bool {
+        let mut ending = self.control.ending.lock().expect("ending lock");
+        if ending.ended {
+            return false;
+        }
+        if !ending.hooks.iter().any(|(waiting, _)| *waiting == key) {
+            ending.hooks.push((key, Box::new(hook)));
+        }
+        true
+    }
+
+    /// Drops the hook registered under `key`, if any.
+    pub(crate) fn cancel_on_end(&self, key: u64) {
+        let mut ending = self.control.ending.lock().expect("ending lock");
+        ending.hooks.retain(|(waiting, _)| *waiting != key);
+    }
+
     /// Queues a message, waiting while the connection's queue is full (so a slow client slows
     /// the sender, never memory). Fails with [`Error::Closed`] once the connection is gone.
     pub async fn send(&self, message: impl Into<Message>) -> Result<(), Error> {
@@ -464,5 +624,28 @@ impl Sender {
     /// Whether the connection is gone.
     pub fn is_closed(&self) -> bool {
         self.queue.is_closed()
+    }
+}
+
+impl PartialEq for Sender {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Eq for Sender {}
+
+impl Hash for Sender {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id().hash(state);
+    }
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("id", &self.id())
+            .field("closed", &self.is_closed())
+            .finish()
     }
 }

@@ -1,0 +1,64 @@
+// Opens the chat example's page in two tabs of headless Chromium (Debian's, driven by
+// playwright-core) and checks that a message typed in one appears in the other.
+//
+//   node tests/browser/chat.mjs http://127.0.0.1:PORT/
+//
+// Prints "ok" and exits 0 on success; says what went wrong and exits 1 otherwise.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const base = process.argv[2];
+if (!base) {
+  console.error("usage: node chat.mjs http://127.0.0.1:PORT/");
+  process.exit(2);
+}
+
+const profile = mkdtempSync(join(tmpdir(), "ws-routes-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+
+try {
+  const open = async (name) => {
+    const page = await context.newPage();
+    page.setDefaultTimeout(15000);
+    await page.goto(`${base}?room=lobby&name=${name}`);
+    await page.locator("#text:enabled").waitFor();
+    return page;
+  };
+  const ada = await open("ada");
+  const bob = await open("bob");
+  // Both are in the room: ada's tab counts two members.
+  await ada.waitForFunction(() => document.getElementById("status").dataset.count === "2");
+
+  await ada.fill("#text", "hello from ada's tab");
+  await ada.press("#text", "Enter");
+  await bob.locator("#messages li", { hasText: "ada: hello from ada's tab" }).waitFor();
+  // The sender's own tab shows it too, through the server.
+  await ada.locator("#messages li", { hasText: "ada: hello from ada's tab" }).waitFor();
+
+  await bob.fill("#text", "and back from bob");
+  await bob.click("#send");
+  await ada.locator("#messages li", { hasText: "bob: and back from bob" }).waitFor();
+  console.log("ok");
+} catch (error) {
+  console.error(`browser test failed: ${error.message}`);
+  process.exitCode = 1;
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}

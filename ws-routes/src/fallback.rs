@@ -1,0 +1,198 @@
+//! Plain HTTP on the WebSocket port: what the server answers a request that is not a
+//! WebSocket handshake, so that one port serves a page and the WebSockets it opens.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::handshake::RequestHead;
+use crate::http::header::{self, HeaderValue};
+use crate::http::{Method, Request, Response, StatusCode};
+
+/// Answers the plain HTTP requests (those that do not ask for a WebSocket upgrade) that reach
+/// a [`Server`](crate::Server) given it with [`Server::fallback`](crate::Server::fallback).
+/// Without one, such a request gets `426 Upgrade Required`.
+///
+/// Implemented by [`Pages`] and by any
+/// `Fn(&http::Request<()>) -> http::Response<Bytes>`. The server adds `content-length` and
+/// `connection: close` (one request per connection), and leaves the body out for `HEAD`.
+///
+/// ```
+/// use ws_routes::http::{Request, Response, StatusCode};
+/// use ws_routes::{Bytes, Server, WebSocket, route, routes};
+///
+/// #[route("/ws")]
+/// async fn ws(_ws: WebSocket) {}
+///
+/// let server = Server::new(routes![ws]).fallback(|request: &Request<()>| {
+///     let body = format!("no page at {}\n", request.uri().path());
+///     Response::builder()
+///         .status(StatusCode::NOT_FOUND)
+///         .body(Bytes::from(body))
+///         .unwrap()
+/// });
+/// ```
+pub trait Fallback: Send + Sync + 'static {
+    /// The response to `request`, whose body is empty (it is not read).
+    fn respond(&self, request: &Request<()>) -> Response<Bytes>;
+}
+
+impl<F> Fallback for F
+where
+    F: Fn(&Request<()>) -> Response<Bytes> + Send + Sync + 'static,
+{
+    fn respond(&self, request: &Request<()>) -> Response<Bytes> {
+        self(request)
+    }
+}
+
+/// Fixed pages by path, such as an embedded `index.html` at `/`: the simplest
+/// [`Fallback`]. `GET` and `HEAD` of a listed path get the page; other paths get 404 and
+/// other methods 405. The query string is ignored.
+///
+/// ```no_run
+/// use ws_routes::{route, routes, Pages, Server, WebSocket};
+///
+/// #[route("/ws")]
+/// async fn ws(mut ws: WebSocket) {
+///     let _ = ws.send("hello from the same port as the page").await;
+/// }
+///
+/// const INDEX: &str = "<!doctype html><script>new WebSocket(`ws://${location.host}/ws`)</script>";
+///
+/// # async fn run() -> std::io::Result<()> {
+/// Server::new(routes![ws])
+///     .fallback(Pages::new().page("/", "text/html; charset=utf-8", INDEX))
+///     .bind("127.0.0.1:8765")
+///     .await?
+///     .run()
+///     .await
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Pages {
+    pages: HashMap<String, (HeaderValue, Bytes)>,
+}
+
+impl Pages {
+    /// No pages yet: every path gets 404.
+    pub fn new() -> Self {
+        Pages::default()
+    }
+
+    /// Serves `body` at `path` (such as `/` or `/app.js`) with `content_type`.
+    pub fn page(
+        mut self,
+        path: impl Into<String>,
+        content_type: &'static str,
+        body: impl Into<Bytes>,
+    ) -> Self {
+        self.pages.insert(
+            path.into(),
+            (HeaderValue::from_static(content_type), body.into()),
+        );
+        self
+    }
+}
+
+impl Fallback for Pages {
+    fn respond(&self, request: &Request<()>) -> Response<Bytes> {
+        let text = |status: StatusCode, body: &'static str| {
+            let mut response = Response::new(Bytes::from_static(body.as_bytes()));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            response
+        };
+        if request.method() != Method::GET && request.method() != Method::HEAD {
+            let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        match self.pages.get(request.uri().path()) {
+            Some((content_type, body)) => {
+                let mut response = Response::new(body.clone());
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, content_type.clone());
+                response
+            }
+            None => text(StatusCode::NOT_FOUND, "not found\n"),
+        }
+    }
+}
+
+/// The server's fallback, shared by its connections.
+#[derive(Clone)]
+pub(crate) struct Shared(Arc<dyn Fallback>);
+
+impl Shared {
+    pub(crate) fn new(fallback: impl Fallback) -> Self {
+        Shared(Arc::new(fallback))
+    }
+
+    /// Answers the request `head` with the fallback's response and shuts the write side.
+    pub(crate) async fn answer<S: AsyncWrite + Unpin>(
+        &self,
+        stream: &mut S,
+        head: RequestHead,
+    ) -> io::Result<()> {
+        let response = match Request::builder()
+            .method(head.method.clone())
+            .uri(head.target.as_str())
+            .body(())
+        {
+            Ok(mut request) => {
+                *request.headers_mut() = head.headers;
+                self.0.respond(&request)
+            }
+            Err(_) => {
+                let mut response = Response::new(Bytes::from_static(b"malformed request\n"));
+                *response.status_mut() = StatusCode::BAD_REQUEST;
+                response
+            }
+        };
+        let (parts, body) = response.into_parts();
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\n",
+            parts.status.as_u16(),
+            parts.status.canonical_reason().unwrap_or("")
+        )
+        .into_bytes();
+        for (name, value) in &parts.headers {
+            if name == header::CONTENT_LENGTH || name == header::CONNECTION {
+                continue;
+            }
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(
+            format!(
+                "content-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        if head.method != Method::HEAD {
+            out.extend_from_slice(&body);
+        }
+        stream.write_all(&out).await?;
+        stream.shutdown().await
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fallback")
+    }
+}
