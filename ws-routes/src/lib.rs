@@ -113,6 +113,7 @@ mod listening;
 mod liveness;
 mod matcher;
 mod origin;
+mod outbox;
 mod path;
 mod request;
 mod rooms;
@@ -137,6 +138,7 @@ pub use crate::handler::{
     AcceptReturn, BoxFuture, Close, Connection, FromConnection, HandlerReturn,
 };
 pub use crate::listening::Listening;
+pub use crate::outbox::Sender;
 pub use crate::path::{ParamError, Query, RoutePath};
 pub use crate::request::{FromRequest, Reject, Request, State};
 pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
@@ -144,7 +146,7 @@ pub use crate::route::{Route, Routes, Segment};
 pub use crate::server::{Server, Unmatched, serve};
 pub use crate::session::Session;
 pub use crate::shutdown::{ServerHandle, shutdown_signal};
-pub use crate::socket::{Message, Sender, WebSocket};
+pub use crate::socket::{Message, WebSocket};
 #[cfg(feature = "tls")]
 pub use crate::tls::TlsConfig;
 

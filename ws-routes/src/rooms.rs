@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::close::CloseCode;
 use crate::error::Error;
-use crate::socket::{Message, Sender};
+use crate::outbox::Sender;
+use crate::socket::Message;
 
 #[cfg(feature = "redis")]
 mod redis;

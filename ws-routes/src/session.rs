@@ -10,9 +10,10 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::Error;
 use crate::handler::{Connection, Outcome};
+use crate::outbox::Sender;
 use crate::path::RoutePath;
 use crate::request::Request;
-use crate::socket::{Message, Sender, WebSocket};
+use crate::socket::{Message, WebSocket};
 
 /// The connection as a class-style route's lifecycle methods see it: send on it, hand out
 /// [`Sender`]s for pushing from other tasks, close it, and read the handshake request.

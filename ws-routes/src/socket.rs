@@ -2,20 +2,18 @@
 
 use std::fmt;
 use std::future::pending;
-use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
 
 use crate::close::{self, CloseCode, CloseFrame};
 use crate::error::Error;
 use crate::liveness::{Liveness, Wake};
+use crate::outbox::{Next, Outbox, Sender};
 use crate::transport::Transport;
 
 pub(crate) type Stream = WebSocketStream<Transport>;
@@ -144,18 +142,12 @@ pub struct WebSocket {
     /// The connection failed or finished; `recv` yields nothing more.
     done: bool,
     /// Messages from [`Sender`]s, written while `recv` waits; made on the first `sender()`.
-    queue: Option<Queue>,
+    outbox: Option<Outbox>,
     queue_capacity: usize,
     /// Keepalive, idle timeout and shutdown (server side only).
     liveness: Option<Box<Liveness>>,
     /// The subprotocol agreed in the handshake.
     protocol: Option<String>,
-}
-
-struct Queue {
-    sender: mpsc::Sender<Message>,
-    receiver: mpsc::Receiver<Message>,
-    control: Arc<Control>,
 }
 
 /// What `recv` saw first: a message from the peer, one queued by a [`Sender`], a
@@ -191,7 +183,7 @@ impl WebSocket {
             stream: Some(stream),
             home: None,
             done: false,
-            queue: None,
+            outbox: None,
             queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
             liveness: None,
             protocol,
@@ -203,7 +195,7 @@ impl WebSocket {
             stream: Some(stream),
             home: Some(side.home),
             done: false,
-            queue: None,
+            outbox: None,
             queue_capacity: side.queue_capacity,
             liveness: Some(side.liveness),
             protocol: side.protocol.map(str::to_owned),
@@ -237,25 +229,10 @@ impl WebSocket {
     /// }
     /// ```
     pub fn sender(&mut self) -> Sender {
-        let capacity = self.queue_capacity.max(1);
-        let queue = self.queue.get_or_insert_with(|| {
-            let (sender, receiver) = mpsc::channel(capacity);
-            let control = Arc::new(Control {
-                id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
-                kick: Mutex::new(None),
-                kicked: Notify::new(),
-                ending: Mutex::new(Ending::default()),
-            });
-            Queue {
-                sender,
-                receiver,
-                control,
-            }
-        });
-        Sender {
-            queue: queue.sender.clone(),
-            control: Arc::clone(&queue.control),
-        }
+        let capacity = self.queue_capacity;
+        self.outbox
+            .get_or_insert_with(|| Outbox::new(capacity))
+            .sender()
     }
 
     /// The subprotocol agreed in the handshake (`Sec-WebSocket-Protocol`), if any.
@@ -298,7 +275,7 @@ impl WebSocket {
             let event = tokio::select! {
                 biased;
                 incoming = stream.next() => Event::Incoming(incoming),
-                queued = next_queued(self.queue.as_mut()) => queued,
+                queued = next_queued(self.outbox.as_ref()) => queued,
                 wake = next_wake(self.liveness.as_deref_mut()) => Event::Wake(wake),
             };
             let message = match event {
@@ -377,12 +354,12 @@ impl WebSocket {
     /// the write failed or a [`Sender::close`] interrupted it (the write may be waiting on a
     /// peer that does not read).
     async fn write_queued(&mut self, message: Message) -> Option<Option<Result<Message, Error>>> {
-        let (Some(stream), Some(queue)) = (self.stream.as_mut(), self.queue.as_ref()) else {
+        let (Some(stream), Some(outbox)) = (self.stream.as_mut(), self.outbox.as_ref()) else {
             return Some(None);
         };
         let written = tokio::select! {
             written = stream.send(message.into()) => written,
-            frame = queue.control.kicked() => return Some(self.kicked(frame).await),
+            frame = outbox.closed() => return Some(self.kicked(frame).await),
         };
         match written {
             Ok(()) => None,
@@ -438,15 +415,14 @@ impl WebSocket {
     }
 }
 
-/// The next message a [`Sender`] queued, or a [`Sender::close`]; never, without a queue (the
-/// queue's own `Sender` keeps its channel open).
-async fn next_queued(queue: Option<&mut Queue>) -> Event {
-    let Some(queue) = queue else {
+/// The next message a [`Sender`] queued, or a [`Sender::close`]; never, without an outbox.
+async fn next_queued(outbox: Option<&Outbox>) -> Event {
+    let Some(outbox) = outbox else {
         return pending().await;
     };
-    tokio::select! {
-        Some(message) = queue.receiver.recv() => Event::Outgoing(message),
-        frame = queue.control.kicked() => Event::Kicked(frame),
+    match outbox.next().await {
+        Next::Message(message) => Event::Outgoing(message),
+        Next::Close(frame) => Event::Kicked(frame),
     }
 }
 
@@ -486,166 +462,3 @@ impl fmt::Debug for WebSocket {
 /// before it hands the connection back; the server's close handshake then goes on trying, up
 /// to its `close_timeout`.
 const KICK_CLOSE_WAIT: Duration = Duration::from_millis(500);
-
-/// Numbers connections for [`Sender::id`]; 0 is never used.
-static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
-
-/// What a connection's [`Sender`]s share with it besides the queue.
-struct Control {
-    id: u64,
-    /// The close a [`Sender::close`] asked for; the first one wins.
-    kick: Mutex<Option<CloseFrame>>,
-    kicked: Notify,
-    ending: Mutex<Ending>,
-}
-
-/// What runs when the connection ends (rooms forget the member), keyed by who registered it.
-#[derive(Default)]
-struct Ending {
-    ended: bool,
-    hooks: Vec<(u64, Box<dyn FnOnce() + Send>)>,
-}
-
-impl Control {
-    /// Resolves once a [`Sender::close`] has asked the connection to close.
-    async fn kicked(&self) -> CloseFrame {
-        loop {
-            if let Some(frame) = self.kick.lock().expect("kick lock").clone() {
-                return frame;
-            }
-            self.kicked.notified().await;
-        }
-    }
-}
-
-impl Drop for Queue {
-    /// The connection is over (its socket is gone): run what was waiting for that.
-    fn drop(&mut self) {
-        let hooks = {
-            let mut ending = self.control.ending.lock().expect("ending lock");
-            ending.ended = true;
-            std::mem::take(&mut ending.hooks)
-        };
-        for (_, hook) in hooks {
-            hook();
-        }
-    }
-}
-
-/// A cloneable handle that sends on one connection, from any task; see
-/// [`WebSocket::sender`].
-///
-/// Clones of one connection's sender compare equal and share its [`id`](Self::id), so a
-/// sender also names its connection: [`Rooms`](crate::Rooms) use it as the member.
-#[derive(Clone)]
-pub struct Sender {
-    queue: mpsc::Sender<Message>,
-    control: Arc<Control>,
-}
-
-impl Sender {
-    /// A number that identifies the connection, unique within the process.
-    pub fn id(&self) -> u64 {
-        self.control.id
-    }
-
-    /// Asks the connection to close with `code` and a short `reason` (cut to 123 bytes), even
-    /// when its queue is full and its client reads nothing.
-    ///
-    /// The connection closes at once if it is waiting in [`WebSocket::recv`] (as class-style
-    /// routes always are between messages), otherwise the next time it calls `recv`, which
-    /// then returns [`Error::Kicked`] and, after it, `None`. Queued messages not yet written
-    /// are dropped. The first close asked for wins.
-    ///
-    /// ```
-    /// use ws_routes::{route, Sender, WebSocket};
-    ///
-    /// /// Gives the client a minute, whatever it is doing.
-    /// fn time_limit(sender: Sender) {
-    ///     tokio::spawn(async move {
-    ///         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-    ///         sender.close(4008u16, "time is up");
-    ///     });
-    /// }
-    ///
-    /// #[route("/quiz")]
-    /// async fn quiz(mut ws: WebSocket) {
-    ///     time_limit(ws.sender());
-    ///     while let Some(Ok(_answer)) = ws.recv().await {}
-    /// }
-    /// ```
-    pub fn close(&self, code: impl Into<CloseCode>, reason: &str) {
-        let mut kick = self.control.kick.lock().expect("kick lock");
-        if kick.is_none() {
-            *kick = Some(close::frame(code, reason));
-            self.control.kicked.notify_one();
-        }
-    }
-
-    /// Runs `hook` once when the connection ends, unless a hook with the same `key` is waiting
-    /// already. `false` (and `hook` dropped) when the connection has ended.
-    pub(crate) fn on_end(&self, key: u64, hook: impl FnOnce() + Send + 'static) -> bool {
-        let mut ending = self.control.ending.lock().expect("ending lock");
-        if ending.ended {
-            return false;
-        }
-        if !ending.hooks.iter().any(|(waiting, _)| *waiting == key) {
-            ending.hooks.push((key, Box::new(hook)));
-        }
-        true
-    }
-
-    /// Drops the hook registered under `key`, if any.
-    pub(crate) fn cancel_on_end(&self, key: u64) {
-        let mut ending = self.control.ending.lock().expect("ending lock");
-        ending.hooks.retain(|(waiting, _)| *waiting != key);
-    }
-
-    /// Queues a message, waiting while the connection's queue is full (so a slow client slows
-    /// the sender, never memory). Fails with [`Error::Closed`] once the connection is gone.
-    pub async fn send(&self, message: impl Into<Message>) -> Result<(), Error> {
-        self.queue
-            .send(message.into())
-            .await
-            .map_err(|_| Error::Closed)
-    }
-
-    /// Queues a message without waiting: [`Error::QueueFull`] when the client is not keeping
-    /// up, [`Error::Closed`] once the connection is gone.
-    pub fn try_send(&self, message: impl Into<Message>) -> Result<(), Error> {
-        self.queue
-            .try_send(message.into())
-            .map_err(|error| match error {
-                mpsc::error::TrySendError::Full(_) => Error::QueueFull,
-                mpsc::error::TrySendError::Closed(_) => Error::Closed,
-            })
-    }
-
-    /// Whether the connection is gone.
-    pub fn is_closed(&self) -> bool {
-        self.queue.is_closed()
-    }
-}
-
-impl PartialEq for Sender {
-    fn eq(&self, other: &Self) -> bool {
-        self.id() == other.id()
-    }
-}
-
-impl Eq for Sender {}
-
-impl Hash for Sender {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.id().hash(state);
-    }
-}
-
-impl fmt::Debug for Sender {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender")
-            .field("id", &self.id())
-            .field("closed", &self.is_closed())
-            .finish()
-    }
-}

@@ -1,0 +1,283 @@
+//! The outbox of a connection: a bounded queue of messages that [`Sender`]s fill from any task
+//! and the connection's [`WebSocket`](crate::WebSocket) writes while it waits in `recv`; plus
+//! the close a sender may ask for, and what runs when the connection ends.
+//!
+//! It costs one small allocation per connection that asks for a sender, and nothing for its
+//! messages while the queue is empty: the queue's buffer is made when messages wait and given
+//! back when they are written.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::poll_fn;
+use std::hash::{Hash, Hasher};
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
+
+use futures_util::task::AtomicWaker;
+use tokio::sync::Notify;
+
+use crate::close::{self, CloseCode, CloseFrame};
+use crate::error::Error;
+use crate::socket::Message;
+
+/// Numbers connections for [`Sender::id`]; 0 is never used.
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What the outbox gives the connection.
+pub(crate) enum Next {
+    /// A queued message to write.
+    Message(Message),
+    /// A [`Sender::close`] asked the connection to close with this frame.
+    Close(CloseFrame),
+}
+
+/// The connection's end of the outbox; dropping it (with the socket) ends the connection for
+/// every sender.
+pub(crate) struct Outbox {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    id: u64,
+    capacity: usize,
+    state: Mutex<State>,
+    /// The connection's task, waiting for a message or a close.
+    reader: AtomicWaker,
+    /// Senders waiting for room in the queue, or for the end.
+    room: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Message>,
+    /// The close a [`Sender::close`] asked for; the first one wins.
+    close: Option<CloseFrame>,
+    ended: bool,
+    /// What runs when the connection ends (rooms forget the member), keyed by who registered it.
+    on_end: Vec<(u64, Box<dyn FnOnce() + Send>)>,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock; should something, the state is still whole.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Outbox {
+    /// An outbox that holds up to `capacity` messages.
+    pub(crate) fn new(capacity: usize) -> Self {
+        let shared = Shared {
+            id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
+            capacity: capacity.max(1),
+            state: Mutex::default(),
+            reader: AtomicWaker::new(),
+            room: Notify::new(),
+        };
+        Outbox {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// A sender for this outbox.
+    pub(crate) fn sender(&self) -> Sender {
+        Sender {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The next message to write, or the close asked for; never, while there is neither.
+    /// Cancel-safe.
+    pub(crate) async fn next(&self) -> Next {
+        poll_fn(|context| {
+            self.shared.reader.register(context.waker());
+            let mut state = self.shared.state();
+            if let Some(frame) = &state.close {
+                return Poll::Ready(Next::Close(frame.clone()));
+            }
+            match state.queue.pop_front() {
+                Some(message) => {
+                    if state.queue.is_empty() {
+                        state.queue = VecDeque::new();
+                    }
+                    drop(state);
+                    self.shared.room.notify_one();
+                    Poll::Ready(Next::Message(message))
+                }
+                None => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Resolves once a [`Sender::close`] asks the connection to close. Cancel-safe.
+    pub(crate) async fn closed(&self) -> CloseFrame {
+        poll_fn(|context| {
+            self.shared.reader.register(context.waker());
+            match &self.shared.state().close {
+                Some(frame) => Poll::Ready(frame.clone()),
+                None => Poll::Pending,
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Outbox {
+    /// The connection is over: senders fail from now on, and what waited for the end runs.
+    fn drop(&mut self) {
+        let hooks = {
+            let mut state = self.shared.state();
+            state.ended = true;
+            state.queue.clear();
+            std::mem::take(&mut state.on_end)
+        };
+        self.shared.room.notify_waiters();
+        for (_, hook) in hooks {
+            hook();
+        }
+    }
+}
+
+/// A cloneable handle that sends on one connection, from any task; see
+/// [`WebSocket::sender`](crate::WebSocket::sender).
+///
+/// Clones of one connection's sender compare equal and share its [`id`](Self::id), so a
+/// sender also names its connection: [`Rooms`](crate::Rooms) use it as the member.
+#[derive(Clone)]
+pub struct Sender {
+    shared: Arc<Shared>,
+}
+
+impl Sender {
+    /// A number that identifies the connection, unique within the process.
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// Queues a message, waiting while the connection's queue is full (so a slow client slows
+    /// the sender, never memory). Fails with [`Error::Closed`] once the connection is gone.
+    pub async fn send(&self, message: impl Into<Message>) -> Result<(), Error> {
+        let mut message = Some(message.into());
+        loop {
+            // Listen for room before looking, so that room made in between is not missed.
+            let mut room = pin!(self.shared.room.notified());
+            room.as_mut().enable();
+            match self.offer(&mut message) {
+                Err(Error::QueueFull) => room.await,
+                done => return done,
+            }
+        }
+    }
+
+    /// Queues a message without waiting: [`Error::QueueFull`] when the client is not keeping
+    /// up, [`Error::Closed`] once the connection is gone.
+    pub fn try_send(&self, message: impl Into<Message>) -> Result<(), Error> {
+        self.offer(&mut Some(message.into()))
+    }
+
+    /// Puts `message` in the queue if there is room, taking it out of the option.
+    fn offer(&self, message: &mut Option<Message>) -> Result<(), Error> {
+        let mut state = self.shared.state();
+        if state.ended {
+            return Err(Error::Closed);
+        }
+        if state.queue.len() >= self.shared.capacity {
+            return Err(Error::QueueFull);
+        }
+        if let Some(message) = message.take() {
+            state.queue.push_back(message);
+        }
+        drop(state);
+        self.shared.reader.wake();
+        Ok(())
+    }
+
+    /// Asks the connection to close with `code` and a short `reason` (cut to 123 bytes), even
+    /// when its queue is full and its client reads nothing.
+    ///
+    /// The connection closes at once if it is waiting in [`WebSocket::recv`] (as class-style
+    /// routes always are between messages), otherwise the next time it calls `recv`, which
+    /// then returns [`Error::Kicked`] and, after it, `None`. Queued messages not yet written
+    /// are dropped. The first close asked for wins.
+    ///
+    /// [`WebSocket::recv`]: crate::WebSocket::recv
+    ///
+    /// ```
+    /// use ws_routes::{route, Sender, WebSocket};
+    ///
+    /// /// Gives the client a minute, whatever it is doing.
+    /// fn time_limit(sender: Sender) {
+    ///     tokio::spawn(async move {
+    ///         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    ///         sender.close(4008u16, "time is up");
+    ///     });
+    /// }
+    ///
+    /// #[route("/quiz")]
+    /// async fn quiz(mut ws: WebSocket) {
+    ///     time_limit(ws.sender());
+    ///     while let Some(Ok(_answer)) = ws.recv().await {}
+    /// }
+    /// ```
+    pub fn close(&self, code: impl Into<CloseCode>, reason: &str) {
+        let mut state = self.shared.state();
+        if state.close.is_none() {
+            state.close = Some(close::frame(code, reason));
+            state.queue.clear();
+            drop(state);
+            self.shared.reader.wake();
+        }
+    }
+
+    /// Whether the connection is gone.
+    pub fn is_closed(&self) -> bool {
+        self.shared.state().ended
+    }
+
+    /// Runs `hook` once when the connection ends, unless a hook with the same `key` is waiting
+    /// already. `false` (and `hook` dropped) when the connection has ended.
+    pub(crate) fn on_end(&self, key: u64, hook: impl FnOnce() + Send + 'static) -> bool {
+        let mut state = self.shared.state();
+        if state.ended {
+            return false;
+        }
+        if !state.on_end.iter().any(|(waiting, _)| *waiting == key) {
+            state.on_end.push((key, Box::new(hook)));
+        }
+        true
+    }
+
+    /// Drops the hook registered under `key`, if any.
+    pub(crate) fn cancel_on_end(&self, key: u64) {
+        self.shared
+            .state()
+            .on_end
+            .retain(|(waiting, _)| *waiting != key);
+    }
+}
+
+impl PartialEq for Sender {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Eq for Sender {}
+
+impl Hash for Sender {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id().hash(state);
+    }
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("id", &self.id())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
