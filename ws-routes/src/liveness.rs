@@ -2,7 +2,7 @@
 //! with a deadline for the pong, an optional idle timeout, the server's shutdown signal, and a
 //! deadline for the close handshake once it has started.
 
-use std::future::pending;
+use std::future::{Future, pending};
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -47,7 +47,9 @@ pub(crate) struct Liveness {
     latency: Option<Duration>,
     last_activity: Instant,
     close_deadline: Option<Instant>,
-    shutdown: Option<watch::Receiver<bool>>,
+    /// Resolves when the server shuts down. Kept from one `wait` to the next, so that waiting
+    /// for the next message does not register with the server's signal each time anew.
+    shutdown: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl Liveness {
@@ -62,7 +64,10 @@ impl Liveness {
             latency: None,
             last_activity: now,
             close_deadline: None,
-            shutdown: Some(shutdown),
+            shutdown: Some(Box::pin(async move {
+                let mut shutdown = shutdown;
+                shutting_down(&mut shutdown).await;
+            })),
         };
         liveness.rearm();
         liveness
@@ -80,12 +85,14 @@ impl Liveness {
 
     /// A data frame arrived.
     pub(crate) fn on_activity(&mut self) {
-        self.last_activity = Instant::now();
+        if self.settings.idle_timeout.is_some() {
+            self.last_activity = Instant::now();
+        }
     }
 
     /// A pong arrived; if it answers the pending ping, measure the round trip.
     pub(crate) fn on_pong(&mut self, payload: &[u8]) {
-        self.last_activity = Instant::now();
+        self.on_activity();
         if let Some((sent, number)) = self.pending {
             if payload == number.to_be_bytes() {
                 self.latency = Some(sent.elapsed());
@@ -111,7 +118,7 @@ impl Liveness {
             let shutdown = async {
                 match &mut self.shutdown {
                     // A dropped sender means the server is gone: shut down as well.
-                    Some(shutdown) => shutting_down(shutdown).await,
+                    Some(shutdown) => shutdown.as_mut().await,
                     None => pending().await,
                 }
             };
