@@ -2,7 +2,7 @@
 //! member's receipt, for 1, 100, 1,000 and 10,000 members of one room, and the server's memory.
 //!
 //! ```text
-//! cargo run --release -p ws-routes-bench --bin fanout [-- --rounds 20 --sizes 1,100,1000,10000]
+//! cargo run --release -p bench --bin fanout [-- --rounds 20 --sizes 1,100,1000,10000]
 //! ```
 //!
 //! The server runs in a child process (this binary with `serve`), so that its resident memory
