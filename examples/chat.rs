@@ -18,9 +18,10 @@
 //! `{"type":"joined"|"left","name":..}` and `{"type":"presence","count":..}` (members of the
 //! room on every server).
 
+mod common;
+
 use clap::Parser;
 use serde_json::json;
-use tracing_subscriber::EnvFilter;
 use ws_routes::{
     Pages, Query, Rooms, Sender, Server, Session, State, close::CloseFrame, route, routes,
 };
@@ -108,12 +109,7 @@ impl Chat {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_logging();
     let rooms = match &cli.redis {
         Some(url) => Rooms::builder().redis(url).build()?,
         None => Rooms::new(),

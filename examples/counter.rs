@@ -10,12 +10,13 @@
 //! Browsers cannot set headers on a WebSocket handshake, so the token travels in the query
 //! string; a missing or wrong token gets HTTP 401 before any WebSocket exists.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 use ws_routes::http::StatusCode;
 use ws_routes::{Reject, Request, Server, Session, State, close::CloseFrame, route, routes};
 
@@ -103,12 +104,7 @@ impl Counter {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_logging();
     let app = App {
         token: cli.token.into(),
         push_every: Duration::from_millis(cli.push_ms.max(1)),

@@ -5,8 +5,9 @@
 //! cargo run --example echo -- --addr 127.0.0.1:8765
 //! ```
 
+mod common;
+
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 use ws_routes::{Server, WebSocket, route, routes};
 
 #[derive(Parser)]
@@ -47,12 +48,7 @@ async fn echo(mut ws: WebSocket, room: &str) {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_logging();
     let server = Server::new(routes![root, room]).bind(&cli.addr).await?;
     println!("echo server listening on ws://{}", server.local_addr()?);
     server.run_until(ws_routes::shutdown_signal()).await

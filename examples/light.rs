@@ -14,12 +14,13 @@
 //! "off" or "unknown") when it connects and the moment any client switches it. `/` serves a
 //! page, on the same port, that shows the light and its switch.
 
+mod common;
+
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 use ws_routes::{Message, Pages, Rooms, Server, Session, State, WebSocket, route, routes};
 
 #[derive(Parser)]
@@ -146,12 +147,7 @@ async fn watch(mut ws: WebSocket, State(light): State<Light>) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_logging();
     match cli.command {
         Some(Command::Client { url, message }) => client(&url, message).await,
         None => {

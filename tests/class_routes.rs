@@ -13,7 +13,7 @@ use ws_routes::{
     WebSocket, close::CloseFrame, route, routes,
 };
 
-use support::{ask, close_frame, connect, spawn_server, text};
+use support::{ask, close_frame, connect, spawn_server, text, wait_for};
 
 /// The close frames `on_close` heard: code and reason, or `None` when there was none.
 type ClosedFrames = Arc<Mutex<Vec<Option<(u16, String)>>>>;
@@ -357,15 +357,4 @@ async fn pushes_to_a_client_that_does_not_read_are_bounded() {
             other => panic!("expected the queued blocks, got {other:?}"),
         }
     }
-}
-
-/// Polls `condition` for up to ten seconds.
-async fn wait_for(mut condition: impl FnMut() -> bool) {
-    for _ in 0..1000 {
-        if condition() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not met within ten seconds");
 }

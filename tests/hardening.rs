@@ -15,7 +15,7 @@ use ws_routes::{
     WebSocket, route, routes,
 };
 
-use support::{ask, close_frame, connect, text};
+use support::{ask, close_frame, connect, text, wait_for};
 
 #[route("/echo")]
 async fn echo(mut ws: WebSocket) {
@@ -129,17 +129,6 @@ async fn refused_status(result: Result<WebSocket, Error>) -> StatusCode {
         Err(Error::Refused { status, .. }) => status,
         other => panic!("expected a refusal, got {other:?}"),
     }
-}
-
-/// Polls `condition` for up to ten seconds.
-async fn wait_for(mut condition: impl FnMut() -> bool) {
-    for _ in 0..1000 {
-        if condition() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not met within ten seconds");
 }
 
 // ----- 1. Limits -------------------------------------------------------------------------

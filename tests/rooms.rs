@@ -12,7 +12,7 @@ use ws_routes::{
     Bytes, Message, Rooms, Routes, Server, Session, SlowConsumer, State, WebSocket, route, routes,
 };
 
-use support::{close_frame, connect, spawn_server, text};
+use support::{close_frame, connect, spawn_server, text, wait_for};
 
 /// A function route: joins its room, says so, then relays what its client says to the others
 /// (`!all TEXT` to every member of every room, `!leave` leaves).
@@ -321,15 +321,4 @@ async fn a_thousand_members_all_receive_a_broadcast() {
             .count(),
         MEMBERS
     );
-}
-
-/// Polls `condition` for up to ten seconds.
-async fn wait_for(mut condition: impl FnMut() -> bool) {
-    for _ in 0..1000 {
-        if condition() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not met within ten seconds");
 }

@@ -126,3 +126,14 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     );
     binary
 }
+
+/// Polls `condition` for up to ten seconds.
+pub async fn wait_for(mut condition: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("condition not met within ten seconds");
+}
