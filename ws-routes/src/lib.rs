@@ -86,16 +86,18 @@
 //! let routes = routes![Counter];
 //! ```
 //!
-//! # Pushing, state and settings
+//! # Pushing, rooms, state and settings
 //!
 //! [`WebSocket::sender`] and [`Session::sender`] hand out cloneable, bounded [`Sender`]s to
-//! push from any task. [`Server::with_state`] shares values that handlers take as
+//! push from any task; [`Rooms`] broadcasts to groups of them, closing members too slow to
+//! keep up. [`Server::with_state`] shares values that handlers take as
 //! [`State<T>`]. Every limit, timeout, the keepalive, origin checks, TLS (feature `tls`) and
 //! graceful shutdown are settings of [`Server`], each with a safe default.
 //!
 //! # Features
 //!
 //! - `tls`: `wss://` on both sides, with rustls.
+//! - `redis`: [`Rooms`] shared between server processes through Redis pub/sub.
 //!
 //! [`FromStr`]: std::str::FromStr
 
