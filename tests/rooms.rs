@@ -67,6 +67,17 @@ async fn start(rooms: &Rooms) -> SocketAddr {
     spawn_server(Server::new(ROUTES).with_state(rooms.clone())).await
 }
 
+/// Rooms with `policy`, served with outgoing queues of four messages, so that a client that
+/// does not read fills its queue quickly.
+async fn start_with_small_queues(policy: SlowConsumer) -> (Rooms, SocketAddr) {
+    let rooms = Rooms::builder().slow_consumer(policy).build().unwrap();
+    let server = Server::new(ROUTES)
+        .with_state(rooms.clone())
+        .outgoing_queue(4);
+    let addr = spawn_server(server).await;
+    (rooms, addr)
+}
+
 async fn join(addr: SocketAddr, path: &str) -> WebSocket {
     let mut ws = connect(addr, path).await;
     assert!(text(&mut ws).await.starts_with("joined "));
@@ -214,16 +225,7 @@ async fn a_slow_client_is_closed_while_fast_clients_keep_receiving() {
 
 #[tokio::test]
 async fn the_skip_policy_keeps_a_slow_client_and_drops_what_it_cannot_take() {
-    let rooms = Rooms::builder()
-        .slow_consumer(SlowConsumer::Skip)
-        .build()
-        .unwrap();
-    let addr = spawn_server(
-        Server::new(ROUTES)
-            .with_state(rooms.clone())
-            .outgoing_queue(4),
-    )
-    .await;
+    let (rooms, addr) = start_with_small_queues(SlowConsumer::Skip).await;
     let mut slow = join(addr, "/room/state").await;
     let block = Bytes::from(vec![2u8; 64 << 10]);
     let mut skipped = 0;
@@ -259,16 +261,7 @@ async fn the_skip_policy_keeps_a_slow_client_and_drops_what_it_cannot_take() {
 #[tokio::test]
 async fn skip_then_close_gives_a_slow_client_its_grace_then_closes_it() {
     let grace = Duration::from_millis(300);
-    let rooms = Rooms::builder()
-        .slow_consumer(SlowConsumer::SkipThenClose(grace))
-        .build()
-        .unwrap();
-    let addr = spawn_server(
-        Server::new(ROUTES)
-            .with_state(rooms.clone())
-            .outgoing_queue(4),
-    )
-    .await;
+    let (rooms, addr) = start_with_small_queues(SlowConsumer::SkipThenClose(grace)).await;
     let mut slow = join(addr, "/room/ticks").await;
     let block = Bytes::from(vec![3u8; 64 << 10]);
     let mut first_skip = None;

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use percent_encoding::percent_decode_str;
-use ws_routes::__private::{Matcher, query};
+use ws_routes::__private::{Matcher, parse_param, query};
 use ws_routes::{Routes, WebSocket, route, routes};
 
 #[route("/p/{value}")]
@@ -36,7 +36,7 @@ fuzz_target!(|input: (&str, &str)| {
             expected.as_deref(),
             "{raw:?}"
         );
-        let _ = Matcher::parse::<u32>(&matched, 1, name);
+        let _ = parse_param::<u32>(&matched, 1, name);
         let _ = matched.params().count();
     }
     let query = query(raw_query);

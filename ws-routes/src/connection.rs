@@ -137,6 +137,16 @@ enum Target {
     },
 }
 
+impl Target {
+    /// The subprotocol agreed on, to name in the `101`.
+    fn protocol(&self) -> Option<&'static str> {
+        match self {
+            Target::Route { protocol, .. } => *protocol,
+            Target::NoRoute { .. } => None,
+        }
+    }
+}
+
 /// What runs the connection once upgraded.
 enum Run {
     Function(fn(Connection) -> BoxFuture<Outcome>),
@@ -173,12 +183,14 @@ async fn handshake(
             .await;
         }
     };
-    if let Some(fallback) = &shared.fallback {
-        if !handshake::is_upgrade(&head) {
-            debug!(path = %head.target, "plain HTTP request: fallback");
-            fallback.answer(transport, head).await?;
-            return Ok(None);
-        }
+    if !handshake::is_upgrade(&head) {
+        let Some(fallback) = &shared.fallback else {
+            let refusal = handshake::upgrade_required("this endpoint speaks WebSocket only\n");
+            return refuse(transport, refusal).await;
+        };
+        debug!(path = %head.target, "plain HTTP request: fallback");
+        fallback.answer(transport, head).await?;
+        return Ok(None);
     }
     let accept = match handshake::accept_key(&head) {
         Ok(accept) => accept,
@@ -191,11 +203,7 @@ async fn handshake(
     }
     let leftover = std::mem::take(&mut head.leftover);
     let (path, query) = head.path_and_query();
-    let (target, protocol) = match shared
-        .matcher
-        .find(path)
-        .map(|index| &shared.routes.table()[index])
-    {
+    let target = match shared.matcher.route(path) {
         None if shared.config.unmatched == crate::Unmatched::NotFound => {
             info!(path, "no route");
             return refuse(
@@ -204,12 +212,9 @@ async fn handshake(
             )
             .await;
         }
-        None => (
-            Target::NoRoute {
-                path: path.to_owned(),
-            },
-            None,
-        ),
+        None => Target::NoRoute {
+            path: path.to_owned(),
+        },
         Some(route) => {
             let protocol = match handshake::negotiate_protocol(&head, route) {
                 Ok(protocol) => protocol,
@@ -236,21 +241,18 @@ async fn handshake(
                     }
                 },
             };
-            (
-                Target::Route {
-                    route,
-                    request,
-                    run,
-                    protocol,
-                },
+            Target::Route {
+                route,
+                request,
+                run,
                 protocol,
-            )
+            }
         }
     };
     if *shutdown.borrow() {
         return refuse(transport, shutdown_refusal()).await;
     }
-    handshake::write_switching(transport, &accept, protocol).await?;
+    handshake::write_switching(transport, &accept, target.protocol()).await?;
     Ok(Some(Accepted { leftover, target }))
 }
 

@@ -7,9 +7,9 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::handshake::RequestHead;
+use crate::handshake::{RequestHead, http_response, write_and_close};
 use crate::http::header::{self, HeaderValue};
 use crate::http::{Method, Request, Response, StatusCode};
 
@@ -139,8 +139,8 @@ impl Shared {
         Shared(Arc::new(fallback))
     }
 
-    /// Answers the request `head` with the fallback's response and shuts the write side.
-    pub(crate) async fn answer<S: AsyncWrite + Unpin>(
+    /// Answers the request `head` with the fallback's response and closes.
+    pub(crate) async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
         &self,
         stream: &mut S,
         head: RequestHead,
@@ -161,33 +161,9 @@ impl Shared {
             }
         };
         let (parts, body) = response.into_parts();
-        let mut out = format!(
-            "HTTP/1.1 {} {}\r\n",
-            parts.status.as_u16(),
-            parts.status.canonical_reason().unwrap_or("")
-        )
-        .into_bytes();
-        for (name, value) in &parts.headers {
-            if name == header::CONTENT_LENGTH || name == header::CONNECTION {
-                continue;
-            }
-            out.extend_from_slice(name.as_str().as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(
-            format!(
-                "content-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            )
-            .as_bytes(),
-        );
-        if head.method != Method::HEAD {
-            out.extend_from_slice(&body);
-        }
-        stream.write_all(&out).await?;
-        stream.shutdown().await
+        let send_body = head.method != Method::HEAD;
+        let bytes = http_response(parts.status, &parts.headers, None, &body, send_body);
+        write_and_close(stream, &bytes).await
     }
 }
 

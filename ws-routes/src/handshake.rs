@@ -7,6 +7,7 @@ use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
+use crate::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use crate::origin::OriginPattern;
 use crate::request::Reject;
@@ -129,12 +130,9 @@ pub(crate) fn is_upgrade(head: &RequestHead) -> bool {
     has_token("upgrade", "websocket") && has_token("connection", "upgrade")
 }
 
-/// Checks that `head` asks for a WebSocket upgrade and returns the `Sec-WebSocket-Accept`
-/// value, or the HTTP response that refuses it.
+/// Checks the rest of an upgrade request (see [`is_upgrade`]) and returns the
+/// `Sec-WebSocket-Accept` value, or the HTTP response that refuses it.
 pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Reject> {
-    if !is_upgrade(head) {
-        return Err(upgrade_required("this endpoint speaks WebSocket only\n"));
-    }
     if head.method != Method::GET {
         return Err(Reject::new(StatusCode::METHOD_NOT_ALLOWED)
             .header("allow", "GET")
@@ -156,7 +154,9 @@ pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Reject> {
     }
 }
 
-fn upgrade_required(body: &'static str) -> Reject {
+/// `426 Upgrade Required`: what a plain HTTP request gets when the server has no fallback, and
+/// what an unsupported WebSocket version gets.
+pub(crate) fn upgrade_required(body: &'static str) -> Reject {
     Reject::new(StatusCode::UPGRADE_REQUIRED)
         .header("upgrade", "websocket")
         .header("connection", "Upgrade")
@@ -227,14 +227,59 @@ pub(crate) async fn write_switching<S: AsyncWrite + Unpin>(
     stream.flush().await
 }
 
-/// Writes a refusal, shuts the write side down, and reads what the client still sends for a
-/// moment (up to 64 KiB), so that closing with unread data does not reset the connection
-/// before the client has read the response.
+/// The bytes of an HTTP/1.1 response that ends the connection: `content-length` and
+/// `connection: close` are the server's to set, and replace any the headers hold;
+/// `content-type` defaults to `default_type` when the headers have none. The body is left out
+/// when `send_body` is false (an answer to `HEAD`).
+pub(crate) fn http_response(
+    status: StatusCode,
+    headers: &HeaderMap,
+    default_type: Option<&str>,
+    body: &[u8],
+    send_body: bool,
+) -> Vec<u8> {
+    let reason = status.canonical_reason().unwrap_or("");
+    let mut out = format!("HTTP/1.1 {} {reason}\r\n", status.as_u16()).into_bytes();
+    if let (Some(default_type), false) = (default_type, headers.contains_key(CONTENT_TYPE)) {
+        out.extend_from_slice(format!("content-type: {default_type}\r\n").as_bytes());
+    }
+    for (name, value) in headers {
+        if name != CONTENT_LENGTH && name != CONNECTION {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(
+        format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    if send_body {
+        out.extend_from_slice(body);
+    }
+    out
+}
+
+/// Writes a refusal and closes; see [`write_and_close`].
 pub(crate) async fn write_refusal<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     refusal: &Reject,
 ) -> io::Result<()> {
-    stream.write_all(&refusal.to_http()).await?;
+    write_and_close(stream, &refusal.to_http()).await
+}
+
+/// Writes a whole HTTP response, shuts the write side down, and reads what the client still
+/// sends for a moment (up to 64 KiB), so that closing with unread data does not reset the
+/// connection before the client has read the response.
+pub(crate) async fn write_and_close<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    response: &[u8],
+) -> io::Result<()> {
+    stream.write_all(response).await?;
     stream.shutdown().await?;
     // On the heap: this future is part of every connection task, which must stay small.
     let mut sink = vec![0u8; 4096];

@@ -232,42 +232,27 @@ pub mod __private {
 
     /// The route matcher, for the fuzz targets and benchmarks.
     #[derive(Debug)]
-    pub struct Matcher {
-        matcher: crate::matcher::Matcher,
-        routes: Routes,
-    }
+    pub struct Matcher(crate::matcher::Matcher);
 
     impl Matcher {
         /// Builds the matcher for `routes`.
         pub fn new(routes: Routes) -> Self {
-            Matcher {
-                matcher: crate::matcher::Matcher::new(&routes),
-                routes,
-            }
+            Matcher(crate::matcher::Matcher::new(routes))
         }
 
         /// The index of the route `path` matches (no allocation).
         pub fn find(&self, path: &str) -> Option<usize> {
-            self.matcher.find(path)
+            self.0.find(path)
         }
 
         /// The match for `path`, as a handler would see it.
         pub fn route_path(&self, path: &str, query: Option<&str>) -> Option<RoutePath> {
-            let route = &self.routes.table()[self.matcher.find(path)?];
+            let route = self.0.route(path)?;
             Some(RoutePath::new(
                 route,
                 path.to_owned(),
                 query.map(str::to_owned),
             ))
-        }
-
-        /// Parses parameter `index` of a match, as a typed handler argument would.
-        pub fn parse<T: std::str::FromStr>(
-            path: &RoutePath,
-            index: usize,
-            name: &'static str,
-        ) -> Result<T, ParamError> {
-            path.parse(index, name)
         }
     }
 

@@ -16,7 +16,6 @@ use crate::fallback;
 use crate::limits::Limits;
 use crate::matcher::Matcher;
 use crate::request::States;
-use crate::route::Routes;
 use crate::server::Config;
 use crate::shutdown::{ServerHandle, shutting_down};
 
@@ -24,7 +23,6 @@ use crate::shutdown::{ServerHandle, shutting_down};
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) matcher: Matcher,
-    pub(crate) routes: Routes,
     pub(crate) config: Config,
     pub(crate) states: Arc<States>,
     pub(crate) limits: Arc<Limits>,

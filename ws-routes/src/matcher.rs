@@ -6,7 +6,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::route::{Routes, Segment};
+use crate::route::{Route, Routes, Segment};
 
 /// The index of a route in its table.
 pub(crate) type RouteIndex = usize;
@@ -14,9 +14,10 @@ pub(crate) type RouteIndex = usize;
 /// Past this many static children a node looks them up by hash rather than one by one.
 const FEW: usize = 8;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Matcher {
     root: Node,
+    routes: Routes,
 }
 
 #[derive(Debug, Default)]
@@ -70,8 +71,11 @@ impl Statics {
 impl Matcher {
     /// Builds the trie. `routes![]` guarantees at compile time that no two routes share a shape;
     /// should a table hold such a pair anyway, the first listed wins.
-    pub(crate) fn new(routes: &Routes) -> Self {
-        let mut matcher = Matcher::default();
+    pub(crate) fn new(routes: Routes) -> Self {
+        let mut matcher = Matcher {
+            root: Node::default(),
+            routes,
+        };
         for (index, route) in routes.table().iter().enumerate() {
             let mut node = &mut matcher.root;
             let (last, init) = route
@@ -93,9 +97,15 @@ impl Matcher {
         matcher
     }
 
-    /// The route for `path` (which starts with `/` and has no query string).
+    /// The index in the table of the route for `path` (which starts with `/` and has no
+    /// query string).
     pub(crate) fn find(&self, path: &str) -> Option<RouteIndex> {
         self.root.find(path.strip_prefix('/')?)
+    }
+
+    /// The route for `path`.
+    pub(crate) fn route(&self, path: &str) -> Option<&'static Route> {
+        self.find(path).map(|index| &self.routes.table()[index])
     }
 }
 
@@ -199,7 +209,7 @@ mod tests {
             &[Static("a"), Param("x")],
             &[Static("")],
         ]);
-        let matcher = Matcher::new(&routes);
+        let matcher = Matcher::new(routes);
         assert_eq!(matcher.find("/a/b/c"), Some(0));
         assert_eq!(
             matcher.find("/a/b/d"),
@@ -223,7 +233,7 @@ mod tests {
     #[test]
     fn a_trailing_slash_is_a_segment_of_its_own() {
         let routes = table(&[&[Static("a"), Param("x")], &[Static("b"), Static("")]]);
-        let matcher = Matcher::new(&routes);
+        let matcher = Matcher::new(routes);
         assert_eq!(matcher.find("/a/1"), Some(0));
         assert_eq!(matcher.find("/a/1/"), None);
         assert_eq!(matcher.find("/a/"), None, "a parameter is never empty");
@@ -246,7 +256,7 @@ mod tests {
             })
             .collect();
         let slices: Vec<&[Segment]> = patterns.iter().map(Vec::as_slice).collect();
-        let matcher = Matcher::new(&table(&slices));
+        let matcher = Matcher::new(table(&slices));
         for (i, name) in names.iter().enumerate() {
             let path = match i % 3 {
                 0 => format!("/static/{name}"),
@@ -294,7 +304,7 @@ mod tests {
                 }
             }
             let routes = table(&[&segments, &[Static("other")]]);
-            let matcher = Matcher::new(&routes);
+            let matcher = Matcher::new(routes);
             prop_assert_eq!(matcher.find(&path), Some(0));
 
             let matched = RoutePath::new(&routes.table()[0], path.clone(), None);

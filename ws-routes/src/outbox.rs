@@ -2,9 +2,9 @@
 //! and the connection's [`WebSocket`](crate::WebSocket) writes while it waits in `recv`; plus
 //! the close a sender may ask for, and what runs when the connection ends.
 //!
-//! It costs one small allocation per connection that asks for a sender, and nothing for its
-//! messages while the queue is empty: the queue's buffer is made when messages wait and given
-//! back when they are written.
+//! It costs one small allocation per connection that asks for a sender, and a few message
+//! slots once messages have waited: a buffer grown by a burst is given back when the burst is
+//! written.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -21,6 +21,9 @@ use tokio::sync::Notify;
 use crate::close::{self, CloseCode, CloseFrame};
 use crate::error::Error;
 use crate::socket::Message;
+
+/// How many message slots an empty queue keeps (a `VecDeque`'s smallest allocation).
+const KEPT_SLOTS: usize = 4;
 
 /// Numbers connections for [`Sender::id`]; 0 is never used.
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
@@ -99,7 +102,9 @@ impl Outbox {
             }
             match state.queue.pop_front() {
                 Some(message) => {
-                    if state.queue.is_empty() {
+                    // Give back what a burst grew, not the few slots every message would
+                    // otherwise allocate anew.
+                    if state.queue.is_empty() && state.queue.capacity() > KEPT_SLOTS {
                         state.queue = VecDeque::new();
                     }
                     drop(state);

@@ -7,6 +7,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::handshake::http_response;
 use crate::http::StatusCode;
 use crate::http::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::path::{Query, RoutePath};
@@ -310,22 +311,15 @@ impl Reject {
 
     /// The bytes of the HTTP/1.1 response.
     pub(crate) fn to_http(&self) -> Vec<u8> {
-        let mut out = format!(
-            "HTTP/1.1 {} {}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n",
-            self.response.status.as_u16(),
-            self.response.status.canonical_reason().unwrap_or(""),
-            self.response.body.len()
+        let response = &self.response;
+        let plain_text = Some("text/plain; charset=utf-8");
+        http_response(
+            response.status,
+            &response.headers,
+            plain_text,
+            response.body.as_bytes(),
+            true,
         )
-        .into_bytes();
-        for (name, value) in &self.response.headers {
-            out.extend_from_slice(name.as_str().as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(self.response.body.as_bytes());
-        out
     }
 }
 

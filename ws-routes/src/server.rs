@@ -281,13 +281,18 @@ impl Server {
     /// was not given with [`with_state`](Self::with_state).
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Listening> {
         self.check_states()?;
-        self.listen(TcpListener::bind(addr).await?)
+        Ok(self.serve_on(TcpListener::bind(addr).await?))
     }
 
     /// Serves on a listener the caller has bound. Fails like [`bind`](Self::bind) on a
     /// missing state.
     pub fn listen(self, listener: TcpListener) -> io::Result<Listening> {
         self.check_states()?;
+        Ok(self.serve_on(listener))
+    }
+
+    /// The bound server, its states checked.
+    fn serve_on(self, listener: TcpListener) -> Listening {
         let connections = Arc::new(AtomicUsize::new(0));
         let handle = ServerHandle::new(Arc::clone(&connections));
         let limits = Limits::new(
@@ -296,15 +301,14 @@ impl Server {
             self.config.max_connections_per_ip,
         );
         let shared = Shared {
-            matcher: Matcher::new(&self.routes),
-            routes: self.routes,
+            matcher: Matcher::new(self.routes),
             states: Arc::new(self.states),
             limits: Arc::new(limits),
             shutdown: handle.subscribe(),
             config: self.config,
             fallback: self.fallback,
         };
-        Ok(Listening::new(listener, Arc::new(shared), handle))
+        Listening::new(listener, Arc::new(shared), handle)
     }
 
     fn check_states(&self) -> io::Result<()> {

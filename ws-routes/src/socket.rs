@@ -372,7 +372,7 @@ impl WebSocket {
         self.done = true;
         // The peer may not be reading (often the reason it is closed): give the close frame a
         // moment, then leave it to the server's close handshake, which has its own timeout.
-        let closing = self.stream().close(Some(frame.clone()));
+        let closing = self.close_with(frame.clone());
         let _ = tokio::time::timeout(KICK_CLOSE_WAIT, closing).await;
         Some(Err(Error::Kicked(frame)))
     }
@@ -387,7 +387,7 @@ impl WebSocket {
             _ => return Some(Err(error)),
         };
         // Best effort: the peer may be gone already, and the error below says what happened.
-        let _ = self.stream().close(Some(close::frame(code, reason))).await;
+        let _ = self.close(code, reason).await;
         Some(Err(error))
     }
 
@@ -405,13 +405,15 @@ impl WebSocket {
     /// Keep calling [`recv`](Self::recv) to read the peer's answer; it returns `None` when the
     /// handshake is complete. On the server, simply returning from the handler also works.
     pub async fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        self.close_with(close::frame(code, reason)).await
+    }
+
+    /// Sends `frame` and starts the close handshake's deadline; every close goes through here.
+    async fn close_with(&mut self, frame: CloseFrame) -> Result<(), Error> {
         if let Some(liveness) = &mut self.liveness {
             liveness.on_closing();
         }
-        Ok(self
-            .stream()
-            .close(Some(close::frame(code, reason)))
-            .await?)
+        Ok(self.stream().close(Some(frame)).await?)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -83,16 +83,20 @@ pub(crate) fn client_config(roots_pem: &[u8]) -> io::Result<Arc<rustls::ClientCo
     Ok(Arc::new(config))
 }
 
-/// Trusts the public web's certificate authorities (Mozilla's list, from `webpki-roots`).
+/// Trusts the public web's certificate authorities (Mozilla's list, from `webpki-roots`);
+/// built once, on the first `wss://` connection that needs it.
 pub(crate) fn public_roots() -> Arc<rustls::ClientConfig> {
-    let roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    Arc::new(
-        rustls::ClientConfig::builder()
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let config = rustls::ClientConfig::builder()
             .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
+            .with_no_client_auth();
+        Arc::new(config)
+    });
+    Arc::clone(config)
 }
 
 fn invalid<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> io::Error {

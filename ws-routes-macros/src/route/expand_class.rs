@@ -169,15 +169,7 @@ fn lifecycle(krate: &TokenStream, valid: &ValidClass) -> TokenStream {
 fn run_handle(krate: &TokenStream, valid: &ValidClass, handle: &Handle) -> TokenStream {
     let self_ty = &valid.block.self_ty;
     let (variables, bindings) = bind_from_connection(krate, &handle.arguments);
-    let method = valid
-        .block
-        .items
-        .iter()
-        .find_map(|item| match item {
-            syn::ImplItem::Fn(method) if method.sig.ident == "handle" => Some(method),
-            _ => None,
-        })
-        .map(|method| call_span(&method.sig.ident, &method.sig));
+    let method = call_span(&handle.sig.ident, &handle.sig);
     let receiver = if handle.by_value {
         quote!(__instance)
     } else {

@@ -48,6 +48,7 @@ pub(crate) enum HookArgument {
 
 /// The `handle` method, which takes the whole connection.
 pub(crate) struct Handle {
+    pub(crate) sig: Signature,
     /// `self` rather than `&mut self`.
     pub(crate) by_value: bool,
     pub(crate) arguments: Vec<Argument>,
@@ -73,7 +74,7 @@ pub(crate) fn class(args: Args, block: ItemImpl) -> syn::Result<ValidClass> {
         );
     }
     let mut accept = None;
-    let mut handle: Option<(Ident, Handle)> = None;
+    let mut handle: Option<Handle> = None;
     let mut lifecycle = Vec::new();
     // A trait impl's methods are the trait's: checking them as lifecycle methods would mislead.
     let methods = if block.trait_.is_none() {
@@ -93,10 +94,7 @@ pub(crate) fn class(args: Args, block: ItemImpl) -> syn::Result<ValidClass> {
         let ident = &method.sig.ident;
         match ident.to_string().as_str() {
             "accept" => accept = Some(check_accept(method, &pattern, &mut diagnostics)),
-            "handle" => {
-                let checked = check_handle(method, &pattern, &mut diagnostics);
-                handle = Some((ident.clone(), checked));
-            }
+            "handle" => handle = Some(check_handle(method, &pattern, &mut diagnostics)),
             name => match LIFECYCLE.iter().find(|(known, _)| *known == name) {
                 Some((_, arguments)) => {
                     check_lifecycle(method, arguments, &mut diagnostics);
@@ -106,7 +104,8 @@ pub(crate) fn class(args: Args, block: ItemImpl) -> syn::Result<ValidClass> {
             },
         }
     }
-    if let (Some((ident, _)), Some(first)) = (&handle, lifecycle.first().map(|sig| &sig.ident)) {
+    if let (Some(handle), Some(first)) = (&handle, lifecycle.first()) {
+        let (ident, first) = (&handle.sig.ident, &first.ident);
         diagnostics.error(
             ident.span(),
             format!("`handle` takes over the whole connection, so `{first}` would never run"),
@@ -126,7 +125,7 @@ pub(crate) fn class(args: Args, block: ItemImpl) -> syn::Result<ValidClass> {
         krate: args.krate,
         init: args.init,
         accept,
-        handle: handle.map(|(_, handle)| handle),
+        handle,
         lifecycle,
         block,
     })
@@ -200,6 +199,7 @@ fn check_handle(method: &ImplItemFn, pattern: &Pattern, diagnostics: &mut Diagno
         }
     };
     Handle {
+        sig: sig.clone(),
         by_value,
         arguments: validate::arguments(sig, pattern, diagnostics),
     }

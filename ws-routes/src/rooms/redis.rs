@@ -73,6 +73,8 @@ struct Link {
     client: redis::Client,
     /// This server's id: random, so that restarts and other processes never collide.
     server: u64,
+    /// The id as Redis keys and the servers set name it.
+    name: String,
     channel: String,
     servers_key: String,
     prefix: String,
@@ -97,10 +99,12 @@ impl Prepared {
         let client = redis::Client::open(settings.url.as_str())
             .map_err(|error| Error::Backplane(format!("invalid Redis URL: {error}")))?;
         let prefix = settings.prefix;
+        let server = RandomState::new().hash_one(Instant::now());
         Ok(Prepared {
             link: Link {
                 client,
-                server: RandomState::new().hash_one(Instant::now()),
+                server,
+                name: format!("{server:016x}"),
                 channel: format!("{prefix}:broadcast"),
                 servers_key: format!("{prefix}:servers"),
                 prefix,
@@ -179,19 +183,23 @@ impl Backplane {
             .await
             .map_err(backplane_error)?;
         let mut presence = BTreeMap::new();
+        // Expired (or no members): forget them, in one command; a live server adds itself
+        // back on its next heartbeat.
+        let mut expired = Vec::new();
         for (server, hash) in servers.iter().zip(hashes) {
             if hash.is_empty() {
-                // Expired (or no members): forget it; a live server adds itself back on its
-                // next heartbeat.
-                let _: Result<(), _> = redis::cmd("SREM")
-                    .arg(&self.link.servers_key)
-                    .arg(server)
-                    .query_async(&mut connection)
-                    .await;
+                expired.push(server);
             }
             for (room, count) in hash {
                 *presence.entry(room).or_default() += count;
             }
+        }
+        if !expired.is_empty() {
+            let _: Result<(), _> = redis::cmd("SREM")
+                .arg(&self.link.servers_key)
+                .arg(&expired)
+                .query_async(&mut connection)
+                .await;
         }
         Ok(presence)
     }
@@ -209,20 +217,20 @@ impl Backplane {
         &self,
         connection: &mut MultiplexedConnection,
     ) -> Result<Vec<String>, Error> {
-        let me = server_name(self.link.server);
+        let me = &self.link.name;
         let servers: Vec<String> = redis::cmd("SMEMBERS")
             .arg(&self.link.servers_key)
             .query_async(connection)
             .await
             .map_err(backplane_error)?;
-        Ok(servers.into_iter().filter(|server| *server != me).collect())
+        Ok(servers.into_iter().filter(|server| server != me).collect())
     }
 }
 
 impl fmt::Debug for Backplane {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Backplane")
-            .field("server", &server_name(self.link.server))
+            .field("server", &self.link.name)
             .field("channel", &self.link.channel)
             .field(
                 "connected",
@@ -242,10 +250,6 @@ impl Link {
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))
     }
-}
-
-fn server_name(server: u64) -> String {
-    format!("{server:016x}")
 }
 
 fn backplane_error(error: redis::RedisError) -> Error {
@@ -291,7 +295,7 @@ async fn publish_loop(
                 "publishing to Redis again: broadcasts queued meanwhile go out now; the \
                  unpublished ones never reached other servers"
             ),
-            None => info!(server = %server_name(link.server), "connected to Redis"),
+            None => info!(server = %link.name, "connected to Redis"),
         }
         *link.connection.lock().expect("connection lock") = Some(connection.clone());
         let mut heartbeat = tokio::time::interval(heartbeat_every);
@@ -343,8 +347,8 @@ async fn write_presence(
     let Some(counts) = rooms.upgrade().map(|rooms| rooms.local_presence()) else {
         return Ok(());
     };
-    let name = server_name(link.server);
-    let key = link.presence_key(&name);
+    let name = &link.name;
+    let key = link.presence_key(name);
     let counts: Vec<(String, usize)> = counts.into_iter().collect();
     let mut pipe = redis::pipe();
     pipe.atomic().del(&key).ignore();
@@ -353,7 +357,7 @@ async fn write_presence(
         pipe.hset_multiple(&key, &counts).ignore();
         pipe.pexpire(&key, ttl).ignore();
     }
-    pipe.sadd(&link.servers_key, &name).ignore();
+    pipe.sadd(&link.servers_key, name).ignore();
     pipe.query_async::<()>(connection).await?;
     debug!(rooms = counts.len(), "presence written to Redis");
     Ok(())
@@ -363,11 +367,10 @@ async fn remove_presence(
     link: &Link,
     connection: &mut MultiplexedConnection,
 ) -> redis::RedisResult<()> {
-    let name = server_name(link.server);
     redis::pipe()
-        .del(link.presence_key(&name))
+        .del(link.presence_key(&link.name))
         .ignore()
-        .srem(&link.servers_key, &name)
+        .srem(&link.servers_key, &link.name)
         .ignore()
         .query_async(connection)
         .await
