@@ -5,18 +5,23 @@
 //! cargo run --release -p bench --bin fanout [-- --rounds 20 --sizes 1,100,1000,10000]
 //! ```
 //!
-//! The server runs in a child process (this binary with `serve`), so that its resident memory
-//! is its own; the members and the publisher are WebSocket clients in this process, over
-//! loopback. Each round the publisher sends one text to `/publish`, the server broadcasts it
-//! to the room, and the round ends when every member has received it. Both processes raise
-//! their soft limit of open files to the hard limit (10,000 members need over 10,000).
+//! The server runs in a child process (this binary with `serve`) on one thread pinned to CPU
+//! 0, so that its resident memory is its own; the members and the publisher are WebSocket
+//! clients in this process, pinned to CPU 1, over loopback, as in `compare`. Each round the
+//! publisher sends one text to `/publish`, the server broadcasts it to the room, and the round
+//! ends when every member has received it. Both processes raise their open-file limit (10,000
+//! members need over 10,000).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::ffi::OsStr;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use bench::process::ServerProcess;
+use bench::report::{as_nanos, bytes, nanos};
+use bench::sys;
+use clap::{Parser, Subcommand};
 use tokio::sync::Notify;
 use ws_routes::{Message, Rooms, Server, State, WebSocket, route, routes};
 
@@ -43,14 +48,16 @@ async fn publish(mut ws: WebSocket, State(rooms): State<Rooms>) {
     }
 }
 
-/// The child process: serves until killed.
-async fn serve() -> std::io::Result<()> {
-    let server = Server::new(routes![member, publish])
-        .with_state(Rooms::new())
-        .bind("127.0.0.1:0")
-        .await?;
-    println!("listening {}", server.local_addr()?);
-    server.run().await
+/// The server: serves until killed, on one thread (it is pinned to one CPU).
+fn serve(addr: &str) -> std::io::Result<()> {
+    bench::server::run(async {
+        let server = Server::new(routes![member, publish])
+            .with_state(Rooms::new())
+            .bind(addr)
+            .await?;
+        bench::server::announce(server.local_addr()?)?;
+        server.run().await
+    })
 }
 
 /// The round in progress: members still to receive, and who tells the publisher.
@@ -59,57 +66,32 @@ struct Round {
     last: Notify,
 }
 
-struct Settings {
+#[derive(Parser)]
+#[command(about = "Broadcast fan-out: time from one send to the last member's receipt")]
+struct Cli {
+    /// Rounds per room size.
+    #[arg(long, default_value_t = 10)]
     rounds: usize,
+    /// Room sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,100,1000,10000")]
     sizes: Vec<usize>,
+    #[command(subcommand)]
+    mode: Option<Mode>,
 }
 
-fn settings() -> Result<Settings, String> {
-    let mut settings = Settings {
-        rounds: 10,
-        sizes: vec![1, 100, 1000, 10_000],
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let value = args.next().ok_or(format!("{arg} needs a value"))?;
-        match arg.as_str() {
-            "--rounds" => settings.rounds = value.parse().map_err(|_| "bad --rounds")?,
-            "--sizes" => {
-                settings.sizes = value
-                    .split(',')
-                    .map(|size| size.parse().map_err(|_| format!("bad size {size}")))
-                    .collect::<Result<_, _>>()?;
-            }
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    settings.sizes.sort_unstable();
-    Ok(settings)
+#[derive(Subcommand)]
+enum Mode {
+    /// Run as the server under test (what the benchmark starts).
+    #[command(hide = true)]
+    Serve {
+        #[command(flatten)]
+        server: bench::server::Args,
+    },
 }
 
-/// The server process, killed when dropped.
-struct ServerProcess(Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Resident memory of a process, in MiB, from /proc.
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
-
-fn millis(duration: Duration) -> String {
-    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
-}
+/// The CPUs the server and the clients are pinned to.
+const SERVER_CPU: usize = 0;
+const CLIENT_CPU: usize = 1;
 
 /// Connects a member and waits until it is in the room. Connecting thousands at once can
 /// meet a full accept queue (the kernel resets some): those retry.
@@ -132,25 +114,8 @@ async fn join(url: String) -> WebSocket {
     }
 }
 
-async fn bench(settings: Settings) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut child = Command::new(exe)
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("start the server: {e}"))?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("piped"))
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
-    let server = ServerProcess(child);
-    let addr = line
-        .trim()
-        .strip_prefix("listening ")
-        .ok_or(format!("unexpected {line:?}"))?
-        .to_owned();
-    let pid = server.0.id();
-
+async fn bench(cli: Cli, server: &mut ServerProcess) -> Result<(), String> {
+    let addr = server.addr();
     let current = Arc::new(std::sync::Mutex::new(Arc::new(Round {
         remaining: AtomicUsize::new(0),
         last: Notify::new(),
@@ -161,7 +126,9 @@ async fn bench(settings: Settings) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     println!("| members | median | slowest | rounds | server RSS |");
     println!("|---:|---:|---:|---:|---:|");
-    for &size in &settings.sizes {
+    let mut sizes = cli.sizes;
+    sizes.sort_unstable();
+    for size in sizes {
         while members < size {
             let batch = (size - members).min(100);
             let joins = (0..batch).map(|_| tokio::spawn(join(format!("ws://{addr}/member"))));
@@ -181,8 +148,8 @@ async fn bench(settings: Settings) -> Result<(), String> {
             }
             members += batch;
         }
-        let mut times = Vec::with_capacity(settings.rounds);
-        for number in 0..settings.rounds {
+        let mut times = Vec::with_capacity(cli.rounds);
+        for number in 0..cli.rounds {
             let round = Arc::new(Round {
                 remaining: AtomicUsize::new(size),
                 last: Notify::new(),
@@ -200,32 +167,25 @@ async fn bench(settings: Settings) -> Result<(), String> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         times.sort();
+        server.check_alive().map_err(|e| e.to_string())?;
+        let rss = server.rss().map_err(|e| e.to_string())?;
         println!(
-            "| {size} | {} | {} | {} | {:.1} MiB |",
-            millis(times[times.len() / 2]),
-            millis(times[times.len() - 1]),
-            settings.rounds,
-            rss_mib(pid)
+            "| {size} | {} | {} | {} | {} |",
+            nanos(as_nanos(times[times.len() / 2])),
+            nanos(as_nanos(times[times.len() - 1])),
+            cli.rounds,
+            bytes(rss as f64)
         );
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
-    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
-        eprintln!("fanout: could not raise the open-file limit: {error}");
-    }
-    let runtime = tokio::runtime::Runtime::new().expect("a Tokio runtime");
-    if std::env::args().nth(1).as_deref() == Some("serve") {
-        return match runtime.block_on(serve()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("fanout server: {error}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    let result = settings().and_then(|settings| runtime.block_on(bench(settings)));
+    let cli = Cli::parse();
+    let result = match cli.mode {
+        Some(Mode::Serve { server }) => serve(&server.addr).map_err(|e| e.to_string()),
+        None => run(cli),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -233,4 +193,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Starts the server pinned to one CPU, pins the clients to the other, and measures.
+fn run(cli: Cli) -> Result<(), String> {
+    let largest = cli.sizes.iter().copied().max().unwrap_or(0) as u64;
+    let open_files = sys::raise_open_files(largest + 1024).map_err(|e| e.to_string())?;
+    if open_files < largest + 64 {
+        return Err(format!("the open-file limit is {open_files}: too low"));
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let log = std::env::temp_dir().join("ws-routes-fanout-server.log");
+    let mut server = ServerProcess::start(&exe, &[OsStr::new("serve")], SERVER_CPU, &log)
+        .map_err(|e| e.to_string())?;
+    sys::pin_to_cpu(CLIENT_CPU).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(bench(cli, &mut server))
 }
