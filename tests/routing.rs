@@ -428,3 +428,92 @@ async fn frames_sent_right_behind_the_handshake_are_not_lost() {
     }
     assert!(answer.starts_with(b"HTTP/1.1 101 "));
 }
+
+#[tokio::test]
+async fn a_url_in_the_query_string_never_takes_part_in_routing() {
+    let addr = spawn(ROUTES).await;
+    for path in [
+        "/light/on?next=ws://x/switch/on",
+        "/light/on?u=a://b",
+        "/light/on?next=http://x/light/off",
+    ] {
+        let mut ws = connect(addr, path).await;
+        assert_eq!(
+            ask(&mut ws, "00-12-4b-01").await,
+            "the light has turned on",
+            "{path}"
+        );
+    }
+}
+
+/// Sends an upgrade request for `target` by hand and returns the response's status line.
+async fn status_line(addr: std::net::SocketAddr, target: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET {target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n") {
+        let mut byte = [0];
+        let read = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut byte))
+            .await
+            .expect("a response within ten seconds")
+            .unwrap();
+        assert_eq!(read, 1, "closed before a status line");
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap().trim_end().to_owned()
+}
+
+#[tokio::test]
+async fn absolute_form_targets_route_on_their_path() {
+    let addr = spawn(ROUTES).await;
+    let switched = "HTTP/1.1 101 Switching Protocols";
+    assert_eq!(status_line(addr, "ws://x/light/on").await, switched);
+    assert_eq!(
+        status_line(addr, "ws://x/light/on?next=ws://y/switch").await,
+        switched
+    );
+    let refused = Server::new(ROUTES).unmatched(Unmatched::NotFound);
+    let addr = support::spawn_server(refused).await;
+    assert_eq!(
+        status_line(addr, "http://x/switch/on").await,
+        "HTTP/1.1 404 Not Found"
+    );
+    assert_eq!(
+        status_line(addr, "/light/on?next=ws://x/switch/on").await,
+        switched
+    );
+}
+
+#[tokio::test]
+async fn targets_that_are_neither_origin_nor_absolute_form_get_400() {
+    let addr = spawn(ROUTES).await;
+    for target in ["*", "x:80", "light/on", "/light/on#frag"] {
+        assert_eq!(
+            status_line(addr, target).await,
+            "HTTP/1.1 400 Bad Request",
+            "{target}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dot_segments_get_400_in_every_spelling() {
+    let addr = spawn(ROUTES).await;
+    for target in [
+        "/light/../switch/on",
+        "/light/./on",
+        "/light/%2e%2e/x",
+        "/light/.%2E",
+        "/files/a/../../etc",
+    ] {
+        assert_eq!(
+            status_line(addr, target).await,
+            "HTTP/1.1 400 Bad Request",
+            "{target}"
+        );
+    }
+}

@@ -168,27 +168,14 @@ async fn handshake(
     let mut head = match read {
         Ok(head) => head,
         Err(ReadError::Io(error)) => return Err(error),
-        Err(ReadError::Malformed) => {
-            return refuse(
-                transport,
-                Reject::new(StatusCode::BAD_REQUEST).body("malformed HTTP request\n"),
-            )
-            .await;
-        }
-        Err(ReadError::TooLarge) => {
-            return refuse(
-                transport,
-                Reject::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
-            )
-            .await;
-        }
+        Err(ReadError::Refused(refusal)) => return refuse(transport, refusal).await,
     };
     if !handshake::is_upgrade(&head) {
         let Some(fallback) = &shared.fallback else {
             let refusal = handshake::upgrade_required("this endpoint speaks WebSocket only\n");
             return refuse(transport, refusal).await;
         };
-        debug!(path = %head.target, "plain HTTP request: fallback");
+        debug!(path = head.uri.path(), "plain HTTP request: fallback");
         fallback.answer(transport, head).await?;
         return Ok(None);
     }

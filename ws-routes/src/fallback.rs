@@ -145,23 +145,13 @@ impl Shared {
         stream: &mut S,
         head: RequestHead,
     ) -> io::Result<()> {
-        let response = match Request::builder()
-            .method(head.method.clone())
-            .uri(head.target.as_str())
-            .body(())
-        {
-            Ok(mut request) => {
-                *request.headers_mut() = head.headers;
-                self.0.respond(&request)
-            }
-            Err(_) => {
-                let mut response = Response::new(Bytes::from_static(b"malformed request\n"));
-                *response.status_mut() = StatusCode::BAD_REQUEST;
-                response
-            }
-        };
-        let (parts, body) = response.into_parts();
         let send_body = head.method != Method::HEAD;
+        let mut request = Request::new(());
+        *request.method_mut() = head.method;
+        *request.uri_mut() = head.uri;
+        *request.headers_mut() = head.headers;
+        let response = self.0.respond(&request);
+        let (parts, body) = response.into_parts();
         let bytes = http_response(parts.status, &parts.headers, None, &body, send_body);
         write_and_close(stream, &bytes).await
     }

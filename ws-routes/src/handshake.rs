@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
-use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use crate::origin::OriginPattern;
 use crate::request::Reject;
 use crate::route::Route;
@@ -20,8 +20,8 @@ const MAX_HEADERS: usize = 64;
 #[derive(Debug)]
 pub(crate) struct RequestHead {
     pub(crate) method: Method,
-    /// The request target: the path and the query string.
-    pub(crate) target: String,
+    /// The request target, checked by [`request_target`].
+    pub(crate) uri: Uri,
     pub(crate) headers: HeaderMap,
     /// Bytes the client sent after the head (frames sent without waiting for the 101).
     pub(crate) leftover: Vec<u8>,
@@ -30,20 +30,66 @@ pub(crate) struct RequestHead {
 impl RequestHead {
     /// The path (always starting with `/`) and the query string, if any.
     pub(crate) fn path_and_query(&self) -> (&str, Option<&str>) {
-        let target = match self.target.find("://") {
-            // Absolute form (`GET ws://host/path HTTP/1.1`): drop the scheme and authority.
-            Some(scheme_end) => {
-                let after = &self.target[scheme_end + 3..];
-                after.find('/').map_or("/", |at| &after[at..])
-            }
-            None => &self.target,
-        };
-        let target = target.split_once('#').map_or(target, |(before, _)| before);
-        match target.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (target, None),
+        (self.uri.path(), self.uri.query())
+    }
+}
+
+/// Why a request target was refused (HTTP 400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BadTarget {
+    /// Neither origin-form (`/path?query`) nor absolute-form (`ws://host/path`), or not a URI.
+    Form,
+    /// A `.` or `..` segment, plain or percent-encoded: a proxy would normalise it away, so the
+    /// path it checked and the path routed would differ.
+    DotSegment,
+}
+
+impl BadTarget {
+    fn body(self) -> &'static str {
+        match self {
+            BadTarget::Form => "malformed request target\n",
+            BadTarget::DotSegment => "`.` and `..` path segments are not allowed\n",
         }
     }
+}
+
+/// Parses a request target as RFC 9112 section 3.2 defines it for a GET: origin-form when it
+/// starts with `/`, absolute-form (`scheme://authority/path`) otherwise. The path and query
+/// are those [`Uri`] parses, so routing and the HTTP fallback always see the same path; a
+/// fragment, the asterisk and authority forms, and dot segments are refused.
+pub(crate) fn request_target(target: &str) -> Result<Uri, BadTarget> {
+    if target.contains('#') {
+        return Err(BadTarget::Form);
+    }
+    let uri: Uri = target.parse().map_err(|_| BadTarget::Form)?;
+    let form_ok = if target.starts_with('/') {
+        uri.scheme().is_none() && uri.authority().is_none()
+    } else {
+        uri.scheme().is_some() && uri.authority().is_some()
+    };
+    if !form_ok || !uri.path().starts_with('/') {
+        return Err(BadTarget::Form);
+    }
+    if uri.path().split('/').any(is_dot_segment) {
+        return Err(BadTarget::DotSegment);
+    }
+    Ok(uri)
+}
+
+/// `.` or `..`, with any of the dots written `%2e` or `%2E`.
+fn is_dot_segment(segment: &str) -> bool {
+    let rest = segment.as_bytes();
+    let mut dots = 0;
+    let mut at = 0;
+    while at < rest.len() {
+        match rest[at..] {
+            [b'.', ..] => at += 1,
+            [b'%', b'2', b'e' | b'E', ..] => at += 3,
+            _ => return false,
+        }
+        dots += 1;
+    }
+    dots == 1 || dots == 2
 }
 
 /// Why no request head could be read.
@@ -51,16 +97,28 @@ impl RequestHead {
 pub(crate) enum ReadError {
     /// The peer closed the connection or the socket failed; nothing to answer.
     Io(io::Error),
-    /// Not HTTP: answer 400.
-    Malformed,
-    /// The head is larger than the limit or has too many headers: answer 431.
-    TooLarge,
+    /// Not a request to serve: the HTTP answer that says why.
+    Refused(Reject),
 }
 
 impl From<io::Error> for ReadError {
     fn from(error: io::Error) -> Self {
         ReadError::Io(error)
     }
+}
+
+impl From<BadTarget> for ReadError {
+    fn from(bad: BadTarget) -> Self {
+        ReadError::Refused(Reject::new(StatusCode::BAD_REQUEST).body(bad.body()))
+    }
+}
+
+fn malformed() -> ReadError {
+    ReadError::Refused(Reject::new(StatusCode::BAD_REQUEST).body("malformed HTTP request\n"))
+}
+
+fn too_large() -> ReadError {
+    ReadError::Refused(Reject::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE))
 }
 
 /// Reads a request head of at most `limit` bytes.
@@ -72,7 +130,7 @@ pub(crate) async fn read_head<S: AsyncRead + Unpin>(
     loop {
         if buf.len() == buf.capacity() {
             if buf.len() >= limit {
-                return Err(ReadError::TooLarge);
+                return Err(too_large());
             }
             buf.reserve_exact(buf.len().min(limit - buf.len()));
         }
@@ -86,8 +144,8 @@ pub(crate) async fn read_head<S: AsyncRead + Unpin>(
             Ok(httparse::Status::Complete(length)) => {
                 return head_from(&request, buf[length..].to_vec());
             }
-            Err(httparse::Error::TooManyHeaders) => return Err(ReadError::TooLarge),
-            Err(_) => return Err(ReadError::Malformed),
+            Err(httparse::Error::TooManyHeaders) => return Err(too_large()),
+            Err(_) => return Err(malformed()),
         }
     }
 }
@@ -100,18 +158,18 @@ fn head_from(
         .method
         .and_then(|m| Method::from_bytes(m.as_bytes()).ok());
     let (Some(method), Some(target)) = (method, request.path) else {
-        return Err(ReadError::Malformed);
+        return Err(malformed());
     };
     let mut headers = HeaderMap::with_capacity(request.headers.len());
     for header in request.headers.iter() {
-        let name =
-            HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| ReadError::Malformed)?;
-        let value = HeaderValue::from_bytes(header.value).map_err(|_| ReadError::Malformed)?;
+        let name = HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| malformed())?;
+        let value = HeaderValue::from_bytes(header.value).map_err(|_| malformed())?;
         headers.append(name, value);
     }
+    let uri = request_target(target)?;
     Ok(RequestHead {
         method,
-        target: target.to_owned(),
+        uri,
         headers,
         leftover,
     })
@@ -294,4 +352,82 @@ pub(crate) async fn write_and_close<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BadTarget, request_target};
+
+    fn routed(target: &str) -> Result<(String, Option<String>), BadTarget> {
+        request_target(target).map(|uri| (uri.path().to_owned(), uri.query().map(str::to_owned)))
+    }
+
+    #[test]
+    fn a_url_in_the_query_string_never_routes() {
+        for (target, path, query) in [
+            (
+                "/light/on?next=ws://x/switch/on",
+                "/light/on",
+                "next=ws://x/switch/on",
+            ),
+            ("/light/on?u=a://b", "/light/on", "u=a://b"),
+            (
+                "/public?next=http://x/admin",
+                "/public",
+                "next=http://x/admin",
+            ),
+        ] {
+            assert_eq!(
+                routed(target),
+                Ok((path.to_owned(), Some(query.to_owned()))),
+                "{target}"
+            );
+        }
+    }
+
+    #[test]
+    fn absolute_form_routes_on_its_path() {
+        assert_eq!(
+            routed("ws://example.com/light/on?x=1"),
+            Ok(("/light/on".to_owned(), Some("x=1".to_owned())))
+        );
+        assert_eq!(
+            routed("http://example.com:8080/a"),
+            Ok(("/a".to_owned(), None))
+        );
+    }
+
+    #[test]
+    fn other_forms_are_refused() {
+        for target in [
+            "*",
+            "example.com:443",
+            "light/on",
+            "/light/on#top",
+            "ws:/light",
+            "",
+        ] {
+            assert_eq!(routed(target), Err(BadTarget::Form), "{target:?}");
+        }
+    }
+
+    #[test]
+    fn dot_segments_are_refused_in_every_spelling() {
+        for target in [
+            "/.",
+            "/..",
+            "/a/../admin",
+            "/a/./b",
+            "/a/%2e%2E/b",
+            "/%2e",
+            "/a/.%2e",
+            "/a/..?x=1",
+            "ws://host/a/../b",
+        ] {
+            assert_eq!(routed(target), Err(BadTarget::DotSegment), "{target:?}");
+        }
+        for target in ["/a/.../b", "/a/.b", "/a/b.", "/%2e%2e%2e", "/a/%2f"] {
+            assert!(routed(target).is_ok(), "{target:?}");
+        }
+    }
 }

@@ -256,6 +256,11 @@ pub mod __private {
         }
     }
 
+    /// The request target as the handshake routes it: `None` when it is answered with 400.
+    pub fn request_target(target: &str) -> Option<crate::http::Uri> {
+        crate::handshake::request_target(target).ok()
+    }
+
     /// A query string, as the `Query` extractor would see it.
     pub fn query(raw: &str) -> crate::Query {
         crate::Query::new(Some(raw.to_owned()))
