@@ -22,9 +22,7 @@ mod common;
 
 use clap::Parser;
 use serde_json::json;
-use ws_routes::{
-    Pages, Query, Rooms, Sender, Server, Session, State, close::CloseFrame, route, routes,
-};
+use ws_routes::{CloseFrame, Pages, Query, Rooms, Sender, Server, Session, State, route, routes};
 
 #[derive(Parser)]
 #[command(about = "A chat with rooms, its web page, and an optional Redis backplane")]

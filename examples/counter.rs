@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use ws_routes::http::StatusCode;
-use ws_routes::{Reject, Request, Server, Session, State, close::CloseFrame, route, routes};
+use ws_routes::{CloseFrame, Reject, Request, Server, Session, State, route, routes};
 
 #[derive(Parser)]
 #[command(about = "A class-style WebSocket route with a handshake hook and server push")]

@@ -30,9 +30,6 @@ async fn room(ws: WebSocket, room: String) {
 
 async fn echo(mut ws: WebSocket, room: &str) {
     while let Some(Ok(message)) = ws.recv().await {
-        if !message.is_data() {
-            continue;
-        }
         tracing::info!(
             room,
             bytes = message.as_bytes().len(),

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use ws_routes::{Message, Pages, Rooms, Server, Session, State, WebSocket, route, routes};
+use ws_routes::{CloseCode, Pages, Rooms, Server, Session, State, WebSocket, route, routes};
 
 #[derive(Parser)]
 #[command(about = "The seed's light switch: a WebSocket server with URI routing, and its client")]
@@ -98,9 +98,6 @@ impl Light {
 #[route("/light/{status}")]
 async fn light(mut ws: WebSocket, status: String, State(light): State<Light>) {
     while let Some(Ok(message)) = ws.recv().await {
-        if !message.is_data() {
-            continue;
-        }
         let reply = light.switch(&status, message.as_bytes()).await;
         if ws.send(reply).await.is_err() {
             break;
@@ -192,28 +189,25 @@ async fn client(url: &str, message: String) -> ExitCode {
         eprintln!("could not send: {error}");
         return ExitCode::FAILURE;
     }
-    while let Some(received) = ws.recv().await {
-        match received {
-            Ok(Message::Text(reply)) => {
-                println!("{reply}");
-                let _ = ws.close(1000u16, "").await;
-                while ws.recv().await.is_some() {}
-                return ExitCode::SUCCESS;
-            }
-            Ok(Message::Close(Some(frame))) => {
-                println!(
-                    "connection closed error: code {} ({})",
-                    u16::from(frame.code),
-                    frame.reason
-                );
-                return ExitCode::FAILURE;
-            }
-            Ok(_) => continue,
-            Err(error) => {
-                println!("connection closed error: {error}");
-                return ExitCode::FAILURE;
-            }
+    match ws.recv().await {
+        Some(Ok(reply)) => {
+            println!("{}", reply.as_text().unwrap_or("(a binary reply)"));
+            let _ = ws.close(CloseCode::NORMAL, "").await;
+            while ws.recv().await.is_some() {}
+            return ExitCode::SUCCESS;
         }
+        Some(Err(error)) => {
+            println!("connection closed error: {error}");
+            return ExitCode::FAILURE;
+        }
+        None => {}
+    }
+    if let Some(frame) = ws.close_frame() {
+        println!(
+            "connection closed error: code {} ({})",
+            frame.code, frame.reason
+        );
+        return ExitCode::FAILURE;
     }
     println!("connection closed error");
     ExitCode::FAILURE

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use ws_routes::http::StatusCode;
 use ws_routes::{
-    Bytes, Close, Error, Message, Reject, Request, Routes, Sender, Server, Session, State,
-    WebSocket, close::CloseFrame, route, routes,
+    Bytes, Close, CloseFrame, Error, Message, Reject, Request, Routes, Sender, Server, Session,
+    State, WebSocket, route, routes,
 };
 
 use support::{ask, close_frame, connect, spawn_server, text, wait_for};
@@ -125,12 +125,11 @@ impl Seed {
 #[route("/seed/{status}", init = Seed::new)]
 impl Seed {
     async fn handle(self, mut ws: WebSocket, status: String) {
-        while let Some(Ok(message)) = ws.recv().await {
-            if message.is_data()
-                && ws
-                    .send(format!("{} {status}", self.greeting))
-                    .await
-                    .is_err()
+        while let Some(Ok(_)) = ws.recv().await {
+            if ws
+                .send(format!("{} {status}", self.greeting))
+                .await
+                .is_err()
             {
                 break;
             }

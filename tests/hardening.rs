@@ -11,8 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use ws_routes::http::StatusCode;
 use ws_routes::{
-    Client, Error, Message, Reject, Request, Routes, Server, ServerHandle, State, TlsConfig,
-    WebSocket, route, routes,
+    Client, Error, Reject, Request, Routes, Server, ServerHandle, State, TlsConfig, WebSocket,
+    route, routes,
 };
 
 use support::{ask, close_frame, connect, text, wait_for};
@@ -20,7 +20,7 @@ use support::{ask, close_frame, connect, text, wait_for};
 #[route("/echo")]
 async fn echo(mut ws: WebSocket) {
     while let Some(Ok(message)) = ws.recv().await {
-        if message.is_data() && ws.send(message).await.is_err() {
+        if ws.send(message).await.is_err() {
             break;
         }
     }
@@ -214,21 +214,12 @@ async fn keepalive_closes_a_client_that_stops_answering_pings() {
     let (addr, _, _) =
         start(server().keepalive(Duration::from_millis(100), Duration::from_millis(100))).await;
     let mut ws = connect(addr, "/echo").await;
-    // Not reading means not answering the pings; after one interval and one timeout the
-    // server gives up.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let mut pings = 0;
-    let frame = loop {
-        match ws.recv().await {
-            Some(Ok(Message::Ping(_))) => pings += 1,
-            Some(Ok(Message::Close(Some(frame)))) => break frame,
-            other => panic!("expected pings then a close, got {other:?}"),
-        }
-    };
-    assert_eq!(pings, 1, "one unanswered ping, then the close");
+    // Not reading means not answering the pings: after one interval and one timeout (200 ms)
+    // the server gives up. A second is a wide margin on a loaded machine.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
-        (u16::from(frame.code), frame.reason.as_str()),
-        (1011, "keepalive ping timeout")
+        close_frame(&mut ws).await,
+        (1011, "keepalive ping timeout".into())
     );
 }
 
@@ -239,11 +230,9 @@ async fn keepalive_keeps_a_responsive_client_and_measures_its_latency() {
     let mut ws = connect(addr, "/latency").await;
     // Reading answers the pings; stay for many intervals.
     let until = tokio::time::Instant::now() + Duration::from_millis(500);
-    while let Ok(received) = tokio::time::timeout_at(until, ws.recv()).await {
-        assert!(
-            matches!(received, Some(Ok(Message::Ping(_)))),
-            "{received:?}"
-        );
+    // Pings are answered inside `recv` and never come out of it.
+    if let Ok(received) = tokio::time::timeout_at(until, ws.recv()).await {
+        panic!("expected nothing while pings come and go, got {received:?}");
     }
     assert_eq!(ask(&mut ws, "latency").await, "measured: true");
 }

@@ -33,30 +33,38 @@ pub async fn connect_url(url: &str) -> WebSocket {
     ws_routes::connect(url).await.expect("connect")
 }
 
+/// How long a test waits for anything on the network before it fails.
+pub const NETWORK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The next message, within [`NETWORK_TIMEOUT`].
+pub async fn next(ws: &mut WebSocket) -> Option<Result<Message, ws_routes::Error>> {
+    tokio::time::timeout(NETWORK_TIMEOUT, ws.recv())
+        .await
+        .expect("no message within the network timeout")
+}
+
 /// The next text message; panics on anything else.
 pub async fn text(ws: &mut WebSocket) -> String {
-    loop {
-        match ws.recv().await {
-            Some(Ok(Message::Text(text))) => return text.to_string(),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            other => panic!("expected a text message, got {other:?}"),
-        }
+    match next(ws).await {
+        Some(Ok(Message::Text(text))) => text.to_string(),
+        other => panic!("expected a text message, got {other:?}"),
     }
 }
 
-/// Reads until the server's close frame and returns its code and reason.
+/// Reads until the connection closes and returns the code and reason of the server's close
+/// frame; panics on a failure or a close without a frame.
 pub async fn close_frame(ws: &mut WebSocket) -> (u16, String) {
-    while let Some(received) = ws.recv().await {
-        match received {
-            Ok(Message::Close(Some(frame))) => {
-                return (u16::from(frame.code), frame.reason.to_string());
-            }
-            Ok(Message::Close(None)) => panic!("close frame without a code"),
-            Ok(_) => continue,
-            Err(error) => panic!("connection failed before its close frame: {error}"),
+    loop {
+        match next(ws).await {
+            Some(Ok(_)) => continue,
+            Some(Err(error)) => panic!("connection failed before its close frame: {error}"),
+            None => break,
         }
     }
-    panic!("connection ended without a close frame")
+    let frame = ws
+        .close_frame()
+        .expect("connection ended without a close frame");
+    (frame.code.as_u16(), frame.reason.to_string())
 }
 
 /// Sends `text` and returns the text reply.

@@ -4,14 +4,12 @@
 use std::sync::Arc;
 
 use tokio::net::TcpStream;
-use tokio_tungstenite::client_async_with_config;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::error::Error;
-use crate::http::{HeaderName, HeaderValue};
+use crate::http::{HeaderName, HeaderValue, Uri};
 use crate::socket::WebSocket;
-use crate::transport::Transport;
+use crate::wire::engine::{self, Engine};
+use crate::wire::transport::Transport;
 
 /// Connects to a `ws://` (or, with the `tls` feature, `wss://`) URL with the default
 /// settings and returns the same [`WebSocket`] type handlers use.
@@ -113,26 +111,18 @@ impl Client {
 
     /// Connects to `url` (`ws://` or, with the `tls` feature, `wss://`).
     pub async fn connect(&self, url: &str) -> Result<WebSocket, Error> {
-        let mut request = url.into_client_request()?;
-        request.headers_mut().extend(self.headers.iter().cloned());
+        let (uri, secure) = parse_url(url)?;
+        let mut headers = self.headers.clone();
         if !self.protocols.is_empty() {
             let offered = HeaderValue::try_from(self.protocols.join(", ")).map_err(|_| {
                 Error::Protocol("a subprotocol name is not a valid header value".into())
             })?;
-            request
-                .headers_mut()
-                .insert("sec-websocket-protocol", offered);
+            headers.push((HeaderName::from_static("sec-websocket-protocol"), offered));
         }
-        let config = WebSocketConfig::default()
-            .read_buffer_size(4 << 10)
-            .write_buffer_size(0)
-            .max_message_size(Some(self.max_message_size))
-            .max_frame_size(Some(self.max_message_size));
-        let uri = request.uri();
-        let secure = match uri.scheme_str() {
-            Some("ws") => false,
-            Some("wss") => true,
-            _ => return Err(Error::Url(format!("{url} is not a ws:// or wss:// URL"))),
+        let settings = engine::Settings {
+            read_buffer: 4 << 10,
+            max_message: self.max_message_size,
+            max_frame: self.max_message_size,
         };
         let host = uri
             .host()
@@ -149,13 +139,13 @@ impl Client {
         } else {
             Transport::Tcp(tcp)
         };
-        let (stream, response) = client_async_with_config(request, transport, Some(config)).await?;
-        let protocol = response
-            .headers()
+        let switched = Engine::client(&uri, headers, transport, settings).await?;
+        let protocol = switched
+            .headers
             .get("sec-websocket-protocol")
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
-        Ok(WebSocket::client(Box::new(stream), protocol))
+        Ok(WebSocket::client(Box::new(switched.engine), protocol))
     }
 
     #[cfg(feature = "tls")]
@@ -177,5 +167,22 @@ impl Client {
         Err(Error::Url(
             "wss:// needs the `tls` feature of ws-routes".into(),
         ))
+    }
+}
+
+/// Parses a `ws://` or `wss://` URL; whether it is secure.
+fn parse_url(url: &str) -> Result<(Uri, bool), Error> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|error| Error::Url(format!("{url} is not a URL: {error}")))?;
+    match uri.scheme_str() {
+        Some("ws") => Ok((uri, false)),
+        Some("wss") => Ok((uri, true)),
+        Some(scheme) => Err(Error::Url(format!(
+            "{url}: the scheme must be ws:// or wss://, not {scheme}://"
+        ))),
+        None => Err(Error::Url(format!(
+            "{url} has no scheme: write ws://{url} (or wss:// for TLS)"
+        ))),
     }
 }

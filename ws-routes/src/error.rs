@@ -1,8 +1,7 @@
-//! The error type of sockets and clients.
+//! The error types: [`Error`] for sockets and clients, [`MissingState`] for a server bound
+//! without a state its routes take.
 
 use std::io;
-
-use tokio_tungstenite::tungstenite;
 
 use crate::http::{HeaderMap, StatusCode};
 
@@ -32,7 +31,7 @@ pub enum Error {
     /// The connection was closed through [`Sender::close`](crate::Sender::close), for instance
     /// by a room's [slow-consumer policy](crate::SlowConsumer); the frame is the one sent.
     #[error("the connection was closed by the server: {}", .0.reason)]
-    Kicked(crate::close::CloseFrame),
+    Kicked(crate::wire::CloseFrame),
     /// The Redis backplane of [`Rooms`](crate::Rooms) could not answer or be set up.
     #[cfg(feature = "redis")]
     #[error("the Redis backplane failed: {0}")]
@@ -54,24 +53,60 @@ pub enum Error {
     Io(#[from] io::Error),
 }
 
-impl From<tungstenite::Error> for Error {
-    fn from(error: tungstenite::Error) -> Self {
-        use tungstenite::Error as E;
-        match error {
-            E::ConnectionClosed | E::AlreadyClosed => Error::Closed,
-            E::Io(error) => Error::Io(error),
-            E::Capacity(_) => Error::MessageTooBig,
-            E::Utf8(_) => Error::InvalidUtf8,
-            E::Url(error) => Error::Url(error.to_string()),
-            E::Http(response) => {
-                let (parts, body) = (*response).into_parts();
-                Error::Refused {
-                    status: parts.status,
-                    headers: parts.headers,
-                    body,
-                }
-            }
-            other => Error::Protocol(other.to_string()),
-        }
+/// A route takes `State<T>` but the server was given no `T` with
+/// [`Server::with_state`](crate::Server::with_state): [`Server::bind`](crate::Server::bind)
+/// fails with an [`io::Error`] of kind `InvalidInput` that wraps this (reach it with
+/// [`io::Error::get_ref`] and `downcast_ref`).
+///
+/// The check runs when the server is bound, before any connection, rather than at compile
+/// time: states are kept by type in any number and order, which a typed router state (as in
+/// axum) would restrict to one type per server.
+///
+/// ```
+/// use ws_routes::{route, routes, MissingState, Server, State, WebSocket};
+///
+/// #[derive(Clone)]
+/// struct Db;
+///
+/// #[route("/items")]
+/// async fn items(_ws: WebSocket, State(_db): State<Db>) {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let error = Server::new(routes![items]).bind("127.0.0.1:0").await.unwrap_err();
+/// let missing = error.get_ref().and_then(|e| e.downcast_ref::<MissingState>()).unwrap();
+/// assert_eq!(missing.state(), "Db");
+/// assert_eq!(
+///     error.to_string(),
+///     "route `items` (\"/items\") takes `State<Db>`, but the server has no `Db`: \
+///      add one with `Server::with_state`"
+/// );
+/// # }
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "route `{handler}` (\"{pattern}\") takes `State<{state}>`, but the server has no `{state}`: \
+     add one with `Server::with_state`"
+)]
+pub struct MissingState {
+    pub(crate) handler: &'static str,
+    pub(crate) pattern: &'static str,
+    pub(crate) state: String,
+}
+
+impl MissingState {
+    /// The state's type, without its module path (`Db` for `my_app::db::Db`).
+    pub fn state(&self) -> &str {
+        &self.state
+    }
+
+    /// The pattern of the route that takes it.
+    pub fn pattern(&self) -> &'static str {
+        self.pattern
+    }
+
+    /// The name of the route's handler.
+    pub fn handler(&self) -> &'static str {
+        self.handler
     }
 }

@@ -1,16 +1,13 @@
-//! How a connection reaches a handler: the accepted [`Connection`], the arguments taken from
-//! it, and what a handler's return value means.
+//! How a route is entered, and what a handler's return value means for the close frame.
 
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 
-use crate::close::{self, CloseCode, CloseFrame};
-use crate::http::HeaderMap;
-use crate::path::{ParamError, RoutePath};
-use crate::request::{FromRequest, Reject, Request, StateKey};
-use crate::socket::WebSocket;
+use crate::class::Admitted;
+use crate::extract::{Connection, Reject, Request};
+use crate::routing::ParamError;
+use crate::wire::{CloseCode, CloseFrame};
 
 /// A boxed, sendable future, as generated route entry points return.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -22,133 +19,6 @@ pub(crate) enum Entry {
     Upgrade(fn(Connection) -> BoxFuture<Outcome>),
     /// A class-style route: a hook runs on the request before the upgrade and may refuse it.
     Accept(fn(Request) -> BoxFuture<Result<Admitted, Reject>>),
-}
-
-/// An upgraded connection on its way to a handler: the socket and the handshake request.
-///
-/// Handler arguments are taken from it by [`FromConnection`].
-pub struct Connection {
-    socket: Option<WebSocket>,
-    request: Request,
-}
-
-impl Connection {
-    pub(crate) fn new(socket: WebSocket, request: Request) -> Self {
-        Connection {
-            socket: Some(socket),
-            request,
-        }
-    }
-
-    /// The handshake request: path, headers, peer address and shared state.
-    pub fn request(&self) -> &Request {
-        &self.request
-    }
-
-    /// The matched path, its parameters and the query string.
-    pub fn path(&self) -> &RoutePath {
-        self.request.path()
-    }
-
-    /// The headers of the handshake request.
-    pub fn headers(&self) -> &HeaderMap {
-        self.request.headers()
-    }
-
-    /// The address of the client.
-    pub fn peer_addr(&self) -> SocketAddr {
-        self.request.peer_addr()
-    }
-
-    /// Takes the socket; `None` if an argument took it already.
-    pub fn take_socket(&mut self) -> Option<WebSocket> {
-        self.socket.take()
-    }
-
-    /// The socket (if still here) and the request.
-    pub(crate) fn into_parts(self) -> (Option<WebSocket>, Request) {
-        (self.socket, self.request)
-    }
-}
-
-impl fmt::Debug for Connection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connection")
-            .field("request", &self.request)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A handler argument that is not a path parameter: the [`WebSocket`] itself, or anything
-/// [`FromRequest`] reads from the handshake request.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is neither a path parameter nor an extractor",
-    label = "not a parameter of the pattern, and `FromRequest` is not implemented for `{Self}`",
-    note = "an argument binds a path parameter when its name is a `{{name}}` of the pattern; any other argument must be the `WebSocket` or implement `FromRequest` (`RoutePath`, `Query`, `State<T>`, ...)"
-)]
-pub trait FromConnection: Sized {
-    /// Takes the argument, or closes the connection with a frame.
-    fn from_connection(connection: &mut Connection) -> Result<Self, CloseFrame>;
-
-    /// The state type this argument needs, checked when the server is bound.
-    #[doc(hidden)]
-    fn __state() -> Option<StateKey> {
-        None
-    }
-}
-
-impl FromConnection for WebSocket {
-    fn from_connection(connection: &mut Connection) -> Result<Self, CloseFrame> {
-        connection.take_socket().ok_or_else(|| {
-            tracing::error!("a handler takes the WebSocket twice; only one argument can own it");
-            close::frame(CloseCode::Error, "internal error")
-        })
-    }
-}
-
-impl<T: FromRequest> FromConnection for T {
-    /// After the upgrade a refusal can no longer be an HTTP response: it closes with 1008
-    /// and the refusal's status as the reason.
-    fn from_connection(connection: &mut Connection) -> Result<Self, CloseFrame> {
-        T::from_request(&connection.request).map_err(|refusal| {
-            let reason = refusal.status().canonical_reason().unwrap_or("refused");
-            close::frame(CloseCode::Policy, reason)
-        })
-    }
-
-    fn __state() -> Option<StateKey> {
-        T::__state()
-    }
-}
-
-/// A class-style route's instance, admitted by its `accept` hook, with what runs it once the
-/// connection is upgraded.
-#[doc(hidden)]
-pub struct Admitted {
-    pub(crate) request: Request,
-    pub(crate) run: Box<dyn FnOnce(Connection) -> BoxFuture<Outcome> + Send>,
-}
-
-impl Admitted {
-    /// Runs `instance` with `run` after the upgrade.
-    pub fn new<C: Send + 'static>(
-        request: Request,
-        instance: C,
-        run: fn(C, Connection) -> BoxFuture<Outcome>,
-    ) -> Self {
-        Admitted {
-            request,
-            run: Box::new(move |connection| run(instance, connection)),
-        }
-    }
-
-    /// Upgrades, then closes at once with the outcome (a parameter that did not parse).
-    pub fn closing(request: Request, outcome: Outcome) -> Self {
-        Admitted {
-            request,
-            run: Box::new(move |_| Box::pin(async move { outcome })),
-        }
-    }
 }
 
 /// How a handler's run ended; decides the close frame the server sends.
@@ -165,7 +35,7 @@ pub enum Outcome {
 
 impl From<ParamError> for Outcome {
     fn from(error: ParamError) -> Self {
-        Outcome::Closed(close::frame(close::INVALID_PARAMETER, &error.to_string()))
+        Outcome::Closed(CloseFrame::new(CloseCode::BAD_PARAM, &error.to_string()))
     }
 }
 
@@ -200,7 +70,7 @@ impl Close {
     /// A close with `code` and a short `reason` (cut to 123 bytes).
     pub fn new(code: impl Into<CloseCode>, reason: &str) -> Self {
         Close {
-            frame: close::frame(code, reason),
+            frame: CloseFrame::new(code, reason),
         }
     }
 
@@ -242,27 +112,5 @@ impl<E: fmt::Display> HandlerReturn for Result<(), E> {
             Ok(()) => Outcome::Finished,
             Err(error) => Outcome::Failed(error.to_string()),
         }
-    }
-}
-
-/// What a class-style route's `accept` hook may return: the instance, or `Result<Self, E>`
-/// where `E` converts into a [`Reject`] (an HTTP refusal).
-#[diagnostic::on_unimplemented(
-    message = "an `accept` hook must return `Self` or `Result<Self, Reject>`, not `{Self}`"
-)]
-pub trait AcceptReturn<C> {
-    #[doc(hidden)]
-    fn __instance(self) -> Result<C, Reject>;
-}
-
-impl<C: crate::session::ClassRoute> AcceptReturn<C> for C {
-    fn __instance(self) -> Result<C, Reject> {
-        Ok(self)
-    }
-}
-
-impl<C, E: Into<Reject>> AcceptReturn<C> for Result<C, E> {
-    fn __instance(self) -> Result<C, Reject> {
-        self.map_err(Into::into)
     }
 }

@@ -103,177 +103,38 @@
 
 extern crate self as ws_routes;
 
+mod class;
 mod client;
-pub mod close;
-mod connection;
 mod error;
-mod fallback;
+mod extract;
 mod handler;
-mod handshake;
-mod limits;
-mod listening;
-mod liveness;
-mod matcher;
-mod origin;
-mod outbox;
-mod path;
-mod request;
 mod rooms;
-mod route;
+mod routing;
 mod server;
-mod session;
-mod shutdown;
 mod socket;
 #[cfg(feature = "tls")]
 mod tls;
-mod transport;
+mod wire;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 
 pub use bytes::Bytes;
 pub use http;
-pub use tokio_tungstenite::tungstenite::Utf8Bytes;
 pub use ws_routes_macros::{route, routes};
 
+pub use crate::class::{AcceptReturn, Session};
 pub use crate::client::{Client, connect};
-pub use crate::error::Error;
-pub use crate::fallback::{Fallback, Pages};
-pub use crate::handler::{
-    AcceptReturn, BoxFuture, Close, Connection, FromConnection, HandlerReturn,
-};
-pub use crate::listening::Listening;
-pub use crate::outbox::Sender;
-pub use crate::path::{ParamError, Query, RoutePath};
-pub use crate::request::{FromRequest, Reject, Request, State};
+pub use crate::error::{Error, MissingState};
+pub use crate::extract::{Connection, FromConnection, FromRequest, Query, Reject, Request, State};
+pub use crate::handler::{Close, HandlerReturn};
 pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
-pub use crate::route::{Route, Routes, Segment};
-pub use crate::server::{Server, Unmatched, serve};
-pub use crate::session::Session;
-pub use crate::shutdown::{ServerHandle, shutdown_signal};
-pub use crate::socket::{Message, WebSocket};
+pub use crate::routing::{ParamError, Route, RoutePath, Routes, Segment};
+pub use crate::server::{
+    Fallback, Listening, Pages, Server, ServerHandle, Unmatched, serve, shutdown_signal,
+};
+pub use crate::socket::{Sender, WebSocket};
 #[cfg(feature = "tls")]
 pub use crate::tls::TlsConfig;
-
-/// What the macros' expansions use. Not public API: no stability promises.
-#[doc(hidden)]
-pub mod __private {
-    pub use crate::handler::{AcceptReturn, Admitted, HandlerReturn, Outcome};
-    pub use crate::request::StateKey;
-    pub use crate::route::Conflict;
-    pub use crate::session::{ClassRoute, DefaultInstance, FromBinary, FromText, run as run_class};
-
-    use crate::handler::{BoxFuture, Entry};
-    use crate::path::{ParamError, RoutePath};
-    use crate::route::{Route, Routes, Segment};
-    use crate::{Connection, Reject, Request};
-
-    /// Parses the parameter at segment `index` of the pattern (the macro knows the index).
-    pub fn parse_param<T: PathParam>(
-        path: &RoutePath,
-        index: usize,
-        name: &'static str,
-    ) -> Result<T, ParamError> {
-        path.parse(index, name)
-    }
-
-    /// The type of a path parameter: anything `FromStr`.
-    #[diagnostic::on_unimplemented(
-        message = "the path parameter type `{Self}` does not implement `FromStr`",
-        label = "a path parameter is parsed with `FromStr`",
-        note = "use `String`, a number, or a type that implements `std::str::FromStr`"
-    )]
-    pub trait PathParam: std::str::FromStr {}
-
-    impl<T: std::str::FromStr> PathParam for T {}
-
-    /// What `#[route]` parsed, common to both kinds of route.
-    pub struct RouteParts {
-        pub pattern: &'static str,
-        pub segments: &'static [Segment],
-        pub handler: &'static str,
-        pub requires: &'static [fn() -> Option<StateKey>],
-        pub protocols: &'static [&'static str],
-        pub protocol_required: bool,
-    }
-
-    /// The description of a function route.
-    pub const fn function_route(
-        parts: RouteParts,
-        entry: fn(Connection) -> BoxFuture<Outcome>,
-    ) -> Route {
-        route(parts, Entry::Upgrade(entry))
-    }
-
-    /// The description of a class-style route, entered through its `accept` hook.
-    pub const fn class_route(
-        parts: RouteParts,
-        accept: fn(Request) -> BoxFuture<Result<Admitted, Reject>>,
-    ) -> Route {
-        route(parts, Entry::Accept(accept))
-    }
-
-    const fn route(parts: RouteParts, entry: Entry) -> Route {
-        let RouteParts {
-            pattern,
-            segments,
-            handler,
-            requires,
-            protocols,
-            protocol_required,
-        } = parts;
-        Route {
-            pattern,
-            segments,
-            handler,
-            requires,
-            protocols,
-            protocol_required,
-            entry,
-        }
-    }
-
-    /// The route matcher, for the fuzz targets and benchmarks.
-    #[derive(Debug)]
-    pub struct Matcher(crate::matcher::Matcher);
-
-    impl Matcher {
-        /// Builds the matcher for `routes`.
-        pub fn new(routes: Routes) -> Self {
-            Matcher(crate::matcher::Matcher::new(routes))
-        }
-
-        /// The index of the route `path` matches (no allocation).
-        pub fn find(&self, path: &str) -> Option<usize> {
-            self.0.find(path)
-        }
-
-        /// The match for `path`, as a handler would see it.
-        pub fn route_path(&self, path: &str, query: Option<&str>) -> Option<RoutePath> {
-            let route = self.0.route(path)?;
-            Some(RoutePath::new(
-                route,
-                path.to_owned(),
-                query.map(str::to_owned),
-            ))
-        }
-    }
-
-    /// The request target as the handshake routes it: `None` when it is answered with 400.
-    pub fn request_target(target: &str) -> Option<crate::http::Uri> {
-        crate::handshake::request_target(target).ok()
-    }
-
-    /// A query string, as the `Query` extractor would see it.
-    pub fn query(raw: &str) -> crate::Query {
-        crate::Query::new(Some(raw.to_owned()))
-    }
-
-    /// Implemented by `#[route]` for the item it annotates, so that `routes![name]` finds it.
-    #[diagnostic::on_unimplemented(
-        message = "`{Self}` is not a route",
-        label = "not annotated with `#[route(\"...\")]`",
-        note = "`routes![]` lists functions and `impl` blocks annotated with `#[route(\"/pattern\")]`"
-    )]
-    pub trait RouteItem {
-        /// The route's static description.
-        const ROUTE: Route;
-    }
-}
+pub use crate::wire::{CloseCode, CloseFrame, Message, Utf8Bytes};

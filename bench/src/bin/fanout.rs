@@ -136,12 +136,10 @@ async fn bench(cli: Cli, server: &mut ServerProcess) -> Result<(), String> {
                 let mut ws = joined.await.map_err(|e| e.to_string())?;
                 let current = Arc::clone(&current);
                 tokio::spawn(async move {
-                    while let Some(Ok(message)) = ws.recv().await {
-                        if message.is_data() {
-                            let round = Arc::clone(&current.lock().expect("round"));
-                            if round.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-                                round.last.notify_one();
-                            }
+                    while let Some(Ok(_)) = ws.recv().await {
+                        let round = Arc::clone(&current.lock().expect("round"));
+                        if round.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                            round.last.notify_one();
                         }
                     }
                 });

@@ -23,7 +23,7 @@ struct Cli {
 async fn echo(mut ws: WebSocket, id: String) {
     debug_assert!(!id.is_empty(), "the router never matches an empty segment");
     while let Some(Ok(message)) = ws.recv().await {
-        if message.is_data() && ws.send(message).await.is_err() {
+        if ws.send(message).await.is_err() {
             break;
         }
     }

@@ -1,4 +1,4 @@
-use ws_routes::{close::CloseFrame, route, Close};
+use ws_routes::{CloseFrame, route, Close};
 
 #[derive(Default)]
 struct Echo;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ws_routes::close::CloseFrame;
+use ws_routes::CloseFrame;
 use ws_routes::http::StatusCode;
 use ws_routes::{route, routes, Close, Error, Reject, Request, Routes, Session, State};
 

@@ -61,12 +61,12 @@ pub(crate) fn class(valid: &ValidClass) -> TokenStream {
                 fn __run(
                     __instance: #self_ty,
                     #[allow(unused_mut)] mut __connection: #krate::Connection,
-                ) -> #krate::BoxFuture<#krate::__private::Outcome> {
+                ) -> #krate::__private::BoxFuture<#krate::__private::Outcome> {
                     #run
                 }
                 fn __accept(
                     __request: #krate::Request,
-                ) -> #krate::BoxFuture<
+                ) -> #krate::__private::BoxFuture<
                     ::core::result::Result<#krate::__private::Admitted, #krate::Reject>,
                 > {
                     ::std::boxed::Box::pin(async move {
@@ -155,7 +155,7 @@ fn lifecycle(krate: &TokenStream, valid: &ValidClass) -> TokenStream {
             _ => quote! {
                 fn __on_close(
                     &mut self,
-                    frame: ::core::option::Option<#krate::close::CloseFrame>,
+                    frame: ::core::option::Option<#krate::CloseFrame>,
                 ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
                     async move { <#self_ty>::#ident(self, frame).await }
                 }

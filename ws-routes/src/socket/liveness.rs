@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep, sleep_until};
 
-use crate::shutdown::shutting_down;
+use crate::server::shutdown::shutting_down;
 
 /// The settings, from the server's builder.
 #[derive(Debug, Clone, Copy)]

@@ -6,7 +6,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::route::{Route, Routes, Segment};
+use super::route::{Route, Routes, Segment};
 
 /// The index of a route in its table.
 pub(crate) type RouteIndex = usize;
@@ -175,8 +175,7 @@ mod tests {
     use super::*;
     use crate::Connection;
     use crate::handler::{BoxFuture, Entry, Outcome};
-    use crate::path::RoutePath;
-    use crate::route::Route;
+    use crate::routing::RoutePath;
 
     fn entry(_: Connection) -> BoxFuture<Outcome> {
         Box::pin(async { Outcome::Finished })

@@ -5,13 +5,13 @@
 use std::io;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
+use super::origin::OriginPattern;
+use crate::extract::Reject;
 use crate::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use crate::origin::OriginPattern;
-use crate::request::Reject;
-use crate::route::Route;
+use crate::routing::Route;
+use crate::wire::engine;
 
 /// The most headers a handshake request may carry.
 const MAX_HEADERS: usize = 64;
@@ -207,7 +207,7 @@ pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Reject> {
         ));
     }
     match head.headers.get("sec-websocket-key") {
-        Some(key) if !key.is_empty() => Ok(derive_accept_key(key.as_bytes())),
+        Some(key) if !key.is_empty() => Ok(engine::accept_key(key.as_bytes())),
         _ => Err(Reject::new(StatusCode::BAD_REQUEST).body("missing Sec-WebSocket-Key\n")),
     }
 }

@@ -7,10 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::close::CloseCode;
 use crate::error::Error;
-use crate::outbox::Sender;
-use crate::socket::Message;
+use crate::socket::Sender;
+use crate::wire::{CloseCode, Message};
 
 #[cfg(feature = "redis")]
 mod redis;
@@ -509,7 +508,7 @@ impl Inner {
                 connection = sender.id(),
                 "closing a member that does not keep up with broadcasts"
             );
-            sender.close(CloseCode::Again, SLOW_REASON);
+            sender.close(CloseCode::TRY_AGAIN_LATER, SLOW_REASON);
             gone.push(sender.id());
         }
         for id in gone {

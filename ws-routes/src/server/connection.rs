@@ -7,29 +7,28 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, timeout, timeout_at};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::Role;
 use tracing::{debug, error, info};
 
-use crate::close::{self, CloseCode, CloseFrame};
-use crate::handler::{BoxFuture, Connection, Entry, Outcome};
-use crate::handshake::{self, ReadError};
+use super::Unmatched;
+use super::handshake::{self, ReadError};
+use super::listening::Context;
+use super::shutdown::shutting_down;
+use crate::extract::{Connection, Reject, Request};
+use crate::handler::{BoxFuture, Entry, Outcome};
 use crate::http::StatusCode;
-use crate::listening::Shared;
-use crate::liveness::Liveness;
-use crate::path::RoutePath;
-use crate::request::{Reject, Request};
-use crate::route::Route;
-use crate::shutdown::shutting_down;
-use crate::socket::{Returned, ServerSide, Stream, WebSocket};
-use crate::transport::Transport;
+use crate::routing::{Route, RoutePath};
+use crate::socket::liveness::Liveness;
+use crate::socket::{Returned, ServerSide, WebSocket};
+use crate::wire::engine::Engine;
+use crate::wire::transport::Transport;
+use crate::wire::{CloseCode, CloseFrame};
 
 /// Serves one accepted TCP connection to its end.
-pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+pub(crate) async fn serve(shared: Arc<Context>, tcp: TcpStream, peer: SocketAddr) {
     // Nagle's algorithm only delays small WebSocket frames.
     let _ = tcp.set_nodelay(true);
     let mut transport = Transport::Tcp(tcp);
@@ -63,9 +62,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr)
         Err(_) => return debug!("handshake timed out"),
     };
     // Boxed for the same reason; the stream itself lives in a box for the connection's life.
-    let config = Some(shared.config.websocket());
-    let upgrade =
-        WebSocketStream::from_partially_read(transport, accepted.leftover, Role::Server, config);
+    let upgrade = Engine::server(transport, accepted.leftover, shared.config.engine());
     let stream = Box::new(Box::pin(upgrade).await);
     let (returned, frame) = match accepted.target {
         Target::Route {
@@ -84,7 +81,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr)
         }
         Target::NoRoute { path } => {
             info!(path, "no route");
-            let frame = close::frame(close::NO_ROUTE, &format!("no route for {path}"));
+            let frame = CloseFrame::new(CloseCode::NO_ROUTE, &format!("no route for {path}"));
             (
                 Returned {
                     stream,
@@ -102,7 +99,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr)
 
 /// The TLS handshake, when the server has TLS.
 #[cfg(feature = "tls")]
-async fn secure(shared: &Shared, transport: Transport) -> io::Result<Transport> {
+async fn secure(shared: &Context, transport: Transport) -> io::Result<Transport> {
     match (&shared.config.tls, transport) {
         (Some(tls), Transport::Tcp(tcp)) => {
             Ok(Transport::Tls(Box::new(tls.acceptor.accept(tcp).await?)))
@@ -112,7 +109,7 @@ async fn secure(shared: &Shared, transport: Transport) -> io::Result<Transport> 
 }
 
 #[cfg(not(feature = "tls"))]
-async fn secure(_shared: &Shared, transport: Transport) -> io::Result<Transport> {
+async fn secure(_shared: &Context, transport: Transport) -> io::Result<Transport> {
     Ok(transport)
 }
 
@@ -156,7 +153,7 @@ enum Run {
 /// Reads the handshake request, checks it, routes it, runs the route's `accept` hook if it has
 /// one, and answers. `Ok(None)` when the answer was an HTTP refusal.
 async fn handshake(
-    shared: &Shared,
+    shared: &Context,
     transport: &mut Transport,
     peer: SocketAddr,
     shutdown: &mut watch::Receiver<bool>,
@@ -191,7 +188,7 @@ async fn handshake(
     let leftover = std::mem::take(&mut head.leftover);
     let (path, query) = head.path_and_query();
     let target = match shared.matcher.route(path) {
-        None if shared.config.unmatched == crate::Unmatched::NotFound => {
+        None if shared.config.unmatched == Unmatched::NotFound => {
             info!(path, "no route");
             return refuse(
                 transport,
@@ -257,11 +254,11 @@ async fn refuse<T>(transport: &mut Transport, refusal: Reject) -> io::Result<Opt
 /// stream comes back once the handler (and whatever it handed the socket to) lets go of it.
 /// Not `async`, so that none of what it moves into the handler is kept in the task.
 fn start(
-    shared: &Shared,
+    shared: &Context,
     route: &'static Route,
     request: Request,
     run: Run,
-    stream: Box<Stream>,
+    stream: Box<Engine>,
     protocol: Option<&'static str>,
 ) -> (BoxFuture<Outcome>, oneshot::Receiver<Returned>) {
     info!(
@@ -291,11 +288,11 @@ fn start(
 /// 1011 (logged) when it failed or panicked.
 async fn outcome(route: &'static Route, running: BoxFuture<Outcome>) -> CloseFrame {
     match AssertUnwindSafe(running).catch_unwind().await {
-        Ok(Outcome::Finished) => close::frame(CloseCode::Normal, ""),
+        Ok(Outcome::Finished) => CloseFrame::new(CloseCode::NORMAL, ""),
         Ok(Outcome::Closed(frame)) => frame,
         Ok(Outcome::Failed(error)) => {
             error!(handler = route.handler, %error, "handler failed");
-            close::frame(CloseCode::Error, "internal error")
+            CloseFrame::new(CloseCode::INTERNAL, "internal error")
         }
         Err(panic) => {
             error!(
@@ -303,14 +300,14 @@ async fn outcome(route: &'static Route, running: BoxFuture<Outcome>) -> CloseFra
                 panic = panic_message(&*panic),
                 "handler panicked"
             );
-            close::frame(CloseCode::Error, "internal error")
+            CloseFrame::new(CloseCode::INTERNAL, "internal error")
         }
     }
 }
 
 /// Sends `frame` (unless the handler closed already) and waits, up to `deadline`, for the
 /// client's answer.
-async fn close_stream(mut stream: Box<Stream>, frame: CloseFrame, deadline: Instant) {
+async fn close_stream(mut stream: Box<Engine>, frame: CloseFrame, deadline: Instant) {
     let code = u16::from(frame.code);
     let closing = async {
         let _ = stream.close(Some(frame)).await;

@@ -1,119 +1,22 @@
-//! The WebSocket connection handlers and clients talk through, and its messages.
+//! [`WebSocket`]: the connection handlers and clients talk through, with what keeps it honest
+//! on the server ([`liveness`]) and the queue that lets other tasks push on it ([`outbox`]).
+
+pub(crate) mod liveness;
+pub(crate) mod outbox;
 
 use std::fmt;
 use std::future::pending;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
 use tokio::sync::oneshot;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
 
-use crate::close::{self, CloseCode, CloseFrame};
+pub use outbox::Sender;
+
 use crate::error::Error;
-use crate::liveness::{Liveness, Wake};
-use crate::outbox::{Next, Outbox, Sender};
-use crate::transport::Transport;
-
-pub(crate) type Stream = WebSocketStream<Transport>;
-
-/// A WebSocket message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Message {
-    /// A text message (always valid UTF-8).
-    Text(Utf8Bytes),
-    /// A binary message.
-    Binary(Bytes),
-    /// A ping; the library answers it with a pong on its own.
-    Ping(Bytes),
-    /// A pong.
-    Pong(Bytes),
-    /// The peer's close frame; [`WebSocket::recv`] returns `None` after it.
-    Close(Option<CloseFrame>),
-}
-
-impl Message {
-    /// A text message.
-    pub fn text(text: impl Into<Utf8Bytes>) -> Self {
-        Message::Text(text.into())
-    }
-
-    /// A binary message.
-    pub fn binary(data: impl Into<Bytes>) -> Self {
-        Message::Binary(data.into())
-    }
-
-    /// The text of a text message.
-    pub fn as_text(&self) -> Option<&str> {
-        match self {
-            Message::Text(text) => Some(text.as_str()),
-            _ => None,
-        }
-    }
-
-    /// The payload of a binary, ping or pong message, or the bytes of a text message.
-    pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            Message::Text(text) => text.as_bytes(),
-            Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data,
-            Message::Close(_) => &[],
-        }
-    }
-
-    /// Whether this is a text or binary message (not a control frame).
-    pub fn is_data(&self) -> bool {
-        matches!(self, Message::Text(_) | Message::Binary(_))
-    }
-}
-
-impl From<&str> for Message {
-    fn from(text: &str) -> Self {
-        Message::Text(text.into())
-    }
-}
-
-impl From<String> for Message {
-    fn from(text: String) -> Self {
-        Message::Text(text.into())
-    }
-}
-
-impl From<Utf8Bytes> for Message {
-    fn from(text: Utf8Bytes) -> Self {
-        Message::Text(text)
-    }
-}
-
-impl From<&[u8]> for Message {
-    fn from(data: &[u8]) -> Self {
-        Message::Binary(Bytes::copy_from_slice(data))
-    }
-}
-
-impl From<Vec<u8>> for Message {
-    fn from(data: Vec<u8>) -> Self {
-        Message::Binary(data.into())
-    }
-}
-
-impl From<Bytes> for Message {
-    fn from(data: Bytes) -> Self {
-        Message::Binary(data)
-    }
-}
-
-impl From<Message> for tungstenite::Message {
-    fn from(message: Message) -> Self {
-        match message {
-            Message::Text(text) => tungstenite::Message::Text(text),
-            Message::Binary(data) => tungstenite::Message::Binary(data),
-            Message::Ping(data) => tungstenite::Message::Ping(data),
-            Message::Pong(data) => tungstenite::Message::Pong(data),
-            Message::Close(frame) => tungstenite::Message::Close(frame),
-        }
-    }
-}
+use crate::wire::engine::{Engine, Frame};
+use crate::wire::{CloseCode, CloseFrame, Message};
+use liveness::{Liveness, Wake};
+use outbox::{Next, Outbox};
 
 /// One WebSocket connection, on the server (a handler's argument) or on the client
 /// (from [`connect`](crate::connect)).
@@ -127,7 +30,7 @@ impl From<Message> for tungstenite::Message {
 /// #[route("/echo")]
 /// async fn echo(mut ws: WebSocket) {
 ///     while let Some(Ok(message)) = ws.recv().await {
-///         if message.is_data() && ws.send(message).await.is_err() {
+///         if ws.send(message).await.is_err() {
 ///             break;
 ///         }
 ///     }
@@ -136,7 +39,7 @@ impl From<Message> for tungstenite::Message {
 pub struct WebSocket {
     /// `None` only while being handed back in `Drop`. Boxed, like the liveness state: the
     /// socket moves into and between handler futures, which then stay small.
-    stream: Option<Box<Stream>>,
+    stream: Option<Box<Engine>>,
     /// Where the server waits for the stream once the handler lets go of it.
     home: Option<oneshot::Sender<Returned>>,
     /// The connection failed or finished; `recv` yields nothing more.
@@ -148,12 +51,14 @@ pub struct WebSocket {
     liveness: Option<Box<Liveness>>,
     /// The subprotocol agreed in the handshake.
     protocol: Option<String>,
+    /// The close frame the peer sent, once it has.
+    peer_close: Option<CloseFrame>,
 }
 
 /// What `recv` saw first: a message from the peer, one queued by a [`Sender`], a
 /// [`Sender::close`], or a liveness event.
 enum Event {
-    Incoming(Option<Result<tungstenite::Message, tungstenite::Error>>),
+    Incoming(Option<Result<Frame, Error>>),
     Outgoing(Message),
     Kicked(CloseFrame),
     Wake(Wake),
@@ -161,7 +66,7 @@ enum Event {
 
 /// A server connection's stream, handed back to the server when the handler lets go of it.
 pub(crate) struct Returned {
-    pub(crate) stream: Box<Stream>,
+    pub(crate) stream: Box<Engine>,
     /// When the close handshake the socket started must be over, if it started one.
     pub(crate) close_deadline: Option<tokio::time::Instant>,
 }
@@ -178,7 +83,7 @@ impl WebSocket {
     /// The default bound of the queue behind [`sender`](Self::sender), in messages.
     pub const DEFAULT_QUEUE_CAPACITY: usize = 32;
 
-    pub(crate) fn client(stream: Box<Stream>, protocol: Option<String>) -> Self {
+    pub(crate) fn client(stream: Box<Engine>, protocol: Option<String>) -> Self {
         WebSocket {
             stream: Some(stream),
             home: None,
@@ -187,10 +92,11 @@ impl WebSocket {
             queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
             liveness: None,
             protocol,
+            peer_close: None,
         }
     }
 
-    pub(crate) fn server(stream: Box<Stream>, side: ServerSide) -> Self {
+    pub(crate) fn server(stream: Box<Engine>, side: ServerSide) -> Self {
         WebSocket {
             stream: Some(stream),
             home: Some(side.home),
@@ -199,6 +105,7 @@ impl WebSocket {
             queue_capacity: side.queue_capacity,
             liveness: Some(side.liveness),
             protocol: side.protocol.map(str::to_owned),
+            peer_close: None,
         }
     }
 
@@ -246,23 +153,41 @@ impl WebSocket {
         self.liveness.as_deref().and_then(Liveness::latency)
     }
 
-    fn stream(&mut self) -> &mut Stream {
+    fn stream(&mut self) -> &mut Engine {
         self.stream
             .as_mut()
             .expect("the stream is only taken when the socket is dropped")
     }
 
-    /// Receives the next message, answering pings along the way.
+    /// Receives the next text or binary message.
     ///
-    /// Returns `None` once the connection is closed. A peer's close frame is returned as
-    /// [`Message::Close`] first. A message over the size limit closes the connection with 1009,
-    /// invalid UTF-8 with 1007 and a protocol violation with 1002; the error is returned once,
-    /// then `None`.
+    /// Returns `None` once the connection is closed; the close frame the peer sent, if any, is
+    /// then [`close_frame`](Self::close_frame). Pings are answered, pongs consumed and the
+    /// close handshake completed along the way: only data comes out, as iterating over a
+    /// connection does in Python's `websockets`. A message over the size limit closes the
+    /// connection with 1009, invalid UTF-8 with 1007 and a protocol violation with 1002; the
+    /// error is returned once, then `None`.
     ///
     /// On the server, while it waits here it also writes what [`Sender`]s queued, sends
     /// keepalive pings (closing with 1011 a client that stops answering them), closes an idle
     /// connection, and starts the close handshake (1001) when the server shuts down; messages
     /// the client sent before that still arrive.
+    ///
+    /// ```
+    /// use ws_routes::{route, WebSocket};
+    ///
+    /// #[route("/echo")]
+    /// async fn echo(mut ws: WebSocket) {
+    ///     while let Some(Ok(message)) = ws.recv().await {
+    ///         if ws.send(message).await.is_err() {
+    ///             break;
+    ///         }
+    ///     }
+    ///     if let Some(frame) = ws.close_frame() {
+    ///         tracing::debug!(code = %frame.code, reason = %frame.reason, "client left");
+    ///     }
+    /// }
+    /// ```
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         if self.done {
             return None;
@@ -278,7 +203,7 @@ impl WebSocket {
                 queued = next_queued(self.outbox.as_ref()) => queued,
                 wake = next_wake(self.liveness.as_deref_mut()) => Event::Wake(wake),
             };
-            let message = match event {
+            let frame = match event {
                 Event::Outgoing(message) => match self.write_queued(message).await {
                     None => continue,
                     Some(end) => return end,
@@ -292,39 +217,50 @@ impl WebSocket {
                     self.done = true;
                     return None;
                 }
-                Event::Incoming(Some(Ok(message))) => message,
-                Event::Incoming(Some(Err(error))) => return self.fail(error.into()).await,
+                Event::Incoming(Some(Ok(frame))) => frame,
+                Event::Incoming(Some(Err(error))) => return self.fail(error).await,
             };
-            if let Some(liveness) = &mut self.liveness {
-                match &message {
-                    tungstenite::Message::Pong(payload) => liveness.on_pong(payload),
-                    tungstenite::Message::Close(_) => liveness.on_closing(),
-                    _ => liveness.on_activity(),
+            match frame {
+                Frame::Message(message) => {
+                    if let Some(liveness) = &mut self.liveness {
+                        liveness.on_activity();
+                    }
+                    return Some(Ok(message));
                 }
+                Frame::Pong(payload) => {
+                    if let Some(liveness) = &mut self.liveness {
+                        liveness.on_pong(&payload);
+                    }
+                }
+                Frame::Close(frame) => {
+                    if let Some(liveness) = &mut self.liveness {
+                        liveness.on_closing();
+                    }
+                    self.peer_close = frame;
+                }
+                // The engine answers pings itself.
+                Frame::Ping(_) => {}
             }
-            return Some(Ok(match message {
-                tungstenite::Message::Text(text) => Message::Text(text),
-                tungstenite::Message::Binary(data) => Message::Binary(data),
-                tungstenite::Message::Ping(data) => Message::Ping(data),
-                tungstenite::Message::Pong(data) => Message::Pong(data),
-                tungstenite::Message::Close(frame) => Message::Close(frame),
-                tungstenite::Message::Frame(_) => continue,
-            }));
         }
+    }
+
+    /// The close frame the peer sent, once [`recv`](Self::recv) has returned `None` after it;
+    /// `None` while the connection is open, or when the peer closed without a frame or a code.
+    pub fn close_frame(&self) -> Option<&CloseFrame> {
+        self.peer_close.as_ref()
     }
 
     /// Acts on a liveness event; `Some` when `recv` must return.
     async fn wake(&mut self, wake: Wake) -> Option<Option<Result<Message, Error>>> {
         let (code, reason) = match wake {
             Wake::Ping(payload) => {
-                let sent = self
-                    .stream()
-                    .send(tungstenite::Message::Ping(payload))
-                    .await;
-                return sent.err().map(|error| self.fail_now(error.into()));
+                let sent = self.stream().send(Frame::Ping(payload)).await;
+                return sent.err().map(|error| self.fail_now(error));
             }
             Wake::PongOverdue => {
-                let _ = self.close(CloseCode::Error, "keepalive ping timeout").await;
+                let _ = self
+                    .close(CloseCode::INTERNAL, "keepalive ping timeout")
+                    .await;
                 self.done = true;
                 return Some(Some(Err(Error::KeepaliveTimeout)));
             }
@@ -332,8 +268,8 @@ impl WebSocket {
                 self.done = true;
                 return Some(None);
             }
-            Wake::Idle => (CloseCode::Normal, "idle timeout"),
-            Wake::Shutdown => (CloseCode::Away, "server shutting down"),
+            Wake::Idle => (CloseCode::NORMAL, "idle timeout"),
+            Wake::Shutdown => (CloseCode::GOING_AWAY, "server shutting down"),
         };
         // Start the close handshake; the client's answer arrives through `recv`.
         match self.close(code, reason).await {
@@ -358,12 +294,12 @@ impl WebSocket {
             return Some(None);
         };
         let written = tokio::select! {
-            written = stream.send(message.into()) => written,
+            written = stream.send(Frame::Message(message)) => written,
             frame = outbox.closed() => return Some(self.kicked(frame).await),
         };
         match written {
             Ok(()) => None,
-            Err(error) => Some(self.fail(error.into()).await),
+            Err(error) => Some(self.fail(error).await),
         }
     }
 
@@ -381,9 +317,9 @@ impl WebSocket {
         self.done = true;
         let (code, reason) = match &error {
             Error::Closed => return None,
-            Error::MessageTooBig => (CloseCode::Size, "message too big"),
-            Error::InvalidUtf8 => (CloseCode::Invalid, "invalid UTF-8"),
-            Error::Protocol(_) => (CloseCode::Protocol, "protocol error"),
+            Error::MessageTooBig => (CloseCode::TOO_BIG, "message too big"),
+            Error::InvalidUtf8 => (CloseCode::INVALID_PAYLOAD, "invalid UTF-8"),
+            Error::Protocol(_) => (CloseCode::PROTOCOL_ERROR, "protocol error"),
             _ => return Some(Err(error)),
         };
         // Best effort: the peer may be gone already, and the error below says what happened.
@@ -396,8 +332,7 @@ impl WebSocket {
     /// Waits until the message is written to the socket, so a slow peer slows the sender
     /// rather than growing a buffer.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        let message: Message = message.into();
-        Ok(self.stream().send(message.into()).await?)
+        self.stream().send(Frame::Message(message.into())).await
     }
 
     /// Starts the close handshake with `code` and a short `reason` (cut to 123 bytes).
@@ -405,7 +340,7 @@ impl WebSocket {
     /// Keep calling [`recv`](Self::recv) to read the peer's answer; it returns `None` when the
     /// handshake is complete. On the server, simply returning from the handler also works.
     pub async fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
-        self.close_with(close::frame(code, reason)).await
+        self.close_with(CloseFrame::new(code, reason)).await
     }
 
     /// Sends `frame` and starts the close handshake's deadline; every close goes through here.
@@ -413,7 +348,7 @@ impl WebSocket {
         if let Some(liveness) = &mut self.liveness {
             liveness.on_closing();
         }
-        Ok(self.stream().close(Some(frame)).await?)
+        self.stream().close(Some(frame)).await
     }
 }
 

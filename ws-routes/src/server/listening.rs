@@ -11,35 +11,33 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{Instrument, info, warn};
 
-use crate::connection;
-use crate::fallback;
-use crate::limits::Limits;
-use crate::matcher::Matcher;
-use crate::request::States;
-use crate::server::Config;
-use crate::shutdown::{ServerHandle, shutting_down};
+use super::limits::Limits;
+use super::shutdown::{ServerHandle, shutting_down};
+use super::{Config, connection, fallback};
+use crate::extract::States;
+use crate::routing::matcher::Matcher;
 
 /// What every connection task of one server shares.
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct Context {
     pub(crate) matcher: Matcher,
     pub(crate) config: Config,
     pub(crate) states: Arc<States>,
     pub(crate) limits: Arc<Limits>,
     pub(crate) shutdown: watch::Receiver<bool>,
-    pub(crate) fallback: Option<fallback::Shared>,
+    pub(crate) fallback: Option<fallback::SharedFallback>,
 }
 
 /// A bound server, ready to [`run`](Self::run).
 #[derive(Debug)]
 pub struct Listening {
     listener: TcpListener,
-    shared: Arc<Shared>,
+    shared: Arc<Context>,
     handle: ServerHandle,
 }
 
 impl Listening {
-    pub(crate) fn new(listener: TcpListener, shared: Arc<Shared>, handle: ServerHandle) -> Self {
+    pub(crate) fn new(listener: TcpListener, shared: Arc<Context>, handle: ServerHandle) -> Self {
         Listening {
             listener,
             shared,

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::extract::Reject;
 use crate::http::StatusCode;
-use crate::request::Reject;
 
 #[derive(Debug)]
 pub(crate) struct Limits {

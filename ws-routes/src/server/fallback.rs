@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::handshake::{RequestHead, http_response, write_and_close};
+use super::handshake::{RequestHead, http_response, write_and_close};
 use crate::http::header::{self, HeaderValue};
 use crate::http::{Method, Request, Response, StatusCode};
 
@@ -132,11 +132,11 @@ impl Fallback for Pages {
 
 /// The server's fallback, shared by its connections.
 #[derive(Clone)]
-pub(crate) struct Shared(Arc<dyn Fallback>);
+pub(crate) struct SharedFallback(Arc<dyn Fallback>);
 
-impl Shared {
+impl SharedFallback {
     pub(crate) fn new(fallback: impl Fallback) -> Self {
-        Shared(Arc::new(fallback))
+        SharedFallback(Arc::new(fallback))
     }
 
     /// Answers the request `head` with the fallback's response and closes.
@@ -157,7 +157,7 @@ impl Shared {
     }
 }
 
-impl fmt::Debug for Shared {
+impl fmt::Debug for SharedFallback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Fallback")
     }

@@ -1,4 +1,14 @@
-//! The server builder: a route table, shared state, and every setting with its safe default.
+//! The standalone server: the builder with every setting and its safe default, the accept
+//! loop, one connection's life (limits, TLS, the handshake with routing, the handler, the
+//! close), HTTP fallback, and graceful shutdown.
+
+mod connection;
+mod fallback;
+pub(crate) mod handshake;
+mod limits;
+mod listening;
+mod origin;
+pub(crate) mod shutdown;
 
 use std::io;
 use std::sync::Arc;
@@ -6,20 +16,21 @@ use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::fallback::{self, Fallback};
-use crate::limits::Limits;
-use crate::listening::{Listening, Shared};
-use crate::liveness;
-use crate::matcher::Matcher;
-use crate::origin::OriginPattern;
-use crate::request::States;
-use crate::route::Routes;
-use crate::shutdown::{ServerHandle, shutdown_signal};
-use crate::socket::WebSocket;
+pub use fallback::{Fallback, Pages};
+pub use listening::Listening;
+pub use shutdown::{ServerHandle, shutdown_signal};
+
+use crate::extract::States;
+use crate::routing::Routes;
+use crate::routing::matcher::Matcher;
+use crate::socket::{WebSocket, liveness};
 #[cfg(feature = "tls")]
 use crate::tls::TlsConfig;
+use crate::wire::engine;
+use limits::Limits;
+use listening::Context;
+use origin::OriginPattern;
 
 /// What the server does with a handshake whose path matches no route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,12 +90,12 @@ impl Default for Config {
 }
 
 impl Config {
-    pub(crate) fn websocket(&self) -> WebSocketConfig {
-        WebSocketConfig::default()
-            .read_buffer_size(self.read_buffer_size)
-            .write_buffer_size(0)
-            .max_message_size(Some(self.max_message_size))
-            .max_frame_size(Some(self.max_frame_size))
+    pub(crate) fn engine(&self) -> engine::Settings {
+        engine::Settings {
+            read_buffer: self.read_buffer_size,
+            max_message: self.max_message_size,
+            max_frame: self.max_frame_size,
+        }
     }
 
     pub(crate) fn liveness(&self) -> liveness::Settings {
@@ -105,7 +116,7 @@ impl Config {
 /// #[route("/echo")]
 /// async fn echo(mut ws: WebSocket) {
 ///     while let Some(Ok(message)) = ws.recv().await {
-///         if message.is_data() && ws.send(message).await.is_err() {
+///         if ws.send(message).await.is_err() {
 ///             break;
 ///         }
 ///     }
@@ -127,7 +138,7 @@ pub struct Server {
     routes: Routes,
     config: Config,
     states: States,
-    fallback: Option<fallback::Shared>,
+    fallback: Option<fallback::SharedFallback>,
 }
 
 impl Server {
@@ -271,7 +282,7 @@ impl Server {
     /// WebSockets, so that one port serves both. Default: none, and such a request gets
     /// `426 Upgrade Required`.
     pub fn fallback(mut self, fallback: impl Fallback) -> Self {
-        self.fallback = Some(fallback::Shared::new(fallback));
+        self.fallback = Some(fallback::SharedFallback::new(fallback));
         self
     }
 
@@ -300,7 +311,7 @@ impl Server {
             self.config.max_connections,
             self.config.max_connections_per_ip,
         );
-        let shared = Shared {
+        let shared = Context {
             matcher: Matcher::new(self.routes),
             states: Arc::new(self.states),
             limits: Arc::new(limits),
@@ -312,21 +323,10 @@ impl Server {
     }
 
     fn check_states(&self) -> io::Result<()> {
-        for route in self.routes.iter() {
-            for key in route.requires.iter().filter_map(|required| required()) {
-                if !self.states.contains(key) {
-                    let message = format!(
-                        "route `{}` (\"{}\") takes `State<{}>`, but the server has none: \
-                         add it with `Server::with_state`",
-                        route.handler,
-                        route.pattern,
-                        (key.type_name)()
-                    );
-                    return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
-                }
-            }
+        match self.states.first_missing(self.routes) {
+            Some(missing) => Err(io::Error::new(io::ErrorKind::InvalidInput, missing)),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -18,9 +18,8 @@ use std::task::Poll;
 use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
-use crate::close::{self, CloseCode, CloseFrame};
 use crate::error::Error;
-use crate::socket::Message;
+use crate::wire::{CloseCode, CloseFrame, Message};
 
 /// How many message slots an empty queue keeps (a `VecDeque`'s smallest allocation).
 const KEPT_SLOTS: usize = 4;
@@ -39,10 +38,10 @@ pub(crate) enum Next {
 /// The connection's end of the outbox; dropping it (with the socket) ends the connection for
 /// every sender.
 pub(crate) struct Outbox {
-    shared: Arc<Shared>,
+    shared: Arc<Queue>,
 }
 
-struct Shared {
+struct Queue {
     id: u64,
     capacity: usize,
     state: Mutex<State>,
@@ -62,7 +61,7 @@ struct State {
     on_end: Vec<(u64, Box<dyn FnOnce() + Send>)>,
 }
 
-impl Shared {
+impl Queue {
     fn state(&self) -> MutexGuard<'_, State> {
         // Nothing panics while holding the lock; should something, the state is still whole.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -72,7 +71,7 @@ impl Shared {
 impl Outbox {
     /// An outbox that holds up to `capacity` messages.
     pub(crate) fn new(capacity: usize) -> Self {
-        let shared = Shared {
+        let shared = Queue {
             id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
             capacity: capacity.max(1),
             state: Mutex::default(),
@@ -153,7 +152,7 @@ impl Drop for Outbox {
 /// sender also names its connection: [`Rooms`](crate::Rooms) use it as the member.
 #[derive(Clone)]
 pub struct Sender {
-    shared: Arc<Shared>,
+    shared: Arc<Queue>,
 }
 
 impl Sender {
@@ -230,7 +229,7 @@ impl Sender {
     pub fn close(&self, code: impl Into<CloseCode>, reason: &str) {
         let mut state = self.shared.state();
         if state.close.is_none() {
-            state.close = Some(close::frame(code, reason));
+            state.close = Some(CloseFrame::new(code, reason));
             state.queue.clear();
             drop(state);
             self.shared.reader.wake();

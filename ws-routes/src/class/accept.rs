@@ -1,0 +1,75 @@
+//! How a class-style route gets its instance: the `accept` hook's result ([`AcceptReturn`]),
+//! the default constructor, and the admitted instance waiting for the upgrade.
+
+use super::ClassRoute;
+use crate::extract::{Connection, Reject, Request};
+use crate::handler::{BoxFuture, Outcome};
+
+/// A class-style route's instance, admitted by its `accept` hook, with what runs it once the
+/// connection is upgraded.
+#[doc(hidden)]
+pub struct Admitted {
+    pub(crate) request: Request,
+    pub(crate) run: Box<dyn FnOnce(Connection) -> BoxFuture<Outcome> + Send>,
+}
+
+impl Admitted {
+    /// Runs `instance` with `run` after the upgrade.
+    pub fn new<C: Send + 'static>(
+        request: Request,
+        instance: C,
+        run: fn(C, Connection) -> BoxFuture<Outcome>,
+    ) -> Self {
+        Admitted {
+            request,
+            run: Box::new(move |connection| run(instance, connection)),
+        }
+    }
+
+    /// Upgrades, then closes at once with the outcome (a parameter that did not parse).
+    pub fn closing(request: Request, outcome: Outcome) -> Self {
+        Admitted {
+            request,
+            run: Box::new(move |_| Box::pin(async move { outcome })),
+        }
+    }
+}
+
+/// What a class-style route's `accept` hook may return: the instance, or `Result<Self, E>`
+/// where `E` converts into a [`Reject`] (an HTTP refusal).
+#[diagnostic::on_unimplemented(
+    message = "an `accept` hook must return `Self` or `Result<Self, Reject>`, not `{Self}`"
+)]
+pub trait AcceptReturn<C> {
+    #[doc(hidden)]
+    fn __instance(self) -> Result<C, Reject>;
+}
+
+impl<C: ClassRoute> AcceptReturn<C> for C {
+    fn __instance(self) -> Result<C, Reject> {
+        Ok(self)
+    }
+}
+
+impl<C, E: Into<Reject>> AcceptReturn<C> for Result<C, E> {
+    fn __instance(self) -> Result<C, Reject> {
+        self.map_err(Into::into)
+    }
+}
+
+/// How a class-style route without `accept` or `init` gets its instance: `Default`.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no way to build an instance per connection",
+    label = "no `accept` hook, no `init = ...` and no `Default` implementation",
+    note = "a class-style route builds one instance per connection: write an `accept` hook, name a constructor with `#[route(\"...\", init = path)]`, or derive `Default`"
+)]
+pub trait DefaultInstance {
+    fn __default() -> Self;
+}
+
+impl<T: Default> DefaultInstance for T {
+    fn __default() -> Self {
+        T::default()
+    }
+}

@@ -1,0 +1,82 @@
+//! Class-style routes: an annotated `impl` block whose instance lives as long as its
+//! connection, built by an optional `accept` hook during the handshake and driven through
+//! lifecycle methods with a [`Session`].
+
+mod accept;
+mod payload;
+mod session;
+
+use std::future::Future;
+
+use bytes::Bytes;
+
+pub use accept::{AcceptReturn, Admitted, DefaultInstance};
+pub use payload::{FromBinary, FromText};
+pub use session::Session;
+
+use crate::error::Error;
+use crate::extract::Connection;
+use crate::handler::Outcome;
+use crate::wire::{CloseFrame, Message, Utf8Bytes};
+
+/// The lifecycle of a class-style route, implemented by `#[route]` on an `impl` block by
+/// forwarding to the methods the block defines. Not public API.
+#[doc(hidden)]
+pub trait ClassRoute: Send + Sized + 'static {
+    fn __on_open(&mut self, _session: &mut Session) -> impl Future<Output = Outcome> + Send {
+        async { Outcome::Finished }
+    }
+
+    fn __on_text(
+        &mut self,
+        _session: &mut Session,
+        _text: Utf8Bytes,
+    ) -> impl Future<Output = Outcome> + Send {
+        async { Outcome::Finished }
+    }
+
+    fn __on_binary(
+        &mut self,
+        _session: &mut Session,
+        _data: Bytes,
+    ) -> impl Future<Output = Outcome> + Send {
+        async { Outcome::Finished }
+    }
+
+    fn __on_error(
+        &mut self,
+        _session: &mut Session,
+        _error: Error,
+    ) -> impl Future<Output = Outcome> + Send {
+        async { Outcome::Finished }
+    }
+
+    fn __on_close(&mut self, _frame: Option<CloseFrame>) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+/// Runs a class-style route's lifecycle: `on_open`, then `on_text` / `on_binary` per message
+/// (and `on_error` when the connection fails), then `on_close` exactly once. A method that
+/// returns an error ends the connection with it.
+#[doc(hidden)]
+pub async fn run<C: ClassRoute>(mut instance: C, connection: Connection) -> Outcome {
+    let (socket, request) = connection.into_parts();
+    let Some(socket) = socket else {
+        return Outcome::Failed("the connection has no socket".into());
+    };
+    let mut session = Session { socket, request };
+    let mut outcome = instance.__on_open(&mut session).await;
+    while matches!(outcome, Outcome::Finished) {
+        outcome = match session.socket.recv().await {
+            None => break,
+            Some(Ok(Message::Text(text))) => instance.__on_text(&mut session, text).await,
+            Some(Ok(Message::Binary(data))) => instance.__on_binary(&mut session, data).await,
+            Some(Err(error)) => instance.__on_error(&mut session, error).await,
+        };
+    }
+    instance
+        .__on_close(session.socket.close_frame().cloned())
+        .await;
+    outcome
+}

@@ -1,0 +1,62 @@
+//! [`Session`]: the connection as a class-style route's lifecycle methods see it.
+
+use std::fmt;
+
+use crate::error::Error;
+use crate::extract::Request;
+use crate::routing::RoutePath;
+use crate::socket::{Sender, WebSocket};
+use crate::wire::{CloseCode, Message};
+
+/// The connection as a class-style route's lifecycle methods see it: send on it, hand out
+/// [`Sender`]s for pushing from other tasks, close it, and read the handshake request.
+pub struct Session {
+    pub(super) socket: WebSocket,
+    pub(super) request: Request,
+}
+
+impl Session {
+    /// Sends a message now (text for `&str` and `String`, binary for bytes).
+    pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        self.socket.send(message).await
+    }
+
+    /// A cloneable handle that can be moved into a spawned task to push messages to this
+    /// client at any time; see [`WebSocket::sender`].
+    pub fn sender(&mut self) -> Sender {
+        self.socket.sender()
+    }
+
+    /// Starts closing the connection; `on_close` runs once the client has answered.
+    pub async fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        self.socket.close(code, reason).await
+    }
+
+    /// The subprotocol agreed in the handshake, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.socket.protocol()
+    }
+
+    /// The round trip of the last keepalive ping the client answered.
+    pub fn latency(&self) -> Option<std::time::Duration> {
+        self.socket.latency()
+    }
+
+    /// The handshake request: headers, peer address, shared state.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// The matched path and its parameters.
+    pub fn path(&self) -> &RoutePath {
+        self.request.path()
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("request", &self.request)
+            .finish_non_exhaustive()
+    }
+}

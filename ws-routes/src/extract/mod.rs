@@ -1,0 +1,85 @@
+//! What handlers and hooks take as arguments: the handshake [`Request`], the extractors read
+//! from it ([`FromRequest`]: [`RoutePath`], [`Query`], headers, the peer's address,
+//! [`State`]), the upgraded [`Connection`] they are taken from, and the [`Reject`] that
+//! refuses a connection.
+
+mod connection;
+mod query;
+mod reject;
+mod request;
+mod state;
+
+use std::net::SocketAddr;
+
+pub use connection::{Connection, FromConnection};
+pub use query::Query;
+pub use reject::Reject;
+pub use request::Request;
+pub(crate) use state::States;
+pub use state::{State, StateKey};
+
+use crate::http::HeaderMap;
+use crate::routing::RoutePath;
+
+/// A handler or hook argument read from the handshake [`Request`].
+///
+/// Implemented for [`RoutePath`], [`Query`], [`HeaderMap`], [`SocketAddr`] (the peer's) and
+/// [`State<T>`]. Implement it for your own types; an `Err` refuses the connection (with that
+/// HTTP response in an `accept` hook, or with close code 1008 after the upgrade).
+///
+/// ```
+/// use ws_routes::{route, FromRequest, Reject, Request, WebSocket};
+///
+/// struct UserAgent(String);
+///
+/// impl FromRequest for UserAgent {
+///     fn from_request(request: &Request) -> Result<Self, Reject> {
+///         let agent = request.headers().get("user-agent").and_then(|v| v.to_str().ok());
+///         Ok(UserAgent(agent.unwrap_or("unknown").to_owned()))
+///     }
+/// }
+///
+/// #[route("/whoami")]
+/// async fn whoami(mut ws: WebSocket, agent: UserAgent) {
+///     let _ = ws.send(agent.0).await;
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is neither a path parameter nor an extractor",
+    label = "not a parameter of the pattern, and `FromRequest` is not implemented for `{Self}`",
+    note = "an argument binds a path parameter when its name is a `{{name}}` of the pattern; any other argument must implement `FromRequest` (`RoutePath`, `Query`, `State<T>`, ...)"
+)]
+pub trait FromRequest: Sized {
+    /// Reads the argument from the request, or refuses the connection.
+    fn from_request(request: &Request) -> Result<Self, Reject>;
+
+    /// The state type this extractor needs, checked when the server is bound.
+    #[doc(hidden)]
+    fn __state() -> Option<StateKey> {
+        None
+    }
+}
+
+impl FromRequest for RoutePath {
+    fn from_request(request: &Request) -> Result<Self, Reject> {
+        Ok(request.path().clone())
+    }
+}
+
+impl FromRequest for Query {
+    fn from_request(request: &Request) -> Result<Self, Reject> {
+        Ok(request.query())
+    }
+}
+
+impl FromRequest for HeaderMap {
+    fn from_request(request: &Request) -> Result<Self, Reject> {
+        Ok(request.headers().clone())
+    }
+}
+
+impl FromRequest for SocketAddr {
+    fn from_request(request: &Request) -> Result<Self, Reject> {
+        Ok(request.peer_addr())
+    }
+}

@@ -1,0 +1,43 @@
+//! The [`Query`] extractor: the query string, decoded on demand.
+
+use std::borrow::Cow;
+
+/// The query string of the request, kept apart from the path parameters.
+///
+/// ```
+/// use ws_routes::{route, Query, WebSocket};
+///
+/// #[route("/feed")]
+/// async fn feed(mut ws: WebSocket, query: Query) {
+///     // ws://host/feed?topic=rust%20lang&limit=5
+///     let topic = query.get("topic").unwrap_or_default(); // "rust lang"
+///     let _ = ws.send(format!("subscribed to {topic}")).await;
+/// }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    raw: Option<String>,
+}
+
+impl Query {
+    pub(crate) fn new(raw: Option<String>) -> Self {
+        Query { raw }
+    }
+
+    /// The query string as sent (after `?`, still encoded); `""` when there is none.
+    pub fn as_str(&self) -> &str {
+        self.raw.as_deref().unwrap_or("")
+    }
+
+    /// The first value of `key`, decoded as `application/x-www-form-urlencoded`.
+    pub fn get(&self, key: &str) -> Option<Cow<'_, str>> {
+        self.pairs()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value)
+    }
+
+    /// Every `key=value` pair, decoded, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+        form_urlencoded::parse(self.as_str().as_bytes())
+    }
+}

@@ -1,0 +1,74 @@
+//! [`Request`]: the handshake request of a routed connection, as hooks and extractors see it.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::query::Query;
+use super::state::States;
+use crate::http::HeaderMap;
+use crate::routing::RoutePath;
+
+/// The handshake request of a routed connection: the matched path, the headers, the peer's
+/// address and the server's shared state.
+///
+/// A class-style route's `accept` hook receives it before the upgrade.
+#[derive(Clone)]
+pub struct Request {
+    path: RoutePath,
+    headers: HeaderMap,
+    peer_addr: SocketAddr,
+    states: Arc<States>,
+}
+
+impl Request {
+    pub(crate) fn new(
+        path: RoutePath,
+        headers: HeaderMap,
+        peer_addr: SocketAddr,
+        states: Arc<States>,
+    ) -> Self {
+        Request {
+            path,
+            headers,
+            peer_addr,
+            states,
+        }
+    }
+
+    /// The matched path, its parameters and the raw query string.
+    pub fn path(&self) -> &RoutePath {
+        &self.path
+    }
+
+    /// The query string, decoded on demand.
+    pub fn query(&self) -> Query {
+        let query = self.path.query();
+        Query::new((!query.is_empty()).then(|| query.to_owned()))
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer_addr
+    }
+
+    /// The state of type `T` given to [`Server::with_state`](crate::Server::with_state).
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.states.get::<T>()
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("path", &self.path)
+            .field("headers", &self.headers)
+            .field("peer_addr", &self.peer_addr)
+            .finish_non_exhaustive()
+    }
+}
