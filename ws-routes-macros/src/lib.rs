@@ -29,6 +29,10 @@ pub fn route(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Two routes that match the same paths (`/a/{x}` and `/a/{y}`, or one route listed twice) are
 /// a compile error that points at the second.
+///
+/// When ws-routes cannot be found by its name in `Cargo.toml`, name it first with
+/// `crate = path`, as `#[route]` does: `routes![crate = ::my_ws, light, echo]`. The `=` sets
+/// it apart from a route (`routes![crate::light]` lists the route `crate::light`).
 #[proc_macro]
 pub fn routes(input: TokenStream) -> TokenStream {
     table::routes(input.into()).into()
