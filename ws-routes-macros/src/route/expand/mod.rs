@@ -1,74 +1,35 @@
-//! Expansion of function routes, and the pieces both kinds of route share.
-//!
-//! A function route expands to the function as written plus a type of the same name (in the
-//! type namespace only) that carries the route's static description for `routes![]`.
+//! Expansion: the model of a valid route to the item as written plus its `RouteItem`
+//! description. What both kinds share (the route parts, binding arguments from the
+//! connection) is here; each kind's own code is in a module of its own.
+
+mod class;
+mod function;
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ReturnType, Signature};
 
-use super::validate::{Argument, Negotiation, Pattern, ValidFunction};
-use crate::crate_path::crate_path;
+use super::model::{Argument, Handler, Route};
 use crate::pattern::Kind;
 
-pub(crate) fn function(valid: &ValidFunction) -> TokenStream {
-    let krate = crate_path(valid.krate.as_ref());
-    let function = &valid.function;
-    let ident = &function.sig.ident;
-    let vis = &function.vis;
-    let name = unraw(ident);
-    let pattern = &valid.pattern.literal;
-    let segments = segments(&krate, &valid.pattern);
-    let requires = requires(&krate, &valid.arguments);
-    let parts = route_parts(
-        &krate,
-        pattern,
-        segments,
-        &name,
-        requires,
-        &valid.negotiation,
-    );
-    let (variables, bindings) = bind_from_connection(&krate, &valid.arguments);
-    let callee = call_span(ident, &function.sig);
-    let call = quote_spanned! {callee.span()=>
-        #krate::__private::HandlerReturn::__outcome(#callee(#(#variables),*).await)
-    };
-
-    quote! {
-        #function
-
-        #[doc(hidden)]
-        #[allow(non_camel_case_types, dead_code)]
-        #vis struct #ident {}
-
-        impl #krate::__private::RouteItem for #ident {
-            const ROUTE: #krate::Route = {
-                fn __entry(
-                    #[allow(unused_mut)] mut __connection: #krate::Connection,
-                ) -> #krate::BoxFuture<#krate::__private::Outcome> {
-                    ::std::boxed::Box::pin(async move {
-                        #bindings
-                        // What the handler did not take need not live as long as it runs.
-                        ::core::mem::drop(__connection);
-                        #call
-                    })
-                }
-                #krate::__private::function_route(#parts, __entry)
-            };
-        }
+/// `krate` is the path to ws-routes the expansion uses.
+pub(crate) fn route(krate: &TokenStream, route: &Route) -> TokenStream {
+    match &route.handler {
+        Handler::Function(function) => function::expand(krate, route, function),
+        Handler::Class(class) => class::expand(krate, route, class),
     }
 }
 
 /// The handler's name without `r#`.
-pub(crate) fn unraw(ident: &Ident) -> String {
+fn unraw(ident: &Ident) -> String {
     let name = ident.to_string();
     name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
 }
 
 /// `ident` re-spanned onto the return type, so that a return type that is not allowed is
 /// reported there.
-pub(crate) fn call_span(ident: &Ident, sig: &Signature) -> Ident {
+fn call_span(ident: &Ident, sig: &Signature) -> Ident {
     let mut callee = ident.clone();
     if let ReturnType::Type(_, ty) = &sig.output {
         callee.set_span(ident.span().located_at(ty.span()));
@@ -77,20 +38,27 @@ pub(crate) fn call_span(ident: &Ident, sig: &Signature) -> Ident {
 }
 
 /// The `RouteParts` both kinds of route are built from.
-pub(crate) fn route_parts(
+fn route_parts(
     krate: &TokenStream,
-    pattern: &syn::LitStr,
-    segments: TokenStream,
+    route: &Route,
     name: &str,
     requires: TokenStream,
-    negotiation: &Negotiation,
 ) -> TokenStream {
-    let protocols = &negotiation.protocols;
-    let required = negotiation.required;
+    let pattern = &route.pattern.literal;
+    let segments = route.pattern.segments.iter().map(|segment| {
+        let text = &segment.text;
+        match segment.kind {
+            Kind::Static => quote!(#krate::Segment::Static(#text)),
+            Kind::Param => quote!(#krate::Segment::Param(#text)),
+            Kind::CatchAll => quote!(#krate::Segment::CatchAll(#text)),
+        }
+    });
+    let protocols = &route.protocols.names;
+    let required = route.protocols.required;
     quote! {
         #krate::__private::RouteParts {
             pattern: #pattern,
-            segments: #segments,
+            segments: &[#(#segments),*],
             handler: #name,
             requires: #requires,
             protocols: &[#(#protocols),*],
@@ -99,21 +67,8 @@ pub(crate) fn route_parts(
     }
 }
 
-/// `&[Segment::Static("light"), Segment::Param("status")]`.
-pub(crate) fn segments(krate: &TokenStream, pattern: &Pattern) -> TokenStream {
-    let segments = pattern.segments.iter().map(|segment| {
-        let text = &segment.text;
-        match segment.kind {
-            Kind::Static => quote!(#krate::Segment::Static(#text)),
-            Kind::Param => quote!(#krate::Segment::Param(#text)),
-            Kind::CatchAll => quote!(#krate::Segment::CatchAll(#text)),
-        }
-    });
-    quote!(&[#(#segments),*])
-}
-
 /// The state types the extractors need, for the check at `bind`.
-pub(crate) fn requires<'a>(
+fn requires<'a>(
     krate: &TokenStream,
     arguments: impl IntoIterator<Item = &'a Argument>,
 ) -> TokenStream {
@@ -129,10 +84,7 @@ pub(crate) fn requires<'a>(
 /// Statements that bind each argument from `__connection` to a variable, parameters first
 /// (they only read the path; extractors may take the socket), returning early with the
 /// close frame when one fails.
-pub(crate) fn bind_from_connection(
-    krate: &TokenStream,
-    arguments: &[Argument],
-) -> (Vec<Ident>, TokenStream) {
+fn bind_from_connection(krate: &TokenStream, arguments: &[Argument]) -> (Vec<Ident>, TokenStream) {
     let variables: Vec<Ident> = (0..arguments.len())
         .map(|index| format_ident!("__argument_{}", index))
         .collect();
@@ -175,7 +127,7 @@ pub(crate) fn bind_from_connection(
 }
 
 /// Parses parameter `name` (segment `index`) from `path`, a `&RoutePath`, into `ty`.
-pub(crate) fn parse_param(
+fn parse_param(
     krate: &TokenStream,
     path: TokenStream,
     index: usize,
