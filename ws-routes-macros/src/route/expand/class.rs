@@ -26,7 +26,7 @@ pub(super) fn expand(krate: &TokenStream, route: &Route, class: &Class) -> Token
             })
     });
     let handle_arguments = class.handle.iter().flat_map(|handle| &handle.arguments);
-    let requires = requires(krate, hook_arguments.chain(handle_arguments));
+    let requires = requires(krate, handle_arguments, hook_arguments);
     let parts = route_parts(krate, route, &name, requires);
     let forwarders = class
         .events

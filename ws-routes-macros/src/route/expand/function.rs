@@ -11,7 +11,7 @@ pub(super) fn expand(krate: &TokenStream, route: &Route, function: &Function) ->
     let item = &function.item;
     let ident = &item.sig.ident;
     let vis = &item.vis;
-    let requires = requires(krate, &function.arguments);
+    let requires = requires(krate, &function.arguments, []);
     let parts = route_parts(krate, route, &unraw(ident), requires);
     let (variables, bindings) = bind_from_connection(krate, &function.arguments);
     let callee = call_span(ident, &item.sig);

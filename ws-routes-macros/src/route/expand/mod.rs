@@ -8,7 +8,7 @@ mod function;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{ReturnType, Signature};
+use syn::{ReturnType, Signature, Type};
 
 use super::model::{Argument, Handler, Route};
 use crate::pattern::Kind;
@@ -67,18 +67,28 @@ fn route_parts(
     }
 }
 
-/// The state types the extractors need, for the check at `bind`.
+/// The state types the extractors need, for the check at `bind`: those taken from the
+/// connection, then those taken from the request. Each is named through the trait its binding
+/// uses, so that an argument that is no extractor is one error, not two.
 fn requires<'a>(
     krate: &TokenStream,
-    arguments: impl IntoIterator<Item = &'a Argument>,
+    from_connection: impl IntoIterator<Item = &'a Argument>,
+    from_request: impl IntoIterator<Item = &'a Argument>,
 ) -> TokenStream {
-    let keys = arguments.into_iter().filter_map(|argument| match argument {
-        Argument::Extract { ty } => Some(quote_spanned! {ty.span()=>
-            <#ty as #krate::FromConnection>::__state
-        }),
+    let connection = extractors(from_connection)
+        .map(|ty| quote_spanned!(ty.span()=> <#ty as #krate::FromConnection>::__state));
+    let request = extractors(from_request)
+        .map(|ty| quote_spanned!(ty.span()=> <#ty as #krate::FromRequest>::__state));
+    quote!(&[#(#connection,)* #(#request,)*])
+}
+
+fn extractors<'a>(
+    arguments: impl IntoIterator<Item = &'a Argument>,
+) -> impl Iterator<Item = &'a Type> {
+    arguments.into_iter().filter_map(|argument| match argument {
+        Argument::Extract { ty } => Some(ty),
         Argument::Param { .. } => None,
-    });
-    quote!(&[#(#keys),*])
+    })
 }
 
 /// Statements that bind each argument from `__connection` to a variable, parameters first
