@@ -18,7 +18,9 @@ mod table;
 ///
 /// `#[route("/light/{status}")]` on `async fn light(ws: WebSocket, status: String)`: an
 /// argument named after a pattern parameter receives it, percent-decoded and parsed with
-/// `FromStr`; every other argument is an extractor.
+/// `FromStr`; every other argument is an extractor. An argument named `_status` binds
+/// `{status}` too, so an argument that is only there to constrain the parameter's type can
+/// carry the leading underscore rustc suggests for unused arguments.
 ///
 /// On an `impl` block, the methods are `accept` (the handshake hook, which builds the instance
 /// or refuses with a `Reject`), `on_open`, `on_text`, `on_binary`, `on_error` and `on_close`,

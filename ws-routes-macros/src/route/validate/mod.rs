@@ -109,9 +109,14 @@ impl Params<'_> {
             .map(|(index, segment)| (index, segment.text.as_str()))
     }
 
-    /// The segment index of the parameter an argument named `name` binds: `{name}`.
+    /// The segment index of the parameter an argument named `name` binds: `{name}`, or for
+    /// `_name` (the name rustc suggests for an unused argument) `{name}` too.
     fn bound_by(&self, name: &str) -> Option<(usize, &str)> {
-        self.iter().find(|(_, param)| *param == name)
+        let exact = self.iter().find(|(_, param)| *param == name);
+        exact.or_else(|| {
+            let unused = name.strip_prefix('_')?;
+            self.iter().find(|(_, param)| *param == unused)
+        })
     }
 }
 
@@ -220,7 +225,7 @@ fn parameter_help(name: &str, params: &Params<'_>) -> String {
                 `Query` argument"
             .into();
     }
-    match closest(name, names.iter().copied()) {
+    match closest(name.trim_start_matches('_'), names.iter().copied()) {
         Some(param) => format!("did you mean `{param}`?"),
         None => {
             let list: Vec<_> = names.iter().map(|param| format!("`{param}`")).collect();
