@@ -76,6 +76,14 @@ impl Args {
             self.protocols.extend(list);
             repeated
         } else if key == "require_protocol" {
+            if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                diagnostics.error(
+                    key.span(),
+                    "`require_protocol` is a flag and takes no value",
+                    "write `require_protocol` alone to refuse clients that offer none of `protocols`",
+                );
+                skip_value(meta)?;
+            }
             set_once(&mut self.require_protocol, key.span())
         } else {
             diagnostics.error(key.span(), format!("unknown argument `{key}`"), USAGE);
