@@ -13,12 +13,32 @@ mod pattern;
 mod route;
 mod table;
 
-/// Binds an async function to a URI pattern.
+/// Binds an async function (a function route) or an `impl` block (a class-style route) to a
+/// URI pattern, making it listable in `routes![]`.
 ///
-/// `#[route("/light/{status}")]` on `async fn light(ws: WebSocket, status: String)` makes
-/// `light` listable in `routes![]`. Arguments named after a pattern parameter receive it,
-/// percent-decoded and parsed with `FromStr`; other arguments are extractors. An optional
-/// `crate = path` argument names the ws-routes crate when it cannot be found by name.
+/// `#[route("/light/{status}")]` on `async fn light(ws: WebSocket, status: String)`: an
+/// argument named after a pattern parameter receives it, percent-decoded and parsed with
+/// `FromStr`; every other argument is an extractor. An argument named `_status` binds
+/// `{status}` too, so an argument that is only there to constrain the parameter's type can
+/// carry the leading underscore rustc suggests for unused arguments.
+///
+/// On an `impl` block, the methods are `accept` (the handshake hook, which builds the instance
+/// or refuses with a `Reject`), `on_open`, `on_text`, `on_binary`, `on_error` and `on_close`,
+/// or `handle` (which takes the whole connection instead of the `on_*` methods); all are
+/// optional, and other methods belong in a separate `impl` block.
+///
+/// After the pattern, optional arguments:
+///
+/// - `crate = path`: where ws-routes is, when it cannot be found by its name in `Cargo.toml`
+///   (a re-export, for instance);
+/// - `protocols = ["chat.v2", "chat.v1"]`: the subprotocols the route speaks, most preferred
+///   first, and `require_protocol` to refuse a client that offers none of them;
+/// - `init = path` (class-style routes): the constructor used when there is no `accept` hook
+///   (else `Default`).
+///
+/// Mistakes are compile errors pointing at the offending token, all reported at once. The
+/// item is then emitted as written, with a stand-in route so that a `routes![]` naming it
+/// adds no error of its own.
 #[proc_macro_attribute]
 pub fn route(args: TokenStream, item: TokenStream) -> TokenStream {
     route::route(args.into(), item.into()).into()
@@ -29,6 +49,10 @@ pub fn route(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Two routes that match the same paths (`/a/{x}` and `/a/{y}`, or one route listed twice) are
 /// a compile error that points at the second.
+///
+/// When ws-routes cannot be found by its name in `Cargo.toml`, name it first with
+/// `crate = path`, as `#[route]` does: `routes![crate = ::my_ws, light, echo]`. The `=` sets
+/// it apart from a route (`routes![crate::light]` lists the route `crate::light`).
 #[proc_macro]
 pub fn routes(input: TokenStream) -> TokenStream {
     table::routes(input.into()).into()

@@ -138,7 +138,7 @@ fn segment(text: &str, range: Range<usize>, is_last: bool) -> Result<Segment, Pa
         return Err(PatternError::new(
             range,
             format!("the catch-all `{{*{name}}}` must be the last segment"),
-            "a catch-all takes the rest of the path; move it to the end or use `{name}` for one segment",
+            "a catch-all takes the rest of the path, so move it to the end, or use `{name}` for one segment",
         ));
     }
     Ok(Segment {
@@ -160,7 +160,7 @@ fn static_segment(text: &str, range: Range<usize>) -> Result<Segment, PatternErr
                 return Err(PatternError::new(
                     at,
                     "a route pattern cannot contain a query string",
-                    "patterns match the path only; take a `Query` argument to read the query string",
+                    "patterns match the path only: take a `Query` argument to read the query string",
                 ));
             }
             byte => byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&byte),

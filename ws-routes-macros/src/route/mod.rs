@@ -1,28 +1,33 @@
-//! `#[route("/pattern")]` on an async function or an `impl` block.
+//! `#[route("/pattern")]` on an async function or an `impl` block: parse, then validate into
+//! the model, then expand; on any error, the item as written with every error and a stand-in.
 
 mod expand;
-mod expand_class;
+mod fallback;
+mod lifecycle;
+mod model;
 mod parse;
 mod validate;
-mod validate_class;
 
 use proc_macro2::TokenStream;
 
-use crate::diagnostics::with_item;
-use parse::Target;
+use crate::crate_path::crate_path;
+use crate::diagnostics::Diagnostics;
 
 pub(crate) fn route(args: TokenStream, item: TokenStream) -> TokenStream {
-    let parsed = match parse::parse(args, item.clone()) {
-        Ok(parsed) => parsed,
-        Err(error) => return with_item(item, error),
-    };
-    let expanded = match parsed.target {
-        Target::Function(function) => {
-            validate::function(parsed.args, function).map(|valid| expand::function(&valid))
+    let mut diagnostics = Diagnostics::default();
+    let args = parse::args(args, &mut diagnostics);
+    let krate = crate_path(args.as_ref().and_then(|args| args.krate.as_ref()));
+    let target = parse::target(item.clone())
+        .map_err(|error| diagnostics.push(error))
+        .ok();
+    let stand_in = target
+        .as_ref()
+        .and_then(|target| fallback::stand_in(target, &krate));
+    if let (Some(args), Some(target)) = (args, target) {
+        let route = validate::route(args, target, &mut diagnostics);
+        if diagnostics.is_empty() {
+            return expand::route(&krate, &route);
         }
-        Target::Class(block) => {
-            validate_class::class(parsed.args, block).map(|valid| expand_class::class(&valid))
-        }
-    };
-    expanded.unwrap_or_else(|error| with_item(item, error))
+    }
+    fallback::rejected(item, stand_in, diagnostics)
 }

@@ -1,24 +1,34 @@
 //! Parsing: the attribute's arguments and the item it is on.
 
-use proc_macro2::TokenStream;
-use syn::parse::{Parse, ParseStream};
-use syn::{Ident, Item, ItemFn, ItemImpl, LitStr, Token};
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
+use syn::parse::{ParseStream, Parser};
+use syn::{Item, ItemFn, ItemImpl, LitStr, Path, Token};
 
-/// `#[route("/pattern")]`, optionally followed by `crate = path` (where ws-routes is),
-/// `protocols = ["a", "b"]` and `require_protocol` (subprotocol negotiation) and, on an `impl`
-/// block, `init = path` (the constructor used when there is no `accept` hook).
+use crate::diagnostics::Diagnostics;
+
+/// `#[route("/pattern", key = value, ...)]`.
 pub(crate) struct Args {
     pub(crate) pattern: LitStr,
-    pub(crate) krate: Option<syn::Path>,
-    pub(crate) init: Option<syn::Path>,
+    /// `crate = path`: where ws-routes is.
+    pub(crate) krate: Option<Path>,
+    /// `init = path`: the constructor of a class-style route without an `accept` hook.
+    pub(crate) init: Option<Path>,
     /// `protocols = ["chat.v2", "chat.v1"]`: the subprotocols, most preferred first.
-    pub(crate) protocols: Option<Vec<LitStr>>,
+    pub(crate) protocols: Vec<LitStr>,
     /// `require_protocol`: refuse a client that offers none of them.
-    pub(crate) require_protocol: Option<Ident>,
+    pub(crate) require_protocol: Option<Span>,
 }
 
-impl Parse for Args {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+const USAGE: &str = "`#[route]` takes a pattern, then optionally `crate = path`, \
+                     `protocols = [\"...\"]`, `require_protocol` and (on an `impl` block) \
+                     `init = path`";
+
+/// Parses the arguments. A mistake in one `key = value` is recorded and the others are still
+/// read; a pattern that is not a string literal, or tokens that do not parse at all, give
+/// `None`.
+pub(crate) fn args(tokens: TokenStream, diagnostics: &mut Diagnostics) -> Option<Args> {
+    let parser = |input: ParseStream<'_>| {
         if input.is_empty() {
             return Err(
                 input.error("expected a route pattern, as in `#[route(\"/light/{status}\")]`")
@@ -28,60 +38,79 @@ impl Parse for Args {
             pattern: input.parse()?,
             krate: None,
             init: None,
-            protocols: None,
+            protocols: Vec::new(),
             require_protocol: None,
         };
-        while input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
-            let key = if input.peek(Token![crate]) {
-                let token = input.parse::<Token![crate]>()?;
-                Ident::new("crate", token.span)
-            } else {
-                input.parse::<Ident>()?
-            };
-            let name = key.to_string();
-            let repeated = match name.as_str() {
-                "crate" => args.krate.is_some(),
-                "init" => args.init.is_some(),
-                "protocols" => args.protocols.is_some(),
-                "require_protocol" => args.require_protocol.is_some(),
-                _ => {
-                    return Err(syn::Error::new(
-                        key.span(),
-                        format!(
-                            "unknown argument `{key}`: `#[route]` takes a pattern, then \
-                             optionally `crate = path`, `protocols = [...]`, \
-                             `require_protocol` and (on an `impl` block) `init = path`"
-                        ),
-                    ));
-                }
-            };
-            if repeated {
-                return Err(syn::Error::new(
-                    key.span(),
-                    format!("`{key}` is given twice"),
-                ));
-            }
-            if name == "require_protocol" {
-                args.require_protocol = Some(key);
-                continue;
-            }
-            input.parse::<Token![=]>()?;
-            match name.as_str() {
-                "crate" => args.krate = Some(input.parse()?),
-                "init" => args.init = Some(input.parse()?),
-                _ => {
-                    let content;
-                    syn::bracketed!(content in input);
-                    let list = content.parse_terminated(<LitStr as Parse>::parse, Token![,])?;
-                    args.protocols = Some(list.into_iter().collect());
-                }
-            }
-        }
         if !input.is_empty() {
-            return Err(input.error("expected `,` between the arguments of `#[route]`"));
+            input.parse::<Token![,]>()?;
+            let rest: TokenStream = input.parse()?;
+            syn::meta::parser(|meta| args.argument(&meta, diagnostics)).parse2(rest)?;
         }
         Ok(args)
+    };
+    parser
+        .parse2(tokens)
+        .map_err(|error| diagnostics.push(error))
+        .ok()
+}
+
+impl Args {
+    fn argument(
+        &mut self,
+        meta: &ParseNestedMeta<'_>,
+        diagnostics: &mut Diagnostics,
+    ) -> syn::Result<()> {
+        let Some(key) = meta.path.get_ident() else {
+            return Err(meta.error(format!("unknown argument; {USAGE}")));
+        };
+        let repeated = if key == "crate" {
+            set_once(&mut self.krate, meta.value()?.parse()?)
+        } else if key == "init" {
+            set_once(&mut self.init, meta.value()?.parse()?)
+        } else if key == "protocols" {
+            let value = meta.value()?;
+            let content;
+            syn::bracketed!(content in value);
+            let list = content.parse_terminated(<LitStr as syn::parse::Parse>::parse, Token![,])?;
+            let repeated = !self.protocols.is_empty();
+            self.protocols.extend(list);
+            repeated
+        } else if key == "require_protocol" {
+            if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                diagnostics.error(
+                    key.span(),
+                    "`require_protocol` is a flag and takes no value",
+                    "write `require_protocol` alone to refuse clients that offer none of `protocols`",
+                );
+                skip_value(meta)?;
+            }
+            set_once(&mut self.require_protocol, key.span())
+        } else {
+            diagnostics.error(key.span(), format!("unknown argument `{key}`"), USAGE);
+            skip_value(meta)?;
+            false
+        };
+        if repeated {
+            diagnostics.error(key.span(), format!("`{key}` is given twice"), "remove one");
+        }
+        Ok(())
     }
+}
+
+/// Stores `value`; `true` if there was one already.
+fn set_once<T>(slot: &mut Option<T>, value: T) -> bool {
+    slot.replace(value).is_some()
+}
+
+/// Steps over the value of an unknown argument, `= expr` or `(...)`, so that the arguments
+/// after it are still read.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        meta.value()?.parse::<syn::Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        meta.parse_nested_meta(|nested| skip_value(&nested))?;
+    }
+    Ok(())
 }
 
 /// What the attribute is on.
@@ -92,23 +121,14 @@ pub(crate) enum Target {
     Class(ItemImpl),
 }
 
-pub(crate) struct Parsed {
-    pub(crate) args: Args,
-    pub(crate) target: Target,
-}
-
-pub(crate) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Parsed> {
-    let args = syn::parse2(args)?;
-    let target = match syn::parse2::<Item>(item)? {
-        Item::Fn(function) => Target::Function(function),
-        Item::Impl(block) => Target::Class(block),
-        other => {
-            return Err(syn::Error::new_spanned(
-                other,
-                "`#[route]` goes on an `async fn` (a function route) or an `impl` block \
-                 (a class-style route)",
-            ));
-        }
-    };
-    Ok(Parsed { args, target })
+pub(crate) fn target(item: TokenStream) -> syn::Result<Target> {
+    match syn::parse2::<Item>(item)? {
+        Item::Fn(function) => Ok(Target::Function(function)),
+        Item::Impl(block) => Ok(Target::Class(block)),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "`#[route]` goes on an `async fn` (a function route) or an `impl` block \
+             (a class-style route)",
+        )),
+    }
 }

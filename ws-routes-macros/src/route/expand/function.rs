@@ -1,0 +1,45 @@
+//! A function route expands to the function as written plus a type of the same name (in the
+//! type namespace only) that carries the route's static description for `routes![]`.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+
+use super::{bind_from_connection, call_span, requires, route_parts, unraw};
+use crate::route::model::{Function, Route};
+
+pub(super) fn expand(krate: &TokenStream, route: &Route, function: &Function) -> TokenStream {
+    let item = &function.item;
+    let ident = &item.sig.ident;
+    let vis = &item.vis;
+    let requires = requires(krate, &function.arguments, []);
+    let parts = route_parts(krate, route, &unraw(ident), requires);
+    let (variables, bindings) = bind_from_connection(krate, &function.arguments);
+    let callee = call_span(ident, &item.sig);
+    let call = quote_spanned! {callee.span()=>
+        #krate::__private::HandlerReturn::__outcome(#callee(#(#variables),*).await)
+    };
+
+    quote! {
+        #item
+
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code)]
+        #vis struct #ident {}
+
+        impl #krate::__private::RouteItem for #ident {
+            const ROUTE: #krate::Route = {
+                fn __entry(
+                    #[allow(unused_mut)] mut __connection: #krate::Connection,
+                ) -> #krate::BoxFuture<#krate::__private::Outcome> {
+                    ::std::boxed::Box::pin(async move {
+                        #bindings
+                        // What the handler did not take need not live as long as it runs.
+                        ::core::mem::drop(__connection);
+                        #call
+                    })
+                }
+                #krate::__private::function_route(#parts, __entry)
+            };
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Expansion: the model of a valid route to the item as written plus its `RouteItem`
+//! description. What both kinds share (the route parts, binding arguments from the
+//! connection) is here; each kind's own code is in a module of its own.
+
+mod class;
+mod function;
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{ReturnType, Signature, Type};
+
+use super::model::{Argument, Handler, Route};
+use crate::pattern::Kind;
+
+/// `krate` is the path to ws-routes the expansion uses.
+pub(crate) fn route(krate: &TokenStream, route: &Route) -> TokenStream {
+    match &route.handler {
+        Handler::Function(function) => function::expand(krate, route, function),
+        Handler::Class(class) => class::expand(krate, route, class),
+    }
+}
+
+/// The handler's name without `r#`.
+fn unraw(ident: &Ident) -> String {
+    let name = ident.to_string();
+    name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
+}
+
+/// `ident` re-spanned onto the return type, so that a return type that is not allowed is
+/// reported there.
+fn call_span(ident: &Ident, sig: &Signature) -> Ident {
+    let mut callee = ident.clone();
+    if let ReturnType::Type(_, ty) = &sig.output {
+        callee.set_span(ident.span().located_at(ty.span()));
+    }
+    callee
+}
+
+/// The `RouteParts` both kinds of route are built from.
+fn route_parts(
+    krate: &TokenStream,
+    route: &Route,
+    name: &str,
+    requires: TokenStream,
+) -> TokenStream {
+    let pattern = &route.pattern.literal;
+    let segments = route.pattern.segments.iter().map(|segment| {
+        let text = &segment.text;
+        match segment.kind {
+            Kind::Static => quote!(#krate::Segment::Static(#text)),
+            Kind::Param => quote!(#krate::Segment::Param(#text)),
+            Kind::CatchAll => quote!(#krate::Segment::CatchAll(#text)),
+        }
+    });
+    let protocols = &route.protocols.names;
+    let required = route.protocols.required;
+    quote! {
+        #krate::__private::RouteParts {
+            pattern: #pattern,
+            segments: &[#(#segments),*],
+            handler: #name,
+            requires: #requires,
+            protocols: &[#(#protocols),*],
+            protocol_required: #required,
+        }
+    }
+}
+
+/// The state types the extractors need, for the check at `bind`: those taken from the
+/// connection, then those taken from the request. Each is named through the trait its binding
+/// uses, so that an argument that is no extractor is one error, not two.
+fn requires<'a>(
+    krate: &TokenStream,
+    from_connection: impl IntoIterator<Item = &'a Argument>,
+    from_request: impl IntoIterator<Item = &'a Argument>,
+) -> TokenStream {
+    let connection = extractors(from_connection)
+        .map(|ty| quote_spanned!(ty.span()=> <#ty as #krate::FromConnection>::__state));
+    let request = extractors(from_request)
+        .map(|ty| quote_spanned!(ty.span()=> <#ty as #krate::FromRequest>::__state));
+    quote!(&[#(#connection,)* #(#request,)*])
+}
+
+fn extractors<'a>(
+    arguments: impl IntoIterator<Item = &'a Argument>,
+) -> impl Iterator<Item = &'a Type> {
+    arguments.into_iter().filter_map(|argument| match argument {
+        Argument::Extract { ty } => Some(ty),
+        Argument::Param { .. } => None,
+    })
+}
+
+/// Statements that bind each argument from `__connection` to a variable, parameters first
+/// (they only read the path; extractors may take the socket), returning early with the
+/// close frame when one fails.
+fn bind_from_connection(krate: &TokenStream, arguments: &[Argument]) -> (Vec<Ident>, TokenStream) {
+    let variables: Vec<Ident> = (0..arguments.len())
+        .map(|index| format_ident!("__argument_{}", index))
+        .collect();
+    let params = arguments
+        .iter()
+        .zip(&variables)
+        .filter_map(|(argument, variable)| {
+            let Argument::Param { index, name, ty } = argument else {
+                return None;
+            };
+            let parse = parse_param(krate, quote!(__connection.path()), *index, name, ty);
+            Some(quote_spanned! {ty.span()=>
+                let #variable: #ty = match #parse {
+                    ::core::result::Result::Ok(value) => value,
+                    ::core::result::Result::Err(error) => {
+                        return #krate::__private::Outcome::from(error);
+                    }
+                };
+            })
+        });
+    let extractors = arguments
+        .iter()
+        .zip(&variables)
+        .filter_map(|(argument, variable)| {
+            let Argument::Extract { ty } = argument else {
+                return None;
+            };
+            Some(quote_spanned! {ty.span()=>
+                let #variable: #ty =
+                    match <#ty as #krate::FromConnection>::from_connection(&mut __connection) {
+                        ::core::result::Result::Ok(value) => value,
+                        ::core::result::Result::Err(frame) => {
+                            return #krate::__private::Outcome::from(frame);
+                        }
+                    };
+            })
+        });
+    let bindings = quote!(#(#params)* #(#extractors)*);
+    (variables, bindings)
+}
+
+/// Parses parameter `name` (segment `index`) from `path`, a `&RoutePath`, into `ty`.
+fn parse_param(
+    krate: &TokenStream,
+    path: TokenStream,
+    index: usize,
+    name: &str,
+    ty: &syn::Type,
+) -> TokenStream {
+    quote_spanned! {ty.span()=>
+        #krate::__private::parse_param::<#ty>(#path, #index, #name)
+    }
+}
