@@ -20,6 +20,8 @@
 
 mod common;
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use serde_json::json;
 use ws_routes::{CloseFrame, Pages, Query, Rooms, Sender, Server, Session, State, route, routes};
@@ -105,9 +107,13 @@ impl Chat {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     common::init_logging();
+    common::exit_status("chat", serve(cli).await)
+}
+
+async fn serve(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let rooms = match &cli.redis {
         Some(url) => Rooms::builder().redis(url).build()?,
         None => Rooms::new(),

@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -102,9 +103,13 @@ impl Counter {
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     common::init_logging();
+    common::exit_status("counter", serve(cli).await)
+}
+
+async fn serve(cli: Cli) -> std::io::Result<()> {
     let app = App {
         token: cli.token.into(),
         push_every: Duration::from_millis(cli.push_ms.max(1)),

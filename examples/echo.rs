@@ -7,6 +7,8 @@
 
 mod common;
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use ws_routes::{Server, WebSocket, route, routes};
 
@@ -43,9 +45,13 @@ async fn echo(mut ws: WebSocket, room: &str) {
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     common::init_logging();
+    common::exit_status("echo", serve(&cli).await)
+}
+
+async fn serve(cli: &Cli) -> std::io::Result<()> {
     let server = Server::new(routes![root, room]).bind(&cli.addr).await?;
     println!("echo server listening on ws://{}", server.local_addr()?);
     server.run_until(ws_routes::shutdown_signal()).await

@@ -149,13 +149,7 @@ async fn main() -> ExitCode {
         Some(Command::Client { url, message }) => client(&url, message).await,
         None => {
             DELAY.get_or_init(|| Duration::from_millis(cli.delay_ms));
-            match serve(&cli.addr, cli.class).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("light: {error}");
-                    ExitCode::FAILURE
-                }
-            }
+            common::exit_status("light", serve(&cli.addr, cli.class).await)
         }
     }
 }

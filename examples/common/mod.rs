@@ -1,14 +1,31 @@
 //! What the examples share.
 
+use std::fmt::Display;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
 use tracing_subscriber::EnvFilter;
 
 /// Logs to standard error at `info` (or as `RUST_LOG` says), keeping standard output for the
-/// line that says where the example listens.
+/// line that says where the example listens; colours only when standard error is a terminal.
 pub fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
+}
+
+/// The exit status of an example's run: on an error, says it on standard error with its
+/// `Display` text (the one written for people) and fails.
+pub fn exit_status<E: Display>(example: &str, result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{example}: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -476,10 +476,10 @@ impl Inner {
                 match sender.try_send(message.clone()) {
                     Ok(()) => {
                         queued += 1;
-                        if let SlowConsumer::SkipThenClose(_) = self.policy {
-                            if let Some(member) = registry.members.get(&id) {
-                                member.full_since.store(0, Ordering::Relaxed);
-                            }
+                        if let SlowConsumer::SkipThenClose(_) = self.policy
+                            && let Some(member) = registry.members.get(&id)
+                        {
+                            member.full_since.store(0, Ordering::Relaxed);
                         }
                     }
                     Err(Error::QueueFull) => {

@@ -147,10 +147,10 @@ impl Node {
         {
             return Some(found);
         }
-        if !segment.is_empty() {
-            if let Some(found) = self.param.as_deref().and_then(|node| node.descend(tail)) {
-                return Some(found);
-            }
+        if !segment.is_empty()
+            && let Some(found) = self.param.as_deref().and_then(|node| node.descend(tail))
+        {
+            return Some(found);
         }
         if rest.is_empty() {
             None

@@ -180,10 +180,10 @@ async fn handshake(
         Ok(accept) => accept,
         Err(refusal) => return refuse(transport, refusal).await,
     };
-    if let Some(origins) = &shared.config.origins {
-        if let Err(refusal) = handshake::check_origin(&head, origins) {
-            return refuse(transport, refusal).await;
-        }
+    if let Some(origins) = &shared.config.origins
+        && let Err(refusal) = handshake::check_origin(&head, origins)
+    {
+        return refuse(transport, refusal).await;
     }
     let leftover = std::mem::take(&mut head.leftover);
     let (path, query) = head.path_and_query();

@@ -93,13 +93,13 @@ impl Liveness {
     /// A pong arrived; if it answers the pending ping, measure the round trip.
     pub(crate) fn on_pong(&mut self, payload: &[u8]) {
         self.on_activity();
-        if let Some((sent, number)) = self.pending {
-            if payload == number.to_be_bytes() {
-                self.latency = Some(sent.elapsed());
-                self.pending = None;
-                self.ping_due = self.settings.keepalive.map(|(interval, _)| sent + interval);
-                self.rearm();
-            }
+        if let Some((sent, number)) = self.pending
+            && payload == number.to_be_bytes()
+        {
+            self.latency = Some(sent.elapsed());
+            self.pending = None;
+            self.ping_due = self.settings.keepalive.map(|(interval, _)| sent + interval);
+            self.rearm();
         }
     }
 
@@ -141,10 +141,10 @@ impl Liveness {
         if let Some(deadline) = self.close_deadline {
             return (now >= deadline).then_some(Wake::CloseTimedOut);
         }
-        if let Some(idle) = self.settings.idle_timeout {
-            if now >= self.last_activity + idle {
-                return Some(Wake::Idle);
-            }
+        if let Some(idle) = self.settings.idle_timeout
+            && now >= self.last_activity + idle
+        {
+            return Some(Wake::Idle);
         }
         let (_, timeout) = self.settings.keepalive?;
         if now < self.ping_due? {

@@ -8,6 +8,7 @@ use std::fmt;
 use std::future::pending;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::oneshot;
 
 pub use outbox::Sender;
@@ -335,6 +336,27 @@ impl WebSocket {
         self.stream().send(Frame::Message(message.into())).await
     }
 
+    /// Sends a ping carrying `payload` (at most 125 bytes). The peer's pong is consumed by
+    /// [`recv`](Self::recv), as every control frame is: keep calling it. Keepalive pings are the
+    /// server's business already; this is for a client that wants to check the connection.
+    ///
+    /// ```
+    /// # async fn run(mut ws: ws_routes::WebSocket) -> Result<(), ws_routes::Error> {
+    /// ws.ping("are you there?").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
+        let payload = payload.into();
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(Error::Protocol(format!(
+                "a ping carries at most {MAX_CONTROL_PAYLOAD} bytes, not {}",
+                payload.len()
+            )));
+        }
+        self.stream().send(Frame::Ping(payload)).await
+    }
+
     /// Starts the close handshake with `code` and a short `reason` (cut to 123 bytes).
     ///
     /// Keep calling [`recv`](Self::recv) to read the peer's answer; it returns `None` when the
@@ -394,6 +416,9 @@ impl fmt::Debug for WebSocket {
             .finish_non_exhaustive()
     }
 }
+
+/// The most a control frame (ping, pong, close) may carry (RFC 6455 section 5.5).
+const MAX_CONTROL_PAYLOAD: usize = 125;
 
 /// How long [`WebSocket::recv`] tries to write the close frame a [`Sender::close`] asked for
 /// before it hands the connection back; the server's close handshake then goes on trying, up
