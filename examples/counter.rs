@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
+use subtle::ConstantTimeEq;
 use ws_routes::http::StatusCode;
 use ws_routes::{CloseFrame, Reject, Request, Server, Session, State, route, routes};
 
@@ -27,8 +28,8 @@ struct Cli {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8765")]
     addr: String,
-    /// The token clients must pass as `?token=...`.
-    #[arg(long, default_value = "secret")]
+    /// The token clients must pass as `?token=...` (required: there is no default secret).
+    #[arg(long)]
     token: String,
     /// Milliseconds between two pushed messages.
     #[arg(long, default_value_t = 1000)]
@@ -58,7 +59,10 @@ impl Counter {
         name: String,
         State(app): State<App>,
     ) -> Result<Self, Reject> {
-        if request.query().get("token").as_deref() != Some(&*app.token) {
+        let query = request.query();
+        let given = query.get("token").unwrap_or_default();
+        // Compared in constant time, so that timing tells an attacker nothing about the token.
+        if !bool::from(given.as_bytes().ct_eq(app.token.as_bytes())) {
             return Err(Reject::new(StatusCode::UNAUTHORIZED)
                 .header("www-authenticate", "Token")
                 .body("a token is required: connect to /counter/NAME?token=...\n"));

@@ -35,6 +35,11 @@ struct Cli {
     /// Serve the class-style version of the switch (same paths, same answers).
     #[arg(long)]
     class: bool,
+    /// Origins whose pages may switch the light (repeat for several). Default: this server's
+    /// own page, as `http://ADDR` and `http://localhost:PORT`. Programs that send no `Origin`
+    /// (the client below, Python's `websockets`) are allowed too.
+    #[arg(long = "origin")]
+    origins: Vec<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -149,23 +154,29 @@ async fn main() -> ExitCode {
         Some(Command::Client { url, message }) => client(&url, message).await,
         None => {
             DELAY.get_or_init(|| Duration::from_millis(cli.delay_ms));
-            common::exit_status("light", serve(&cli.addr, cli.class).await)
+            common::exit_status("light", serve(&cli).await)
         }
     }
 }
 
-async fn serve(addr: &str, class: bool) -> std::io::Result<()> {
-    let routes = if class {
+async fn serve(cli: &Cli) -> std::io::Result<()> {
+    let routes = if cli.class {
         routes![Switch, watch]
     } else {
         routes![light, watch]
     };
+    let listener = tokio::net::TcpListener::bind(&cli.addr).await?;
+    let addr = listener.local_addr()?;
+    let origins = match cli.origins.as_slice() {
+        [] => common::own_origins(addr),
+        given => given.to_vec(),
+    };
     let server = Server::new(routes)
         .with_state(Light::new())
         .fallback(Pages::new().page("/", "text/html; charset=utf-8", PAGE))
-        .bind(addr)
-        .await?;
-    let addr = server.local_addr()?;
+        .allowed_origins(origins)
+        .allow_missing_origin(true)
+        .listen(listener)?;
     println!("light switch listening on http://{addr}/ and ws://{addr}");
     server.run_until(ws_routes::shutdown_signal()).await
 }

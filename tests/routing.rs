@@ -358,13 +358,13 @@ async fn a_plain_http_request_gets_426_upgrade_required() {
 #[tokio::test]
 async fn malformed_handshakes_get_an_http_answer() {
     let addr = spawn(ROUTES).await;
-    let upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let upgrade = "Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
     let cases = [
         ("\x16\x03\x01 not http at all\r\n\r\n".to_owned(), "HTTP/1.1 400 "),
         (format!("POST /echo HTTP/1.1\r\n{upgrade}Sec-WebSocket-Version: 13\r\n\r\n"), "HTTP/1.1 405 "),
         (format!("GET /echo HTTP/1.1\r\n{upgrade}Sec-WebSocket-Version: 8\r\n\r\n"), "HTTP/1.1 426 "),
         (
-            "GET /echo HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n".into(),
+            "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n".into(),
             "HTTP/1.1 400 ",
         ),
         (format!("GET /echo HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(10_000)), "HTTP/1.1 431 "),

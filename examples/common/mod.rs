@@ -29,3 +29,15 @@ pub fn exit_status<E: Display>(example: &str, result: Result<(), E>) -> ExitCode
         }
     }
 }
+
+/// The origins of the pages a server at `addr` serves itself: `http://ADDR`, and
+/// `http://localhost:PORT` for a loopback address. A page from anywhere else (any site the
+/// visitor has open) may not use its WebSockets.
+#[allow(dead_code, reason = "only the examples that serve pages use it")]
+pub fn own_origins(addr: std::net::SocketAddr) -> Vec<String> {
+    let mut origins = vec![format!("http://{addr}")];
+    if addr.ip().is_loopback() {
+        origins.push(format!("http://localhost:{}", addr.port()));
+    }
+    origins
+}

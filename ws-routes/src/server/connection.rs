@@ -15,38 +15,25 @@ use tracing::{debug, error, info};
 
 use super::Unmatched;
 use super::handshake::{self, ReadError};
+use super::limits::Permit;
 use super::listening::Context;
 use super::shutdown::shutting_down;
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::{BoxFuture, Entry, Outcome};
 use crate::http::StatusCode;
 use crate::routing::{Route, RoutePath};
-use crate::socket::liveness::Liveness;
+use crate::socket::liveness::{self, Liveness};
 use crate::socket::{Returned, ServerSide, WebSocket};
 use crate::wire::engine::Engine;
 use crate::wire::transport::Transport;
 use crate::wire::{CloseCode, CloseFrame};
 
-/// Serves one accepted TCP connection to its end.
-pub(crate) async fn serve(shared: Arc<Context>, tcp: TcpStream, peer: SocketAddr) {
+/// Serves one accepted TCP connection to its end; `_permit` holds its place under the limits
+/// until then.
+pub(crate) async fn serve(shared: Arc<Context>, tcp: TcpStream, peer: SocketAddr, _permit: Permit) {
     // Nagle's algorithm only delays small WebSocket frames.
     let _ = tcp.set_nodelay(true);
-    let mut transport = Transport::Tcp(tcp);
-    let _permit = match shared.limits.admit(peer.ip()) {
-        Ok(permit) => permit,
-        Err(refusal) => {
-            info!(
-                status = refusal.status().as_u16(),
-                "connection refused: limit reached"
-            );
-            let _ = timeout(
-                shared.config.handshake_timeout,
-                handshake::write_refusal(&mut transport, &refusal),
-            )
-            .await;
-            return;
-        }
-    };
+    let transport = Transport::Tcp(tcp);
     let mut shutdown = shared.shutdown.clone();
     // Boxed, and gone once the handshake is over: the task stays small for as long as the
     // connection lives.
@@ -93,7 +80,7 @@ pub(crate) async fn serve(shared: Arc<Context>, tcp: TcpStream, peer: SocketAddr
     };
     let deadline = returned
         .close_deadline
-        .unwrap_or_else(|| Instant::now() + shared.config.close_timeout);
+        .unwrap_or_else(|| liveness::after(Instant::now(), shared.config.close_timeout));
     close_stream(returned.stream, frame, deadline).await;
 }
 
@@ -181,7 +168,8 @@ async fn handshake(
         Err(refusal) => return refuse(transport, refusal).await,
     };
     if let Some(origins) = &shared.config.origins
-        && let Err(refusal) = handshake::check_origin(&head, origins)
+        && let Err(refusal) =
+            handshake::check_origin(&head, origins, shared.config.allow_missing_origin)
     {
         return refuse(transport, refusal).await;
     }

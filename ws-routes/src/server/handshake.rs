@@ -20,6 +20,8 @@ const MAX_HEADERS: usize = 64;
 #[derive(Debug)]
 pub(crate) struct RequestHead {
     pub(crate) method: Method,
+    /// The minor version of HTTP/1.x.
+    pub(crate) version: u8,
     /// The request target, checked by [`request_target`].
     pub(crate) uri: Uri,
     pub(crate) headers: HeaderMap,
@@ -157,7 +159,8 @@ fn head_from(
     let method = request
         .method
         .and_then(|m| Method::from_bytes(m.as_bytes()).ok());
-    let (Some(method), Some(target)) = (method, request.path) else {
+    let (Some(method), Some(target), Some(version)) = (method, request.path, request.version)
+    else {
         return Err(malformed());
     };
     let mut headers = HeaderMap::with_capacity(request.headers.len());
@@ -169,6 +172,7 @@ fn head_from(
     let uri = request_target(target)?;
     Ok(RequestHead {
         method,
+        version,
         uri,
         headers,
         leftover,
@@ -188,28 +192,68 @@ pub(crate) fn is_upgrade(head: &RequestHead) -> bool {
     has_token("upgrade", "websocket") && has_token("connection", "upgrade")
 }
 
-/// Checks the rest of an upgrade request (see [`is_upgrade`]) and returns the
-/// `Sec-WebSocket-Accept` value, or the HTTP response that refuses it.
+/// Checks the rest of an upgrade request (see [`is_upgrade`]) as strictly as Python's
+/// `websockets` does, and returns the `Sec-WebSocket-Accept` value, or the HTTP response that
+/// refuses it: a GET over HTTP/1.1 with a `Host`, no body, at most one `Origin`, one
+/// `Sec-WebSocket-Version` of 13 and one `Sec-WebSocket-Key` that is 16 bytes in base64.
 pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Reject> {
     if head.method != Method::GET {
         return Err(Reject::new(StatusCode::METHOD_NOT_ALLOWED)
             .header("allow", "GET")
             .body("a WebSocket handshake is a GET request\n"));
     }
-    if head
-        .headers
-        .get("sec-websocket-version")
-        .map(HeaderValue::as_bytes)
-        != Some(b"13")
-    {
+    if head.version != 1 {
+        return Err(bad_request("a WebSocket handshake needs HTTP/1.1\n"));
+    }
+    if head.headers.get_all("host").iter().count() != 1 {
+        return Err(bad_request("a WebSocket handshake needs one Host header\n"));
+    }
+    let carries_body = head.headers.contains_key("transfer-encoding")
+        || head
+            .headers
+            .get_all("content-length")
+            .iter()
+            .any(|length| length.as_bytes() != b"0");
+    if carries_body {
+        return Err(bad_request("a WebSocket handshake carries no body\n"));
+    }
+    single(head, "origin")?;
+    let version = single(head, "sec-websocket-version")?;
+    if version.map(HeaderValue::as_bytes) != Some(b"13") {
         return Err(upgrade_required(
             "unsupported WebSocket version; this server speaks 13\n",
         ));
     }
-    match head.headers.get("sec-websocket-key") {
-        Some(key) if !key.is_empty() => Ok(engine::accept_key(key.as_bytes())),
-        _ => Err(Reject::new(StatusCode::BAD_REQUEST).body("missing Sec-WebSocket-Key\n")),
+    match single(head, "sec-websocket-key")? {
+        Some(key) if is_websocket_key(key.as_bytes()) => Ok(engine::accept_key(key.as_bytes())),
+        Some(_) => Err(bad_request(
+            "Sec-WebSocket-Key must be 16 bytes in base64\n",
+        )),
+        None => Err(bad_request("missing Sec-WebSocket-Key\n")),
     }
+}
+
+/// The value of a header that may appear at most once: a 400 when it appears more often.
+pub(crate) fn single<'h>(
+    head: &'h RequestHead,
+    name: &str,
+) -> Result<Option<&'h HeaderValue>, Reject> {
+    let mut values = head.headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(bad_request(format!("more than one {name} header\n")));
+    }
+    Ok(first)
+}
+
+fn bad_request(body: impl Into<String>) -> Reject {
+    Reject::new(StatusCode::BAD_REQUEST).body(body)
+}
+
+/// Whether `key` is the base64 of 16 bytes: 22 characters of the alphabet and `==`.
+fn is_websocket_key(key: &[u8]) -> bool {
+    let is_base64 = |byte: &u8| byte.is_ascii_alphanumeric() || *byte == b'+' || *byte == b'/';
+    key.len() == 24 && key[..22].iter().all(is_base64) && &key[22..] == b"=="
 }
 
 /// `426 Upgrade Required`: what a plain HTTP request gets when the server has no fallback, and
@@ -222,19 +266,36 @@ pub(crate) fn upgrade_required(body: &'static str) -> Reject {
         .body(body)
 }
 
-/// Checks the `Origin` header against the allow-list: HTTP 403 when it is not on it. A request
-/// without `Origin` comes from a program, not a browser page, and passes: only browsers are
-/// made to send cross-site requests, and they always send `Origin`.
-pub(crate) fn check_origin(head: &RequestHead, allowed: &[OriginPattern]) -> Result<(), Reject> {
-    let Some(origin) = head.headers.get("origin") else {
-        return Ok(());
+/// Checks the `Origin` header against the allow-list: HTTP 403 when it is not on it, 400 when
+/// the request has several. A request without `Origin` comes from a program, not a browser
+/// page (browsers always send it): it passes only when `allow_missing` says so.
+pub(crate) fn check_origin(
+    head: &RequestHead,
+    allowed: &[OriginPattern],
+    allow_missing: bool,
+) -> Result<(), Reject> {
+    let Some(origin) = single(head, "origin")? else {
+        if allow_missing {
+            return Ok(());
+        }
+        tracing::info!("request without Origin refused");
+        return Err(Reject::new(StatusCode::FORBIDDEN).body("an Origin header is required\n"));
     };
     let origin = origin.to_str().unwrap_or_default();
     if allowed.iter().any(|pattern| pattern.matches(origin)) {
         return Ok(());
     }
-    tracing::info!(origin, "origin not allowed");
+    tracing::info!(origin = ?truncated(origin), "origin not allowed");
     Err(Reject::new(StatusCode::FORBIDDEN).body("origin not allowed\n"))
+}
+
+/// At most 64 bytes of `text`, for a log line (cut on a character boundary).
+pub(crate) fn truncated(text: &str) -> &str {
+    let mut end = text.len().min(64);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Picks the subprotocol: the first of the route's, in its order of preference, that the

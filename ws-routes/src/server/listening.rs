@@ -6,15 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{Instrument, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use super::limits::Limits;
 use super::shutdown::{ServerHandle, shutting_down};
 use super::{Config, connection, fallback};
-use crate::extract::States;
+use crate::extract::{Reject, States};
 use crate::routing::matcher::Matcher;
 
 /// What every connection task of one server shares.
@@ -77,11 +77,14 @@ impl Listening {
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok((tcp, peer)) => {
-                        let shared = Arc::clone(&shared);
-                        let span = tracing::info_span!("connection", %peer);
-                        tasks.spawn(connection::serve(shared, tcp, peer).instrument(span));
-                    }
+                    Ok((tcp, peer)) => match shared.limits.admit(peer.ip()) {
+                        Ok(permit) => {
+                            let shared = Arc::clone(&shared);
+                            let span = tracing::info_span!("connection", %peer);
+                            tasks.spawn(connection::serve(shared, tcp, peer, permit).instrument(span));
+                        }
+                        Err(refusal) => refuse_at_once(&shared, tcp, &refusal),
+                    },
                     Err(error) => {
                         warn!(%error, "accept failed");
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -111,5 +114,26 @@ impl Listening {
         }
         info!("shut down");
         Ok(())
+    }
+}
+
+/// Turns away a connection over a limit without spending a task or a wait on it: the refusal
+/// is written only if the socket takes it at once (and never on a TLS port, where it would be
+/// gibberish before the TLS handshake), then the connection is closed.
+fn refuse_at_once(shared: &Context, tcp: TcpStream, refusal: &Reject) {
+    debug!(
+        status = refusal.status().as_u16(),
+        "connection refused: limit reached"
+    );
+    if !shared.config.serves_tls() {
+        let _ = tcp.try_write(&refusal.to_http());
+    }
+    // Whatever of the request has already arrived is read away, so that closing sends a FIN
+    // behind the refusal rather than a reset that could destroy it.
+    let mut sink = [0; 1024];
+    for _ in 0..8 {
+        if !matches!(tcp.try_read(&mut sink), Ok(read) if read > 0) {
+            break;
+        }
     }
 }

@@ -60,7 +60,11 @@ pub(crate) struct Config {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_connections: usize,
     pub(crate) max_connections_per_ip: Option<usize>,
+    pub(crate) ipv6_prefix: u8,
     pub(crate) origins: Option<Arc<[OriginPattern]>>,
+    /// The first allowed origin that did not parse: `bind` fails with it.
+    pub(crate) origin_error: Option<String>,
+    pub(crate) allow_missing_origin: bool,
     pub(crate) shutdown_timeout: Duration,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<TlsConfig>,
@@ -81,7 +85,10 @@ impl Default for Config {
             idle_timeout: None,
             max_connections: 16_384,
             max_connections_per_ip: None,
+            ipv6_prefix: 64,
             origins: None,
+            origin_error: None,
+            allow_missing_origin: false,
             shutdown_timeout: Duration::from_secs(10),
             #[cfg(feature = "tls")]
             tls: None,
@@ -96,6 +103,14 @@ impl Config {
             max_message: self.max_message_size,
             max_frame: self.max_frame_size,
         }
+    }
+
+    /// Whether connections start with a TLS handshake.
+    pub(crate) fn serves_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        return false;
     }
 
     pub(crate) fn liveness(&self) -> liveness::Settings {
@@ -235,23 +250,55 @@ impl Server {
         self
     }
 
-    /// The most connections from one IP address at once; past it, new ones get HTTP 429.
-    /// Default: no limit.
+    /// The most connections from one client at once; past it, new ones are refused (HTTP
+    /// 429, written without waiting, and closed at once). Default: no limit.
+    ///
+    /// A client is an IPv4 address (IPv4-mapped IPv6 addresses count as IPv4), or an IPv6
+    /// network of [`ipv6_prefix`](Self::ipv6_prefix) bits, since one IPv6 host usually holds a
+    /// whole /64. Behind a reverse proxy every client shares the proxy's address: keying by a
+    /// forwarded address is not supported (a header any client can forge would let it dodge
+    /// the limit), so set the per-client limit at the proxy instead.
     pub fn max_connections_per_ip(mut self, connections: usize) -> Self {
         self.config.max_connections_per_ip = Some(connections);
         self
     }
 
-    /// Accepts handshakes only from pages on these origins (`https://app.example.com`, or with
-    /// one `*` for any run of host characters: `https://*.example.com`); any other `Origin`
-    /// gets HTTP 403 before the upgrade. This is the defence against cross-site WebSocket
-    /// hijacking. Requests without `Origin` (programs, not browser pages) pass. Default: any
-    /// origin.
+    /// How many leading bits of an IPv6 address make one client for
+    /// [`max_connections_per_ip`](Self::max_connections_per_ip) (at most 128). Default: 64.
+    pub fn ipv6_prefix(mut self, bits: u8) -> Self {
+        self.config.ipv6_prefix = bits.min(128);
+        self
+    }
+
+    /// Accepts handshakes only from pages on these origins; any other `Origin` gets HTTP 403
+    /// before the upgrade. This is the defence against cross-site WebSocket hijacking.
+    ///
+    /// A pattern is `scheme://host[:port]`: exact (`https://app.example.com`), any subdomain
+    /// with a whole leading `*.` label (`https://*.example.com`, which does not match
+    /// `https://example.com`), or any port with `:*` (`http://localhost:*`). A malformed
+    /// pattern (a path, `*example.com`) makes [`bind`](Self::bind) fail with a message naming
+    /// it. Requests without `Origin` come from programs, not browser pages; with an allow-list
+    /// they are refused (403) unless [`allow_missing_origin`](Self::allow_missing_origin) says
+    /// otherwise, as in Python's `websockets`. Default: any origin.
     pub fn allowed_origins<S: AsRef<str>>(mut self, origins: impl IntoIterator<Item = S>) -> Self {
-        let patterns = origins
-            .into_iter()
-            .map(|origin| OriginPattern::new(origin.as_ref()));
-        self.config.origins = Some(patterns.collect());
+        let mut patterns = Vec::new();
+        for origin in origins {
+            match OriginPattern::parse(origin.as_ref()) {
+                Ok(pattern) => patterns.push(pattern),
+                Err(error) => {
+                    self.config.origin_error.get_or_insert(error);
+                }
+            }
+        }
+        self.config.origins = Some(patterns.into());
+        self
+    }
+
+    /// With [`allowed_origins`](Self::allowed_origins), also accepts requests that carry no
+    /// `Origin` header (programs such as the crate's own client, not browser pages).
+    /// Default: refused.
+    pub fn allow_missing_origin(mut self, allow: bool) -> Self {
+        self.config.allow_missing_origin = allow;
         self
     }
 
@@ -289,16 +336,17 @@ impl Server {
     /// Binds a TCP listener to `addr`.
     ///
     /// Fails, before binding, when a route takes a [`State<T>`](crate::State) that the server
-    /// was not given with [`with_state`](Self::with_state).
+    /// was not given with [`with_state`](Self::with_state) (a [`MissingState`](crate::MissingState)
+    /// inside the error), or when an [allowed origin](Self::allowed_origins) is malformed.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Listening> {
-        self.check_states()?;
+        self.check()?;
         Ok(self.serve_on(TcpListener::bind(addr).await?))
     }
 
     /// Serves on a listener the caller has bound. Fails like [`bind`](Self::bind) on a
     /// missing state.
     pub fn listen(self, listener: TcpListener) -> io::Result<Listening> {
-        self.check_states()?;
+        self.check()?;
         Ok(self.serve_on(listener))
     }
 
@@ -310,6 +358,7 @@ impl Server {
             connections,
             self.config.max_connections,
             self.config.max_connections_per_ip,
+            self.config.ipv6_prefix,
         );
         let shared = Context {
             matcher: Matcher::new(self.routes),
@@ -322,11 +371,16 @@ impl Server {
         Listening::new(listener, Arc::new(shared), handle)
     }
 
-    fn check_states(&self) -> io::Result<()> {
-        match self.states.first_missing(self.routes) {
-            Some(missing) => Err(io::Error::new(io::ErrorKind::InvalidInput, missing)),
-            None => Ok(()),
+    /// What `bind` checks before binding: every state the routes take is here, and every
+    /// allowed origin parsed.
+    fn check(&self) -> io::Result<()> {
+        if let Some(missing) = self.states.first_missing(self.routes) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, missing));
         }
+        if let Some(error) = &self.config.origin_error {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, error.clone()));
+        }
+        Ok(())
     }
 }
 

@@ -3,48 +3,120 @@
 
 use std::fmt;
 
-/// An allowed `Origin`: exact (`https://app.example.com`) or with one `*` standing for a
-/// non-empty run of host characters (`https://*.example.com`, which does not match
-/// `https://example.com`). Compared without regard to ASCII case.
+/// An allowed `Origin`, checked when the server is bound: `scheme://host[:port]`, where the
+/// host may start with a whole `*.` label (`https://*.example.com` matches any subdomain, not
+/// `https://example.com` itself) and the port may be `*` (`http://localhost:*`). Compared
+/// without regard to ASCII case; an origin that is not of that form never matches.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct OriginPattern {
-    prefix: String,
-    /// `Some` when the pattern has a `*`: what must follow it.
-    suffix: Option<String>,
+    scheme: String,
+    /// For `*.example.com`, `example.com` with `any_subdomain`.
+    host: String,
+    any_subdomain: bool,
+    port: Port,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Port {
+    /// None written: the scheme's default.
+    Default,
+    Exact(u16),
+    Any,
 }
 
 impl OriginPattern {
-    pub(crate) fn new(pattern: &str) -> Self {
-        let pattern = pattern.trim().to_ascii_lowercase();
-        match pattern.split_once('*') {
-            Some((prefix, suffix)) => OriginPattern {
-                prefix: prefix.into(),
-                suffix: Some(suffix.into()),
-            },
-            None => OriginPattern {
-                prefix: pattern,
-                suffix: None,
-            },
+    /// Parses a pattern; the error says what is wrong with it.
+    pub(crate) fn parse(pattern: &str) -> Result<Self, String> {
+        let invalid = |why: &str| {
+            Err(format!(
+                "allowed origin `{pattern}` {why}: write `scheme://host[:port]`, such as \
+                 `https://app.example.com`, `https://*.example.com` or `http://localhost:*`"
+            ))
+        };
+        let lower = pattern.trim().to_ascii_lowercase();
+        let Some((scheme, rest)) = lower.split_once("://") else {
+            return invalid("has no scheme");
+        };
+        if scheme.is_empty()
+            || !scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        {
+            return invalid("has an invalid scheme");
         }
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, "*")) => (host, Port::Any),
+            Some((host, port)) => match port.parse() {
+                Ok(port) => (host, Port::Exact(port)),
+                Err(_) => return invalid("has an invalid port"),
+            },
+            None => (rest, Port::Default),
+        };
+        let (host, any_subdomain) = match host.strip_prefix("*.") {
+            Some(host) => (host, true),
+            None => (host, false),
+        };
+        if host.is_empty()
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b))
+        {
+            return invalid(
+                "has a path, a wildcard that is not a whole leading `*.` label, or an invalid host",
+            );
+        }
+        Ok(OriginPattern {
+            scheme: scheme.into(),
+            host: host.into(),
+            any_subdomain,
+            port,
+        })
     }
 
     pub(crate) fn matches(&self, origin: &str) -> bool {
         let origin = origin.trim().to_ascii_lowercase();
-        match &self.suffix {
-            None => origin == self.prefix,
-            Some(suffix) => origin
-                .strip_prefix(&self.prefix)
-                .and_then(|rest| rest.strip_suffix(suffix.as_str()))
-                .is_some_and(|wild| !wild.is_empty() && !wild.contains(['/', ':', '@'])),
-        }
+        let Some((scheme, rest)) = origin.split_once("://") else {
+            return false;
+        };
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) => match port.parse::<u16>() {
+                Ok(port) => (host, Some(port)),
+                Err(_) => return false,
+            },
+            None => (rest, None),
+        };
+        let port_matches = match (self.port, port) {
+            (Port::Default, None) | (Port::Any, Some(_)) => true,
+            (Port::Exact(wanted), Some(port)) => wanted == port,
+            _ => false,
+        };
+        let host_matches = if self.any_subdomain {
+            host.strip_suffix(self.host.as_str())
+                .and_then(|label| label.strip_suffix('.'))
+                .is_some_and(|labels| {
+                    !labels.is_empty()
+                        && labels.split('.').all(|label| {
+                            !label.is_empty()
+                                && label
+                                    .bytes()
+                                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        })
+                })
+        } else {
+            host == self.host
+        };
+        scheme == self.scheme && host_matches && port_matches
     }
 }
 
 impl fmt::Debug for OriginPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.suffix {
-            Some(suffix) => write!(f, "{}*{}", self.prefix, suffix),
-            None => f.write_str(&self.prefix),
+        let wildcard = if self.any_subdomain { "*." } else { "" };
+        write!(f, "{}://{wildcard}{}", self.scheme, self.host)?;
+        match self.port {
+            Port::Default => Ok(()),
+            Port::Exact(port) => write!(f, ":{port}"),
+            Port::Any => f.write_str(":*"),
         }
     }
 }
@@ -53,29 +125,55 @@ impl fmt::Debug for OriginPattern {
 mod tests {
     use super::OriginPattern;
 
+    fn pattern(text: &str) -> OriginPattern {
+        OriginPattern::parse(text).unwrap()
+    }
+
     #[test]
     fn exact_origins_match_without_regard_to_case() {
-        let pattern = OriginPattern::new("https://App.example.com");
+        let pattern = pattern("https://App.example.com");
         assert!(pattern.matches("https://app.EXAMPLE.com"));
         assert!(!pattern.matches("https://app.example.com.evil.net"));
         assert!(!pattern.matches("http://app.example.com"));
+        assert!(!pattern.matches("https://app.example.com:8443"));
     }
 
     #[test]
-    fn a_wildcard_stands_for_one_or_more_host_labels() {
-        let pattern = OriginPattern::new("https://*.example.com");
+    fn a_wildcard_stands_for_one_or_more_whole_leading_labels() {
+        let pattern = pattern("https://*.example.com");
         assert!(pattern.matches("https://a.example.com"));
         assert!(pattern.matches("https://a.b.example.com"));
         assert!(!pattern.matches("https://example.com"));
+        assert!(!pattern.matches("https://evilexample.com"));
         assert!(!pattern.matches("https://evil.net/.example.com"));
         assert!(!pattern.matches("https://evil.net:1@x.example.com"));
         assert!(!pattern.matches("http://a.example.com"));
+        assert!(!pattern.matches("https://.example.com"));
     }
 
     #[test]
-    fn a_wildcard_port_is_a_pattern_too() {
-        let pattern = OriginPattern::new("http://localhost:*");
+    fn a_wildcard_port_is_any_explicit_port() {
+        let pattern = pattern("http://localhost:*");
         assert!(pattern.matches("http://localhost:8080"));
         assert!(!pattern.matches("http://localhost"));
+        let exact = self::pattern("http://localhost:8080");
+        assert!(exact.matches("http://localhost:8080"));
+        assert!(!exact.matches("http://localhost:8081"));
+    }
+
+    #[test]
+    fn malformed_patterns_are_refused_with_a_reason() {
+        for bad in [
+            "*example.com",
+            "https://*example.com",
+            "https://example.com/app",
+            "example.com",
+            "https://a.*.com",
+            "https://example.com:99999",
+            "https://",
+        ] {
+            let error = OriginPattern::parse(bad).unwrap_err();
+            assert!(error.contains(bad), "{error}");
+        }
     }
 }

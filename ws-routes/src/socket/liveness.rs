@@ -58,7 +58,7 @@ impl Liveness {
         let mut liveness = Liveness {
             settings,
             timer: Box::pin(sleep_until(now)),
-            ping_due: settings.keepalive.map(|(interval, _)| now + interval),
+            ping_due: settings.keepalive.map(|(interval, _)| after(now, interval)),
             pending: None,
             pings: 0,
             latency: None,
@@ -98,7 +98,10 @@ impl Liveness {
         {
             self.latency = Some(sent.elapsed());
             self.pending = None;
-            self.ping_due = self.settings.keepalive.map(|(interval, _)| sent + interval);
+            self.ping_due = self
+                .settings
+                .keepalive
+                .map(|(interval, _)| after(sent, interval));
             self.rearm();
         }
     }
@@ -106,7 +109,7 @@ impl Liveness {
     /// The close handshake started: from now on only its deadline matters.
     pub(crate) fn on_closing(&mut self) {
         if self.close_deadline.is_none() {
-            self.close_deadline = Some(Instant::now() + self.settings.close_timeout);
+            self.close_deadline = Some(after(Instant::now(), self.settings.close_timeout));
             self.shutdown = None;
             self.rearm();
         }
@@ -142,7 +145,7 @@ impl Liveness {
             return (now >= deadline).then_some(Wake::CloseTimedOut);
         }
         if let Some(idle) = self.settings.idle_timeout
-            && now >= self.last_activity + idle
+            && now >= after(self.last_activity, idle)
         {
             return Some(Wake::Idle);
         }
@@ -155,7 +158,7 @@ impl Liveness {
         }
         self.pings = self.pings.wrapping_add(1);
         self.pending = Some((now, self.pings));
-        self.ping_due = Some(now + timeout);
+        self.ping_due = Some(after(now, timeout));
         Some(Wake::Ping(Bytes::copy_from_slice(
             &self.pings.to_be_bytes(),
         )))
@@ -169,13 +172,21 @@ impl Liveness {
                 let idle = self
                     .settings
                     .idle_timeout
-                    .map(|idle| self.last_activity + idle);
+                    .map(|idle| after(self.last_activity, idle));
                 [idle, self.ping_due].into_iter().flatten().min()
             }
         };
         // Far enough to never fire when there is nothing to wait for.
-        let deadline =
-            deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+        let deadline = deadline.unwrap_or_else(|| after(Instant::now(), FAR));
         self.timer.as_mut().reset(deadline);
     }
+}
+
+/// A year: later than any deadline a connection waits for.
+const FAR: Duration = Duration::from_secs(86_400 * 365);
+
+/// `start + wait`, or a year from `start` when `wait` is longer (settings near `Duration::MAX`
+/// would overflow an `Instant`).
+pub(crate) fn after(start: Instant, wait: Duration) -> Instant {
+    start + wait.min(FAR)
 }
