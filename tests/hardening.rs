@@ -54,6 +54,53 @@ async fn slow(mut ws: WebSocket, State(received): State<Received>) {
     }
 }
 
+/// How the last `/flood` handler ended: the error its `send` returned.
+static FLOOD_ENDED: Mutex<Option<String>> = Mutex::new(None);
+
+/// Sends 64 KiB messages as fast as the client takes them, until a send fails.
+#[route("/flood")]
+async fn flood(mut ws: WebSocket) {
+    let chunk = "x".repeat(64 << 10);
+    let error = loop {
+        if let Err(error) = ws.send(chunk.as_str()).await {
+            break error;
+        }
+    };
+    *FLOOD_ENDED.lock().unwrap() = Some(format!("{error:?}"));
+}
+
+/// Pushes 64 KiB messages through a `Sender` while the handler waits in `recv`.
+#[route("/push")]
+async fn push(mut ws: WebSocket, State(received): State<Received>) {
+    let sender = ws.sender();
+    tokio::spawn(async move {
+        let chunk = "y".repeat(64 << 10);
+        while sender.send(chunk.as_str()).await.is_ok() {}
+    });
+    let ended = loop {
+        match ws.recv().await {
+            Some(Ok(_)) => continue,
+            Some(Err(error)) => break format!("{error:?}"),
+            None => break "None".to_owned(),
+        }
+    };
+    received.0.lock().unwrap().push(ended);
+}
+
+/// Says how the handshake request prints with `Debug`, as a log line would show it.
+struct Printed(String);
+
+#[route("/printed/{name}")]
+impl Printed {
+    fn accept(request: &Request) -> Self {
+        Printed(format!("{request:?}"))
+    }
+
+    async fn on_open(&mut self, session: &mut ws_routes::Session) {
+        let _ = session.send(self.0.clone()).await;
+    }
+}
+
 /// Never reads again: only the shutdown timeout can end it.
 #[route("/stubborn")]
 async fn stubborn(_ws: WebSocket) {
@@ -100,7 +147,9 @@ impl Guarded {
     }
 }
 
-const ROUTES: Routes = routes![echo, latency, slow, stubborn, chat, maybe, Guarded];
+const ROUTES: Routes = routes![
+    echo, latency, slow, stubborn, chat, maybe, Guarded, flood, push, Printed
+];
 
 /// Serves `server` (built on [`ROUTES`]) and returns its address, its handle and the task
 /// that runs it.
@@ -292,6 +341,34 @@ async fn keepalive_closes_a_client_that_stops_answering_pings() {
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
+    let (addr, handle, _) =
+        start(server().keepalive(Duration::from_secs(60), Duration::from_millis(500))).await;
+    // Connects, then never reads: the handler's sends fill every buffer and then stall.
+    let _stalled = connect(addr, "/flood").await;
+    wait_for(|| FLOOD_ENDED.lock().unwrap().is_some()).await;
+    assert_eq!(FLOOD_ENDED.lock().unwrap().as_deref(), Some("WriteTimeout"));
+    wait_for(|| handle.connections() == 0).await;
+}
+
+#[tokio::test]
+async fn queued_pushes_to_a_client_that_stops_reading_end_the_connection_too() {
+    let received = Received::default();
+    let listening = server()
+        .keepalive(Duration::from_secs(60), Duration::from_millis(500))
+        .with_state(received.clone())
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let (addr, handle) = (listening.local_addr().unwrap(), listening.handle());
+    tokio::spawn(listening.run());
+    let _stalled = connect(addr, "/push").await;
+    wait_for(|| !received.0.lock().unwrap().is_empty()).await;
+    assert_eq!(received.0.lock().unwrap()[0], "WriteTimeout");
+    wait_for(|| handle.connections() == 0).await;
+}
+
+#[tokio::test]
 async fn keepalive_keeps_a_responsive_client_and_measures_its_latency() {
     let (addr, _, _) =
         start(server().keepalive(Duration::from_millis(50), Duration::from_millis(200))).await;
@@ -357,6 +434,24 @@ async fn only_allowed_origins_may_connect() {
         .await
         .expect("no Origin: allowed");
     assert_eq!(ask(&mut program, "hi").await, "hi");
+}
+
+#[tokio::test]
+async fn debug_output_hides_credentials_and_the_query_string() {
+    let (addr, _, _) = start(server()).await;
+    let mut ws = Client::new()
+        .header("authorization", "Bearer s3cr3t-t0ken")
+        .header("cookie", "session=c00kie")
+        .header("user-agent", "test-agent")
+        .connect(&format!("ws://{addr}/printed/ada?token=qu3ry-t0ken"))
+        .await
+        .unwrap();
+    let printed = text(&mut ws).await;
+    for secret in ["s3cr3t-t0ken", "c00kie", "qu3ry-t0ken"] {
+        assert!(!printed.contains(secret), "{secret} leaked: {printed}");
+    }
+    assert!(printed.contains("test-agent"), "{printed}");
+    assert!(printed.contains("/printed/ada"), "{printed}");
 }
 
 #[tokio::test]
@@ -535,6 +630,21 @@ async fn wss_with_a_certificate_from_pem_files() {
         .await
         .unwrap();
     assert_eq!(ask(&mut ws, "still serving").await, "still serving");
+
+    // ALPN: offered h2 and http/1.1, the server picks the one a WebSocket handshake speaks.
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let mut config = tokio_rustls::rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
     std::fs::remove_dir_all(dir).unwrap();
 }
 

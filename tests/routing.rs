@@ -191,6 +191,24 @@ async fn a_parameter_that_does_not_parse_closes_with_4000_naming_it() {
 }
 
 #[tokio::test]
+async fn parameters_with_control_characters_close_with_4000() {
+    let addr = spawn(ROUTES).await;
+    for path in [
+        "/echo/a%0Ab",
+        "/echo/%00",
+        "/echo/%1B%5B31m",
+        "/echo/tab%09",
+    ] {
+        let mut ws = connect(addr, path).await;
+        assert_eq!(
+            close_frame(&mut ws).await,
+            (4000, "invalid parameter `word`".into()),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_catch_all_takes_the_rest_of_the_path() {
     let addr = spawn(ROUTES).await;
     let mut ws = connect(addr, "/files/a/b/c.txt").await;

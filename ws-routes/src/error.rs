@@ -22,6 +22,11 @@ pub enum Error {
         /// The response body, if any.
         body: Option<Vec<u8>>,
     },
+    /// A write made no progress for the write timeout (the keepalive's pong timeout, or the
+    /// close timeout without keepalive): the peer stopped reading, and the connection is
+    /// dropped.
+    #[error("the peer stopped reading: a write timed out")]
+    WriteTimeout,
     /// The client did not answer a keepalive ping in time (it is closed with 1011).
     #[error("keepalive ping timeout")]
     KeepaliveTimeout,

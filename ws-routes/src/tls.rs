@@ -48,14 +48,17 @@ impl TlsConfig {
             ));
         }
         let key = PrivateKeyDer::from_pem_slice(private_key).map_err(invalid("private key"))?;
-        let config = rustls::ServerConfig::builder()
+        let mut config = rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(chain, key)
             .map_err(invalid("certificate and key"))?;
+        config.alpn_protocols = vec![HTTP_1_1.to_vec()];
         Ok(Self::from_rustls(Arc::new(config)))
     }
 
-    /// Uses a rustls server configuration as it is (for client certificates, ALPN, ...).
+    /// Uses a rustls server configuration as it is (for client certificates, other ALPN
+    /// protocols, ...). The PEM constructors advertise ALPN `http/1.1`; set
+    /// `alpn_protocols` on this one yourself.
     pub fn from_rustls(config: Arc<rustls::ServerConfig>) -> Self {
         TlsConfig {
             acceptor: TlsAcceptor::from(config),
@@ -80,7 +83,7 @@ pub(crate) fn client_config(roots_pem: &[u8]) -> io::Result<Arc<rustls::ClientCo
     let config = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(Arc::new(config))
+    Ok(Arc::new(with_alpn(config)))
 }
 
 /// Trusts the public web's certificate authorities (Mozilla's list, from `webpki-roots`);
@@ -94,7 +97,7 @@ pub(crate) fn public_roots() -> Arc<rustls::ClientConfig> {
         let config = rustls::ClientConfig::builder()
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Arc::new(config)
+        Arc::new(with_alpn(config))
     });
     Arc::clone(config)
 }
@@ -106,4 +109,14 @@ fn invalid<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> io::Error 
             format!("invalid {what}: {error}"),
         )
     }
+}
+
+/// The ALPN name of HTTP/1.1, the protocol a WebSocket handshake speaks (RFC 7301).
+const HTTP_1_1: &[u8] = b"http/1.1";
+
+/// A client configuration that offers HTTP/1.1 through ALPN, so that a server or proxy
+/// choosing by ALPN does not pick HTTP/2.
+fn with_alpn(mut config: rustls::ClientConfig) -> rustls::ClientConfig {
+    config.alpn_protocols = vec![HTTP_1_1.to_vec()];
+    config
 }

@@ -67,8 +67,32 @@ impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
             .field("path", &self.path)
-            .field("headers", &self.headers)
+            .field("headers", &RedactedHeaders(&self.headers))
             .field("peer_addr", &self.peer_addr)
             .finish_non_exhaustive()
+    }
+}
+
+/// Headers in `Debug` output, with the values of those that carry credentials hidden.
+struct RedactedHeaders<'a>(&'a HeaderMap);
+
+impl fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SECRET: [&str; 5] = [
+            "authorization",
+            "cookie",
+            "proxy-authorization",
+            "sec-websocket-key",
+            "x-api-key",
+        ];
+        let mut map = f.debug_map();
+        for (name, value) in self.0 {
+            if SECRET.contains(&name.as_str()) {
+                map.entry(&name.as_str(), &"<redacted>");
+            } else {
+                map.entry(&name.as_str(), value);
+            }
+        }
+        map.finish()
     }
 }

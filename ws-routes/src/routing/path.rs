@@ -49,15 +49,20 @@ impl RoutePath {
         self.route.pattern
     }
 
-    /// A parameter by name, percent-decoded. `None` when the pattern has no such parameter or
-    /// its value is not valid UTF-8 once decoded.
+    /// A parameter by name, percent-decoded. `None` when the pattern has no such parameter, or
+    /// its decoded value is not valid UTF-8 or holds a control character.
+    ///
+    /// A decoded value may hold `/` (from `%2F`) and any other printable character; control
+    /// characters (NUL, newlines, escape, ...) are refused, since parameters end up in logs,
+    /// file names and queries where they do harm. The raw [`path`](Self::path) still has them
+    /// encoded for a handler that wants them.
     pub fn param(&self, name: &str) -> Option<Cow<'_, str>> {
         let index = self
             .route
             .segments
             .iter()
             .position(|segment| segment.param_name() == Some(name))?;
-        decode(self.raw_param(index)).ok()
+        decode(self.raw_param(index))
     }
 
     /// Every parameter in pattern order: its name and its percent-decoded value (with invalid
@@ -84,7 +89,6 @@ impl RoutePath {
         name: &'static str,
     ) -> Result<T, ParamError> {
         decode(self.raw_param(index))
-            .ok()
             .and_then(|value| value.parse().ok())
             .ok_or(ParamError { name })
     }
@@ -107,13 +111,29 @@ impl fmt::Debug for RoutePath {
         f.debug_struct("RoutePath")
             .field("pattern", &self.route.pattern)
             .field("path", &self.path)
-            .field("query", &self.query)
+            .field("query", &Redacted(self.query.as_deref()))
             .finish()
     }
 }
 
-fn decode(raw: &str) -> Result<Cow<'_, str>, std::str::Utf8Error> {
-    percent_decode_str(raw).decode_utf8()
+/// A parameter's value: percent-decoded, valid UTF-8 and free of control characters.
+fn decode(raw: &str) -> Option<Cow<'_, str>> {
+    percent_decode_str(raw)
+        .decode_utf8()
+        .ok()
+        .filter(|value| !value.contains(char::is_control))
+}
+
+/// A query string in `Debug` output: its length only, since it often carries tokens.
+pub(crate) struct Redacted<'a>(pub(crate) Option<&'a str>);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(query) => write!(f, "<{} bytes, redacted>", query.len()),
+            None => f.write_str("None"),
+        }
+    }
 }
 
 /// A path parameter that could not be decoded or parsed into the handler's argument type.

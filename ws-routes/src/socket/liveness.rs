@@ -106,6 +106,23 @@ impl Liveness {
         }
     }
 
+    /// How long one write may take before the peer counts as not reading: the keepalive's
+    /// pong timeout, or the close timeout without keepalive.
+    pub(crate) fn write_timeout(&self) -> Duration {
+        match self.settings.keepalive {
+            Some((_, timeout)) => timeout,
+            None => self.settings.close_timeout,
+        }
+    }
+
+    /// The peer stopped reading: the close handshake's deadline is now, so the server drops the
+    /// connection rather than wait to write a close frame nobody reads.
+    pub(crate) fn abandon(&mut self) {
+        self.close_deadline = Some(Instant::now());
+        self.shutdown = None;
+        self.rearm();
+    }
+
     /// The close handshake started: from now on only its deadline matters.
     pub(crate) fn on_closing(&mut self) {
         if self.close_deadline.is_none() {

@@ -198,11 +198,13 @@ impl WebSocket {
                 .stream
                 .as_mut()
                 .expect("the stream is only taken when the socket is dropped");
+            // Liveness first: a peer that floods frames must not postpone its keepalive or the
+            // close deadline.
             let event = tokio::select! {
                 biased;
+                wake = next_wake(self.liveness.as_deref_mut()) => Event::Wake(wake),
                 incoming = stream.next() => Event::Incoming(incoming),
                 queued = next_queued(self.outbox.as_ref()) => queued,
-                wake = next_wake(self.liveness.as_deref_mut()) => Event::Wake(wake),
             };
             let frame = match event {
                 Event::Outgoing(message) => match self.write_queued(message).await {
@@ -255,7 +257,7 @@ impl WebSocket {
     async fn wake(&mut self, wake: Wake) -> Option<Option<Result<Message, Error>>> {
         let (code, reason) = match wake {
             Wake::Ping(payload) => {
-                let sent = self.stream().send(Frame::Ping(payload)).await;
+                let sent = self.write(Frame::Ping(payload)).await;
                 return sent.err().map(|error| self.fail_now(error));
             }
             Wake::PongOverdue => {
@@ -294,10 +296,14 @@ impl WebSocket {
         let (Some(stream), Some(outbox)) = (self.stream.as_mut(), self.outbox.as_ref()) else {
             return Some(None);
         };
+        let limit = self.liveness.as_deref().map(Liveness::write_timeout);
         let written = tokio::select! {
-            written = stream.send(Frame::Message(message)) => written,
+            written = bounded(stream, limit, Frame::Message(message)) => written,
             frame = outbox.closed() => return Some(self.kicked(frame).await),
         };
+        if matches!(written, Err(Error::WriteTimeout)) {
+            self.abandon();
+        }
         match written {
             Ok(()) => None,
             Err(error) => Some(self.fail(error).await),
@@ -333,7 +339,7 @@ impl WebSocket {
     /// Waits until the message is written to the socket, so a slow peer slows the sender
     /// rather than growing a buffer.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        self.stream().send(Frame::Message(message.into())).await
+        self.write(Frame::Message(message.into())).await
     }
 
     /// Sends a ping carrying `payload` (at most 125 bytes). The peer's pong is consumed by
@@ -354,7 +360,7 @@ impl WebSocket {
                 payload.len()
             )));
         }
-        self.stream().send(Frame::Ping(payload)).await
+        self.write(Frame::Ping(payload)).await
     }
 
     /// Starts the close handshake with `code` and a short `reason` (cut to 123 bytes).
@@ -370,7 +376,38 @@ impl WebSocket {
         if let Some(liveness) = &mut self.liveness {
             liveness.on_closing();
         }
-        self.stream().close(Some(frame)).await
+        self.write(Frame::Close(Some(frame))).await
+    }
+
+    /// Writes `frame`; on the server, a write that does not finish within the write timeout
+    /// (the peer stopped reading) gives up on the connection with [`Error::WriteTimeout`].
+    async fn write(&mut self, frame: Frame) -> Result<(), Error> {
+        let limit = self.liveness.as_deref().map(Liveness::write_timeout);
+        let written = bounded(self.stream(), limit, frame).await;
+        if matches!(written, Err(Error::WriteTimeout)) {
+            self.abandon();
+        }
+        written
+    }
+
+    /// The peer does not read: nothing more is written, and the server drops the connection
+    /// without waiting for a close handshake.
+    fn abandon(&mut self) {
+        self.done = true;
+        if let Some(liveness) = &mut self.liveness {
+            liveness.abandon();
+        }
+    }
+}
+
+/// Writes `frame`, within `limit` when there is one.
+async fn bounded(stream: &mut Engine, limit: Option<Duration>, frame: Frame) -> Result<(), Error> {
+    let Some(limit) = limit else {
+        return stream.send(frame).await;
+    };
+    match tokio::time::timeout(limit, stream.send(frame)).await {
+        Ok(written) => written,
+        Err(_) => Err(Error::WriteTimeout),
     }
 }
 
