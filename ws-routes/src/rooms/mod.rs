@@ -5,35 +5,40 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::Error;
 use crate::socket::Sender;
+use crate::socket::outbox::Offered;
 use crate::wire::{CloseCode, Message};
 
 #[cfg(feature = "redis")]
 mod redis;
 
 /// The reason sent with the 1013 close of a member that could not keep up.
-const SLOW_REASON: &str = "too slow: outgoing queue full";
+const SLOW_REASON: &str = "too slow: not reading its messages";
 
-/// What a broadcast does to a member whose outgoing queue is full (its client does not read
-/// as fast as messages come). Whatever the policy, a broadcast never waits for a member and
-/// never queues more than the connection's bound
-/// ([`Server::outgoing_queue`](crate::Server::outgoing_queue), 32 messages by default).
+/// What rooms do with a member whose client does not read its broadcasts as fast as they
+/// come.
+///
+/// A member's pending output is bounded in bytes ([`RoomsBuilder::pending_limit`], 1 MiB by
+/// default), not in messages, so a burst of small messages never fills it. A member is *slow*
+/// when its pending output stays above a quarter of that bound (the high-water mark) for
+/// [`RoomsBuilder::stall_timeout`] (1 s by default): a client that drains a burst promptly
+/// drops below the mark long before, a stalled reader never does. Whatever the policy, a
+/// broadcast never waits for a member, and memory per member stays within the bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SlowConsumer {
-    /// Close the member with code 1013 (try again later) and the reason "too slow: outgoing
-    /// queue full" the first time a broadcast finds its queue full; the queue is the slack.
-    /// The default.
+    /// Close a slow member with code 1013 (try again later), and a member that a broadcast
+    /// would take past the pending limit. The default.
     #[default]
     Close,
-    /// Skip the message for that member while its queue is full, and close it (as `Close`
-    /// does) once its queue has stayed full for this long.
+    /// Skip the messages that do not fit in a member's pending limit, and close it (as
+    /// `Close` does) once it has stayed above the high-water mark for this long.
     SkipThenClose(Duration),
-    /// Skip the message for that member while its queue is full; never close it. For feeds
-    /// where a member only needs the latest state.
+    /// Skip the messages that do not fit in a member's pending limit; never close it. For
+    /// feeds where a member only needs the latest state.
     Skip,
 }
 
@@ -127,6 +132,7 @@ struct Inner {
     /// Tells this registry's end-of-connection hooks from another's.
     key: u64,
     policy: SlowConsumer,
+    bounds: Bounds,
     registry: RwLock<Registry>,
     #[cfg(feature = "redis")]
     backplane: OnceLock<redis::Backplane>,
@@ -142,17 +148,32 @@ struct Registry {
 struct Member {
     sender: Sender,
     rooms: HashSet<Arc<str>>,
-    /// When a broadcast first found its queue full, in milliseconds since [`epoch`] plus one;
-    /// 0 while it keeps up. Read only under [`SlowConsumer::SkipThenClose`].
-    full_since: AtomicU64,
 }
 
 /// Numbers registries, for [`Sender::on_end`] keys.
 static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
 
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
+/// How much output may wait for one member, and how long it may stay above the mark.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    pending_limit: usize,
+    stall_timeout: Duration,
+}
+
+impl Bounds {
+    /// Above this, a member that does not drain its output is on its way to being slow.
+    fn high_water(&self) -> usize {
+        self.pending_limit / 4
+    }
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            pending_limit: 1 << 20,
+            stall_timeout: Duration::from_secs(1),
+        }
+    }
 }
 
 /// The settings of a [`Rooms`]: the slow-consumer policy and, with the `redis` feature, the
@@ -171,14 +192,31 @@ fn epoch() -> Instant {
 #[derive(Debug, Clone, Default)]
 pub struct RoomsBuilder {
     policy: SlowConsumer,
+    bounds: Bounds,
     #[cfg(feature = "redis")]
     redis: Option<redis::Settings>,
 }
 
 impl RoomsBuilder {
-    /// What a broadcast does to a member whose queue is full. Default: [`SlowConsumer::Close`].
+    /// What rooms do with a slow member. Default: [`SlowConsumer::Close`].
     pub fn slow_consumer(mut self, policy: SlowConsumer) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// The most output, in bytes, that may wait for one member (each queued message counts
+    /// its payload and 64 bytes of bookkeeping); a quarter of it is the high-water mark that
+    /// tells a slow member. This bounds the memory a member costs. Default: 1 MiB.
+    pub fn pending_limit(mut self, bytes: usize) -> Self {
+        self.bounds.pending_limit = bytes.max(1);
+        self
+    }
+
+    /// How long a member's pending output may stay above the high-water mark before
+    /// [`SlowConsumer::Close`] closes it: long enough to tell a burst that a healthy client
+    /// drains from a client that stopped reading. Default: 1 s.
+    pub fn stall_timeout(mut self, timeout: Duration) -> Self {
+        self.bounds.stall_timeout = timeout;
         self
     }
 
@@ -223,6 +261,7 @@ impl RoomsBuilder {
             inner: Arc::new(Inner {
                 key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
                 policy: self.policy,
+                bounds: self.bounds,
                 registry: RwLock::default(),
                 #[cfg(feature = "redis")]
                 backplane: OnceLock::new(),
@@ -278,7 +317,6 @@ impl Rooms {
             let entry = registry.members.entry(id).or_insert_with(|| Member {
                 sender: member.clone(),
                 rooms: HashSet::new(),
-                full_since: AtomicU64::new(0),
             });
             let first_room = entry.rooms.is_empty();
             let joined = entry.rooms.insert(Arc::clone(&name));
@@ -469,25 +507,24 @@ impl Inner {
         let mut gone = Vec::new();
         {
             let registry = self.read();
+            let high_water = self.bounds.high_water();
             let mut offer = |id: u64, sender: &Sender| {
                 if except == Some(id) {
                     return;
                 }
-                match sender.try_send(message.clone()) {
-                    Ok(()) => {
+                match sender.offer_broadcast(message, self.bounds.pending_limit, high_water) {
+                    Offered::Queued => {
                         queued += 1;
-                        if let SlowConsumer::SkipThenClose(_) = self.policy
-                            && let Some(member) = registry.members.get(&id)
-                        {
-                            member.full_since.store(0, Ordering::Relaxed);
-                        }
-                    }
-                    Err(Error::QueueFull) => {
-                        if self.too_slow(&registry, id) {
+                        if self.stalled(sender) {
                             slow.push(sender.clone());
                         }
                     }
-                    Err(_) => gone.push(id),
+                    Offered::Full => {
+                        if self.policy == SlowConsumer::Close || self.stalled(sender) {
+                            slow.push(sender.clone());
+                        }
+                    }
+                    Offered::Closed => gone.push(id),
                 }
             };
             match room {
@@ -517,27 +554,17 @@ impl Inner {
         queued
     }
 
-    /// Whether the member whose queue a broadcast just found full is to be closed.
-    fn too_slow(&self, registry: &Registry, id: u64) -> bool {
-        match self.policy {
-            SlowConsumer::Close => true,
-            SlowConsumer::Skip => false,
-            SlowConsumer::SkipThenClose(grace) => {
-                let Some(member) = registry.members.get(&id) else {
-                    return false;
-                };
-                let now = u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
-                match member.full_since.compare_exchange(
-                    0,
-                    now,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => false,
-                    Err(since) => Duration::from_millis(now - since.min(now)) >= grace,
-                }
-            }
-        }
+    /// Whether `member` has stayed above the high-water mark for longer than the policy lets
+    /// it before closing it.
+    fn stalled(&self, member: &Sender) -> bool {
+        let allowed = match self.policy {
+            SlowConsumer::Close => self.bounds.stall_timeout,
+            SlowConsumer::SkipThenClose(grace) => grace,
+            SlowConsumer::Skip => return false,
+        };
+        member
+            .over_high_water_for()
+            .is_some_and(|over| over >= allowed)
     }
 
     /// Forgets a member: out of every room.

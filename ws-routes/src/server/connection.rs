@@ -61,7 +61,10 @@ pub(crate) async fn serve(shared: Arc<Context>, tcp: TcpStream, peer: SocketAddr
             let (running, returned) = start(&shared, route, request, run, stream, protocol);
             let frame = outcome(route, running).await;
             match returned.await {
-                Ok(returned) => (returned, frame),
+                Ok(mut returned) => {
+                    let frame = returned.closing.take().unwrap_or(frame);
+                    (returned, frame)
+                }
                 // Only when the stream was dropped without going home, which `Drop` prevents.
                 Err(_) => return,
             }
@@ -73,6 +76,7 @@ pub(crate) async fn serve(shared: Arc<Context>, tcp: TcpStream, peer: SocketAddr
                 Returned {
                     stream,
                     close_deadline: None,
+                    closing: None,
                 },
                 frame,
             )

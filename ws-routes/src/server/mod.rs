@@ -176,7 +176,9 @@ impl Server {
     }
 
     /// How many messages may wait in a connection's outgoing queue, behind its
-    /// [`Sender`](crate::Sender)s, before senders have to wait. Default: 32.
+    /// [`Sender`](crate::Sender)s, before `send` has to wait (and `try_send` fails with
+    /// [`Error::QueueFull`](crate::Error::QueueFull)). Broadcasts from [`Rooms`](crate::Rooms)
+    /// are bounded in bytes instead (see [`SlowConsumer`](crate::SlowConsumer)). Default: 32.
     pub fn outgoing_queue(mut self, messages: usize) -> Self {
         self.config.outgoing_queue = messages;
         self

@@ -54,6 +54,12 @@ pub struct WebSocket {
     protocol: Option<String>,
     /// The close frame the peer sent, once it has.
     peer_close: Option<CloseFrame>,
+    /// The close frame this side started the close handshake with, once it has (even if
+    /// writing it has not finished).
+    own_close: Option<CloseFrame>,
+    /// Which of incoming frames and queued messages `recv` serves first next time: they take
+    /// turns, so that a busy reader still writes what waits for it and the other way round.
+    queued_first: bool,
 }
 
 /// What `recv` saw first: a message from the peer, one queued by a [`Sender`], a
@@ -70,6 +76,9 @@ pub(crate) struct Returned {
     pub(crate) stream: Box<Engine>,
     /// When the close handshake the socket started must be over, if it started one.
     pub(crate) close_deadline: Option<tokio::time::Instant>,
+    /// The close frame the socket started the handshake with: it, not the handler's outcome,
+    /// is what the client must hear (a kicked member learns 1013, never 1000).
+    pub(crate) closing: Option<CloseFrame>,
 }
 
 /// What the server gives a connection's socket besides the stream.
@@ -94,6 +103,8 @@ impl WebSocket {
             liveness: None,
             protocol,
             peer_close: None,
+            own_close: None,
+            queued_first: false,
         }
     }
 
@@ -107,6 +118,8 @@ impl WebSocket {
             liveness: Some(side.liveness),
             protocol: side.protocol.map(str::to_owned),
             peer_close: None,
+            own_close: None,
+            queued_first: false,
         }
     }
 
@@ -199,12 +212,24 @@ impl WebSocket {
                 .as_mut()
                 .expect("the stream is only taken when the socket is dropped");
             // Liveness first: a peer that floods frames must not postpone its keepalive or the
-            // close deadline.
-            let event = tokio::select! {
-                biased;
-                wake = next_wake(self.liveness.as_deref_mut()) => Event::Wake(wake),
-                incoming = stream.next() => Event::Incoming(incoming),
-                queued = next_queued(self.outbox.as_ref()) => queued,
+            // close deadline. Then incoming frames and queued messages take turns.
+            self.queued_first = !self.queued_first;
+            let liveness = self.liveness.as_deref_mut();
+            let outbox = self.outbox.as_ref();
+            let event = if self.queued_first {
+                tokio::select! {
+                    biased;
+                    wake = next_wake(liveness) => Event::Wake(wake),
+                    queued = next_queued(outbox) => queued,
+                    incoming = stream.next() => Event::Incoming(incoming),
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    wake = next_wake(liveness) => Event::Wake(wake),
+                    incoming = stream.next() => Event::Incoming(incoming),
+                    queued = next_queued(outbox) => queued,
+                }
             };
             let frame = match event {
                 Event::Outgoing(message) => match self.write_queued(message).await {
@@ -376,6 +401,7 @@ impl WebSocket {
         if let Some(liveness) = &mut self.liveness {
             liveness.on_closing();
         }
+        self.own_close.get_or_insert_with(|| frame.clone());
         self.write(Frame::Close(Some(frame))).await
     }
 
@@ -437,6 +463,7 @@ impl Drop for WebSocket {
             let returned = Returned {
                 stream,
                 close_deadline,
+                closing: self.own_close.take(),
             };
             // The server may have stopped waiting (its task was cancelled); then the stream is
             // dropped here and the TCP connection closes.

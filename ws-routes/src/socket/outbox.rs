@@ -14,6 +14,7 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
@@ -26,6 +27,25 @@ const KEPT_SLOTS: usize = 4;
 
 /// Numbers connections for [`Sender::id`]; 0 is never used.
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What a broadcast's offer found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Offered {
+    Queued,
+    /// The member's pending output is at its byte bound.
+    Full,
+    /// The connection is gone or closing.
+    Closed,
+}
+
+/// What a queued message costs: its payload and the slot that holds it, so that even empty
+/// messages count towards the byte bound.
+fn cost(message: &Message) -> usize {
+    message.len() + SLOT_COST
+}
+
+/// The bookkeeping of one queued message, in bytes.
+const SLOT_COST: usize = 64;
 
 /// What the outbox gives the connection.
 pub(crate) enum Next {
@@ -54,6 +74,13 @@ struct Queue {
 #[derive(Default)]
 struct State {
     queue: VecDeque<Message>,
+    /// What the queued messages cost, in bytes (see [`cost`]).
+    bytes: usize,
+    /// Above this many pending bytes a reader that does not drain them is on its way to being
+    /// too slow: the mark the last broadcast offer gave.
+    high_water: Option<usize>,
+    /// Since when the pending bytes have stayed above `high_water`.
+    over_since: Option<Instant>,
     /// The close a [`Sender::close`] asked for; the first one wins.
     close: Option<CloseFrame>,
     ended: bool,
@@ -101,6 +128,10 @@ impl Outbox {
             }
             match state.queue.pop_front() {
                 Some(message) => {
+                    state.bytes -= cost(&message);
+                    if state.high_water.is_none_or(|mark| state.bytes <= mark) {
+                        state.over_since = None;
+                    }
                     // Give back what a burst grew, not the few slots every message would
                     // otherwise allocate anew.
                     if state.queue.is_empty() && state.queue.capacity() > KEPT_SLOTS {
@@ -192,6 +223,7 @@ impl Sender {
             return Err(Error::QueueFull);
         }
         if let Some(message) = message.take() {
+            state.bytes += cost(&message);
             state.queue.push_back(message);
         }
         drop(state);
@@ -231,9 +263,45 @@ impl Sender {
         if state.close.is_none() {
             state.close = Some(CloseFrame::new(code, reason));
             state.queue.clear();
+            state.bytes = 0;
             drop(state);
             self.shared.reader.wake();
         }
+    }
+
+    /// Queues a broadcast: bounded by what its pending output costs in bytes rather than by
+    /// the count, so that a burst of small messages fits; [`Offered::Full`] when it would take
+    /// the pending bytes past `limit` (a message that finds the queue empty always fits).
+    /// Pending bytes above `high_water` start (or continue) the member's time over the mark.
+    pub(crate) fn offer_broadcast(
+        &self,
+        message: &Message,
+        limit: usize,
+        high_water: usize,
+    ) -> Offered {
+        let mut state = self.shared.state();
+        if state.ended || state.close.is_some() {
+            return Offered::Closed;
+        }
+        let cost = cost(message);
+        if state.bytes > 0 && state.bytes + cost > limit {
+            return Offered::Full;
+        }
+        state.bytes += cost;
+        state.queue.push_back(message.clone());
+        state.high_water = Some(high_water);
+        if state.bytes > high_water && state.over_since.is_none() {
+            state.over_since = Some(Instant::now());
+        }
+        drop(state);
+        self.shared.reader.wake();
+        Offered::Queued
+    }
+
+    /// How long the pending output has stayed above the high-water mark of the last broadcast
+    /// offer; `None` while it is not above it.
+    pub(crate) fn over_high_water_for(&self) -> Option<Duration> {
+        self.shared.state().over_since.map(|since| since.elapsed())
     }
 
     /// Whether the connection is gone.
