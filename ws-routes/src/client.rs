@@ -1,7 +1,9 @@
 //! The client side: connecting to a WebSocket server.
 
+use std::io;
 #[cfg(feature = "tls")]
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpStream;
 
@@ -52,6 +54,7 @@ pub struct Client {
     headers: Vec<(HeaderName, HeaderValue)>,
     protocols: Vec<String>,
     max_message_size: usize,
+    connect_timeout: Duration,
     #[cfg(feature = "tls")]
     tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
 }
@@ -61,7 +64,8 @@ impl Default for Client {
         Client {
             headers: Vec::new(),
             protocols: Vec::new(),
-            max_message_size: 64 << 20,
+            max_message_size: 1 << 20,
+            connect_timeout: Duration::from_secs(10),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -69,7 +73,9 @@ impl Default for Client {
 }
 
 impl Client {
-    /// A client with the defaults: no extra headers, no subprotocol, messages up to 64 MiB.
+    /// A client with the defaults: no extra headers, no subprotocol, messages up to 1 MiB (as
+    /// the server's default: a hostile server cannot make the client allocate more), and 10 s
+    /// to connect and finish the opening handshake.
     pub fn new() -> Self {
         Client::default()
     }
@@ -95,7 +101,8 @@ impl Client {
         self
     }
 
-    /// The largest message accepted from the server. Default: 64 MiB.
+    /// The largest message (and frame) accepted from the server; a larger one fails with
+    /// [`Error::MessageTooBig`]. Default: 1 MiB.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
         self
@@ -109,8 +116,27 @@ impl Client {
         Ok(self)
     }
 
-    /// Connects to `url` (`ws://` or, with the `tls` feature, `wss://`).
+    /// How long connecting may take, from resolving the host to the end of the opening
+    /// handshake (TLS included); past it, [`connect`](Self::connect) fails with an
+    /// [`Error::Io`] of kind `TimedOut`. Default: 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Connects to `url` (`ws://` or, with the `tls` feature, `wss://`), within the
+    /// [connect timeout](Self::connect_timeout).
     pub async fn connect(&self, url: &str) -> Result<WebSocket, Error> {
+        match tokio::time::timeout(self.connect_timeout, self.open(url)).await {
+            Ok(opened) => opened,
+            Err(_) => Err(Error::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{url}: no WebSocket within {:?}", self.connect_timeout),
+            ))),
+        }
+    }
+
+    async fn open(&self, url: &str) -> Result<WebSocket, Error> {
         let (uri, secure) = parse_url(url)?;
         let mut headers = self.headers.clone();
         if !self.protocols.is_empty() {
@@ -172,6 +198,11 @@ impl Client {
 
 /// Parses a `ws://` or `wss://` URL; whether it is secure.
 fn parse_url(url: &str) -> Result<(Uri, bool), Error> {
+    if !url.contains("://") {
+        return Err(Error::Url(format!(
+            "{url} has no scheme: write ws://{url} (or wss:// for TLS)"
+        )));
+    }
     let uri: Uri = url
         .parse()
         .map_err(|error| Error::Url(format!("{url} is not a URL: {error}")))?;
