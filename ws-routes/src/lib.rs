@@ -120,6 +120,11 @@ mod wire;
 #[path = "private.rs"]
 pub mod __private;
 
+/// The README's Rust examples, compiled (and run where they can) as doctests.
+#[cfg(all(doctest, feature = "redis", feature = "tls"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
+
 pub use bytes::Bytes;
 pub use http;
 pub use ws_routes_macros::{route, routes};
