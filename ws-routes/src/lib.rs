@@ -144,6 +144,8 @@ pub use crate::outbox::Sender;
 pub use crate::path::{ParamError, Query, RoutePath};
 pub use crate::request::{FromRequest, Reject, Request, State};
 pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
+#[cfg(feature = "redis")]
+pub use crate::rooms::BackplaneStats;
 pub use crate::route::{Route, Routes, Segment};
 pub use crate::server::{Server, Unmatched, serve};
 pub use crate::session::Session;
