@@ -143,9 +143,9 @@ pub use crate::listening::Listening;
 pub use crate::outbox::Sender;
 pub use crate::path::{ParamError, Query, RoutePath};
 pub use crate::request::{FromRequest, Reject, Request, State};
-pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
 #[cfg(feature = "redis")]
 pub use crate::rooms::BackplaneStats;
+pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
 pub use crate::route::{Route, Routes, Segment};
 pub use crate::server::{Server, Unmatched, serve};
 pub use crate::session::Session;

@@ -362,7 +362,8 @@ impl Rooms {
             let mut registry = self.inner.write();
             let registry = &mut *registry;
             if let Some(entry) = registry.members.get(&id) {
-                if !entry.rooms.contains(room) && entry.rooms.len() >= self.inner.max_rooms_per_member
+                if !entry.rooms.contains(room)
+                    && entry.rooms.len() >= self.inner.max_rooms_per_member
                 {
                     return false;
                 }

@@ -714,11 +714,7 @@ async fn publish_batch(
 
 /// On the way out: publishes what is left in the outbox and removes this server's presence,
 /// giving up on the first failure.
-async fn flush(
-    link: &Link,
-    connection: &mut MultiplexedConnection,
-    last_id: &mut Option<EntryId>,
-) {
+async fn flush(link: &Link, connection: &mut MultiplexedConnection, last_id: &mut Option<EntryId>) {
     let flush = async {
         while !link.lock_outbox().queue.is_empty() {
             publish_batch(link, connection, last_id).await?;
@@ -947,7 +943,11 @@ async fn read_loop(link: Arc<Link>, rooms: Weak<Inner>, mut stop: watch::Receive
             backoff.reset();
             let Some(rooms) = rooms.upgrade() else { return };
             let now = Instant::now();
-            for entry in reply.into_iter().flat_map(|reply| reply.keys).flat_map(|key| key.ids) {
+            for entry in reply
+                .into_iter()
+                .flat_map(|reply| reply.keys)
+                .flat_map(|key| key.ids)
+            {
                 if let Some(id) = EntryId::parse(&entry.id) {
                     from = id;
                 }
@@ -1013,7 +1013,10 @@ async fn resume_from(
         return Ok(last);
     }
     let gaps = link.counters.gaps.fetch_add(1, Ordering::Relaxed) + 1;
-    let first = first.ids.first().and_then(|entry| EntryId::parse(&entry.id));
+    let first = first
+        .ids
+        .first()
+        .and_then(|entry| EntryId::parse(&entry.id));
     Ok(match first {
         Some(first) if first > last => {
             warn!(
