@@ -343,6 +343,63 @@ async fn an_emptied_redis_loses_only_what_it_held_and_says_so_long() {
     numbered_broadcasts_survive_an_outage(Duration::from_secs(3), First::A, false).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_away_past_the_retention_window_counts_what_it_missed() {
+    let Some(redis) = Redis::start() else { return };
+    let proxy_b = Proxy::start(redis.port()).await;
+    // No retention: each round of XADDs trims what is older than the last round.
+    let rooms_a = builder(&redis.url())
+        .redis_retention(Duration::ZERO)
+        .build()
+        .unwrap();
+    serve(rooms_a.clone()).await;
+    let (addr_b, rooms_b) = server(&proxy_b.url()).await;
+    let mut on_b = join(addr_b, "lobby").await;
+    connected(&rooms_a).await;
+    connected(&rooms_b).await;
+    rooms_a.broadcast("lobby", "a end");
+    assert_eq!(next_text(&mut on_b).await, "a end");
+
+    proxy_b.set_open(false);
+    let published = |count: u64| {
+        let rooms_a = &rooms_a;
+        async move {
+            wait_until("A published", Duration::from_secs(10), || async {
+                let stats = stats(rooms_a);
+                stats.published == count && stats.waiting == 0
+            })
+            .await;
+        }
+    };
+    // Three rounds, each published before the next starts, so the last one trims everything
+    // of the first (Redis trims whole nodes of the stream, the ones entirely too old).
+    for number in 1..=200 {
+        rooms_a.broadcast("lobby", format!("a {number}"));
+    }
+    published(201).await;
+    for number in 201..=400 {
+        rooms_a.broadcast("lobby", format!("a {number}"));
+    }
+    published(401).await;
+    rooms_a.broadcast("lobby", "a 401");
+    published(402).await;
+    proxy_b.set_open(true);
+
+    let mut received = Received::default();
+    rooms_b.broadcast("lobby", "b 401");
+    received.read(&mut on_b, "401").await;
+    let got = received.series('a');
+    let stats_b = stats(&rooms_b);
+    assert!(
+        got.windows(2).all(|pair| pair[0] < pair[1]),
+        "out of order or duplicated: {got:?}"
+    );
+    assert_eq!(got.last(), Some(&401));
+    assert!(stats_b.lost >= 1, "the first round was trimmed");
+    assert_eq!(got.len() as u64 + stats_b.lost, 401, "{got:?}");
+    assert_eq!(stats_b.gaps, 1);
+}
+
 /// A payload of exactly `len` bytes that starts with `label`.
 fn padded(label: &str, len: usize) -> String {
     format!("{label:<len$}")
