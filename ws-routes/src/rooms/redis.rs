@@ -78,7 +78,7 @@ use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamRangeReply, StreamReadReply};
 use sha2::Sha256;
 use tokio::sync::{Notify, watch};
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, info_span, trace, warn};
 
 use super::Inner;
 use crate::error::Error;
@@ -106,7 +106,8 @@ const BATCH_BYTES: usize = 1 << 20;
 /// the retention window, if longer).
 const FORGET_ORIGINS: Duration = Duration::from_secs(3600);
 /// How often a repeated warning (outbox full, oversized, rejected) is logged at most; the
-/// counters count every occurrence.
+/// counters count every occurrence, and what a warning left out is logged by the next one, or
+/// by the tasks' catch-up (every heartbeat for the publisher, every read for the reader).
 const WARN_EVERY: Duration = Duration::from_secs(1);
 
 /// The backplane's settings, from [`RoomsBuilder`](super::RoomsBuilder).
@@ -225,10 +226,9 @@ struct Counters {
     duplicates: AtomicU64,
     lost: AtomicU64,
     gaps: AtomicU64,
-    /// When a repeated warning was last logged, for [`WARN_EVERY`].
-    dropped_warned: Throttle,
-    oversized_warned: Throttle,
-    rejected_warned: Throttle,
+    dropped_warned: Warning,
+    oversized_warned: Warning,
+    rejected_warned: Warning,
 }
 
 /// Broadcasts waiting for Redis, oldest first, within a byte budget.
@@ -280,20 +280,37 @@ impl Outbox {
 /// Where the sequence number sits in an envelope.
 const SEQ_AT: usize = 3 + 8;
 
-/// A warning logged at most once per [`WARN_EVERY`].
+/// A repeated warning about a counter: logged at once the first time, then at most once per
+/// [`WARN_EVERY`], each time with the counter's total.
 #[derive(Default)]
-struct Throttle(AtomicU64);
+struct Warning {
+    /// When it was last logged, in milliseconds since [`epoch`](super::epoch) plus one.
+    at: AtomicU64,
+    /// The counter's total when it was last logged.
+    logged: AtomicU64,
+}
 
-impl Throttle {
-    fn ready(&self) -> bool {
-        let now = u64::try_from(super::epoch().elapsed().as_millis()).unwrap_or(u64::MAX) + 1;
-        let last = self.0.load(Ordering::Relaxed);
+impl Warning {
+    /// Whether to log it now, the counter being at `total`.
+    fn due(&self, total: u64) -> bool {
+        let now = u64::try_from(super::epoch().elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
+        let last = self.at.load(Ordering::Relaxed);
         let every = u64::try_from(WARN_EVERY.as_millis()).unwrap_or(u64::MAX);
-        (last == 0 || now >= last.saturating_add(every))
+        let due = (last == 0 || now >= last.saturating_add(every))
             && self
-                .0
+                .at
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
+                .is_ok();
+        if due {
+            self.logged.fetch_max(total, Ordering::Relaxed);
+        }
+        due
+    }
+
+    /// The total of `counter` when some of it was not logged yet and the warning is due.
+    fn catch_up(&self, counter: &AtomicU64) -> Option<u64> {
+        let total = counter.load(Ordering::Relaxed);
+        (total > self.logged.load(Ordering::Relaxed) && self.due(total)).then_some(total)
     }
 }
 
@@ -338,12 +355,12 @@ impl Prepared {
     pub(super) fn start(self, rooms: Weak<Inner>) -> Backplane {
         let link = Arc::new(self.link);
         let (stop, stopped) = watch::channel(());
-        tokio::spawn(publish_loop(
-            Arc::clone(&link),
-            rooms.clone(),
-            stopped.clone(),
-        ));
-        tokio::spawn(read_loop(Arc::clone(&link), rooms, stopped));
+        let span = info_span!("backplane", server = %link.name);
+        tokio::spawn(
+            publish_loop(Arc::clone(&link), rooms.clone(), stopped.clone())
+                .instrument(span.clone()),
+        );
+        tokio::spawn(read_loop(Arc::clone(&link), rooms, stopped).instrument(span));
         Backplane { link, _stop: stop }
     }
 }
@@ -362,14 +379,8 @@ impl Backplane {
         };
         if payload.len() > link.max_message {
             let total = counters.oversized.fetch_add(1, Ordering::Relaxed) + 1;
-            if counters.oversized_warned.ready() {
-                warn!(
-                    size = payload.len(),
-                    max = link.max_message,
-                    oversized = total,
-                    "a broadcast is larger than the Redis backplane's maximum message size: \
-                     delivered on this server only"
-                );
+            if counters.oversized_warned.due(total) {
+                warn_oversized(link, total);
             }
             return;
         }
@@ -381,13 +392,9 @@ impl Backplane {
             Ok(()) => link.queued.notify_one(),
             Err(envelope) => {
                 let total = counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                if counters.dropped_warned.ready() {
-                    warn!(
-                        size = envelope.len(),
-                        budget = link.outbox_bytes,
-                        dropped = total,
-                        "the Redis outbox is full: broadcasts are not reaching other servers"
-                    );
+                if counters.dropped_warned.due(total) {
+                    debug!(size = envelope.len(), "the broadcast that did not fit");
+                    warn_dropped(link, total);
                 }
             }
         }
@@ -553,6 +560,31 @@ fn backplane_error(error: redis::RedisError) -> Error {
     Error::Backplane(error.to_string())
 }
 
+fn warn_dropped(link: &Link, total: u64) {
+    warn!(
+        budget = link.outbox_bytes,
+        dropped = total,
+        "the Redis outbox is full: broadcasts are not reaching other servers"
+    );
+}
+
+fn warn_oversized(link: &Link, total: u64) {
+    warn!(
+        max = link.max_message,
+        oversized = total,
+        "broadcasts larger than the Redis backplane's maximum message size were delivered on \
+         this server only"
+    );
+}
+
+fn warn_rejected(total: u64) {
+    warn!(
+        rejected = total,
+        "dropped Redis stream entries that are malformed or lack the right tag (another \
+         application, a server with a different secret, or a forgery)"
+    );
+}
+
 /// Reconnection waits, doubling up to [`MAX_BACKOFF`]; reset once a connection did work.
 struct Backoff(Duration);
 
@@ -658,7 +690,16 @@ async fn publish_loop(link: Arc<Link>, rooms: Weak<Inner>, mut stop: watch::Rece
                 }
                 () = link.queued.notified(), if !busy => Ok(()),
                 () = link.changed.notified() => write_changes(&link, &rooms, &mut connection).await,
-                _ = heartbeat.tick() => write_presence(&link, &rooms, &mut connection).await,
+                _ = heartbeat.tick() => {
+                    let counters = &link.counters;
+                    if let Some(total) = counters.dropped_warned.catch_up(&counters.dropped) {
+                        warn_dropped(&link, total);
+                    }
+                    if let Some(total) = counters.oversized_warned.catch_up(&counters.oversized) {
+                        warn_oversized(&link, total);
+                    }
+                    write_presence(&link, &rooms, &mut connection).await
+                }
             };
             if let Err(error) = result {
                 break error;
@@ -702,6 +743,7 @@ async fn publish_batch(
         }
     }
     let ids: Vec<String> = pipe.query_async(connection).await?;
+    trace!(entries = ids.len(), last = ?ids.last(), "appended to the stream");
     if let Some(id) = ids.last().and_then(|id| EntryId::parse(id)) {
         *last_id = Some(id);
     }
@@ -954,6 +996,10 @@ async fn read_loop(link: Arc<Link>, rooms: Weak<Inner>, mut stop: watch::Receive
                 take_entry(&link, &rooms, &mut origins, entry.map, now);
             }
             last = Some(from);
+            let counters = &link.counters;
+            if let Some(total) = counters.rejected_warned.catch_up(&counters.rejected) {
+                warn_rejected(total);
+            }
             if now.duration_since(forgotten_at) > forget_after / 60 {
                 origins.forget(forget_after, now);
                 forgotten_at = now;
@@ -1072,19 +1118,22 @@ fn take_entry(
         .and_then(decode);
     let Some(envelope) = envelope else {
         let total = counters.rejected.fetch_add(1, Ordering::Relaxed) + 1;
-        if counters.rejected_warned.ready() {
-            warn!(
-                rejected = total,
-                "dropped a Redis stream entry that is malformed or lacks the right tag \
-                 (another application, a server with a different secret, or a forgery)"
-            );
+        if counters.rejected_warned.due(total) {
+            warn_rejected(total);
         }
         return;
     };
     if envelope.server == link.server {
         return;
     }
-    match origins.check(envelope.server, envelope.seq, now) {
+    let verdict = origins.check(envelope.server, envelope.seq, now);
+    trace!(
+        origin = %format_args!("{:016x}", envelope.server),
+        seq = envelope.seq,
+        ?verdict,
+        "read from the stream"
+    );
+    match verdict {
         Verdict::Duplicate => {
             counters.duplicates.fetch_add(1, Ordering::Relaxed);
         }
@@ -1276,6 +1325,22 @@ mod tests {
         assert_eq!(origins.check(1, 15, now), Verdict::Deliver { missed: 3 });
         origins.forget(Duration::from_secs(1), now + Duration::from_secs(2));
         assert_eq!(origins.check(1, 3, now), Verdict::Deliver { missed: 0 });
+    }
+
+    #[test]
+    fn a_warning_comes_at_once_then_at_most_every_second_and_catches_up() {
+        let warning = Warning::default();
+        let counter = AtomicU64::new(1);
+        assert!(warning.due(1));
+        counter.store(3, Ordering::Relaxed);
+        assert!(!warning.due(2), "within a second of the last one");
+        assert_eq!(warning.catch_up(&counter), None);
+        // A second later (as if), the catch-up logs the total the last warning left out...
+        warning.at.store(0, Ordering::Relaxed);
+        assert_eq!(warning.catch_up(&counter), Some(3));
+        // ...and nothing when nothing is left out.
+        warning.at.store(0, Ordering::Relaxed);
+        assert_eq!(warning.catch_up(&counter), None);
     }
 
     #[test]
