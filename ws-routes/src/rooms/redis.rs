@@ -668,7 +668,7 @@ async fn publish_loop(link: Arc<Link>, rooms: Weak<Inner>, mut stop: watch::Rece
                 dropped = link.counters.dropped.load(Ordering::Relaxed),
                 "publishing to Redis again: the broadcasts waiting in the outbox go out now"
             ),
-            None => info!(server = %link.name, "connected to Redis"),
+            None => info!("connected to Redis"),
         }
         let mut heartbeat = tokio::time::interval(link.presence_ttl / 3);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
