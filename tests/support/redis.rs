@@ -1,20 +1,41 @@
-//! A `redis-server` of the tests' own, on a free port.
+//! A `redis-server` of the tests' own, on a free port, and a proxy in front of it that a test
+//! can cut, to choose which server loses Redis and which gets it back first.
 
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
 
 /// A `redis-server` of our own, killed when dropped.
 pub struct Redis {
     child: Child,
     port: u16,
+    /// Where it keeps its append-only file, when it has one; removed when dropped.
+    dir: Option<PathBuf>,
 }
 
 impl Redis {
-    /// Starts one on a free port, or `None` (skip) when the binary is missing.
+    /// Starts one without persistence on a free port (it comes back empty after
+    /// [`start_again`](Self::start_again)), or `None` (skip) when the binary is missing.
     pub fn start() -> Option<Redis> {
+        Self::start_with(free_port(), None)
+    }
+
+    /// Starts one that writes every command to an append-only file before answering
+    /// (`appendfsync always`), in a directory of its own, so that it comes back after a kill
+    /// with everything it acknowledged: a deployment that keeps its data.
+    pub fn start_persistent() -> Option<Redis> {
         let port = free_port();
-        match Self::spawn(port) {
+        let dir =
+            std::env::temp_dir().join(format!("ws-routes-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the Redis directory");
+        Self::start_with(port, Some(dir))
+    }
+
+    fn start_with(port: u16, dir: Option<PathBuf>) -> Option<Redis> {
+        match Self::spawn(port, dir) {
             Ok(redis) => Some(redis),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 assert!(
@@ -28,36 +49,90 @@ impl Redis {
         }
     }
 
-    fn spawn(port: u16) -> std::io::Result<Redis> {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+    fn spawn(port: u16, dir: Option<PathBuf>) -> std::io::Result<Redis> {
+        let mut command = Command::new("redis-server");
+        command.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
+        match &dir {
+            Some(dir) => {
+                command.arg("--dir").arg(dir);
+                command.args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "always",
+                ]);
+            }
+            None => {
+                command.args(["--save", "", "--appendonly", "no"]);
+            }
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let redis = Redis { child, port };
+        let redis = Redis { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !redis.answers() {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(redis)
     }
 
+    /// Whether it answers a PING (a persistent one listens before it has loaded its file).
+    fn answers(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut reply = [0; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    /// Kills it.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills it (SIGKILL: no shutdown, nothing saved on the way out).
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
-    /// Starts a fresh, empty one on the same port.
+    /// Starts it again on the same port: empty, or from its append-only file.
     pub fn start_again(&mut self) {
-        let fresh = Self::spawn(self.port).expect("restart redis-server");
-        *self = fresh;
+        let fresh = Self::spawn(self.port, self.dir.take()).expect("restart redis-server");
+        let _ = std::mem::replace(self, fresh);
+    }
+
+    /// Runs one command given as its arguments, and returns the raw reply's first line.
+    pub fn command(&self, args: &[&[u8]]) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let mut request = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            request.extend_from_slice(arg);
+            request.extend_from_slice(b"\r\n");
+        }
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to Redis");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(&request).expect("send to Redis");
+        let mut line = String::new();
+        BufReader::new(stream)
+            .read_line(&mut line)
+            .expect("a reply from Redis");
+        line.trim_end().to_owned()
     }
 }
 
@@ -65,6 +140,64 @@ impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A TCP proxy to a Redis on 127.0.0.1: while closed it cuts every connection through it and
+/// refuses new ones, as if Redis were away for the servers behind it alone.
+pub struct Proxy {
+    port: u16,
+    open: watch::Sender<bool>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Starts an open proxy to `upstream` on a free port.
+    pub async fn start(upstream: u16) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let port = listener.local_addr().unwrap().port();
+        let (open, state) = watch::channel(true);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut state = state.clone();
+                if !*state.borrow() {
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let connect = tokio::net::TcpStream::connect(("127.0.0.1", upstream));
+                    let Ok(Ok(mut upstream)) =
+                        tokio::time::timeout(Duration::from_secs(2), connect).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                        _ = state.wait_for(|open| !open) => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, open, accept }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Opens it, or closes it (cutting the connections through it).
+    pub fn set_open(&self, open: bool) {
+        self.open.send_replace(open);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
     }
 }
 

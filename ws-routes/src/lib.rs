@@ -134,6 +134,8 @@ pub use crate::client::{Client, connect};
 pub use crate::error::{Error, MissingState};
 pub use crate::extract::{Connection, FromConnection, FromRequest, Query, Reject, Request, State};
 pub use crate::handler::{Close, HandlerReturn};
+#[cfg(feature = "redis")]
+pub use crate::rooms::BackplaneStats;
 pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
 pub use crate::routing::{ParamError, Route, RoutePath, Routes, Segment};
 pub use crate::server::{

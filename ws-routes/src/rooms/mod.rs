@@ -3,8 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+#[cfg(feature = "redis")]
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::error::Error;
@@ -15,8 +17,15 @@ use crate::wire::{CloseCode, Message};
 #[cfg(feature = "redis")]
 mod redis;
 
+#[cfg(feature = "redis")]
+pub use redis::BackplaneStats;
+
 /// The reason sent with the 1013 close of a member that could not keep up.
 const SLOW_REASON: &str = "too slow: not reading its messages";
+/// The default of [`RoomsBuilder::max_room_name`].
+const MAX_ROOM_NAME: usize = 256;
+/// The default of [`RoomsBuilder::max_rooms_per_member`].
+const MAX_ROOMS_PER_MEMBER: usize = 128;
 
 /// What rooms do with a member whose client does not read its broadcasts as fast as they
 /// come.
@@ -121,7 +130,8 @@ pub enum SlowConsumer {
 /// ```
 ///
 /// With the `redis` feature, [`Rooms::builder`]`().redis(url)` shares the rooms between
-/// servers: broadcasts reach members on every server, and [`count`](Self::count) and
+/// servers: broadcasts reach members on every server (through a Redis stream that a server
+/// away for a while catches up on), and [`count`](Self::count) and
 /// [`presence`](Self::presence) add up the members of every server.
 #[derive(Clone)]
 pub struct Rooms {
@@ -133,6 +143,8 @@ struct Inner {
     key: u64,
     policy: SlowConsumer,
     bounds: Bounds,
+    max_room_name: usize,
+    max_rooms_per_member: usize,
     registry: RwLock<Registry>,
     #[cfg(feature = "redis")]
     backplane: OnceLock<redis::Backplane>,
@@ -176,8 +188,8 @@ impl Default for Bounds {
     }
 }
 
-/// The settings of a [`Rooms`]: the slow-consumer policy and, with the `redis` feature, the
-/// backplane.
+/// The settings of a [`Rooms`]: the slow-consumer policy, the caps on room names and rooms
+/// per member and, with the `redis` feature, the backplane.
 ///
 /// ```
 /// use std::time::Duration;
@@ -189,12 +201,27 @@ impl Default for Bounds {
 ///     .unwrap();
 /// assert_eq!(rooms.slow_consumer(), SlowConsumer::SkipThenClose(Duration::from_secs(2)));
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RoomsBuilder {
     policy: SlowConsumer,
     bounds: Bounds,
+    max_room_name: usize,
+    max_rooms_per_member: usize,
     #[cfg(feature = "redis")]
     redis: Option<redis::Settings>,
+}
+
+impl Default for RoomsBuilder {
+    fn default() -> Self {
+        RoomsBuilder {
+            policy: SlowConsumer::default(),
+            bounds: Bounds::default(),
+            max_room_name: MAX_ROOM_NAME,
+            max_rooms_per_member: MAX_ROOMS_PER_MEMBER,
+            #[cfg(feature = "redis")]
+            redis: None,
+        }
+    }
 }
 
 impl RoomsBuilder {
@@ -220,22 +247,43 @@ impl RoomsBuilder {
         self
     }
 
+    /// The longest room name, in bytes, that [`Rooms::join`] accepts (it returns `false` for a
+    /// longer one). Room names often come from clients; with the `redis` feature each one is
+    /// a field of this server's presence hash. Default: 256.
+    pub fn max_room_name(mut self, bytes: usize) -> Self {
+        self.max_room_name = bytes;
+        self
+    }
+
+    /// How many rooms one member may be in at once: [`Rooms::join`] returns `false` for one
+    /// more. Default: 128.
+    pub fn max_rooms_per_member(mut self, rooms: usize) -> Self {
+        self.max_rooms_per_member = rooms;
+        self
+    }
+
     /// Shares the rooms with every server that uses the same Redis (a URL such as
     /// `redis://127.0.0.1:6379/`) and the same [`redis_prefix`](Self::redis_prefix).
     ///
-    /// Broadcasts are delivered to this server's members at once and published on a Redis
-    /// channel for the others; each server writes its room counts to Redis, refreshed by a
-    /// heartbeat and expiring when the server stops, so that presence adds up every server.
-    /// The server goes on while Redis is down: it reconnects with backoff, resubscribes, and
-    /// logs what other servers may have missed. Needs a Tokio runtime at
-    /// [`build`](Self::build).
+    /// Broadcasts are delivered to this server's members at once and appended to a Redis
+    /// stream that every server reads from the last entry it saw, so a server that was away
+    /// (or Redis) catches up on what it missed within the
+    /// [retention window](Self::redis_retention); losses past it are counted and logged. Each
+    /// server writes its room counts to Redis, refreshed by a heartbeat and expiring when the
+    /// server stops, so that presence adds up every server. The server goes on while Redis is
+    /// down: broadcasts wait in a [bounded outbox](Self::redis_outbox_bytes) and it reconnects
+    /// with backoff. Needs a Tokio runtime at [`build`](Self::build).
+    ///
+    /// Anyone who can write to this Redis can send broadcasts to every member: use a
+    /// `rediss://` URL (TLS, with the `tls` feature) with a password, and
+    /// [`redis_secret`](Self::redis_secret).
     #[cfg(feature = "redis")]
     pub fn redis(mut self, url: impl Into<String>) -> Self {
         self.redis.get_or_insert_with(Default::default).url = url.into();
         self
     }
 
-    /// The prefix of every Redis key and channel the backplane uses, so that several
+    /// The prefix of every Redis key the backplane uses, so that several
     /// applications can share one Redis. Default: `ws-routes`.
     #[cfg(feature = "redis")]
     pub fn redis_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -252,8 +300,48 @@ impl RoomsBuilder {
         self
     }
 
-    /// Builds the rooms. Fails only when the Redis URL is invalid; Redis being down is not an
-    /// error (the backplane connects when it can).
+    /// How long broadcasts stay in the Redis stream: a server (or Redis) away for less than
+    /// this catches up on every broadcast when it is back; past it, what was trimmed is
+    /// counted as lost and logged. Measured on Redis's clock. Redis holds about this long's
+    /// worth of broadcasts in memory. Default: 60 seconds.
+    #[cfg(feature = "redis")]
+    pub fn redis_retention(mut self, retention: Duration) -> Self {
+        self.redis.get_or_insert_with(Default::default).retention = retention;
+        self
+    }
+
+    /// The byte budget of the outbox, where broadcasts wait for Redis while it is slow or
+    /// away (each counts its encoded size plus 64 bytes); a broadcast that does not fit is
+    /// delivered on this server only, counted in [`BackplaneStats::dropped`] and logged.
+    /// Default: 16 MiB.
+    #[cfg(feature = "redis")]
+    pub fn redis_outbox_bytes(mut self, bytes: usize) -> Self {
+        self.redis.get_or_insert_with(Default::default).outbox_bytes = bytes;
+        self
+    }
+
+    /// The largest broadcast payload, in bytes, sent to other servers; a larger one is
+    /// delivered on this server only, counted in [`BackplaneStats::oversized`] and logged
+    /// (Redis disconnects clients whose buffers pass its limits). Default: 1 MiB.
+    #[cfg(feature = "redis")]
+    pub fn redis_max_message(mut self, bytes: usize) -> Self {
+        self.redis.get_or_insert_with(Default::default).max_message = bytes;
+        self
+    }
+
+    /// A secret shared by every server: each broadcast carries an HMAC-SHA256 tag made with
+    /// it, and a broadcast whose tag is missing or wrong is dropped, counted in
+    /// [`BackplaneStats::rejected`] and logged. Without it, anyone who can write to the Redis
+    /// can send broadcasts to every member. Default: none.
+    #[cfg(feature = "redis")]
+    pub fn redis_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.redis.get_or_insert_with(Default::default).secret =
+            Some(redis::Secret::new(secret.as_ref()));
+        self
+    }
+
+    /// Builds the rooms. Fails only when the Redis URL is invalid (a `rediss://` URL needs the
+    /// `tls` feature); Redis being down is not an error (the backplane connects when it can).
     pub fn build(self) -> Result<Rooms, Error> {
         #[cfg(feature = "redis")]
         let prepared = self.redis.map(redis::Prepared::new).transpose()?;
@@ -262,6 +350,8 @@ impl RoomsBuilder {
                 key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
                 policy: self.policy,
                 bounds: self.bounds,
+                max_room_name: self.max_room_name,
+                max_rooms_per_member: self.max_rooms_per_member,
                 registry: RwLock::default(),
                 #[cfg(feature = "redis")]
                 backplane: OnceLock::new(),
@@ -300,16 +390,27 @@ impl Rooms {
         self.inner.policy
     }
 
-    /// Puts `member` in `room` (created on first join). `false` when it was there already, or
-    /// when its connection has ended.
+    /// Puts `member` in `room` (created on first join). `false` when it was there already,
+    /// when its connection has ended, when the room's name is longer than
+    /// [`max_room_name`](RoomsBuilder::max_room_name), or when the member is in
+    /// [`max_rooms_per_member`](RoomsBuilder::max_rooms_per_member) rooms already.
     pub fn join(&self, room: &str, member: &Sender) -> bool {
-        if member.is_closed() {
+        if member.is_closed() || room.len() > self.inner.max_room_name {
             return false;
         }
         let id = member.id();
         let (joined, first_room) = {
             let mut registry = self.inner.write();
             let registry = &mut *registry;
+            if let Some(entry) = registry.members.get(&id) {
+                if !entry.rooms.contains(room)
+                    && entry.rooms.len() >= self.inner.max_rooms_per_member
+                {
+                    return false;
+                }
+            } else if self.inner.max_rooms_per_member == 0 {
+                return false;
+            }
             let name = match registry.rooms.get_key_value(room) {
                 Some((name, _)) => Arc::clone(name),
                 None => Arc::from(room),
@@ -341,7 +442,7 @@ impl Rooms {
             }
         }
         if joined {
-            self.inner.changed();
+            self.inner.changed(room);
         }
         joined
     }
@@ -371,7 +472,7 @@ impl Rooms {
             member.cancel_on_end(self.inner.key);
         }
         if left {
-            self.inner.changed();
+            self.inner.changed(room);
         }
         left
     }
@@ -415,6 +516,13 @@ impl Rooms {
             backplane.publish(room, &message);
         }
         queued
+    }
+
+    /// What the Redis backplane has done (published, received, dropped, lost...), or `None`
+    /// without one.
+    #[cfg(feature = "redis")]
+    pub fn backplane_stats(&self) -> Option<BackplaneStats> {
+        self.inner.backplane.get().map(redis::Backplane::stats)
     }
 
     /// How many members `room` has on this server.
@@ -582,10 +690,10 @@ impl Inner {
                     }
                 }
             }
-            !member.rooms.is_empty()
+            member.rooms
         };
-        if left {
-            self.changed();
+        for room in &left {
+            self.changed(room);
         }
     }
 
@@ -597,11 +705,11 @@ impl Inner {
             .collect()
     }
 
-    /// Membership changed: the backplane refreshes this server's presence.
-    fn changed(&self) {
+    /// The membership of `room` changed: the backplane writes its count to Redis.
+    fn changed(&self, #[cfg_attr(not(feature = "redis"), allow(unused_variables))] room: &str) {
         #[cfg(feature = "redis")]
         if let Some(backplane) = self.backplane.get() {
-            backplane.presence_changed();
+            backplane.presence_changed(room);
         }
     }
 }

@@ -353,3 +353,42 @@ impl fmt::Debug for Sender {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Offered, Outbox, SLOT_COST};
+    use crate::wire::Message;
+
+    #[test]
+    fn broadcasts_are_bounded_in_bytes_not_messages() {
+        let outbox = Outbox::new(4);
+        let sender = outbox.sender();
+        let small = Message::text("hi");
+        let limit = 100 * (2 + SLOT_COST);
+        // Far more small messages than the queue's count, all within the byte bound.
+        for _ in 0..100 {
+            assert_eq!(
+                sender.offer_broadcast(&small, limit, limit / 4),
+                Offered::Queued
+            );
+        }
+        assert_eq!(
+            sender.offer_broadcast(&small, limit, limit / 4),
+            Offered::Full
+        );
+        assert!(sender.over_high_water_for().is_some());
+        // A user's own `try_send` still keeps to the count.
+        assert!(sender.try_send("mine").is_err());
+    }
+
+    #[test]
+    fn a_message_that_finds_the_queue_empty_always_fits() {
+        let outbox = Outbox::new(4);
+        let sender = outbox.sender();
+        let big = Message::binary(vec![0; 10_000]);
+        assert_eq!(sender.offer_broadcast(&big, 100, 25), Offered::Queued);
+        assert_eq!(sender.offer_broadcast(&big, 100, 25), Offered::Full);
+        drop(outbox);
+        assert_eq!(sender.offer_broadcast(&big, 100, 25), Offered::Closed);
+    }
+}
