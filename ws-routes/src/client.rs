@@ -112,18 +112,6 @@ impl Client {
     /// Connects to `url` (`ws://` or, with the `tls` feature, `wss://`).
     pub async fn connect(&self, url: &str) -> Result<WebSocket, Error> {
         let (uri, secure) = parse_url(url)?;
-        let mut headers = self.headers.clone();
-        if !self.protocols.is_empty() {
-            let offered = HeaderValue::try_from(self.protocols.join(", ")).map_err(|_| {
-                Error::Protocol("a subprotocol name is not a valid header value".into())
-            })?;
-            headers.push((HeaderName::from_static("sec-websocket-protocol"), offered));
-        }
-        let settings = engine::Settings {
-            read_buffer: 4 << 10,
-            max_message: self.max_message_size,
-            max_frame: self.max_message_size,
-        };
         let host = uri
             .host()
             .ok_or_else(|| Error::Url(format!("{url} has no host")))?;
@@ -139,7 +127,25 @@ impl Client {
         } else {
             Transport::Tcp(tcp)
         };
-        let switched = Engine::client(&uri, headers, transport, settings).await?;
+        self.open(&uri, transport).await
+    }
+
+    /// The opening handshake for `uri` over a connected `transport`, with this client's
+    /// headers, subprotocols and limits.
+    pub(crate) async fn open(&self, uri: &Uri, transport: Transport) -> Result<WebSocket, Error> {
+        let mut headers = self.headers.clone();
+        if !self.protocols.is_empty() {
+            let offered = HeaderValue::try_from(self.protocols.join(", ")).map_err(|_| {
+                Error::Protocol("a subprotocol name is not a valid header value".into())
+            })?;
+            headers.push((HeaderName::from_static("sec-websocket-protocol"), offered));
+        }
+        let settings = engine::Settings {
+            read_buffer: 4 << 10,
+            max_message: self.max_message_size,
+            max_frame: self.max_message_size,
+        };
+        let switched = Engine::client(uri, headers, transport, settings).await?;
         let protocol = switched
             .headers
             .get("sec-websocket-protocol")

@@ -103,6 +103,8 @@
 
 extern crate self as ws_routes;
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod class;
 mod client;
 mod error;
@@ -112,6 +114,7 @@ mod rooms;
 mod routing;
 mod server;
 mod socket;
+pub mod test;
 #[cfg(feature = "tls")]
 mod tls;
 mod wire;
@@ -134,6 +137,8 @@ pub use crate::routing::{ParamError, Route, RoutePath, Routes, Segment};
 pub use crate::server::{
     Fallback, Listening, Pages, Server, ServerHandle, Unmatched, serve, shutdown_signal,
 };
+#[cfg(feature = "tower")]
+pub use crate::server::{ResponseBody, ResponseFuture, WsService};
 pub use crate::socket::{Sender, WebSocket};
 #[cfg(feature = "tls")]
 pub use crate::tls::TlsConfig;
