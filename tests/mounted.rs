@@ -161,10 +161,9 @@ async fn connect(addr: SocketAddr, path: &str) -> WebSocket {
 
 fn refused_status(result: Result<WebSocket, Error>) -> (StatusCode, String) {
     match result {
-        Err(Error::Refused { status, body, .. }) => (
-            status,
-            String::from_utf8(body.unwrap_or_default()).unwrap(),
-        ),
+        Err(Error::Refused { status, body, .. }) => {
+            (status, String::from_utf8(body.unwrap_or_default()).unwrap())
+        }
         Err(other) => panic!("expected a refusal, got {other}"),
         Ok(_) => panic!("expected a refusal, the handshake succeeded"),
     }

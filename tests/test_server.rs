@@ -150,9 +150,8 @@ async fn origins_and_subprotocols_are_checked() {
     #[route("/proto", protocols = ["v2", "v1"])]
     async fn proto(_ws: WebSocket) {}
 
-    let server = TestServer::new(
-        Server::new(routes![proto]).allowed_origins(["https://app.example.com"]),
-    );
+    let server =
+        TestServer::new(Server::new(routes![proto]).allowed_origins(["https://app.example.com"]));
     match server.connect("/proto").await {
         Err(Error::Refused { status, .. }) => assert_eq!(status, StatusCode::FORBIDDEN),
         other => panic!("expected 403, got {:?}", other.map(|_| ())),

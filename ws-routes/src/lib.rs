@@ -94,10 +94,19 @@
 //! [`State<T>`]. Every limit, timeout, the keepalive, origin checks, TLS (feature `tls`) and
 //! graceful shutdown are settings of [`Server`], each with a safe default.
 //!
+//! # Mounting and testing
+//!
+//! `Server::into_service` (feature `tower`) turns the route table into a `tower::Service`
+//! that hyper, tower and axum apps mount on their own port; the `axum` module puts it in an
+//! axum `Router`. [`test::TestServer`] serves it in process, without a port, for tests.
+//!
 //! # Features
 //!
 //! - `tls`: `wss://` on both sides, with rustls.
 //! - `redis`: [`Rooms`] shared between server processes through Redis pub/sub.
+//! - `tower`: `Server::into_service` and `WsService`, the route table as a `tower::Service`
+//!   doing the upgrade through hyper 1.x.
+//! - `axum`: `tower`, and the `axum` module for axum 0.8.
 //!
 //! [`FromStr`]: std::str::FromStr
 

@@ -156,13 +156,15 @@ impl TestServer {
             .map_err(|error| Error::Url(format!("{path} is not a path: {error}")))?;
         let port = self.next_port.fetch_add(1, Ordering::Relaxed);
         let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let permit = self.shared.limits.admit(peer.ip()).map_err(|refusal| {
-            Error::Refused {
+        let permit = self
+            .shared
+            .limits
+            .admit(peer.ip())
+            .map_err(|refusal| Error::Refused {
                 status: refusal.status(),
                 headers: refusal.headers().clone(),
                 body: Some(refusal.body_text().as_bytes().to_vec()),
-            }
-        })?;
+            })?;
         let (near, far) = tokio::io::duplex(PIPE_CAPACITY);
         let (started, handler_started) = oneshot::channel();
         tokio::spawn(connection::serve_transport(

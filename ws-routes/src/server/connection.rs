@@ -238,21 +238,20 @@ pub(crate) async fn admit(
             let request = Request::new(route_path, head.headers, peer, states, extensions);
             let (request, run) = match route.entry {
                 Entry::Upgrade(entry) => (request, Run::Function(entry)),
-                Entry::Accept(accept) => match AssertUnwindSafe(accept(request))
-                    .catch_unwind()
-                    .await
-                {
-                    Ok(Ok(admitted)) => (admitted.request, Run::Admitted(admitted.run)),
-                    Ok(Err(refusal)) => return Err(refusal),
-                    Err(panic) => {
-                        error!(
-                            handler = route.handler,
-                            panic = panic_message(&*panic),
-                            "accept hook panicked"
-                        );
-                        return Err(Reject::new(StatusCode::INTERNAL_SERVER_ERROR));
+                Entry::Accept(accept) => {
+                    match AssertUnwindSafe(accept(request)).catch_unwind().await {
+                        Ok(Ok(admitted)) => (admitted.request, Run::Admitted(admitted.run)),
+                        Ok(Err(refusal)) => return Err(refusal),
+                        Err(panic) => {
+                            error!(
+                                handler = route.handler,
+                                panic = panic_message(&*panic),
+                                "accept hook panicked"
+                            );
+                            return Err(Reject::new(StatusCode::INTERNAL_SERVER_ERROR));
+                        }
                     }
-                },
+                }
             };
             Target::Route {
                 route,
