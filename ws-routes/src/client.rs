@@ -127,7 +127,7 @@ impl Client {
     /// Connects to `url` (`ws://` or, with the `tls` feature, `wss://`), within the
     /// [connect timeout](Self::connect_timeout).
     pub async fn connect(&self, url: &str) -> Result<WebSocket, Error> {
-        match tokio::time::timeout(self.connect_timeout, self.open(url)).await {
+        match tokio::time::timeout(self.connect_timeout, self.dial(url)).await {
             Ok(opened) => opened,
             Err(_) => Err(Error::Io(io::Error::new(
                 io::ErrorKind::TimedOut,
@@ -136,20 +136,9 @@ impl Client {
         }
     }
 
-    async fn open(&self, url: &str) -> Result<WebSocket, Error> {
+    /// Resolves, connects (TLS included) and opens the WebSocket.
+    async fn dial(&self, url: &str) -> Result<WebSocket, Error> {
         let (uri, secure) = parse_url(url)?;
-        let mut headers = self.headers.clone();
-        if !self.protocols.is_empty() {
-            let offered = HeaderValue::try_from(self.protocols.join(", ")).map_err(|_| {
-                Error::Protocol("a subprotocol name is not a valid header value".into())
-            })?;
-            headers.push((HeaderName::from_static("sec-websocket-protocol"), offered));
-        }
-        let settings = engine::Settings {
-            read_buffer: 4 << 10,
-            max_message: self.max_message_size,
-            max_frame: self.max_message_size,
-        };
         let host = uri
             .host()
             .ok_or_else(|| Error::Url(format!("{url} has no host")))?;
@@ -165,7 +154,25 @@ impl Client {
         } else {
             Transport::Tcp(tcp)
         };
-        let switched = Engine::client(&uri, headers, transport, settings).await?;
+        self.open(&uri, transport).await
+    }
+
+    /// The opening handshake for `uri` over a connected `transport`, with this client's
+    /// headers, subprotocols and limits.
+    pub(crate) async fn open(&self, uri: &Uri, transport: Transport) -> Result<WebSocket, Error> {
+        let mut headers = self.headers.clone();
+        if !self.protocols.is_empty() {
+            let offered = HeaderValue::try_from(self.protocols.join(", ")).map_err(|_| {
+                Error::Protocol("a subprotocol name is not a valid header value".into())
+            })?;
+            headers.push((HeaderName::from_static("sec-websocket-protocol"), offered));
+        }
+        let settings = engine::Settings {
+            read_buffer: 4 << 10,
+            max_message: self.max_message_size,
+            max_frame: self.max_message_size,
+        };
+        let switched = Engine::client(uri, headers, transport, settings).await?;
         let protocol = switched
             .headers
             .get("sec-websocket-protocol")

@@ -94,15 +94,26 @@
 //! [`State<T>`]. Every limit, timeout, the keepalive, origin checks, TLS (feature `tls`) and
 //! graceful shutdown are settings of [`Server`], each with a safe default.
 //!
+//! # Mounting and testing
+//!
+//! `Server::into_service` (feature `tower`) turns the route table into a `tower::Service`
+//! that hyper, tower and axum apps mount on their own port; the `axum` module puts it in an
+//! axum `Router`. [`test::TestServer`] serves it in process, without a port, for tests.
+//!
 //! # Features
 //!
 //! - `tls`: `wss://` on both sides, with rustls.
 //! - `redis`: [`Rooms`] shared between server processes through Redis pub/sub.
+//! - `tower`: `Server::into_service` and `WsService`, the route table as a `tower::Service`
+//!   doing the upgrade through hyper 1.x.
+//! - `axum`: `tower`, and the `axum` module for axum 0.8.
 //!
 //! [`FromStr`]: std::str::FromStr
 
 extern crate self as ws_routes;
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod class;
 mod client;
 mod error;
@@ -112,6 +123,7 @@ mod rooms;
 mod routing;
 mod server;
 mod socket;
+pub mod test;
 #[cfg(feature = "tls")]
 mod tls;
 mod wire;
@@ -141,6 +153,8 @@ pub use crate::routing::{ParamError, Route, RoutePath, Routes, Segment};
 pub use crate::server::{
     Fallback, Listening, Pages, Server, ServerHandle, Unmatched, serve, shutdown_signal,
 };
+#[cfg(feature = "tower")]
+pub use crate::server::{ResponseBody, ResponseFuture, WsService};
 pub use crate::socket::{Sender, WebSocket};
 #[cfg(feature = "tls")]
 pub use crate::tls::TlsConfig;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::query::Query;
 use super::state::States;
-use crate::http::HeaderMap;
+use crate::http::{Extensions, HeaderMap};
 use crate::routing::RoutePath;
 
 /// The handshake request of a routed connection: the matched path, the headers, the peer's
@@ -19,6 +19,7 @@ pub struct Request {
     headers: HeaderMap,
     peer_addr: SocketAddr,
     states: Arc<States>,
+    extensions: Extensions,
 }
 
 impl Request {
@@ -27,12 +28,14 @@ impl Request {
         headers: HeaderMap,
         peer_addr: SocketAddr,
         states: Arc<States>,
+        extensions: Extensions,
     ) -> Self {
         Request {
             path,
             headers,
             peer_addr,
             states,
+            extensions,
         }
     }
 
@@ -55,6 +58,41 @@ impl Request {
     /// The client's address.
     pub fn peer_addr(&self) -> SocketAddr {
         self.peer_addr
+    }
+
+    /// The extensions of the HTTP request, where a route table mounted in an HTTP server
+    /// (feature `tower`) finds what the server's middleware put there, such as the user an
+    /// authentication layer found. Empty on the standalone server and the
+    /// [`TestServer`](crate::test::TestServer).
+    ///
+    /// ```
+    /// use ws_routes::http::StatusCode;
+    /// use ws_routes::{route, Reject, Request, Session};
+    ///
+    /// /// Put in the request's extensions by the app's authentication middleware.
+    /// #[derive(Clone)]
+    /// struct User(String);
+    ///
+    /// struct Chat {
+    ///     user: String,
+    /// }
+    ///
+    /// #[route("/chat")]
+    /// impl Chat {
+    ///     async fn accept(request: &Request) -> Result<Self, Reject> {
+    ///         match request.extensions().get::<User>() {
+    ///             Some(User(user)) => Ok(Chat { user: user.clone() }),
+    ///             None => Err(Reject::new(StatusCode::UNAUTHORIZED)),
+    ///         }
+    ///     }
+    ///
+    ///     async fn on_text(&mut self, session: &mut Session, text: String) {
+    ///         let _ = session.send(format!("{}: {text}", self.user)).await;
+    ///     }
+    /// }
+    /// ```
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
     }
 
     /// The state of type `T` given to [`Server::with_state`](crate::Server::with_state).

@@ -14,13 +14,13 @@ use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{debug, error, info};
 
 use super::Unmatched;
-use super::handshake::{self, ReadError};
+use super::handshake::{self, ReadError, RequestHead};
 use super::limits::Permit;
 use super::listening::Context;
 use super::shutdown::shutting_down;
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::{BoxFuture, Entry, Outcome};
-use crate::http::StatusCode;
+use crate::http::{Extensions, StatusCode};
 use crate::routing::{Route, RoutePath};
 use crate::socket::liveness::{self, Liveness};
 use crate::socket::{Returned, ServerSide, WebSocket};
@@ -28,12 +28,23 @@ use crate::wire::engine::Engine;
 use crate::wire::transport::Transport;
 use crate::wire::{CloseCode, CloseFrame};
 
-/// Serves one accepted TCP connection to its end; `_permit` holds its place under the limits
+/// Serves one accepted TCP connection to its end; `permit` holds its place under the limits
 /// until then.
-pub(crate) async fn serve(shared: Arc<Context>, tcp: TcpStream, peer: SocketAddr, _permit: Permit) {
+pub(crate) async fn serve(shared: Arc<Context>, tcp: TcpStream, peer: SocketAddr, permit: Permit) {
     // Nagle's algorithm only delays small WebSocket frames.
     let _ = tcp.set_nodelay(true);
-    let transport = Transport::Tcp(tcp);
+    serve_transport(shared, Transport::Tcp(tcp), peer, permit, None).await;
+}
+
+/// Serves one connection over `transport` to its end, from the opening handshake on;
+/// `started` is told once the handler has run up to its first wait.
+pub(crate) async fn serve_transport(
+    shared: Arc<Context>,
+    transport: Transport,
+    peer: SocketAddr,
+    _permit: Permit,
+    started: Option<oneshot::Sender<()>>,
+) {
     let mut shutdown = shared.shutdown.clone();
     // Boxed, and gone once the handshake is over: the task stays small for as long as the
     // connection lives.
@@ -48,6 +59,17 @@ pub(crate) async fn serve(shared: Arc<Context>, tcp: TcpStream, peer: SocketAddr
         Ok(Err(error)) => return debug!(%error, "handshake failed"),
         Err(_) => return debug!("handshake timed out"),
     };
+    run(&shared, transport, accepted, started).await;
+}
+
+/// Serves an upgraded connection: the framing engine over `transport`, the handler, the
+/// close. `started` as for [`serve_transport`].
+pub(crate) async fn run(
+    shared: &Context,
+    transport: Transport,
+    accepted: Accepted,
+    started: Option<oneshot::Sender<()>>,
+) {
     // Boxed for the same reason; the stream itself lives in a box for the connection's life.
     let upgrade = Engine::server(transport, accepted.leftover, shared.config.engine());
     let stream = Box::new(Box::pin(upgrade).await);
@@ -58,7 +80,11 @@ pub(crate) async fn serve(shared: Arc<Context>, tcp: TcpStream, peer: SocketAddr
             run,
             protocol,
         } => {
-            let (running, returned) = start(&shared, route, request, run, stream, protocol);
+            let (running, returned) = start(shared, route, request, run, stream, protocol);
+            let running = match started {
+                Some(started) => crate::test::announcing(running, started),
+                None => running,
+            };
             let frame = outcome(route, running).await;
             match returned.await {
                 Ok(mut returned) => {
@@ -70,6 +96,7 @@ pub(crate) async fn serve(shared: Arc<Context>, tcp: TcpStream, peer: SocketAddr
             }
         }
         Target::NoRoute { path } => {
+            drop(started);
             info!(path, "no route");
             let frame = CloseFrame::new(CloseCode::NO_ROUTE, &format!("no route for {path}"));
             (
@@ -104,11 +131,20 @@ async fn secure(_shared: &Context, transport: Transport) -> io::Result<Transport
     Ok(transport)
 }
 
-/// A handshake answered with `101 Switching Protocols`.
-struct Accepted {
+/// A handshake to answer with `101 Switching Protocols`.
+pub(crate) struct Accepted {
+    /// The `Sec-WebSocket-Accept` value.
+    pub(crate) accept: String,
     /// Bytes the client sent after its request.
     leftover: Vec<u8>,
     target: Target,
+}
+
+impl Accepted {
+    /// The subprotocol agreed on, to name in the `101`.
+    pub(crate) fn protocol(&self) -> Option<&'static str> {
+        self.target.protocol()
+    }
 }
 
 // The common variant is the large one; boxing it would cost an allocation per connection.
@@ -153,7 +189,7 @@ async fn handshake(
         read = handshake::read_head(transport, shared.config.max_request_head) => read,
         () = shutting_down(shutdown) => return refuse(transport, shutdown_refusal()).await,
     };
-    let mut head = match read {
+    let head = match read {
         Ok(head) => head,
         Err(ReadError::Io(error)) => return Err(error),
         Err(ReadError::Refused(refusal)) => return refuse(transport, refusal).await,
@@ -167,55 +203,59 @@ async fn handshake(
         fallback.answer(transport, head).await?;
         return Ok(None);
     }
-    let accept = match handshake::accept_key(&head) {
-        Ok(accept) => accept,
-        Err(refusal) => return refuse(transport, refusal).await,
-    };
-    if let Some(origins) = &shared.config.origins
-        && let Err(refusal) =
-            handshake::check_origin(&head, origins, shared.config.allow_missing_origin)
-    {
-        return refuse(transport, refusal).await;
+    match admit(shared, head, peer, Extensions::new()).await {
+        Ok(accepted) => {
+            handshake::write_switching(transport, &accepted.accept, accepted.protocol()).await?;
+            Ok(Some(accepted))
+        }
+        Err(refusal) => refuse(transport, refusal).await,
+    }
+}
+
+/// Decides on an upgrade request (see [`handshake::is_upgrade`]), wherever it was read: checks
+/// it, routes it, and runs the route's `accept` hook if it has one. The request's
+/// `extensions` reach the hook and the extractors.
+pub(crate) async fn admit(
+    shared: &Context,
+    mut head: RequestHead,
+    peer: SocketAddr,
+    extensions: Extensions,
+) -> Result<Accepted, Reject> {
+    let accept = handshake::accept_key(&head)?;
+    if let Some(origins) = &shared.config.origins {
+        handshake::check_origin(&head, origins, shared.config.allow_missing_origin)?;
     }
     let leftover = std::mem::take(&mut head.leftover);
     let (path, query) = head.path_and_query();
     let target = match shared.matcher.route(path) {
         None if shared.config.unmatched == Unmatched::NotFound => {
             info!(path, "no route");
-            return refuse(
-                transport,
-                Reject::new(StatusCode::NOT_FOUND).body("no route for this path\n"),
-            )
-            .await;
+            return Err(Reject::new(StatusCode::NOT_FOUND).body("no route for this path\n"));
         }
         None => Target::NoRoute {
             path: path.to_owned(),
         },
         Some(route) => {
-            let protocol = match handshake::negotiate_protocol(&head, route) {
-                Ok(protocol) => protocol,
-                Err(refusal) => return refuse(transport, refusal).await,
-            };
+            let protocol = handshake::negotiate_protocol(&head, route)?;
             let route_path = RoutePath::new(route, path.to_owned(), query.map(str::to_owned));
-            let request = Request::new(route_path, head.headers, peer, Arc::clone(&shared.states));
+            let states = Arc::clone(&shared.states);
+            let request = Request::new(route_path, head.headers, peer, states, extensions);
             let (request, run) = match route.entry {
                 Entry::Upgrade(entry) => (request, Run::Function(entry)),
-                Entry::Accept(accept) => match AssertUnwindSafe(accept(request))
-                    .catch_unwind()
-                    .await
-                {
-                    Ok(Ok(admitted)) => (admitted.request, Run::Admitted(admitted.run)),
-                    Ok(Err(refusal)) => return refuse(transport, refusal).await,
-                    Err(panic) => {
-                        error!(
-                            handler = route.handler,
-                            panic = panic_message(&*panic),
-                            "accept hook panicked"
-                        );
-                        return refuse(transport, Reject::new(StatusCode::INTERNAL_SERVER_ERROR))
-                            .await;
+                Entry::Accept(accept) => {
+                    match AssertUnwindSafe(accept(request)).catch_unwind().await {
+                        Ok(Ok(admitted)) => (admitted.request, Run::Admitted(admitted.run)),
+                        Ok(Err(refusal)) => return Err(refusal),
+                        Err(panic) => {
+                            error!(
+                                handler = route.handler,
+                                panic = panic_message(&*panic),
+                                "accept hook panicked"
+                            );
+                            return Err(Reject::new(StatusCode::INTERNAL_SERVER_ERROR));
+                        }
                     }
-                },
+                }
             };
             Target::Route {
                 route,
@@ -225,14 +265,17 @@ async fn handshake(
             }
         }
     };
-    if *shutdown.borrow() {
-        return refuse(transport, shutdown_refusal()).await;
+    if *shared.shutdown.borrow() {
+        return Err(shutdown_refusal());
     }
-    handshake::write_switching(transport, &accept, target.protocol()).await?;
-    Ok(Some(Accepted { leftover, target }))
+    Ok(Accepted {
+        accept,
+        leftover,
+        target,
+    })
 }
 
-fn shutdown_refusal() -> Reject {
+pub(crate) fn shutdown_refusal() -> Reject {
     Reject::new(StatusCode::SERVICE_UNAVAILABLE).body("server shutting down\n")
 }
 

@@ -79,7 +79,7 @@ pub(crate) fn request_target(target: &str) -> Result<Uri, BadTarget> {
 }
 
 /// `.` or `..`, with any of the dots written `%2e` or `%2E`.
-fn is_dot_segment(segment: &str) -> bool {
+pub(crate) fn is_dot_segment(segment: &str) -> bool {
     let rest = segment.as_bytes();
     let mut dots = 0;
     let mut at = 0;

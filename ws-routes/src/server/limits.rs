@@ -7,12 +7,16 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use tokio::sync::Notify;
+
 use crate::extract::Reject;
 use crate::http::StatusCode;
 
 #[derive(Debug)]
 pub(crate) struct Limits {
     connections: Arc<AtomicUsize>,
+    /// Told when the last connection closes.
+    idle: Arc<Notify>,
     max: usize,
     per_ip: Option<usize>,
     ipv6_prefix: u8,
@@ -22,12 +26,14 @@ pub(crate) struct Limits {
 impl Limits {
     pub(crate) fn new(
         connections: Arc<AtomicUsize>,
+        idle: Arc<Notify>,
         max: usize,
         per_ip: Option<usize>,
         ipv6_prefix: u8,
     ) -> Self {
         Limits {
             connections,
+            idle,
             max,
             per_ip,
             ipv6_prefix,
@@ -86,7 +92,9 @@ impl Drop for Permit {
                 }
             }
         }
-        self.limits.connections.fetch_sub(1, Ordering::AcqRel);
+        if self.limits.connections.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.limits.idle.notify_waiters();
+        }
     }
 }
 

@@ -2,23 +2,26 @@
 //! loop, one connection's life (limits, TLS, the handshake with routing, the handler, the
 //! close), HTTP fallback, and graceful shutdown.
 
-mod connection;
+pub(crate) mod connection;
 mod fallback;
 pub(crate) mod handshake;
 mod limits;
 mod listening;
+#[cfg(feature = "tower")]
+mod mount;
 mod origin;
 pub(crate) mod shutdown;
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 pub use fallback::{Fallback, Pages};
 pub use listening::Listening;
+#[cfg(feature = "tower")]
+pub use mount::{ResponseBody, ResponseFuture, WsService};
 pub use shutdown::{ServerHandle, shutdown_signal};
 
 use crate::extract::States;
@@ -29,7 +32,7 @@ use crate::socket::{WebSocket, liveness};
 use crate::tls::TlsConfig;
 use crate::wire::engine;
 use limits::Limits;
-use listening::Context;
+pub(crate) use listening::Context;
 use origin::OriginPattern;
 
 /// What the server does with a handshake whose path matches no route.
@@ -354,10 +357,17 @@ impl Server {
 
     /// The bound server, its states checked.
     fn serve_on(self, listener: TcpListener) -> Listening {
-        let connections = Arc::new(AtomicUsize::new(0));
-        let handle = ServerHandle::new(Arc::clone(&connections));
+        let (shared, handle) = self.into_context();
+        Listening::new(listener, shared, handle)
+    }
+
+    /// What every connection shares, and the handle that shuts them down: for a bound server,
+    /// a mounted route table and the test server alike.
+    pub(crate) fn into_context(self) -> (Arc<Context>, ServerHandle) {
+        let (handle, connections, idle) = ServerHandle::new();
         let limits = Limits::new(
             connections,
+            idle,
             self.config.max_connections,
             self.config.max_connections_per_ip,
             self.config.ipv6_prefix,
@@ -370,12 +380,12 @@ impl Server {
             config: self.config,
             fallback: self.fallback,
         };
-        Listening::new(listener, Arc::new(shared), handle)
+        (Arc::new(shared), handle)
     }
 
     /// What `bind` checks before binding: every state the routes take is here, and every
     /// allowed origin parsed.
-    fn check(&self) -> io::Result<()> {
+    pub(crate) fn check(&self) -> io::Result<()> {
         if let Some(missing) = self.states.first_missing(self.routes) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, missing));
         }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 /// A handle on a running server: shut it down gracefully, or read how many connections it
 /// holds. Cheap to clone.
@@ -30,14 +30,22 @@ use tokio::sync::watch;
 pub struct ServerHandle {
     shutdown: Arc<watch::Sender<bool>>,
     connections: Arc<AtomicUsize>,
+    /// Told when the last connection closes.
+    idle: Arc<Notify>,
 }
 
 impl ServerHandle {
-    pub(crate) fn new(connections: Arc<AtomicUsize>) -> Self {
-        ServerHandle {
+    /// A handle, and the connection count and its "none left" notification, which the
+    /// server's limits keep.
+    pub(crate) fn new() -> (Self, Arc<AtomicUsize>, Arc<Notify>) {
+        let connections = Arc::new(AtomicUsize::new(0));
+        let idle = Arc::new(Notify::new());
+        let handle = ServerHandle {
             shutdown: Arc::new(watch::Sender::new(false)),
-            connections,
-        }
+            connections: Arc::clone(&connections),
+            idle: Arc::clone(&idle),
+        };
+        (handle, connections, idle)
     }
 
     /// Starts a graceful shutdown. Calling it again does nothing more.
@@ -54,6 +62,39 @@ impl ServerHandle {
     /// WebSockets.
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Completes once a shutdown has started and every connection is closed.
+    ///
+    /// [`Listening::run`](crate::Listening::run) returns only then anyway; this is for a route
+    /// table mounted in another server (`Server::into_service`, feature `tower`), whose
+    /// connections that server does not track: await it after the server's own graceful
+    /// shutdown. Handlers still running the [`shutdown_timeout`](crate::Server::shutdown_timeout)
+    /// after the shutdown started are cancelled, so it completes within that and the close
+    /// timeout.
+    ///
+    /// ```no_run
+    /// # async fn run(routes: ws_routes::Routes) -> std::io::Result<()> {
+    /// let server = ws_routes::Server::new(routes).bind("127.0.0.1:0").await?;
+    /// let handle = server.handle();
+    /// tokio::spawn(server.run());
+    /// handle.shutdown();
+    /// handle.stopped().await;
+    /// assert_eq!(handle.connections(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn stopped(&self) {
+        shutting_down(&mut self.subscribe()).await;
+        loop {
+            let notified = self.idle.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if self.connections() == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     pub(crate) fn subscribe(&self) -> watch::Receiver<bool> {

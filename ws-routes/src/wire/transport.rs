@@ -1,4 +1,5 @@
-//! The byte stream under a WebSocket: plain TCP, or TLS on either side.
+//! The byte stream under a WebSocket: plain TCP, TLS on either side, an in-process pipe (the
+//! test server), or a connection another HTTP server upgraded (a mounted route table).
 
 use std::io;
 use std::pin::Pin;
@@ -17,6 +18,12 @@ pub(crate) enum Transport {
     /// A client connection over TLS.
     #[cfg(feature = "tls")]
     TlsClient(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// One end of an in-process pipe: the [`TestServer`](crate::test::TestServer) and its
+    /// clients.
+    Duplex(tokio::io::DuplexStream),
+    /// A connection hyper upgraded, for a route table mounted in a hyper, tower or axum app.
+    #[cfg(feature = "tower")]
+    Upgraded(Box<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>),
 }
 
 macro_rules! delegate {
@@ -27,6 +34,9 @@ macro_rules! delegate {
             Transport::Tls($stream) => $call,
             #[cfg(feature = "tls")]
             Transport::TlsClient($stream) => $call,
+            Transport::Duplex($stream) => $call,
+            #[cfg(feature = "tower")]
+            Transport::Upgraded($stream) => $call,
         }
     };
 }
@@ -73,6 +83,9 @@ impl AsyncWrite for Transport {
             Transport::Tls(stream) => stream.is_write_vectored(),
             #[cfg(feature = "tls")]
             Transport::TlsClient(stream) => stream.is_write_vectored(),
+            Transport::Duplex(stream) => stream.is_write_vectored(),
+            #[cfg(feature = "tower")]
+            Transport::Upgraded(stream) => stream.is_write_vectored(),
         }
     }
 }
