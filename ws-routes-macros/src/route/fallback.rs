@@ -63,7 +63,7 @@ fn route(krate: &TokenStream, name: &str) -> TokenStream {
     quote! {{
         fn __rejected(
             _: #krate::Connection,
-        ) -> #krate::BoxFuture<#krate::__private::Outcome> {
+        ) -> #krate::__private::BoxFuture<#krate::__private::Outcome> {
             ::core::unreachable!()
         }
         #krate::__private::function_route(

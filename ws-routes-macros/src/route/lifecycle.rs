@@ -176,7 +176,7 @@ impl Payload {
             Payload::Text => quote!(#krate::Utf8Bytes),
             Payload::Binary => quote!(#krate::Bytes),
             Payload::Error => quote!(#krate::Error),
-            Payload::Frame => quote!(::core::option::Option<#krate::close::CloseFrame>),
+            Payload::Frame => quote!(::core::option::Option<#krate::CloseFrame>),
         }
     }
 

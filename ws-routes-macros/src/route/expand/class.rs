@@ -52,12 +52,12 @@ pub(super) fn expand(krate: &TokenStream, route: &Route, class: &Class) -> Token
                 fn __run(
                     __instance: #self_ty,
                     #[allow(unused_mut)] mut __connection: #krate::Connection,
-                ) -> #krate::BoxFuture<#krate::__private::Outcome> {
+                ) -> #krate::__private::BoxFuture<#krate::__private::Outcome> {
                     #run
                 }
                 fn __accept(
                     __request: #krate::Request,
-                ) -> #krate::BoxFuture<
+                ) -> #krate::__private::BoxFuture<
                     ::core::result::Result<#krate::__private::Admitted, #krate::Reject>,
                 > {
                     ::std::boxed::Box::pin(async move {

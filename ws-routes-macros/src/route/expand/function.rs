@@ -30,7 +30,7 @@ pub(super) fn expand(krate: &TokenStream, route: &Route, function: &Function) ->
             const ROUTE: #krate::Route = {
                 fn __entry(
                     #[allow(unused_mut)] mut __connection: #krate::Connection,
-                ) -> #krate::BoxFuture<#krate::__private::Outcome> {
+                ) -> #krate::__private::BoxFuture<#krate::__private::Outcome> {
                     ::std::boxed::Box::pin(async move {
                         #bindings
                         // What the handler did not take need not live as long as it runs.
