@@ -103,11 +103,15 @@
 
 extern crate self as ws_routes;
 
+#[cfg(feature = "asyncapi")]
+pub mod asyncapi;
 mod class;
 mod client;
 mod error;
 mod extract;
 mod handler;
+#[cfg(feature = "json")]
+mod json;
 mod rooms;
 mod routing;
 mod server;
@@ -129,8 +133,10 @@ pub use crate::client::{Client, connect};
 pub use crate::error::{Error, MissingState};
 pub use crate::extract::{Connection, FromConnection, FromRequest, Query, Reject, Request, State};
 pub use crate::handler::{Close, HandlerReturn};
+#[cfg(feature = "json")]
+pub use crate::json::{Json, JsonError};
 pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
-pub use crate::routing::{ParamError, Route, RoutePath, Routes, Segment};
+pub use crate::routing::{JsonType, Messages, ParamError, Route, RoutePath, Routes, Segment};
 pub use crate::server::{
     Fallback, Listening, Pages, Server, ServerHandle, Unmatched, serve, shutdown_signal,
 };

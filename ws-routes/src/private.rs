@@ -2,7 +2,8 @@
 //! few functions that build route descriptions. Not public API: no stability promises.
 
 pub use crate::class::{
-    AcceptReturn, Admitted, ClassRoute, DefaultInstance, FromBinary, FromText, run as run_class,
+    AcceptReturn, Admitted, ClassRoute, DefaultInstance, FromBinary, FromJsonText, FromText,
+    run as run_class,
 };
 pub use crate::extract::StateKey;
 pub use crate::handler::{BoxFuture, HandlerReturn, Outcome};
@@ -10,6 +11,7 @@ pub use crate::routing::Conflict;
 
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::Entry;
+pub use crate::routing::{JsonType, Messages};
 use crate::routing::{ParamError, Route, RoutePath, Routes, Segment};
 
 /// Parses the parameter at segment `index` of the pattern (the macro knows the index).
@@ -39,7 +41,42 @@ pub struct RouteParts {
     pub requires: &'static [fn() -> Option<StateKey>],
     pub protocols: &'static [&'static str],
     pub protocol_required: bool,
+    pub doc: &'static str,
+    pub receives: Messages,
+    pub sends: Messages,
 }
+
+/// The description of JSON messages of type `T`: with the `asyncapi` feature, `T` must have a
+/// JSON Schema.
+pub const fn json_message<T: JsonMessage>() -> Messages {
+    Messages::Json(JsonType {
+        #[cfg(feature = "asyncapi")]
+        name: <T as schemars::JsonSchema>::schema_name,
+        #[cfg(feature = "asyncapi")]
+        schema: schemars::SchemaGenerator::subschema_for::<T>,
+    })
+}
+
+/// A type of typed messages a route documents (`sends = T`, `receives = T`, or the type of
+/// `on_message`).
+#[cfg(feature = "asyncapi")]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no JSON Schema for the route's AsyncAPI document",
+    label = "a typed message of the route",
+    note = "with the `asyncapi` feature every typed message is documented: derive `schemars::JsonSchema` for `{Self}`"
+)]
+pub trait JsonMessage: schemars::JsonSchema {}
+
+#[cfg(feature = "asyncapi")]
+impl<T: schemars::JsonSchema + ?Sized> JsonMessage for T {}
+
+/// A type of typed messages a route documents (`sends = T`, `receives = T`, or the type of
+/// `on_message`).
+#[cfg(not(feature = "asyncapi"))]
+pub trait JsonMessage {}
+
+#[cfg(not(feature = "asyncapi"))]
+impl<T: ?Sized> JsonMessage for T {}
 
 /// The description of a function route.
 pub const fn function_route(
@@ -65,6 +102,9 @@ const fn route(parts: RouteParts, entry: Entry) -> Route {
         requires,
         protocols,
         protocol_required,
+        doc,
+        receives,
+        sends,
     } = parts;
     Route {
         pattern,
@@ -73,6 +113,9 @@ const fn route(parts: RouteParts, entry: Entry) -> Route {
         requires,
         protocols,
         protocol_required,
+        doc,
+        receives,
+        sends,
         entry,
     }
 }

@@ -55,7 +55,57 @@ pub struct Route {
     pub(crate) protocols: &'static [&'static str],
     /// Refuse (HTTP 400) a client that offers none of `protocols`.
     pub(crate) protocol_required: bool,
+    /// The handler's doc comment.
+    pub(crate) doc: &'static str,
+    /// What clients send on the route.
+    pub(crate) receives: Messages,
+    /// What the route sends its clients.
+    pub(crate) sends: Messages,
     pub(crate) entry: Entry,
+}
+
+/// The messages one side of a route sends, as its documentation (the
+/// [AsyncAPI document](crate::Routes::asyncapi)) describes them: see [`Route::receives`] and
+/// [`Route::sends`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Messages {
+    /// Text or binary, not described further.
+    Untyped,
+    /// JSON text of one type.
+    Json(JsonType),
+}
+
+/// A type of JSON messages: with the `asyncapi` feature, its name and JSON Schema.
+#[derive(Clone, Copy)]
+pub struct JsonType {
+    #[cfg(feature = "asyncapi")]
+    pub(crate) name: fn() -> std::borrow::Cow<'static, str>,
+    #[cfg(feature = "asyncapi")]
+    pub(crate) schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+}
+
+#[cfg(feature = "asyncapi")]
+impl JsonType {
+    /// The type's name, as its JSON Schema gives it (`ClientEvent`).
+    pub fn name(&self) -> std::borrow::Cow<'static, str> {
+        (self.name)()
+    }
+
+    /// The type's JSON Schema, made by `generator`: a reference into the generator's
+    /// definitions for a type with a name.
+    pub fn schema(&self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        (self.schema)(generator)
+    }
+}
+
+impl fmt::Debug for JsonType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("JsonType");
+        #[cfg(feature = "asyncapi")]
+        debug.field("name", &self.name());
+        debug.finish_non_exhaustive()
+    }
 }
 
 impl Route {
@@ -77,6 +127,24 @@ impl Route {
     /// The name of the handler (the function or type the attribute is on).
     pub const fn handler_name(&self) -> &'static str {
         self.handler
+    }
+
+    /// The handler's doc comment (`///` lines above the function or the `impl` block), one
+    /// line per line, without the leading space; empty when it has none.
+    pub const fn doc(&self) -> &'static str {
+        self.doc
+    }
+
+    /// What clients send on the route: the type `on_message` decodes or `receives = T` names,
+    /// else [`Messages::Untyped`].
+    pub const fn receives(&self) -> Messages {
+        self.receives
+    }
+
+    /// What the route sends its clients: the type `sends = T` names, else
+    /// [`Messages::Untyped`].
+    pub const fn sends(&self) -> Messages {
+        self.sends
     }
 
     /// Both routes match exactly the same set of paths (they differ at most in parameter names),

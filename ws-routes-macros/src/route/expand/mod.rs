@@ -10,7 +10,8 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ReturnType, Signature, Type};
 
-use super::model::{Argument, Handler, Route};
+use super::model::{Argument, Handler, Messages, Route};
+use crate::crate_path::crate_path_at;
 use crate::pattern::Kind;
 
 /// `krate` is the path to ws-routes the expansion uses.
@@ -55,6 +56,9 @@ fn route_parts(
     });
     let protocols = &route.protocols.names;
     let required = route.protocols.required;
+    let doc = &route.doc;
+    let receives = messages(krate, &route.receives);
+    let sends = messages(krate, &route.sends);
     quote! {
         #krate::__private::RouteParts {
             pattern: #pattern,
@@ -63,6 +67,30 @@ fn route_parts(
             requires: #requires,
             protocols: &[#(#protocols),*],
             protocol_required: #required,
+            doc: #doc,
+            receives: #receives,
+            sends: #sends,
+        }
+    }
+}
+
+/// The description of one side's messages, spanned on the type it names so that a type
+/// without what the description needs (a JSON Schema, with the `asyncapi` feature) is
+/// reported where it is written.
+fn messages(krate: &TokenStream, messages: &Messages) -> TokenStream {
+    match messages {
+        Messages::Untyped => quote!(#krate::__private::Messages::Untyped),
+        Messages::Json(ty) => {
+            let at = crate_path_at(krate, ty.span());
+            quote_spanned!(ty.span()=> #at::__private::json_message::<#ty>())
+        }
+        Messages::OnMessage(ty) => {
+            let at = crate_path_at(krate, ty.span());
+            quote_spanned! {ty.span()=>
+                #at::__private::json_message::<
+                    <#ty as #at::__private::FromJsonText>::Payload,
+                >()
+            }
         }
     }
 }
