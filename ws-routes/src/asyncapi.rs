@@ -129,7 +129,11 @@ fn channel_id(handler: &str, taken: &mut HashSet<String>) -> String {
 }
 
 /// The channel of `route` and its two operations.
-fn channel(route: &Route, id: &str, generator: &mut SchemaGenerator) -> (Value, Map<String, Value>) {
+fn channel(
+    route: &Route,
+    id: &str,
+    generator: &mut SchemaGenerator,
+) -> (Value, Map<String, Value>) {
     let mut address = String::new();
     let mut parameters = Map::new();
     for segment in route.segments() {

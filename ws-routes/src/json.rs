@@ -338,13 +338,23 @@ mod tests {
     fn bad_input_closes_with_1007_and_says_why() {
         for (input, reason) in [
             ("{", "invalid JSON: EOF while parsing an object"),
-            (r#"{"type":"say","text":5}"#, "invalid JSON: invalid type: integer `5`"),
+            (
+                r#"{"type":"say","text":5}"#,
+                "invalid JSON: invalid type: integer `5`",
+            ),
             (r#"{"type":"say"}"#, "invalid JSON: missing field `text`"),
-            (r#"{"type":"dance"}"#, "invalid JSON: unknown variant `dance`"),
+            (
+                r#"{"type":"dance"}"#,
+                "invalid JSON: unknown variant `dance`",
+            ),
         ] {
             let frame = decode(input).unwrap_err().close_frame();
             assert_eq!(frame.code, CloseCode::INVALID_PAYLOAD, "{input}");
-            assert!(frame.reason.starts_with(reason), "{input}: {}", frame.reason);
+            assert!(
+                frame.reason.starts_with(reason),
+                "{input}: {}",
+                frame.reason
+            );
         }
         let binary = JsonError::decode::<Event>(&Message::from(vec![1])).unwrap_err();
         assert!(binary.is_binary());
@@ -356,7 +366,11 @@ mod tests {
         let input = format!(r#"{{"type":"{}"}}"#, "é".repeat(100));
         let frame = decode(&input).unwrap_err().close_frame();
         assert!(frame.reason.len() <= CloseFrame::MAX_REASON_LEN);
-        assert!(frame.reason.starts_with("invalid JSON: unknown variant `éé"));
+        assert!(
+            frame
+                .reason
+                .starts_with("invalid JSON: unknown variant `éé")
+        );
     }
 
     #[test]
