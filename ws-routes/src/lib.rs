@@ -55,9 +55,9 @@
 //!
 //! `#[route]` on an `impl` block makes a route with one instance per connection: an optional
 //! `accept` hook runs during the handshake and builds the instance or refuses with a
-//! [`Reject`] (an HTTP status, headers and body); `on_open`, `on_text`, `on_binary`,
-//! `on_error` and `on_close`, or one `handle` method, serve the connection through a
-//! [`Session`].
+//! [`Reject`] (an HTTP status, headers and body); `on_open`, `on_text` (or `on_message`, for
+//! [typed messages](#typed-messages)), `on_binary`, `on_error` and `on_close`, or one `handle`
+//! method, serve the connection through a [`Session`].
 //!
 //! ```
 //! use ws_routes::http::StatusCode;

@@ -3,7 +3,7 @@
 
 pub use crate::class::{
     AcceptReturn, Admitted, ClassRoute, DefaultInstance, FromBinary, FromJsonText, FromText,
-    run as run_class,
+    JsonPayload, run as run_class,
 };
 pub use crate::extract::StateKey;
 pub use crate::handler::{BoxFuture, HandlerReturn, Outcome};

@@ -58,16 +58,11 @@ impl FromBinary for Vec<u8> {
     note = "`Json<T>` needs the `json` feature of ws-routes (on by default) and `T: serde::de::DeserializeOwned`"
 )]
 pub trait FromJsonText: Sized {
-    /// The type decoded from the message, as the route's documentation describes it.
-    type Payload;
-
     fn __from_json_text(text: Utf8Bytes) -> Result<Self, crate::handler::Outcome>;
 }
 
 #[cfg(feature = "json")]
 impl<T: serde::de::DeserializeOwned> FromJsonText for crate::json::Json<T> {
-    type Payload = T;
-
     fn __from_json_text(text: Utf8Bytes) -> Result<Self, crate::handler::Outcome> {
         crate::json::JsonError::decode(&text.into())
             .map(crate::json::Json)
@@ -79,9 +74,28 @@ impl<T: serde::de::DeserializeOwned> FromJsonText for crate::json::Json<T> {
 impl<T: serde::de::DeserializeOwned> FromJsonText
     for Result<crate::json::Json<T>, crate::json::JsonError>
 {
-    type Payload = T;
-
     fn __from_json_text(text: Utf8Bytes) -> Result<Self, crate::handler::Outcome> {
         Ok(crate::json::JsonError::decode(&text.into()).map(crate::json::Json))
     }
+}
+
+/// The type `on_message`'s argument decodes, as the route's documentation describes it; apart
+/// from [`FromJsonText`], so that a type that is not `Deserialize` is reported once.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`on_message` takes `Json<T>` or `Result<Json<T>, JsonError>`, not `{Self}`",
+    label = "a message decoded from JSON"
+)]
+pub trait JsonPayload {
+    type Payload;
+}
+
+#[cfg(feature = "json")]
+impl<T> JsonPayload for crate::json::Json<T> {
+    type Payload = T;
+}
+
+#[cfg(feature = "json")]
+impl<T> JsonPayload for Result<crate::json::Json<T>, crate::json::JsonError> {
+    type Payload = T;
 }

@@ -88,7 +88,7 @@ fn messages(krate: &TokenStream, messages: &Messages) -> TokenStream {
             let at = crate_path_at(krate, ty.span());
             quote_spanned! {ty.span()=>
                 #at::__private::json_message::<
-                    <#ty as #at::__private::FromJsonText>::Payload,
+                    <#ty as #at::__private::JsonPayload>::Payload,
                 >()
             }
         }
