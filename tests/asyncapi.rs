@@ -89,8 +89,16 @@ impl Board {
     }
 }
 
-#[route("/")]
-async fn root(_ws: WebSocket) {}
+/// A message type without a JSON Schema: documented as JSON all the same.
+#[derive(serde::Serialize)]
+struct Plain {
+    n: u32,
+}
+
+#[route("/", sends = Plain)]
+async fn root(_ws: WebSocket) {
+    let _ = Plain { n: 1 }.n;
+}
 
 #[test]
 fn untyped_routes_catch_alls_and_the_root_pass_too() {
@@ -101,7 +109,16 @@ fn untyped_routes_catch_alls_and_the_root_pass_too() {
     assert_eq!(echo["address"], "/echo/{room}/{rest}");
     assert_eq!(echo["description"], "Echoes what it gets.");
     assert_eq!(echo["messages"]["text"]["contentType"], "text/plain");
-    assert_eq!(document["channels"]["root"]["address"], "/");
+    let root = &document["channels"]["root"];
+    assert_eq!(root["address"], "/");
+    let plain = &root["messages"]["asyncapi__Plain"];
+    assert_eq!(plain["contentType"], "application/json", "{root}");
+    assert!(
+        plain["payload"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("no JSON Schema")
+    );
     let board = &document["channels"]["Board"]["messages"];
     assert_eq!(
         board["Move"]["payload"]["$ref"],

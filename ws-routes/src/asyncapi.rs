@@ -199,11 +199,18 @@ fn message_ids(
 ) -> Vec<String> {
     match side {
         Messages::Json(ty) => {
-            let name = ty.name().replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+            let (name, schema) = ty.describe(generator);
+            let payload = match schema {
+                Some(schema) => schema.to_value(),
+                None => json!({
+                    "description": format!("JSON: `{name}` has no JSON Schema (derive `schemars::JsonSchema`)"),
+                }),
+            };
+            let name = name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
             let message = json!({
                 "name": name,
                 "contentType": "application/json",
-                "payload": ty.schema(generator),
+                "payload": payload,
             });
             messages.insert(name.clone(), message);
             vec![name]

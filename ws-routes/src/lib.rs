@@ -179,8 +179,9 @@
 //! - `redis`: [`Rooms`] shared between server processes through Redis pub/sub.
 //! - `json` (default): typed messages, [`Json<T>`] and the `*_json` methods, on serde_json.
 //! - `asyncapi`: [`Routes::asyncapi`], the AsyncAPI document of a route table, with the JSON
-//!   Schemas of typed messages (schemars; implies `json`). With it, every type a route names
-//!   as a typed message must implement `schemars::JsonSchema`.
+//!   Schemas of the typed messages that implement `schemars::JsonSchema` (schemars; implies
+//!   `json`). Turning it on never breaks a build: a type without a schema is documented as JSON
+//!   without one.
 //!
 //! [`FromStr`]: std::str::FromStr
 

@@ -46,37 +46,50 @@ pub struct RouteParts {
     pub sends: Messages,
 }
 
-/// The description of JSON messages of type `T`: with the `asyncapi` feature, `T` must have a
-/// JSON Schema.
-pub const fn json_message<T: JsonMessage>() -> Messages {
+/// The description of JSON messages whose type `describe` reports (the macro's `__describe`).
+pub const fn json_message(describe: fn(&mut Generator) -> Described) -> Messages {
+    // Only the AsyncAPI document reads it; the macro cannot see the feature, so it always
+    // writes it.
+    #[cfg(not(feature = "asyncapi"))]
+    let _ = describe;
     Messages::Json(JsonType {
         #[cfg(feature = "asyncapi")]
-        name: <T as schemars::JsonSchema>::schema_name,
-        #[cfg(feature = "asyncapi")]
-        schema: schemars::SchemaGenerator::subschema_for::<T>,
+        describe,
     })
 }
 
-/// A type of typed messages a route documents (`sends = T`, `receives = T`, or the type of
-/// `on_message`).
-#[cfg(feature = "asyncapi")]
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` has no JSON Schema for the route's AsyncAPI document",
-    label = "a typed message of the route",
-    note = "with the `asyncapi` feature every typed message is documented: derive `schemars::JsonSchema` for `{Self}`"
-)]
-pub trait JsonMessage: schemars::JsonSchema {}
+pub use crate::routing::{Described, Generator};
+
+/// Picks, for a concrete `T`, the description with `T`'s JSON Schema when it has one and the
+/// feature is on ([`WithSchema`], found first by method resolution on `&&Probe<T>`), else the
+/// one without (the inherent method, found on `&Probe<T>`): a type without a JSON Schema is
+/// documented without one rather than refused, so that the `asyncapi` feature never breaks a
+/// build.
+pub struct Probe<T: ?Sized>(std::marker::PhantomData<T>);
+
+impl<T: ?Sized> Probe<T> {
+    pub const fn new() -> Self {
+        Probe(std::marker::PhantomData)
+    }
+
+    /// Without a JSON Schema: the type's name only.
+    pub fn __describe(&self, _generator: &mut Generator) -> Described {
+        #[cfg(feature = "asyncapi")]
+        return (std::borrow::Cow::Borrowed(std::any::type_name::<T>()), None);
+    }
+}
+
+/// With a JSON Schema: its name and a reference into the generator's definitions.
+pub trait WithSchema {
+    fn __describe(&self, generator: &mut Generator) -> Described;
+}
 
 #[cfg(feature = "asyncapi")]
-impl<T: schemars::JsonSchema + ?Sized> JsonMessage for T {}
-
-/// A type of typed messages a route documents (`sends = T`, `receives = T`, or the type of
-/// `on_message`).
-#[cfg(not(feature = "asyncapi"))]
-pub trait JsonMessage {}
-
-#[cfg(not(feature = "asyncapi"))]
-impl<T: ?Sized> JsonMessage for T {}
+impl<T: ?Sized + schemars::JsonSchema> WithSchema for &Probe<T> {
+    fn __describe(&self, generator: &mut Generator) -> Described {
+        (T::schema_name(), Some(generator.subschema_for::<T>()))
+    }
+}
 
 /// The description of a function route.
 pub const fn function_route(

@@ -80,31 +80,42 @@ pub enum Messages {
 #[derive(Clone, Copy)]
 pub struct JsonType {
     #[cfg(feature = "asyncapi")]
-    pub(crate) name: fn() -> std::borrow::Cow<'static, str>,
-    #[cfg(feature = "asyncapi")]
-    pub(crate) schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+    pub(crate) describe: fn(&mut Generator) -> Described,
 }
+
+/// What makes JSON Schemas (the `asyncapi` feature's schemars generator; nothing without it).
+#[doc(hidden)]
+#[cfg(feature = "asyncapi")]
+pub type Generator = schemars::SchemaGenerator;
+#[doc(hidden)]
+#[cfg(not(feature = "asyncapi"))]
+pub type Generator = ();
+
+/// A type of JSON messages as documented: its name, and its JSON Schema when it implements
+/// `schemars::JsonSchema` (nothing without the `asyncapi` feature).
+#[doc(hidden)]
+#[cfg(feature = "asyncapi")]
+pub type Described = (std::borrow::Cow<'static, str>, Option<schemars::Schema>);
+#[doc(hidden)]
+#[cfg(not(feature = "asyncapi"))]
+pub type Described = ();
 
 #[cfg(feature = "asyncapi")]
 impl JsonType {
-    /// The type's name, as its JSON Schema gives it (`ClientEvent`).
-    pub fn name(&self) -> std::borrow::Cow<'static, str> {
-        (self.name)()
-    }
-
-    /// The type's JSON Schema, made by `generator`: a reference into the generator's
-    /// definitions for a type with a name.
-    pub fn schema(&self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        (self.schema)(generator)
+    /// The type's name and, when it implements `schemars::JsonSchema`, its JSON Schema made by
+    /// `generator` (a reference into the generator's definitions for a type with a name). A
+    /// type without one is named by `std::any::type_name`.
+    pub fn describe(
+        &self,
+        generator: &mut schemars::SchemaGenerator,
+    ) -> (std::borrow::Cow<'static, str>, Option<schemars::Schema>) {
+        (self.describe)(generator)
     }
 }
 
 impl fmt::Debug for JsonType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut debug = f.debug_struct("JsonType");
-        #[cfg(feature = "asyncapi")]
-        debug.field("name", &self.name());
-        debug.finish_non_exhaustive()
+        f.debug_struct("JsonType").finish_non_exhaustive()
     }
 }
 

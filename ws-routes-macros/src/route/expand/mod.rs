@@ -74,24 +74,29 @@ fn route_parts(
     }
 }
 
-/// The description of one side's messages, spanned on the type it names so that a type
-/// without what the description needs (a JSON Schema, with the `asyncapi` feature) is
-/// reported where it is written.
+/// The description of one side's messages. A typed side is described by a function that
+/// picks, by method resolution on the concrete type, its JSON Schema when it has one.
 fn messages(krate: &TokenStream, messages: &Messages) -> TokenStream {
-    match messages {
-        Messages::Untyped => quote!(#krate::__private::Messages::Untyped),
-        Messages::Json(ty) => {
-            let at = crate_path_at(krate, ty.span());
-            quote_spanned!(ty.span()=> #at::__private::json_message::<#ty>())
-        }
+    let ty = match messages {
+        Messages::Untyped => return quote!(#krate::__private::Messages::Untyped),
+        Messages::Json(ty) => quote!(#ty),
+        // Spanned on the argument's type, where a type that is no `Json<T>` is reported.
         Messages::OnMessage(ty) => {
             let at = crate_path_at(krate, ty.span());
-            quote_spanned! {ty.span()=>
-                #at::__private::json_message::<
-                    <#ty as #at::__private::JsonPayload>::Payload,
-                >()
-            }
+            quote_spanned!(ty.span()=> <#ty as #at::__private::JsonPayload>::Payload)
         }
+    };
+    quote! {
+        #krate::__private::json_message({
+            fn __describe(
+                generator: &mut #krate::__private::Generator,
+            ) -> #krate::__private::Described {
+                #[allow(unused_imports)]
+                use #krate::__private::WithSchema as _;
+                (&&#krate::__private::Probe::<#ty>::new()).__describe(generator)
+            }
+            __describe
+        })
     }
 }
 
