@@ -65,13 +65,9 @@ pub use crate::routing::{Described, Generator};
 /// one without (the inherent method, found on `&Probe<T>`): a type without a JSON Schema is
 /// documented without one rather than refused, so that the `asyncapi` feature never breaks a
 /// build.
-pub struct Probe<T: ?Sized>(std::marker::PhantomData<T>);
+pub struct Probe<T: ?Sized>(pub std::marker::PhantomData<T>);
 
 impl<T: ?Sized> Probe<T> {
-    pub const fn new() -> Self {
-        Probe(std::marker::PhantomData)
-    }
-
     /// Without a JSON Schema: the type's name only.
     pub fn __describe(&self, _generator: &mut Generator) -> Described {
         #[cfg(feature = "asyncapi")]

@@ -93,7 +93,8 @@ fn messages(krate: &TokenStream, messages: &Messages) -> TokenStream {
             ) -> #krate::__private::Described {
                 #[allow(unused_imports)]
                 use #krate::__private::WithSchema as _;
-                (&&#krate::__private::Probe::<#ty>::new()).__describe(generator)
+                let probe = #krate::__private::Probe::<#ty>(::core::marker::PhantomData);
+                (&&probe).__describe(generator)
             }
             __describe
         })
