@@ -14,17 +14,25 @@
 //! cargo run --example chat -- --addr 127.0.0.1:8766 --redis redis://127.0.0.1:6379/
 //! ```
 //!
-//! Every message to a client is JSON: `{"type":"message","name":..,"text":..}`,
-//! `{"type":"joined"|"left","name":..}` and `{"type":"presence","count":..}` (members of the
-//! room on every server).
+//! Clients and the server speak typed JSON events, `{"type": ...}` (`ClientEvent` and
+//! `ServerEvent` below): a client joins with `{"type":"join","name":..}` and speaks with
+//! `{"type":"say","text":..}`; members hear `message`, `joined`, `left` and `presence` (the
+//! members of the room on every server). A client that sends anything else is closed with
+//! 1007 and serde's error as reason, while the others go on chatting. The protocol's AsyncAPI
+//! document is at `http://127.0.0.1:8765/asyncapi.json`.
 
 mod common;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use serde_json::json;
-use ws_routes::{CloseFrame, Pages, Query, Rooms, Sender, Server, Session, State, route, routes};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use ws_routes::asyncapi::Info;
+use ws_routes::{
+    Close, CloseCode, CloseFrame, Json, Pages, Rooms, Routes, Sender, Server, Session, State,
+    route, routes,
+};
 
 #[derive(Parser)]
 #[command(about = "A chat with rooms, its web page, and an optional Redis backplane")]
@@ -43,57 +51,105 @@ const PAGE: &str = include_str!("pages/chat.html");
 /// The longest name kept, in characters.
 const MAX_NAME: usize = 32;
 
+/// What a client sends.
+#[derive(Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum ClientEvent {
+    /// Joins the room under a name (once, first).
+    Join { name: String },
+    /// Says something to the room.
+    Say { text: String },
+}
+
+/// What the server sends the members of a room.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum ServerEvent {
+    /// A member said something.
+    Message { name: String, text: String },
+    /// A member joined.
+    Joined { name: String },
+    /// A member left.
+    Left { name: String },
+    /// How many members the room has, on every server.
+    Presence { count: usize },
+}
+
 /// One member of one room: an instance per connection.
 struct Chat {
     room: String,
-    name: String,
+    /// Set by the client's `join`.
+    name: Option<String>,
     rooms: Rooms,
     me: Option<Sender>,
 }
 
-#[route("/chat/{room}")]
+/// A chat room: join with a name, then say things; every member of the room hears them, and
+/// hears who comes and goes.
+#[route("/chat/{room}", sends = ServerEvent)]
 impl Chat {
-    fn accept(room: String, query: Query, State(rooms): State<Rooms>) -> Self {
-        let name: String = query
-            .get("name")
-            .map(|name| name.trim().chars().take(MAX_NAME).collect())
-            .filter(|name: &String| !name.is_empty())
-            .unwrap_or_else(|| "anonymous".into());
+    fn accept(room: String, State(rooms): State<Rooms>) -> Self {
         Chat {
             room,
-            name,
+            name: None,
             rooms,
             me: None,
         }
     }
 
-    async fn on_open(&mut self, session: &mut Session) {
-        let me = session.sender();
-        self.rooms.join(&self.room, &me);
-        self.me = Some(me);
-        self.announce("joined").await;
-    }
-
-    async fn on_text(&mut self, _session: &mut Session, text: String) {
-        let message = json!({ "type": "message", "name": self.name, "text": text });
-        self.rooms.broadcast(&self.room, message.to_string());
+    async fn on_message(
+        &mut self,
+        session: &mut Session,
+        Json(event): Json<ClientEvent>,
+    ) -> Result<(), Close> {
+        match event {
+            ClientEvent::Join { name } => {
+                if self.name.is_some() {
+                    return Err(Close::new(CloseCode::POLICY, "joined already"));
+                }
+                let name: String = name.trim().chars().take(MAX_NAME).collect();
+                let name = if name.is_empty() {
+                    "anonymous".into()
+                } else {
+                    name
+                };
+                let me = session.sender();
+                self.rooms.join(&self.room, &me);
+                self.me = Some(me);
+                self.name = Some(name.clone());
+                self.announce(ServerEvent::Joined { name }).await;
+            }
+            ClientEvent::Say { text } => {
+                let Some(name) = self.name.clone() else {
+                    return Err(Close::new(CloseCode::POLICY, "join first"));
+                };
+                self.broadcast(&ServerEvent::Message { name, text });
+            }
+        }
+        Ok(())
     }
 
     async fn on_close(&mut self, _frame: Option<CloseFrame>) {
         // Leaving is automatic once the connection is gone; leaving now lets the count below
         // leave this member out already.
-        if let Some(me) = &self.me {
+        if let (Some(me), Some(name)) = (&self.me, self.name.take()) {
             self.rooms.leave(&self.room, me);
+            self.announce(ServerEvent::Left { name }).await;
         }
-        self.announce("left").await;
     }
 }
 
 impl Chat {
+    fn broadcast(&self, event: &ServerEvent) {
+        // Written once for every member; a `ServerEvent` always serializes.
+        if let Err(error) = self.rooms.broadcast_json(&self.room, event) {
+            tracing::error!(%error, "an event did not serialize");
+        }
+    }
+
     /// Tells the room who came or went, and how many are here now.
-    async fn announce(&self, what: &str) {
-        let event = json!({ "type": what, "name": self.name });
-        self.rooms.broadcast(&self.room, event.to_string());
+    async fn announce(&self, event: ServerEvent) {
+        self.broadcast(&event);
         let count = match self.rooms.count(&self.room).await {
             Ok(count) => count,
             Err(error) => {
@@ -101,10 +157,12 @@ impl Chat {
                 self.rooms.local_count(&self.room)
             }
         };
-        let presence = json!({ "type": "presence", "count": count });
-        self.rooms.broadcast(&self.room, presence.to_string());
+        self.broadcast(&ServerEvent::Presence { count });
     }
 }
+
+/// The routes, as the server serves them and the AsyncAPI document describes them.
+const ROUTES: Routes = routes![Chat];
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -118,9 +176,13 @@ async fn serve(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Some(url) => Rooms::builder().redis(url).build()?,
         None => Rooms::new(),
     };
-    let server = Server::new(routes![Chat])
+    let asyncapi = ROUTES.asyncapi(Info::new("ws-routes chat", env!("CARGO_PKG_VERSION")));
+    let pages = Pages::new()
+        .page("/", "text/html; charset=utf-8", PAGE)
+        .page("/asyncapi.json", "application/json", asyncapi.to_string());
+    let server = Server::new(ROUTES)
         .with_state(rooms)
-        .fallback(Pages::new().page("/", "text/html; charset=utf-8", PAGE))
+        .fallback(pages)
         .bind(&cli.addr)
         .await?;
     let addr = server.local_addr()?;

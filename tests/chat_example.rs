@@ -1,14 +1,13 @@
 //! Drives the chat example, `cargo run --example chat`, over real sockets: its page, its
-//! rooms, and two of it sharing rooms through Redis.
+//! typed events and its rooms, bad input, and two of it sharing rooms through Redis.
 
 mod support;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ws_routes::WebSocket;
 
 use support::redis::Redis;
-use support::{Example, text};
+use support::{Example, close_frame, text};
 
 fn start(extra: &[&str]) -> Example {
     let mut args = vec!["--addr", "127.0.0.1:0"];
@@ -16,9 +15,18 @@ fn start(extra: &[&str]) -> Example {
     Example::start("chat", &args)
 }
 
+/// A member who has joined `room` as `name`.
 async fn member(server: &Example, room: &str, name: &str) -> WebSocket {
-    let url = format!("{}/chat/{room}?name={name}", server.url);
-    ws_routes::connect(&url).await.expect("join the chat")
+    let url = format!("{}/chat/{room}", server.url);
+    let mut ws = ws_routes::connect(&url).await.expect("connect to the chat");
+    let join = json!({ "type": "join", "name": name });
+    ws.send_json(&join).await.expect("join");
+    ws
+}
+
+async fn say(ws: &mut WebSocket, text: &str) {
+    let say = json!({ "type": "say", "text": text });
+    ws.send_json(&say).await.expect("say");
 }
 
 /// The next JSON message of a given type.
@@ -34,14 +42,7 @@ async fn next(ws: &mut WebSocket, kind: &str) -> Value {
 #[tokio::test]
 async fn the_page_and_the_rooms_share_one_port() {
     let server = start(&[]);
-    let addr = server.url.trim_start_matches("ws://");
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut page = String::new();
-    tcp.read_to_string(&mut page).await.unwrap();
-    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    let page = support::get(&server, "/").await;
     assert!(page.contains("<title>ws-routes chat</title>"));
 
     let mut ada = member(&server, "lobby", "ada").await;
@@ -51,16 +52,16 @@ async fn the_page_and_the_rooms_share_one_port() {
     assert_eq!(next(&mut bob, "presence").await["count"], 2);
     let mut elsewhere = member(&server, "kitchen", "eve").await;
 
-    ada.send("hello, lobby").await.unwrap();
+    say(&mut ada, "hello, lobby").await;
     let expected = json!({ "type": "message", "name": "ada", "text": "hello, lobby" });
     assert_eq!(next(&mut bob, "message").await, expected);
     assert_eq!(next(&mut ada, "message").await, expected, "the sender too");
-    elsewhere.send("only the kitchen").await.unwrap();
+    say(&mut elsewhere, "only the kitchen").await;
     assert_eq!(
         next(&mut elsewhere, "message").await["text"],
         "only the kitchen"
     );
-    bob.send("bye").await.unwrap();
+    say(&mut bob, "bye").await;
     assert_eq!(
         next(&mut ada, "message").await["text"],
         "bye",
@@ -70,6 +71,57 @@ async fn the_page_and_the_rooms_share_one_port() {
     drop(bob);
     assert_eq!(next(&mut ada, "left").await["name"], "bob");
     assert_eq!(next(&mut ada, "presence").await["count"], 1);
+}
+
+#[tokio::test]
+async fn bad_input_is_closed_with_1007_while_the_others_keep_chatting() {
+    let server = start(&[]);
+    let mut ada = member(&server, "lobby", "ada").await;
+    assert_eq!(next(&mut ada, "presence").await["count"], 1);
+    let cases = [
+        ("{\"type\":\"say\",", "invalid JSON: EOF while parsing"),
+        (
+            r#"{"type":"say","text":42}"#,
+            "invalid JSON: invalid type: integer `42`",
+        ),
+        (r#"{"type":"say"}"#, "invalid JSON: missing field `text`"),
+        (
+            r#"{"type":"dance"}"#,
+            "invalid JSON: unknown variant `dance`",
+        ),
+    ];
+    for (input, reason) in cases {
+        let mut eve = member(&server, "lobby", "eve").await;
+        assert_eq!(next(&mut ada, "joined").await["name"], "eve");
+        eve.send(input).await.unwrap();
+        let (code, got) = close_frame(&mut eve).await;
+        assert_eq!(code, 1007, "{input}: {got}");
+        assert!(got.starts_with(reason), "{input}: {got}");
+        assert_eq!(next(&mut ada, "left").await["name"], "eve");
+
+        say(&mut ada, "still here").await;
+        assert_eq!(next(&mut ada, "message").await["text"], "still here");
+    }
+}
+
+#[tokio::test]
+async fn the_asyncapi_document_describes_the_typed_events() {
+    let server = start(&[]);
+    let document = support::get(&server, "/asyncapi.json").await;
+    let document: Value = serde_json::from_str(&document).expect("JSON");
+    assert_eq!(document["asyncapi"], "3.0.0");
+    let channel = &document["channels"]["Chat"];
+    assert_eq!(channel["address"], "/chat/{room}");
+    assert!(channel["parameters"]["room"].is_object());
+    assert!(
+        channel["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("A chat room")
+    );
+    let schemas = &document["components"]["schemas"];
+    assert!(schemas["ClientEvent"]["oneOf"].is_array(), "{schemas}");
+    assert!(schemas["ServerEvent"]["oneOf"].is_array(), "{schemas}");
 }
 
 #[tokio::test]
@@ -87,7 +139,7 @@ async fn two_chat_servers_share_rooms_through_redis() {
             std::time::Instant::now() < deadline,
             "nothing crossed in 20 s"
         );
-        ada.send("hello from one").await.unwrap();
+        say(&mut ada, "hello from one").await;
         let wait = std::time::Duration::from_millis(300);
         while let Ok(text) = tokio::time::timeout(wait, text(&mut bob)).await {
             let message: Value = serde_json::from_str(&text).unwrap();
@@ -96,7 +148,7 @@ async fn two_chat_servers_share_rooms_through_redis() {
             }
         }
     }
-    bob.send("hello from two").await.unwrap();
+    say(&mut bob, "hello from two").await;
     loop {
         let message = next(&mut ada, "message").await;
         if message["text"] == "hello from two" {

@@ -1,5 +1,6 @@
 // Opens the chat example's page in two tabs of headless Chromium (Debian's, driven by
-// playwright-core) and checks that a message typed in one appears in the other.
+// playwright-core) and checks that a message typed in one appears in the other, and that a
+// malformed event from a third socket is closed with 1007 while the tabs keep chatting.
 //
 //   node tests/browser/chat.mjs http://127.0.0.1:PORT/
 //
@@ -50,6 +51,19 @@ try {
   await bob.locator("#messages li", { hasText: "ada: hello from ada's tab" }).waitFor();
   // The sender's own tab shows it too, through the server.
   await ada.locator("#messages li", { hasText: "ada: hello from ada's tab" }).waitFor();
+
+  // The page speaks typed JSON events; a socket that sends something else is closed with 1007.
+  const closed = await ada.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const rogue = new WebSocket(`ws://${location.host}/chat/lobby`);
+        rogue.onopen = () => rogue.send(JSON.stringify({ type: "dance" }));
+        rogue.onclose = (event) => resolve({ code: event.code, reason: event.reason });
+      }),
+  );
+  if (closed.code !== 1007 || !closed.reason.startsWith("invalid JSON: unknown variant `dance`")) {
+    throw new Error(`a malformed event got ${closed.code} ${closed.reason}`);
+  }
 
   await bob.fill("#text", "and back from bob");
   await bob.click("#send");

@@ -117,6 +117,20 @@ impl Drop for Example {
     }
 }
 
+/// The body of a plain HTTP `GET path` to a running example; panics unless it answers 200.
+pub async fn get(example: &Example, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = example.url.trim_start_matches("ws://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("send");
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.expect("read");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    let (_, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    body.to_owned()
+}
+
 /// The path of an example binary.
 pub fn example_binary(name: &str) -> std::path::PathBuf {
     let deps = std::env::current_exe().expect("test binary path");

@@ -23,9 +23,13 @@ mod table;
 /// carry the leading underscore rustc suggests for unused arguments.
 ///
 /// On an `impl` block, the methods are `accept` (the handshake hook, which builds the instance
-/// or refuses with a `Reject`), `on_open`, `on_text`, `on_binary`, `on_error` and `on_close`,
-/// or `handle` (which takes the whole connection instead of the `on_*` methods); all are
-/// optional, and other methods belong in a separate `impl` block.
+/// or refuses with a `Reject`), `on_open`, `on_text` or `on_message` (which takes text messages
+/// decoded from JSON as `Json<T>`), `on_binary`, `on_error` and `on_close`, or `handle` (which
+/// takes the whole connection instead of the `on_*` methods); all are optional, and other
+/// methods belong in a separate `impl` block.
+///
+/// The doc comment above the function or the `impl` block is kept in the route's description
+/// (`Route::doc`) and becomes its description in the AsyncAPI document.
 ///
 /// After the pattern, optional arguments:
 ///
@@ -35,6 +39,8 @@ mod table;
 ///   first, and `require_protocol` to refuse a client that offers none of them;
 /// - `init = path` (class-style routes): the constructor used when there is no `accept` hook
 ///   (else `Default`).
+/// - `receives = Type`, `sends = Type`: the JSON messages clients send and the route sends, for
+///   the route's AsyncAPI document (`on_message`'s type is what a class-style route receives).
 ///
 /// Mistakes are compile errors pointing at the offending token, all reported at once. The
 /// item is then emitted as written, with a stand-in route so that a `routes![]` naming it

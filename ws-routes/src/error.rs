@@ -53,6 +53,11 @@ pub enum Error {
     /// The URL given to [`connect`](crate::connect) is not a `ws://` URL this client can reach.
     #[error("invalid URL: {0}")]
     Url(String),
+    /// A message was not the JSON expected, or a value could not be written as JSON
+    /// (feature `json`); see [`JsonError`](crate::JsonError).
+    #[cfg(feature = "json")]
+    #[error(transparent)]
+    Json(crate::json::JsonError),
     /// An I/O error on the underlying connection.
     #[error(transparent)]
     Io(#[from] io::Error),

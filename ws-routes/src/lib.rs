@@ -55,9 +55,9 @@
 //!
 //! `#[route]` on an `impl` block makes a route with one instance per connection: an optional
 //! `accept` hook runs during the handshake and builds the instance or refuses with a
-//! [`Reject`] (an HTTP status, headers and body); `on_open`, `on_text`, `on_binary`,
-//! `on_error` and `on_close`, or one `handle` method, serve the connection through a
-//! [`Session`].
+//! [`Reject`] (an HTTP status, headers and body); `on_open`, `on_text` (or `on_message`, for
+//! [typed messages](#typed-messages)), `on_binary`, `on_error` and `on_close`, or one `handle`
+//! method, serve the connection through a [`Session`].
 //!
 //! ```
 //! use ws_routes::http::StatusCode;
@@ -86,6 +86,85 @@
 //! let routes = routes![Counter];
 //! ```
 //!
+//! # Typed messages
+//!
+//! With the `json` feature (on by default), messages are serde values sent as JSON text:
+//! [`WebSocket::recv_json`] and [`WebSocket::send_json`] in function routes, an `on_message`
+//! method taking [`Json<T>`] in class-style routes, [`Sender::send_json`],
+//! [`Session::send_json`] and [`Rooms::broadcast_json`] (which writes the JSON once for every
+//! member). A serde-tagged enum of client events is dispatched with one `match`. A message that
+//! does not decode is bad input: the connection is closed with 1007 and serde's error as the
+//! reason, unless the route takes the error ([`WebSocket::recv_json_lenient`], or
+//! `Result<Json<T>, JsonError>` as `on_message`'s argument) and the connection stays open.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use ws_routes::{route, routes, Json, Rooms, Server, Session, State};
+//!
+//! #[derive(Deserialize)]
+//! #[serde(tag = "type", rename_all = "lowercase")]
+//! enum ClientEvent {
+//!     Join { name: String },
+//!     Say { text: String },
+//! }
+//!
+//! #[derive(Serialize)]
+//! #[serde(tag = "type", rename_all = "lowercase")]
+//! enum ServerEvent {
+//!     Said { name: String, text: String },
+//! }
+//!
+//! struct Chat {
+//!     rooms: Rooms,
+//!     name: String,
+//! }
+//!
+//! #[route("/chat")]
+//! impl Chat {
+//!     fn accept(State(rooms): State<Rooms>) -> Self {
+//!         Chat { rooms, name: "anonymous".into() }
+//!     }
+//!
+//!     async fn on_message(&mut self, session: &mut Session, Json(event): Json<ClientEvent>) {
+//!         match event {
+//!             ClientEvent::Join { name } => {
+//!                 self.name = name;
+//!                 self.rooms.join("lobby", &session.sender());
+//!             }
+//!             ClientEvent::Say { text } => {
+//!                 let said = ServerEvent::Said { name: self.name.clone(), text };
+//!                 let _ = self.rooms.broadcast_json("lobby", &said);
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = Server::new(routes![Chat]).with_state(Rooms::new()).bind("127.0.0.1:0").await?;
+//! let url = format!("ws://{}/chat", server.local_addr()?);
+//! tokio::spawn(server.run());
+//!
+//! let mut ada = ws_routes::connect(&url).await?;
+//! ada.send(r#"{"type":"join","name":"ada"}"#).await?;
+//! ada.send(r#"{"type":"say","text":"hello"}"#).await?;
+//! let said: serde_json::Value = ada.recv_json().await.unwrap()?;
+//! assert_eq!(said, serde_json::json!({ "type": "said", "name": "ada", "text": "hello" }));
+//!
+//! ada.send(r#"{"type":"dance"}"#).await?; // not a ClientEvent: closed with 1007
+//! while ada.recv().await.is_some() {}
+//! assert_eq!(ada.close_frame().unwrap().code, ws_routes::CloseCode::INVALID_PAYLOAD);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # AsyncAPI
+//!
+//! With the `asyncapi` feature, [`Routes::asyncapi`] generates the AsyncAPI 3.0 document of a
+//! route table: a channel per route, its parameters, its doc comment, and the JSON Schemas
+//! (schemars) of the messages it receives (`on_message`'s type, or `receives = T`) and sends
+//! (`sends = T`): `#[route("/chat/{room}", sends = ServerEvent)]`.
+//!
 //! # Pushing, rooms, state and settings
 //!
 //! [`WebSocket::sender`] and [`Session::sender`] hand out cloneable, bounded [`Sender`]s to
@@ -103,15 +182,22 @@
 //! # Features
 //!
 //! - `tls`: `wss://` on both sides, with rustls.
-//! - `redis`: [`Rooms`] shared between server processes through Redis pub/sub.
+//! - `redis`: [`Rooms`] shared between server processes through Redis Streams.
 //! - `tower`: `Server::into_service` and `WsService`, the route table as a `tower::Service`
 //!   doing the upgrade through hyper 1.x.
 //! - `axum`: `tower`, and the `axum` module for axum 0.8.
+//! - `json` (default): typed messages, [`Json<T>`] and the `*_json` methods, on serde_json.
+//! - `asyncapi`: [`Routes::asyncapi`], the AsyncAPI document of a route table, with the JSON
+//!   Schemas of the typed messages that implement `schemars::JsonSchema` (schemars; implies
+//!   `json`). Turning it on never breaks a build: a type without a schema is documented as JSON
+//!   without one.
 //!
 //! [`FromStr`]: std::str::FromStr
 
 extern crate self as ws_routes;
 
+#[cfg(feature = "asyncapi")]
+pub mod asyncapi;
 #[cfg(feature = "axum")]
 pub mod axum;
 mod class;
@@ -119,6 +205,8 @@ mod client;
 mod error;
 mod extract;
 mod handler;
+#[cfg(feature = "json")]
+mod json;
 mod rooms;
 mod routing;
 mod server;
@@ -146,10 +234,12 @@ pub use crate::client::{Client, connect};
 pub use crate::error::{Error, MissingState};
 pub use crate::extract::{Connection, FromConnection, FromRequest, Query, Reject, Request, State};
 pub use crate::handler::{Close, HandlerReturn};
+#[cfg(feature = "json")]
+pub use crate::json::{Json, JsonError};
 #[cfg(feature = "redis")]
 pub use crate::rooms::BackplaneStats;
 pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
-pub use crate::routing::{ParamError, Route, RoutePath, Routes, Segment};
+pub use crate::routing::{JsonType, Messages, ParamError, Route, RoutePath, Routes, Segment};
 pub use crate::server::{
     Fallback, Listening, Pages, Server, ServerHandle, Unmatched, serve, shutdown_signal,
 };

@@ -2,7 +2,8 @@
 //! few functions that build route descriptions. Not public API: no stability promises.
 
 pub use crate::class::{
-    AcceptReturn, Admitted, ClassRoute, DefaultInstance, FromBinary, FromText, run as run_class,
+    AcceptReturn, Admitted, ClassRoute, DefaultInstance, FromBinary, FromJsonText, FromText,
+    JsonPayload, run as run_class,
 };
 pub use crate::extract::StateKey;
 pub use crate::handler::{BoxFuture, HandlerReturn, Outcome};
@@ -10,6 +11,7 @@ pub use crate::routing::Conflict;
 
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::Entry;
+pub use crate::routing::{JsonType, Messages};
 use crate::routing::{ParamError, Route, RoutePath, Routes, Segment};
 
 /// Parses the parameter at segment `index` of the pattern (the macro knows the index).
@@ -39,6 +41,50 @@ pub struct RouteParts {
     pub requires: &'static [fn() -> Option<StateKey>],
     pub protocols: &'static [&'static str],
     pub protocol_required: bool,
+    pub doc: &'static str,
+    pub receives: Messages,
+    pub sends: Messages,
+}
+
+/// The description of JSON messages whose type `describe` reports (the macro's `__describe`).
+pub const fn json_message(describe: fn(&mut Generator) -> Described) -> Messages {
+    // Only the AsyncAPI document reads it; the macro cannot see the feature, so it always
+    // writes it.
+    #[cfg(not(feature = "asyncapi"))]
+    let _ = describe;
+    Messages::Json(JsonType {
+        #[cfg(feature = "asyncapi")]
+        describe,
+    })
+}
+
+pub use crate::routing::{Described, Generator};
+
+/// Picks, for a concrete `T`, the description with `T`'s JSON Schema when it has one and the
+/// feature is on ([`WithSchema`], found first by method resolution on `&&Probe<T>`), else the
+/// one without (the inherent method, found on `&Probe<T>`): a type without a JSON Schema is
+/// documented without one rather than refused, so that the `asyncapi` feature never breaks a
+/// build.
+pub struct Probe<T: ?Sized>(pub std::marker::PhantomData<T>);
+
+impl<T: ?Sized> Probe<T> {
+    /// Without a JSON Schema: the type's name only.
+    pub fn __describe(&self, _generator: &mut Generator) -> Described {
+        #[cfg(feature = "asyncapi")]
+        return (std::borrow::Cow::Borrowed(std::any::type_name::<T>()), None);
+    }
+}
+
+/// With a JSON Schema: its name and a reference into the generator's definitions.
+pub trait WithSchema {
+    fn __describe(&self, generator: &mut Generator) -> Described;
+}
+
+#[cfg(feature = "asyncapi")]
+impl<T: ?Sized + schemars::JsonSchema> WithSchema for &Probe<T> {
+    fn __describe(&self, generator: &mut Generator) -> Described {
+        (T::schema_name(), Some(generator.subschema_for::<T>()))
+    }
 }
 
 /// The description of a function route.
@@ -65,6 +111,9 @@ const fn route(parts: RouteParts, entry: Entry) -> Route {
         requires,
         protocols,
         protocol_required,
+        doc,
+        receives,
+        sends,
     } = parts;
     Route {
         pattern,
@@ -73,6 +122,9 @@ const fn route(parts: RouteParts, entry: Entry) -> Route {
         requires,
         protocols,
         protocol_required,
+        doc,
+        receives,
+        sends,
         entry,
     }
 }

@@ -74,6 +74,9 @@ fn route(krate: &TokenStream, name: &str) -> TokenStream {
                 requires: &[],
                 protocols: &[],
                 protocol_required: false,
+                doc: "",
+                receives: #krate::__private::Messages::Untyped,
+                sends: #krate::__private::Messages::Untyped,
             },
             __rejected,
         )

@@ -14,6 +14,7 @@ pub(crate) enum Method {
     Handle,
     OnOpen,
     OnText,
+    OnMessage,
     OnBinary,
     OnError,
     OnClose,
@@ -55,6 +56,8 @@ pub(crate) enum Returns {
 pub(crate) enum Payload {
     Session,
     Text,
+    /// A text message decoded from JSON (`on_message`).
+    Json,
     Binary,
     Error,
     Frame,
@@ -70,14 +73,18 @@ pub(crate) struct Spec {
     pub(crate) must_be_async: bool,
     /// The signature that errors about this method suggest.
     pub(crate) example: &'static str,
+    /// The `ClassRoute` method that forwards to it, for the event methods: two methods that
+    /// share one are mutually exclusive.
+    pub(crate) forwarder: Option<&'static str>,
 }
 
 impl Method {
-    pub(crate) const ALL: [Method; 7] = [
+    pub(crate) const ALL: [Method; 8] = [
         Method::Accept,
         Method::Handle,
         Method::OnOpen,
         Method::OnText,
+        Method::OnMessage,
         Method::OnBinary,
         Method::OnError,
         Method::OnClose,
@@ -98,6 +105,7 @@ impl Method {
                 returns: Returns::Instance,
                 must_be_async: false,
                 example: "async fn accept(request: &Request, name: String) -> Result<Self, Reject>",
+                forwarder: None,
             },
             Method::Handle => &Spec {
                 name: "handle",
@@ -106,6 +114,7 @@ impl Method {
                 returns: Returns::Outcome,
                 must_be_async: true,
                 example: "async fn handle(self, ws: WebSocket)",
+                forwarder: None,
             },
             Method::OnOpen => &Spec {
                 name: "on_open",
@@ -114,6 +123,7 @@ impl Method {
                 returns: Returns::Outcome,
                 must_be_async: true,
                 example: "async fn on_open(&mut self, session: &mut Session)",
+                forwarder: Some("__on_open"),
             },
             Method::OnText => &Spec {
                 name: "on_text",
@@ -122,6 +132,16 @@ impl Method {
                 returns: Returns::Outcome,
                 must_be_async: true,
                 example: "async fn on_text(&mut self, session: &mut Session, text: String)",
+                forwarder: Some("__on_text"),
+            },
+            Method::OnMessage => &Spec {
+                name: "on_message",
+                receiver: Receiver::Mutable,
+                arguments: Arguments::Fixed(&[Payload::Session, Payload::Json]),
+                returns: Returns::Outcome,
+                must_be_async: true,
+                example: "async fn on_message(&mut self, session: &mut Session, Json(event): Json<Event>)",
+                forwarder: Some("__on_text"),
             },
             Method::OnBinary => &Spec {
                 name: "on_binary",
@@ -130,6 +150,7 @@ impl Method {
                 returns: Returns::Outcome,
                 must_be_async: true,
                 example: "async fn on_binary(&mut self, session: &mut Session, data: Bytes)",
+                forwarder: Some("__on_binary"),
             },
             Method::OnError => &Spec {
                 name: "on_error",
@@ -138,6 +159,7 @@ impl Method {
                 returns: Returns::Outcome,
                 must_be_async: true,
                 example: "async fn on_error(&mut self, session: &mut Session, error: Error)",
+                forwarder: Some("__on_error"),
             },
             Method::OnClose => &Spec {
                 name: "on_close",
@@ -146,13 +168,14 @@ impl Method {
                 returns: Returns::Nothing,
                 must_be_async: true,
                 example: "async fn on_close(&mut self, frame: Option<CloseFrame>)",
+                forwarder: Some("__on_close"),
             },
         }
     }
 
     /// The `ClassRoute` method that forwards to this one (for the event methods).
-    pub(crate) fn forwarder(self) -> proc_macro2::Ident {
-        format_ident!("__{}", self.spec().name)
+    pub(crate) fn forwarder(self) -> Option<proc_macro2::Ident> {
+        self.spec().forwarder.map(|name| format_ident!("{}", name))
     }
 }
 
@@ -161,7 +184,7 @@ impl Payload {
     pub(crate) fn variable(self) -> proc_macro2::Ident {
         let name = match self {
             Payload::Session => "session",
-            Payload::Text => "text",
+            Payload::Text | Payload::Json => "text",
             Payload::Binary => "data",
             Payload::Error => "error",
             Payload::Frame => "frame",
@@ -173,16 +196,17 @@ impl Payload {
     pub(crate) fn ty(self, krate: &TokenStream) -> TokenStream {
         match self {
             Payload::Session => quote!(&mut #krate::Session),
-            Payload::Text => quote!(#krate::Utf8Bytes),
+            Payload::Text | Payload::Json => quote!(#krate::Utf8Bytes),
             Payload::Binary => quote!(#krate::Bytes),
             Payload::Error => quote!(#krate::Error),
             Payload::Frame => quote!(::core::option::Option<#krate::CloseFrame>),
         }
     }
 
-    /// The argument converted into the type the user's method takes (a `String` or a
-    /// `Vec<u8>` for instance), spanned on that type so that a type with no conversion is
-    /// reported where it is written.
+    /// The argument converted into the type the user's method takes (a `String`, a
+    /// `Vec<u8>` or a `Json<T>` for instance), spanned on that type so that a type with no
+    /// conversion is reported where it is written. A message that does not decode returns the
+    /// forwarder's outcome (the close) early.
     pub(crate) fn convert(self, krate: &TokenStream, user_type: Span) -> TokenStream {
         let variable = self.variable();
         let at = crate_path_at(krate, user_type);
@@ -190,6 +214,12 @@ impl Payload {
             Payload::Text => {
                 quote_spanned!(user_type=> #at::__private::FromText::__from_text(#variable))
             }
+            Payload::Json => quote_spanned! {user_type=>
+                match #at::__private::FromJsonText::__from_json_text(#variable) {
+                    ::core::result::Result::Ok(value) => value,
+                    ::core::result::Result::Err(outcome) => return outcome,
+                }
+            },
             Payload::Binary => {
                 quote_spanned!(user_type=> #at::__private::FromBinary::__from_binary(#variable))
             }
@@ -208,5 +238,13 @@ mod tests {
             assert_eq!(Method::named(method.spec().name), Some(method));
         }
         assert_eq!(Method::named("on_txt"), None);
+    }
+
+    #[test]
+    fn event_methods_have_a_forwarder_and_hooks_none() {
+        for method in Method::ALL {
+            let is_hook = matches!(method, Method::Accept | Method::Handle);
+            assert_eq!(method.forwarder().is_none(), is_hook, "{method:?}");
+        }
     }
 }

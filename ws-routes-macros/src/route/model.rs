@@ -11,6 +11,21 @@ pub(crate) struct Route {
     pub(crate) pattern: Pattern,
     pub(crate) protocols: Protocols,
     pub(crate) handler: Handler,
+    /// The handler's doc comment.
+    pub(crate) doc: String,
+    /// What clients send and what the route sends, for its documentation.
+    pub(crate) receives: Messages,
+    pub(crate) sends: Messages,
+}
+
+/// The messages one side of a route sends, as its documentation describes them.
+pub(crate) enum Messages {
+    /// Text or binary.
+    Untyped,
+    /// JSON of this type (`receives = T`, `sends = T`).
+    Json(Type),
+    /// JSON of the type `on_message` decodes: the payload of its argument type.
+    OnMessage(Type),
 }
 
 /// The pattern as written and its segments.
@@ -73,6 +88,8 @@ pub(crate) struct Handle {
 /// An event method, forwarded to by `ClassRoute`.
 pub(crate) struct Event {
     pub(crate) method: Method,
+    /// The `ClassRoute` method that forwards to it.
+    pub(crate) forwarder: syn::Ident,
     /// What it takes after `&mut self`, from its row of the table.
     pub(crate) payloads: &'static [Payload],
     pub(crate) sig: Signature,

@@ -3,7 +3,7 @@
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::parse::{ParseStream, Parser};
-use syn::{Item, ItemFn, ItemImpl, LitStr, Path, Token};
+use syn::{Item, ItemFn, ItemImpl, LitStr, Path, Token, Type};
 
 use crate::diagnostics::Diagnostics;
 
@@ -18,11 +18,15 @@ pub(crate) struct Args {
     pub(crate) protocols: Vec<LitStr>,
     /// `require_protocol`: refuse a client that offers none of them.
     pub(crate) require_protocol: Option<Span>,
+    /// `receives = Type`: the JSON messages clients send, for the route's documentation.
+    pub(crate) receives: Option<Type>,
+    /// `sends = Type`: the JSON messages the route sends, for the route's documentation.
+    pub(crate) sends: Option<Type>,
 }
 
 const USAGE: &str = "`#[route]` takes a pattern, then optionally `crate = path`, \
-                     `protocols = [\"...\"]`, `require_protocol` and (on an `impl` block) \
-                     `init = path`";
+                     `protocols = [\"...\"]`, `require_protocol`, `receives = Type`, \
+                     `sends = Type` and (on an `impl` block) `init = path`";
 
 /// Parses the arguments. A mistake in one `key = value` is recorded and the others are still
 /// read; a pattern that is not a string literal, or tokens that do not parse at all, give
@@ -40,6 +44,8 @@ pub(crate) fn args(tokens: TokenStream, diagnostics: &mut Diagnostics) -> Option
             init: None,
             protocols: Vec::new(),
             require_protocol: None,
+            receives: None,
+            sends: None,
         };
         if !input.is_empty() {
             input.parse::<Token![,]>()?;
@@ -67,6 +73,10 @@ impl Args {
             set_once(&mut self.krate, meta.value()?.parse()?)
         } else if key == "init" {
             set_once(&mut self.init, meta.value()?.parse()?)
+        } else if key == "receives" {
+            set_once(&mut self.receives, meta.value()?.parse()?)
+        } else if key == "sends" {
+            set_once(&mut self.sends, meta.value()?.parse()?)
         } else if key == "protocols" {
             let value = meta.value()?;
             let content;

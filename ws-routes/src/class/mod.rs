@@ -11,7 +11,7 @@ use std::future::Future;
 use bytes::Bytes;
 
 pub use accept::{AcceptReturn, Admitted, DefaultInstance};
-pub use payload::{FromBinary, FromText};
+pub use payload::{FromBinary, FromJsonText, FromText, JsonPayload};
 pub use session::Session;
 
 use crate::error::Error;

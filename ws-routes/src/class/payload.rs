@@ -47,3 +47,55 @@ impl FromBinary for Vec<u8> {
         data.into()
     }
 }
+
+/// The argument of `on_message`: `Json<T>`, where a message that does not decode closes the
+/// connection with 1007, or `Result<Json<T>, JsonError>`, where the method gets the error and
+/// the connection stays open.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`on_message` takes `Json<T>` or `Result<Json<T>, JsonError>`, not `{Self}`",
+    label = "a message decoded from JSON",
+    note = "`Json<T>` needs the `json` feature of ws-routes (on by default) and `T: serde::de::DeserializeOwned`"
+)]
+pub trait FromJsonText: Sized {
+    fn __from_json_text(text: Utf8Bytes) -> Result<Self, crate::handler::Outcome>;
+}
+
+#[cfg(feature = "json")]
+impl<T: serde::de::DeserializeOwned> FromJsonText for crate::json::Json<T> {
+    fn __from_json_text(text: Utf8Bytes) -> Result<Self, crate::handler::Outcome> {
+        crate::json::JsonError::decode(&text.into())
+            .map(crate::json::Json)
+            .map_err(|error| crate::handler::Outcome::Closed(error.close_frame()))
+    }
+}
+
+#[cfg(feature = "json")]
+impl<T: serde::de::DeserializeOwned> FromJsonText
+    for Result<crate::json::Json<T>, crate::json::JsonError>
+{
+    fn __from_json_text(text: Utf8Bytes) -> Result<Self, crate::handler::Outcome> {
+        Ok(crate::json::JsonError::decode(&text.into()).map(crate::json::Json))
+    }
+}
+
+/// The type `on_message`'s argument decodes, as the route's documentation describes it; apart
+/// from [`FromJsonText`], so that a type that is not `Deserialize` is reported once.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`on_message` takes `Json<T>` or `Result<Json<T>, JsonError>`, not `{Self}`",
+    label = "a message decoded from JSON"
+)]
+pub trait JsonPayload {
+    type Payload;
+}
+
+#[cfg(feature = "json")]
+impl<T> JsonPayload for crate::json::Json<T> {
+    type Payload = T;
+}
+
+#[cfg(feature = "json")]
+impl<T> JsonPayload for Result<crate::json::Json<T>, crate::json::JsonError> {
+    type Payload = T;
+}

@@ -191,6 +191,9 @@ mod tests {
                 requires: &[],
                 protocols: &[],
                 protocol_required: false,
+                doc: "",
+                receives: crate::routing::Messages::Untyped,
+                sends: crate::routing::Messages::Untyped,
                 entry: Entry::Upgrade(entry),
             })
             .collect();

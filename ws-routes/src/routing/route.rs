@@ -55,7 +55,68 @@ pub struct Route {
     pub(crate) protocols: &'static [&'static str],
     /// Refuse (HTTP 400) a client that offers none of `protocols`.
     pub(crate) protocol_required: bool,
+    /// The handler's doc comment.
+    pub(crate) doc: &'static str,
+    /// What clients send on the route.
+    pub(crate) receives: Messages,
+    /// What the route sends its clients.
+    pub(crate) sends: Messages,
     pub(crate) entry: Entry,
+}
+
+/// The messages one side of a route sends, as its documentation (the
+/// [AsyncAPI document](crate::Routes::asyncapi)) describes them: see [`Route::receives`] and
+/// [`Route::sends`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Messages {
+    /// Text or binary, not described further.
+    Untyped,
+    /// JSON text of one type.
+    Json(JsonType),
+}
+
+/// A type of JSON messages: with the `asyncapi` feature, its name and JSON Schema.
+#[derive(Clone, Copy)]
+pub struct JsonType {
+    #[cfg(feature = "asyncapi")]
+    pub(crate) describe: fn(&mut Generator) -> Described,
+}
+
+/// What makes JSON Schemas (the `asyncapi` feature's schemars generator; nothing without it).
+#[doc(hidden)]
+#[cfg(feature = "asyncapi")]
+pub type Generator = schemars::SchemaGenerator;
+#[doc(hidden)]
+#[cfg(not(feature = "asyncapi"))]
+pub type Generator = ();
+
+/// A type of JSON messages as documented: its name, and its JSON Schema when it implements
+/// `schemars::JsonSchema` (nothing without the `asyncapi` feature).
+#[doc(hidden)]
+#[cfg(feature = "asyncapi")]
+pub type Described = (std::borrow::Cow<'static, str>, Option<schemars::Schema>);
+#[doc(hidden)]
+#[cfg(not(feature = "asyncapi"))]
+pub type Described = ();
+
+#[cfg(feature = "asyncapi")]
+impl JsonType {
+    /// The type's name and, when it implements `schemars::JsonSchema`, its JSON Schema made by
+    /// `generator` (a reference into the generator's definitions for a type with a name). A
+    /// type without one is named by `std::any::type_name`.
+    pub fn describe(
+        &self,
+        generator: &mut schemars::SchemaGenerator,
+    ) -> (std::borrow::Cow<'static, str>, Option<schemars::Schema>) {
+        (self.describe)(generator)
+    }
+}
+
+impl fmt::Debug for JsonType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonType").finish_non_exhaustive()
+    }
 }
 
 impl Route {
@@ -77,6 +138,24 @@ impl Route {
     /// The name of the handler (the function or type the attribute is on).
     pub const fn handler_name(&self) -> &'static str {
         self.handler
+    }
+
+    /// The handler's doc comment (`///` lines above the function or the `impl` block), one
+    /// line per line, without the leading space; empty when it has none.
+    pub const fn doc(&self) -> &'static str {
+        self.doc
+    }
+
+    /// What clients send on the route: the type `on_message` decodes or `receives = T` names,
+    /// else [`Messages::Untyped`].
+    pub const fn receives(&self) -> Messages {
+        self.receives
+    }
+
+    /// What the route sends its clients: the type `sends = T` names, else
+    /// [`Messages::Untyped`].
+    pub const fn sends(&self) -> Messages {
+        self.sends
     }
 
     /// Both routes match exactly the same set of paths (they differ at most in parameter names),

@@ -94,7 +94,7 @@ fn forwarder(krate: &TokenStream, class: &Class, event: &Event) -> TokenStream {
         .zip(user_types)
         .map(|(payload, span)| payload.convert(krate, span));
     let call = quote!(<#self_ty>::#ident(self, #(#values),*).await);
-    let forwarder = event.method.forwarder();
+    let forwarder = &event.forwarder;
     match event.method.spec().returns {
         Returns::Nothing => quote! {
             fn #forwarder(&mut self, #(#parameters),*)

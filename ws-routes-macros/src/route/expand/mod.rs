@@ -10,7 +10,8 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ReturnType, Signature, Type};
 
-use super::model::{Argument, Handler, Route};
+use super::model::{Argument, Handler, Messages, Route};
+use crate::crate_path::crate_path_at;
 use crate::pattern::Kind;
 
 /// `krate` is the path to ws-routes the expansion uses.
@@ -55,6 +56,9 @@ fn route_parts(
     });
     let protocols = &route.protocols.names;
     let required = route.protocols.required;
+    let doc = &route.doc;
+    let receives = messages(krate, &route.receives);
+    let sends = messages(krate, &route.sends);
     quote! {
         #krate::__private::RouteParts {
             pattern: #pattern,
@@ -63,7 +67,37 @@ fn route_parts(
             requires: #requires,
             protocols: &[#(#protocols),*],
             protocol_required: #required,
+            doc: #doc,
+            receives: #receives,
+            sends: #sends,
         }
+    }
+}
+
+/// The description of one side's messages. A typed side is described by a function that
+/// picks, by method resolution on the concrete type, its JSON Schema when it has one.
+fn messages(krate: &TokenStream, messages: &Messages) -> TokenStream {
+    let ty = match messages {
+        Messages::Untyped => return quote!(#krate::__private::Messages::Untyped),
+        Messages::Json(ty) => quote!(#ty),
+        // Spanned on the argument's type, where a type that is no `Json<T>` is reported.
+        Messages::OnMessage(ty) => {
+            let at = crate_path_at(krate, ty.span());
+            quote_spanned!(ty.span()=> <#ty as #at::__private::JsonPayload>::Payload)
+        }
+    };
+    quote! {
+        #krate::__private::json_message({
+            fn __describe(
+                generator: &mut #krate::__private::Generator,
+            ) -> #krate::__private::Described {
+                #[allow(unused_imports)]
+                use #krate::__private::WithSchema as _;
+                let probe = #krate::__private::Probe::<#ty>(::core::marker::PhantomData);
+                (&&probe).__describe(generator)
+            }
+            __describe
+        })
     }
 }
 

@@ -55,16 +55,20 @@ pub(super) fn validate(
         let spec = kind.spec();
         check(spec, method, diagnostics);
         let sig = method.sig.clone();
-        match spec.arguments {
-            Arguments::Fixed(payloads) => {
+        match (spec.arguments, kind.forwarder()) {
+            (Arguments::Fixed(payloads), Some(forwarder)) => {
                 check_count(spec, payloads, &sig, diagnostics);
+                if let Some(other) = events.iter().find(|event| event.forwarder == forwarder) {
+                    exclusive(other.method, &sig, diagnostics);
+                }
                 events.push(Event {
                     method: kind,
+                    forwarder,
                     payloads,
                     sig,
                 });
             }
-            Arguments::Route if kind == Method::Accept => {
+            _ if kind == Method::Accept => {
                 let arguments = arguments(&sig, params, diagnostics);
                 accept = Some(Accept {
                     is_async: sig.asyncness.is_some(),
@@ -72,7 +76,7 @@ pub(super) fn validate(
                     arguments: hook_arguments(&sig, arguments),
                 });
             }
-            Arguments::Route => {
+            _ => {
                 let by_value = sig
                     .receiver()
                     .is_some_and(|receiver| matches!(receiver.kind, ReceiverKind::Value));
@@ -108,6 +112,17 @@ pub(super) fn validate(
         handle,
         events,
     }
+}
+
+/// `sig` is a second method for the messages `first` handles already.
+fn exclusive(first: Method, sig: &Signature, diagnostics: &mut Diagnostics) {
+    let (first, second) = (first.spec().name, sig.ident.to_string());
+    diagnostics.error(
+        sig.ident.span(),
+        format!("`{second}` and `{first}` would both handle text messages"),
+        "`on_message` receives text messages decoded from JSON and `on_text` receives them as \
+         text: keep one",
+    );
 }
 
 fn unknown_method(method: &ImplItemFn, diagnostics: &mut Diagnostics) {

@@ -6,9 +6,10 @@ mod class;
 mod function;
 
 use proc_macro2::Span;
-use syn::{FnArg, LitStr, Pat, Signature, Type};
+use syn::{Attribute, Expr, FnArg, Lit, LitStr, Meta, Pat, Signature, Type};
 
-use super::model::{Argument, Handler, Pattern, Protocols, Route};
+use super::lifecycle::Method;
+use super::model::{Argument, Handler, Messages, Pattern, Protocols, Route};
 use super::parse::{Args, Target};
 use crate::diagnostics::{Diagnostics, closest};
 use crate::pattern::{self, Kind, Segment};
@@ -19,6 +20,10 @@ pub(crate) fn route(args: Args, target: Target, diagnostics: &mut Diagnostics) -
     let params = Params {
         literal: &args.pattern,
         segments: segments.as_deref(),
+    };
+    let doc = match &target {
+        Target::Function(item) => doc(&item.attrs),
+        Target::Class(block) => doc(&block.attrs),
     };
     let handler = match target {
         Target::Function(item) => Handler::Function(Box::new(function::validate(
@@ -34,6 +39,7 @@ pub(crate) fn route(args: Args, target: Target, diagnostics: &mut Diagnostics) -
             diagnostics,
         ))),
     };
+    let receives = receives(&args, &handler, diagnostics);
     Route {
         pattern: Pattern {
             literal: args.pattern,
@@ -41,6 +47,63 @@ pub(crate) fn route(args: Args, target: Target, diagnostics: &mut Diagnostics) -
         },
         protocols,
         handler,
+        doc,
+        receives,
+        sends: args.sends.map_or(Messages::Untyped, Messages::Json),
+    }
+}
+
+/// The text of the `///` lines (`#[doc = "..."]` attributes), each without its first space,
+/// with blank lines at either end removed.
+fn doc(attrs: &[Attribute]) -> String {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter_map(|attr| match &attr.meta {
+            Meta::NameValue(doc) if doc.path.is_ident("doc") => match &doc.value {
+                Expr::Lit(literal) => match &literal.lit {
+                    Lit::Str(text) => Some(text.value()),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        })
+        .flat_map(|text| {
+            text.split('\n')
+                .map(|line| line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    lines.join("\n").trim_matches('\n').to_owned()
+}
+
+/// What clients send: the type `on_message` decodes, or `receives = T`, else untyped.
+fn receives(args: &Args, handler: &Handler, diagnostics: &mut Diagnostics) -> Messages {
+    let on_message = match handler {
+        Handler::Class(class) => class
+            .events
+            .iter()
+            .find(|event| event.method == Method::OnMessage)
+            .and_then(|event| {
+                event.sig.inputs.iter().rev().find_map(|input| match input {
+                    FnArg::Typed(typed) => Some((*typed.ty).clone()),
+                    FnArg::Receiver(_) => None,
+                })
+            }),
+        Handler::Function(_) => None,
+    };
+    match (on_message, &args.receives) {
+        (Some(_), Some(explicit)) => {
+            diagnostics.error_spanned(
+                explicit,
+                "`receives` is the type `on_message` decodes already",
+                "remove `receives = ...`",
+            );
+            Messages::Untyped
+        }
+        (Some(ty), None) => Messages::OnMessage(ty),
+        (None, Some(ty)) => Messages::Json(ty.clone()),
+        (None, None) => Messages::Untyped,
     }
 }
 

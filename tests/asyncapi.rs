@@ -1,0 +1,128 @@
+//! AsyncAPI documents validated by the reference parser: the chat example's, which the running
+//! example serves at `/asyncapi.json`, and one of every kind of route;
+//! `tests/asyncapi/validate.mjs` parses each with `@asyncapi/parser` and fails on any error.
+//!
+//! Needs `node` and `npm ci` in `tests/asyncapi` (`scripts/test` installs both). Skipped with
+//! a note when one is missing; failed instead when `WS_ROUTES_REQUIRE_NODE` is set.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::Example;
+use ws_routes::asyncapi::Info;
+use ws_routes::{Json, JsonError, Routes, Session, WebSocket, route, routes};
+
+/// What the test needs, or why it cannot run.
+fn prerequisites(dir: &Path) -> Result<(), String> {
+    if Command::new("node").arg("--version").output().is_err() {
+        return Err("no `node`".into());
+    }
+    if !dir.join("node_modules/@asyncapi/parser").exists() {
+        return Err(format!(
+            "no @asyncapi/parser: run `npm ci` in {}",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the reference parser on `document`; `false` with a note when it cannot run here.
+fn validate(document: &str) -> bool {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/asyncapi");
+    if let Err(missing) = prerequisites(&dir) {
+        assert!(
+            std::env::var_os("WS_ROUTES_REQUIRE_NODE").is_none(),
+            "{missing}; `scripts/test` installs it"
+        );
+        eprintln!("skipped: {missing}; run `scripts/test` for every test");
+        return false;
+    }
+    let file = std::env::temp_dir().join(format!(
+        "ws-routes-asyncapi-{}-{:?}.json",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&file, document).expect("write the document");
+    let output = Command::new("node")
+        .arg(dir.join("validate.mjs"))
+        .arg(&file)
+        .output()
+        .expect("run node");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        output.status.success(),
+        "the reference parser refused the document:\n{}{}\n{document}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    true
+}
+
+#[tokio::test]
+async fn the_chat_examples_document_passes_the_reference_parser() {
+    let server = Example::start("chat", &["--addr", "127.0.0.1:0"]);
+    let document = support::get(&server, "/asyncapi.json").await;
+    validate(&document);
+}
+
+/// Echoes what it gets.
+#[route("/echo/{room}/{*rest}")]
+async fn echo(_ws: WebSocket, _room: String) {}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct Move {
+    x: i32,
+    y: i32,
+}
+
+#[derive(Default)]
+struct Board;
+
+#[route("/board")]
+impl Board {
+    async fn on_message(&mut self, session: &mut Session, made: Result<Json<Move>, JsonError>) {
+        if let Ok(Json(Move { x, y })) = made {
+            let _ = session.send(format!("{x},{y}")).await;
+        }
+    }
+}
+
+/// A message type without a JSON Schema: documented as JSON all the same.
+#[derive(serde::Serialize)]
+struct Plain {
+    n: u32,
+}
+
+#[route("/", sends = Plain)]
+async fn root(_ws: WebSocket) {
+    let _ = Plain { n: 1 }.n;
+}
+
+#[test]
+fn untyped_routes_catch_alls_and_the_root_pass_too() {
+    const ROUTES: Routes = routes![echo, Board, root];
+    let info = Info::new("mixed", "0.1.0").description("Every kind of route.");
+    let document = ROUTES.asyncapi(info);
+    let echo = &document["channels"]["echo"];
+    assert_eq!(echo["address"], "/echo/{room}/{rest}");
+    assert_eq!(echo["description"], "Echoes what it gets.");
+    assert_eq!(echo["messages"]["text"]["contentType"], "text/plain");
+    let root = &document["channels"]["root"];
+    assert_eq!(root["address"], "/");
+    let plain = &root["messages"]["asyncapi__Plain"];
+    assert_eq!(plain["contentType"], "application/json", "{root}");
+    assert!(
+        plain["payload"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("no JSON Schema")
+    );
+    let board = &document["channels"]["Board"]["messages"];
+    assert_eq!(
+        board["Move"]["payload"]["$ref"],
+        "#/components/schemas/Move"
+    );
+    validate(&document.to_string());
+}

@@ -1,0 +1,251 @@
+//! An AsyncAPI 3.0 document generated from a route table (feature `asyncapi`): one channel per
+//! route, one operation for what clients send and one for what the route sends, and the JSON
+//! Schemas of typed messages (schemars, draft 7, under `components/schemas`).
+
+use std::collections::HashSet;
+
+use schemars::SchemaGenerator;
+use schemars::generate::SchemaSettings;
+use serde_json::{Map, Value, json};
+
+use crate::routing::{Messages, Route, Routes, Segment};
+
+/// The `info` of an AsyncAPI document: the application's title and version, and an optional
+/// description.
+///
+/// ```
+/// use ws_routes::asyncapi::Info;
+///
+/// let info = Info::new("Chat", "1.0.0").description("Rooms of people talking.");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Info {
+    title: String,
+    version: String,
+    description: Option<String>,
+}
+
+impl Info {
+    /// The title and version of the application.
+    pub fn new(title: impl Into<String>, version: impl Into<String>) -> Self {
+        Info {
+            title: title.into(),
+            version: version.into(),
+            description: None,
+        }
+    }
+
+    /// A description of the application (CommonMark).
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+}
+
+impl Routes {
+    /// The AsyncAPI 3.0 document of this table (feature `asyncapi`).
+    ///
+    /// Each route is a channel named after its handler, whose `address` is its pattern (a
+    /// catch-all `{*rest}` is written `{rest}`) and whose parameters are the pattern's. The
+    /// handler's doc comment is the channel's description. A `receive` operation lists what
+    /// clients send (the type `on_message` decodes, or `#[route(..., receives = T)]`) and a
+    /// `send` operation what the route sends (`#[route(..., sends = T)]`): typed messages are
+    /// JSON with the type's JSON Schema, untyped ones text or binary.
+    ///
+    /// Serve it from the standalone server's fallback:
+    ///
+    /// ```
+    /// use ws_routes::asyncapi::Info;
+    /// use ws_routes::{route, routes, Pages, Routes, Server, WebSocket};
+    ///
+    /// #[derive(serde::Serialize, schemars::JsonSchema)]
+    /// struct Tick {
+    ///     n: u64,
+    /// }
+    ///
+    /// /// A tick a second.
+    /// #[route("/ticks/{name}", sends = Tick)]
+    /// async fn ticks(ws: WebSocket, name: String) {}
+    ///
+    /// const ROUTES: Routes = routes![ticks];
+    ///
+    /// let document = ROUTES.asyncapi(Info::new("Ticks", "1.0.0"));
+    /// assert_eq!(document["channels"]["ticks"]["address"], "/ticks/{name}");
+    /// assert_eq!(document["channels"]["ticks"]["description"], "A tick a second.");
+    /// assert_eq!(document["components"]["schemas"]["Tick"]["type"], "object");
+    ///
+    /// let server = Server::new(ROUTES)
+    ///     .fallback(Pages::new().page("/asyncapi.json", "application/json", document.to_string()));
+    /// ```
+    pub fn asyncapi(&self, info: Info) -> Value {
+        let settings = SchemaSettings::draft07().with(|settings| {
+            settings.definitions_path = "/components/schemas".into();
+            settings.meta_schema = None;
+        });
+        let mut generator = settings.into_generator();
+        let mut channels = Map::new();
+        let mut operations = Map::new();
+        let mut taken = HashSet::new();
+        for route in self.iter() {
+            let id = channel_id(route.handler_name(), &mut taken);
+            let (channel, route_operations) = channel(route, &id, &mut generator);
+            channels.insert(id, channel);
+            operations.extend(route_operations);
+        }
+        let mut info_object = json!({ "title": info.title, "version": info.version });
+        if let Some(description) = info.description {
+            info_object["description"] = description.into();
+        }
+        json!({
+            "asyncapi": "3.0.0",
+            "info": info_object,
+            "defaultContentType": "application/json",
+            "channels": channels,
+            "operations": operations,
+            "components": { "schemas": generator.take_definitions(true) },
+        })
+    }
+}
+
+/// A channel id from the handler's name: letters, digits, `_` and `-`, unique in the document.
+fn channel_id(handler: &str, taken: &mut HashSet<String>) -> String {
+    let base: String = handler
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut id = base.clone();
+    let mut n = 2;
+    while !taken.insert(id.clone()) {
+        id = format!("{base}_{n}");
+        n += 1;
+    }
+    id
+}
+
+/// The channel of `route` and its two operations.
+fn channel(
+    route: &Route,
+    id: &str,
+    generator: &mut SchemaGenerator,
+) -> (Value, Map<String, Value>) {
+    let mut address = String::new();
+    let mut parameters = Map::new();
+    for segment in route.segments() {
+        address.push('/');
+        match segment {
+            Segment::Static(text) => address.push_str(text),
+            Segment::Param(name) => {
+                address.push_str(&format!("{{{name}}}"));
+                parameters.insert(
+                    (*name).into(),
+                    json!({ "description": "one segment of the path, percent-decoded" }),
+                );
+            }
+            Segment::CatchAll(name) => {
+                address.push_str(&format!("{{{name}}}"));
+                parameters.insert(
+                    (*name).into(),
+                    json!({ "description": "the rest of the path, slashes included" }),
+                );
+            }
+        }
+    }
+    if address.is_empty() {
+        address.push('/');
+    }
+    let mut messages = Map::new();
+    let received = message_ids(route.receives(), &mut messages, generator);
+    let sent = message_ids(route.sends(), &mut messages, generator);
+    let mut channel = json!({ "address": address, "messages": messages });
+    if !parameters.is_empty() {
+        channel["parameters"] = parameters.into();
+    }
+    if !route.doc().is_empty() {
+        channel["description"] = route.doc().into();
+    }
+    let mut operations = Map::new();
+    for (action, ids, summary) in [
+        ("receive", received, "What clients send"),
+        ("send", sent, "What the route sends its clients"),
+    ] {
+        let references: Vec<Value> = ids
+            .iter()
+            .map(|message| json!({ "$ref": format!("#/channels/{id}/messages/{message}") }))
+            .collect();
+        operations.insert(
+            format!("{id}_{action}"),
+            json!({
+                "action": action,
+                "channel": { "$ref": format!("#/channels/{id}") },
+                "summary": summary,
+                "messages": references,
+            }),
+        );
+    }
+    (channel, operations)
+}
+
+/// Adds the messages of one side to the channel's `messages` and returns their ids.
+fn message_ids(
+    side: Messages,
+    messages: &mut Map<String, Value>,
+    generator: &mut SchemaGenerator,
+) -> Vec<String> {
+    match side {
+        Messages::Json(ty) => {
+            let (name, schema) = ty.describe(generator);
+            let payload = match schema {
+                Some(schema) => schema.to_value(),
+                None => json!({
+                    "description": format!("JSON: `{name}` has no JSON Schema (derive `schemars::JsonSchema`)"),
+                }),
+            };
+            let name = name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+            let message = json!({
+                "name": name,
+                "contentType": "application/json",
+                "payload": payload,
+            });
+            messages.insert(name.clone(), message);
+            vec![name]
+        }
+        Messages::Untyped => {
+            messages.insert(
+                "text".into(),
+                json!({
+                    "name": "text",
+                    "contentType": "text/plain",
+                    "payload": { "type": "string" },
+                }),
+            );
+            messages.insert(
+                "binary".into(),
+                json!({
+                    "name": "binary",
+                    "contentType": "application/octet-stream",
+                    "payload": { "type": "string", "format": "binary" },
+                }),
+            );
+            vec!["text".into(), "binary".into()]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::channel_id;
+
+    #[test]
+    fn channel_ids_are_plain_and_unique() {
+        let mut taken = Default::default();
+        assert_eq!(channel_id("light", &mut taken), "light");
+        assert_eq!(channel_id("light", &mut taken), "light_2");
+        assert_eq!(channel_id("Counter<u64>", &mut taken), "Counter_u64_");
+    }
+}

@@ -1,0 +1,383 @@
+//! Typed messages (feature `json`): [`Json<T>`] and [`JsonError`], JSON messages built from
+//! serde values, and the typed sends of [`Sender`], [`Session`] and [`Rooms`]. The typed
+//! receive of [`WebSocket`](crate::WebSocket) is in `socket/json.rs`, next to the socket's
+//! own state.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::class::Session;
+use crate::error::Error;
+use crate::rooms::Rooms;
+use crate::socket::Sender;
+use crate::wire::{CloseCode, CloseFrame, Message};
+
+/// A message decoded from, or encoded to, JSON text with serde.
+///
+/// A class-style route's `on_message` takes its messages as `Json<T>`; a message that does not
+/// decode into `T` closes the connection with 1007 (see [`JsonError`]). Take
+/// `Result<Json<T>, JsonError>` instead to receive the error and keep the connection open.
+/// Function routes use [`WebSocket::recv_json`](crate::WebSocket::recv_json) and
+/// [`send_json`](crate::WebSocket::send_json).
+///
+/// ```
+/// use serde::Deserialize;
+/// use ws_routes::{route, Json, Session};
+///
+/// #[derive(Deserialize)]
+/// #[serde(tag = "type", rename_all = "lowercase")]
+/// enum ClientEvent {
+///     Join { name: String },
+///     Say { text: String },
+/// }
+///
+/// #[derive(Default)]
+/// struct Chat {
+///     name: Option<String>,
+/// }
+///
+/// #[route("/chat")]
+/// impl Chat {
+///     async fn on_message(&mut self, session: &mut Session, Json(event): Json<ClientEvent>) {
+///         match event {
+///             ClientEvent::Join { name } => self.name = Some(name),
+///             ClientEvent::Say { text } => {
+///                 let _ = session.send(format!("{:?}: {text}", self.name)).await;
+///             }
+///         }
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    /// The value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// A message that is not the JSON a route expects, or a value that cannot be written as JSON.
+///
+/// A message that does not decode is bad input: unless the route takes the error
+/// ([`WebSocket::recv_json_lenient`](crate::WebSocket::recv_json_lenient), or
+/// `Result<Json<T>, JsonError>` in `on_message`), the connection is closed with
+/// [`close_frame`](Self::close_frame): 1007 ([`CloseCode::INVALID_PAYLOAD`]) and a reason
+/// naming serde's error, such as `invalid JSON: missing field `text` at line 1 column 14`,
+/// cut to the 123 bytes a close reason may take; a binary message where JSON text is expected
+/// gets 1003 ([`CloseCode::UNSUPPORTED`]).
+///
+/// ```
+/// use ws_routes::{CloseCode, JsonError, Message};
+///
+/// #[derive(Debug, serde::Deserialize)]
+/// struct Say {
+///     text: String,
+/// }
+///
+/// let error = JsonError::decode::<Say>(&Message::from(r#"{"txt":"hi"}"#)).unwrap_err();
+/// assert_eq!(error.close_frame().code, CloseCode::INVALID_PAYLOAD);
+/// assert_eq!(error.to_string(), "invalid JSON: missing field `text` at line 1 column 12");
+/// ```
+#[derive(Debug)]
+pub struct JsonError {
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// A text message that is not JSON, or not the JSON of the expected type.
+    Decode(serde_json::Error),
+    /// A binary message where JSON text was expected.
+    Binary,
+    /// A value that serde_json could not write.
+    Encode(serde_json::Error),
+}
+
+impl JsonError {
+    /// Decodes a text message into `T`.
+    pub fn decode<T: DeserializeOwned>(message: &Message) -> Result<T, JsonError> {
+        match message {
+            Message::Text(text) => serde_json::from_str(text.as_str()).map_err(|error| JsonError {
+                kind: Kind::Decode(error),
+            }),
+            Message::Binary(_) => Err(JsonError { kind: Kind::Binary }),
+        }
+    }
+
+    pub(crate) fn encode(error: serde_json::Error) -> Self {
+        JsonError {
+            kind: Kind::Encode(error),
+        }
+    }
+
+    /// serde_json's error, unless the message was binary.
+    pub fn serde_error(&self) -> Option<&serde_json::Error> {
+        match &self.kind {
+            Kind::Decode(error) | Kind::Encode(error) => Some(error),
+            Kind::Binary => None,
+        }
+    }
+
+    /// Whether the message was binary where JSON text was expected.
+    pub fn is_binary(&self) -> bool {
+        matches!(self.kind, Kind::Binary)
+    }
+
+    /// The close frame for a message that does not decode: 1007 with this error as reason (cut
+    /// to 123 bytes on a character boundary), or 1003 for a binary message.
+    pub fn close_frame(&self) -> CloseFrame {
+        let code = match self.kind {
+            Kind::Binary => CloseCode::UNSUPPORTED,
+            Kind::Decode(_) | Kind::Encode(_) => CloseCode::INVALID_PAYLOAD,
+        };
+        CloseFrame::new(code, &self.to_string())
+    }
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Decode(error) => write!(f, "invalid JSON: {error}"),
+            Kind::Binary => f.write_str("expected JSON text, got a binary message"),
+            Kind::Encode(error) => write!(f, "cannot write JSON: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for JsonError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.serde_error()
+            .map(|error| error as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<JsonError> for Error {
+    fn from(error: JsonError) -> Self {
+        Error::Json(error)
+    }
+}
+
+impl Message {
+    /// A text message holding `value` as JSON; fails only where serde_json does (a map with
+    /// keys that are not strings, a `Serialize` implementation that fails).
+    ///
+    /// ```
+    /// use ws_routes::Message;
+    ///
+    /// #[derive(serde::Serialize)]
+    /// #[serde(tag = "type", rename_all = "lowercase")]
+    /// enum ServerEvent {
+    ///     Presence { count: usize },
+    /// }
+    ///
+    /// let message = Message::json(&ServerEvent::Presence { count: 2 })?;
+    /// assert_eq!(message.as_text(), Some(r#"{"type":"presence","count":2}"#));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<Message, serde_json::Error> {
+        serde_json::to_string(value).map(Message::from)
+    }
+}
+
+/// A `serde_json::Value` is sent as JSON text: `rooms.broadcast(&room, json!({...}))`.
+///
+/// ```
+/// use serde_json::json;
+/// use ws_routes::Message;
+///
+/// let message = Message::from(json!({ "type": "presence", "count": 2 }));
+/// assert_eq!(message.as_text(), Some(r#"{"count":2,"type":"presence"}"#));
+/// ```
+impl From<serde_json::Value> for Message {
+    fn from(value: serde_json::Value) -> Self {
+        Message::from(&value)
+    }
+}
+
+/// A `&serde_json::Value` is sent as JSON text.
+impl From<&serde_json::Value> for Message {
+    fn from(value: &serde_json::Value) -> Self {
+        Message::from(value.to_string())
+    }
+}
+
+fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Message, Error> {
+    Message::json(value).map_err(|error| JsonError::encode(error).into())
+}
+
+impl Sender {
+    /// Queues `value` as a JSON text message, as [`send`](Self::send) does; fails with
+    /// [`Error::Json`] when it cannot be written as JSON.
+    ///
+    /// ```
+    /// use ws_routes::{route, WebSocket};
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Tick {
+    ///     n: u64,
+    /// }
+    ///
+    /// #[route("/ticks")]
+    /// async fn ticks(mut ws: WebSocket) {
+    ///     let sender = ws.sender();
+    ///     tokio::spawn(async move {
+    ///         for n in 0.. {
+    ///             if sender.send_json(&Tick { n }).await.is_err() {
+    ///                 break;
+    ///             }
+    ///         }
+    ///     });
+    ///     while let Some(Ok(_)) = ws.recv().await {}
+    /// }
+    /// ```
+    pub async fn send_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
+        self.send(encode(value)?).await
+    }
+
+    /// Queues `value` as a JSON text message without waiting, as [`try_send`](Self::try_send)
+    /// does.
+    pub fn try_send_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
+        self.try_send(encode(value)?)
+    }
+}
+
+impl Session {
+    /// Sends `value` as a JSON text message now.
+    ///
+    /// ```
+    /// use ws_routes::{route, Session};
+    ///
+    /// #[derive(Default)]
+    /// struct Hello;
+    ///
+    /// #[route("/hello")]
+    /// impl Hello {
+    ///     async fn on_open(&mut self, session: &mut Session) {
+    ///         let _ = session.send_json(&serde_json::json!({ "type": "hello" })).await;
+    ///     }
+    /// }
+    /// ```
+    pub async fn send_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.send(encode(value)?).await
+    }
+}
+
+impl Rooms {
+    /// Sends `value`, written as JSON once for every member, to every member of `room`; see
+    /// [`broadcast`](Self::broadcast). Fails, sending nothing, when `value` cannot be written
+    /// as JSON.
+    ///
+    /// ```
+    /// use ws_routes::Rooms;
+    ///
+    /// #[derive(serde::Serialize)]
+    /// #[serde(tag = "type", rename_all = "lowercase")]
+    /// enum ServerEvent {
+    ///     Presence { count: usize },
+    /// }
+    ///
+    /// let rooms = Rooms::new();
+    /// let queued = rooms.broadcast_json("lobby", &ServerEvent::Presence { count: 0 })?;
+    /// assert_eq!(queued, 0); // nobody is in the lobby
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn broadcast_json<T: Serialize + ?Sized>(
+        &self,
+        room: &str,
+        value: &T,
+    ) -> Result<usize, serde_json::Error> {
+        Ok(self.broadcast(room, Message::json(value)?))
+    }
+
+    /// Sends `value` as JSON to every member of `room` but `except`; see
+    /// [`broadcast_except`](Self::broadcast_except).
+    pub fn broadcast_json_except<T: Serialize + ?Sized>(
+        &self,
+        room: &str,
+        value: &T,
+        except: &Sender,
+    ) -> Result<usize, serde_json::Error> {
+        Ok(self.broadcast_except(room, Message::json(value)?, except))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(tag = "type", rename_all = "lowercase")]
+    enum Event {
+        Join { name: String },
+        Say { text: String },
+    }
+
+    fn decode(text: &str) -> Result<Event, JsonError> {
+        JsonError::decode(&Message::from(text))
+    }
+
+    #[test]
+    fn a_tagged_enum_decodes_in_one_match() {
+        assert_eq!(
+            decode(r#"{"type":"say","text":"hi"}"#).unwrap(),
+            Event::Say { text: "hi".into() }
+        );
+        assert_eq!(
+            decode(r#"{"type":"join","name":"ada"}"#).unwrap(),
+            Event::Join { name: "ada".into() }
+        );
+    }
+
+    #[test]
+    fn bad_input_closes_with_1007_and_says_why() {
+        for (input, reason) in [
+            ("{", "invalid JSON: EOF while parsing an object"),
+            (
+                r#"{"type":"say","text":5}"#,
+                "invalid JSON: invalid type: integer `5`",
+            ),
+            (r#"{"type":"say"}"#, "invalid JSON: missing field `text`"),
+            (
+                r#"{"type":"dance"}"#,
+                "invalid JSON: unknown variant `dance`",
+            ),
+        ] {
+            let frame = decode(input).unwrap_err().close_frame();
+            assert_eq!(frame.code, CloseCode::INVALID_PAYLOAD, "{input}");
+            assert!(
+                frame.reason.starts_with(reason),
+                "{input}: {}",
+                frame.reason
+            );
+        }
+        let binary = JsonError::decode::<Event>(&Message::from(vec![1])).unwrap_err();
+        assert!(binary.is_binary());
+        assert_eq!(binary.close_frame().code, CloseCode::UNSUPPORTED);
+    }
+
+    #[test]
+    fn a_long_reason_is_cut_on_a_character_boundary() {
+        let input = format!(r#"{{"type":"{}"}}"#, "é".repeat(100));
+        let frame = decode(&input).unwrap_err().close_frame();
+        assert!(frame.reason.len() <= CloseFrame::MAX_REASON_LEN);
+        assert!(
+            frame
+                .reason
+                .starts_with("invalid JSON: unknown variant `éé")
+        );
+    }
+
+    #[test]
+    fn values_become_json_text() {
+        let message = Message::json(&[1, 2]).unwrap();
+        assert_eq!(message.as_text(), Some("[1,2]"));
+        let keys = std::collections::HashMap::from([((1, 2), 3)]);
+        assert!(Message::json(&keys).is_err());
+    }
+}
