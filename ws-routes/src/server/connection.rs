@@ -61,9 +61,12 @@ pub(crate) async fn serve(shared: Arc<Context>, tcp: TcpStream, peer: SocketAddr
         Ok(Err(error)) => return debug!(%error, "handshake failed"),
         Err(_) => return debug!("handshake timed out"),
     };
-    // Boxed for the same reason; the stream itself lives in a box for the connection's life.
-    let upgrade = Engine::server(transport, accepted.leftover, shared.config.engine());
-    let stream = Box::new(Box::pin(upgrade).await);
+    // The stream lives in a box for the connection's life.
+    let stream = Box::new(Engine::server(
+        transport,
+        accepted.leftover,
+        shared.config.engine(),
+    ));
     let (returned, frame) = match accepted.target {
         Target::Route {
             route,

@@ -11,7 +11,7 @@ use crate::extract::Reject;
 use crate::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use crate::routing::Route;
-use crate::wire::engine;
+use crate::wire::handshake as wire;
 
 /// The most headers a handshake request may carry.
 const MAX_HEADERS: usize = 64;
@@ -207,7 +207,7 @@ pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Reject> {
         ));
     }
     match head.headers.get("sec-websocket-key") {
-        Some(key) if !key.is_empty() => Ok(engine::accept_key(key.as_bytes())),
+        Some(key) if !key.is_empty() => Ok(wire::accept_key(key.as_bytes())),
         _ => Err(Reject::new(StatusCode::BAD_REQUEST).body("missing Sec-WebSocket-Key\n")),
     }
 }
