@@ -118,8 +118,8 @@ fn decode(raw: &str) -> Result<Cow<'_, str>, std::str::Utf8Error> {
 
 /// A path parameter that could not be decoded or parsed into the handler's argument type.
 ///
-/// The connection is closed with code 4000 ([`close::INVALID_PARAMETER`](crate::close)) and
-/// a reason naming the parameter.
+/// The connection is closed with code 4000 ([`CloseCode::BAD_PARAM`](crate::CloseCode::BAD_PARAM))
+/// and a reason naming the parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamError {
     name: &'static str,
