@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::socket::Sender;
+use crate::wire::engine::Encoded;
 use crate::wire::{CloseCode, Message};
 
 #[cfg(feature = "redis")]
@@ -42,9 +43,9 @@ pub enum SlowConsumer {
 ///
 /// A member is a connection's [`Sender`]. It leaves every room by itself when its connection
 /// ends (when the handler returns or the socket is dropped), and when a broadcast finds it
-/// closed or too slow (see [`SlowConsumer`]). A broadcast builds its message once and shares
-/// it between members (`Utf8Bytes` and `Bytes` are reference-counted), queues it with
-/// `try_send`, and never waits for a member.
+/// closed or too slow (see [`SlowConsumer`]). A broadcast frames its message once and shares
+/// the frame between members, whose connections write the same bytes; it queues the frame
+/// as `try_send` would, and never waits for a member.
 ///
 /// Share the handle with every handler through
 /// [`Server::with_state`](crate::Server::with_state): function routes take it as a
@@ -464,6 +465,7 @@ impl Inner {
     /// Queues `message` for the members of `room` (every member for `None`) but `except`, on
     /// this server; closes or skips the slow ones and forgets the gone ones.
     fn deliver(&self, room: Option<&str>, message: &Message, except: Option<u64>) -> usize {
+        let encoded = Encoded::new(message);
         let mut queued = 0;
         let mut slow = Vec::new();
         let mut gone = Vec::new();
@@ -473,7 +475,7 @@ impl Inner {
                 if except == Some(id) {
                     return;
                 }
-                match sender.try_send(message.clone()) {
+                match sender.try_send_encoded(encoded.clone()) {
                     Ok(()) => {
                         queued += 1;
                         if let SlowConsumer::SkipThenClose(_) = self.policy {

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::wire::engine::{Engine, Frame};
 use crate::wire::{CloseCode, CloseFrame, Message};
 use liveness::{Liveness, Wake};
-use outbox::{Next, Outbox};
+use outbox::{Next, Outbox, Queued};
 
 /// One WebSocket connection, on the server (a handler's argument) or on the client
 /// (from [`connect`](crate::connect)).
@@ -59,7 +59,7 @@ pub struct WebSocket {
 /// [`Sender::close`], or a liveness event.
 enum Event {
     Incoming(Option<Result<Frame, Error>>),
-    Outgoing(Message),
+    Outgoing(Queued),
     Kicked(CloseFrame),
     Wake(Wake),
 }
@@ -289,12 +289,18 @@ impl WebSocket {
     /// Writes a message a [`Sender`] queued: `None` once written, or what `recv` returns when
     /// the write failed or a [`Sender::close`] interrupted it (the write may be waiting on a
     /// peer that does not read).
-    async fn write_queued(&mut self, message: Message) -> Option<Option<Result<Message, Error>>> {
+    async fn write_queued(&mut self, queued: Queued) -> Option<Option<Result<Message, Error>>> {
         let (Some(stream), Some(outbox)) = (self.stream.as_mut(), self.outbox.as_ref()) else {
             return Some(None);
         };
+        let writing = async {
+            match queued {
+                Queued::Message(message) => stream.send(Frame::Message(message)).await,
+                Queued::Encoded(encoded) => stream.send_encoded(encoded).await,
+            }
+        };
         let written = tokio::select! {
-            written = stream.send(Frame::Message(message)) => written,
+            written = writing => written,
             frame = outbox.closed() => return Some(self.kicked(frame).await),
         };
         match written {

@@ -19,6 +19,7 @@ use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
 use crate::error::Error;
+use crate::wire::engine::Encoded;
 use crate::wire::{CloseCode, CloseFrame, Message};
 
 /// How many message slots an empty queue keeps (a `VecDeque`'s smallest allocation).
@@ -27,10 +28,17 @@ const KEPT_SLOTS: usize = 4;
 /// Numbers connections for [`Sender::id`]; 0 is never used.
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
+/// A message waiting in the outbox.
+pub(crate) enum Queued {
+    Message(Message),
+    /// A broadcast, framed once for every member.
+    Encoded(Encoded),
+}
+
 /// What the outbox gives the connection.
 pub(crate) enum Next {
     /// A queued message to write.
-    Message(Message),
+    Message(Queued),
     /// A [`Sender::close`] asked the connection to close with this frame.
     Close(CloseFrame),
 }
@@ -53,7 +61,7 @@ struct Queue {
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Message>,
+    queue: VecDeque<Queued>,
     /// The close a [`Sender::close`] asked for; the first one wins.
     close: Option<CloseFrame>,
     ended: bool,
@@ -164,7 +172,7 @@ impl Sender {
     /// Queues a message, waiting while the connection's queue is full (so a slow client slows
     /// the sender, never memory). Fails with [`Error::Closed`] once the connection is gone.
     pub async fn send(&self, message: impl Into<Message>) -> Result<(), Error> {
-        let mut message = Some(message.into());
+        let mut message = Some(Queued::Message(message.into()));
         loop {
             // Listen for room before looking, so that room made in between is not missed.
             let mut room = pin!(self.shared.room.notified());
@@ -179,11 +187,16 @@ impl Sender {
     /// Queues a message without waiting: [`Error::QueueFull`] when the client is not keeping
     /// up, [`Error::Closed`] once the connection is gone.
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), Error> {
-        self.offer(&mut Some(message.into()))
+        self.offer(&mut Some(Queued::Message(message.into())))
+    }
+
+    /// Queues a message framed beforehand, as [`try_send`](Self::try_send) does.
+    pub(crate) fn try_send_encoded(&self, encoded: Encoded) -> Result<(), Error> {
+        self.offer(&mut Some(Queued::Encoded(encoded)))
     }
 
     /// Puts `message` in the queue if there is room, taking it out of the option.
-    fn offer(&self, message: &mut Option<Message>) -> Result<(), Error> {
+    fn offer(&self, message: &mut Option<Queued>) -> Result<(), Error> {
         let mut state = self.shared.state();
         if state.ended {
             return Err(Error::Closed);

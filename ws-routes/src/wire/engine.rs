@@ -53,6 +53,35 @@ pub(crate) enum Frame {
     Close(Option<CloseFrame>),
 }
 
+/// A data message framed once, as a server writes it, for any number of connections: a
+/// broadcast costs one encoding, and each server connection writes the same bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct Encoded {
+    opcode: OpCode,
+    header_len: u8,
+    frame: Bytes,
+}
+
+impl Encoded {
+    pub(crate) fn new(message: &Message) -> Self {
+        let (opcode, payload) = match message {
+            Message::Text(text) => (OpCode::Text, text.as_bytes()),
+            Message::Binary(data) => (OpCode::Binary, &data[..]),
+        };
+        let mut header = [0; MAX_HEADER];
+        let header_len =
+            frame::encode_header(&mut header, true, false, opcode, payload.len(), None);
+        let mut frame = BytesMut::with_capacity(header_len + payload.len());
+        frame.put_slice(&header[..header_len]);
+        frame.put_slice(payload);
+        Encoded {
+            opcode,
+            header_len: header_len as u8,
+            frame: frame.freeze(),
+        }
+    }
+}
+
 /// Which end of the connection this is: servers read masked frames and write unmasked ones,
 /// clients the other way round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,7 +261,33 @@ impl Engine {
                 "a control frame's payload is over 125 bytes",
             ));
         }
-        let mut outgoing = Some(Outgoing::new(opcode, payload, self.role));
+        self.write(Outgoing::new(opcode, payload, self.role)).await
+    }
+
+    /// Writes a message framed beforehand, as [`send`](Self::send) does: a server writes the
+    /// bytes as they are, a client masks the payload anew.
+    pub(crate) async fn send_encoded(&mut self, encoded: Encoded) -> Result<(), Error> {
+        if self.closing != Closing::Open {
+            return Err(Error::Closed);
+        }
+        let outgoing = match self.role {
+            Role::Server => Outgoing {
+                header: [0; MAX_HEADER],
+                header_len: 0,
+                payload: encoded.frame,
+                written: 0,
+            },
+            Role::Client => {
+                let payload = encoded.frame.slice(usize::from(encoded.header_len)..);
+                Outgoing::new(encoded.opcode, payload, Role::Client)
+            }
+        };
+        self.write(outgoing).await
+    }
+
+    /// Writes what is queued, then `outgoing`, and flushes.
+    async fn write(&mut self, outgoing: Outgoing) -> Result<(), Error> {
+        let mut outgoing = Some(outgoing);
         poll_fn(|cx| {
             ready!(self.poll_write(cx))?;
             if let Some(outgoing) = outgoing.take() {
