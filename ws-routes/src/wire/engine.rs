@@ -527,3 +527,87 @@ fn close_payload(frame: Option<&CloseFrame>) -> Bytes {
     payload.put_slice(reason);
     payload.freeze()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    /// An engine on one end of a TCP connection, and the raw other end.
+    async fn pair(role: Role) -> (Engine, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (ours, _) = listener.accept().await.unwrap();
+        let settings = Settings {
+            read_buffer: 4 << 10,
+            max_message: 64 << 20,
+            max_frame: 64 << 20,
+        };
+        (
+            Engine::new(Transport::Tcp(ours), role, Vec::new(), settings),
+            peer,
+        )
+    }
+
+    #[tokio::test]
+    async fn next_survives_being_cancelled_while_a_frame_arrives_in_pieces() {
+        let (mut engine, mut peer) = pair(Role::Server).await;
+        let key = [9, 8, 7, 6];
+        let mut frame = vec![0x81, 0x80 | 13];
+        frame.extend(key);
+        let mut payload = b"hello, pieces".to_vec();
+        frame::apply_mask(&mut payload, key, 0);
+        frame.extend(payload);
+        let writer = tokio::spawn(async move {
+            for piece in frame.chunks(3) {
+                peer.write_all(piece).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            peer
+        });
+        let mut cancelled = 0;
+        let frame = loop {
+            tokio::select! {
+                frame = engine.next() => break frame,
+                () = tokio::time::sleep(Duration::from_millis(2)) => cancelled += 1,
+            }
+        };
+        assert!(cancelled > 0);
+        assert!(
+            matches!(frame, Some(Ok(Frame::Message(Message::Text(text)))) if text == "hello, pieces")
+        );
+        drop(writer.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_send_cancelled_halfway_is_completed_before_the_next_frame() {
+        let (mut engine, mut peer) = pair(Role::Server).await;
+        let big = Bytes::from(vec![b'x'; 16 << 20]);
+        let sending = engine.send(Frame::Message(Message::Binary(big)));
+        let cancelled = tokio::time::timeout(Duration::from_millis(50), sending).await;
+        assert!(
+            cancelled.is_err(),
+            "the peer reads nothing, so the write must wait"
+        );
+        let reader = tokio::spawn(async move {
+            let mut wire = vec![0; 10 + (16 << 20) + 7];
+            peer.read_exact(&mut wire).await.unwrap();
+            wire
+        });
+        engine.send(Frame::Message("after".into())).await.unwrap();
+        let wire = reader.await.unwrap();
+        assert_eq!(wire[..2], [0x82, 127]);
+        assert_eq!(
+            u64::from_be_bytes(wire[2..10].try_into().unwrap()),
+            16 << 20
+        );
+        assert!(wire[10..10 + (16 << 20)].iter().all(|&byte| byte == b'x'));
+        assert_eq!(&wire[10 + (16 << 20)..], b"\x81\x05after");
+    }
+}
