@@ -367,6 +367,8 @@ impl Engine {
             Poll::Ready(Ok(())) if self.closing == Closing::Answering => {
                 self.closing = Closing::Done;
             }
+            // Nothing may follow the peer's close frame: read no more until it is answered.
+            Poll::Pending if self.closing == Closing::Answering => return Poll::Pending,
             _ => {}
         }
         if self.read_done || self.closing == Closing::Done {
