@@ -18,6 +18,9 @@ struct Cli {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8765")]
     addr: String,
+    /// The largest message (and frame) accepted, in bytes; a larger one closes with 1009.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_message_size: usize,
 }
 
 #[route("/")]
@@ -53,7 +56,11 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(cli: &Cli) -> std::io::Result<()> {
-    let server = Server::new(routes![root, room]).bind(&cli.addr).await?;
+    let server = Server::new(routes![root, room])
+        .max_message_size(cli.max_message_size)
+        .max_frame_size(cli.max_message_size)
+        .bind(&cli.addr)
+        .await?;
     println!("echo server listening on ws://{}", server.local_addr()?);
     server.run_until(ws_routes::shutdown_signal()).await
 }

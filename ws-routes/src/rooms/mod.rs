@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::socket::Sender;
 use crate::socket::outbox::Offered;
+use crate::wire::engine::Encoded;
 use crate::wire::{CloseCode, Message};
 
 #[cfg(feature = "redis")]
@@ -610,6 +611,7 @@ impl Inner {
     /// Queues `message` for the members of `room` (every member for `None`) but `except`, on
     /// this server; closes or skips the slow ones and forgets the gone ones.
     fn deliver(&self, room: Option<&str>, message: &Message, except: Option<u64>) -> usize {
+        let encoded = Encoded::new(message);
         let mut queued = 0;
         let mut slow = Vec::new();
         let mut gone = Vec::new();
@@ -620,7 +622,7 @@ impl Inner {
                 if except == Some(id) {
                     return;
                 }
-                match sender.offer_broadcast(message, self.bounds.pending_limit, high_water) {
+                match sender.offer_broadcast(&encoded, self.bounds.pending_limit, high_water) {
                     Offered::Queued => {
                         queued += 1;
                         if self.stalled(sender) {

@@ -70,9 +70,12 @@ pub(crate) async fn run(
     accepted: Accepted,
     started: Option<oneshot::Sender<()>>,
 ) {
-    // Boxed for the same reason; the stream itself lives in a box for the connection's life.
-    let upgrade = Engine::server(transport, accepted.leftover, shared.config.engine());
-    let stream = Box::new(Box::pin(upgrade).await);
+    // The stream lives in a box for the connection's life.
+    let stream = Box::new(Engine::server(
+        transport,
+        accepted.leftover,
+        shared.config.engine(),
+    ));
     let (returned, frame) = match accepted.target {
         Target::Route {
             route,

@@ -11,7 +11,7 @@ use crate::extract::Reject;
 use crate::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use crate::routing::Route;
-use crate::wire::engine;
+use crate::wire::handshake as wire;
 
 /// The most headers a handshake request may carry.
 const MAX_HEADERS: usize = 64;
@@ -225,7 +225,7 @@ pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Reject> {
         ));
     }
     match single(head, "sec-websocket-key")? {
-        Some(key) if is_websocket_key(key.as_bytes()) => Ok(engine::accept_key(key.as_bytes())),
+        Some(key) if is_websocket_key(key.as_bytes()) => Ok(wire::accept_key(key.as_bytes())),
         Some(_) => Err(bad_request(
             "Sec-WebSocket-Key must be 16 bytes in base64\n",
         )),

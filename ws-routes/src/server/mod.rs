@@ -220,8 +220,11 @@ impl Server {
         self
     }
 
-    /// The size of each connection's read buffer, which grows on demand for larger
-    /// messages. Default: 4 KiB.
+    /// How many bytes a connection reads from its socket at a time. Default: 4 KiB.
+    ///
+    /// The buffer they are read into is only held while data is arriving: an idle connection
+    /// keeps no read buffer, a message's buffer lives while the message arrives, and the rest
+    /// of a large frame is read straight into its message.
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.config.read_buffer_size = bytes;
         self

@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::wire::engine::{Engine, Frame};
 use crate::wire::{CloseCode, CloseFrame, Message};
 use liveness::{Liveness, Wake};
-use outbox::{Next, Outbox};
+use outbox::{Next, Outbox, Queued};
 
 /// One WebSocket connection, on the server (a handler's argument) or on the client
 /// (from [`connect`](crate::connect)).
@@ -68,7 +68,7 @@ pub struct WebSocket {
 /// [`Sender::close`], or a liveness event.
 enum Event {
     Incoming(Option<Result<Frame, Error>>),
-    Outgoing(Message),
+    Outgoing(Queued),
     Kicked(CloseFrame),
     Wake(Wake),
 }
@@ -319,13 +319,19 @@ impl WebSocket {
     /// Writes a message a [`Sender`] queued: `None` once written, or what `recv` returns when
     /// the write failed or a [`Sender::close`] interrupted it (the write may be waiting on a
     /// peer that does not read).
-    async fn write_queued(&mut self, message: Message) -> Option<Option<Result<Message, Error>>> {
+    async fn write_queued(&mut self, queued: Queued) -> Option<Option<Result<Message, Error>>> {
         let (Some(stream), Some(outbox)) = (self.stream.as_mut(), self.outbox.as_ref()) else {
             return Some(None);
         };
         let limit = self.liveness.as_deref().map(Liveness::write_timeout);
+        let writing = async {
+            match queued {
+                Queued::Message(message) => stream.send(Frame::Message(message)).await,
+                Queued::Encoded(encoded) => stream.send_encoded(encoded).await,
+            }
+        };
         let written = tokio::select! {
-            written = bounded(stream, limit, Frame::Message(message)) => written,
+            written = bounded(limit, writing) => written,
             frame = outbox.closed() => return Some(self.kicked(frame).await),
         };
         if matches!(written, Err(Error::WriteTimeout)) {
@@ -411,7 +417,7 @@ impl WebSocket {
     /// (the peer stopped reading) gives up on the connection with [`Error::WriteTimeout`].
     async fn write(&mut self, frame: Frame) -> Result<(), Error> {
         let limit = self.liveness.as_deref().map(Liveness::write_timeout);
-        let written = bounded(self.stream(), limit, frame).await;
+        let written = bounded(limit, self.stream().send(frame)).await;
         if matches!(written, Err(Error::WriteTimeout)) {
             self.abandon();
         }
@@ -428,12 +434,15 @@ impl WebSocket {
     }
 }
 
-/// Writes `frame`, within `limit` when there is one.
-async fn bounded(stream: &mut Engine, limit: Option<Duration>, frame: Frame) -> Result<(), Error> {
+/// Runs a write, within `limit` when there is one.
+async fn bounded(
+    limit: Option<Duration>,
+    writing: impl Future<Output = Result<(), Error>>,
+) -> Result<(), Error> {
     let Some(limit) = limit else {
-        return stream.send(frame).await;
+        return writing.await;
     };
-    match tokio::time::timeout(limit, stream.send(frame)).await {
+    match tokio::time::timeout(limit, writing).await {
         Ok(written) => written,
         Err(_) => Err(Error::WriteTimeout),
     }

@@ -20,6 +20,7 @@ use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
 use crate::error::Error;
+use crate::wire::engine::Encoded;
 use crate::wire::{CloseCode, CloseFrame, Message};
 
 /// How many message slots an empty queue keeps (a `VecDeque`'s smallest allocation).
@@ -38,10 +39,21 @@ pub(crate) enum Offered {
     Closed,
 }
 
-/// What a queued message costs: its payload and the slot that holds it, so that even empty
+/// A message waiting in the outbox.
+pub(crate) enum Queued {
+    Message(Message),
+    /// A broadcast, framed once for every member.
+    Encoded(Encoded),
+}
+
+/// What a queued message costs: its bytes and the slot that holds it, so that even empty
 /// messages count towards the byte bound.
-fn cost(message: &Message) -> usize {
-    message.len() + SLOT_COST
+fn cost(queued: &Queued) -> usize {
+    SLOT_COST
+        + match queued {
+            Queued::Message(message) => message.len(),
+            Queued::Encoded(encoded) => encoded.len(),
+        }
 }
 
 /// The bookkeeping of one queued message, in bytes.
@@ -50,7 +62,7 @@ const SLOT_COST: usize = 64;
 /// What the outbox gives the connection.
 pub(crate) enum Next {
     /// A queued message to write.
-    Message(Message),
+    Message(Queued),
     /// A [`Sender::close`] asked the connection to close with this frame.
     Close(CloseFrame),
 }
@@ -73,7 +85,7 @@ struct Queue {
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Message>,
+    queue: VecDeque<Queued>,
     /// What the queued messages cost, in bytes (see [`cost`]).
     bytes: usize,
     /// Above this many pending bytes a reader that does not drain them is on its way to being
@@ -195,7 +207,7 @@ impl Sender {
     /// Queues a message, waiting while the connection's queue is full (so a slow client slows
     /// the sender, never memory). Fails with [`Error::Closed`] once the connection is gone.
     pub async fn send(&self, message: impl Into<Message>) -> Result<(), Error> {
-        let mut message = Some(message.into());
+        let mut message = Some(Queued::Message(message.into()));
         loop {
             // Listen for room before looking, so that room made in between is not missed.
             let mut room = pin!(self.shared.room.notified());
@@ -210,11 +222,11 @@ impl Sender {
     /// Queues a message without waiting: [`Error::QueueFull`] when the client is not keeping
     /// up, [`Error::Closed`] once the connection is gone.
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), Error> {
-        self.offer(&mut Some(message.into()))
+        self.offer(&mut Some(Queued::Message(message.into())))
     }
 
     /// Puts `message` in the queue if there is room, taking it out of the option.
-    fn offer(&self, message: &mut Option<Message>) -> Result<(), Error> {
+    fn offer(&self, message: &mut Option<Queued>) -> Result<(), Error> {
         let mut state = self.shared.state();
         if state.ended {
             return Err(Error::Closed);
@@ -275,7 +287,7 @@ impl Sender {
     /// Pending bytes above `high_water` start (or continue) the member's time over the mark.
     pub(crate) fn offer_broadcast(
         &self,
-        message: &Message,
+        encoded: &Encoded,
         limit: usize,
         high_water: usize,
     ) -> Offered {
@@ -283,12 +295,13 @@ impl Sender {
         if state.ended || state.close.is_some() {
             return Offered::Closed;
         }
-        let cost = cost(message);
+        let queued = Queued::Encoded(encoded.clone());
+        let cost = cost(&queued);
         if state.bytes > 0 && state.bytes + cost > limit {
             return Offered::Full;
         }
         state.bytes += cost;
-        state.queue.push_back(message.clone());
+        state.queue.push_back(queued);
         state.high_water = Some(high_water);
         if state.bytes > high_water && state.over_since.is_none() {
             state.over_since = Some(Instant::now());
@@ -358,13 +371,15 @@ impl fmt::Debug for Sender {
 mod tests {
     use super::{Offered, Outbox, SLOT_COST};
     use crate::wire::Message;
+    use crate::wire::engine::Encoded;
 
     #[test]
     fn broadcasts_are_bounded_in_bytes_not_messages() {
         let outbox = Outbox::new(4);
         let sender = outbox.sender();
-        let small = Message::text("hi");
-        let limit = 100 * (2 + SLOT_COST);
+        let small = Encoded::new(&Message::text("hi"));
+        // A two-byte text is a four-byte frame.
+        let limit = 100 * (4 + SLOT_COST);
         // Far more small messages than the queue's count, all within the byte bound.
         for _ in 0..100 {
             assert_eq!(
@@ -385,7 +400,7 @@ mod tests {
     fn a_message_that_finds_the_queue_empty_always_fits() {
         let outbox = Outbox::new(4);
         let sender = outbox.sender();
-        let big = Message::binary(vec![0; 10_000]);
+        let big = Encoded::new(&Message::binary(vec![0; 10_000]));
         assert_eq!(sender.offer_broadcast(&big, 100, 25), Offered::Queued);
         assert_eq!(sender.offer_broadcast(&big, 100, 25), Offered::Full);
         drop(outbox);

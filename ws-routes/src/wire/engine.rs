@@ -1,22 +1,47 @@
-//! The framing engine, behind one seam: tungstenite frames, parses, masks and validates; this
-//! module is the only one in the crate that names it. Everything else talks in [`Frame`]s of
-//! ws-routes' own types.
+//! The framing engine: one connection's WebSocket protocol over its [`Transport`], as poll
+//! functions, so that every wait in it can be cancelled and resumed (the connection code calls
+//! [`Engine::next`] inside `tokio::select!` next to timers and queues).
+//!
+//! - **Reading.** Bytes are read [`Settings::read_buffer`] at a time into a buffer of the
+//!   thread's, not the connection's, and fed to the [`Reader`], which copies each payload once
+//!   into the message it belongs to. A connection keeps bytes of its own only while they are
+//!   arriving: a message's buffer while the message is incomplete, and the bytes read past the
+//!   frame [`next`](Engine::next) returned (frames that came in one read). An idle connection
+//!   holds no read buffer. The rest of a large data frame is read straight into its message.
+//! - **Writing.** A frame is written header and payload in one vectored write, flushed, and
+//!   never buffered behind another: small messages go out at once. The engine holds at most the
+//!   frame in progress; a write cancelled halfway leaves the rest of that frame queued, and the
+//!   next write, flush or [`next`](Engine::next) completes it first. Pongs answering pings and
+//!   the close answering the peer's are queued the same way and written by the next poll.
+//! - **Closing.** A close frame is answered with one echoing its code, after which `next`
+//!   returns `None`; after sending one, `next` keeps yielding frames until the peer's answer.
+//!   Then the server shuts its side of the connection; the client waits for the server to.
 
-use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WireCode;
-use tokio_tungstenite::tungstenite::protocol::{
-    CloseFrame as WireCloseFrame, Role, WebSocketConfig,
-};
-use tokio_tungstenite::tungstenite::{self, Utf8Bytes as WireText};
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::frame::{self, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode};
+use super::handshake;
+use super::read::Reader;
 use super::transport::Transport;
-use super::{CloseCode, CloseFrame, Message, Utf8Bytes};
+use super::{CloseFrame, Message};
 use crate::error::Error;
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Uri};
+
+/// The most a single read takes when it goes straight into a large frame's message.
+const DIRECT_READ_MAX: usize = 64 << 10;
+
+thread_local! {
+    /// The read buffer of every connection polled on this thread: a connection keeps only
+    /// what it has not yet consumed.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// A frame as the connection code sees it: a data message, or a control frame.
 #[derive(Debug)]
@@ -28,29 +53,94 @@ pub(crate) enum Frame {
     Close(Option<CloseFrame>),
 }
 
+/// A data message framed once, as a server writes it, for any number of connections: a
+/// broadcast costs one encoding, and each server connection writes the same bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct Encoded {
+    opcode: OpCode,
+    header_len: u8,
+    frame: Bytes,
+}
+
+impl Encoded {
+    pub(crate) fn new(message: &Message) -> Self {
+        let (opcode, payload) = match message {
+            Message::Text(text) => (OpCode::Text, text.as_bytes()),
+            Message::Binary(data) => (OpCode::Binary, &data[..]),
+        };
+        let mut header = [0; MAX_HEADER];
+        let header_len =
+            frame::encode_header(&mut header, true, false, opcode, payload.len(), None);
+        let mut frame = BytesMut::with_capacity(header_len + payload.len());
+        frame.put_slice(&header[..header_len]);
+        frame.put_slice(payload);
+        Encoded {
+            opcode,
+            header_len: header_len as u8,
+            frame: frame.freeze(),
+        }
+    }
+
+    /// The bytes of the whole frame.
+    pub(crate) fn len(&self) -> usize {
+        self.frame.len()
+    }
+}
+
+/// Which end of the connection this is: servers read masked frames and write unmasked ones,
+/// clients the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Server,
+    Client,
+}
+
 /// Limits and buffers of one connection.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
-    /// Bytes read from the socket at a time (the buffer grows for larger frames).
+    /// Bytes read from the socket at a time; the buffer they are read into is only held while
+    /// data is arriving.
     pub(crate) read_buffer: usize,
     pub(crate) max_message: usize,
     pub(crate) max_frame: usize,
 }
 
-impl Settings {
-    fn tungstenite(self) -> WebSocketConfig {
-        WebSocketConfig::default()
-            .read_buffer_size(self.read_buffer)
-            .write_buffer_size(0)
-            .max_message_size(Some(self.max_message))
-            .max_frame_size(Some(self.max_frame))
-    }
+/// Where the close handshake stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    Open,
+    /// Our close frame is queued or sent; the peer's answer is awaited.
+    Sent,
+    /// The peer's close frame arrived; our answer is queued.
+    Answering,
+    /// Both close frames went through.
+    Done,
 }
 
 /// One WebSocket connection's framing: reads frames (answering pings and the close handshake
 /// on its own) and writes them.
 pub(crate) struct Engine {
-    stream: WebSocketStream<Transport>,
+    transport: Transport,
+    role: Role,
+    read_buffer: usize,
+    reader: Reader,
+    /// Bytes read but not yet fed to the reader, from `backlog_at` on; empty (and unallocated)
+    /// unless one read brought more than one frame.
+    backlog: Vec<u8>,
+    backlog_at: usize,
+    /// Reading is over: the peer left or broke the protocol.
+    read_done: bool,
+    /// `next` has returned `None`.
+    finished: bool,
+    /// The frame being written.
+    out: Option<Outgoing>,
+    /// The payload of the last ping, to answer.
+    pong: Option<Bytes>,
+    /// The payload of a close frame to write.
+    close_out: Option<Bytes>,
+    /// Bytes were written since the last flush.
+    unflushed: bool,
+    closing: Closing,
 }
 
 /// What the client learns from the server's `101` response.
@@ -59,22 +149,82 @@ pub(crate) struct Switched {
     pub(crate) headers: HeaderMap,
 }
 
+/// A frame on its way out: its header and payload, and how much of both is written.
+struct Outgoing {
+    header: [u8; MAX_HEADER],
+    header_len: u8,
+    payload: Bytes,
+    written: usize,
+}
+
+impl Outgoing {
+    /// A final frame; a client's is masked with a fresh key.
+    fn new(opcode: OpCode, payload: Bytes, role: Role) -> Self {
+        let mut header = [0; MAX_HEADER];
+        let (header_len, payload) = match role {
+            Role::Server => {
+                let len =
+                    frame::encode_header(&mut header, true, false, opcode, payload.len(), None);
+                (len, payload)
+            }
+            Role::Client => {
+                let key: [u8; 4] = rand::random();
+                let len = frame::encode_header(
+                    &mut header,
+                    true,
+                    false,
+                    opcode,
+                    payload.len(),
+                    Some(key),
+                );
+                let mut masked = BytesMut::from(&payload[..]);
+                frame::apply_mask(&mut masked, key, 0);
+                (len, masked.freeze())
+            }
+        };
+        Outgoing {
+            header,
+            header_len: header_len as u8,
+            payload,
+            written: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.header_len) + self.payload.len()
+    }
+}
+
+/// What one read brought.
+enum Step {
+    Frame(Frame),
+    More,
+    Eof,
+}
+
 impl Engine {
+    fn new(transport: Transport, role: Role, leftover: Vec<u8>, settings: Settings) -> Self {
+        Engine {
+            transport,
+            role,
+            read_buffer: settings.read_buffer.max(MAX_HEADER),
+            reader: Reader::new(role, settings.max_frame, settings.max_message),
+            backlog: leftover,
+            backlog_at: 0,
+            read_done: false,
+            finished: false,
+            out: None,
+            pong: None,
+            close_out: None,
+            unflushed: false,
+            closing: Closing::Open,
+        }
+    }
+
     /// The server side, once the `101` is written; `leftover` holds the bytes the client sent
     /// right behind its request.
-    pub(crate) async fn server(
-        transport: Transport,
-        leftover: Vec<u8>,
-        settings: Settings,
-    ) -> Self {
-        let stream = WebSocketStream::from_partially_read(
-            transport,
-            leftover,
-            Role::Server,
-            Some(settings.tungstenite()),
-        )
-        .await;
-        Engine { stream }
+    pub(crate) fn server(transport: Transport, leftover: Vec<u8>, settings: Settings) -> Self {
+        Engine::new(transport, Role::Server, leftover, settings)
     }
 
     /// The client side: sends the opening handshake for `uri` with `headers` over `transport`
@@ -82,97 +232,389 @@ impl Engine {
     pub(crate) async fn client(
         uri: &Uri,
         headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
-        transport: Transport,
+        mut transport: Transport,
         settings: Settings,
     ) -> Result<Switched, Error> {
-        let mut request = uri.clone().into_client_request().map_err(error)?;
-        request.headers_mut().extend(headers);
-        let (stream, response) = tokio_tungstenite::client_async_with_config(
-            request,
-            transport,
-            Some(settings.tungstenite()),
-        )
-        .await
-        .map_err(error)?;
+        let (headers, leftover) = handshake::client(uri, headers, &mut transport).await?;
         Ok(Switched {
-            engine: Engine { stream },
-            headers: response.into_parts().0.headers,
+            engine: Engine::new(transport, Role::Client, leftover, settings),
+            headers,
         })
     }
 
     /// The next frame; `None` once the connection is closed. Cancel-safe: a frame is never
     /// half-consumed.
     pub(crate) async fn next(&mut self) -> Option<Result<Frame, Error>> {
-        loop {
-            let frame = match self.stream.next().await? {
-                Ok(tungstenite::Message::Text(text)) => {
-                    let text = Utf8Bytes::from_bytes_unchecked(Bytes::from(text));
-                    Frame::Message(Message::Text(text))
-                }
-                Ok(tungstenite::Message::Binary(data)) => Frame::Message(Message::Binary(data)),
-                Ok(tungstenite::Message::Ping(data)) => Frame::Ping(data),
-                Ok(tungstenite::Message::Pong(data)) => Frame::Pong(data),
-                Ok(tungstenite::Message::Close(frame)) => {
-                    Frame::Close(frame.map(|frame| CloseFrame {
-                        code: CloseCode::from(u16::from(frame.code)),
-                        reason: Utf8Bytes::from_bytes_unchecked(Bytes::from(frame.reason)),
-                    }))
-                }
-                Ok(tungstenite::Message::Frame(_)) => continue,
-                Err(failure) => return Some(Err(error(failure))),
-            };
-            return Some(Ok(frame));
-        }
+        poll_fn(|cx| self.poll_next(cx)).await
     }
 
-    /// Writes `frame` and flushes it.
+    /// Writes `frame` and flushes it. Cancelled halfway, the rest of the frame stays queued
+    /// and goes out first on the next write.
     pub(crate) async fn send(&mut self, frame: Frame) -> Result<(), Error> {
-        let message = match frame {
-            Frame::Message(Message::Text(text)) => tungstenite::Message::Text(wire_text(text)),
-            Frame::Message(Message::Binary(data)) => tungstenite::Message::Binary(data),
-            Frame::Ping(data) => tungstenite::Message::Ping(data),
-            Frame::Pong(data) => tungstenite::Message::Pong(data),
+        let (opcode, payload) = match frame {
+            Frame::Message(Message::Text(text)) => (OpCode::Text, text.into_bytes()),
+            Frame::Message(Message::Binary(data)) => (OpCode::Binary, data),
+            Frame::Ping(data) => (OpCode::Ping, data),
+            Frame::Pong(data) => (OpCode::Pong, data),
             Frame::Close(frame) => return self.close(frame).await,
         };
-        self.stream.send(message).await.map_err(error)
+        if self.closing != Closing::Open {
+            return Err(Error::Closed);
+        }
+        if opcode.is_control() && payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(frame::protocol(
+                "a control frame's payload is over 125 bytes",
+            ));
+        }
+        self.write(Outgoing::new(opcode, payload, self.role)).await
     }
 
-    /// Starts (or answers) the close handshake with `frame`.
+    /// Writes a message framed beforehand, as [`send`](Self::send) does: a server writes the
+    /// bytes as they are, a client masks the payload anew.
+    pub(crate) async fn send_encoded(&mut self, encoded: Encoded) -> Result<(), Error> {
+        if self.closing != Closing::Open {
+            return Err(Error::Closed);
+        }
+        let outgoing = match self.role {
+            Role::Server => Outgoing {
+                header: [0; MAX_HEADER],
+                header_len: 0,
+                payload: encoded.frame,
+                written: 0,
+            },
+            Role::Client => {
+                let payload = encoded.frame.slice(usize::from(encoded.header_len)..);
+                Outgoing::new(encoded.opcode, payload, Role::Client)
+            }
+        };
+        self.write(outgoing).await
+    }
+
+    /// Writes what is queued, then `outgoing`, and flushes.
+    async fn write(&mut self, outgoing: Outgoing) -> Result<(), Error> {
+        let mut outgoing = Some(outgoing);
+        poll_fn(|cx| {
+            ready!(self.poll_write(cx))?;
+            if let Some(outgoing) = outgoing.take() {
+                self.out = Some(outgoing);
+                ready!(self.poll_write(cx))?;
+            }
+            Poll::Ready(Ok(()))
+        })
+        .await
+    }
+
+    /// Starts (or answers) the close handshake with `frame`; once it has started, only writes
+    /// out what is queued.
     pub(crate) async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
-        let frame = frame.map(|frame| WireCloseFrame {
-            code: WireCode::from(frame.code.as_u16()),
-            reason: wire_text(frame.reason),
-        });
-        self.stream.close(frame).await.map_err(error)
+        if self.closing == Closing::Open {
+            self.close_out = Some(close_payload(frame.as_ref()));
+            self.closing = Closing::Sent;
+        }
+        poll_fn(|cx| self.poll_write(cx)).await?;
+        Ok(())
     }
-}
 
-/// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key`.
-pub(crate) fn accept_key(key: &[u8]) -> String {
-    derive_accept_key(key)
-}
-
-fn wire_text(text: Utf8Bytes) -> WireText {
-    // SAFETY: `Utf8Bytes` holds valid UTF-8 by construction.
-    unsafe { WireText::from_bytes_unchecked(text.into_bytes()) }
-}
-
-fn error(failure: tungstenite::Error) -> Error {
-    use tungstenite::Error as E;
-    match failure {
-        E::ConnectionClosed | E::AlreadyClosed => Error::Closed,
-        E::Io(failure) => Error::Io(failure),
-        E::Capacity(_) => Error::MessageTooBig,
-        E::Utf8(_) => Error::InvalidUtf8,
-        E::Url(failure) => Error::Url(failure.to_string()),
-        E::Http(response) => {
-            let (parts, body) = (*response).into_parts();
-            Error::Refused {
-                status: parts.status,
-                headers: parts.headers,
-                body,
+    /// Writes what is queued, in order: the rest of the frame in progress, the pong, the close
+    /// frame; then flushes.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if let Some(out) = &mut self.out {
+                while out.written < out.len() {
+                    let header_len = usize::from(out.header_len);
+                    let header_from = out.written.min(header_len);
+                    let payload_from = out.written.saturating_sub(header_len);
+                    let slices = [
+                        IoSlice::new(&out.header[header_from..header_len]),
+                        IoSlice::new(&out.payload[payload_from..]),
+                    ];
+                    let written =
+                        match Pin::new(&mut self.transport).poll_write_vectored(cx, &slices) {
+                            Poll::Ready(Ok(0)) => Err(io::ErrorKind::WriteZero.into()),
+                            Poll::Ready(result) => result,
+                            Poll::Pending => return Poll::Pending,
+                        };
+                    match written {
+                        Ok(written) => out.written += written,
+                        Err(error) => {
+                            self.out = None;
+                            return Poll::Ready(Err(error));
+                        }
+                    }
+                }
+                self.out = None;
+                self.unflushed = true;
+            }
+            if let Some(payload) = self.pong.take() {
+                self.out = Some(Outgoing::new(OpCode::Pong, payload, self.role));
+            } else if let Some(payload) = self.close_out.take() {
+                self.out = Some(Outgoing::new(OpCode::Close, payload, self.role));
+            } else {
+                break;
             }
         }
-        other => Error::Protocol(other.to_string()),
+        if self.unflushed {
+            ready!(Pin::new(&mut self.transport).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, Error>>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        match self.poll_write(cx) {
+            Poll::Ready(Err(error)) => {
+                self.read_done = true;
+                return Poll::Ready(Some(Err(error.into())));
+            }
+            Poll::Ready(Ok(())) if self.closing == Closing::Answering => {
+                self.closing = Closing::Done;
+            }
+            // Nothing may follow the peer's close frame: read no more until it is answered.
+            Poll::Pending if self.closing == Closing::Answering => return Poll::Pending,
+            _ => {}
+        }
+        if self.read_done || self.closing == Closing::Done {
+            return self.poll_end(cx);
+        }
+        loop {
+            if self.backlog_at < self.backlog.len() {
+                let fed = self.reader.feed(&self.backlog[self.backlog_at..]);
+                let (taken, frame) = match fed {
+                    Ok(fed) => fed,
+                    Err(error) => return self.failed(error),
+                };
+                self.backlog_at += taken;
+                if self.backlog_at == self.backlog.len() {
+                    self.backlog = Vec::new();
+                    self.backlog_at = 0;
+                }
+                if let Some(frame) = frame {
+                    return Poll::Ready(Some(Ok(self.deliver(frame))));
+                }
+                continue;
+            }
+            let left = self.reader.data_left();
+            let step = if left >= self.read_buffer {
+                self.poll_read_payload(cx, left)
+            } else {
+                self.poll_read(cx)
+            };
+            match ready!(step) {
+                Ok(Step::Frame(frame)) => return Poll::Ready(Some(Ok(self.deliver(frame)))),
+                Ok(Step::More) => {}
+                Ok(Step::Eof) => {
+                    self.read_done = true;
+                    if self.closing == Closing::Open {
+                        let error = "connection reset without closing handshake";
+                        return Poll::Ready(Some(Err(frame::protocol(error))));
+                    }
+                    return self.poll_end(cx);
+                }
+                Err(error) => return self.failed(error),
+            }
+        }
+    }
+
+    /// Reads up to `read_buffer` bytes into the thread's buffer and feeds them to the reader;
+    /// what follows a complete frame waits in the backlog.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Step, Error>> {
+        SCRATCH.with_borrow_mut(|scratch| {
+            if scratch.len() < self.read_buffer {
+                scratch.resize(self.read_buffer, 0);
+            }
+            let mut buf = ReadBuf::new(&mut scratch[..self.read_buffer]);
+            ready!(Pin::new(&mut self.transport).poll_read(cx, &mut buf))?;
+            let read = buf.filled();
+            if read.is_empty() {
+                return Poll::Ready(Ok(Step::Eof));
+            }
+            let (taken, frame) = self.reader.feed(read)?;
+            self.backlog.extend_from_slice(&read[taken..]);
+            Poll::Ready(Ok(frame.map_or(Step::More, Step::Frame)))
+        })
+    }
+
+    /// Reads the rest of a large data frame, up to `left` bytes, straight into its message.
+    fn poll_read_payload(
+        &mut self,
+        cx: &mut Context<'_>,
+        left: usize,
+    ) -> Poll<Result<Step, Error>> {
+        let chunk = left.min(DIRECT_READ_MAX.max(self.read_buffer));
+        let buffer = self.reader.payload_buffer();
+        buffer.reserve(chunk);
+        let mut buf = ReadBuf::uninit(&mut buffer.spare_capacity_mut()[..chunk]);
+        ready!(Pin::new(&mut self.transport).poll_read(cx, &mut buf))?;
+        let read = buf.filled().len();
+        if read == 0 {
+            return Poll::Ready(Ok(Step::Eof));
+        }
+        // SAFETY: the transport initialized the `read` bytes it reports as filled.
+        unsafe { buffer.advance_mut(read) };
+        let frame = self.reader.payload_read(read)?;
+        Poll::Ready(Ok(frame.map_or(Step::More, Step::Frame)))
+    }
+
+    /// Acts on a frame before handing it out: queues the pong for a ping and the answer to a
+    /// close.
+    fn deliver(&mut self, frame: Frame) -> Frame {
+        match (&frame, self.closing) {
+            (Frame::Ping(payload), Closing::Open) => self.pong = Some(payload.clone()),
+            (Frame::Close(close), Closing::Open) => {
+                let code = close.as_ref().map(|close| CloseFrame {
+                    code: close.code,
+                    reason: "".into(),
+                });
+                self.close_out = Some(close_payload(code.as_ref()));
+                self.pong = None;
+                self.closing = Closing::Answering;
+            }
+            (Frame::Close(_), Closing::Sent) => self.closing = Closing::Done,
+            _ => {}
+        }
+        frame
+    }
+
+    fn failed(&mut self, error: Error) -> Poll<Option<Result<Frame, Error>>> {
+        self.read_done = true;
+        Poll::Ready(Some(Err(error)))
+    }
+
+    /// Ends the connection once what is queued is written: the server shuts its side; the
+    /// client waits for the server to close (unless reading is over already).
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, Error>>> {
+        if ready!(self.poll_write(cx)).is_ok() {
+            match self.role {
+                Role::Server => {
+                    let _ = ready!(Pin::new(&mut self.transport).poll_shutdown(cx));
+                }
+                Role::Client => {
+                    while !self.read_done {
+                        match ready!(self.poll_discard(cx)) {
+                            Ok(0) | Err(_) => self.read_done = true,
+                            Ok(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+        self.finished = true;
+        Poll::Ready(None)
+    }
+
+    /// Reads and drops what the peer still sends.
+    fn poll_discard(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        SCRATCH.with_borrow_mut(|scratch| {
+            if scratch.len() < self.read_buffer {
+                scratch.resize(self.read_buffer, 0);
+            }
+            let mut buf = ReadBuf::new(&mut scratch[..self.read_buffer]);
+            ready!(Pin::new(&mut self.transport).poll_read(cx, &mut buf))?;
+            Poll::Ready(Ok(buf.filled().len()))
+        })
+    }
+}
+
+/// The payload of a close frame: the code and reason, or nothing.
+fn close_payload(frame: Option<&CloseFrame>) -> Bytes {
+    let Some(frame) = frame else {
+        return Bytes::new();
+    };
+    let reason = frame.reason.as_str();
+    let mut end = reason.len().min(CloseFrame::MAX_REASON_LEN);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let reason = &reason.as_bytes()[..end];
+    let mut payload = BytesMut::with_capacity(2 + reason.len());
+    payload.put_u16(frame.code.as_u16());
+    payload.put_slice(reason);
+    payload.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    /// An engine on one end of a TCP connection, and the raw other end.
+    async fn pair(role: Role) -> (Engine, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (ours, _) = listener.accept().await.unwrap();
+        let settings = Settings {
+            read_buffer: 4 << 10,
+            max_message: 64 << 20,
+            max_frame: 64 << 20,
+        };
+        (
+            Engine::new(Transport::Tcp(ours), role, Vec::new(), settings),
+            peer,
+        )
+    }
+
+    #[tokio::test]
+    async fn next_survives_being_cancelled_while_a_frame_arrives_in_pieces() {
+        let (mut engine, mut peer) = pair(Role::Server).await;
+        let key = [9, 8, 7, 6];
+        let mut frame = vec![0x81, 0x80 | 13];
+        frame.extend(key);
+        let mut payload = b"hello, pieces".to_vec();
+        frame::apply_mask(&mut payload, key, 0);
+        frame.extend(payload);
+        let writer = tokio::spawn(async move {
+            for piece in frame.chunks(3) {
+                peer.write_all(piece).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            peer
+        });
+        let mut cancelled = 0;
+        let frame = loop {
+            tokio::select! {
+                frame = engine.next() => break frame,
+                () = tokio::time::sleep(Duration::from_millis(2)) => cancelled += 1,
+            }
+        };
+        assert!(cancelled > 0);
+        assert!(
+            matches!(frame, Some(Ok(Frame::Message(Message::Text(text)))) if text == "hello, pieces")
+        );
+        drop(writer.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_send_cancelled_halfway_is_completed_before_the_next_frame() {
+        let (mut engine, mut peer) = pair(Role::Server).await;
+        let big = Bytes::from(vec![b'x'; 16 << 20]);
+        let sending = engine.send(Frame::Message(Message::Binary(big)));
+        let cancelled = tokio::time::timeout(Duration::from_millis(50), sending).await;
+        assert!(
+            cancelled.is_err(),
+            "the peer reads nothing, so the write must wait"
+        );
+        let reader = tokio::spawn(async move {
+            let mut wire = vec![0; 10 + (16 << 20) + 7];
+            peer.read_exact(&mut wire).await.unwrap();
+            wire
+        });
+        engine.send(Frame::Message("after".into())).await.unwrap();
+        let wire = reader.await.unwrap();
+        assert_eq!(wire[..2], [0x82, 127]);
+        assert_eq!(
+            u64::from_be_bytes(wire[2..10].try_into().unwrap()),
+            16 << 20
+        );
+        assert!(wire[10..10 + (16 << 20)].iter().all(|&byte| byte == b'x'));
+        assert_eq!(&wire[10 + (16 << 20)..], b"\x81\x05after");
     }
 }

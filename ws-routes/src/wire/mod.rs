@@ -2,14 +2,20 @@
 //! [`CloseFrame`]s and [`CloseCode`]s; and, crate-internal, the framing engine that turns them
 //! into WebSocket frames over a [`Transport`](transport::Transport).
 //!
-//! These are ws-routes' own types: the framing engine behind [`engine`] can change without
-//! changing them.
+//! These are ws-routes' own types, and so is the framing engine: [`frame`] encodes and decodes
+//! frame headers and masks payloads, [`read`] turns bytes into checked frames (with [`utf8`]
+//! validating text as it arrives), [`engine`] runs a connection's protocol over its transport,
+//! and [`handshake`] holds the client's opening handshake and the accept key.
 
 mod close;
 pub(crate) mod engine;
+mod frame;
+pub(crate) mod handshake;
 mod message;
+mod read;
 mod text;
 pub(crate) mod transport;
+mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
 pub use message::Message;

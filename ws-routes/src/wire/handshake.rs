@@ -1,0 +1,213 @@
+//! The client's opening handshake (RFC 6455 section 4.1), and the accept key both sides derive
+//! from `Sec-WebSocket-Key`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use sha1::{Digest, Sha1};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::transport::Transport;
+use crate::error::Error;
+use crate::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+
+/// The GUID RFC 6455 appends to the key.
+const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The largest response head the client reads.
+const MAX_RESPONSE_HEAD: usize = 16 << 10;
+
+/// The most of a refusal's body the client reads.
+const MAX_REFUSAL_BODY: usize = 64 << 10;
+
+/// The most headers a response may have.
+const MAX_HEADERS: usize = 64;
+
+/// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key`.
+pub(crate) fn accept_key(key: &[u8]) -> String {
+    let mut sha1 = Sha1::new();
+    sha1.update(key);
+    sha1.update(GUID);
+    BASE64.encode(sha1.finalize())
+}
+
+/// Sends the opening handshake for `uri` with `headers` and reads the answer: the response's
+/// headers, and the bytes that came after it (the start of the frame stream).
+pub(crate) async fn client(
+    uri: &Uri,
+    headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
+    transport: &mut Transport,
+) -> Result<(HeaderMap, Vec<u8>), Error> {
+    let key = BASE64.encode(rand::random::<[u8; 16]>());
+    transport.write_all(&request(uri, headers, &key)?).await?;
+    transport.flush().await?;
+    let mut buffer = Vec::with_capacity(1024);
+    let (status, headers, head_len) = loop {
+        if transport.read_buf(&mut buffer).await? == 0 {
+            return Err(handshake(
+                "the server closed the connection during the handshake",
+            ));
+        }
+        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut storage);
+        match response.parse(&buffer) {
+            Ok(httparse::Status::Complete(head_len)) => {
+                let status = StatusCode::from_u16(response.code.unwrap_or_default())
+                    .map_err(|_| handshake("invalid status code"))?;
+                break (status, header_map(response.headers)?, head_len);
+            }
+            Ok(httparse::Status::Partial) if buffer.len() < MAX_RESPONSE_HEAD => {
+                buffer.reserve(1024);
+            }
+            Ok(httparse::Status::Partial) => return Err(handshake("response head too large")),
+            Err(error) => {
+                return Err(Error::Protocol(format!(
+                    "invalid handshake response: {error}"
+                )));
+            }
+        }
+    };
+    let mut leftover = buffer.split_off(head_len);
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        let body = refusal_body(&headers, &mut leftover, transport).await;
+        return Err(Error::Refused {
+            status,
+            headers,
+            body,
+        });
+    }
+    check(&headers, &key)?;
+    Ok((headers, leftover))
+}
+
+/// The request: `GET`, the upgrade headers and the caller's (a caller's `Host` replaces ours).
+fn request(
+    uri: &Uri,
+    headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
+    key: &str,
+) -> Result<Vec<u8>, Error> {
+    let host = uri
+        .host()
+        .ok_or_else(|| Error::Url(format!("{uri} has no host")))?;
+    let target = uri.path_and_query().map_or("/", |target| target.as_str());
+    let mut extra = Vec::new();
+    let mut host_given = false;
+    for (name, value) in headers {
+        host_given |= name == http::header::HOST;
+        extra.extend_from_slice(name.as_str().as_bytes());
+        extra.extend_from_slice(b": ");
+        extra.extend_from_slice(value.as_bytes());
+        extra.extend_from_slice(b"\r\n");
+    }
+    let mut request = format!("GET {target} HTTP/1.1\r\n").into_bytes();
+    if !host_given {
+        match uri.port_u16() {
+            Some(port) => request.extend_from_slice(format!("Host: {host}:{port}\r\n").as_bytes()),
+            None => request.extend_from_slice(format!("Host: {host}\r\n").as_bytes()),
+        }
+    }
+    request.extend_from_slice(
+        format!(
+            "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: {key}\r\n"
+        )
+        .as_bytes(),
+    );
+    request.extend_from_slice(&extra);
+    request.extend_from_slice(b"\r\n");
+    Ok(request)
+}
+
+/// The checks of RFC 6455 section 4.1 on a `101` response.
+fn check(headers: &HeaderMap, key: &str) -> Result<(), Error> {
+    let has = |name: &str, token: &str| {
+        headers.get_all(name).iter().any(|value| {
+            value.to_str().is_ok_and(|value| {
+                value
+                    .split(',')
+                    .any(|item| item.trim().eq_ignore_ascii_case(token))
+            })
+        })
+    };
+    if !has("upgrade", "websocket") {
+        return Err(handshake("the response has no `Upgrade: websocket`"));
+    }
+    if !has("connection", "upgrade") {
+        return Err(handshake("the response has no `Connection: upgrade`"));
+    }
+    let accept = headers
+        .get("sec-websocket-accept")
+        .map(HeaderValue::as_bytes);
+    if accept != Some(accept_key(key.as_bytes()).as_bytes()) {
+        return Err(handshake("wrong or missing Sec-WebSocket-Accept"));
+    }
+    if headers.contains_key("sec-websocket-extensions") {
+        return Err(handshake(
+            "the server accepted an extension that was not offered",
+        ));
+    }
+    Ok(())
+}
+
+/// The body of a refusal, as far as `Content-Length` says and [`MAX_REFUSAL_BODY`] allows.
+async fn refusal_body(
+    headers: &HeaderMap,
+    body: &mut Vec<u8>,
+    transport: &mut Transport,
+) -> Option<Vec<u8>> {
+    let length = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.trim().parse::<usize>().ok());
+    if let Some(length) = length {
+        let length = length.min(MAX_REFUSAL_BODY);
+        while body.len() < length {
+            match transport.read_buf(body).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        body.truncate(length);
+    }
+    (!body.is_empty()).then(|| std::mem::take(body))
+}
+
+fn header_map(headers: &[httparse::Header<'_>]) -> Result<HeaderMap, Error> {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for header in headers {
+        let name = HeaderName::from_bytes(header.name.as_bytes())
+            .map_err(|_| handshake("invalid header name in the response"))?;
+        let value = HeaderValue::from_bytes(header.value)
+            .map_err(|_| handshake("invalid header value in the response"))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+fn handshake(what: &str) -> Error {
+    Error::Protocol(format!("handshake: {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_accept_key_of_rfc_6455() {
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn the_request_names_host_port_target_and_the_callers_headers() {
+        let uri: Uri = "ws://example.com:8080/chat?room=1".parse().unwrap();
+        let origin = (
+            HeaderName::from_static("origin"),
+            HeaderValue::from_static("https://example.com"),
+        );
+        let request = String::from_utf8(request(&uri, [origin], "KEY").unwrap()).unwrap();
+        assert!(request.starts_with("GET /chat?room=1 HTTP/1.1\r\nHost: example.com:8080\r\n"));
+        assert!(request.contains("Sec-WebSocket-Key: KEY\r\n"));
+        assert!(request.ends_with("origin: https://example.com\r\n\r\n"));
+    }
+}

@@ -1,0 +1,386 @@
+//! The receiving half of the protocol, without I/O: bytes go in as they arrive, frames come out
+//! checked against RFC 6455 and the size limits.
+//!
+//! A frame's payload is unmasked and, for text, validated as its bytes arrive, so an invalid
+//! message fails at the piece that breaks it and an oversized one before it is buffered. An
+//! idle reader holds no buffer: a message's buffer exists while its bytes arrive.
+
+use bytes::{Bytes, BytesMut};
+
+use super::engine::{Frame, Role};
+use super::frame::{self, Header, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode, protocol};
+use super::utf8::Utf8Validator;
+use super::{CloseCode, CloseFrame, Message, Utf8Bytes};
+use crate::error::Error;
+
+/// The most a frame's announced length makes the reader reserve before its bytes arrive.
+const EAGER_RESERVE: usize = 64 << 10;
+
+/// Frames out of bytes, for one side of one connection.
+#[derive(Debug)]
+pub(crate) struct Reader {
+    role: Role,
+    max_frame: usize,
+    max_message: usize,
+    state: State,
+    /// The data message whose frames are arriving.
+    message: Option<Partial>,
+    /// The payload of the control frame arriving.
+    control: BytesMut,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Reading a header: the bytes of it so far.
+    Header { bytes: [u8; MAX_HEADER], have: u8 },
+    /// Reading a payload: how much of it has come, and how much is left.
+    Payload {
+        header: Header,
+        seen: usize,
+        left: usize,
+    },
+}
+
+/// A data message being assembled.
+#[derive(Debug)]
+struct Partial {
+    /// `Some` for text.
+    utf8: Option<Utf8Validator>,
+    data: BytesMut,
+}
+
+impl Reader {
+    pub(crate) fn new(role: Role, max_frame: usize, max_message: usize) -> Self {
+        Reader {
+            role,
+            max_frame,
+            max_message,
+            state: State::Header {
+                bytes: [0; MAX_HEADER],
+                have: 0,
+            },
+            message: None,
+            control: BytesMut::new(),
+        }
+    }
+
+    /// Takes bytes from `input` until a frame is complete or the input runs out: how many it
+    /// took, and the frame, if one is complete.
+    pub(crate) fn feed(&mut self, input: &[u8]) -> Result<(usize, Option<Frame>), Error> {
+        let mut taken = 0;
+        while taken < input.len() {
+            let rest = &input[taken..];
+            match &mut self.state {
+                State::Header { bytes, have } => {
+                    let had = usize::from(*have);
+                    let need = if had < 2 {
+                        2
+                    } else {
+                        frame::header_len(bytes[1])
+                    };
+                    let take = (need - had).min(rest.len());
+                    bytes[had..had + take].copy_from_slice(&rest[..take]);
+                    *have += take as u8;
+                    taken += take;
+                    let full = frame::header_len(bytes[1]);
+                    if had + take < need || had + take < full {
+                        continue;
+                    }
+                    let header = frame::decode(&bytes[..full])?;
+                    if let Some(frame) = self.begin(header)? {
+                        return Ok((taken, Some(frame)));
+                    }
+                }
+                State::Payload { .. } => {
+                    let take = self.payload_left().min(rest.len());
+                    let target = self.target();
+                    let start = target.len();
+                    target.extend_from_slice(&rest[..take]);
+                    taken += take;
+                    if let Some(frame) = self.received(start)? {
+                        return Ok((taken, Some(frame)));
+                    }
+                }
+            }
+        }
+        Ok((taken, None))
+    }
+
+    /// How much of a data frame's payload is still to come (0 when no data payload arrives):
+    /// that much may be read straight into [`payload_buffer`](Self::payload_buffer).
+    pub(crate) fn data_left(&self) -> usize {
+        match &self.state {
+            State::Payload { header, left, .. } if !header.opcode.is_control() => *left,
+            _ => 0,
+        }
+    }
+
+    /// The buffer a data frame's payload goes to, for reading into its spare capacity; then
+    /// [`payload_read`](Self::payload_read) says how much came.
+    pub(crate) fn payload_buffer(&mut self) -> &mut BytesMut {
+        self.target()
+    }
+
+    /// Takes the `count` bytes just read into [`payload_buffer`](Self::payload_buffer).
+    pub(crate) fn payload_read(&mut self, count: usize) -> Result<Option<Frame>, Error> {
+        let target = self.target();
+        let start = target.len() - count;
+        self.received(start)
+    }
+
+    fn payload_left(&self) -> usize {
+        match &self.state {
+            State::Payload { left, .. } => *left,
+            State::Header { .. } => 0,
+        }
+    }
+
+    /// Where the current payload's bytes go.
+    fn target(&mut self) -> &mut BytesMut {
+        match (&self.state, &mut self.message) {
+            (State::Payload { header, .. }, Some(message)) if !header.opcode.is_control() => {
+                &mut message.data
+            }
+            _ => &mut self.control,
+        }
+    }
+
+    /// Checks a header and starts its payload; a frame without payload may be complete at once.
+    fn begin(&mut self, header: Header) -> Result<Option<Frame>, Error> {
+        // The hook for permessage-deflate: RSV1 is only valid once an extension is negotiated.
+        if header.rsv1 {
+            return Err(protocol("RSV1 set without a negotiated extension"));
+        }
+        match (self.role, header.mask) {
+            (Role::Server, None) => return Err(protocol("unmasked frame from a client")),
+            (Role::Client, Some(_)) => return Err(protocol("masked frame from a server")),
+            _ => {}
+        }
+        let len = usize::try_from(header.len).unwrap_or(usize::MAX);
+        if header.opcode.is_control() {
+            if !header.fin {
+                return Err(protocol("fragmented control frame"));
+            }
+            if len > MAX_CONTROL_PAYLOAD {
+                return Err(protocol("control frame over 125 bytes"));
+            }
+            if header.opcode == OpCode::Close && len == 1 {
+                return Err(protocol("close frame with a 1-byte payload"));
+            }
+            self.control = BytesMut::with_capacity(len);
+        } else {
+            let so_far = match (&self.message, header.opcode) {
+                (None, OpCode::Continuation) => {
+                    return Err(protocol("continuation frame without a message"));
+                }
+                (Some(_), OpCode::Text | OpCode::Binary) => {
+                    return Err(protocol("new data frame before the message's last frame"));
+                }
+                (Some(message), _) => message.data.len(),
+                (None, _) => 0,
+            };
+            if len > self.max_frame || len > self.max_message - so_far {
+                return Err(Error::MessageTooBig);
+            }
+            let message = self.message.get_or_insert_with(|| Partial {
+                utf8: (header.opcode == OpCode::Text).then(Utf8Validator::default),
+                data: BytesMut::new(),
+            });
+            message.data.reserve(len.min(EAGER_RESERVE));
+        }
+        self.state = State::Payload {
+            header,
+            seen: 0,
+            left: len,
+        };
+        if len > 0 {
+            return Ok(None);
+        }
+        let end = self.target().len();
+        self.received(end)
+    }
+
+    /// Unmasks and checks the payload bytes that arrived from `start` of the target buffer;
+    /// ends the frame once its payload is complete.
+    fn received(&mut self, start: usize) -> Result<Option<Frame>, Error> {
+        let State::Payload { header, seen, left } = &mut self.state else {
+            unreachable!("payload bytes arrive in the payload state")
+        };
+        let header = *header;
+        let (target, utf8) = match (&mut self.message, header.opcode.is_control()) {
+            (Some(message), false) => (&mut message.data, message.utf8.as_mut()),
+            _ => (&mut self.control, None),
+        };
+        let new = &mut target[start..];
+        if let Some(key) = header.mask {
+            frame::apply_mask(new, key, *seen);
+        }
+        *seen += new.len();
+        *left -= new.len();
+        let done = *left == 0;
+        if let Some(utf8) = utf8 {
+            utf8.feed(new).map_err(|_| Error::InvalidUtf8)?;
+        }
+        if !done {
+            return Ok(None);
+        }
+        self.state = State::Header {
+            bytes: [0; MAX_HEADER],
+            have: 0,
+        };
+        if header.opcode.is_control() {
+            let payload = std::mem::take(&mut self.control).freeze();
+            return control(header.opcode, payload).map(Some);
+        }
+        if !header.fin {
+            return Ok(None);
+        }
+        let message = self
+            .message
+            .take()
+            .expect("a data frame belongs to a message");
+        let data = message.data.freeze();
+        Ok(Some(Frame::Message(match message.utf8 {
+            Some(utf8) if !utf8.is_complete() => return Err(Error::InvalidUtf8),
+            Some(_) => Message::Text(Utf8Bytes::from_bytes_unchecked(data)),
+            None => Message::Binary(data),
+        })))
+    }
+}
+
+/// A complete control frame.
+fn control(opcode: OpCode, payload: Bytes) -> Result<Frame, Error> {
+    Ok(match opcode {
+        OpCode::Ping => Frame::Ping(payload),
+        OpCode::Pong => Frame::Pong(payload),
+        _ if payload.is_empty() => Frame::Close(None),
+        _ => {
+            let code = CloseCode::from(u16::from_be_bytes([payload[0], payload[1]]));
+            if !code.is_allowed_on_the_wire() {
+                return Err(protocol("invalid close code"));
+            }
+            let reason = Utf8Bytes::try_from(payload.slice(2..)).map_err(|_| Error::InvalidUtf8)?;
+            Frame::Close(Some(CloseFrame { code, reason }))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
+
+    /// A client frame: masked, with `first` as its first byte (FIN, RSV, opcode).
+    fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mut header = [0; MAX_HEADER];
+        let opcode = match first & 0x0F {
+            0 => OpCode::Continuation,
+            1 => OpCode::Text,
+            2 => OpCode::Binary,
+            8 => OpCode::Close,
+            9 => OpCode::Ping,
+            _ => OpCode::Pong,
+        };
+        let len = frame::encode_header(&mut header, true, false, opcode, payload.len(), Some(KEY));
+        header[0] = first;
+        let mut bytes = header[..len].to_vec();
+        let mut payload = payload.to_vec();
+        frame::apply_mask(&mut payload, KEY, 0);
+        bytes.extend(payload);
+        bytes
+    }
+
+    fn reader() -> Reader {
+        Reader::new(Role::Server, 1000, 2000)
+    }
+
+    /// Feeds `bytes` `piece` bytes at a time; the frames that came out, or the first error.
+    fn feed(reader: &mut Reader, bytes: &[u8], piece: usize) -> Result<Vec<Frame>, Error> {
+        let mut frames = Vec::new();
+        for mut chunk in bytes.chunks(piece) {
+            while !chunk.is_empty() {
+                let (taken, frame) = reader.feed(chunk)?;
+                frames.extend(frame);
+                chunk = &chunk[taken..];
+            }
+        }
+        Ok(frames)
+    }
+
+    #[test]
+    fn a_fragmented_text_with_a_ping_between_comes_out_whole_at_any_read_size() {
+        let mut bytes = frame(0x01, "κό".as_bytes());
+        bytes.extend(frame(0x89, b"hi"));
+        bytes.extend(frame(0x00, "σ".as_bytes()));
+        bytes.extend(frame(0x80, "με".as_bytes()));
+        for piece in 1..=bytes.len() {
+            let frames = feed(&mut reader(), &bytes, piece).unwrap();
+            assert!(
+                matches!(&frames[..], [Frame::Ping(ping), Frame::Message(Message::Text(text))]
+                if ping == "hi" && text == "κόσμε")
+            );
+        }
+    }
+
+    #[test]
+    fn continuation_rules_masking_and_fragmented_control_frames_are_protocol_errors() {
+        for bytes in [
+            frame(0x80, b"lost"),
+            [frame(0x01, b"a"), frame(0x81, b"b")].concat(),
+            frame(0x09, b"fragmented ping"),
+            frame(0x89, &[0; 126]),
+            frame(0x88, &[3]),
+            frame(0x88, &1005_u16.to_be_bytes()),
+            b"\x81\x02hi".to_vec(),
+            frame(0xC1, b"compressed?"),
+        ] {
+            assert!(matches!(
+                feed(&mut reader(), &bytes, 64),
+                Err(Error::Protocol(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_fails_before_the_frame_is_complete() {
+        let bytes = frame(0x81, b"valid, then \xed\xa0\x80 and more to come");
+        let cut = bytes.len() - 10;
+        assert!(matches!(
+            feed(&mut reader(), &bytes[..cut], 64),
+            Err(Error::InvalidUtf8)
+        ));
+        let close = [&1000_u16.to_be_bytes()[..], b"\xff"].concat();
+        assert!(matches!(
+            feed(&mut reader(), &frame(0x88, &close), 64),
+            Err(Error::InvalidUtf8)
+        ));
+    }
+
+    #[test]
+    fn oversized_frames_and_messages_fail_at_the_header() {
+        let header = &frame(0x82, &[0; 1001])[..8];
+        assert!(matches!(
+            feed(&mut reader(), header, 64),
+            Err(Error::MessageTooBig)
+        ));
+        let mut bytes = frame(0x02, &[0; 1000]);
+        bytes.extend(frame(0x00, &[0; 999]));
+        assert!(feed(&mut reader(), &bytes, 4096).is_ok());
+        bytes.extend(&frame(0x80, &[0; 2])[..6]);
+        assert!(matches!(
+            feed(&mut reader(), &bytes, 4096),
+            Err(Error::MessageTooBig)
+        ));
+    }
+
+    #[test]
+    fn close_frames_carry_their_code_and_reason() {
+        let payload = [&4040_u16.to_be_bytes()[..], b"no route"].concat();
+        let frames = feed(&mut reader(), &frame(0x88, &payload), 64).unwrap();
+        assert!(matches!(&frames[..], [Frame::Close(Some(close))]
+            if close.code == 4040 && close.reason == "no route"));
+        let frames = feed(&mut reader(), &frame(0x88, b""), 64).unwrap();
+        assert!(matches!(&frames[..], [Frame::Close(None)]));
+    }
+}
