@@ -687,3 +687,487 @@ fn split_unquoted(s: &str, separator: u8) -> impl Iterator<Item = &str> {
         Some(s)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Sec-WebSocket-Extensions` values, and what they should give.
+    type Case<'a, T> = (&'a [&'a str], T);
+
+    /// An accepted offer: the response's parameters after the two no-takeover ones, and the
+    /// agreed server and client window bits.
+    type Accepted = (&'static str, u8, u8);
+
+    /// Agreed parameters with the same window bits and takeover in both directions.
+    fn agreed(bits: u8, no_takeover: bool) -> Negotiated {
+        Negotiated {
+            server_max_window_bits: bits,
+            client_max_window_bits: bits,
+            server_no_context_takeover: no_takeover,
+            client_no_context_takeover: no_takeover,
+        }
+    }
+
+    fn compress(deflater: &mut Deflater, payload: &[u8]) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        deflater.compress(payload, &mut out).unwrap();
+        out.to_vec()
+    }
+
+    fn inflate(inflater: &mut Inflater, compressed: &[u8]) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        inflater.decompress(compressed, 1 << 20, &mut out).unwrap();
+        out.to_vec()
+    }
+
+    /// Deterministic bytes from a linear congruential generator.
+    fn noise(len: usize, mut seed: u32) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rfc_7692_hello_compressed() {
+        const HELLO: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let mut deflater = Deflater::new(&agreed(15, true), Role::Server, 6);
+        assert_eq!(compress(&mut deflater, b"Hello"), HELLO);
+        assert_eq!(compress(&mut deflater, b"Hello"), HELLO);
+        assert!(!deflater.holds_context());
+        assert_eq!(&compress_once(b"Hello", 15, 6).unwrap()[..], HELLO);
+    }
+
+    #[test]
+    fn rfc_7692_hello_twice_with_context_takeover() {
+        let mut deflater = Deflater::new(&agreed(15, false), Role::Client, 6);
+        assert!(!deflater.holds_context());
+        assert_eq!(
+            compress(&mut deflater, b"Hello"),
+            [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+        );
+        assert_eq!(
+            compress(&mut deflater, b"Hello"),
+            [0xf2, 0x00, 0x11, 0x00, 0x00]
+        );
+        assert!(deflater.holds_context());
+        let mut inflater = Inflater::new(&agreed(15, false), Role::Server);
+        assert_eq!(
+            inflate(&mut inflater, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]),
+            b"Hello"
+        );
+        assert_eq!(
+            inflate(&mut inflater, &[0xf2, 0x00, 0x11, 0x00, 0x00]),
+            b"Hello"
+        );
+        assert!(inflater.holds_context());
+    }
+
+    #[test]
+    fn rfc_7692_examples_inflate() {
+        let examples: [&[u8]; 5] = [
+            // 7.2.3.1: a message compressed in one block.
+            &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            // 7.2.3.3: a block with no compression.
+            &[
+                0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+            ],
+            // 7.2.3.4: a block with BFINAL set, then a header byte.
+            &[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00],
+            // The same without the header byte.
+            &[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            // 7.2.3.5: two blocks in one message.
+            &[
+                0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
+            ],
+        ];
+        for no_takeover in [true, false] {
+            let mut inflater = Inflater::new(&agreed(15, no_takeover), Role::Client);
+            // Twice each: after a final block the next message starts a new stream.
+            for example in examples.iter().chain(&examples) {
+                assert_eq!(inflate(&mut inflater, example), b"Hello", "{example:02x?}");
+            }
+            assert_eq!(inflate(&mut inflater, &[0x00]), b"");
+            assert_eq!(inflate(&mut inflater, &[]), b"");
+        }
+    }
+
+    #[test]
+    fn round_trips_every_window_and_takeover() {
+        let json: Vec<u8> = (0..1000)
+            .flat_map(|i| {
+                format!("{{\"user\":\"u{}\",\"text\":\"hello world\"}}", i % 7).into_bytes()
+            })
+            .collect();
+        assert!(json.len() > 1 << 15, "larger than the largest window");
+        let messages: [&[u8]; 6] = [b"", b"Hello", &json, &noise(40_000, 7), b"", &json[..3000]];
+        for bits in 8..=15 {
+            for no_takeover in [true, false] {
+                let negotiated = agreed(bits, no_takeover);
+                for (sender, receiver) in
+                    [(Role::Server, Role::Client), (Role::Client, Role::Server)]
+                {
+                    let mut deflater = Deflater::new(&negotiated, sender, 6);
+                    let mut inflater = Inflater::new(&negotiated, receiver);
+                    for round in 0..2 {
+                        for message in messages {
+                            let compressed = compress(&mut deflater, message);
+                            assert_eq!(
+                                inflate(&mut inflater, &compressed),
+                                message,
+                                "bits {bits}, no takeover {no_takeover}, round {round}"
+                            );
+                        }
+                    }
+                    assert_eq!(deflater.holds_context(), !no_takeover);
+                    assert_eq!(inflater.holds_context(), !no_takeover);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn window_bits_8_compresses_within_256_bytes() {
+        // A 9-bit compressor finds a repeat 200 bytes back but none 300 bytes back: every match
+        // it emits fits the 256-byte window of a peer that agreed on 8 bits.
+        let near = noise(200, 1).repeat(2);
+        let far = noise(300, 2).repeat(2);
+        let mut deflater = Deflater::new(&agreed(8, true), Role::Server, 9);
+        assert!(compress(&mut deflater, &near).len() < 300);
+        assert!(compress(&mut deflater, &far).len() > 550);
+    }
+
+    #[test]
+    fn decompression_bomb_stops_at_the_limit() {
+        // 64 MiB of zeros: the first MiB compressed, then the second (all of whose matches
+        // reach into zeros) 63 times over: each copy decodes after the one before it.
+        let zeros = vec![0u8; 1 << 20];
+        let mut context = new_compress(15, 9);
+        let mut first = Vec::with_capacity(4 << 10);
+        let mut next = Vec::with_capacity(4 << 10);
+        for part in [&mut first, &mut next] {
+            context
+                .compress_vec(&zeros, part, FlushCompress::Sync)
+                .unwrap();
+        }
+        let mut bomb = first;
+        bomb.extend(next.repeat(63));
+        bomb.truncate(bomb.len() - TAIL.len());
+        assert!(bomb.len() < 128 << 10, "64 MiB in {} bytes", bomb.len());
+        let mut all = BytesMut::new();
+        Inflater::new(&agreed(15, true), Role::Server)
+            .decompress(&bomb, 64 << 20, &mut all)
+            .unwrap();
+        assert!(all.len() == 64 << 20 && all.iter().all(|&b| b == 0));
+        let max_size = 1 << 20;
+        for no_takeover in [true, false] {
+            let mut inflater = Inflater::new(&agreed(15, no_takeover), Role::Server);
+            let mut out = BytesMut::new();
+            assert_eq!(
+                inflater.decompress(&bomb, max_size, &mut out),
+                Err(InflateError::TooBig)
+            );
+            assert!(out.len() <= max_size + 1, "inflated {}", out.len());
+            assert!(!inflater.holds_context());
+            // The shared or new context starts clean.
+            assert_eq!(
+                inflate(&mut inflater, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]),
+                b"Hello"
+            );
+        }
+    }
+
+    #[test]
+    fn limit_is_exact() {
+        let compressed = compress_once(&[b'a'; 1000], 12, 6).unwrap();
+        let mut inflater = Inflater::new(&agreed(12, true), Role::Server);
+        let mut out = BytesMut::from(&b"prefix"[..]);
+        inflater.decompress(&compressed, 1000, &mut out).unwrap();
+        assert_eq!(out.len(), 1006);
+        assert_eq!(
+            inflater.decompress(&compressed, 999, &mut BytesMut::new()),
+            Err(InflateError::TooBig)
+        );
+    }
+
+    #[test]
+    fn corrupt_input_is_invalid() {
+        for no_takeover in [true, false] {
+            let mut inflater = Inflater::new(&agreed(15, no_takeover), Role::Server);
+            for corrupt in [&[0xff, 0xff, 0xff][..], &[0x00, 0x05, 0x00, 0x00, 0x00]] {
+                assert_eq!(
+                    inflater.decompress(corrupt, 1 << 20, &mut BytesMut::new()),
+                    Err(InflateError::Invalid)
+                );
+            }
+            assert_eq!(
+                inflate(&mut inflater, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]),
+                b"Hello"
+            );
+        }
+    }
+
+    #[test]
+    fn default_config_and_threshold() {
+        let config = DeflateConfig::default();
+        assert!(!config.compresses(1023));
+        assert!(config.compresses(1024));
+        assert_eq!(
+            client_offer(&config),
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+             server_max_window_bits=12; client_max_window_bits=12"
+        );
+        let plain = DeflateConfig {
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            ..config
+        };
+        assert_eq!(
+            client_offer(&plain),
+            "permessage-deflate; client_max_window_bits"
+        );
+    }
+
+    #[test]
+    fn server_negotiation() {
+        let config = DeflateConfig::default();
+        let both = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+        let cases: &[Case<Option<Accepted>>] = &[
+            // Chromium, and Python websockets' client.
+            (
+                &["permessage-deflate; client_max_window_bits"],
+                Some((
+                    "; server_max_window_bits=12; client_max_window_bits=12",
+                    12,
+                    12,
+                )),
+            ),
+            // Firefox: no client_max_window_bits, so the client's window stays 15.
+            (
+                &["permessage-deflate"],
+                Some(("; server_max_window_bits=12", 12, 15)),
+            ),
+            (
+                &["permessage-deflate; client_max_window_bits=\"10\""],
+                Some((
+                    "; server_max_window_bits=12; client_max_window_bits=10",
+                    12,
+                    10,
+                )),
+            ),
+            (
+                &["PerMessage-Deflate; Client_Max_Window_Bits=15"],
+                Some((
+                    "; server_max_window_bits=12; client_max_window_bits=12",
+                    12,
+                    12,
+                )),
+            ),
+            (
+                &["permessage-deflate; server_max_window_bits=8"],
+                Some(("; server_max_window_bits=8", 8, 15)),
+            ),
+            (
+                &["permessage-deflate; server_max_window_bits=10; server_no_context_takeover"],
+                Some(("; server_max_window_bits=10", 10, 15)),
+            ),
+            // The first offer is invalid, the second is taken.
+            (
+                &[
+                    "permessage-deflate; server_max_window_bits, permessage-deflate; client_max_window_bits=9",
+                ],
+                Some((
+                    "; server_max_window_bits=12; client_max_window_bits=9",
+                    12,
+                    9,
+                )),
+            ),
+            // Offers across several header values; other extensions are skipped.
+            (
+                &[
+                    "x-webkit-deflate-frame",
+                    "permessage-deflate; unknown=1",
+                    "permessage-deflate",
+                ],
+                Some(("; server_max_window_bits=12", 12, 15)),
+            ),
+            (
+                &["permessage-deflate; client_max_window_bits; client_max_window_bits"],
+                None,
+            ),
+            (
+                &["permessage-deflate; server_no_context_takeover; server_no_context_takeover"],
+                None,
+            ),
+            (&["permessage-deflate; server_no_context_takeover=1"], None),
+            (&["permessage-deflate; foo"], None),
+            (&["permessage-deflate; client_max_window_bits=16"], None),
+            (&["permessage-deflate; client_max_window_bits=7"], None),
+            (&["permessage-deflate; client_max_window_bits=09"], None),
+            (
+                &["permessage-deflate; server_max_window_bits=\"1,2\""],
+                None,
+            ),
+            (&["permessage-deflate;"], None),
+            (&["x-webkit-deflate-frame"], None),
+            (&[""], None),
+            (&[], None),
+        ];
+        for (offers, expected) in cases {
+            let got = negotiate(offers.iter().copied(), &config);
+            let expected = expected.map(|(params, server, client)| {
+                let negotiated = Negotiated {
+                    server_max_window_bits: server,
+                    client_max_window_bits: client,
+                    server_no_context_takeover: true,
+                    client_no_context_takeover: true,
+                };
+                (negotiated, format!("{both}{params}"))
+            });
+            assert_eq!(got, expected, "{offers:?}");
+        }
+    }
+
+    #[test]
+    fn server_negotiation_with_context_takeover_allowed() {
+        let config = DeflateConfig {
+            server_max_window_bits: 15,
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            ..DeflateConfig::default()
+        };
+        let cases: &[(&str, &str, Negotiated)] = &[
+            (
+                "permessage-deflate; client_max_window_bits",
+                "permessage-deflate; client_max_window_bits=12",
+                Negotiated {
+                    server_max_window_bits: 15,
+                    client_max_window_bits: 12,
+                    server_no_context_takeover: false,
+                    client_no_context_takeover: false,
+                },
+            ),
+            (
+                "permessage-deflate; server_no_context_takeover; server_max_window_bits=15",
+                "permessage-deflate; server_no_context_takeover; server_max_window_bits=15",
+                Negotiated {
+                    server_max_window_bits: 15,
+                    client_max_window_bits: 15,
+                    server_no_context_takeover: true,
+                    client_no_context_takeover: false,
+                },
+            ),
+            (
+                "permessage-deflate; client_no_context_takeover",
+                "permessage-deflate; client_no_context_takeover",
+                Negotiated {
+                    server_max_window_bits: 15,
+                    client_max_window_bits: 15,
+                    server_no_context_takeover: false,
+                    client_no_context_takeover: true,
+                },
+            ),
+        ];
+        for (offer, response, negotiated) in cases {
+            assert_eq!(
+                negotiate([*offer], &config),
+                Some((*negotiated, response.to_string())),
+                "{offer}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_accepts_valid_responses() {
+        let config = DeflateConfig::default();
+        let full = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+        let cases: &[Case<Option<(u8, u8)>>] = &[
+            (&[], None),
+            (&[""], None),
+            (
+                &[&format!("{full}; server_max_window_bits=12")],
+                Some((12, 12)),
+            ),
+            (
+                &[&format!(
+                    "{full}; server_max_window_bits=9; client_max_window_bits=\"8\""
+                )],
+                Some((9, 8)),
+            ),
+            (
+                &["permessage-deflate; server_no_context_takeover; server_max_window_bits=10"],
+                Some((10, 12)),
+            ),
+        ];
+        for (response, expected) in cases {
+            let expected = expected.map(|(server, client)| Negotiated {
+                server_max_window_bits: server,
+                client_max_window_bits: client,
+                server_no_context_takeover: true,
+                client_no_context_takeover: true,
+            });
+            assert_eq!(
+                client_accept(response.iter().copied(), &config),
+                Ok(expected),
+                "{response:?}"
+            );
+        }
+        // What our server answers, our client accepts.
+        let (negotiated, response) = negotiate([client_offer(&config).as_str()], &config).unwrap();
+        assert_eq!(
+            client_accept([response.as_str()], &config),
+            Ok(Some(negotiated))
+        );
+    }
+
+    #[test]
+    fn client_rejects_invalid_responses() {
+        use DeflateError::*;
+        let config = DeflateConfig::default();
+        let ok = "permessage-deflate; server_no_context_takeover; server_max_window_bits=12";
+        let cases: &[Case<DeflateError>] = &[
+            (&["x-webkit-deflate-frame"], NotOffered),
+            (&[ok, "foo"], NotOffered),
+            (&[&format!("{ok}, {ok}")], Duplicate),
+            (&[ok, ok], Duplicate),
+            (
+                &[&format!("{ok}; client_max_window_bits")],
+                InvalidParameters,
+            ),
+            (
+                &[&format!("{ok}; client_max_window_bits=16")],
+                InvalidParameters,
+            ),
+            (&[&format!("{ok}; unknown")], InvalidParameters),
+            (
+                &[&format!("{ok}; server_no_context_takeover")],
+                InvalidParameters,
+            ),
+            (&[&format!("{ok}; client_max_window_bits=13")], Unacceptable),
+            (
+                &["permessage-deflate; server_no_context_takeover; server_max_window_bits=13"],
+                Unacceptable,
+            ),
+            (
+                &["permessage-deflate; server_no_context_takeover"],
+                Unacceptable,
+            ),
+            (
+                &["permessage-deflate; server_max_window_bits=12"],
+                Unacceptable,
+            ),
+        ];
+        for (response, expected) in cases {
+            assert_eq!(
+                client_accept(response.iter().copied(), &config),
+                Err(*expected),
+                "{response:?}"
+            );
+        }
+    }
+}
