@@ -18,7 +18,9 @@
 //! `ServerEvent` below): a client joins with `{"type":"join","name":..}` and speaks with
 //! `{"type":"say","text":..}`; members hear `message`, `joined`, `left` and `presence` (the
 //! members of the room on every server). A client that sends anything else is closed with
-//! 1007 and serde's error as reason, while the others go on chatting. The protocol's AsyncAPI
+//! 1007 and serde's error as reason, while the others go on chatting. Safe to copy: only the
+//! page's own origin may connect from a browser, messages are capped at 4 KiB (1009), and a
+//! member who says more than 20 things at once or 5 a second on average is closed with 1008. The protocol's AsyncAPI
 //! document is at `http://127.0.0.1:8765/asyncapi.json`.
 
 mod common;
@@ -43,6 +45,10 @@ struct Cli {
     /// Share rooms with the other servers on this Redis (`redis://host:port/`).
     #[arg(long)]
     redis: Option<String>,
+    /// Origins whose pages may chat (repeat for several). Default: this server's own page, as
+    /// `http://ADDR` and `http://localhost:PORT`; programs that send no `Origin` are allowed.
+    #[arg(long = "origin")]
+    origins: Vec<String>,
 }
 
 /// The page at `/`, embedded in the binary.
@@ -50,6 +56,14 @@ const PAGE: &str = include_str!("pages/chat.html");
 
 /// The longest name kept, in characters.
 const MAX_NAME: usize = 32;
+
+/// The largest message a client may send, in bytes: past it, the connection closes with 1009.
+const MAX_MESSAGE: usize = 4 << 10;
+
+/// How many messages a member may say per second on average, and in one burst: past them, it
+/// is closed with 1008, so one member cannot flood the room.
+const SAYS_PER_SECOND: f64 = 5.0;
+const SAYS_IN_A_BURST: f64 = 20.0;
 
 /// What a client sends.
 #[derive(Deserialize, JsonSchema)]
@@ -82,6 +96,9 @@ struct Chat {
     name: Option<String>,
     rooms: Rooms,
     me: Option<Sender>,
+    /// What the member may still say now (a token bucket), and when that was counted.
+    allowance: f64,
+    counted: std::time::Instant,
 }
 
 /// A chat room: join with a name, then say things; every member of the room hears them, and
@@ -94,6 +111,8 @@ impl Chat {
             name: None,
             rooms,
             me: None,
+            allowance: SAYS_IN_A_BURST,
+            counted: std::time::Instant::now(),
         }
     }
 
@@ -123,6 +142,9 @@ impl Chat {
                 let Some(name) = self.name.clone() else {
                     return Err(Close::new(CloseCode::POLICY, "join first"));
                 };
+                if !self.may_say() {
+                    return Err(Close::new(CloseCode::POLICY, "too many messages"));
+                }
                 self.broadcast(&ServerEvent::Message { name, text });
             }
         }
@@ -140,6 +162,19 @@ impl Chat {
 }
 
 impl Chat {
+    /// Takes one message out of the member's allowance, refilled at `SAYS_PER_SECOND`.
+    fn may_say(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let refill = now.duration_since(self.counted).as_secs_f64() * SAYS_PER_SECOND;
+        self.allowance = (self.allowance + refill).min(SAYS_IN_A_BURST);
+        self.counted = now;
+        if self.allowance < 1.0 {
+            return false;
+        }
+        self.allowance -= 1.0;
+        true
+    }
+
     fn broadcast(&self, event: &ServerEvent) {
         // Written once for every member; a `ServerEvent` always serializes.
         if let Err(error) = self.rooms.broadcast_json(&self.room, event) {
@@ -180,12 +215,19 @@ async fn serve(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let pages = Pages::new()
         .page("/", "text/html; charset=utf-8", PAGE)
         .page("/asyncapi.json", "application/json", asyncapi.to_string());
+    let listener = tokio::net::TcpListener::bind(&cli.addr).await?;
+    let addr = listener.local_addr()?;
+    let origins = match cli.origins.as_slice() {
+        [] => common::own_origins(addr),
+        given => given.to_vec(),
+    };
     let server = Server::new(ROUTES)
         .with_state(rooms)
         .fallback(pages)
-        .bind(&cli.addr)
-        .await?;
-    let addr = server.local_addr()?;
+        .max_message_size(MAX_MESSAGE)
+        .allowed_origins(origins)
+        .allow_missing_origin(true)
+        .listen(listener)?;
     println!("chat listening on http://{addr}/ and ws://{addr}/chat/ROOM");
     server.run_until(ws_routes::shutdown_signal()).await?;
     Ok(())

@@ -160,3 +160,53 @@ async fn two_chat_servers_share_rooms_through_redis() {
     let mut cy = member(&two, "lobby", "cy").await;
     assert_eq!(next(&mut cy, "presence").await["count"], 3);
 }
+
+#[tokio::test]
+async fn a_member_who_floods_is_closed_and_the_room_goes_on() {
+    let server = start(&[]);
+    let mut ada = member(&server, "lobby", "ada").await;
+    let mut flood = member(&server, "lobby", "flood").await;
+    for number in 0..40 {
+        let say = json!({ "type": "say", "text": format!("spam {number}") });
+        if flood.send_json(&say).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(
+        close_frame(&mut flood).await,
+        (1008, "too many messages".into())
+    );
+    say(&mut ada, "still here").await;
+    while next(&mut ada, "message").await["text"] != "still here" {}
+}
+
+#[tokio::test]
+async fn an_oversized_message_closes_with_1009() {
+    let server = start(&[]);
+    let mut ada = member(&server, "lobby", "ada").await;
+    say(&mut ada, &"a".repeat(5000)).await;
+    assert_eq!(
+        close_frame(&mut ada).await,
+        (1009, "message too big".into())
+    );
+}
+
+#[tokio::test]
+async fn only_the_pages_own_origin_may_connect_from_a_browser() {
+    let server = start(&[]);
+    let url = format!("{}/chat/lobby", server.url);
+    let own = url.replace("ws://", "http://").replace("/chat/lobby", "");
+    let refused = ws_routes::Client::new()
+        .header("origin", "https://evil.example")
+        .connect(&url)
+        .await;
+    assert!(
+        matches!(&refused, Err(ws_routes::Error::Refused { status, .. }) if status.as_u16() == 403),
+        "{refused:?}"
+    );
+    ws_routes::Client::new()
+        .header("origin", own.as_str())
+        .connect(&url)
+        .await
+        .expect("the page's own origin");
+}

@@ -248,6 +248,12 @@ impl WebSocket {
                     return None;
                 }
                 Event::Incoming(Some(Ok(frame))) => frame,
+                // The peer closed already: a failure to answer it (it may have shut its side
+                // down) ends the connection quietly, its close frame kept.
+                Event::Incoming(Some(Err(_))) if self.peer_close.is_some() => {
+                    self.done = true;
+                    return None;
+                }
                 Event::Incoming(Some(Err(error))) => return self.fail(error).await,
             };
             match frame {
