@@ -1,0 +1,43 @@
+//! SIGINT and SIGTERM through `shutdown_signal`, as the examples (and `serve`) use it: a
+//! connected client gets 1001 "server shutting down", and the process exits 0.
+
+mod support;
+
+use std::process::Command;
+
+use support::{Example, ask, close_frame, connect_url};
+
+async fn shuts_down_gracefully_on(signal: &str) {
+    let mut server = Example::start("echo", &["--addr", "127.0.0.1:0"]);
+    let mut ws = connect_url(&format!("{}/", server.url)).await;
+    assert_eq!(ask(&mut ws, "before the signal").await, "before the signal");
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &server.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -{signal} failed");
+    assert_eq!(
+        close_frame(&mut ws).await,
+        (1001, "server shutting down".into()),
+        "{signal}"
+    );
+    let status = server
+        .wait_timeout(support::NETWORK_TIMEOUT)
+        .unwrap_or_else(|| {
+            panic!(
+                "still running {:?} after {signal}",
+                support::NETWORK_TIMEOUT
+            )
+        });
+    assert!(status.success(), "{signal}: exited with {status}");
+}
+
+#[tokio::test]
+async fn sigint_closes_connections_with_1001_and_exits_0() {
+    shuts_down_gracefully_on("INT").await;
+}
+
+#[tokio::test]
+async fn sigterm_closes_connections_with_1001_and_exits_0() {
+    shuts_down_gracefully_on("TERM").await;
+}
