@@ -54,6 +54,9 @@ async fn main() -> ExitCode {
 
 async fn serve(cli: &Cli) -> std::io::Result<()> {
     let server = Server::new(routes![root, room]).bind(&cli.addr).await?;
+    // Listening for SIGINT and SIGTERM before saying where it listens: a signal sent as soon
+    // as that line is read still shuts down gracefully.
+    let signal = ws_routes::shutdown_signal();
     println!("echo server listening on ws://{}", server.local_addr()?);
-    server.run_until(ws_routes::shutdown_signal()).await
+    server.run_until(signal).await
 }

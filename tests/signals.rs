@@ -41,3 +41,19 @@ async fn sigint_closes_connections_with_1001_and_exits_0() {
 async fn sigterm_closes_connections_with_1001_and_exits_0() {
     shuts_down_gracefully_on("TERM").await;
 }
+
+#[test]
+fn a_signal_as_soon_as_the_example_says_where_it_listens_exits_0() {
+    // The example listens for signals before it prints its address: a SIGTERM sent the
+    // moment that line is read shuts it down gracefully, rather than killing it.
+    let mut server = Example::start("echo", &["--addr", "127.0.0.1:0"]);
+    let sent = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let status = server
+        .wait_timeout(support::NETWORK_TIMEOUT)
+        .expect("still running after SIGTERM");
+    assert!(status.success(), "exited with {status}");
+}
