@@ -335,9 +335,10 @@ async fn keepalive_closes_a_client_that_stops_answering_pings() {
     let (addr, _, _) =
         start(server().keepalive(Duration::from_millis(100), Duration::from_millis(100))).await;
     // A raw client reads the pings but never answers them: after one interval and one timeout
-    // the server gives up, however slowly the machine runs.
-    let mut tcp = raw_upgrade(addr, "/echo").await;
+    // the server gives up, however slowly the machine runs. The server's clock starts at the
+    // upgrade, so ours starts before asking for it.
     let started = tokio::time::Instant::now();
+    let mut tcp = raw_upgrade(addr, "/echo").await;
     assert_eq!(
         read_close(&mut tcp).await,
         (1011, "keepalive ping timeout".into())

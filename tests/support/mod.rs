@@ -166,7 +166,41 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
         "{} is missing: run `cargo test`, which builds the examples",
         binary.display()
     );
+    // `cargo test --test NAME` builds no example: an old binary would test old code.
+    let built = modified(&binary);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for source in [
+        root.join("examples").join(format!("{name}.rs")),
+        root.join("examples/common"),
+        root.join("ws-routes/src"),
+        root.join("ws-routes-macros/src"),
+    ] {
+        assert!(
+            newest(&source) <= built,
+            "{} is older than {}: build the examples (`cargo build --all-features --examples`, \
+             or a plain `cargo test`, which builds them) before `cargo test --test ...`",
+            binary.display(),
+            source.display()
+        );
+    }
     binary
+}
+
+fn modified(path: &std::path::Path) -> std::time::SystemTime {
+    std::fs::metadata(path)
+        .and_then(|metadata| metadata.modified())
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// The newest modification time of `path` or, for a directory, of any file under it.
+fn newest(path: &std::path::Path) -> std::time::SystemTime {
+    if !path.is_dir() {
+        return modified(path);
+    }
+    std::fs::read_dir(path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+        .map(|entry| newest(&entry.expect("a directory entry").path()))
+        .fold(std::time::SystemTime::UNIX_EPOCH, std::cmp::max)
 }
 
 /// Python with the `websockets` package (`WS_ROUTES_PYTHON`, else `.venv/bin/python`), as
