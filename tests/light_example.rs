@@ -122,6 +122,8 @@ fn the_light_example_serves_its_page_on_the_same_port() {
     use std::io::{Read, Write};
     let server = start(&[]);
     let mut tcp = std::net::TcpStream::connect(server.url.trim_start_matches("ws://")).unwrap();
+    tcp.set_read_timeout(Some(support::NETWORK_TIMEOUT))
+        .unwrap();
     tcp.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
     let mut page = String::new();
     tcp.read_to_string(&mut page).unwrap();
