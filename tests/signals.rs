@@ -9,18 +9,27 @@ use support::{Example, ask, close_frame, connect_url};
 
 async fn shuts_down_gracefully_on(signal: &str) {
     let mut server = Example::start("echo", &["--addr", "127.0.0.1:0"]);
+    // The echo example serves `/` and `/echo/{room}`.
     let mut ws = connect_url(&format!("{}/", server.url)).await;
     assert_eq!(ask(&mut ws, "before the signal").await, "before the signal");
+    let mut room = connect_url(&format!("{}/echo/lobby", server.url)).await;
+    room.send(vec![1u8, 2, 3]).await.unwrap();
+    assert_eq!(
+        support::next(&mut room).await.unwrap().unwrap(),
+        ws_routes::Message::from(vec![1u8, 2, 3])
+    );
     let sent = Command::new("kill")
         .args([&format!("-{signal}"), &server.pid().to_string()])
         .status()
         .expect("run kill");
     assert!(sent.success(), "kill -{signal} failed");
-    assert_eq!(
-        close_frame(&mut ws).await,
-        (1001, "server shutting down".into()),
-        "{signal}"
-    );
+    for client in [&mut ws, &mut room] {
+        assert_eq!(
+            close_frame(client).await,
+            (1001, "server shutting down".into()),
+            "{signal}"
+        );
+    }
     let status = server
         .wait_timeout(support::NETWORK_TIMEOUT)
         .unwrap_or_else(|| {
