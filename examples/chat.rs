@@ -228,7 +228,9 @@ async fn serve(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         .allowed_origins(origins)
         .allow_missing_origin(true)
         .listen(listener)?;
+    // Listening for SIGINT and SIGTERM before saying where it listens.
+    let signal = ws_routes::shutdown_signal();
     println!("chat listening on http://{addr}/ and ws://{addr}/chat/ROOM");
-    server.run_until(ws_routes::shutdown_signal()).await?;
+    server.run_until(signal).await?;
     Ok(())
 }

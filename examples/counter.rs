@@ -123,9 +123,12 @@ async fn serve(cli: Cli) -> std::io::Result<()> {
         .with_state(app)
         .bind(&cli.addr)
         .await?;
+    // Listening for SIGINT and SIGTERM before saying where it listens: a signal sent as soon
+    // as that line is read still shuts down gracefully.
+    let signal = ws_routes::shutdown_signal();
     println!(
         "counter listening on ws://{}/counter/NAME?token=...",
         server.local_addr()?
     );
-    server.run_until(ws_routes::shutdown_signal()).await
+    server.run_until(signal).await
 }

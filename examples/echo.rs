@@ -61,6 +61,9 @@ async fn serve(cli: &Cli) -> std::io::Result<()> {
         .max_frame_size(cli.max_message_size)
         .bind(&cli.addr)
         .await?;
+    // Listening for SIGINT and SIGTERM before saying where it listens: a signal sent as soon
+    // as that line is read still shuts down gracefully.
+    let signal = ws_routes::shutdown_signal();
     println!("echo server listening on ws://{}", server.local_addr()?);
-    server.run_until(ws_routes::shutdown_signal()).await
+    server.run_until(signal).await
 }

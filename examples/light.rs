@@ -177,8 +177,11 @@ async fn serve(cli: &Cli) -> std::io::Result<()> {
         .allowed_origins(origins)
         .allow_missing_origin(true)
         .listen(listener)?;
+    // Listening for SIGINT and SIGTERM before saying where it listens: a signal sent as soon
+    // as that line is read still shuts down gracefully.
+    let signal = ws_routes::shutdown_signal();
     println!("light switch listening on http://{addr}/ and ws://{addr}");
-    server.run_until(ws_routes::shutdown_signal()).await
+    server.run_until(signal).await
 }
 
 /// The seed's client: send the light's address, print the reply; on a close, say so.

@@ -1,18 +1,21 @@
-//! The chat example's page in a real browser: headless Chromium, driven by playwright-core
-//! from `tests/browser/chat.mjs`, opens it in two tabs and sees a message typed in one appear
-//! in the other.
+//! Real browsers: headless Chromium, driven by playwright-core from `tests/browser/*.mjs`,
+//! opens the chat example's page in two tabs and sees a message typed in one appear in the
+//! other; and from a page, sends binary and large text messages to an echo route and closes
+//! with a code and reason the handler sees.
 //!
 //! Needs `node`, Debian's `/usr/bin/chromium` and `npm ci` in `tests/browser` (`scripts/test`
-//! installs all three). Skipped with a note when one is missing; failed instead when
-//! `WS_ROUTES_REQUIRE_BROWSER` is set.
+//! installs all three), so the tests are `#[ignore]`d: plain `cargo test` lists them as
+//! ignored, and `scripts/test` runs them with `--include-ignored`.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::Example;
+use ws_routes::{Pages, Server, State, WebSocket, route, routes};
 
 /// What the test needs, or why it cannot run.
 fn prerequisites(dir: &Path) -> Result<(), String> {
@@ -33,6 +36,7 @@ fn prerequisites(dir: &Path) -> Result<(), String> {
 }
 
 #[test]
+#[ignore = "needs Chromium, node and playwright-core: `scripts/test` installs them and runs this"]
 fn a_message_typed_in_one_tab_appears_in_the_other() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     if let Err(missing) = prerequisites(&dir) {
@@ -66,5 +70,65 @@ fn a_message_typed_in_one_tab_appears_in_the_other() {
         output.status.success() && stdout.trim() == "ok",
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A close frame as code and reason; `None` when the connection ended without one.
+type Heard = Option<(u16, String)>;
+
+/// The close frames the `/echo` handler saw.
+#[derive(Clone, Default)]
+struct Closes(Arc<Mutex<Vec<Heard>>>);
+
+/// Echoes every message, then records the page's close frame.
+#[route("/echo")]
+async fn echo(mut ws: WebSocket, State(closes): State<Closes>) {
+    while let Some(Ok(message)) = ws.recv().await {
+        if ws.send(message).await.is_err() {
+            break;
+        }
+    }
+    let frame = ws
+        .close_frame()
+        .map(|frame| (frame.code.as_u16(), frame.reason.to_string()));
+    closes.0.lock().unwrap().push(frame);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium, node and playwright-core: `scripts/test` installs them and runs this"]
+async fn a_page_sends_binary_and_large_text_and_closes_with_its_own_code() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if let Err(missing) = prerequisites(&dir) {
+        panic!("{missing}; `scripts/test` installs it");
+    }
+    let closes = Closes::default();
+    let page = Pages::new().page(
+        "/",
+        "text/html; charset=utf-8",
+        "<!doctype html><title>echo</title>",
+    );
+    let server = Server::new(routes![echo])
+        .with_state(closes.clone())
+        .fallback(page);
+    let addr = support::spawn_server(server).await;
+    let node = tokio::process::Command::new("node")
+        .arg(dir.join("echo.mjs"))
+        .arg(format!("http://{addr}/"))
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(90), node)
+        .await
+        .expect("the browser test did not finish in 90 s")
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.trim() == "ok",
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    support::wait_for(|| !closes.0.lock().unwrap().is_empty()).await;
+    assert_eq!(
+        *closes.0.lock().unwrap(),
+        [Some((4321, "bye from chromium".into()))]
     );
 }

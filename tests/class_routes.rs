@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use ws_routes::http::StatusCode;
 use ws_routes::{
-    Bytes, Close, CloseFrame, Error, Message, Reject, Request, Routes, Sender, Server, Session,
-    State, WebSocket, route, routes,
+    Bytes, Close, CloseFrame, Error, Message, Reject, Request, Routes, Sender, Server,
+    ServerHandle, Session, State, WebSocket, route, routes,
 };
 
-use support::{ask, close_frame, connect, spawn_server, text, wait_for};
+use support::{ask, close_frame, connect, next, spawn_server, text, wait_for};
 
 /// The close frames `on_close` heard: code and reason, or `None` when there was none.
 type ClosedFrames = Arc<Mutex<Vec<Option<(u16, String)>>>>;
@@ -24,6 +24,8 @@ struct Shared {
     connections: Arc<AtomicU64>,
     closed: ClosedFrames,
     sender: Arc<Mutex<Option<Sender>>>,
+    /// What `on_error` received, as `Debug` prints it.
+    errors: Arc<Mutex<Vec<String>>>,
 }
 
 struct Counter {
@@ -137,19 +139,17 @@ impl Seed {
     }
 }
 
-/// A synchronous hook that reads a typed parameter, and an error handler.
+/// A synchronous hook that reads a typed parameter, and an error handler that reports to the
+/// shared state.
 struct Limited {
     limit: usize,
-    errors: Arc<Mutex<Vec<String>>>,
+    shared: Shared,
 }
 
 #[route("/limited/{limit}")]
 impl Limited {
-    fn accept(limit: usize) -> Self {
-        Limited {
-            limit,
-            errors: Arc::default(),
-        }
+    fn accept(limit: usize, State(shared): State<Shared>) -> Self {
+        Limited { limit, shared }
     }
 
     async fn on_text(&mut self, session: &mut Session, text: ws_routes::Utf8Bytes) {
@@ -162,8 +162,8 @@ impl Limited {
     }
 
     async fn on_error(&mut self, session: &mut Session, error: Error) {
-        self.errors.lock().unwrap().push(error.to_string());
-        let _ = session.path();
+        let seen = format!("{error:?} on {}", session.path().path());
+        self.shared.errors.lock().unwrap().push(seen);
     }
 }
 
@@ -184,6 +184,20 @@ async fn start() -> (std::net::SocketAddr, Shared) {
     let shared = Shared::default();
     let addr = spawn_server(Server::new(ROUTES).with_state(shared.clone())).await;
     (addr, shared)
+}
+
+/// Serves `server` (built on [`ROUTES`]) with a fresh [`Shared`], and returns its handle too,
+/// to wait until connections are over.
+async fn start_with_handle(server: Server) -> (std::net::SocketAddr, Shared, ServerHandle) {
+    let shared = Shared::default();
+    let listening = server
+        .with_state(shared.clone())
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let (addr, handle) = (listening.local_addr().unwrap(), listening.handle());
+    tokio::spawn(listening.run());
+    (addr, shared, handle)
 }
 
 async fn refusal(url: String) -> (StatusCode, ws_routes::http::HeaderMap, String) {
@@ -237,27 +251,49 @@ async fn each_connection_gets_its_own_instance_and_shares_the_state() {
 }
 
 #[tokio::test]
-async fn on_close_hears_the_clients_code_and_reason() {
-    let (addr, shared) = start().await;
+async fn on_close_runs_exactly_once_with_the_clients_code_and_reason() {
+    let (addr, shared, handle) = start_with_handle(Server::new(ROUTES)).await;
     let mut ws = connect(addr, "/counter/a?token=secret").await;
     text(&mut ws).await;
     ws.close(4321u16, "see you").await.unwrap();
-    while ws.recv().await.is_some() {}
-    wait_for(|| shared.closed.lock().unwrap().len() == 1).await;
+    assert!(
+        next(&mut ws).await.is_none(),
+        "the close handshake completes"
+    );
+    // The server counts a connection until its task is over, after `on_close` has returned:
+    // nothing can call it again once the count is zero.
+    wait_for(|| handle.connections() == 0).await;
     assert_eq!(
-        shared.closed.lock().unwrap()[0],
-        Some((4321, "see you".into()))
+        *shared.closed.lock().unwrap(),
+        [Some((4321, "see you".into()))]
     );
 }
 
 #[tokio::test]
 async fn a_lifecycle_method_closes_with_the_code_it_chooses() {
-    let (addr, shared) = start().await;
+    let (addr, shared, handle) = start_with_handle(Server::new(ROUTES)).await;
     let mut ws = connect(addr, "/counter/a?token=secret").await;
     text(&mut ws).await;
     ws.send("quit").await.unwrap();
     assert_eq!(close_frame(&mut ws).await, (4001, "asked to quit".into()));
-    wait_for(|| shared.closed.lock().unwrap().len() == 1).await;
+    wait_for(|| handle.connections() == 0).await;
+    // The method's return ends the lifecycle: `on_close` runs before the client has answered
+    // the close handshake, so it hears no frame from the client.
+    assert_eq!(*shared.closed.lock().unwrap(), [None]);
+}
+
+#[tokio::test]
+async fn on_error_receives_the_error_of_a_message_over_the_limit() {
+    let (addr, shared, handle) = start_with_handle(Server::new(ROUTES).max_message_size(100)).await;
+    let mut ws = connect(addr, "/limited/3").await;
+    assert_eq!(ask(&mut ws, "abc").await, "ok");
+    ws.send("x".repeat(101)).await.unwrap();
+    assert_eq!(close_frame(&mut ws).await, (1009, "message too big".into()));
+    wait_for(|| handle.connections() == 0).await;
+    assert_eq!(
+        *shared.errors.lock().unwrap(),
+        ["MessageTooBig on /limited/3"]
+    );
 }
 
 #[tokio::test]
@@ -346,7 +382,7 @@ async fn pushes_to_a_client_that_does_not_read_are_bounded() {
     // Reading again drains it.
     let mut blocks = 0;
     while blocks < queued {
-        match ws.recv().await {
+        match next(&mut ws).await {
             Some(Ok(Message::Binary(data))) => {
                 assert_eq!(data, block);
                 blocks += 1;

@@ -24,7 +24,9 @@ async fn http(addr: SocketAddr, request: &str) -> String {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     tcp.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
-    tcp.read_to_string(&mut response).await.unwrap();
+    support::within(tcp.read_to_string(&mut response))
+        .await
+        .unwrap();
     response
 }
 

@@ -3,13 +3,17 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use support::{Example, example_binary};
 
 fn start(flags: &[&str]) -> Example {
-    let mut args = vec!["--addr", "127.0.0.1:0", "--delay-ms", "20"];
+    start_with_delay("20", flags)
+}
+
+fn start_with_delay(delay_ms: &str, flags: &[&str]) -> Example {
+    let mut args = vec!["--addr", "127.0.0.1:0", "--delay-ms", delay_ms];
     args.extend(flags);
     let server = Example::start("light", &args);
     assert!(server.url.starts_with("ws://127.0.0.1:"), "{}", server.url);
@@ -61,30 +65,11 @@ fn answers_as_the_write_up_says(server: &Example) {
     );
 }
 
-/// Python with the `websockets` package, as `scripts/test` installs it.
-fn python() -> Option<PathBuf> {
-    let python = std::env::var_os("WS_ROUTES_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
-    if python.exists() {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("WS_ROUTES_REQUIRE_PYTHON").is_none(),
-        "{} is missing; `scripts/test` installs it",
-        python.display()
-    );
-    eprintln!(
-        "skipped: no Python with `websockets` at {}; run `scripts/test` for every test",
-        python.display()
-    );
-    None
-}
-
 #[test]
+#[ignore = "needs Python's websockets: `scripts/test` installs it and runs this"]
 fn the_write_ups_python_client_gets_the_write_ups_answers() {
-    let Some(python) = python() else { return };
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/seed_client.py");
+    let python = support::python();
+    let script = support::python_script("seed_client.py");
     let server = start(&[]);
     for (path, expected) in [
         ("/light/on", "the light has turned on"),
@@ -137,9 +122,45 @@ fn the_light_example_serves_its_page_on_the_same_port() {
     use std::io::{Read, Write};
     let server = start(&[]);
     let mut tcp = std::net::TcpStream::connect(server.url.trim_start_matches("ws://")).unwrap();
+    tcp.set_read_timeout(Some(support::NETWORK_TIMEOUT))
+        .unwrap();
     tcp.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
     let mut page = String::new();
     tcp.read_to_string(&mut page).unwrap();
     assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
     assert!(page.contains("/light/watch"), "the page watches the light");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_delay_holds_up_only_its_own_connection() {
+    // Four clients at once, each answered after a 1 s switching delay: one after the other
+    // they would take at least 4 s; side by side, 1 s and the time to connect. 2.5 s leaves
+    // a loaded machine 1.5 s for that and still tells the two apart.
+    const CLIENTS: usize = 4;
+    let delay = Duration::from_secs(1);
+    for flags in [&[][..], &["--class"][..]] {
+        let server = start_with_delay("1000", flags);
+        let started = Instant::now();
+        let mut clients = tokio::task::JoinSet::new();
+        for _ in 0..CLIENTS {
+            let url = format!("{}/light/on", server.url);
+            clients.spawn(async move {
+                let mut ws = support::connect_url(&url).await;
+                let asked = Instant::now();
+                assert_eq!(
+                    support::ask(&mut ws, "00-12-4b-01").await,
+                    "the light has turned on"
+                );
+                asked.elapsed()
+            });
+        }
+        while let Some(waited) = support::within(clients.join_next()).await {
+            assert!(waited.unwrap() >= delay, "answered before the delay");
+        }
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(2500),
+            "{CLIENTS} clients took {took:?} with a delay of {delay:?} each: {flags:?}"
+        );
+    }
 }

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 use ws_routes::{Message, Query, RoutePath, Server, Unmatched, WebSocket, route, routes};
 
-use support::{ask, close_frame, connect, spawn, text};
+use support::{ask, close_frame, connect, next, spawn, text, within};
 
 #[route("/light/{status}")]
 async fn light(mut ws: WebSocket, status: String) {
@@ -279,7 +279,10 @@ async fn a_handler_that_returns_closes_with_1000() {
     let mut ws = connect(addr, "/done").await;
     assert_eq!(text(&mut ws).await, "bye");
     assert_eq!(close_frame(&mut ws).await, (1000, String::new()));
-    assert!(ws.recv().await.is_none(), "the close handshake completes");
+    assert!(
+        next(&mut ws).await.is_none(),
+        "the close handshake completes"
+    );
 }
 
 #[tokio::test]
@@ -308,14 +311,14 @@ async fn text_and_binary_messages_come_back_unchanged() {
     let mut ws = connect(addr, "/echo").await;
     ws.send("Hello world!").await.unwrap();
     assert_eq!(
-        ws.recv().await.unwrap().unwrap(),
+        next(&mut ws).await.unwrap().unwrap(),
         Message::text("Hello world!")
     );
     let data: Vec<u8> = (0..=255).collect();
     ws.send(data.clone()).await.unwrap();
-    assert_eq!(ws.recv().await.unwrap().unwrap(), Message::binary(data));
+    assert_eq!(next(&mut ws).await.unwrap().unwrap(), Message::binary(data));
     ws.close(1000u16, "bye").await.unwrap();
-    assert!(ws.recv().await.is_none());
+    assert!(next(&mut ws).await.is_none());
     // The server answers the close handshake with the client's code.
     assert_eq!(
         ws.close_frame().map(|frame| frame.code.as_u16()),
@@ -358,7 +361,7 @@ async fn raw_http(addr: std::net::SocketAddr, request: &str) -> String {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     tcp.write_all(request.as_bytes()).await.unwrap();
     let mut answer = String::new();
-    tcp.read_to_string(&mut answer).await.unwrap();
+    within(tcp.read_to_string(&mut answer)).await.unwrap();
     answer
 }
 

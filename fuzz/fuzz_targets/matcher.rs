@@ -1,5 +1,7 @@
-//! The matcher with any path against a fixed table: it never panics, and a match always
-//! satisfies the pattern it names, segment by segment.
+//! The matcher against a fixed table, both ways: for any path it never panics and finds
+//! exactly the route a reference says (every route whose pattern the path satisfies, segment
+//! by segment, ranked by precedence); and for paths built from the table's own patterns, with
+//! the parameters filled from the input, it finds a route, the one precedence says.
 
 #![no_main]
 
@@ -7,7 +9,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use ws_routes::__private::Matcher;
-use ws_routes::{Routes, Segment, WebSocket, route, routes};
+use ws_routes::{Route, Routes, Segment, WebSocket, route, routes};
 
 #[route("/")]
 async fn root(_ws: WebSocket) {}
@@ -37,36 +39,99 @@ const ROUTES: Routes = routes![
 ];
 static MATCHER: LazyLock<Matcher> = LazyLock::new(|| Matcher::new(ROUTES));
 
-fuzz_target!(|path: &str| {
-    let Some(index) = MATCHER.find(path) else {
-        return;
+/// Whether `path` satisfies `route`'s pattern, segment by segment.
+fn satisfies(route: &Route, path: &str) -> bool {
+    let Some(mut rest) = path.strip_prefix('/') else {
+        return false;
     };
-    let route = ROUTES.iter().nth(index).expect("the index names a route");
-    let mut rest = path
-        .strip_prefix('/')
-        .expect("a matched path starts with '/'");
-    for (position, segment) in route.segments().iter().enumerate() {
+    let segments = route.segments();
+    for (position, segment) in segments.iter().enumerate() {
         let (text, tail) = match rest.split_once('/') {
             Some((text, tail)) => (text, Some(tail)),
             None => (rest, None),
         };
         match segment {
-            Segment::Static(expected) => assert_eq!(text, *expected),
-            Segment::Param(_) => assert!(!text.is_empty()),
-            Segment::CatchAll(_) => {
-                assert_eq!(position + 1, route.segments().len());
-                assert!(!rest.is_empty());
-                return;
-            }
+            Segment::Static(expected) if text != *expected => return false,
+            Segment::Param(_) if text.is_empty() => return false,
+            Segment::CatchAll(_) => return !rest.is_empty(),
+            _ => {}
         }
-        let last = position + 1 == route.segments().len();
         match tail {
-            Some(tail) if !last => rest = tail,
-            None if last => return,
-            _ => panic!(
-                "{path:?} matched {:?} with a different number of segments",
-                route.pattern()
-            ),
+            Some(tail) if position + 1 < segments.len() => rest = tail,
+            None => return position + 1 == segments.len(),
+            Some(_) => return false,
         }
+    }
+    false
+}
+
+/// How specific a segment is: lower wins.
+fn rank(segment: &Segment) -> u8 {
+    match segment {
+        Segment::Static(_) => 0,
+        Segment::Param(_) => 1,
+        Segment::CatchAll(_) => 2,
+    }
+}
+
+/// The route precedence picks for `path`: of the routes it satisfies, the one whose segments
+/// are the most specific, compared one by one from the left.
+fn reference(path: &str) -> Option<usize> {
+    ROUTES
+        .iter()
+        .enumerate()
+        .filter(|(_, route)| satisfies(route, path))
+        .min_by_key(|(_, route)| route.segments().iter().map(rank).collect::<Vec<_>>())
+        .map(|(index, _)| index)
+}
+
+/// The matcher agrees with the reference on `path`.
+fn check(path: &str) {
+    assert_eq!(
+        MATCHER.find(path),
+        reference(path),
+        "{path:?}: the matcher and the precedence rule disagree"
+    );
+}
+
+/// A path built from `route`'s pattern, its parameters filled from `fillers` (a parameter
+/// gets one without slashes, a catch-all any; "x" when they run out or are empty).
+fn fill(route: &Route, fillers: &str) -> String {
+    let mut fillers = fillers.split('\u{1}');
+    let mut next = |slashes: bool| {
+        let filler: String = fillers
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|&c| slashes || c != '/')
+            .collect();
+        if filler.is_empty() { "x".to_owned() } else { filler }
+    };
+    let segments: Vec<String> = route
+        .segments()
+        .iter()
+        .map(|segment| match segment {
+            Segment::Static(text) => (*text).to_owned(),
+            Segment::Param(_) => next(false),
+            Segment::CatchAll(_) => next(true),
+        })
+        .collect();
+    format!("/{}", segments.join("/"))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    // Any path: a match satisfies its pattern and is the best one; no match means none fits.
+    check(&text);
+    // A path made to fit a pattern of the table: it must be found.
+    if let Some((&choice, fillers)) = data.split_first() {
+        let route = ROUTES
+            .iter()
+            .nth(usize::from(choice) % ROUTES.len())
+            .expect("a route");
+        let path = fill(route, &String::from_utf8_lossy(fillers));
+        assert!(satisfies(route, &path), "{path:?} was built from {:?}", route.pattern());
+        assert!(MATCHER.find(&path).is_some(), "{path:?} fits {:?} but matched nothing", route.pattern());
+        check(&path);
     }
 });

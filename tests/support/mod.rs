@@ -21,20 +21,25 @@ pub async fn spawn_server(server: Server) -> SocketAddr {
     addr
 }
 
-/// Connects to `path` on `addr`.
+/// Connects to `path` on `addr`, within [`NETWORK_TIMEOUT`].
 pub async fn connect(addr: SocketAddr, path: &str) -> WebSocket {
-    ws_routes::connect(&format!("ws://{addr}{path}"))
-        .await
-        .expect("connect")
+    connect_url(&format!("ws://{addr}{path}")).await
 }
 
-/// Connects to a full `ws://` URL.
+/// Connects to a full `ws://` URL, within [`NETWORK_TIMEOUT`].
 pub async fn connect_url(url: &str) -> WebSocket {
-    ws_routes::connect(url).await.expect("connect")
+    within(ws_routes::connect(url)).await.expect("connect")
 }
 
 /// How long a test waits for anything on the network before it fails.
 pub const NETWORK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Awaits `future` for up to [`NETWORK_TIMEOUT`]; panics, rather than hangs, past it.
+pub async fn within<F: std::future::Future>(future: F) -> F::Output {
+    tokio::time::timeout(NETWORK_TIMEOUT, future)
+        .await
+        .expect("nothing within the network timeout")
+}
 
 /// The next message, within [`NETWORK_TIMEOUT`].
 pub async fn next(ws: &mut WebSocket) -> Option<Result<Message, ws_routes::Error>> {
@@ -65,6 +70,13 @@ pub async fn close_frame(ws: &mut WebSocket) -> (u16, String) {
         .close_frame()
         .expect("connection ended without a close frame");
     (frame.code.as_u16(), frame.reason.to_string())
+}
+
+/// Reads until the connection ends, cleanly or not, and returns the close frame it got, if any.
+pub async fn until_closed(ws: &mut WebSocket) -> Option<(u16, String)> {
+    while let Some(Ok(_)) = next(ws).await {}
+    ws.close_frame()
+        .map(|frame| (frame.code.as_u16(), frame.reason.to_string()))
 }
 
 /// Sends `text` and returns the text reply.
@@ -110,6 +122,28 @@ impl Example {
     }
 }
 
+impl Example {
+    /// The process id, to send it signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `limit` for the process to exit; `None` if it is still running.
+    pub fn wait_timeout(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the example") {
+                return Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            // Polling a child process: there is no portable way to wait with a deadline.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Example {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -146,7 +180,65 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
         "{} is missing: run `cargo test`, which builds the examples",
         binary.display()
     );
+    // `cargo test --test NAME` builds no example: an old binary would test old code.
+    let built = modified(&binary);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for source in [
+        root.join("examples").join(format!("{name}.rs")),
+        root.join("examples/common"),
+        root.join("ws-routes/src"),
+        root.join("ws-routes-macros/src"),
+    ] {
+        assert!(
+            newest(&source) <= built,
+            "{} is older than {}: build the examples (`cargo build --all-features --examples`, \
+             or a plain `cargo test`, which builds them) before `cargo test --test ...`",
+            binary.display(),
+            source.display()
+        );
+    }
     binary
+}
+
+fn modified(path: &std::path::Path) -> std::time::SystemTime {
+    std::fs::metadata(path)
+        .and_then(|metadata| metadata.modified())
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// The newest modification time of `path` or, for a directory, of any file under it.
+fn newest(path: &std::path::Path) -> std::time::SystemTime {
+    if !path.is_dir() {
+        return modified(path);
+    }
+    std::fs::read_dir(path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+        .map(|entry| newest(&entry.expect("a directory entry").path()))
+        .fold(std::time::SystemTime::UNIX_EPOCH, std::cmp::max)
+}
+
+/// Python with the `websockets` package (`WS_ROUTES_PYTHON`, else `.venv/bin/python`), as
+/// `scripts/test` installs it; panics with what to do when it is missing. The tests that need
+/// it are `#[ignore]`d, so plain `cargo test` lists them as ignored instead of running them.
+pub fn python() -> std::path::PathBuf {
+    let python = std::env::var_os("WS_ROUTES_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
+        });
+    assert!(
+        python.exists(),
+        "{} is missing: run `scripts/test`, which installs it",
+        python.display()
+    );
+    python
+}
+
+/// A script of `tests/python/`.
+pub fn python_script(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name)
 }
 
 /// Polls `condition` for up to ten seconds.

@@ -19,12 +19,25 @@ use crate::wire::transport::Transport;
 /// A server that refuses the handshake gives [`Error::Refused`] with its status, headers
 /// and body. See [`Client`] for headers, subprotocols and TLS roots.
 ///
-/// ```no_run
-/// # async fn run() -> Result<(), ws_routes::Error> {
-/// let mut ws = ws_routes::connect("ws://127.0.0.1:8765/light/on").await?;
+/// ```
+/// # use ws_routes::{route, routes, WebSocket};
+/// # #[route("/light/{status}")]
+/// # async fn light(mut ws: WebSocket, status: String) {
+/// #     while let Some(Ok(_)) = ws.recv().await {
+/// #         let _ = ws.send(format!("the light has turned {status}")).await;
+/// #     }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = ws_routes::Server::new(routes![light]).bind("127.0.0.1:0").await?;
+/// # let url = format!("ws://{}/light/on", server.local_addr()?);
+/// # tokio::spawn(server.run());
+/// // url: "ws://127.0.0.1:8765/light/on", say
+/// let mut ws = ws_routes::connect(&url).await?;
 /// ws.send("00-12-4b-01").await?;
 /// if let Some(Ok(reply)) = ws.recv().await {
 ///     println!("{}", reply.as_text().unwrap_or_default());
+/// #   assert_eq!(reply.as_text(), Some("the light has turned on"));
 /// }
 /// # Ok(())
 /// # }
@@ -37,15 +50,26 @@ pub async fn connect(url: &str) -> Result<WebSocket, Error> {
 /// subprotocols to offer, the message size limit and, with the `tls` feature, the roots it
 /// trusts for `wss://` (the public web's by default).
 ///
-/// ```no_run
-/// # async fn run() -> Result<(), ws_routes::Error> {
+/// ```
+/// # use ws_routes::{route, routes, WebSocket};
+/// # #[route("/chat/{room}", protocols = ["chat.v1"])]
+/// # async fn chat(_ws: WebSocket, room: String) {}
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = ws_routes::Server::new(routes![chat])
+/// #     .allowed_origins(["https://app.example.com"])
+/// #     .bind("127.0.0.1:0")
+/// #     .await?;
+/// # let url = format!("ws://{}/chat/lobby", server.local_addr()?);
+/// # tokio::spawn(server.run());
 /// use ws_routes::Client;
 ///
 /// let client = Client::new()
 ///     .header("origin", "https://app.example.com")
 ///     .protocols(["chat.v2", "chat.v1"]);
-/// let ws = client.connect("ws://127.0.0.1:8765/chat/lobby").await?;
+/// let ws = client.connect(&url).await?; // url: "ws://127.0.0.1:8765/chat/lobby", say
 /// println!("speaking {:?}", ws.protocol());
+/// # assert_eq!(ws.protocol(), Some("chat.v1"));
 /// # Ok(())
 /// # }
 /// ```

@@ -60,6 +60,18 @@ impl From<CloseFrame> for Outcome {
 ///     }
 ///     Ok(())
 /// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = ws_routes::Server::new(ws_routes::routes![vote]).bind("127.0.0.1:0").await?;
+/// # let addr = server.local_addr()?;
+/// # tokio::spawn(server.run());
+/// # let mut ws = ws_routes::connect(&format!("ws://{addr}/vote")).await?;
+/// # ws.send("cheat").await?;
+/// # assert!(ws.recv().await.is_none());
+/// # let frame = ws.close_frame().unwrap();
+/// # assert_eq!((frame.code, frame.reason.as_str()), (4003.into(), "cheating is not allowed"));
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Close {

@@ -5,6 +5,7 @@
 //! compile time; path parameters are percent-decoded and parsed with [`FromStr`].
 //!
 //! ```no_run
+//! # // Not run: it serves the fixed port 8765 until SIGINT or SIGTERM.
 //! use ws_routes::{route, routes, WebSocket};
 //!
 //! #[route("/light/{status}")]
@@ -83,7 +84,19 @@
 //!     }
 //! }
 //!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let routes = routes![Counter];
+//! # let server = ws_routes::Server::new(routes).bind("127.0.0.1:0").await?;
+//! # let addr = server.local_addr()?;
+//! # tokio::spawn(server.run());
+//! # let refused = ws_routes::connect(&format!("ws://{addr}/counter/ada")).await;
+//! # assert!(matches!(refused, Err(ws_routes::Error::Refused { status: StatusCode::UNAUTHORIZED, .. })));
+//! # let mut ws = ws_routes::connect(&format!("ws://{addr}/counter/ada?token=t")).await?;
+//! # ws.send("hi").await?;
+//! # assert_eq!(ws.recv().await.unwrap()?.as_text(), Some("ada #1: hi"));
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! # Typed messages

@@ -12,6 +12,8 @@ use tokio_rustls::rustls::{self, RootCertStore};
 /// A server's TLS settings: its certificate chain and private key.
 ///
 /// ```no_run
+/// # // Not run: it reads cert.pem and key.pem and serves port 443 (tests/hardening.rs serves
+/// # // a generated certificate on a free port).
 /// # async fn run(routes: ws_routes::Routes) -> std::io::Result<()> {
 /// use ws_routes::{Server, TlsConfig};
 ///

@@ -43,6 +43,15 @@ use crate::routing::RoutePath;
 /// async fn whoami(mut ws: WebSocket, agent: UserAgent) {
 ///     let _ = ws.send(agent.0).await;
 /// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = ws_routes::Server::new(ws_routes::routes![whoami]).bind("127.0.0.1:0").await?;
+/// # let url = format!("ws://{}/whoami", server.local_addr()?);
+/// # tokio::spawn(server.run());
+/// # let mut ws = ws_routes::Client::new().header("user-agent", "doctest/1").connect(&url).await?;
+/// # assert_eq!(ws.recv().await.unwrap()?.as_text(), Some("doctest/1"));
+/// # Ok(())
+/// # }
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is neither a path parameter nor an extractor",

@@ -13,6 +13,15 @@ use std::borrow::Cow;
 ///     let topic = query.get("topic").unwrap_or_default(); // "rust lang"
 ///     let _ = ws.send(format!("subscribed to {topic}")).await;
 /// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = ws_routes::Server::new(ws_routes::routes![feed]).bind("127.0.0.1:0").await?;
+/// # let addr = server.local_addr()?;
+/// # tokio::spawn(server.run());
+/// # let mut ws = ws_routes::connect(&format!("ws://{addr}/feed?topic=rust%20lang&limit=5")).await?;
+/// # assert_eq!(ws.recv().await.unwrap()?.as_text(), Some("subscribed to rust lang"));
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {

@@ -83,8 +83,15 @@ pub struct StateKey {
 ///     let _ = ws.send(format!("visitor number {count}")).await;
 /// }
 ///
-/// # async fn run() -> std::io::Result<()> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let server = Server::new(routes![visit]).with_state(Visits::default()).bind("127.0.0.1:0").await?;
+/// # let url = format!("ws://{}/visit", server.local_addr()?);
+/// # tokio::spawn(server.run());
+/// # for expected in ["visitor number 1", "visitor number 2"] {
+/// #     let mut ws = ws_routes::connect(&url).await?;
+/// #     assert_eq!(ws.recv().await.unwrap()?.as_text(), Some(expected));
+/// # }
 /// # Ok(())
 /// # }
 /// ```

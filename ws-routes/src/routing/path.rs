@@ -21,6 +21,15 @@ use super::route::{Route, Segment};
 ///     let status = path.param("status").unwrap_or_default();
 ///     let _ = ws.send(format!("{} is {status} ({})", path.path(), path.query())).await;
 /// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = ws_routes::Server::new(ws_routes::routes![light]).bind("127.0.0.1:0").await?;
+/// # let addr = server.local_addr()?;
+/// # tokio::spawn(server.run());
+/// # let mut ws = ws_routes::connect(&format!("ws://{addr}/light/on?x=1")).await?;
+/// # assert_eq!(ws.recv().await.unwrap()?.as_text(), Some("/light/on is on (x=1)"));
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Clone)]
 pub struct RoutePath {

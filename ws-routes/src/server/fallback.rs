@@ -28,6 +28,16 @@ use crate::http::{Method, Request, Response, StatusCode};
 /// #[route("/ws")]
 /// async fn ws(_ws: WebSocket) {}
 ///
+/// # async fn get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
+/// #     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// #     let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+/// #     tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+/// #     let mut answer = String::new();
+/// #     tcp.read_to_string(&mut answer).await?;
+/// #     Ok(answer)
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let server = Server::new(routes![ws]).fallback(|request: &Request<()>| {
 ///     let body = format!("no page at {}\n", request.uri().path());
 ///     Response::builder()
@@ -35,6 +45,14 @@ use crate::http::{Method, Request, Response, StatusCode};
 ///         .body(Bytes::from(body))
 ///         .unwrap()
 /// });
+/// # let server = server.bind("127.0.0.1:0").await?;
+/// # let addr = server.local_addr()?;
+/// # tokio::spawn(server.run());
+/// # let answer = get(addr, "/about").await?;
+/// # assert!(answer.starts_with("HTTP/1.1 404 "), "{answer}");
+/// # assert!(answer.ends_with("no page at /about\n"), "{answer}");
+/// # Ok(())
+/// # }
 /// ```
 pub trait Fallback: Send + Sync + 'static {
     /// The response to `request`, whose body is empty (it is not read).
@@ -54,7 +72,7 @@ where
 /// [`Fallback`]. `GET` and `HEAD` of a listed path get the page; other paths get 404 and
 /// other methods 405. The query string is ignored.
 ///
-/// ```no_run
+/// ```
 /// use ws_routes::{route, routes, Pages, Server, WebSocket};
 ///
 /// #[route("/ws")]
@@ -64,13 +82,29 @@ where
 ///
 /// const INDEX: &str = "<!doctype html><script>new WebSocket(`ws://${location.host}/ws`)</script>";
 ///
-/// # async fn run() -> std::io::Result<()> {
-/// Server::new(routes![ws])
+/// # async fn get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
+/// #     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// #     let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+/// #     tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+/// #     let mut answer = String::new();
+/// #     tcp.read_to_string(&mut answer).await?;
+/// #     Ok(answer)
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = Server::new(routes![ws])
 ///     .fallback(Pages::new().page("/", "text/html; charset=utf-8", INDEX))
-///     .bind("127.0.0.1:8765")
-///     .await?
-///     .run()
-///     .await
+///     .bind("127.0.0.1:0") // or a fixed port, such as 127.0.0.1:8765
+///     .await?;
+/// let addr = server.local_addr()?;
+/// tokio::spawn(server.run());
+/// // http://ADDR/ is the page, ws://ADDR/ws its WebSocket.
+/// # let page = get(addr, "/").await?;
+/// # assert!(page.starts_with("HTTP/1.1 200 ") && page.ends_with(INDEX), "{page}");
+/// # let mut socket = ws_routes::connect(&format!("ws://{addr}/ws")).await?;
+/// # let hello = socket.recv().await.unwrap()?;
+/// # assert_eq!(hello.as_text(), Some("hello from the same port as the page"));
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Debug, Clone, Default)]

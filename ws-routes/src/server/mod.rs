@@ -140,7 +140,8 @@ impl Config {
 ///     }
 /// }
 ///
-/// # async fn run() -> std::io::Result<()> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let server = Server::new(routes![echo])
 ///     .max_message_size(64 << 10)
 ///     .handshake_timeout(Duration::from_secs(5))
@@ -148,7 +149,17 @@ impl Config {
 ///     .bind("127.0.0.1:0")
 ///     .await?;
 /// println!("listening on ws://{}", server.local_addr()?);
-/// server.run().await
+/// # let addr = server.local_addr()?;
+/// # let handle = server.handle();
+/// # let running = tokio::spawn(server.run());
+/// # let mut ws = ws_routes::connect(&format!("ws://{addr}/echo")).await?;
+/// # ws.send("hello").await?;
+/// # assert_eq!(ws.recv().await.unwrap()?.as_text(), Some("hello"));
+/// # let unmatched = ws_routes::connect(&format!("ws://{addr}/nowhere")).await;
+/// # assert!(matches!(unmatched, Err(ws_routes::Error::Refused { status, .. }) if status == 404));
+/// # handle.shutdown();
+/// # running.await??;
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Debug)]
@@ -403,6 +414,7 @@ impl Server {
 /// down gracefully.
 ///
 /// ```no_run
+/// # // Not run: it serves the fixed port 8765 until SIGINT or SIGTERM.
 /// use ws_routes::{route, routes, WebSocket};
 ///
 /// #[route("/light/{status}")]

@@ -15,15 +15,29 @@ use tokio::sync::{Notify, watch};
 /// which the ones still running are cancelled and [`Listening::run`](crate::Listening::run)
 /// returns.
 ///
-/// ```no_run
-/// # async fn run(routes: ws_routes::Routes) -> std::io::Result<()> {
+/// ```
+/// # use ws_routes::{route, routes, WebSocket};
+/// # #[route("/echo")]
+/// # async fn echo(mut ws: WebSocket) {
+/// #     while let Some(Ok(message)) = ws.recv().await {
+/// #         let _ = ws.send(message).await;
+/// #     }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let routes = routes![echo];
 /// let server = ws_routes::Server::new(routes).bind("127.0.0.1:0").await?;
+/// let url = format!("ws://{}/echo", server.local_addr()?);
 /// let handle = server.handle();
-/// tokio::spawn(async move {
-///     tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-///     handle.shutdown();
-/// });
-/// server.run().await // returns once every connection is closed
+/// let running = tokio::spawn(server.run());
+///
+/// let mut client = ws_routes::connect(&url).await?;
+/// assert_eq!(handle.connections(), 1);
+/// handle.shutdown();
+/// assert!(client.recv().await.is_none()); // the server closed it...
+/// assert_eq!(client.close_frame().unwrap().code, 1001); // ...going away
+/// running.await??; // `run` returns once every connection is closed
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Debug, Clone)]
@@ -111,28 +125,50 @@ pub(crate) async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
 /// Completes when the process receives SIGINT (Ctrl-C) or, on Unix, SIGTERM: give it to
 /// [`Listening::run_until`](crate::Listening::run_until) to shut down gracefully on either.
 /// [`serve`](crate::serve) does this.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for SIGINT");
+///
+/// It listens from the call on, not from the first poll, so a signal that arrives in
+/// between (say while the program prints where it listens) still shuts down gracefully
+/// instead of ending the process. Call it inside a Tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        let (interrupt, terminate) = (
+            received(interrupt, "SIGINT"),
+            received(terminate, "SIGTERM"),
+        );
+        #[cfg(not(unix))]
+        let (interrupt, terminate) = (
+            async {
+                if let Err(error) = tokio::signal::ctrl_c().await {
+                    tracing::error!(%error, "cannot listen for SIGINT");
+                    std::future::pending::<()>().await;
+                }
+            },
+            std::future::pending::<()>(),
+        );
+        tokio::select! {
+            () = interrupt => tracing::info!("SIGINT received: shutting down"),
+            () = terminate => tracing::info!("SIGTERM received: shutting down"),
+        }
+    }
+}
+
+/// Completes when `listener` receives its signal; never when it could not be set up.
+#[cfg(unix)]
+async fn received(listener: std::io::Result<tokio::signal::unix::Signal>, name: &str) {
+    match listener {
+        Ok(mut listener) => drop(listener.recv().await),
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for {name}");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => drop(terminate.recv().await),
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received: shutting down"),
-        () = terminate => tracing::info!("SIGTERM received: shutting down"),
     }
 }

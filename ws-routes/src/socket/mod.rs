@@ -38,6 +38,16 @@ use outbox::{Next, Outbox, Queued};
 ///         }
 ///     }
 /// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = ws_routes::Server::new(ws_routes::routes![echo]).bind("127.0.0.1:0").await?;
+/// # let addr = server.local_addr()?;
+/// # tokio::spawn(server.run());
+/// # let mut ws = ws_routes::connect(&format!("ws://{addr}/echo")).await?;
+/// # ws.send(vec![1u8, 2, 3]).await?;
+/// # assert_eq!(ws.recv().await.unwrap()?, Message::from(vec![1u8, 2, 3]));
+/// # Ok(())
+/// # }
 /// ```
 pub struct WebSocket {
     /// `None` only while being handed back in `Drop`. Boxed, like the liveness state: the
@@ -150,6 +160,15 @@ impl WebSocket {
     ///     });
     ///     while let Some(Ok(_)) = ws.recv().await {}
     /// }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = ws_routes::Server::new(ws_routes::routes![ticks]).bind("127.0.0.1:0").await?;
+    /// # let addr = server.local_addr()?;
+    /// # tokio::spawn(server.run());
+    /// # let mut ws = ws_routes::connect(&format!("ws://{addr}/ticks")).await?;
+    /// # assert_eq!(ws.recv().await.unwrap()?.as_text(), Some("tick 0"));
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn sender(&mut self) -> Sender {
         let capacity = self.queue_capacity;
@@ -203,6 +222,19 @@ impl WebSocket {
     ///         tracing::debug!(code = %frame.code, reason = %frame.reason, "client left");
     ///     }
     /// }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = ws_routes::Server::new(ws_routes::routes![echo]).bind("127.0.0.1:0").await?;
+    /// # let addr = server.local_addr()?;
+    /// # tokio::spawn(server.run());
+    /// # let mut ws = ws_routes::connect(&format!("ws://{addr}/echo")).await?;
+    /// # ws.send("hello").await?;
+    /// # assert_eq!(ws.recv().await.unwrap()?.as_text(), Some("hello"));
+    /// # ws.close(4000u16, "bye").await?;
+    /// # assert!(ws.recv().await.is_none());
+    /// # assert_eq!(ws.close_frame().unwrap().code, 4000);
+    /// # Ok(())
+    /// # }
     /// ```
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         if self.done {
@@ -386,8 +418,23 @@ impl WebSocket {
     /// server's business already; this is for a client that wants to check the connection.
     ///
     /// ```
-    /// # async fn run(mut ws: ws_routes::WebSocket) -> Result<(), ws_routes::Error> {
+    /// # use ws_routes::{route, routes, WebSocket};
+    /// # #[route("/echo")]
+    /// # async fn echo(mut ws: WebSocket) {
+    /// #     while let Some(Ok(message)) = ws.recv().await {
+    /// #         let _ = ws.send(message).await;
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = ws_routes::Server::new(routes![echo]).bind("127.0.0.1:0").await?;
+    /// # let url = format!("ws://{}/echo", server.local_addr()?);
+    /// # tokio::spawn(server.run());
+    /// # let mut ws = ws_routes::connect(&url).await?;
     /// ws.ping("are you there?").await?;
+    /// # // The pong is consumed inside `recv`; the connection goes on.
+    /// # ws.send("still here").await?;
+    /// # assert_eq!(ws.recv().await.unwrap()?.as_text(), Some("still here"));
     /// # Ok(())
     /// # }
     /// ```

@@ -1,0 +1,208 @@
+//! Pushing from outside the handler over real sockets: a `Sender` that waits on a full queue,
+//! `try_send` that refuses, `Sender::close` as the handler sees it (`Error::Kicked`), and the
+//! membership operations of in-process `Rooms`.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use ws_routes::{Error, Query, Rooms, Routes, Sender, Server, State, WebSocket, route, routes};
+
+use support::{ask, close_frame, connect, text, wait_for, within};
+
+/// What the tests share with the handlers.
+#[derive(Clone, Default)]
+struct Shared {
+    /// Each connection's sender, by the name in its path.
+    senders: Arc<Mutex<HashMap<String, Sender>>>,
+    /// What each handler's `recv` returned, in order, by name.
+    received: Arc<Mutex<HashMap<String, Vec<String>>>>,
+    /// Lets `/held` handlers start reading.
+    go: Arc<Notify>,
+}
+
+impl Shared {
+    fn sender(&self, name: &str) -> Sender {
+        self.senders.lock().unwrap()[name].clone()
+    }
+
+    fn received(&self, name: &str) -> Vec<String> {
+        self.received
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// Records everything `recv` returns until it returns `None`, echoing texts.
+async fn record(ws: &mut WebSocket, name: &str, shared: &Shared) {
+    loop {
+        let seen = match ws.recv().await {
+            Some(Ok(message)) => {
+                let seen = format!("{message:?}");
+                if ws.send(message).await.is_err() {
+                    break;
+                }
+                seen
+            }
+            Some(Err(Error::Kicked(frame))) => format!("Kicked({}, {})", frame.code, frame.reason),
+            Some(Err(error)) => format!("{error:?}"),
+            None => "None".to_owned(),
+        };
+        let done = seen == "None";
+        shared
+            .received
+            .lock()
+            .unwrap()
+            .entry(name.to_owned())
+            .or_default()
+            .push(seen);
+        if done {
+            break;
+        }
+    }
+}
+
+/// Publishes its sender, says "ready", and records what it receives.
+#[route("/kickable/{name}")]
+async fn kickable(mut ws: WebSocket, name: String, State(shared): State<Shared>) {
+    shared
+        .senders
+        .lock()
+        .unwrap()
+        .insert(name.clone(), ws.sender());
+    if ws.send("ready").await.is_ok() {
+        record(&mut ws, &name, &shared).await;
+    }
+}
+
+/// Publishes its sender and says "ready", then stays out of `recv` (where queued messages are
+/// written) until the test lets it go.
+#[route("/held/{name}")]
+async fn held(mut ws: WebSocket, name: String, State(shared): State<Shared>) {
+    shared
+        .senders
+        .lock()
+        .unwrap()
+        .insert(name.clone(), ws.sender());
+    if ws.send("ready").await.is_ok() {
+        shared.go.notified().await;
+        record(&mut ws, &name, &shared).await;
+    }
+}
+
+/// Joins the rooms listed in `?rooms=a,b`, publishes its sender, says "ready", then echoes.
+#[route("/member/{name}")]
+async fn member(
+    mut ws: WebSocket,
+    name: String,
+    query: Query,
+    State(rooms): State<Rooms>,
+    State(shared): State<Shared>,
+) {
+    let me = ws.sender();
+    for room in query.get("rooms").unwrap_or_default().split(',') {
+        if !room.is_empty() {
+            rooms.join(room, &me);
+        }
+    }
+    shared.senders.lock().unwrap().insert(name.clone(), me);
+    if ws.send("ready").await.is_ok() {
+        record(&mut ws, &name, &shared).await;
+    }
+}
+
+const ROUTES: Routes = routes![kickable, held, member];
+
+async fn start(server: Server) -> (std::net::SocketAddr, Shared, Rooms) {
+    let (shared, rooms) = (Shared::default(), Rooms::new());
+    let addr =
+        support::spawn_server(server.with_state(shared.clone()).with_state(rooms.clone())).await;
+    (addr, shared, rooms)
+}
+
+#[tokio::test]
+async fn sender_close_ends_recv_with_kicked_then_none_and_the_client_sees_the_code() {
+    let (addr, shared, _) = start(Server::new(ROUTES)).await;
+    let mut ws = connect(addr, "/kickable/a").await;
+    assert_eq!(text(&mut ws).await, "ready");
+    assert_eq!(ask(&mut ws, "before").await, "before");
+    shared.sender("a").close(4008u16, "time is up");
+    assert_eq!(close_frame(&mut ws).await, (4008, "time is up".into()));
+    wait_for(|| shared.received("a").last().map(String::as_str) == Some("None")).await;
+    assert_eq!(
+        shared.received("a"),
+        ["Text(\"before\")", "Kicked(4008, time is up)", "None"]
+    );
+}
+
+#[tokio::test]
+async fn send_on_a_full_queue_waits_until_the_connection_drains_it() {
+    let (addr, shared, _) = start(Server::new(ROUTES).outgoing_queue(4)).await;
+    let mut ws = connect(addr, "/held/a").await;
+    assert_eq!(text(&mut ws).await, "ready");
+    let sender = shared.sender("a");
+    for number in 0..4 {
+        sender.try_send(format!("{number}")).unwrap();
+    }
+    assert!(
+        matches!(sender.try_send("refused"), Err(Error::QueueFull)),
+        "try_send fails at once on a full queue"
+    );
+    let mut waiting = tokio::spawn({
+        let sender = sender.clone();
+        async move { sender.send("4").await }
+    });
+    // The handler is not in `recv`, so nothing drains the queue: the send must still be
+    // waiting after a while (this can only fail if it completes, never by the machine's pace).
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut waiting)
+            .await
+            .is_err(),
+        "send completed on a full queue"
+    );
+    shared.go.notify_one();
+    within(waiting).await.unwrap().unwrap();
+    for number in 0..5 {
+        assert_eq!(text(&mut ws).await, format!("{number}"));
+    }
+}
+
+#[tokio::test]
+async fn room_membership_over_real_connections() {
+    let (addr, shared, rooms) = start(Server::new(ROUTES)).await;
+    let mut a = connect(addr, "/member/a?rooms=x,y,z").await;
+    let mut b = connect(addr, "/member/b?rooms=y").await;
+    let mut c = connect(addr, "/member/c").await;
+    for ws in [&mut a, &mut b, &mut c] {
+        assert_eq!(text(ws).await, "ready");
+    }
+    let (sa, sb, sc) = (shared.sender("a"), shared.sender("b"), shared.sender("c"));
+    assert_eq!(rooms.rooms_of(&sa), ["x", "y", "z"]);
+    assert_eq!(rooms.rooms_of(&sb), ["y"]);
+    assert!(rooms.rooms_of(&sc).is_empty());
+    assert!(rooms.contains("z", &sa) && rooms.contains("y", &sb));
+    assert!(!rooms.contains("x", &sb) && !rooms.contains("y", &sc));
+
+    // a is in three rooms and gets the message once; c is in none and gets nothing.
+    assert_eq!(rooms.broadcast_all("to everyone"), 2);
+    assert_eq!(rooms.broadcast("x", "to x"), 1);
+    assert_eq!(text(&mut a).await, "to everyone");
+    assert_eq!(text(&mut a).await, "to x", "a got the first message once");
+    assert_eq!(text(&mut b).await, "to everyone");
+    assert_eq!(ask(&mut c, "only my echo").await, "only my echo");
+
+    rooms.leave_all(&sa);
+    assert!(rooms.rooms_of(&sa).is_empty());
+    assert!(!rooms.contains("y", &sa));
+    assert_eq!((rooms.local_count("x"), rooms.local_count("y")), (0, 1));
+    assert_eq!(rooms.broadcast_all("after"), 1);
+    assert_eq!(text(&mut b).await, "after");
+    // a is still connected, and the broadcast did not reach it.
+    assert_eq!(ask(&mut a, "still here").await, "still here");
+}
