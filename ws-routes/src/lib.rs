@@ -234,7 +234,13 @@ mod wire;
 pub mod __private;
 
 /// The README's Rust examples, compiled (and run where they can) as doctests.
-#[cfg(all(doctest, feature = "redis", feature = "tls"))]
+#[cfg(all(
+    doctest,
+    feature = "redis",
+    feature = "tls",
+    feature = "axum",
+    feature = "asyncapi"
+))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeExamples;
 
