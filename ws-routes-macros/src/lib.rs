@@ -28,6 +28,20 @@ mod table;
 /// takes the whole connection instead of the `on_*` methods); all are optional, and other
 /// methods belong in a separate `impl` block.
 ///
+/// | method | signature |
+/// |---|---|
+/// | `accept` | `async fn accept(<params, &Request, extractors>) -> Result<Self, E>` with `E: Into<Reject>` (or `-> Self`; `async` optional) |
+/// | `on_open` | `async fn on_open(&mut self, session: &mut Session)` |
+/// | `on_text` | `async fn on_text(&mut self, session: &mut Session, text: String)` (or `Utf8Bytes`) |
+/// | `on_message` | `async fn on_message(&mut self, session: &mut Session, Json(event): Json<T>)` (or `Result<Json<T>, JsonError>`) |
+/// | `on_binary` | `async fn on_binary(&mut self, session: &mut Session, data: Bytes)` (or `Vec<u8>`) |
+/// | `on_error` | `async fn on_error(&mut self, session: &mut Session, error: Error)` |
+/// | `on_close` | `async fn on_close(&mut self, frame: Option<CloseFrame>)` |
+/// | `handle` | `async fn handle(self, ws: WebSocket, <params, extractors>)` (or `&mut self`) |
+///
+/// `on_close` returns nothing; the other `on_*` methods and `handle` may return `()`,
+/// `Result<(), Close>` or `Result<(), E>` with `E: Display`, as function routes do.
+///
 /// The doc comment above the function or the `impl` block is kept in the route's description
 /// (`Route::doc`) and becomes its description in the AsyncAPI document.
 ///
