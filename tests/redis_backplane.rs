@@ -3,8 +3,10 @@
 //! and restarted mid-stream, whichever server gets it back first; the outbox keeps to its
 //! budget; a server with the wrong secret is not heard; a crashed server's presence expires.
 //!
-//! Skipped, with a note, when `redis-server` is not installed; failed instead when
-//! `WS_ROUTES_REQUIRE_REDIS` is set (as `scripts/test` does, after installing it).
+//! The tests that need `redis-server` are `#[ignore]`d, so that plain `cargo test` lists them as
+//! ignored; `scripts/test` installs it and runs them with `--include-ignored`. Run without it,
+//! they return early with a note, or fail when `WS_ROUTES_REQUIRE_REDIS` is set (as
+//! `scripts/test` does).
 
 mod support;
 
@@ -138,6 +140,7 @@ async fn wait_for_count<F: Future<Output = usize>>(mut count: impl FnMut() -> F,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn two_servers_share_broadcasts_and_presence() {
     logs();
     let Some(redis) = Redis::start() else { return };
@@ -337,26 +340,31 @@ async fn numbered_broadcasts_survive_an_outage(outage: Duration, first: First, p
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn nothing_is_lost_over_a_short_outage_when_the_publisher_is_back_first() {
     numbered_broadcasts_survive_an_outage(Duration::from_millis(500), First::A, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn nothing_is_lost_over_a_long_outage_when_the_reader_is_back_first() {
     numbered_broadcasts_survive_an_outage(Duration::from_secs(3), First::B, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn an_emptied_redis_loses_only_what_it_held_and_says_so_short() {
     numbered_broadcasts_survive_an_outage(Duration::from_millis(500), First::B, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn an_emptied_redis_loses_only_what_it_held_and_says_so_long() {
     numbered_broadcasts_survive_an_outage(Duration::from_secs(3), First::A, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn a_server_away_past_the_retention_window_counts_what_it_missed() {
     logs();
     let Some(redis) = Redis::start() else { return };
@@ -420,6 +428,7 @@ fn padded(label: &str, len: usize) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn the_outbox_keeps_to_its_budget_while_redis_is_down() {
     logs();
     logs();
@@ -503,6 +512,7 @@ async fn the_outbox_keeps_to_its_budget_while_redis_is_down() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn a_server_without_the_secret_is_not_heard() {
     logs();
     let Some(redis) = Redis::start() else { return };
@@ -563,6 +573,7 @@ async fn a_rediss_url_is_accepted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn room_names_and_rooms_per_member_are_capped() {
     logs();
     let Some(redis) = Redis::start() else { return };
@@ -631,6 +642,7 @@ impl Drop for Crashable {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn a_crashed_server_s_presence_expires() {
     logs();
     let Some(redis) = Redis::start() else { return };
