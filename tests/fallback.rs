@@ -3,14 +3,10 @@
 
 mod support;
 
-use std::net::SocketAddr;
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use ws_routes::http::{Request, Response, StatusCode};
 use ws_routes::{Bytes, Pages, Server, WebSocket, route, routes};
 
-use support::{connect, spawn_server, text};
+use support::{connect, raw, spawn_server, text};
 
 #[route("/ws")]
 async fn hello(mut ws: WebSocket) {
@@ -18,17 +14,6 @@ async fn hello(mut ws: WebSocket) {
 }
 
 const PAGE: &str = "<!doctype html><title>page</title>";
-
-/// Sends a raw HTTP request and returns the whole response.
-async fn http(addr: SocketAddr, request: &str) -> String {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    support::within(tcp.read_to_string(&mut response))
-        .await
-        .unwrap();
-    response
-}
 
 fn get(path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n")
@@ -41,27 +26,27 @@ async fn pages_and_websockets_share_one_port() {
         .page("/app.js", "text/javascript", "console.log(1)");
     let addr = spawn_server(Server::new(routes![hello]).fallback(pages)).await;
 
-    let page = http(addr, &get("/?room=x")).await;
+    let page = raw::http(addr, &get("/?room=x")).await;
     assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
     assert!(page.contains("content-type: text/html; charset=utf-8\r\n"));
     assert!(page.contains(&format!("content-length: {}\r\n", PAGE.len())));
     assert!(page.contains("connection: close\r\n"));
     assert!(page.ends_with(&format!("\r\n\r\n{PAGE}")));
     assert!(
-        http(addr, &get("/app.js"))
+        raw::http(addr, &get("/app.js"))
             .await
             .ends_with("console.log(1)")
     );
 
-    let missing = http(addr, &get("/nothing")).await;
+    let missing = raw::http(addr, &get("/nothing")).await;
     assert!(
         missing.starts_with("HTTP/1.1 404 Not Found\r\n"),
         "{missing}"
     );
-    let post = http(addr, "POST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n").await;
+    let post = raw::http(addr, "POST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n").await;
     assert!(post.starts_with("HTTP/1.1 405 "), "{post}");
     assert!(post.contains("allow: GET, HEAD\r\n"));
-    let head = http(addr, "HEAD / HTTP/1.1\r\n\r\n").await;
+    let head = raw::http(addr, "HEAD / HTTP/1.1\r\n\r\n").await;
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
     assert!(head.ends_with("\r\n\r\n"), "no body for HEAD: {head}");
 
@@ -81,7 +66,7 @@ async fn a_closure_is_a_fallback_too() {
         response
     };
     let addr = spawn_server(Server::new(routes![hello]).fallback(fallback)).await;
-    let response = http(addr, &get("/tea")).await;
+    let response = raw::http(addr, &get("/tea")).await;
     assert!(response.starts_with("HTTP/1.1 418 "), "{response}");
     assert!(response.ends_with("GET /tea"));
 }
@@ -89,7 +74,7 @@ async fn a_closure_is_a_fallback_too() {
 #[tokio::test]
 async fn without_a_fallback_plain_http_still_gets_426() {
     let addr = spawn_server(Server::new(routes![hello])).await;
-    let response = http(addr, &get("/")).await;
+    let response = raw::http(addr, &get("/")).await;
     assert!(
         response.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
         "{response}"

@@ -15,6 +15,7 @@ use ws_routes::{
     TlsConfig, WebSocket, route, routes,
 };
 
+use support::raw::{self, masked_frame, read_close, read_message};
 use support::{ask, close_frame, connect, next, text, until_closed, wait_for, within};
 
 #[route("/echo")]
@@ -228,7 +229,7 @@ async fn past_the_per_ip_limit_the_handshake_gets_429() {
 #[tokio::test]
 async fn a_fragmented_message_over_the_limit_closes_with_1009() {
     let (addr, _, _) = start(server().max_message_size(1000).max_frame_size(600)).await;
-    let mut tcp = raw_upgrade(addr, "/echo").await;
+    let mut tcp = raw::upgrade(addr, "/echo").await;
     tcp.write_all(&masked_frame(0x1, false, &[b'a'; 500]))
         .await
         .unwrap();
@@ -245,7 +246,7 @@ async fn a_fragmented_message_over_the_limit_closes_with_1009() {
 async fn a_frame_over_max_frame_size_closes_with_1009_though_the_message_fits() {
     let (addr, _, _) = start(server().max_message_size(10_000).max_frame_size(600)).await;
     // Under both limits, whole or in fragments, the message comes back.
-    let mut tcp = raw_upgrade(addr, "/echo").await;
+    let mut tcp = raw::upgrade(addr, "/echo").await;
     tcp.write_all(&masked_frame(0x2, true, &[1; 600]))
         .await
         .unwrap();
@@ -338,7 +339,7 @@ async fn keepalive_closes_a_client_that_stops_answering_pings() {
     // the server gives up, however slowly the machine runs. The server's clock starts at the
     // upgrade, so ours starts before asking for it.
     let started = tokio::time::Instant::now();
-    let mut tcp = raw_upgrade(addr, "/echo").await;
+    let mut tcp = raw::upgrade(addr, "/echo").await;
     assert_eq!(
         read_close(&mut tcp).await,
         (1011, "keepalive ping timeout".into())
@@ -357,7 +358,7 @@ async fn a_client_that_never_answers_the_close_handshake_is_dropped_after_close_
     let started = tokio::time::Instant::now();
     // `/maybe` says which protocol it speaks and returns: the server starts the close
     // handshake, which this client never answers.
-    let mut tcp = raw_upgrade(addr, "/maybe").await;
+    let mut tcp = raw::upgrade(addr, "/maybe").await;
     assert_eq!(read_close(&mut tcp).await, (1000, String::new()));
     let mut rest = Vec::new();
     let _ = within(tcp.read_to_end(&mut rest)).await;
@@ -570,7 +571,9 @@ async fn a_handshake_must_be_as_strict_as_pythons() {
     }
     // The same request done right is upgraded.
     let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(UPGRADE_ECHO.as_bytes()).await.unwrap();
+    tcp.write_all(raw::upgrade_request("/echo").as_bytes())
+        .await
+        .unwrap();
     let mut status = [0; 12];
     within(tcp.read_exact(&mut status)).await.unwrap();
     assert_eq!(&status, b"HTTP/1.1 101");
@@ -823,7 +826,7 @@ async fn shutdown_cancels_handlers_still_running_at_the_deadline() {
 #[tokio::test]
 async fn invalid_utf8_in_a_text_frame_closes_with_1007() {
     let (addr, _, _) = start(server()).await;
-    let mut tcp = raw_upgrade(addr, "/echo").await;
+    let mut tcp = raw::upgrade(addr, "/echo").await;
     tcp.write_all(&masked_frame(0x1, true, &[0xff, 0xfe, 0x41]))
         .await
         .unwrap();
@@ -834,7 +837,7 @@ async fn invalid_utf8_in_a_text_frame_closes_with_1007() {
 async fn garbage_frames_close_with_1002_and_others_are_still_served() {
     let (addr, _, _) = start(server()).await;
     let mut watcher = connect(addr, "/echo").await;
-    let mut tcp = raw_upgrade(addr, "/echo").await;
+    let mut tcp = raw::upgrade(addr, "/echo").await;
     // Reserved bits set and an unknown opcode.
     tcp.write_all(&[0xf3, 0x80, 1, 2, 3, 4]).await.unwrap();
     assert_eq!(read_close(&mut tcp).await, (1002, "protocol error".into()));
@@ -846,109 +849,11 @@ async fn a_client_vanishing_mid_message_hurts_nobody() {
     let (addr, handle, _) = start(server()).await;
     let mut watcher = connect(addr, "/echo").await;
     for _ in 0..20 {
-        let mut tcp = raw_upgrade(addr, "/echo").await;
+        let mut tcp = raw::upgrade(addr, "/echo").await;
         let frame = masked_frame(0x2, true, &[7; 4000]);
         tcp.write_all(&frame[..1000]).await.unwrap();
         drop(tcp);
     }
     wait_for(|| handle.connections() == 1).await;
     assert_eq!(ask(&mut watcher, "still fine").await, "still fine");
-}
-
-// ----- Raw WebSocket plumbing for the tests above ----------------------------------------
-
-/// An upgrade request for `/echo`, as a browser would send it.
-const UPGRADE_ECHO: &str = "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
-    Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
-
-/// Opens a WebSocket by hand and returns the TCP stream after the 101.
-async fn raw_upgrade(addr: SocketAddr, path: &str) -> TcpStream {
-    within(raw_upgrade_now(addr, path)).await
-}
-
-async fn raw_upgrade_now(addr: SocketAddr, path: &str) -> TcpStream {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    );
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0];
-        tcp.read_exact(&mut byte).await.unwrap();
-        head.push(byte[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101 "),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    tcp
-}
-
-/// A client frame: masked, as RFC 6455 requires.
-fn masked_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![if fin { 0x80 } else { 0 } | opcode];
-    match payload.len() {
-        length @ 0..=125 => frame.push(0x80 | length as u8),
-        length @ 126..=65535 => {
-            frame.push(0x80 | 126);
-            frame.extend((length as u16).to_be_bytes());
-        }
-        length => {
-            frame.push(0x80 | 127);
-            frame.extend((length as u64).to_be_bytes());
-        }
-    }
-    let mask = [0x12, 0x34, 0x56, 0x78];
-    frame.extend(mask);
-    frame.extend(
-        payload
-            .iter()
-            .enumerate()
-            .map(|(index, byte)| byte ^ mask[index % 4]),
-    );
-    frame
-}
-
-/// Reads one unfragmented server frame: its opcode and payload.
-async fn read_frame(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
-    within(async {
-        let mut header = [0u8; 2];
-        tcp.read_exact(&mut header).await.unwrap();
-        assert!(header[0] & 0x80 != 0, "a fragmented server frame");
-        let length = match header[1] & 0x7f {
-            126 => u64::from(tcp.read_u16().await.unwrap()),
-            127 => tcp.read_u64().await.unwrap(),
-            length => u64::from(length),
-        };
-        let mut payload = vec![0; usize::try_from(length).unwrap()];
-        tcp.read_exact(&mut payload).await.unwrap();
-        (header[0] & 0x0f, payload)
-    })
-    .await
-}
-
-/// Reads server frames until a close frame and returns its code and reason; pings go
-/// unanswered.
-async fn read_close(tcp: &mut TcpStream) -> (u16, String) {
-    loop {
-        let (opcode, payload) = read_frame(tcp).await;
-        if opcode == 0x8 {
-            let code = u16::from_be_bytes([payload[0], payload[1]]);
-            return (code, String::from_utf8(payload[2..].to_vec()).unwrap());
-        }
-    }
-}
-
-/// Reads server frames until a data frame and returns its opcode and payload.
-async fn read_message(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
-    loop {
-        let (opcode, payload) = read_frame(tcp).await;
-        if opcode < 0x8 {
-            return (opcode, payload);
-        }
-    }
 }

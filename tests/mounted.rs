@@ -11,8 +11,6 @@ use axum::extract::Request as HttpRequest;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use ws_routes::http::StatusCode;
 use ws_routes::{
@@ -139,14 +137,8 @@ async fn app() -> App {
 
 /// A bare HTTP/1.1 GET: the status and the body.
 async fn get_http(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(support::NETWORK_TIMEOUT, tcp.read_to_string(&mut response))
-        .await
-        .expect("a response in time")
-        .unwrap();
+    let response = support::raw::http(addr, &request).await;
     let status = response[9..12].parse().unwrap();
     let body = response
         .split_once("\r\n\r\n")

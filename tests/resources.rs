@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use ws_routes::{Message, Server, WebSocket, route, routes};
 
+use support::raw::{open_files, resident_memory, upgrade_request};
 use support::{ask, connect, next, wait_for, within};
 
 /// Held by each test for its whole run, so that no two measure at once.
@@ -115,7 +116,7 @@ fn connections_over_the_limit_cost_nothing_and_are_closed_at_once() {
         for _ in 0..200 {
             flood.spawn(async move {
                 let mut tcp = TcpStream::connect(addr).await.ok()?;
-                let _ = tcp.write_all(UPGRADE_ECHO.as_bytes()).await;
+                let _ = tcp.write_all(upgrade_request("/echo").as_bytes()).await;
                 let mut answer = Vec::new();
                 let _ = tcp.read_to_end(&mut answer).await;
                 Some(answer)
@@ -140,16 +141,6 @@ fn connections_over_the_limit_cost_nothing_and_are_closed_at_once() {
         assert_eq!(handle.connections(), 4);
         assert_eq!(ask(&mut held[0], "still here").await, "still here");
     });
-}
-
-/// An upgrade request for `/echo`, as a browser would send it.
-const UPGRADE_ECHO: &str = "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
-    Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
-
-/// The open file descriptors of this process (the server runs in it).
-fn open_files() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 /// The soak test's load: every connection sends bursts of numbered messages.
@@ -184,17 +175,6 @@ async fn client(addr: std::net::SocketAddr, id: usize) {
         support::until_closed(&mut ws).await,
         Some((1000, String::new()))
     );
-}
-
-/// This process's resident memory, from /proc.
-fn resident_memory() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .unwrap();
-    let kib: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib << 10
 }
 
 #[test]

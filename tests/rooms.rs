@@ -13,7 +13,7 @@ use ws_routes::{
     Bytes, Message, Rooms, Routes, Server, Session, SlowConsumer, State, WebSocket, route, routes,
 };
 
-use support::{close_frame, connect, spawn_server, text, wait_for};
+use support::{close_frame, connect, raw, spawn_server, text, wait_for};
 
 /// A function route: joins its room, says so, then relays what its client says to the others
 /// (`!all TEXT` to every member of every room, `!leave` leaves).
@@ -238,10 +238,15 @@ async fn a_burst_of_small_messages_closes_no_one() {
         members.push(join(addr, "/room/lobby").await);
     }
     // The sender writes 33 small messages in one write, the burst that once closed everyone.
-    let mut sender = raw_join(addr, "/room/lobby").await;
+    let mut sender = raw::upgrade(addr, "/room/lobby").await;
+    assert_eq!(
+        raw::read_message(&mut sender).await,
+        (0x1, b"joined lobby".to_vec())
+    );
     let mut burst = Vec::new();
     for number in 0..33 {
-        burst.extend(masked_text(&format!("message {number:02} here")));
+        let text = format!("message {number:02} here");
+        burst.extend(raw::masked_frame(0x1, true, text.as_bytes()));
     }
     sender.write_all(&burst).await.unwrap();
     for member in &mut members {
@@ -310,43 +315,6 @@ fn split_reading(
         (count, ws)
     });
     (sender, reading)
-}
-
-/// Joins `path` by hand and returns the TCP stream after the `joined` message.
-async fn raw_join(addr: SocketAddr, path: &str) -> tokio::net::TcpStream {
-    use tokio::io::AsyncReadExt;
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    );
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0];
-        tcp.read_exact(&mut byte).await.unwrap();
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101 "));
-    // The `joined` text frame: two bytes of header and the text.
-    let mut header = [0; 2];
-    tcp.read_exact(&mut header).await.unwrap();
-    let mut joined = vec![0; usize::from(header[1])];
-    tcp.read_exact(&mut joined).await.unwrap();
-    tcp
-}
-
-/// A masked client text frame.
-fn masked_text(text: &str) -> Vec<u8> {
-    let mask = [0x0f, 0x1e, 0x2d, 0x3c];
-    let mut frame = vec![0x81, 0x80 | u8::try_from(text.len()).unwrap()];
-    frame.extend(mask);
-    frame.extend(
-        text.bytes()
-            .enumerate()
-            .map(|(at, byte)| byte ^ mask[at % 4]),
-    );
-    frame
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 use ws_routes::{Message, Query, RoutePath, Server, Unmatched, WebSocket, route, routes};
 
-use support::{ask, close_frame, connect, next, spawn, text, within};
+use support::{ask, close_frame, connect, next, raw, spawn, text, within};
 
 #[route("/light/{status}")]
 async fn light(mut ws: WebSocket, status: String) {
@@ -356,19 +356,10 @@ async fn clients_are_served_concurrently() {
         .expect("every client is answered");
 }
 
-/// Sends raw bytes as the handshake and returns the server's whole answer.
-async fn raw_http(addr: std::net::SocketAddr, request: &str) -> String {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    within(tcp.read_to_string(&mut answer)).await.unwrap();
-    answer
-}
-
 #[tokio::test]
 async fn a_plain_http_request_gets_426_upgrade_required() {
     let addr = spawn(ROUTES).await;
-    let answer = raw_http(addr, "GET /light/on HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
+    let answer = raw::http(addr, "GET /light/on HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
     assert!(
         answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
         "{answer}"
@@ -391,7 +382,7 @@ async fn malformed_handshakes_get_an_http_answer() {
         (format!("GET /echo HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(10_000)), "HTTP/1.1 431 "),
     ];
     for (request, status) in cases {
-        let answer = raw_http(addr, &request).await;
+        let answer = raw::http(addr, &request).await;
         assert!(
             answer.starts_with(status),
             "expected {status} for {request:.60?}, got {answer}"
@@ -471,18 +462,13 @@ async fn a_url_in_the_query_string_never_takes_part_in_routing() {
 /// Sends an upgrade request for `target` by hand and returns the response's status line.
 async fn status_line(addr: std::net::SocketAddr, target: &str) -> String {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "GET {target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    );
-    tcp.write_all(request.as_bytes()).await.unwrap();
+    tcp.write_all(raw::upgrade_request(target).as_bytes())
+        .await
+        .unwrap();
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n") {
         let mut byte = [0];
-        let read = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut byte))
-            .await
-            .expect("a response within ten seconds")
-            .unwrap();
+        let read = within(tcp.read(&mut byte)).await.unwrap();
         assert_eq!(read, 1, "closed before a status line");
         head.push(byte[0]);
     }
