@@ -22,7 +22,7 @@ pub enum Error {
         /// The response body, if any.
         body: Option<Vec<u8>>,
     },
-    /// A write made no progress for the write timeout (the keepalive's pong timeout, or the
+    /// A write did not finish within the write timeout (the keepalive's pong timeout, or the
     /// close timeout without keepalive): the peer stopped reading, and the connection is
     /// dropped.
     #[error("the peer stopped reading: a write timed out")]

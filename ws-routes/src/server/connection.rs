@@ -90,10 +90,7 @@ pub(crate) async fn run(
             };
             let frame = outcome(route, running).await;
             match returned.await {
-                Ok(mut returned) => {
-                    let frame = returned.closing.take().unwrap_or(frame);
-                    (returned, frame)
-                }
+                Ok(returned) => (returned, frame),
                 // Only when the stream was dropped without going home, which `Drop` prevents.
                 Err(_) => return,
             }
@@ -106,7 +103,6 @@ pub(crate) async fn run(
                 Returned {
                     stream,
                     close_deadline: None,
-                    closing: None,
                 },
                 frame,
             )
@@ -343,10 +339,9 @@ async fn outcome(route: &'static Route, running: BoxFuture<Outcome>) -> CloseFra
     }
 }
 
-/// Sends `frame` (unless the handler closed already) and waits, up to `deadline`, for the
-/// client's answer.
+/// Sends `frame`, unless a close frame went out already (the handler's, a kick's 1013, or the
+/// answer to the client's), and waits, up to `deadline`, for the client's answer.
 async fn close_stream(mut stream: Box<Engine>, frame: CloseFrame, deadline: Instant) {
-    let code = u16::from(frame.code);
     let closing = async {
         let _ = stream.close(Some(frame)).await;
         while let Some(Ok(_)) = stream.next().await {}
@@ -354,6 +349,7 @@ async fn close_stream(mut stream: Box<Engine>, frame: CloseFrame, deadline: Inst
     if timeout_at(deadline, closing).await.is_err() {
         debug!("client did not finish the close handshake in time");
     }
+    let code = stream.close_code().map(CloseCode::as_u16);
     debug!(code, "websocket closed");
 }
 

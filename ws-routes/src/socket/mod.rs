@@ -11,6 +11,7 @@ use std::future::pending;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use tokio::sync::oneshot;
 
 pub use outbox::Sender;
@@ -66,9 +67,6 @@ pub struct WebSocket {
     protocol: Option<String>,
     /// The close frame the peer sent, once it has.
     peer_close: Option<CloseFrame>,
-    /// The close frame this side started the close handshake with, once it has (even if
-    /// writing it has not finished).
-    own_close: Option<CloseFrame>,
     /// Which of incoming frames and queued messages `recv` serves first next time: they take
     /// turns, so that a busy reader still writes what waits for it and the other way round.
     queued_first: bool,
@@ -88,9 +86,6 @@ pub(crate) struct Returned {
     pub(crate) stream: Box<Engine>,
     /// When the close handshake the socket started must be over, if it started one.
     pub(crate) close_deadline: Option<tokio::time::Instant>,
-    /// The close frame the socket started the handshake with: it, not the handler's outcome,
-    /// is what the client must hear (a kicked member learns 1013, never 1000).
-    pub(crate) closing: Option<CloseFrame>,
 }
 
 /// What the server gives a connection's socket besides the stream.
@@ -115,7 +110,6 @@ impl WebSocket {
             liveness: None,
             protocol,
             peer_close: None,
-            own_close: None,
             queued_first: false,
         }
     }
@@ -130,7 +124,6 @@ impl WebSocket {
             liveness: Some(side.liveness),
             protocol: side.protocol.map(str::to_owned),
             peer_close: None,
-            own_close: None,
             queued_first: false,
         }
     }
@@ -280,12 +273,6 @@ impl WebSocket {
                     return None;
                 }
                 Event::Incoming(Some(Ok(frame))) => frame,
-                // The peer closed already: a failure to answer it (it may have shut its side
-                // down) ends the connection quietly, its close frame kept.
-                Event::Incoming(Some(Err(_))) if self.peer_close.is_some() => {
-                    self.done = true;
-                    return None;
-                }
                 Event::Incoming(Some(Err(error))) => return self.fail(error).await,
             };
             match frame {
@@ -372,9 +359,6 @@ impl WebSocket {
             written = bounded(limit, writing) => written,
             frame = outbox.closed() => return Some(self.kicked(frame).await),
         };
-        if matches!(written, Err(Error::WriteTimeout)) {
-            self.abandon();
-        }
         match written {
             Ok(()) => None,
             Err(error) => Some(self.fail(error).await),
@@ -398,6 +382,10 @@ impl WebSocket {
             Error::MessageTooBig => (CloseCode::TOO_BIG, "message too big"),
             Error::InvalidUtf8 => (CloseCode::INVALID_PAYLOAD, "invalid UTF-8"),
             Error::Protocol(_) => (CloseCode::PROTOCOL_ERROR, "protocol error"),
+            Error::WriteTimeout => {
+                self.abandon();
+                return Some(Err(error));
+            }
             _ => return Some(Err(error)),
         };
         // Best effort: the peer may be gone already, and the error below says what happened.
@@ -439,14 +427,7 @@ impl WebSocket {
     /// # }
     /// ```
     pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
-        let payload = payload.into();
-        if payload.len() > MAX_CONTROL_PAYLOAD {
-            return Err(Error::Protocol(format!(
-                "a ping carries at most {MAX_CONTROL_PAYLOAD} bytes, not {}",
-                payload.len()
-            )));
-        }
-        self.write(Frame::Ping(payload)).await
+        self.write(Frame::Ping(payload.into())).await
     }
 
     /// Starts the close handshake with `code` and a short `reason` (cut to 123 bytes).
@@ -462,7 +443,6 @@ impl WebSocket {
         if let Some(liveness) = &mut self.liveness {
             liveness.on_closing();
         }
-        self.own_close.get_or_insert_with(|| frame.clone());
         self.write(Frame::Close(Some(frame))).await
     }
 
@@ -487,11 +467,16 @@ impl WebSocket {
     }
 }
 
-/// Runs a write, within `limit` when there is one.
+/// Runs a write, within `limit` when there is one. Most writes finish at once: the timer
+/// starts only for one that does not.
 async fn bounded(
     limit: Option<Duration>,
     writing: impl Future<Output = Result<(), Error>>,
 ) -> Result<(), Error> {
+    let mut writing = std::pin::pin!(writing);
+    if let Some(written) = writing.as_mut().now_or_never() {
+        return written;
+    }
     let Some(limit) = limit else {
         return writing.await;
     };
@@ -527,7 +512,6 @@ impl Drop for WebSocket {
             let returned = Returned {
                 stream,
                 close_deadline,
-                closing: self.own_close.take(),
             };
             // The server may have stopped waiting (its task was cancelled); then the stream is
             // dropped here and the TCP connection closes.
@@ -544,9 +528,6 @@ impl fmt::Debug for WebSocket {
             .finish_non_exhaustive()
     }
 }
-
-/// The most a control frame (ping, pong, close) may carry (RFC 6455 section 5.5).
-const MAX_CONTROL_PAYLOAD: usize = 125;
 
 /// How long [`WebSocket::recv`] tries to write the close frame a [`Sender::close`] asked for
 /// before it hands the connection back; the server's close handshake then goes on trying, up

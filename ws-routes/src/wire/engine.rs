@@ -30,7 +30,7 @@ use super::frame::{self, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode};
 use super::handshake;
 use super::read::Reader;
 use super::transport::Transport;
-use super::{CloseFrame, Message};
+use super::{CloseCode, CloseFrame, Message};
 use crate::error::Error;
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
@@ -138,6 +138,8 @@ pub(crate) struct Engine {
     pong: Option<Bytes>,
     /// The payload of a close frame to write.
     close_out: Option<Bytes>,
+    /// The code of the close frame this side sent first, or echoed (for the log).
+    close_code: Option<CloseCode>,
     /// Bytes were written since the last flush.
     unflushed: bool,
     closing: Closing,
@@ -216,6 +218,7 @@ impl Engine {
             out: None,
             pong: None,
             close_out: None,
+            close_code: None,
             unflushed: false,
             closing: Closing::Open,
         }
@@ -304,10 +307,12 @@ impl Engine {
         .await
     }
 
-    /// Starts (or answers) the close handshake with `frame`; once it has started, only writes
-    /// out what is queued.
+    /// Starts the close handshake with `frame`. Once the handshake has started (by either
+    /// side), `frame` is ignored and this only writes out what is queued: the first close frame
+    /// is the one the peer hears.
     pub(crate) async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
         if self.closing == Closing::Open {
+            self.close_code = frame.as_ref().map(|frame| frame.code);
             self.close_out = Some(close_payload(frame.as_ref()));
             self.closing = Closing::Sent;
         }
@@ -365,6 +370,14 @@ impl Engine {
             return Poll::Ready(None);
         }
         match self.poll_write(cx) {
+            // The peer closed and went away before taking our answer: the close handshake is
+            // over all the same.
+            Poll::Ready(Err(_)) if self.closing == Closing::Answering => {
+                self.read_done = true;
+                self.closing = Closing::Done;
+                self.finished = true;
+                return Poll::Ready(None);
+            }
             Poll::Ready(Err(error)) => {
                 self.read_done = true;
                 return Poll::Ready(Some(Err(error.into())));
@@ -469,6 +482,7 @@ impl Engine {
                     reason: "".into(),
                 });
                 self.close_out = Some(close_payload(code.as_ref()));
+                self.close_code = code.map(|code| code.code);
                 self.pong = None;
                 self.closing = Closing::Answering;
             }
@@ -476,6 +490,12 @@ impl Engine {
             _ => {}
         }
         frame
+    }
+
+    /// The code of the close frame this side sent (its own, or the peer's echoed), once the
+    /// close handshake has started.
+    pub(crate) fn close_code(&self) -> Option<CloseCode> {
+        self.close_code
     }
 
     fn failed(&mut self, error: Error) -> Poll<Option<Result<Frame, Error>>> {
