@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::socket::Sender;
@@ -611,7 +611,10 @@ impl Inner {
     /// Queues `message` for the members of `room` (every member for `None`) but `except`, on
     /// this server; closes or skips the slow ones and forgets the gone ones.
     fn deliver(&self, room: Option<&str>, message: &Message, except: Option<u64>) -> usize {
-        let encoded = Encoded::new(message);
+        // Framed on the first member that takes it; the clock read once, when first needed.
+        let mut encoded = None;
+        let mut now = None;
+        let allowed = self.stall_allowed();
         let mut queued = 0;
         let mut slow = Vec::new();
         let mut gone = Vec::new();
@@ -622,19 +625,27 @@ impl Inner {
                 if except == Some(id) {
                     return;
                 }
-                match sender.offer_broadcast(&encoded, self.bounds.pending_limit, high_water) {
-                    Offered::Queued => {
+                let encoded = encoded.get_or_insert_with(|| Encoded::new(message));
+                let mut clock = || *now.get_or_insert_with(Instant::now);
+                let (full, over_since) = match sender.offer_broadcast(
+                    encoded,
+                    self.bounds.pending_limit,
+                    high_water,
+                    &mut clock,
+                ) {
+                    Offered::Queued { over_since } => {
                         queued += 1;
-                        if self.stalled(sender) {
-                            slow.push(sender.clone());
-                        }
+                        (false, over_since)
                     }
-                    Offered::Full => {
-                        if self.policy == SlowConsumer::Close || self.stalled(sender) {
-                            slow.push(sender.clone());
-                        }
-                    }
-                    Offered::Closed => gone.push(id),
+                    Offered::Full { over_since } => (true, over_since),
+                    Offered::Closed => return gone.push(id),
+                };
+                let stalled = match (allowed, over_since) {
+                    (Some(allowed), Some(since)) => clock().duration_since(since) >= allowed,
+                    _ => false,
+                };
+                if stalled || (full && self.policy == SlowConsumer::Close) {
+                    slow.push(sender.clone());
                 }
             };
             match room {
@@ -664,17 +675,14 @@ impl Inner {
         queued
     }
 
-    /// Whether `member` has stayed above the high-water mark for longer than the policy lets
-    /// it before closing it.
-    fn stalled(&self, member: &Sender) -> bool {
-        let allowed = match self.policy {
-            SlowConsumer::Close => self.bounds.stall_timeout,
-            SlowConsumer::SkipThenClose(grace) => grace,
-            SlowConsumer::Skip => return false,
-        };
-        member
-            .over_high_water_for()
-            .is_some_and(|over| over >= allowed)
+    /// How long the policy lets a member stay above the high-water mark before closing it;
+    /// `None` when it never does.
+    fn stall_allowed(&self) -> Option<Duration> {
+        match self.policy {
+            SlowConsumer::Close => Some(self.bounds.stall_timeout),
+            SlowConsumer::SkipThenClose(grace) => Some(grace),
+            SlowConsumer::Skip => None,
+        }
     }
 
     /// Forgets a member: out of every room.

@@ -14,7 +14,7 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
@@ -29,12 +29,17 @@ const KEPT_SLOTS: usize = 4;
 /// Numbers connections for [`Sender::id`]; 0 is never used.
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
-/// What a broadcast's offer found.
+/// What a broadcast's offer found, with since when the member's pending output has stayed
+/// above the high-water mark (`None` while it is below).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Offered {
-    Queued,
+    Queued {
+        over_since: Option<Instant>,
+    },
     /// The member's pending output is at its byte bound.
-    Full,
+    Full {
+        over_since: Option<Instant>,
+    },
     /// The connection is gone or closing.
     Closed,
 }
@@ -228,7 +233,8 @@ impl Sender {
     /// Puts `message` in the queue if there is room, taking it out of the option.
     fn offer(&self, message: &mut Option<Queued>) -> Result<(), Error> {
         let mut state = self.shared.state();
-        if state.ended {
+        // Closing drops what waits, so nothing may be queued after it either.
+        if state.ended || state.close.is_some() {
             return Err(Error::Closed);
         }
         if state.queue.len() >= self.shared.capacity {
@@ -278,18 +284,22 @@ impl Sender {
             state.bytes = 0;
             drop(state);
             self.shared.reader.wake();
+            // Senders waiting for room learn that there will be none.
+            self.shared.room.notify_waiters();
         }
     }
 
     /// Queues a broadcast: bounded by what its pending output costs in bytes rather than by
     /// the count, so that a burst of small messages fits; [`Offered::Full`] when it would take
     /// the pending bytes past `limit` (a message that finds the queue empty always fits).
-    /// Pending bytes above `high_water` start (or continue) the member's time over the mark.
+    /// Pending bytes above `high_water` start (or continue) the member's time over the mark,
+    /// which comes back with the answer (`now` is read by the caller, once per broadcast).
     pub(crate) fn offer_broadcast(
         &self,
         encoded: &Encoded,
         limit: usize,
         high_water: usize,
+        now: impl FnOnce() -> Instant,
     ) -> Offered {
         let mut state = self.shared.state();
         if state.ended || state.close.is_some() {
@@ -298,23 +308,20 @@ impl Sender {
         let queued = Queued::Encoded(encoded.clone());
         let cost = cost(&queued);
         if state.bytes > 0 && state.bytes + cost > limit {
-            return Offered::Full;
+            return Offered::Full {
+                over_since: state.over_since,
+            };
         }
         state.bytes += cost;
         state.queue.push_back(queued);
         state.high_water = Some(high_water);
         if state.bytes > high_water && state.over_since.is_none() {
-            state.over_since = Some(Instant::now());
+            state.over_since = Some(now());
         }
+        let over_since = state.over_since;
         drop(state);
         self.shared.reader.wake();
-        Offered::Queued
-    }
-
-    /// How long the pending output has stayed above the high-water mark of the last broadcast
-    /// offer; `None` while it is not above it.
-    pub(crate) fn over_high_water_for(&self) -> Option<Duration> {
-        self.shared.state().over_since.map(|since| since.elapsed())
+        Offered::Queued { over_since }
     }
 
     /// Whether the connection is gone.
@@ -369,7 +376,10 @@ impl fmt::Debug for Sender {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::{Offered, Outbox, SLOT_COST};
+    use crate::error::Error;
     use crate::wire::Message;
     use crate::wire::engine::Encoded;
 
@@ -381,17 +391,16 @@ mod tests {
         // A two-byte text is a four-byte frame.
         let limit = 100 * (4 + SLOT_COST);
         // Far more small messages than the queue's count, all within the byte bound.
+        let offer = || sender.offer_broadcast(&small, limit, limit / 4, Instant::now);
         for _ in 0..100 {
-            assert_eq!(
-                sender.offer_broadcast(&small, limit, limit / 4),
-                Offered::Queued
-            );
+            assert!(matches!(offer(), Offered::Queued { .. }));
         }
-        assert_eq!(
-            sender.offer_broadcast(&small, limit, limit / 4),
-            Offered::Full
-        );
-        assert!(sender.over_high_water_for().is_some());
+        assert!(matches!(
+            offer(),
+            Offered::Full {
+                over_since: Some(_)
+            }
+        ));
         // A user's own `try_send` still keeps to the count.
         assert!(sender.try_send("mine").is_err());
     }
@@ -401,9 +410,32 @@ mod tests {
         let outbox = Outbox::new(4);
         let sender = outbox.sender();
         let big = Encoded::new(&Message::binary(vec![0; 10_000]));
-        assert_eq!(sender.offer_broadcast(&big, 100, 25), Offered::Queued);
-        assert_eq!(sender.offer_broadcast(&big, 100, 25), Offered::Full);
+        let offer = || sender.offer_broadcast(&big, 100, 25, Instant::now);
+        assert!(matches!(
+            offer(),
+            Offered::Queued {
+                over_since: Some(_)
+            }
+        ));
+        assert!(matches!(offer(), Offered::Full { .. }));
         drop(outbox);
-        assert_eq!(sender.offer_broadcast(&big, 100, 25), Offered::Closed);
+        assert_eq!(offer(), Offered::Closed);
+    }
+
+    #[tokio::test]
+    async fn after_a_close_nothing_is_queued_and_waiting_senders_give_up() {
+        let outbox = Outbox::new(1);
+        let sender = outbox.sender();
+        sender.try_send("fills the queue").unwrap();
+        let waiting = tokio::spawn({
+            let sender = sender.clone();
+            async move { sender.send("waits for room").await }
+        });
+        tokio::task::yield_now().await;
+        sender.close(4008u16, "time is up");
+        let woken = tokio::time::timeout(std::time::Duration::from_secs(10), waiting).await;
+        assert!(matches!(woken, Ok(Ok(Err(Error::Closed)))), "{woken:?}");
+        assert!(matches!(sender.try_send("late"), Err(Error::Closed)));
+        drop(outbox);
     }
 }
