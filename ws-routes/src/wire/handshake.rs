@@ -37,8 +37,18 @@ pub(crate) async fn client(
     headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
     transport: &mut Transport,
 ) -> Result<(HeaderMap, Vec<u8>), Error> {
+    let headers: Vec<_> = headers.into_iter().collect();
+    let offered: Vec<&str> = headers
+        .iter()
+        .filter(|(name, _)| name == http::header::SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(|(_, value)| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
     let key = BASE64.encode(rand::random::<[u8; 16]>());
-    transport.write_all(&request(uri, headers, &key)?).await?;
+    transport
+        .write_all(&request(uri, headers.iter().cloned(), &key)?)
+        .await?;
     transport.flush().await?;
     let mut buffer = Vec::with_capacity(1024);
     let (status, headers, head_len) = loop {
@@ -75,7 +85,7 @@ pub(crate) async fn client(
             body,
         });
     }
-    check(&headers, &key)?;
+    check(&headers, &key, &offered)?;
     Ok((headers, leftover))
 }
 
@@ -117,8 +127,9 @@ fn request(
     Ok(request)
 }
 
-/// The checks of RFC 6455 section 4.1 on a `101` response.
-fn check(headers: &HeaderMap, key: &str) -> Result<(), Error> {
+/// The checks of RFC 6455 section 4.1 on a `101` response to a request that offered the
+/// subprotocols `offered`.
+fn check(headers: &HeaderMap, key: &str, offered: &[&str]) -> Result<(), Error> {
     let has = |name: &str, token: &str| {
         headers.get_all(name).iter().any(|value| {
             value.to_str().is_ok_and(|value| {
@@ -144,6 +155,15 @@ fn check(headers: &HeaderMap, key: &str) -> Result<(), Error> {
         return Err(handshake(
             "the server accepted an extension that was not offered",
         ));
+    }
+    let mut chosen = headers.get_all("sec-websocket-protocol").iter();
+    if let Some(protocol) = chosen.next() {
+        let protocol = protocol.to_str().unwrap_or_default();
+        if chosen.next().is_some() || !offered.contains(&protocol) {
+            return Err(handshake(
+                "the server chose a subprotocol that was not offered, or several",
+            ));
+        }
     }
     Ok(())
 }
@@ -209,5 +229,43 @@ mod tests {
         assert!(request.starts_with("GET /chat?room=1 HTTP/1.1\r\nHost: example.com:8080\r\n"));
         assert!(request.contains("Sec-WebSocket-Key: KEY\r\n"));
         assert!(request.ends_with("origin: https://example.com\r\n\r\n"));
+    }
+
+    /// A 101 that accepts `key`, with the given extra headers.
+    fn switching(key: &str, extra: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("upgrade", HeaderValue::from_static("websocket"));
+        headers.insert("connection", HeaderValue::from_static("Upgrade"));
+        let accept = HeaderValue::try_from(accept_key(key.as_bytes())).unwrap();
+        headers.insert("sec-websocket-accept", accept);
+        for (name, value) in extra {
+            headers.append(*name, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn the_chosen_subprotocol_must_be_one_offered() {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let chose = |protocol| switching(key, &[("sec-websocket-protocol", protocol)]);
+        assert!(check(&switching(key, &[]), key, &["chat"]).is_ok());
+        assert!(check(&chose("chat"), key, &["json", "chat"]).is_ok());
+        for (response, offered) in [
+            (chose("admin"), &["chat"][..]),
+            (chose("chat"), &[][..]),
+            (
+                switching(
+                    key,
+                    &[
+                        ("sec-websocket-protocol", "chat"),
+                        ("sec-websocket-protocol", "json"),
+                    ],
+                ),
+                &["chat", "json"][..],
+            ),
+        ] {
+            let error = check(&response, key, offered).unwrap_err();
+            assert!(error.to_string().contains("not offered"), "{error}");
+        }
     }
 }
