@@ -59,6 +59,8 @@ use std::io;
 use bytes::{Bytes, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
+use super::engine::Role;
+
 /// The extension's token in `Sec-WebSocket-Extensions`.
 const NAME: &str = "permessage-deflate";
 
@@ -134,16 +136,6 @@ pub(crate) struct Negotiated {
     pub(crate) server_no_context_takeover: bool,
     /// The client compresses each message on its own.
     pub(crate) client_no_context_takeover: bool,
-}
-
-/// Which end of the connection this side is: it decides which agreed parameters apply to
-/// compression and which to decompression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    /// Compresses with the `server_*` parameters, inflates with the `client_*` ones.
-    Server,
-    /// Compresses with the `client_*` parameters, inflates with the `server_*` ones.
-    Client,
 }
 
 /// Why a client refuses the server's `Sec-WebSocket-Extensions` response: the client must then
