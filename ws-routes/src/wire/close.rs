@@ -132,15 +132,20 @@ impl CloseFrame {
     /// A close frame with `code` and `reason`, the reason cut to
     /// [`MAX_REASON_LEN`](Self::MAX_REASON_LEN) bytes on a character boundary.
     pub fn new(code: impl Into<CloseCode>, reason: &str) -> Self {
-        let mut end = reason.len().min(Self::MAX_REASON_LEN);
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
         CloseFrame {
             code: code.into(),
-            reason: reason[..end].into(),
+            reason: fitting_reason(reason).into(),
         }
     }
+}
+
+/// `reason` cut to [`CloseFrame::MAX_REASON_LEN`] bytes on a character boundary.
+pub(crate) fn fitting_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(CloseFrame::MAX_REASON_LEN);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
 }
 
 impl fmt::Display for CloseFrame {

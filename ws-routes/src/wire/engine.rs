@@ -30,7 +30,7 @@ use super::frame::{self, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode};
 use super::handshake;
 use super::read::Reader;
 use super::transport::Transport;
-use super::{CloseCode, CloseFrame, Message};
+use super::{CloseCode, CloseFrame, Message, close};
 use crate::error::Error;
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
@@ -543,12 +543,8 @@ fn close_payload(frame: Option<&CloseFrame>) -> Bytes {
     let Some(frame) = frame else {
         return Bytes::new();
     };
-    let reason = frame.reason.as_str();
-    let mut end = reason.len().min(CloseFrame::MAX_REASON_LEN);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    let reason = &reason.as_bytes()[..end];
+    // A frame built by hand may carry a longer reason than `CloseFrame::new` allows.
+    let reason = close::fitting_reason(&frame.reason).as_bytes();
     let mut payload = BytesMut::with_capacity(2 + reason.len());
     payload.put_u16(frame.code.as_u16());
     payload.put_slice(reason);
