@@ -398,9 +398,13 @@ async fn a_full_handshake_by_hand_is_answered_with_101() {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     let request = "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
     tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = vec![0; 512];
-    let read = tcp.read(&mut answer).await.unwrap();
-    let answer = String::from_utf8_lossy(&answer[..read]);
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0];
+        within(tcp.read_exact(&mut byte)).await.unwrap();
+        head.push(byte[0]);
+    }
+    let answer = String::from_utf8_lossy(&head);
     assert!(
         answer.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
         "{answer}"

@@ -1,15 +1,18 @@
 //! The in-process TestServer: the same handshake, routing, hooks, state and rooms as a bound
 //! server, with no port, and no sleeps needed.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ws_routes::http::StatusCode;
 use ws_routes::test::TestServer;
 use ws_routes::{
-    Client, Error, Message, Reject, Request, Rooms, Server, Session, State, WebSocket, route,
-    routes,
+    Client, Error, Reject, Request, Rooms, Server, Session, State, WebSocket, route, routes,
 };
+
+use support::text;
 
 #[route("/light/{status}")]
 async fn light(mut ws: WebSocket, status: String) {
@@ -68,16 +71,8 @@ fn server() -> (TestServer, Rooms, Visits) {
     (server, rooms, visits)
 }
 
-async fn text(ws: &mut WebSocket) -> String {
-    match ws.recv().await {
-        Some(Ok(Message::Text(text))) => text.to_string(),
-        other => panic!("expected text, got {other:?}"),
-    }
-}
-
 async fn close_code(ws: &mut WebSocket) -> u16 {
-    while let Some(Ok(_)) = ws.recv().await {}
-    ws.close_frame().expect("a close frame").code.as_u16()
+    support::close_frame(ws).await.0
 }
 
 #[tokio::test]

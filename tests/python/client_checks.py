@@ -24,8 +24,8 @@ async def main(url: str) -> None:
         assert await websocket.recv() == b"\x00\x01\x02", "fragmented binary echo"
 
         pong = await websocket.ping(b"are you there?")
-        latency = await asyncio.wait_for(pong, timeout=10)
-        assert latency >= 0, "pong"
+        # The pong arrives, or this times out.
+        await asyncio.wait_for(pong, timeout=10)
 
         await websocket.close(code=4001, reason="python says bye")
         assert websocket.protocol.close_rcvd is not None, "the server answered the close"
