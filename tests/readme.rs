@@ -42,6 +42,9 @@ async fn pings_and_keepalive_never_reach_the_handler() {
     let server =
         Server::new(routes![light]).keepalive(Duration::from_millis(20), Duration::from_secs(5));
     let addr = spawn_server(server).await;
+    // The server does ping this route: a connection by hand sees the keepalive ping.
+    let mut raw = support::raw::upgrade(addr, "/light/on").await;
+    assert_eq!(support::raw::read_frame(&mut raw).await.0, 0x9, "a ping");
     let mut ws = connect(addr, "/light/on").await;
     ws.ping("are you there?").await.unwrap();
     // Ten keepalive intervals, the client's ping and the pongs: none of it is a message, so

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ws_routes::{
     Bytes, Message, Rooms, Routes, Server, Session, SlowConsumer, State, WebSocket, route, routes,
 };
 
-use support::{close_frame, connect, raw, spawn_server, text, wait_for};
+use support::{close_frame, connect, raw, spawn_server, text, wait_for, within};
 
 /// A function route: joins its room, says so, then relays what its client says to the others
 /// (`!all TEXT` to every member of every room, `!leave` leaves).
@@ -259,62 +259,44 @@ async fn a_burst_of_small_messages_closes_no_one() {
 
 #[tokio::test]
 async fn a_fast_publisher_is_never_closed_as_slow_while_its_peers_drain() {
-    const MESSAGES: usize = 3000;
+    // 2,000 messages of 1 KiB written in one go: while they arrive, the publisher's connection
+    // always has input to read, and its own queued broadcasts (the class route sends to every
+    // member, the sender included) pass the 1 MiB pending limit unless it writes them in turn.
+    const MESSAGES: usize = 2000;
     let rooms = Rooms::new();
     let addr = start(&rooms).await;
-    let mut listeners = Vec::new();
-    for _ in 0..5 {
-        let mut member = join(addr, "/class/news").await;
-        listeners.push(tokio::spawn(async move {
-            let mut count = 0;
-            while count < MESSAGES {
-                match support::next(&mut member).await {
-                    Some(Ok(_)) => count += 1,
-                    other => panic!("a listener lost its connection: {other:?}"),
-                }
-            }
-            // Still connected: the membership is checked below.
-            member
-        }));
-    }
-    // The publisher sends as fast as its socket takes the messages and reads its own echoes
-    // (the class route broadcasts to every member, the sender included) as a healthy client
-    // does.
-    let publisher = join(addr, "/class/news").await;
-    let (publisher, echoes) = split_reading(publisher);
-    for number in 0..MESSAGES {
-        publisher.send(format!("{number}")).await.unwrap();
-    }
-    let mut connected = Vec::new();
-    for listener in listeners {
-        connected.push(listener.await.unwrap());
-    }
-    let (echoes, publisher) = echoes.await.unwrap();
-    assert_eq!(echoes, MESSAGES);
-    assert_eq!(rooms.local_count("news"), 6, "no one was closed");
-    drop((connected, publisher));
-}
-
-/// Reads every message of `ws` on a task of its own while the returned sender writes; the
-/// task counts them up to 3,000 and hands the socket back.
-fn split_reading(
-    mut ws: WebSocket,
-) -> (
-    ws_routes::Sender,
-    tokio::task::JoinHandle<(usize, WebSocket)>,
-) {
-    let sender = ws.sender();
-    let reading = tokio::spawn(async move {
-        let mut count = 0;
-        while count < 3000 {
-            match support::next(&mut ws).await {
-                Some(Ok(_)) => count += 1,
-                other => panic!("the publisher lost its connection: {other:?}"),
-            }
+    let mut listener = join(addr, "/class/news").await;
+    let mut publisher = raw::upgrade(addr, "/class/news").await;
+    assert_eq!(
+        raw::read_message(&mut publisher).await,
+        (0x1, b"joined news".to_vec())
+    );
+    let payload = "x".repeat(1024);
+    let burst: Vec<u8> = (0..MESSAGES)
+        .flat_map(|_| raw::masked_frame(0x1, true, payload.as_bytes()))
+        .collect();
+    let (mut reading, mut writing) = publisher.into_split();
+    let write = tokio::spawn(async move { writing.write_all(&burst).await.map(|()| writing) });
+    // The publisher reads its echoes as a healthy client does: "news: " and the text, in
+    // frames with a two-byte extended length.
+    let echoes = tokio::spawn(async move {
+        let mut left = MESSAGES * (4 + 6 + 1024);
+        let mut buffer = vec![0; 64 << 10];
+        while left > 0 {
+            let read = within(reading.read(&mut buffer)).await.unwrap();
+            assert!(
+                read > 0,
+                "the publisher was closed with {left} bytes of echoes to go"
+            );
+            left = left.saturating_sub(read);
         }
-        (count, ws)
+        reading
     });
-    (sender, reading)
+    for _ in 0..MESSAGES {
+        assert_eq!(text(&mut listener).await.len(), 6 + 1024);
+    }
+    let (_reading, _writing) = (echoes.await.unwrap(), write.await.unwrap().unwrap());
+    assert_eq!(rooms.local_count("news"), 2, "no one was closed");
 }
 
 #[tokio::test]
