@@ -182,10 +182,39 @@ async fn a_member_who_floods_is_closed_and_the_room_goes_on() {
 }
 
 #[tokio::test]
-async fn an_oversized_message_closes_with_1009() {
+async fn twenty_things_said_at_once_pass_and_the_twenty_first_closes_with_1008() {
     let server = start(&[]);
     let mut ada = member(&server, "lobby", "ada").await;
-    say(&mut ada, &"a".repeat(5000)).await;
+    // Back to back, so that the allowance (5 a second) cannot refill in between.
+    for number in 0..21 {
+        say(&mut ada, &format!("{number}")).await;
+    }
+    for number in 0..20 {
+        assert_eq!(next(&mut ada, "message").await["text"], format!("{number}"));
+    }
+    assert_eq!(
+        close_frame(&mut ada).await,
+        (1008, "too many messages".into())
+    );
+}
+
+#[tokio::test]
+async fn a_message_of_4_kib_passes_and_one_byte_more_closes_with_1009() {
+    let server = start(&[]);
+    let mut ada = member(&server, "lobby", "ada").await;
+    // `{"type":"say","text":"..."}` is 24 bytes around the text.
+    let say_sized = |size: usize| json!({ "type": "say", "text": "a".repeat(size - 24) });
+    let fits = say_sized(4096);
+    assert_eq!(fits.to_string().len(), 4096);
+    ada.send_json(&fits).await.unwrap();
+    assert_eq!(
+        next(&mut ada, "message").await["text"]
+            .as_str()
+            .unwrap()
+            .len(),
+        4096 - 24
+    );
+    ada.send_json(&say_sized(4097)).await.unwrap();
     assert_eq!(
         close_frame(&mut ada).await,
         (1009, "message too big".into())

@@ -348,6 +348,58 @@ async fn keepalive_closes_a_client_that_stops_answering_pings() {
 }
 
 #[tokio::test]
+async fn a_client_that_floods_frames_cannot_postpone_its_keepalive() {
+    let (addr, _, _) =
+        start(server().keepalive(Duration::from_millis(100), Duration::from_millis(300))).await;
+    // This client writes frames without pause and never answers a ping; it reads (the echoes
+    // and the pings) so that only the keepalive can end it.
+    let tcp = raw::upgrade(addr, "/echo").await;
+    let (mut reading, mut writing) = tcp.into_split();
+    let frame = masked_frame(0x1, true, b"flood");
+    let flood = tokio::spawn(async move {
+        let started = tokio::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            if writing.write_all(&frame).await.is_err() {
+                return;
+            }
+        }
+    });
+    let close = within(async {
+        loop {
+            let mut header = [0u8; 2];
+            reading.read_exact(&mut header).await.unwrap();
+            let mut payload = vec![0; usize::from(header[1] & 0x7f)];
+            reading.read_exact(&mut payload).await.unwrap();
+            if header[0] & 0x0f == 0x8 {
+                let code = u16::from_be_bytes([payload[0], payload[1]]);
+                break (code, String::from_utf8(payload[2..].to_vec()).unwrap());
+            }
+        }
+    })
+    .await;
+    assert_eq!(close, (1011, "keepalive ping timeout".into()));
+    flood.abort();
+}
+
+#[tokio::test]
+async fn without_keepalive_the_write_timeout_is_the_close_timeout() {
+    let received = Received::default();
+    let listening = server()
+        .no_keepalive()
+        .close_timeout(Duration::from_millis(500))
+        .with_state(received.clone())
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let (addr, handle) = (listening.local_addr().unwrap(), listening.handle());
+    tokio::spawn(listening.run());
+    let _stalled = connect(addr, "/push").await;
+    wait_for(|| !received.0.lock().unwrap().is_empty()).await;
+    assert_eq!(received.0.lock().unwrap()[0], "WriteTimeout");
+    wait_for(|| handle.connections() == 0).await;
+}
+
+#[tokio::test]
 async fn a_client_that_never_answers_the_close_handshake_is_dropped_after_close_timeout() {
     let (addr, handle, _) = start(
         server()

@@ -230,6 +230,32 @@ async fn a_client_that_stops_reading_learns_1013_while_twenty_others_get_everyth
 }
 
 #[tokio::test]
+async fn a_member_a_broadcast_would_take_past_its_limit_is_closed_at_once() {
+    // The stall rule would wait a minute; the byte bound does not wait.
+    let rooms = Rooms::builder()
+        .pending_limit(256 << 10)
+        .stall_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let addr = start(&rooms).await;
+    let mut stalled = join(addr, "/room/feed").await;
+    let block = Bytes::from(vec![5u8; 16 << 10]);
+    let started = std::time::Instant::now();
+    while rooms.local_count("feed") == 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still a member after 30 s of broadcasts it does not read"
+        );
+        rooms.broadcast("feed", block.clone());
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        close_frame(&mut stalled).await,
+        (1013, "too slow: not reading its messages".to_owned())
+    );
+}
+
+#[tokio::test]
 async fn a_burst_of_small_messages_closes_no_one() {
     let rooms = Rooms::new();
     let addr = start(&rooms).await;

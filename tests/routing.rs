@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;
-use ws_routes::{Message, Query, RoutePath, Server, Unmatched, WebSocket, route, routes};
+use ws_routes::{Close, Message, Query, RoutePath, Server, Unmatched, WebSocket, route, routes};
 
 use support::{ask, close_frame, connect, next, raw, spawn, text, within};
 
@@ -84,6 +84,16 @@ async fn fails(mut ws: WebSocket) -> Result<(), std::io::Error> {
     Err(std::io::Error::other("secret internal detail"))
 }
 
+#[route("/vote")]
+async fn vote(mut ws: WebSocket) -> Result<(), Close> {
+    while let Some(Ok(message)) = ws.recv().await {
+        if message.as_text() == Some("cheat") {
+            return Err(Close::new(4003, "cheating is not allowed"));
+        }
+    }
+    Ok(())
+}
+
 #[route("/done")]
 async fn done(mut ws: WebSocket) {
     let _ = ws.send("bye").await;
@@ -109,7 +119,7 @@ async fn together(mut ws: WebSocket) {
 }
 
 const ROUTES: ws_routes::Routes = routes![
-    light, echo_param, item, files, file, me, user, post, panics, fails, done, echo, together
+    light, echo_param, item, files, file, me, user, post, panics, fails, vote, done, echo, together
 ];
 
 #[tokio::test]
@@ -365,6 +375,56 @@ async fn a_plain_http_request_gets_426_upgrade_required() {
         "{answer}"
     );
     assert!(answer.contains("\r\nupgrade: websocket\r\n"), "{answer}");
+    assert!(
+        answer.contains("\r\nsec-websocket-version: 13\r\n"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_function_route_closes_with_the_code_it_returns() {
+    let addr = spawn(ROUTES).await;
+    let mut ws = connect(addr, "/vote").await;
+    ws.send("cheat").await.unwrap();
+    assert_eq!(
+        close_frame(&mut ws).await,
+        (4003, "cheating is not allowed".into())
+    );
+}
+
+#[tokio::test]
+async fn by_default_messages_of_one_mebibyte_pass_and_one_byte_more_closes_with_1009() {
+    let addr = spawn(ROUTES).await;
+    let mut ws = ws_routes::Client::new()
+        .max_message_size(2 << 20)
+        .connect(&format!("ws://{addr}/echo"))
+        .await
+        .unwrap();
+    ws.send(vec![7u8; 1 << 20]).await.unwrap();
+    assert_eq!(next(&mut ws).await.unwrap().unwrap().len(), 1 << 20);
+    ws.send(vec![7u8; (1 << 20) + 1]).await.unwrap();
+    assert_eq!(close_frame(&mut ws).await, (1009, "message too big".into()));
+}
+
+#[tokio::test]
+async fn by_default_a_request_head_of_8_kib_passes_and_one_byte_more_gets_431() {
+    let addr = spawn(ROUTES).await;
+    let upgrade = raw::upgrade_request("/echo");
+    // A header that pads the head to `size` bytes in all.
+    let padded = |size: usize| {
+        let filler = size - upgrade.len() - "x-pad: \r\n".len();
+        let (head, end) = upgrade.split_at(upgrade.len() - 2);
+        format!("{head}x-pad: {}\r\n{end}", "a".repeat(filler))
+    };
+    let exact = padded(8 << 10);
+    assert_eq!(exact.len(), 8 << 10);
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(exact.as_bytes()).await.unwrap();
+    let mut status = [0; 12];
+    within(tcp.read_exact(&mut status)).await.unwrap();
+    assert_eq!(&status, b"HTTP/1.1 101");
+    let answer = raw::http(addr, &padded((8 << 10) + 1)).await;
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
 }
 
 #[tokio::test]
