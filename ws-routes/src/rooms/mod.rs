@@ -163,6 +163,18 @@ struct Member {
     rooms: HashSet<Arc<str>>,
 }
 
+impl Registry {
+    /// Takes member `id` out of `room`'s members, and forgets the room once it has none.
+    fn remove(&mut self, room: &str, id: u64) {
+        if let Some(members) = self.rooms.get_mut(room) {
+            members.remove(&id);
+            if members.is_empty() {
+                self.rooms.remove(room);
+            }
+        }
+    }
+}
+
 /// Numbers registries, for [`Sender::on_end`] keys.
 static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
 
@@ -400,12 +412,12 @@ impl Rooms {
             return false;
         }
         let id = member.id();
-        let (joined, first_room) = {
+        let first_room = {
             let mut registry = self.inner.write();
             let registry = &mut *registry;
             if let Some(entry) = registry.members.get(&id) {
-                if !entry.rooms.contains(room)
-                    && entry.rooms.len() >= self.inner.max_rooms_per_member
+                if entry.rooms.contains(room)
+                    || entry.rooms.len() >= self.inner.max_rooms_per_member
                 {
                     return false;
                 }
@@ -421,13 +433,13 @@ impl Rooms {
                 rooms: HashSet::new(),
             });
             let first_room = entry.rooms.is_empty();
-            let joined = entry.rooms.insert(Arc::clone(&name));
+            entry.rooms.insert(Arc::clone(&name));
             registry
                 .rooms
                 .entry(name)
                 .or_default()
                 .insert(id, member.clone());
-            (joined, first_room)
+            first_room
         };
         if first_room {
             let inner = Arc::downgrade(&self.inner);
@@ -442,10 +454,8 @@ impl Rooms {
                 return false;
             }
         }
-        if joined {
-            self.inner.changed(room);
-        }
-        joined
+        self.inner.changed(room);
+        true
     }
 
     /// Takes `member` out of `room`. `false` when it was not there.
@@ -461,12 +471,7 @@ impl Rooms {
             if last_room {
                 registry.members.remove(&id);
             }
-            if let Some(members) = registry.rooms.get_mut(room) {
-                members.remove(&id);
-                if members.is_empty() {
-                    registry.rooms.remove(room);
-                }
-            }
+            registry.remove(room, id);
             (left, last_room)
         };
         if last_room {
@@ -685,12 +690,7 @@ impl Inner {
                 return;
             };
             for room in &member.rooms {
-                if let Some(members) = registry.rooms.get_mut(room) {
-                    members.remove(&id);
-                    if members.is_empty() {
-                        registry.rooms.remove(room);
-                    }
-                }
+                registry.remove(room, id);
             }
             member.rooms
         };
