@@ -594,6 +594,97 @@ async fn room_names_and_rooms_per_member_are_capped() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
+async fn a_broadcast_to_a_room_name_past_the_cap_reaches_no_server() {
+    logs();
+    let Some(redis) = Redis::start() else { return };
+    let rooms_a = builder(&redis.url()).max_room_name(8).build().unwrap();
+    serve(rooms_a.clone()).await;
+    // B takes longer names: its member is in a room that A cannot name.
+    let (addr_b, rooms_b) = server(&redis.url()).await;
+    let mut on_b = join(addr_b, "abcdefghi").await;
+    connected(&rooms_a).await;
+    connected(&rooms_b).await;
+    assert_eq!(rooms_a.broadcast("abcdefghi", "past the cap"), 0);
+    rooms_a.broadcast_all("to every member");
+    assert_eq!(next_text(&mut on_b).await, "to every member");
+    assert_eq!(stats(&rooms_a).published, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
+async fn broadcasts_that_redis_refuses_wait_and_go_out_in_order() {
+    logs();
+    let Some(redis) = Redis::start() else { return };
+    let (_, rooms_a) = server(&redis.url()).await;
+    let (addr_b, rooms_b) = server(&redis.url()).await;
+    let mut on_b = join(addr_b, "lobby").await;
+    connected(&rooms_a).await;
+    connected(&rooms_b).await;
+    rooms_a.broadcast("lobby", "a 0");
+    assert_eq!(next_text(&mut on_b).await, "a 0");
+
+    // Out of memory: Redis refuses every write (an `XADD` in a `MULTI` aborts the batch).
+    assert_eq!(
+        redis.command(&[b"CONFIG", b"SET", b"maxmemory", b"1"]),
+        "+OK"
+    );
+    for number in 1..=150 {
+        rooms_a.broadcast("lobby", format!("a {number}"));
+    }
+    wait_until(
+        "A's publisher gave up on Redis",
+        Duration::from_secs(20),
+        || async { !stats(&rooms_a).connected },
+    )
+    .await;
+    assert_eq!(stats(&rooms_a).published, 1);
+    assert_eq!(stats(&rooms_a).waiting, 150);
+    assert_eq!(
+        redis.command(&[b"CONFIG", b"SET", b"maxmemory", b"0"]),
+        "+OK"
+    );
+
+    for number in 1..=150 {
+        assert_eq!(next_text(&mut on_b).await, format!("a {number}"));
+    }
+    let (a, b) = (stats(&rooms_a), stats(&rooms_b));
+    assert_eq!((a.published, a.waiting, a.dropped), (151, 0, 0));
+    assert_eq!((b.received, b.lost, b.duplicates, b.gaps), (151, 0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
+async fn a_presence_hash_lost_behind_a_server_s_back_is_written_again() {
+    logs();
+    let Some(redis) = Redis::start() else { return };
+    // A heartbeat every second.
+    let rooms_a = builder(&redis.url()).build().unwrap();
+    let addr_a = serve(rooms_a.clone()).await;
+    let (_, rooms_b) = server(&redis.url()).await;
+    let _alice = join(addr_a, "lobby").await;
+    let _bob = join(addr_a, "news").await;
+    wait_for_count(|| async { rooms_b.count("lobby").await.unwrap() }, 1).await;
+    wait_for_count(|| async { rooms_b.count("news").await.unwrap() }, 1).await;
+
+    // As an eviction would: A's presence hash goes (B has none, with no member).
+    let delete = b"local keys = redis.call('KEYS', ARGV[1]) \
+        for _, key in ipairs(keys) do redis.call('DEL', key) end return #keys";
+    assert_eq!(
+        redis.command(&[b"EVAL", delete, b"0", b"test:presence:*"]),
+        ":1"
+    );
+    // The heartbeat finds it gone and writes all of it again.
+    wait_until("A's presence is back", Duration::from_secs(20), || async {
+        rooms_b.presence().await.ok().is_some_and(|presence| {
+            presence.into_iter().collect::<Vec<_>>()
+                == [("lobby".to_owned(), 1), ("news".to_owned(), 1)]
+        })
+    })
+    .await;
+}
+
 /// A server on a runtime of its own, which a test can tear down without any cleanup, as a
 /// crash would: its tasks are dropped mid-flight and nothing more is said to Redis.
 struct Crashable {

@@ -31,12 +31,22 @@ const MAX_ROOMS_PER_MEMBER: usize = 128;
 /// What rooms do with a member whose client does not read its broadcasts as fast as they
 /// come.
 ///
-/// A member's pending output is bounded in bytes ([`RoomsBuilder::pending_limit`], 1 MiB by
-/// default), not in messages, so a burst of small messages never fills it. A member is *slow*
-/// when its pending output stays above a quarter of that bound (the high-water mark) for
-/// [`RoomsBuilder::stall_timeout`] (1 s by default): a client that drains a burst promptly
-/// drops below the mark long before, a stalled reader never does. Whatever the policy, a
-/// broadcast never waits for a member, and memory per member stays within the bound.
+/// What broadcasts queue for a member is bounded in bytes ([`RoomsBuilder::pending_limit`],
+/// 1 MiB by default), not in messages, so a burst of small messages never fills it. A
+/// broadcast is refused (and the policy applies) when it would take the member's pending
+/// output past the bound, with one exception: a broadcast that finds the member's queue empty
+/// is queued whatever its size. Messages the connection sends itself ([`Sender::send`],
+/// [`Sender::try_send`]) count toward the pending output, but they are held back by the
+/// connection's queue length ([`Server::outgoing_queue`](crate::Server::outgoing_queue)), not
+/// by this bound. So a member's pending output stays within the bound plus one broadcast, plus
+/// what its own sends queued.
+///
+/// A member is *slow* when its pending output stays above a quarter of that bound (the
+/// high-water mark) for [`RoomsBuilder::stall_timeout`] (1 s by default): a client that
+/// drains a burst promptly drops below the mark long before, a stalled reader never does. How
+/// long a member has been above the mark is looked at when a broadcast reaches it: a member
+/// that no broadcast reaches any more is not closed, however long it stays above the mark.
+/// Whatever the policy, a broadcast never waits for a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SlowConsumer {
@@ -45,7 +55,8 @@ pub enum SlowConsumer {
     #[default]
     Close,
     /// Skip the messages that do not fit in a member's pending limit, and close it (as
-    /// `Close` does) once it has stayed above the high-water mark for this long.
+    /// `Close` does) when a broadcast reaches it after it has stayed above the high-water
+    /// mark for this long.
     SkipThenClose(Duration),
     /// Skip the messages that do not fit in a member's pending limit; never close it. For
     /// feeds where a member only needs the latest state.
@@ -58,8 +69,8 @@ pub enum SlowConsumer {
 /// A member is a connection's [`Sender`]. It leaves every room by itself when its connection
 /// ends (when the handler returns or the socket is dropped), and when a broadcast finds it
 /// closed or too slow (see [`SlowConsumer`]). A broadcast builds its message once and shares
-/// it between members (`Utf8Bytes` and `Bytes` are reference-counted), queues it with
-/// `try_send`, and never waits for a member.
+/// it between members (`Utf8Bytes` and `Bytes` are reference-counted), queues it for each
+/// member within the member's byte bound, and never waits for a member.
 ///
 /// Share the handle with every handler through
 /// [`Server::with_state`](crate::Server::with_state): function routes take it as a
@@ -131,9 +142,10 @@ pub enum SlowConsumer {
 /// ```
 ///
 /// With the `redis` feature, [`Rooms::builder`]`().redis(url)` shares the rooms between
-/// servers: broadcasts reach members on every server (through a Redis stream that a server
-/// away for a while catches up on), and [`count`](Self::count) and
-/// [`presence`](Self::presence) add up the members of every server.
+/// servers: broadcasts reach members on every server (through a Redis stream, which a server
+/// whose link to Redis was down for less than the retention window catches up on), and
+/// [`count`](Self::count) and [`presence`](Self::presence) add up the members of every
+/// server. See [`RoomsBuilder::redis`] for what can be lost.
 #[derive(Clone)]
 pub struct Rooms {
     inner: Arc<Inner>,
@@ -161,6 +173,18 @@ struct Registry {
 struct Member {
     sender: Sender,
     rooms: HashSet<Arc<str>>,
+}
+
+impl Registry {
+    /// Takes member `id` out of `room`'s members, and forgets the room once it has none.
+    fn remove(&mut self, room: &str, id: u64) {
+        if let Some(members) = self.rooms.get_mut(room) {
+            members.remove(&id);
+            if members.is_empty() {
+                self.rooms.remove(room);
+            }
+        }
+    }
 }
 
 /// Numbers registries, for [`Sender::on_end`] keys.
@@ -208,8 +232,12 @@ pub struct RoomsBuilder {
     bounds: Bounds,
     max_room_name: usize,
     max_rooms_per_member: usize,
+    /// The Redis URL: the backplane is on once [`redis`](Self::redis) sets it.
     #[cfg(feature = "redis")]
-    redis: Option<redis::Settings>,
+    redis_url: Option<String>,
+    /// The backplane's other settings, used only with a URL.
+    #[cfg(feature = "redis")]
+    redis: redis::Settings,
 }
 
 impl Default for RoomsBuilder {
@@ -220,7 +248,9 @@ impl Default for RoomsBuilder {
             max_room_name: MAX_ROOM_NAME,
             max_rooms_per_member: MAX_ROOMS_PER_MEMBER,
             #[cfg(feature = "redis")]
-            redis: None,
+            redis_url: None,
+            #[cfg(feature = "redis")]
+            redis: redis::Settings::default(),
         }
     }
 }
@@ -232,25 +262,31 @@ impl RoomsBuilder {
         self
     }
 
-    /// The most output, in bytes, that may wait for one member (each queued message counts
-    /// its payload and 64 bytes of bookkeeping); a quarter of it is the high-water mark that
-    /// tells a slow member. This bounds the memory a member costs. Default: 1 MiB.
+    /// The most output, in bytes, that broadcasts may queue for one member (each queued
+    /// message counts its payload and 64 bytes of bookkeeping); a quarter of it is the
+    /// high-water mark that tells a slow member. Two things pass it: a broadcast that finds
+    /// the member's queue empty is queued whatever its size, and the connection's own sends
+    /// ([`Sender::send`]) count toward it but are bounded by the connection's queue length
+    /// instead (see [`SlowConsumer`]). Default: 1 MiB.
     pub fn pending_limit(mut self, bytes: usize) -> Self {
         self.bounds.pending_limit = bytes.max(1);
         self
     }
 
     /// How long a member's pending output may stay above the high-water mark before
-    /// [`SlowConsumer::Close`] closes it: long enough to tell a burst that a healthy client
-    /// drains from a client that stopped reading. Default: 1 s.
+    /// [`SlowConsumer::Close`] closes it (when the next broadcast reaches it): long enough to
+    /// tell a burst that a healthy client drains from a client that stopped reading.
+    /// Default: 1 s.
     pub fn stall_timeout(mut self, timeout: Duration) -> Self {
         self.bounds.stall_timeout = timeout;
         self
     }
 
-    /// The longest room name, in bytes, that [`Rooms::join`] accepts (it returns `false` for a
-    /// longer one). Room names often come from clients; with the `redis` feature each one is
-    /// a field of this server's presence hash. Default: 256.
+    /// The longest room name, in bytes: [`Rooms::join`] returns `false` for a longer one, and a
+    /// broadcast to a longer one delivers nothing (it returns 0, and is not sent to other
+    /// servers). Room names often come from clients; with the Redis backplane each one is a
+    /// field of this server's presence hash, and names are capped at 65,535 bytes whatever
+    /// this says (what a broadcast's envelope holds). Default: 256.
     pub fn max_room_name(mut self, bytes: usize) -> Self {
         self.max_room_name = bytes;
         self
@@ -267,48 +303,65 @@ impl RoomsBuilder {
     /// `redis://127.0.0.1:6379/`) and the same [`redis_prefix`](Self::redis_prefix).
     ///
     /// Broadcasts are delivered to this server's members at once and appended to a Redis
-    /// stream that every server reads from the last entry it saw, so a server that was away
-    /// (or Redis) catches up on what it missed within the
-    /// [retention window](Self::redis_retention); losses past it are counted and logged. Each
-    /// server writes its room counts to Redis, refreshed by a heartbeat and expiring when the
-    /// server stops, so that presence adds up every server. The server goes on while Redis is
-    /// down: broadcasts wait in a [bounded outbox](Self::redis_outbox_bytes) and it reconnects
-    /// with backoff. Needs a Tokio runtime at [`build`](Self::build).
+    /// stream that every server reads from the last entry it saw, so a server whose link to
+    /// Redis was down, or that waited out a Redis restart that kept its data, catches up on
+    /// what it missed within the [retention window](Self::redis_retention). The server goes
+    /// on while Redis is down: broadcasts wait in a [bounded outbox](Self::redis_outbox_bytes)
+    /// and it reconnects with backoff. Each server writes its room counts to Redis, kept alive
+    /// by a heartbeat and expiring when the server stops, so that presence adds up every
+    /// server. Needs a Tokio runtime at [`build`](Self::build).
+    ///
+    /// What is lost: broadcasts that do not fit in the outbox (Redis away, or refusing writes:
+    /// a refused broadcast is retried and holds back those behind it) or are
+    /// [too large](Self::redis_max_message) (they reach this server's members only); what a
+    /// server's link missed for longer than the retention window; what Redis loses before a
+    /// server read it (a restart without persistence: there is no catching up on it); and
+    /// what is still in the outbox when the rooms are dropped, after at most two seconds of
+    /// trying (all of it while Redis is unreachable). A server that starts reads from the end
+    /// of the stream. A reader counts what it missed in [`BackplaneStats::lost`] and logs it
+    /// when a later broadcast from the same origin shows the jump in its sequence numbers,
+    /// but only for origins it has heard from: the rest goes uncounted.
     ///
     /// Anyone who can write to this Redis can send broadcasts to every member: use a
     /// `rediss://` URL (TLS, with the `tls` feature) with a password, and
     /// [`redis_secret`](Self::redis_secret).
     #[cfg(feature = "redis")]
     pub fn redis(mut self, url: impl Into<String>) -> Self {
-        self.redis.get_or_insert_with(Default::default).url = url.into();
+        self.redis_url = Some(url.into());
+        self
+    }
+
+    /// Changes one of the backplane's settings (which matter only once [`redis`](Self::redis)
+    /// turns it on).
+    #[cfg(feature = "redis")]
+    fn redis_setting(mut self, set: impl FnOnce(&mut redis::Settings)) -> Self {
+        set(&mut self.redis);
         self
     }
 
     /// The prefix of every Redis key the backplane uses, so that several
     /// applications can share one Redis. Default: `ws-routes`.
     #[cfg(feature = "redis")]
-    pub fn redis_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.redis.get_or_insert_with(Default::default).prefix = prefix.into();
-        self
+    pub fn redis_prefix(self, prefix: impl Into<String>) -> Self {
+        self.redis_setting(|settings| settings.prefix = prefix.into())
     }
 
     /// How long this server's presence stays in Redis without a heartbeat (a heartbeat runs
     /// every third of it, and after every change); a server that died drops out of the counts
     /// after this. Default: 15 seconds.
     #[cfg(feature = "redis")]
-    pub fn presence_ttl(mut self, ttl: Duration) -> Self {
-        self.redis.get_or_insert_with(Default::default).presence_ttl = ttl;
-        self
+    pub fn presence_ttl(self, ttl: Duration) -> Self {
+        self.redis_setting(|settings| settings.presence_ttl = ttl)
     }
 
-    /// How long broadcasts stay in the Redis stream: a server (or Redis) away for less than
-    /// this catches up on every broadcast when it is back; past it, what was trimmed is
-    /// counted as lost and logged. Measured on Redis's clock. Redis holds about this long's
-    /// worth of broadcasts in memory. Default: 60 seconds.
+    /// How long broadcasts stay in the Redis stream: a server whose link to Redis is down for
+    /// less than this catches up, when it is back, on every broadcast Redis still holds; past
+    /// it, what was trimmed is lost, counted and logged as [`redis`](Self::redis) says.
+    /// Measured on Redis's clock. Redis holds about this long's worth of broadcasts in memory.
+    /// Default: 60 seconds.
     #[cfg(feature = "redis")]
-    pub fn redis_retention(mut self, retention: Duration) -> Self {
-        self.redis.get_or_insert_with(Default::default).retention = retention;
-        self
+    pub fn redis_retention(self, retention: Duration) -> Self {
+        self.redis_setting(|settings| settings.retention = retention)
     }
 
     /// The byte budget of the outbox, where broadcasts wait for Redis while it is slow or
@@ -316,18 +369,16 @@ impl RoomsBuilder {
     /// delivered on this server only, counted in [`BackplaneStats::dropped`] and logged.
     /// Default: 16 MiB.
     #[cfg(feature = "redis")]
-    pub fn redis_outbox_bytes(mut self, bytes: usize) -> Self {
-        self.redis.get_or_insert_with(Default::default).outbox_bytes = bytes;
-        self
+    pub fn redis_outbox_bytes(self, bytes: usize) -> Self {
+        self.redis_setting(|settings| settings.outbox_bytes = bytes)
     }
 
     /// The largest broadcast payload, in bytes, sent to other servers; a larger one is
     /// delivered on this server only, counted in [`BackplaneStats::oversized`] and logged
     /// (Redis disconnects clients whose buffers pass its limits). Default: 1 MiB.
     #[cfg(feature = "redis")]
-    pub fn redis_max_message(mut self, bytes: usize) -> Self {
-        self.redis.get_or_insert_with(Default::default).max_message = bytes;
-        self
+    pub fn redis_max_message(self, bytes: usize) -> Self {
+        self.redis_setting(|settings| settings.max_message = bytes)
     }
 
     /// A secret shared by every server: each broadcast carries an HMAC-SHA256 tag made with
@@ -335,23 +386,31 @@ impl RoomsBuilder {
     /// [`BackplaneStats::rejected`] and logged. Without it, anyone who can write to the Redis
     /// can send broadcasts to every member. Default: none.
     #[cfg(feature = "redis")]
-    pub fn redis_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
-        self.redis.get_or_insert_with(Default::default).secret =
-            Some(redis::Secret::new(secret.as_ref()));
-        self
+    pub fn redis_secret(self, secret: impl AsRef<[u8]>) -> Self {
+        let secret = redis::Secret::new(secret.as_ref());
+        self.redis_setting(|settings| settings.secret = Some(secret))
     }
 
     /// Builds the rooms. Fails only when the Redis URL is invalid (a `rediss://` URL needs the
     /// `tls` feature); Redis being down is not an error (the backplane connects when it can).
     pub fn build(self) -> Result<Rooms, Error> {
+        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
+        let mut max_room_name = self.max_room_name;
         #[cfg(feature = "redis")]
-        let prepared = self.redis.map(redis::Prepared::new).transpose()?;
+        let prepared = match &self.redis_url {
+            Some(url) => {
+                // Longer names would not fit in the envelope that carries a broadcast.
+                max_room_name = max_room_name.min(redis::MAX_ENVELOPE_ROOM);
+                Some(redis::Prepared::new(url, self.redis)?)
+            }
+            None => None,
+        };
         let rooms = Rooms {
             inner: Arc::new(Inner {
                 key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
                 policy: self.policy,
                 bounds: self.bounds,
-                max_room_name: self.max_room_name,
+                max_room_name,
                 max_rooms_per_member: self.max_rooms_per_member,
                 registry: RwLock::default(),
                 #[cfg(feature = "redis")]
@@ -400,12 +459,12 @@ impl Rooms {
             return false;
         }
         let id = member.id();
-        let (joined, first_room) = {
+        let first_room = {
             let mut registry = self.inner.write();
             let registry = &mut *registry;
             if let Some(entry) = registry.members.get(&id) {
-                if !entry.rooms.contains(room)
-                    && entry.rooms.len() >= self.inner.max_rooms_per_member
+                if entry.rooms.contains(room)
+                    || entry.rooms.len() >= self.inner.max_rooms_per_member
                 {
                     return false;
                 }
@@ -421,13 +480,13 @@ impl Rooms {
                 rooms: HashSet::new(),
             });
             let first_room = entry.rooms.is_empty();
-            let joined = entry.rooms.insert(Arc::clone(&name));
+            entry.rooms.insert(Arc::clone(&name));
             registry
                 .rooms
                 .entry(name)
                 .or_default()
                 .insert(id, member.clone());
-            (joined, first_room)
+            first_room
         };
         if first_room {
             let inner = Arc::downgrade(&self.inner);
@@ -442,10 +501,8 @@ impl Rooms {
                 return false;
             }
         }
-        if joined {
-            self.inner.changed(room);
-        }
-        joined
+        self.inner.changed(room);
+        true
     }
 
     /// Takes `member` out of `room`. `false` when it was not there.
@@ -461,12 +518,7 @@ impl Rooms {
             if last_room {
                 registry.members.remove(&id);
             }
-            if let Some(members) = registry.rooms.get_mut(room) {
-                members.remove(&id);
-                if members.is_empty() {
-                    registry.rooms.remove(room);
-                }
-            }
+            registry.remove(room, id);
             (left, last_room)
         };
         if last_room {
@@ -488,7 +540,9 @@ impl Rooms {
     /// of this server it was queued for.
     ///
     /// Never waits: a member whose queue is full is dealt with by the
-    /// [slow-consumer policy](SlowConsumer).
+    /// [slow-consumer policy](SlowConsumer). A room name longer than
+    /// [`max_room_name`](RoomsBuilder::max_room_name) has no members: the broadcast delivers
+    /// nothing, here or on other servers, and returns 0.
     pub fn broadcast(&self, room: &str, message: impl Into<Message>) -> usize {
         self.send(Some(room), message.into(), None)
     }
@@ -511,6 +565,10 @@ impl Rooms {
     }
 
     fn send(&self, room: Option<&str>, message: Message, except: Option<u64>) -> usize {
+        if room.is_some_and(|room| room.len() > self.inner.max_room_name) {
+            // No member can be in it (`join` refuses the name).
+            return 0;
+        }
         let queued = self.inner.deliver(room, &message, except);
         #[cfg(feature = "redis")]
         if let Some(backplane) = self.inner.backplane.get() {
@@ -693,12 +751,7 @@ impl Inner {
                 return;
             };
             for room in &member.rooms {
-                if let Some(members) = registry.rooms.get_mut(room) {
-                    members.remove(&id);
-                    if members.is_empty() {
-                        registry.rooms.remove(room);
-                    }
-                }
+                registry.remove(room, id);
             }
             member.rooms
         };
@@ -721,5 +774,65 @@ impl Inner {
         if let Some(backplane) = self.backplane.get() {
             backplane.presence_changed(room);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broadcast_to_a_room_name_past_the_cap_delivers_nothing() {
+        let rooms = Rooms::builder().max_room_name(4).build().unwrap();
+        assert_eq!(rooms.broadcast("abcde", "hi"), 0);
+        assert_eq!(rooms.broadcast("abcd", "hi"), 0);
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn redis_settings_without_a_url_leave_the_rooms_in_process() {
+        // No Tokio runtime here: a backplane would fail to start.
+        let rooms = Rooms::builder()
+            .redis_secret("s3cret")
+            .redis_prefix("app")
+            .presence_ttl(Duration::from_secs(1))
+            .redis_retention(Duration::from_secs(1))
+            .redis_outbox_bytes(1)
+            .redis_max_message(1)
+            .build()
+            .unwrap();
+        assert!(rooms.backplane_stats().is_none());
+        assert!(format!("{rooms:?}").contains("backplane: None"));
+    }
+
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn with_redis_room_names_are_capped_at_what_the_envelope_holds() {
+        // Nothing listens on port 1: broadcasts wait in the outbox.
+        let unreachable = "redis://127.0.0.1:1/";
+        let rooms = Rooms::builder()
+            .redis(unreachable)
+            .max_room_name(usize::MAX)
+            .build()
+            .unwrap();
+        assert_eq!(rooms.inner.max_room_name, usize::from(u16::MAX));
+        let longest = "r".repeat(usize::from(u16::MAX));
+        assert_eq!(rooms.broadcast(&longest, "fits"), 0);
+        assert_eq!(rooms.backplane_stats().unwrap().waiting, 1);
+        assert_eq!(rooms.broadcast(&format!("{longest}r"), "does not"), 0);
+        assert_eq!(rooms.backplane_stats().unwrap().waiting, 1);
+
+        let rooms = Rooms::builder()
+            .redis(unreachable)
+            .max_room_name(4)
+            .build()
+            .unwrap();
+        assert_eq!(rooms.broadcast("abcde", "past the cap"), 0);
+        assert_eq!(rooms.backplane_stats().unwrap().waiting, 0);
+        rooms.broadcast_all("to every room");
+        assert_eq!(rooms.backplane_stats().unwrap().waiting, 1);
+        // In-process rooms keep whatever cap they are given.
+        let rooms = Rooms::builder().max_room_name(usize::MAX).build().unwrap();
+        assert_eq!(rooms.inner.max_room_name, usize::MAX);
     }
 }

@@ -16,31 +16,47 @@
 //! (by bytes: [`redis_outbox_bytes`](super::RoomsBuilder::redis_outbox_bytes)) and appended to
 //! the stream with `XADD`, trimmed with `MINID ~` to the retention window
 //! ([`redis_retention`](super::RoomsBuilder::redis_retention)) measured on Redis's own clock.
-//! A failed `XADD` stays at the head of the outbox and is retried after reconnecting, never
-//! dropped. Each server reads the stream with `XREAD BLOCK` from the id of the last entry it
-//! read, and after a reconnect goes on from that id, so it does not matter which server
-//! reconnects first: what was appended while a server was away is read when it is back.
+//! The publisher sends the outbox in batches, each in one `MULTI`/`EXEC`, so that entries
+//! land in order: a batch that fails stays at the head of the outbox and is retried, from its
+//! first entry that did not land, after reconnecting. An `XADD` that keeps failing (Redis out
+//! of memory under `maxmemory`, the stream's key holding another type) holds back every
+//! broadcast behind it: they wait until the outbox is full, and later ones are dropped.
+//!
+//! Each server reads the stream with `XREAD BLOCK` from the id of the last entry it read, and
+//! after a reconnect goes on from that id, so it does not matter which server reconnects
+//! first: what was appended while a server's link to Redis was down is read when it is back,
+//! as long as the stream still holds it. A server that starts (or restarts: it is a new server
+//! then) reads from the end of the stream.
 //!
 //! Every broadcast carries its origin server's id and a sequence number that the origin
 //! assigns when the broadcast enters its outbox. A reader drops an entry whose number it has
-//! seen already from that origin (a retried `XADD` whose first attempt had landed, or a
+//! seen already from that origin (a retried batch whose first attempt had landed, or a
 //! replay), which keeps delivery exactly-once and in order per origin (and so per room), and
 //! counts a jump in the numbers as that many lost broadcasts. A server ignores its own
 //! entries: it delivered them to its members already, without the round trip.
 //!
-//! What is guaranteed:
+//! What holds:
 //!
 //! - While Redis keeps its data (it stays up, or restarts from an append-only file written
-//!   with `appendfsync always`), every broadcast accepted into an outbox reaches every server
-//!   that is back within the retention window, exactly once, in order per origin.
+//!   with `appendfsync always`), every broadcast that an origin gets into the stream reaches
+//!   every server whose link to Redis is up, or back within the retention window, exactly
+//!   once, in order per origin.
+//! - An origin gets into the stream every broadcast accepted into its outbox while it runs,
+//!   retrying through outages. When its rooms are dropped it gives the outbox at most two
+//!   seconds, if Redis is reachable then, and drops what is left, with a warning saying how
+//!   many.
 //! - A broadcast is lost when its outbox is full (counted as `dropped` on the origin), when it
 //!   is larger than [`redis_max_message`](super::RoomsBuilder::redis_max_message) (delivered
-//!   locally only, counted as `oversized`), when a server is away longer than the retention
-//!   window, or when Redis loses entries a server had not read yet (a restart without
-//!   persistence, or with a lossy `appendfsync`). The last two are counted as `lost` on the
-//!   reader, with a warning that says how many, as soon as a later broadcast from the same
-//!   origin arrives; that the stream no longer holds the last entry read is counted as a
-//!   `gap` and logged at once.
+//!   locally only, counted as `oversized`), when it is still in the outbox as its rooms are
+//!   dropped (above), when a server's link is down for longer than the retention window, or
+//!   when Redis loses entries a server had not read yet (a restart without persistence, or
+//!   with a lossy `appendfsync`): those are gone, there is nothing to catch up on.
+//! - The last two are counted as `lost` on the reader, with a warning that says how many, when
+//!   a later broadcast from the same origin arrives and its number shows the jump. Only for
+//!   an origin the reader has heard from, though: missing broadcasts of an origin it has not
+//!   heard from yet, or has forgotten (after an hour without a broadcast from it, or the
+//!   retention window if longer), are not counted. That the stream no longer holds the last
+//!   entry read is counted as a `gap` and logged at once.
 //! - A Redis that comes back empty is detected (the last entry read is gone): the reader goes
 //!   on from the same id, which still covers every new entry since stream ids follow Redis's
 //!   clock; if the new ids are lower (the clock went back, or another Redis took over), it
@@ -82,7 +98,7 @@ use tracing::{Instrument, debug, info, info_span, trace, warn};
 
 use super::Inner;
 use crate::error::Error;
-use crate::wire::Message;
+use crate::wire::{Message, Utf8Bytes};
 
 /// The envelope format's version.
 const VERSION: u8 = 2;
@@ -110,10 +126,12 @@ const FORGET_ORIGINS: Duration = Duration::from_secs(3600);
 /// by the tasks' catch-up (every heartbeat for the publisher, every read for the reader).
 const WARN_EVERY: Duration = Duration::from_secs(1);
 
-/// The backplane's settings, from [`RoomsBuilder`](super::RoomsBuilder).
+/// The longest room name an envelope holds (its length takes two bytes).
+pub(super) const MAX_ENVELOPE_ROOM: usize = u16::MAX as usize;
+
+/// The backplane's settings but its URL, from [`RoomsBuilder`](super::RoomsBuilder).
 #[derive(Debug, Clone)]
 pub(super) struct Settings {
-    pub(super) url: String,
     pub(super) prefix: String,
     pub(super) presence_ttl: Duration,
     pub(super) retention: Duration,
@@ -125,7 +143,6 @@ pub(super) struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            url: "redis://127.0.0.1:6379/".into(),
             prefix: "ws-routes".into(),
             presence_ttl: Duration::from_secs(15),
             retention: Duration::from_secs(60),
@@ -175,7 +192,9 @@ pub struct BackplaneStats {
     /// Entries dropped because this server had read them already (retried or replayed).
     pub duplicates: u64,
     /// Other servers' broadcasts known to be missed: past the retention window, or lost by
-    /// Redis before this server read them.
+    /// Redis before this server read them. Counted when a later broadcast from the same
+    /// origin arrives, and only for origins this server has heard from (and not forgotten
+    /// after an hour of silence): losses from others go uncounted.
     pub lost: u64,
     /// Times the stream no longer held the last entry this server read when it came back:
     /// trimmed past the retention window, or Redis restarted without it.
@@ -201,7 +220,8 @@ struct Link {
     retention: Duration,
     outbox_bytes: usize,
     max_message: usize,
-    secret: Option<Secret>,
+    /// With a secret: the HMAC keyed with it and fed the prefix, cloned for every tag.
+    mac: Option<Hmac<Sha256>>,
     /// The publisher's connection while it is up, cloned for presence queries.
     connection: Mutex<Option<MultiplexedConnection>>,
     outbox: Mutex<Outbox>,
@@ -280,43 +300,41 @@ impl Outbox {
 /// Where the sequence number sits in an envelope.
 const SEQ_AT: usize = 3 + 8;
 
-/// The instant the warnings' clocks count from: the first time one is asked.
-fn epoch() -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
 /// A repeated warning about a counter: logged at once the first time, then at most once per
 /// [`WARN_EVERY`], each time with the counter's total.
 #[derive(Default)]
 struct Warning {
-    /// When it was last logged, in milliseconds since [`epoch`] plus one.
-    at: AtomicU64,
-    /// The counter's total when it was last logged.
-    logged: AtomicU64,
+    /// When it was last logged, and the counter's total then.
+    last: Mutex<Option<(Instant, u64)>>,
 }
 
 impl Warning {
     /// Whether to log it now, the counter being at `total`.
     fn due(&self, total: u64) -> bool {
-        let now = u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
-        let last = self.at.load(Ordering::Relaxed);
-        let every = u64::try_from(WARN_EVERY.as_millis()).unwrap_or(u64::MAX);
-        let due = (last == 0 || now >= last.saturating_add(every))
-            && self
-                .at
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok();
-        if due {
-            self.logged.fetch_max(total, Ordering::Relaxed);
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match *last {
+            Some((at, _)) if now.duration_since(at) < WARN_EVERY => false,
+            Some((_, logged)) => {
+                *last = Some((now, logged.max(total)));
+                true
+            }
+            None => {
+                *last = Some((now, total));
+                true
+            }
         }
-        due
     }
 
     /// The total of `counter` when some of it was not logged yet and the warning is due.
     fn catch_up(&self, counter: &AtomicU64) -> Option<u64> {
         let total = counter.load(Ordering::Relaxed);
-        (total > self.logged.load(Ordering::Relaxed) && self.due(total)).then_some(total)
+        let logged = self
+            .last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map_or(0, |(_, logged)| logged);
+        (total > logged && self.due(total)).then_some(total)
     }
 }
 
@@ -329,11 +347,17 @@ pub(super) struct Backplane {
 }
 
 impl Prepared {
-    pub(super) fn new(settings: Settings) -> Result<Self, Error> {
-        let client = redis::Client::open(settings.url.as_str())
+    pub(super) fn new(url: &str, settings: Settings) -> Result<Self, Error> {
+        let client = redis::Client::open(url)
             .map_err(|error| Error::Backplane(format!("invalid Redis URL: {error}")))?;
         let prefix = settings.prefix;
         let server = RandomState::new().hash_one(Instant::now());
+        let mac = settings.secret.map(|secret| {
+            let mut mac =
+                Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes keys of any length");
+            mac.update(prefix.as_bytes());
+            mac
+        });
         Ok(Prepared {
             link: Link {
                 client,
@@ -346,7 +370,7 @@ impl Prepared {
                 retention: settings.retention,
                 outbox_bytes: settings.outbox_bytes,
                 max_message: settings.max_message,
-                secret: settings.secret,
+                mac,
                 connection: Mutex::new(None),
                 outbox: Mutex::default(),
                 queued: Notify::new(),
@@ -376,14 +400,7 @@ impl Backplane {
     pub(super) fn publish(&self, room: Option<&str>, message: &Message) {
         let link = &self.link;
         let counters = &link.counters;
-        let payload = match message {
-            Message::Binary(data) => &data[..],
-            message => match message.as_text() {
-                Some(text) => text.as_bytes(),
-                None => return,
-            },
-        };
-        if payload.len() > link.max_message {
+        if message.len() > link.max_message {
             let total = counters.oversized.fetch_add(1, Ordering::Relaxed) + 1;
             if counters.oversized_warned.due(total) {
                 warn_oversized(link, total);
@@ -391,6 +408,7 @@ impl Backplane {
             return;
         }
         let Some(envelope) = encode(link.server, room, message) else {
+            // Never: the rooms cap room names at what an envelope holds.
             return;
         };
         let pushed = link.lock_outbox().push(envelope, link.outbox_bytes);
@@ -553,12 +571,9 @@ impl Link {
         }
     }
 
+    /// A fresh HMAC for one entry: a clone of the keyed one, without redoing the key schedule.
     fn mac(&self) -> Option<Hmac<Sha256>> {
-        let secret = self.secret.as_ref()?;
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes keys of any length");
-        mac.update(self.prefix.as_bytes());
-        Some(mac)
+        self.mac.clone()
     }
 }
 
@@ -663,6 +678,14 @@ async fn publish_loop(link: Arc<Link>, rooms: Weak<Inner>, mut stop: watch::Rece
         )
         .await
         else {
+            let waiting = link.lock_outbox().queue.len();
+            if waiting > 0 {
+                warn!(
+                    waiting,
+                    "the rooms stopped while Redis was unreachable: their last broadcasts never \
+                     reached other servers"
+                );
+            }
             return;
         };
         *link.connection.lock().unwrap_or_else(|e| e.into_inner()) = Some(connection.clone());
@@ -676,42 +699,50 @@ async fn publish_loop(link: Arc<Link>, rooms: Weak<Inner>, mut stop: watch::Rece
             ),
             None => info!("connected to Redis"),
         }
-        let mut heartbeat = tokio::time::interval(link.presence_ttl / 3);
+        let every = link.presence_ttl / 3;
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let failure = loop {
-            let busy = !link.lock_outbox().queue.is_empty();
-            // Unbiased: publishing and presence take turns when both have work.
-            let result = tokio::select! {
-                _ = stop.changed() => {
-                    flush(&link, &mut connection, &mut last_id).await;
-                    return;
-                }
-                () = std::future::ready(()), if busy => {
-                    let published = publish_batch(&link, &mut connection, &mut last_id).await;
-                    // The connection works once broadcasts go through: no more backoff.
-                    if published.is_ok() {
-                        backoff.reset();
-                    }
-                    published
-                }
-                () = link.queued.notified(), if !busy => Ok(()),
-                () = link.changed.notified() => write_changes(&link, &rooms, &mut connection).await,
-                _ = heartbeat.tick() => {
-                    let counters = &link.counters;
-                    if let Some(total) = counters.dropped_warned.catch_up(&counters.dropped) {
-                        warn_dropped(&link, total);
-                    }
-                    if let Some(total) = counters.oversized_warned.catch_up(&counters.oversized) {
-                        warn_oversized(&link, total);
-                    }
-                    write_presence(&link, &rooms, &mut connection).await
-                }
-            };
-            if let Err(error) = result {
-                break error;
+        let failure = 'connected: {
+            // Whatever Redis holds of this server's presence may be stale or gone after an
+            // outage: written whole once; from then on, changes and heartbeats keep it.
+            if let Err(error) = write_presence(&link, &rooms, &mut connection).await {
+                break 'connected error;
             }
-            if !busy {
-                backoff.reset();
+            loop {
+                let busy = !link.lock_outbox().queue.is_empty();
+                // Unbiased: publishing and presence take turns when both have work.
+                let result = tokio::select! {
+                    _ = stop.changed() => {
+                        flush(&link, &mut connection, &mut last_id).await;
+                        return;
+                    }
+                    () = std::future::ready(()), if busy => {
+                        let published = publish_batch(&link, &mut connection, &mut last_id).await;
+                        // The connection works once broadcasts go through: no more backoff.
+                        if published.is_ok() {
+                            backoff.reset();
+                        }
+                        published
+                    }
+                    () = link.queued.notified(), if !busy => Ok(()),
+                    () = link.changed.notified() => write_changes(&link, &rooms, &mut connection).await,
+                    _ = heartbeat.tick() => {
+                        let counters = &link.counters;
+                        if let Some(total) = counters.dropped_warned.catch_up(&counters.dropped) {
+                            warn_dropped(&link, total);
+                        }
+                        if let Some(total) = counters.oversized_warned.catch_up(&counters.oversized) {
+                            warn_oversized(&link, total);
+                        }
+                        refresh_presence(&link, &rooms, &mut connection).await
+                    }
+                };
+                if let Err(error) = result {
+                    break 'connected error;
+                }
+                if !busy {
+                    backoff.reset();
+                }
             }
         };
         *link.connection.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -722,7 +753,15 @@ async fn publish_loop(link: Arc<Link>, rooms: Weak<Inner>, mut stop: watch::Rece
 }
 
 /// Appends the oldest broadcasts of the outbox to the stream, and removes them from the
-/// outbox once Redis has them; on failure they stay, to be retried.
+/// outbox once Redis has them; on failure, the first that failed and those after it stay, to
+/// be retried in order.
+///
+/// The batch goes in one `MULTI`/`EXEC`, so that entries never land out of order: a command
+/// that Redis refuses while queuing it (out of memory, a read-only replica, ...) aborts the
+/// whole batch, and an `EXEC` runs every `XADD` of it in one go. (Were a later `XADD` of the
+/// batch to land after one that failed, readers would count the failed one as lost and drop
+/// it as a duplicate when retried.) When the connection fails, whether the batch landed is
+/// unknown: it is retried whole, and readers drop what they had read already.
 async fn publish_batch(
     link: &Link,
     connection: &mut MultiplexedConnection,
@@ -738,9 +777,11 @@ async fn publish_batch(
         id.0.saturating_sub(retention)
     });
     let mut pipe = redis::pipe();
-    for envelope in &batch {
+    pipe.atomic().ignore_errors();
+    for (i, envelope) in batch.iter().enumerate() {
         let command = pipe.cmd("XADD").arg(&link.stream);
-        if let Some(min_id) = min_id {
+        // Trimming once per batch is enough: the last entry trims for all of them.
+        if let Some(min_id) = min_id.filter(|_| i + 1 == batch.len()) {
             command.arg("MINID").arg("~").arg(min_id);
         }
         command.arg("*").arg("m").arg(envelope.as_ref());
@@ -748,16 +789,32 @@ async fn publish_batch(
             command.arg("t").arg(&tag[..]);
         }
     }
-    let ids: Vec<String> = pipe.query_async(connection).await?;
-    trace!(entries = ids.len(), last = ?ids.last(), "appended to the stream");
-    if let Some(id) = ids.last().and_then(|id| EntryId::parse(id)) {
-        *last_id = Some(id);
+    let results: Vec<redis::RedisResult<String>> = pipe.query_async(connection).await?;
+    let mut landed = 0;
+    let mut failure = None;
+    for result in results {
+        match result {
+            Ok(id) => {
+                landed += 1;
+                if let Some(id) = EntryId::parse(&id) {
+                    *last_id = Some(id);
+                }
+            }
+            Err(error) => {
+                failure = Some(error);
+                break;
+            }
+        }
     }
-    link.lock_outbox().remove(batch.len());
+    trace!(entries = landed, last = ?last_id, "appended to the stream");
+    link.lock_outbox().remove(landed);
     link.counters
         .published
-        .fetch_add(batch.len() as u64, Ordering::Relaxed);
-    Ok(())
+        .fetch_add(landed as u64, Ordering::Relaxed);
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
 }
 
 /// On the way out: publishes what is left in the outbox and removes this server's presence,
@@ -781,7 +838,8 @@ async fn flush(link: &Link, connection: &mut MultiplexedConnection, last_id: &mu
     );
 }
 
-/// Rewrites this server's presence hash with every room's count, and its expiry.
+/// Rewrites this server's presence hash with every room's count, and its expiry: after every
+/// (re)connect, and when the hash is found gone.
 async fn write_presence(
     link: &Link,
     rooms: &Weak<Inner>,
@@ -805,22 +863,46 @@ async fn write_presence(
     Ok(())
 }
 
+/// The heartbeat: renews the expiry of this server's presence hash (`PEXPIRE`) and its place
+/// in the servers set (`SADD`); changes keep the hash current, so it is rewritten whole only
+/// when it is found gone (it expired, or Redis evicted or lost it) while rooms have members
+/// here.
+async fn refresh_presence(
+    link: &Link,
+    rooms: &Weak<Inner>,
+    connection: &mut MultiplexedConnection,
+) -> redis::RedisResult<()> {
+    let (held,): (bool,) = redis::pipe()
+        .pexpire(link.presence_key(&link.name), presence_ttl_ms(link))
+        .sadd(&link.servers_key, &link.name)
+        .ignore()
+        .query_async(connection)
+        .await?;
+    if held || !members_here(rooms) {
+        return Ok(());
+    }
+    debug!("this server's presence hash is gone from Redis: writing it whole");
+    write_presence(link, rooms, connection).await
+}
+
 /// Writes the counts of the rooms that changed since the last write (`HSET`, or `HDEL` for a
-/// room with no member left here): absolute counts, so a retry never counts twice.
+/// room with no member left here): absolute counts, so a retry never counts twice. When the
+/// hash was gone before this write (no rooms here until now, or it expired), what this wrote
+/// is followed by the whole hash.
 async fn write_changes(
     link: &Link,
     rooms: &Weak<Inner>,
     connection: &mut MultiplexedConnection,
 ) -> redis::RedisResult<()> {
     let changed = std::mem::take(&mut *link.dirty.lock().unwrap_or_else(|e| e.into_inner()));
-    let Some(rooms) = rooms.upgrade() else {
+    let Some(inner) = rooms.upgrade() else {
         return Ok(());
     };
     if changed.is_empty() {
         return Ok(());
     }
     let counts: Vec<(String, usize)> = {
-        let registry = rooms.read();
+        let registry = inner.read();
         changed
             .into_iter()
             .map(|room| {
@@ -829,9 +911,11 @@ async fn write_changes(
             })
             .collect()
     };
-    drop(rooms);
+    drop(inner);
     let key = link.presence_key(&link.name);
     let mut pipe = redis::pipe();
+    // Whether the hash was there before this write.
+    pipe.pexpire(&key, presence_ttl_ms(link));
     for (room, count) in &counts {
         if *count == 0 {
             pipe.hdel(&key, room).ignore();
@@ -841,13 +925,23 @@ async fn write_changes(
     }
     pipe.pexpire(&key, presence_ttl_ms(link)).ignore();
     pipe.sadd(&link.servers_key, &link.name).ignore();
-    let written = pipe.query_async::<()>(connection).await;
-    if written.is_err() {
-        // Written in full after reconnecting.
-        let mut dirty = link.dirty.lock().unwrap_or_else(|e| e.into_inner());
-        dirty.extend(counts.into_iter().map(|(room, _)| room));
+    match pipe.query_async::<(bool,)>(connection).await {
+        Ok((false,)) if members_here(rooms) => write_presence(link, rooms, connection).await,
+        Ok(_) => Ok(()),
+        Err(error) => {
+            // Written in full after reconnecting.
+            let mut dirty = link.dirty.lock().unwrap_or_else(|e| e.into_inner());
+            dirty.extend(counts.into_iter().map(|(room, _)| room));
+            Err(error)
+        }
     }
-    written
+}
+
+/// Whether any room has members on this server.
+fn members_here(rooms: &Weak<Inner>) -> bool {
+    rooms
+        .upgrade()
+        .is_some_and(|rooms| !rooms.read().rooms.is_empty())
 }
 
 fn presence_ttl_ms(link: &Link) -> i64 {
@@ -952,15 +1046,14 @@ async fn read_loop(link: Arc<Link>, rooms: Weak<Inner>, mut stop: watch::Receive
             None => stream_end(&link, &mut connection).await,
             Some(last) => resume_from(&link, &mut connection, last).await,
         };
-        let mut from = match resumed {
-            Ok(from) => from,
+        let from = match resumed {
+            Ok(from) => last.insert(from),
             Err(error) => {
                 warn!(%error, "lost the Redis connection (reader); reconnecting");
                 outage.get_or_insert_with(Instant::now);
                 continue;
             }
         };
-        last = Some(from);
         link.counters.reader_up.store(true, Ordering::Relaxed);
         match outage.take() {
             Some(since) => warn!(
@@ -997,11 +1090,10 @@ async fn read_loop(link: Arc<Link>, rooms: Weak<Inner>, mut stop: watch::Receive
                 .flat_map(|key| key.ids)
             {
                 if let Some(id) = EntryId::parse(&entry.id) {
-                    from = id;
+                    *from = id;
                 }
                 take_entry(&link, &rooms, &mut origins, entry.map, now);
             }
-            last = Some(from);
             let counters = &link.counters;
             if let Some(total) = counters.rejected_warned.catch_up(&counters.rejected) {
                 warn_rejected(total);
@@ -1118,10 +1210,15 @@ fn take_entry(
         _ => None,
     };
     let envelope = bytes(fields.remove("m"));
+    // This server's own entries are skipped before any check or copy: it delivered them to
+    // its members already. (One forged with this server's id is skipped as well, uncounted.)
+    if envelope.as_deref().and_then(origin) == Some(link.server) {
+        return;
+    }
     let tag = bytes(fields.remove("t"));
     let envelope = envelope
         .filter(|envelope| link.verify(envelope, tag.as_deref()))
-        .and_then(decode);
+        .and_then(|envelope| decode(Bytes::from(envelope)));
     let Some(envelope) = envelope else {
         let total = counters.rejected.fetch_add(1, Ordering::Relaxed) + 1;
         if counters.rejected_warned.due(total) {
@@ -1129,9 +1226,6 @@ fn take_entry(
         }
         return;
     };
-    if envelope.server == link.server {
-        return;
-    }
     let verdict = origins.check(envelope.server, envelope.seq, now);
     trace!(
         origin = %format_args!("{:016x}", envelope.server),
@@ -1170,12 +1264,10 @@ struct Envelope {
 }
 
 /// The wire form of a broadcast, with sequence number 0 until the outbox numbers it; `None`
-/// for what is not broadcast (control frames, a room name over 64 KiB).
+/// for a room name longer than [`MAX_ENVELOPE_ROOM`].
 fn encode(server: u64, room: Option<&str>, message: &Message) -> Option<BytesMut> {
-    let (kind, payload) = match message {
-        Message::Binary(data) => (b'B', &data[..]),
-        Message::Text(text) => (b'T', text.as_bytes()),
-    };
+    let kind = if message.is_text() { b'T' } else { b'B' };
+    let payload = message.as_bytes();
     let room_bytes = room.unwrap_or("").as_bytes();
     let room_len = u16::try_from(room_bytes.len()).ok()?;
     let mut out = BytesMut::with_capacity(HEADER + room_bytes.len() + payload.len());
@@ -1190,7 +1282,17 @@ fn encode(server: u64, room: Option<&str>, message: &Message) -> Option<BytesMut
     Some(out)
 }
 
-fn decode(mut bytes: Vec<u8>) -> Option<Envelope> {
+/// The origin server's id of an envelope, read from its fixed header alone.
+fn origin(envelope: &[u8]) -> Option<u64> {
+    if envelope.first() != Some(&VERSION) {
+        return None;
+    }
+    let server = envelope.get(3..SEQ_AT)?;
+    Some(u64::from_be_bytes(server.try_into().ok()?))
+}
+
+/// The broadcast in an envelope; its payload shares the envelope's bytes (no copy).
+fn decode(bytes: Bytes) -> Option<Envelope> {
     let (&[version, kind, scope], rest) = bytes.split_first_chunk::<3>()?;
     if version != VERSION {
         return None;
@@ -1206,9 +1308,9 @@ fn decode(mut bytes: Vec<u8>) -> Option<Envelope> {
         _ => return None,
     };
     let (server, seq) = (u64::from_be_bytes(*server), u64::from_be_bytes(*seq));
-    let payload = bytes.split_off(HEADER + room_len);
+    let payload = bytes.slice(HEADER + room_len..);
     let message = match kind {
-        b'T' => Message::text(String::from_utf8(payload).ok()?),
+        b'T' => Message::text(Utf8Bytes::try_from(payload).ok()?),
         b'B' => Message::binary(payload),
         _ => return None,
     };
@@ -1241,7 +1343,7 @@ mod tests {
             (None, Message::binary(vec![0u8, 1, 2, 255])),
             (Some(""), Message::text("")),
         ] {
-            let envelope = decode(numbered(42, 7, room, &message)).unwrap();
+            let envelope = decode(numbered(42, 7, room, &message).into()).unwrap();
             assert_eq!(
                 envelope,
                 Envelope {
@@ -1258,15 +1360,39 @@ mod tests {
     fn what_is_not_an_envelope_is_refused() {
         let good = numbered(7, 1, Some("room"), &Message::text("hi"));
         for cut in 0..HEADER + 4 {
-            assert_eq!(decode(good[..cut].to_vec()), None, "cut at {cut}");
+            assert_eq!(
+                decode(Bytes::copy_from_slice(&good[..cut])),
+                None,
+                "cut at {cut}"
+            );
         }
         let mut wrong_version = good.clone();
         wrong_version[0] = 9;
-        assert_eq!(decode(wrong_version), None);
+        assert_eq!(decode(wrong_version.into()), None);
         let mut bad_utf8 = numbered(7, 1, None, &Message::binary(vec![0xff]));
         bad_utf8[1] = b'T';
-        assert_eq!(decode(bad_utf8), None);
+        assert_eq!(decode(bad_utf8.into()), None);
         assert!(encode(7, Some(&"r".repeat(70_000)), &Message::text("hi")).is_none());
+    }
+
+    #[test]
+    fn the_origin_is_read_from_the_header_alone() {
+        let envelope = numbered(0x0102_0304_0506_0708, 1, Some("room"), &Message::text("hi"));
+        assert_eq!(origin(&envelope), Some(0x0102_0304_0506_0708));
+        assert_eq!(origin(&envelope[..SEQ_AT]), Some(0x0102_0304_0506_0708));
+        assert_eq!(origin(&envelope[..SEQ_AT - 1]), None);
+        let mut wrong_version = envelope.clone();
+        wrong_version[0] = 9;
+        assert_eq!(origin(&wrong_version), None);
+        assert_eq!(origin(&[]), None);
+    }
+
+    #[test]
+    fn a_decoded_payload_shares_the_envelope_s_bytes() {
+        let envelope = Bytes::from(numbered(1, 1, Some("r"), &Message::binary(vec![7u8; 32])));
+        let end = envelope.as_ptr_range().end;
+        let Envelope { message, .. } = decode(envelope).unwrap();
+        assert_eq!(message.as_bytes().as_ptr_range().end, end);
     }
 
     #[test]
@@ -1288,7 +1414,7 @@ mod tests {
         let seqs: Vec<u64> = outbox
             .batch()
             .into_iter()
-            .map(|envelope| decode(envelope.to_vec()).unwrap().seq)
+            .map(|envelope| decode(envelope).unwrap().seq)
             .collect();
         assert_eq!(seqs, [1, 2, 3]);
         outbox.remove(2);
@@ -1297,7 +1423,7 @@ mod tests {
         outbox
             .push(encode(1, Some("r"), &message).unwrap(), 3 * cost)
             .unwrap();
-        assert_eq!(decode(outbox.queue[1].to_vec()).unwrap().seq, 4);
+        assert_eq!(decode(outbox.queue[1].clone()).unwrap().seq, 4);
     }
 
     #[test]
@@ -1342,10 +1468,15 @@ mod tests {
         assert!(!warning.due(2), "within a second of the last one");
         assert_eq!(warning.catch_up(&counter), None);
         // A second later (as if), the catch-up logs the total the last warning left out...
-        warning.at.store(0, Ordering::Relaxed);
+        let a_second_later = |warning: &Warning| {
+            let mut last = warning.last.lock().unwrap();
+            let (at, logged) = last.unwrap();
+            *last = Some((at.checked_sub(WARN_EVERY).unwrap(), logged));
+        };
+        a_second_later(&warning);
         assert_eq!(warning.catch_up(&counter), Some(3));
         // ...and nothing when nothing is left out.
-        warning.at.store(0, Ordering::Relaxed);
+        a_second_later(&warning);
         assert_eq!(warning.catch_up(&counter), None);
     }
 
@@ -1365,7 +1496,9 @@ mod tests {
             prefix: prefix.into(),
             ..Settings::default()
         };
-        Prepared::new(settings).unwrap().link
+        Prepared::new("redis://127.0.0.1:6379/", settings)
+            .unwrap()
+            .link
     }
 
     #[test]
