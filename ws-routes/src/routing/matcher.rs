@@ -79,6 +79,7 @@ impl Matcher {
         for (index, route) in routes.table().iter().enumerate() {
             let mut node = &mut matcher.root;
             let (last, init) = route
+                .parts
                 .segments
                 .split_last()
                 .expect("#[route] patterns have at least one segment");
@@ -173,9 +174,10 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::__private::function_route;
     use crate::Connection;
-    use crate::handler::{BoxFuture, Entry, Outcome};
-    use crate::routing::RoutePath;
+    use crate::handler::{BoxFuture, Outcome};
+    use crate::routing::{Messages, RouteParts, RoutePath};
 
     fn entry(_: Connection) -> BoxFuture<Outcome> {
         Box::pin(async { Outcome::Finished })
@@ -184,17 +186,19 @@ mod tests {
     fn table(patterns: &[&[Segment]]) -> Routes {
         let routes: Vec<Route> = patterns
             .iter()
-            .map(|segments| Route {
-                pattern: "",
-                segments: Box::leak(segments.to_vec().into_boxed_slice()),
-                handler: "test",
-                requires: &[],
-                protocols: &[],
-                protocol_required: false,
-                doc: "",
-                receives: crate::routing::Messages::Untyped,
-                sends: crate::routing::Messages::Untyped,
-                entry: Entry::Upgrade(entry),
+            .map(|segments| {
+                let parts = RouteParts {
+                    pattern: "",
+                    segments: Box::leak(segments.to_vec().into_boxed_slice()),
+                    handler: "test",
+                    requires: &[],
+                    protocols: &[],
+                    protocol_required: false,
+                    doc: "",
+                    receives: Messages::Untyped,
+                    sends: Messages::Untyped,
+                };
+                function_route(parts, entry)
             })
             .collect();
         Routes::__from_checked(Box::leak(routes.into_boxed_slice()))

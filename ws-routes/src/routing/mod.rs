@@ -9,4 +9,4 @@ mod route;
 
 pub use conflict::Conflict;
 pub use path::{ParamError, RoutePath};
-pub use route::{Described, Generator, JsonType, Messages, Route, Routes, Segment};
+pub use route::{Described, Generator, JsonType, Messages, Route, RouteParts, Routes, Segment};

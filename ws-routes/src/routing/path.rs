@@ -55,7 +55,7 @@ impl RoutePath {
 
     /// The pattern that matched, as written in `#[route]`.
     pub fn pattern(&self) -> &'static str {
-        self.route.pattern
+        self.route.parts.pattern
     }
 
     /// A parameter by name, percent-decoded. `None` when the pattern has no such parameter, or
@@ -68,6 +68,7 @@ impl RoutePath {
     pub fn param(&self, name: &str) -> Option<Cow<'_, str>> {
         let index = self
             .route
+            .parts
             .segments
             .iter()
             .position(|segment| segment.param_name() == Some(name))?;
@@ -78,6 +79,7 @@ impl RoutePath {
     /// UTF-8 replaced by `U+FFFD`).
     pub fn params(&self) -> impl Iterator<Item = (&'static str, Cow<'_, str>)> + '_ {
         self.route
+            .parts
             .segments
             .iter()
             .enumerate()
@@ -108,7 +110,7 @@ impl RoutePath {
         for _ in 0..index {
             rest = rest.split_once('/').map_or("", |(_, tail)| tail);
         }
-        match self.route.segments.get(index) {
+        match self.route.parts.segments.get(index) {
             Some(Segment::CatchAll(_)) => rest,
             _ => rest.split_once('/').map_or(rest, |(segment, _)| segment),
         }
@@ -118,7 +120,7 @@ impl RoutePath {
 impl fmt::Debug for RoutePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RoutePath")
-            .field("pattern", &self.route.pattern)
+            .field("pattern", &self.route.parts.pattern)
             .field("path", &self.path)
             .field("query", &Redacted(self.query.as_deref()))
             .finish()

@@ -251,7 +251,7 @@ pub(crate) async fn admit(
                         Ok(Err(refusal)) => return Err(refusal),
                         Err(panic) => {
                             error!(
-                                handler = route.handler,
+                                handler = route.parts.handler,
                                 panic = panic_message(&*panic),
                                 "accept hook panicked"
                             );
@@ -301,7 +301,7 @@ fn start(
 ) -> (BoxFuture<Outcome>, oneshot::Receiver<Returned>) {
     info!(
         path = request.path().path(),
-        route = route.pattern,
+        route = route.parts.pattern,
         "websocket opened"
     );
     let (home, returned) = oneshot::channel();
@@ -329,12 +329,12 @@ async fn outcome(route: &'static Route, running: BoxFuture<Outcome>) -> CloseFra
         Ok(Outcome::Finished) => CloseFrame::new(CloseCode::NORMAL, ""),
         Ok(Outcome::Closed(frame)) => frame,
         Ok(Outcome::Failed(error)) => {
-            error!(handler = route.handler, %error, "handler failed");
+            error!(handler = route.parts.handler, %error, "handler failed");
             CloseFrame::new(CloseCode::INTERNAL, "internal error")
         }
         Err(panic) => {
             error!(
-                handler = route.handler,
+                handler = route.parts.handler,
                 panic = panic_message(&*panic),
                 "handler panicked"
             );

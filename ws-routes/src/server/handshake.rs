@@ -313,14 +313,15 @@ pub(crate) fn negotiate_protocol(
         .map(str::trim);
     let offered: Vec<&str> = offered.collect();
     let chosen = route
+        .parts
         .protocols
         .iter()
         .find(|protocol| offered.contains(protocol))
         .copied();
-    if chosen.is_none() && route.protocol_required {
+    if chosen.is_none() && route.parts.protocol_required {
         let body = format!(
             "no acceptable subprotocol: this route speaks {}\n",
-            route.protocols.join(", ")
+            route.parts.protocols.join(", ")
         );
         return Err(Reject::new(StatusCode::BAD_REQUEST).body(body));
     }
