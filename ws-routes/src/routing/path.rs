@@ -75,8 +75,29 @@ impl RoutePath {
         decode(self.raw_param(index))
     }
 
-    /// Every parameter in pattern order: its name and its percent-decoded value (with invalid
-    /// UTF-8 replaced by `U+FFFD`).
+    /// Every parameter in pattern order, by name, with its value as [`param`](Self::param)
+    /// gives it: percent-decoded. A parameter whose decoded value is not valid UTF-8 or holds
+    /// a control character is left out, as `param` gives `None` for it.
+    ///
+    /// ```
+    /// # use ws_routes::{route, routes, RoutePath, WebSocket, test::TestServer, Server};
+    /// #[route("/files/{owner}/{*rest}")]
+    /// async fn files(mut ws: WebSocket, path: RoutePath) {
+    ///     let params: Vec<String> = path.params().map(|(name, value)| format!("{name}={value}")).collect();
+    ///     let _ = ws.send(params.join(" ")).await;
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ws_routes::Error> {
+    /// # let server = TestServer::new(Server::new(routes![files]));
+    /// // For `/files/ann/notes%2F1.txt`: "owner=ann rest=notes/1.txt";
+    /// // for `/files/%0A/a.txt`: "rest=a.txt" (a newline is a control character).
+    /// # let mut ws = server.connect("/files/ann/notes%2F1.txt").await?;
+    /// # assert_eq!(ws.recv().await.unwrap()?.as_text(), Some("owner=ann rest=notes/1.txt"));
+    /// # let mut ws = server.connect("/files/%0A/a.txt").await?;
+    /// # assert_eq!(ws.recv().await.unwrap()?.as_text(), Some("rest=a.txt"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn params(&self) -> impl Iterator<Item = (&'static str, Cow<'_, str>)> + '_ {
         self.route
             .parts
@@ -85,10 +106,7 @@ impl RoutePath {
             .enumerate()
             .filter_map(|(index, segment)| {
                 let name = segment.param_name()?;
-                Some((
-                    name,
-                    percent_decode_str(self.raw_param(index)).decode_utf8_lossy(),
-                ))
+                Some((name, decode(self.raw_param(index))?))
             })
     }
 
