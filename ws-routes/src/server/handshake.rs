@@ -6,7 +6,7 @@ use std::io;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::origin::OriginPattern;
+use super::origin::{Origin, OriginPattern};
 use crate::extract::Reject;
 use crate::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
@@ -266,15 +266,16 @@ pub(crate) fn upgrade_required(body: &'static str) -> Reject {
         .body(body)
 }
 
-/// Checks the `Origin` header against the allow-list: HTTP 403 when it is not on it, 400 when
-/// the request has several. A request without `Origin` comes from a program, not a browser
-/// page (browsers always send it): it passes only when `allow_missing` says so.
+/// Checks the `Origin` header against the allow-list: HTTP 403 when it is not on it. A
+/// request without `Origin` comes from a program, not a browser page (browsers always send
+/// it): it passes only when `allow_missing` says so. [`accept_key`] has refused a request
+/// with several.
 pub(crate) fn check_origin(
     head: &RequestHead,
     allowed: &[OriginPattern],
     allow_missing: bool,
 ) -> Result<(), Reject> {
-    let Some(origin) = single(head, "origin")? else {
+    let Some(origin) = head.headers.get("origin") else {
         if allow_missing {
             return Ok(());
         }
@@ -282,7 +283,9 @@ pub(crate) fn check_origin(
         return Err(Reject::new(StatusCode::FORBIDDEN).body("an Origin header is required\n"));
     };
     let origin = origin.to_str().unwrap_or_default();
-    if allowed.iter().any(|pattern| pattern.matches(origin)) {
+    if let Some(parsed) = Origin::parse(origin)
+        && allowed.iter().any(|pattern| pattern.matches(&parsed))
+    {
         return Ok(());
     }
     tracing::info!(origin = ?truncated(origin), "origin not allowed");
