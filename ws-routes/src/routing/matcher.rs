@@ -108,6 +108,11 @@ impl Matcher {
     pub(crate) fn route(&self, path: &str) -> Option<&'static Route> {
         self.find(path).map(|index| &self.routes.table()[index])
     }
+
+    /// The route table it was built from.
+    pub(crate) fn routes(&self) -> Routes {
+        self.routes
+    }
 }
 
 impl Node {

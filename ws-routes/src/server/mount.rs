@@ -52,13 +52,8 @@ impl Server {
     /// ```
     pub fn into_service(self) -> io::Result<WsService> {
         self.check()?;
-        let routes = self.routes;
         let (shared, handle) = self.into_context();
-        Ok(WsService {
-            shared,
-            handle,
-            routes,
-        })
+        Ok(WsService { shared, handle })
     }
 }
 
@@ -74,6 +69,11 @@ impl Server {
 /// codes, message size limit, keepalive, panic isolation, state, rooms and
 /// [`Sender`](crate::Sender)s. A request that is not an upgrade gets `426 Upgrade Required`
 /// when its path is a route's, `404 Not Found` otherwise.
+///
+/// One difference: the app's HTTP server has read the request already, so the
+/// [`handshake_timeout`](Server::handshake_timeout) bounds the checks and the `accept` hook,
+/// and a handshake that overruns it is answered `408 Request Timeout`, where the standalone
+/// server drops the connection without an answer.
 ///
 /// The [`Request`](crate::Request) that hooks and extractors see carries the HTTP request's
 /// [`extensions`](crate::Request::extensions), where the app's middleware leaves what it
@@ -124,7 +124,6 @@ impl Server {
 pub struct WsService {
     shared: Arc<Context>,
     handle: ServerHandle,
-    routes: Routes,
 }
 
 impl WsService {
@@ -155,14 +154,14 @@ impl WsService {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn routes(&self) -> Routes {
-        self.routes
+        self.shared.matcher.routes()
     }
 }
 
 impl fmt::Debug for WsService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WsService")
-            .field("routes", &self.routes)
+            .field("routes", &self.routes())
             .finish_non_exhaustive()
     }
 }
