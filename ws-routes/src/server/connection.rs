@@ -20,7 +20,7 @@ use super::listening::Context;
 use super::shutdown::shutting_down;
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::{BoxFuture, Entry, Outcome};
-use crate::http::{Extensions, StatusCode};
+use crate::http::{self, Extensions, HeaderValue, StatusCode};
 use crate::routing::{Route, RoutePath};
 use crate::socket::liveness::{self, Liveness};
 use crate::socket::{Returned, ServerSide, WebSocket};
@@ -137,16 +137,16 @@ async fn secure(_shared: &Context, transport: Transport) -> io::Result<Transport
 /// A handshake to answer with `101 Switching Protocols`.
 pub(crate) struct Accepted {
     /// The `Sec-WebSocket-Accept` value.
-    pub(crate) accept: String,
+    accept: HeaderValue,
     /// Bytes the client sent after its request.
     leftover: Vec<u8>,
     target: Target,
 }
 
 impl Accepted {
-    /// The subprotocol agreed on, to name in the `101`.
-    pub(crate) fn protocol(&self) -> Option<&'static str> {
-        self.target.protocol()
+    /// The `101 Switching Protocols` that accepts it, naming the subprotocol agreed on.
+    pub(crate) fn switching_response(&self) -> http::Response<()> {
+        handshake::switching_response(self.accept.clone(), self.target.protocol())
     }
 }
 
@@ -208,7 +208,7 @@ async fn handshake(
     }
     match admit(shared, head, peer, Extensions::new()).await {
         Ok(accepted) => {
-            handshake::write_switching(transport, &accepted.accept, accepted.protocol()).await?;
+            handshake::write_switching(transport, &accepted.switching_response()).await?;
             Ok(Some(accepted))
         }
         Err(refusal) => refuse(transport, refusal).await,
@@ -278,7 +278,7 @@ pub(crate) async fn admit(
     })
 }
 
-pub(crate) fn shutdown_refusal() -> Reject {
+fn shutdown_refusal() -> Reject {
     Reject::new(StatusCode::SERVICE_UNAVAILABLE).body("server shutting down\n")
 }
 
