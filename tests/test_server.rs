@@ -173,6 +173,51 @@ async fn shutdown_closes_with_1001_and_refuses_new_connections() {
     }
 }
 
+#[tokio::test]
+async fn a_handler_that_ignores_the_shutdown_is_cancelled_at_the_shutdown_timeout() {
+    #[route("/stubborn")]
+    async fn stubborn(_ws: WebSocket) {
+        // Never reads, so never sees the 1001: only the shutdown timeout ends it.
+        std::future::pending::<()>().await;
+    }
+
+    let timeout = std::time::Duration::from_millis(200);
+    let server = TestServer::new(Server::new(routes![stubborn]).shutdown_timeout(timeout));
+    let mut ws = server.connect("/stubborn").await.unwrap();
+    assert_eq!(server.handle().connections(), 1);
+    let started = std::time::Instant::now();
+    server.handle().shutdown();
+    tokio::time::timeout(timeout * 10, server.handle().stopped())
+        .await
+        .expect("stopped() completes once the handler is cancelled");
+    assert!(
+        started.elapsed() >= timeout,
+        "cancelled only after the timeout"
+    );
+    assert_eq!(server.handle().connections(), 0);
+    // The connection is gone: the client reads its end.
+    assert!(ws.recv().await.is_none_or(|next| next.is_err()));
+}
+
+#[tokio::test]
+async fn a_refusal_at_the_limits_is_an_http_response() {
+    let server = TestServer::new(Server::new(routes![light]).max_connections(1));
+    let _ws = server.connect("/light/on").await.unwrap();
+    match server.connect("/light/on").await {
+        Err(Error::Refused {
+            status,
+            headers,
+            body,
+        }) => {
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
+            assert_eq!(headers["connection"], "close");
+            assert_eq!(body.as_deref(), Some(&b"too many connections\n"[..]));
+        }
+        other => panic!("expected 503, got {:?}", other.map(|_| ())),
+    }
+}
+
 #[test]
 #[should_panic(expected = "takes `State<Visits>`")]
 fn a_missing_state_fails_at_once() {

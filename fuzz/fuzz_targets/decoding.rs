@@ -21,15 +21,10 @@ static MATCHER: LazyLock<Matcher> = LazyLock::new(|| Matcher::new(ROUTES));
 
 fuzz_target!(|input: (&str, &str)| {
     let (raw, raw_query) = input;
-    for path in [format!("/p/{raw}"), format!("/c/{raw}")] {
+    for (path, name) in [(format!("/p/{raw}"), "value"), (format!("/c/{raw}"), "rest")] {
         let Some(matched) = MATCHER.route_path(&path, Some(raw_query)) else {
             continue;
         };
-        let name = matched
-            .params()
-            .next()
-            .map(|(name, _)| name)
-            .expect("one parameter");
         // The matched segment is `raw` itself (for `{value}`, only when it has no '/').
         let expected = percent_decode_str(raw)
             .decode_utf8()
@@ -41,7 +36,16 @@ fuzz_target!(|input: (&str, &str)| {
             "{raw:?}"
         );
         let _ = parse_param::<u32>(&matched, 1, name);
-        let _ = matched.params().count();
+        // `params` gives exactly what `param` gives: the value, or nothing.
+        let params: Vec<(&str, String)> = matched
+            .params()
+            .map(|(name, value)| (name, value.into_owned()))
+            .collect();
+        let expected: Vec<(&str, String)> = expected
+            .map(|value| (name, value.into_owned()))
+            .into_iter()
+            .collect();
+        assert_eq!(params, expected, "{raw:?}");
     }
     let query = query(raw_query);
     let _ = query.get("key");

@@ -138,26 +138,16 @@ fn channel(
     let mut parameters = Map::new();
     for segment in route.segments() {
         address.push('/');
-        match segment {
-            Segment::Static(text) => address.push_str(text),
-            Segment::Param(name) => {
-                address.push_str(&format!("{{{name}}}"));
-                parameters.insert(
-                    (*name).into(),
-                    json!({ "description": "one segment of the path, percent-decoded" }),
-                );
+        let (name, description) = match segment {
+            Segment::Static(text) => {
+                address.push_str(text);
+                continue;
             }
-            Segment::CatchAll(name) => {
-                address.push_str(&format!("{{{name}}}"));
-                parameters.insert(
-                    (*name).into(),
-                    json!({ "description": "the rest of the path, slashes included" }),
-                );
-            }
-        }
-    }
-    if address.is_empty() {
-        address.push('/');
+            Segment::Param(name) => (name, "one segment of the path, percent-decoded"),
+            Segment::CatchAll(name) => (name, "the rest of the path, slashes included"),
+        };
+        address.push_str(&format!("{{{name}}}"));
+        parameters.insert((*name).into(), json!({ "description": description }));
     }
     let mut messages = Map::new();
     let received = message_ids(route.receives(), &mut messages, generator);

@@ -11,8 +11,8 @@ pub use crate::routing::Conflict;
 
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::Entry;
-pub use crate::routing::{JsonType, Messages};
-use crate::routing::{ParamError, Route, RoutePath, Routes, Segment};
+pub use crate::routing::{JsonType, Messages, RouteParts};
+use crate::routing::{ParamError, Route, RoutePath, Routes};
 
 /// Parses the parameter at segment `index` of the pattern (the macro knows the index).
 pub fn parse_param<T: PathParam>(
@@ -32,19 +32,6 @@ pub fn parse_param<T: PathParam>(
 pub trait PathParam: std::str::FromStr {}
 
 impl<T: std::str::FromStr> PathParam for T {}
-
-/// What `#[route]` parsed, common to both kinds of route.
-pub struct RouteParts {
-    pub pattern: &'static str,
-    pub segments: &'static [Segment],
-    pub handler: &'static str,
-    pub requires: &'static [fn() -> Option<StateKey>],
-    pub protocols: &'static [&'static str],
-    pub protocol_required: bool,
-    pub doc: &'static str,
-    pub receives: Messages,
-    pub sends: Messages,
-}
 
 /// The description of JSON messages whose type `describe` reports (the macro's `__describe`).
 pub const fn json_message(describe: fn(&mut Generator) -> Described) -> Messages {
@@ -92,7 +79,10 @@ pub const fn function_route(
     parts: RouteParts,
     entry: fn(Connection) -> BoxFuture<Outcome>,
 ) -> Route {
-    route(parts, Entry::Upgrade(entry))
+    Route {
+        parts,
+        entry: Entry::Upgrade(entry),
+    }
 }
 
 /// The description of a class-style route, entered through its `accept` hook.
@@ -100,32 +90,9 @@ pub const fn class_route(
     parts: RouteParts,
     accept: fn(Request) -> BoxFuture<Result<Admitted, Reject>>,
 ) -> Route {
-    route(parts, Entry::Accept(accept))
-}
-
-const fn route(parts: RouteParts, entry: Entry) -> Route {
-    let RouteParts {
-        pattern,
-        segments,
-        handler,
-        requires,
-        protocols,
-        protocol_required,
-        doc,
-        receives,
-        sends,
-    } = parts;
     Route {
-        pattern,
-        segments,
-        handler,
-        requires,
-        protocols,
-        protocol_required,
-        doc,
-        receives,
-        sends,
-        entry,
+        parts,
+        entry: Entry::Accept(accept),
     }
 }
 

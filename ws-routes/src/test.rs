@@ -35,7 +35,8 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::handler::{BoxFuture, Outcome};
 use crate::http::Uri;
-use crate::server::{Context, Server, ServerHandle, connection};
+use crate::server::shutdown::within_grace;
+use crate::server::{Context, Server, ServerHandle, connection, handshake};
 use crate::socket::WebSocket;
 use crate::wire::transport::Transport;
 
@@ -156,32 +157,39 @@ impl TestServer {
             .map_err(|error| Error::Url(format!("{path} is not a path: {error}")))?;
         let port = self.next_port.fetch_add(1, Ordering::Relaxed);
         let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let permit = self
-            .shared
-            .limits
-            .admit(peer.ip())
-            .map_err(|refusal| Error::Refused {
-                status: refusal.status(),
-                headers: refusal.headers().clone(),
-                body: Some(refusal.body_text().as_bytes().to_vec()),
-            })?;
         let (near, far) = tokio::io::duplex(PIPE_CAPACITY);
         let (started, handler_started) = oneshot::channel();
-        tokio::spawn(connection::serve_transport(
-            Arc::clone(&self.shared),
-            Transport::Duplex(far),
-            peer,
-            permit,
-            Some(started),
-        ));
+        match self.shared.limits.admit(peer.ip()) {
+            Ok(permit) => {
+                let shared = Arc::clone(&self.shared);
+                tokio::spawn(async move {
+                    let serving = connection::serve_transport(
+                        Arc::clone(&shared),
+                        Transport::Duplex(far),
+                        peer,
+                        permit,
+                        Some(started),
+                    );
+                    within_grace(&shared, serving).await;
+                });
+            }
+            // Refused as a bound server refuses it: the client reads the response.
+            Err(refusal) => {
+                tokio::spawn(async move {
+                    let mut far = far;
+                    let _ = handshake::write_refusal(&mut far, &refusal).await;
+                });
+            }
+        }
         let socket = client.open(&uri, Transport::Duplex(near)).await?;
         // An error only says that no handler runs (the path matched no route).
         let _ = handler_started.await;
         Ok(socket)
     }
 
-    /// The handle that shuts the test server down (every connection is closed with 1001)
-    /// and counts its connections.
+    /// The handle that shuts the test server down (every connection is closed with 1001;
+    /// handlers still running the [`shutdown_timeout`](Server::shutdown_timeout) after are
+    /// cancelled) and counts its connections.
     ///
     /// ```
     /// # use ws_routes::{route, routes, Server, test::TestServer, WebSocket};

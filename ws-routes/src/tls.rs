@@ -82,10 +82,7 @@ pub(crate) fn client_config(roots_pem: &[u8]) -> io::Result<Arc<rustls::ClientCo
             .add(certificate.map_err(invalid("root certificate"))?)
             .map_err(invalid("root certificate"))?;
     }
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(with_alpn(config)))
+    Ok(client_config_with(roots))
 }
 
 /// Trusts the public web's certificate authorities (Mozilla's list, from `webpki-roots`);
@@ -93,13 +90,9 @@ pub(crate) fn client_config(roots_pem: &[u8]) -> io::Result<Arc<rustls::ClientCo
 pub(crate) fn public_roots() -> Arc<rustls::ClientConfig> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     let config = CONFIG.get_or_init(|| {
-        let roots = RootCertStore {
+        client_config_with(RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let config = rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Arc::new(with_alpn(config))
+        })
     });
     Arc::clone(config)
 }
@@ -116,9 +109,12 @@ fn invalid<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> io::Error 
 /// The ALPN name of HTTP/1.1, the protocol a WebSocket handshake speaks (RFC 7301).
 const HTTP_1_1: &[u8] = b"http/1.1";
 
-/// A client configuration that offers HTTP/1.1 through ALPN, so that a server or proxy
-/// choosing by ALPN does not pick HTTP/2.
-fn with_alpn(mut config: rustls::ClientConfig) -> rustls::ClientConfig {
+/// A client configuration that trusts `roots` and offers HTTP/1.1 through ALPN, so that a
+/// server or proxy choosing by ALPN does not pick HTTP/2.
+fn client_config_with(roots: RootCertStore) -> Arc<rustls::ClientConfig> {
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     config.alpn_protocols = vec![HTTP_1_1.to_vec()];
-    config
+    Arc::new(config)
 }

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 
 pub use connection::{Connection, FromConnection};
 pub use query::Query;
+pub(crate) use reject::PLAIN_TEXT;
 pub use reject::Reject;
 pub use request::Request;
 pub(crate) use state::States;

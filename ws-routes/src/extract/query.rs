@@ -1,8 +1,13 @@
 //! The [`Query`] extractor: the query string, decoded on demand.
 
 use std::borrow::Cow;
+use std::fmt;
 
-/// The query string of the request, kept apart from the path parameters.
+use crate::routing::Redacted;
+
+/// The query string of the request, kept apart from the path parameters. Its `Debug` output
+/// shows the length only, as [`RoutePath`](crate::RoutePath)'s does, since a query string often
+/// carries tokens.
 ///
 /// ```
 /// use ws_routes::{route, Query, WebSocket};
@@ -23,9 +28,17 @@ use std::borrow::Cow;
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Query {
     raw: Option<String>,
+}
+
+impl fmt::Debug for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Query")
+            .field(&Redacted(self.raw.as_deref()))
+            .finish()
+    }
 }
 
 impl Query {
@@ -48,5 +61,17 @@ impl Query {
     /// Every `key=value` pair, decoded, in order.
     pub fn pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
         form_urlencoded::parse(self.as_str().as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Query;
+
+    #[test]
+    fn debug_output_redacts_the_query_string() {
+        let query = Query::new(Some("token=secret".into()));
+        assert_eq!(format!("{query:?}"), "Query(<12 bytes, redacted>)");
+        assert_eq!(format!("{:?}", Query::new(None)), "Query(None)");
     }
 }

@@ -1,8 +1,14 @@
 //! [`Reject`]: the HTTP response that refuses a WebSocket upgrade.
 
-use crate::http::StatusCode;
-use crate::http::header::{HeaderMap, HeaderName, HeaderValue};
+use bytes::Bytes;
+
+use crate::http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use crate::http::{Response, StatusCode};
 use crate::server::handshake::http_response;
+
+/// The content type of a refusal's body (unless a header of its own says otherwise), and of
+/// the plain-text pages the server answers with.
+pub(crate) const PLAIN_TEXT: &str = "text/plain; charset=utf-8";
 
 /// An HTTP response that refuses a WebSocket upgrade: a status, headers and a body.
 ///
@@ -84,17 +90,24 @@ impl Reject {
         &self.response.body
     }
 
-    /// The bytes of the HTTP/1.1 response.
+    /// The refusal as an HTTP response: its status, headers and body, with a `content-type`
+    /// of [`PLAIN_TEXT`] unless a header says otherwise. Every refusal, standalone or mounted,
+    /// is built here.
+    pub(crate) fn to_response(&self) -> Response<Bytes> {
+        let refusal = &self.response;
+        let mut response = Response::new(Bytes::copy_from_slice(refusal.body.as_bytes()));
+        *response.status_mut() = refusal.status;
+        *response.headers_mut() = refusal.headers.clone();
+        response
+            .headers_mut()
+            .entry(CONTENT_TYPE)
+            .or_insert(HeaderValue::from_static(PLAIN_TEXT));
+        response
+    }
+
+    /// The bytes of the HTTP/1.1 response (see [`to_response`](Self::to_response)).
     pub(crate) fn to_http(&self) -> Vec<u8> {
-        let response = &self.response;
-        let plain_text = Some("text/plain; charset=utf-8");
-        http_response(
-            response.status,
-            &response.headers,
-            plain_text,
-            response.body.as_bytes(),
-            true,
-        )
+        http_response(&self.to_response(), true)
     }
 }
 

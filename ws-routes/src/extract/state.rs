@@ -32,13 +32,14 @@ impl States {
     pub(crate) fn first_missing(&self, routes: Routes) -> Option<MissingState> {
         routes.iter().find_map(|route| {
             let key = route
+                .parts
                 .requires
                 .iter()
                 .filter_map(|required| required())
                 .find(|key| !self.values.contains_key(&(key.type_id)()))?;
             Some(MissingState {
-                handler: route.handler,
-                pattern: route.pattern,
+                handler: route.parts.handler,
+                pattern: route.parts.pattern,
                 state: short_type_name((key.type_name)()),
             })
         })

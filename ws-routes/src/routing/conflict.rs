@@ -62,7 +62,7 @@ impl Conflict {
         let mask = SLOTS - 1;
         let mut later = 0;
         while later < table.len() {
-            let mut slot = shape_hash(table[later].segments) as usize & mask;
+            let mut slot = shape_hash(table[later].parts.segments) as usize & mask;
             while slots[slot] != usize::MAX {
                 let earlier = slots[slot];
                 if table[later].is_ambiguous_with(&table[earlier]) {
@@ -83,20 +83,22 @@ impl Conflict {
             len: 0,
             buf: [0; Conflict::CAPACITY],
         };
-        if str_eq(route.handler, other.handler) && str_eq(route.pattern, other.pattern) {
+        if str_eq(route.parts.handler, other.parts.handler)
+            && str_eq(route.parts.pattern, other.parts.pattern)
+        {
             message.push("`");
-            message.push(route.handler);
+            message.push(route.parts.handler);
             message.push("` is listed twice in this `routes![]`");
             return message;
         }
         message.push("routes `");
-        message.push(route.handler);
+        message.push(route.parts.handler);
         message.push("` (\"");
-        message.push(route.pattern);
+        message.push(route.parts.pattern);
         message.push("\") and `");
-        message.push(other.handler);
+        message.push(other.parts.handler);
         message.push("` (\"");
-        message.push(other.pattern);
+        message.push(other.parts.pattern);
         message.push("\") match the same paths; no precedence rule can choose between them");
         message
     }

@@ -79,6 +79,7 @@ impl Matcher {
         for (index, route) in routes.table().iter().enumerate() {
             let mut node = &mut matcher.root;
             let (last, init) = route
+                .parts
                 .segments
                 .split_last()
                 .expect("#[route] patterns have at least one segment");
@@ -106,6 +107,11 @@ impl Matcher {
     /// The route for `path`.
     pub(crate) fn route(&self, path: &str) -> Option<&'static Route> {
         self.find(path).map(|index| &self.routes.table()[index])
+    }
+
+    /// The route table it was built from.
+    pub(crate) fn routes(&self) -> Routes {
+        self.routes
     }
 }
 
@@ -173,9 +179,10 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::__private::function_route;
     use crate::Connection;
-    use crate::handler::{BoxFuture, Entry, Outcome};
-    use crate::routing::RoutePath;
+    use crate::handler::{BoxFuture, Outcome};
+    use crate::routing::{Messages, RouteParts, RoutePath};
 
     fn entry(_: Connection) -> BoxFuture<Outcome> {
         Box::pin(async { Outcome::Finished })
@@ -184,17 +191,19 @@ mod tests {
     fn table(patterns: &[&[Segment]]) -> Routes {
         let routes: Vec<Route> = patterns
             .iter()
-            .map(|segments| Route {
-                pattern: "",
-                segments: Box::leak(segments.to_vec().into_boxed_slice()),
-                handler: "test",
-                requires: &[],
-                protocols: &[],
-                protocol_required: false,
-                doc: "",
-                receives: crate::routing::Messages::Untyped,
-                sends: crate::routing::Messages::Untyped,
-                entry: Entry::Upgrade(entry),
+            .map(|segments| {
+                let parts = RouteParts {
+                    pattern: "",
+                    segments: Box::leak(segments.to_vec().into_boxed_slice()),
+                    handler: "test",
+                    requires: &[],
+                    protocols: &[],
+                    protocol_required: false,
+                    doc: "",
+                    receives: Messages::Untyped,
+                    sends: Messages::Untyped,
+                };
+                function_route(parts, entry)
             })
             .collect();
         Routes::__from_checked(Box::leak(routes.into_boxed_slice()))

@@ -8,5 +8,6 @@ mod path;
 mod route;
 
 pub use conflict::Conflict;
+pub(crate) use path::Redacted;
 pub use path::{ParamError, RoutePath};
-pub use route::{Described, Generator, JsonType, Messages, Route, Routes, Segment};
+pub use route::{Described, Generator, JsonType, Messages, Route, RouteParts, Routes, Segment};

@@ -55,7 +55,7 @@ impl RoutePath {
 
     /// The pattern that matched, as written in `#[route]`.
     pub fn pattern(&self) -> &'static str {
-        self.route.pattern
+        self.route.parts.pattern
     }
 
     /// A parameter by name, percent-decoded. `None` when the pattern has no such parameter, or
@@ -68,25 +68,45 @@ impl RoutePath {
     pub fn param(&self, name: &str) -> Option<Cow<'_, str>> {
         let index = self
             .route
+            .parts
             .segments
             .iter()
             .position(|segment| segment.param_name() == Some(name))?;
         decode(self.raw_param(index))
     }
 
-    /// Every parameter in pattern order: its name and its percent-decoded value (with invalid
-    /// UTF-8 replaced by `U+FFFD`).
+    /// Every parameter in pattern order, by name, with its value as [`param`](Self::param)
+    /// gives it: percent-decoded. A parameter whose decoded value is not valid UTF-8 or holds
+    /// a control character is left out, as `param` gives `None` for it.
+    ///
+    /// ```
+    /// # use ws_routes::{route, routes, RoutePath, WebSocket, test::TestServer, Server};
+    /// #[route("/files/{owner}/{*rest}")]
+    /// async fn files(mut ws: WebSocket, path: RoutePath) {
+    ///     let params: Vec<String> = path.params().map(|(name, value)| format!("{name}={value}")).collect();
+    ///     let _ = ws.send(params.join(" ")).await;
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ws_routes::Error> {
+    /// # let server = TestServer::new(Server::new(routes![files]));
+    /// // For `/files/ann/notes%2F1.txt`: "owner=ann rest=notes/1.txt";
+    /// // for `/files/%0A/a.txt`: "rest=a.txt" (a newline is a control character).
+    /// # let mut ws = server.connect("/files/ann/notes%2F1.txt").await?;
+    /// # assert_eq!(ws.recv().await.unwrap()?.as_text(), Some("owner=ann rest=notes/1.txt"));
+    /// # let mut ws = server.connect("/files/%0A/a.txt").await?;
+    /// # assert_eq!(ws.recv().await.unwrap()?.as_text(), Some("rest=a.txt"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn params(&self) -> impl Iterator<Item = (&'static str, Cow<'_, str>)> + '_ {
         self.route
+            .parts
             .segments
             .iter()
             .enumerate()
             .filter_map(|(index, segment)| {
                 let name = segment.param_name()?;
-                Some((
-                    name,
-                    percent_decode_str(self.raw_param(index)).decode_utf8_lossy(),
-                ))
+                Some((name, decode(self.raw_param(index))?))
             })
     }
 
@@ -108,7 +128,7 @@ impl RoutePath {
         for _ in 0..index {
             rest = rest.split_once('/').map_or("", |(_, tail)| tail);
         }
-        match self.route.segments.get(index) {
+        match self.route.parts.segments.get(index) {
             Some(Segment::CatchAll(_)) => rest,
             _ => rest.split_once('/').map_or(rest, |(segment, _)| segment),
         }
@@ -118,7 +138,7 @@ impl RoutePath {
 impl fmt::Debug for RoutePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RoutePath")
-            .field("pattern", &self.route.pattern)
+            .field("pattern", &self.route.parts.pattern)
             .field("path", &self.path)
             .field("query", &Redacted(self.query.as_deref()))
             .finish()

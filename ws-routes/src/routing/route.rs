@@ -46,22 +46,33 @@ impl Segment {
 /// table by [`routes!`](crate::routes); they are plain `'static` data.
 #[derive(Clone, Copy)]
 pub struct Route {
-    pub(crate) pattern: &'static str,
-    pub(crate) segments: &'static [Segment],
-    pub(crate) handler: &'static str,
-    /// The state types the route's arguments take, checked when the server is bound.
-    pub(crate) requires: &'static [fn() -> Option<StateKey>],
-    /// The subprotocols the route speaks, most preferred first.
-    pub(crate) protocols: &'static [&'static str],
-    /// Refuse (HTTP 400) a client that offers none of `protocols`.
-    pub(crate) protocol_required: bool,
-    /// The handler's doc comment.
-    pub(crate) doc: &'static str,
-    /// What clients send on the route.
-    pub(crate) receives: Messages,
-    /// What the route sends its clients.
-    pub(crate) sends: Messages,
+    /// What `#[route]` parsed.
+    pub(crate) parts: RouteParts,
+    /// How the handler is entered.
     pub(crate) entry: Entry,
+}
+
+/// What `#[route]` parsed, common to both kinds of route: the description a [`Route`] holds
+/// beside its entry. Built by the macro's expansion (through `__private`); not public API.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct RouteParts {
+    pub pattern: &'static str,
+    pub segments: &'static [Segment],
+    /// The name of the handler (the function or type the attribute is on).
+    pub handler: &'static str,
+    /// The state types the route's arguments take, checked when the server is bound.
+    pub requires: &'static [fn() -> Option<StateKey>],
+    /// The subprotocols the route speaks, most preferred first.
+    pub protocols: &'static [&'static str],
+    /// Refuse (HTTP 400) a client that offers none of `protocols`.
+    pub protocol_required: bool,
+    /// The handler's doc comment.
+    pub doc: &'static str,
+    /// What clients send on the route.
+    pub receives: Messages,
+    /// What the route sends its clients.
+    pub sends: Messages,
 }
 
 /// The messages one side of a route sends, as its documentation (the
@@ -122,51 +133,51 @@ impl fmt::Debug for JsonType {
 impl Route {
     /// The pattern as written in `#[route("...")]`.
     pub const fn pattern(&self) -> &'static str {
-        self.pattern
+        self.parts.pattern
     }
 
     /// The pattern's segments, parsed at compile time.
     pub const fn segments(&self) -> &'static [Segment] {
-        self.segments
+        self.parts.segments
     }
 
     /// The subprotocols the route speaks, most preferred first (`protocols = [...]`).
     pub const fn protocols(&self) -> &'static [&'static str] {
-        self.protocols
+        self.parts.protocols
     }
 
     /// The name of the handler (the function or type the attribute is on).
     pub const fn handler_name(&self) -> &'static str {
-        self.handler
+        self.parts.handler
     }
 
     /// The handler's doc comment (`///` lines above the function or the `impl` block), one
     /// line per line, without the leading space; empty when it has none.
     pub const fn doc(&self) -> &'static str {
-        self.doc
+        self.parts.doc
     }
 
     /// What clients send on the route: the type `on_message` decodes or `receives = T` names,
     /// else [`Messages::Untyped`].
     pub const fn receives(&self) -> Messages {
-        self.receives
+        self.parts.receives
     }
 
     /// What the route sends its clients: the type `sends = T` names, else
     /// [`Messages::Untyped`].
     pub const fn sends(&self) -> Messages {
-        self.sends
+        self.parts.sends
     }
 
     /// Both routes match exactly the same set of paths (they differ at most in parameter names),
     /// so no precedence rule could choose between them.
     pub const fn is_ambiguous_with(&self, other: &Route) -> bool {
-        if self.segments.len() != other.segments.len() {
+        if self.parts.segments.len() != other.parts.segments.len() {
             return false;
         }
         let mut i = 0;
-        while i < self.segments.len() {
-            if !self.segments[i].same_shape(&other.segments[i]) {
+        while i < self.parts.segments.len() {
+            if !self.parts.segments[i].same_shape(&other.parts.segments[i]) {
                 return false;
             }
             i += 1;
@@ -178,8 +189,8 @@ impl Route {
 impl fmt::Debug for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Route")
-            .field("pattern", &self.pattern)
-            .field("handler", &self.handler)
+            .field("pattern", &self.parts.pattern)
+            .field("handler", &self.parts.handler)
             .finish_non_exhaustive()
     }
 }

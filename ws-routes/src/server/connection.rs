@@ -20,7 +20,7 @@ use super::listening::Context;
 use super::shutdown::shutting_down;
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::{BoxFuture, Entry, Outcome};
-use crate::http::{Extensions, StatusCode};
+use crate::http::{self, Extensions, HeaderValue, StatusCode};
 use crate::routing::{Route, RoutePath};
 use crate::socket::liveness::{self, Liveness};
 use crate::socket::{Returned, ServerSide, WebSocket};
@@ -133,16 +133,16 @@ async fn secure(_shared: &Context, transport: Transport) -> io::Result<Transport
 /// A handshake to answer with `101 Switching Protocols`.
 pub(crate) struct Accepted {
     /// The `Sec-WebSocket-Accept` value.
-    pub(crate) accept: String,
+    accept: HeaderValue,
     /// Bytes the client sent after its request.
     leftover: Vec<u8>,
     target: Target,
 }
 
 impl Accepted {
-    /// The subprotocol agreed on, to name in the `101`.
-    pub(crate) fn protocol(&self) -> Option<&'static str> {
-        self.target.protocol()
+    /// The `101 Switching Protocols` that accepts it, naming the subprotocol agreed on.
+    pub(crate) fn switching_response(&self) -> http::Response<()> {
+        handshake::switching_response(self.accept.clone(), self.target.protocol())
     }
 }
 
@@ -204,7 +204,7 @@ async fn handshake(
     }
     match admit(shared, head, peer, Extensions::new()).await {
         Ok(accepted) => {
-            handshake::write_switching(transport, &accepted.accept, accepted.protocol()).await?;
+            handshake::write_switching(transport, &accepted.switching_response()).await?;
             Ok(Some(accepted))
         }
         Err(refusal) => refuse(transport, refusal).await,
@@ -247,7 +247,7 @@ pub(crate) async fn admit(
                         Ok(Err(refusal)) => return Err(refusal),
                         Err(panic) => {
                             error!(
-                                handler = route.handler,
+                                handler = route.parts.handler,
                                 panic = panic_message(&*panic),
                                 "accept hook panicked"
                             );
@@ -274,7 +274,7 @@ pub(crate) async fn admit(
     })
 }
 
-pub(crate) fn shutdown_refusal() -> Reject {
+fn shutdown_refusal() -> Reject {
     Reject::new(StatusCode::SERVICE_UNAVAILABLE).body("server shutting down\n")
 }
 
@@ -297,7 +297,7 @@ fn start(
 ) -> (BoxFuture<Outcome>, oneshot::Receiver<Returned>) {
     info!(
         path = request.path().path(),
-        route = route.pattern,
+        route = route.parts.pattern,
         "websocket opened"
     );
     let (home, returned) = oneshot::channel();
@@ -325,12 +325,12 @@ async fn outcome(route: &'static Route, running: BoxFuture<Outcome>) -> CloseFra
         Ok(Outcome::Finished) => CloseFrame::new(CloseCode::NORMAL, ""),
         Ok(Outcome::Closed(frame)) => frame,
         Ok(Outcome::Failed(error)) => {
-            error!(handler = route.handler, %error, "handler failed");
+            error!(handler = route.parts.handler, %error, "handler failed");
             CloseFrame::new(CloseCode::INTERNAL, "internal error")
         }
         Err(panic) => {
             error!(
-                handler = route.handler,
+                handler = route.parts.handler,
                 panic = panic_message(&*panic),
                 "handler panicked"
             );

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::handshake::{RequestHead, http_response, write_and_close};
+use crate::extract::PLAIN_TEXT;
 use crate::http::header::{self, HeaderValue};
 use crate::http::{Method, Request, Response, StatusCode};
 
@@ -138,10 +139,9 @@ impl Fallback for Pages {
         let text = |status: StatusCode, body: &'static str| {
             let mut response = Response::new(Bytes::from_static(body.as_bytes()));
             *response.status_mut() = status;
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(PLAIN_TEXT));
             response
         };
         if request.method() != Method::GET && request.method() != Method::HEAD {
@@ -185,9 +185,7 @@ impl SharedFallback {
         *request.uri_mut() = head.uri;
         *request.headers_mut() = head.headers;
         let response = self.0.respond(&request);
-        let (parts, body) = response.into_parts();
-        let bytes = http_response(parts.status, &parts.headers, None, &body, send_body);
-        write_and_close(stream, &bytes).await
+        write_and_close(stream, &http_response(&response, send_body)).await
     }
 }
 

@@ -4,12 +4,15 @@
 
 use std::io;
 
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::origin::OriginPattern;
+use super::origin::{Origin, OriginPattern};
 use crate::extract::Reject;
-use crate::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
-use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use crate::http::header::{
+    CONNECTION, CONTENT_LENGTH, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_PROTOCOL, UPGRADE,
+};
+use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Uri};
 use crate::routing::Route;
 use crate::wire::handshake as wire;
 
@@ -72,14 +75,22 @@ pub(crate) fn request_target(target: &str) -> Result<Uri, BadTarget> {
     if !form_ok || !uri.path().starts_with('/') {
         return Err(BadTarget::Form);
     }
-    if uri.path().split('/').any(is_dot_segment) {
-        return Err(BadTarget::DotSegment);
-    }
+    check_path(uri.path())?;
     Ok(uri)
 }
 
+/// Refuses a path with a `.` or `..` segment (see [`BadTarget::DotSegment`]): the standalone
+/// server checks the request targets it parses with it, the mounted service the paths its
+/// HTTP server parsed.
+pub(crate) fn check_path(path: &str) -> Result<(), BadTarget> {
+    if path.split('/').any(is_dot_segment) {
+        return Err(BadTarget::DotSegment);
+    }
+    Ok(())
+}
+
 /// `.` or `..`, with any of the dots written `%2e` or `%2E`.
-pub(crate) fn is_dot_segment(segment: &str) -> bool {
+fn is_dot_segment(segment: &str) -> bool {
     let rest = segment.as_bytes();
     let mut dots = 0;
     let mut at = 0;
@@ -109,9 +120,15 @@ impl From<io::Error> for ReadError {
     }
 }
 
+impl From<BadTarget> for Reject {
+    fn from(bad: BadTarget) -> Self {
+        bad_request(bad.body())
+    }
+}
+
 impl From<BadTarget> for ReadError {
     fn from(bad: BadTarget) -> Self {
-        ReadError::Refused(Reject::new(StatusCode::BAD_REQUEST).body(bad.body()))
+        ReadError::Refused(bad.into())
     }
 }
 
@@ -196,7 +213,7 @@ pub(crate) fn is_upgrade(head: &RequestHead) -> bool {
 /// `websockets` does, and returns the `Sec-WebSocket-Accept` value, or the HTTP response that
 /// refuses it: a GET over HTTP/1.1 with a `Host`, no body, at most one `Origin`, one
 /// `Sec-WebSocket-Version` of 13 and one `Sec-WebSocket-Key` that is 16 bytes in base64.
-pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Reject> {
+pub(crate) fn accept_key(head: &RequestHead) -> Result<HeaderValue, Reject> {
     if head.method != Method::GET {
         return Err(Reject::new(StatusCode::METHOD_NOT_ALLOWED)
             .header("allow", "GET")
@@ -225,7 +242,10 @@ pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Reject> {
         ));
     }
     match single(head, "sec-websocket-key")? {
-        Some(key) if is_websocket_key(key.as_bytes()) => Ok(wire::accept_key(key.as_bytes())),
+        Some(key) if is_websocket_key(key.as_bytes()) => {
+            let accept = wire::accept_key(key.as_bytes());
+            Ok(HeaderValue::try_from(accept).expect("base64 is a valid header value"))
+        }
         Some(_) => Err(bad_request(
             "Sec-WebSocket-Key must be 16 bytes in base64\n",
         )),
@@ -234,10 +254,7 @@ pub(crate) fn accept_key(head: &RequestHead) -> Result<String, Reject> {
 }
 
 /// The value of a header that may appear at most once: a 400 when it appears more often.
-pub(crate) fn single<'h>(
-    head: &'h RequestHead,
-    name: &str,
-) -> Result<Option<&'h HeaderValue>, Reject> {
+fn single<'h>(head: &'h RequestHead, name: &str) -> Result<Option<&'h HeaderValue>, Reject> {
     let mut values = head.headers.get_all(name).iter();
     let first = values.next();
     if values.next().is_some() {
@@ -266,15 +283,16 @@ pub(crate) fn upgrade_required(body: &'static str) -> Reject {
         .body(body)
 }
 
-/// Checks the `Origin` header against the allow-list: HTTP 403 when it is not on it, 400 when
-/// the request has several. A request without `Origin` comes from a program, not a browser
-/// page (browsers always send it): it passes only when `allow_missing` says so.
+/// Checks the `Origin` header against the allow-list: HTTP 403 when it is not on it. A
+/// request without `Origin` comes from a program, not a browser page (browsers always send
+/// it): it passes only when `allow_missing` says so. [`accept_key`] has refused a request
+/// with several.
 pub(crate) fn check_origin(
     head: &RequestHead,
     allowed: &[OriginPattern],
     allow_missing: bool,
 ) -> Result<(), Reject> {
-    let Some(origin) = single(head, "origin")? else {
+    let Some(origin) = head.headers.get("origin") else {
         if allow_missing {
             return Ok(());
         }
@@ -282,7 +300,9 @@ pub(crate) fn check_origin(
         return Err(Reject::new(StatusCode::FORBIDDEN).body("an Origin header is required\n"));
     };
     let origin = origin.to_str().unwrap_or_default();
-    if allowed.iter().any(|pattern| pattern.matches(origin)) {
+    if let Some(parsed) = Origin::parse(origin)
+        && allowed.iter().any(|pattern| pattern.matches(&parsed))
+    {
         return Ok(());
     }
     tracing::info!(origin = ?truncated(origin), "origin not allowed");
@@ -290,7 +310,7 @@ pub(crate) fn check_origin(
 }
 
 /// At most 64 bytes of `text`, for a log line (cut on a character boundary).
-pub(crate) fn truncated(text: &str) -> &str {
+fn truncated(text: &str) -> &str {
     let mut end = text.len().min(64);
     while !text.is_char_boundary(end) {
         end -= 1;
@@ -313,61 +333,63 @@ pub(crate) fn negotiate_protocol(
         .map(str::trim);
     let offered: Vec<&str> = offered.collect();
     let chosen = route
+        .parts
         .protocols
         .iter()
         .find(|protocol| offered.contains(protocol))
         .copied();
-    if chosen.is_none() && route.protocol_required {
+    if chosen.is_none() && route.parts.protocol_required {
         let body = format!(
             "no acceptable subprotocol: this route speaks {}\n",
-            route.protocols.join(", ")
+            route.parts.protocols.join(", ")
         );
         return Err(Reject::new(StatusCode::BAD_REQUEST).body(body));
     }
     Ok(chosen)
 }
 
-/// Writes `101 Switching Protocols`, with the chosen subprotocol.
+/// `101 Switching Protocols`, with the `Sec-WebSocket-Accept` value and the subprotocol
+/// agreed on: what the standalone server writes and the mounted service returns.
+pub(crate) fn switching_response(
+    accept: HeaderValue,
+    protocol: Option<&'static str>,
+) -> Response<()> {
+    let mut response = Response::new(());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
+    if let Some(protocol) = protocol {
+        // `#[route]` checks that every subprotocol is an HTTP token.
+        headers.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(protocol));
+    }
+    response
+}
+
+/// Writes a [`switching_response`].
 pub(crate) async fn write_switching<S: AsyncWrite + Unpin>(
     stream: &mut S,
-    accept: &str,
-    protocol: Option<&str>,
+    response: &Response<()>,
 ) -> io::Result<()> {
-    let mut response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: {accept}\r\n"
-    );
-    if let Some(protocol) = protocol {
-        response.push_str("sec-websocket-protocol: ");
-        response.push_str(protocol);
-        response.push_str("\r\n");
+    let mut out = status_line(response.status());
+    for (name, value) in response.headers() {
+        header_line(&mut out, name, value);
     }
-    response.push_str("\r\n");
-    stream.write_all(response.as_bytes()).await?;
+    out.extend_from_slice(b"\r\n");
+    stream.write_all(&out).await?;
     stream.flush().await
 }
 
 /// The bytes of an HTTP/1.1 response that ends the connection: `content-length` and
-/// `connection: close` are the server's to set, and replace any the headers hold;
-/// `content-type` defaults to `default_type` when the headers have none. The body is left out
-/// when `send_body` is false (an answer to `HEAD`).
-pub(crate) fn http_response(
-    status: StatusCode,
-    headers: &HeaderMap,
-    default_type: Option<&str>,
-    body: &[u8],
-    send_body: bool,
-) -> Vec<u8> {
-    let reason = status.canonical_reason().unwrap_or("");
-    let mut out = format!("HTTP/1.1 {} {reason}\r\n", status.as_u16()).into_bytes();
-    if let (Some(default_type), false) = (default_type, headers.contains_key(CONTENT_TYPE)) {
-        out.extend_from_slice(format!("content-type: {default_type}\r\n").as_bytes());
-    }
-    for (name, value) in headers {
+/// `connection: close` are the server's to set, and replace any the headers hold. The body is
+/// left out when `send_body` is false (an answer to `HEAD`).
+pub(crate) fn http_response(response: &Response<Bytes>, send_body: bool) -> Vec<u8> {
+    let body = response.body();
+    let mut out = status_line(response.status());
+    for (name, value) in response.headers() {
         if name != CONTENT_LENGTH && name != CONNECTION {
-            out.extend_from_slice(name.as_str().as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
+            header_line(&mut out, name, value);
         }
     }
     out.extend_from_slice(
@@ -381,6 +403,18 @@ pub(crate) fn http_response(
         out.extend_from_slice(body);
     }
     out
+}
+
+fn status_line(status: StatusCode) -> Vec<u8> {
+    let reason = status.canonical_reason().unwrap_or("");
+    format!("HTTP/1.1 {} {reason}\r\n", status.as_u16()).into_bytes()
+}
+
+fn header_line(out: &mut Vec<u8>, name: &HeaderName, value: &HeaderValue) {
+    out.extend_from_slice(name.as_str().as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Writes a refusal and closes; see [`write_and_close`].

@@ -212,7 +212,10 @@ impl Server {
     }
 
     /// How long a client has to send its handshake request; a slower one is disconnected.
-    /// Default: 10 seconds.
+    /// The time covers the TLS handshake and the route's `accept` hook too. Mounted with
+    /// [`into_service`](Self::into_service), where the HTTP server reads the request, it
+    /// bounds the checks and the hook, and a handshake that overruns it gets
+    /// `408 Request Timeout`. Default: 10 seconds.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.config.handshake_timeout = timeout;
         self
@@ -362,8 +365,8 @@ impl Server {
         Ok(self.serve_on(TcpListener::bind(addr).await?))
     }
 
-    /// Serves on a listener the caller has bound. Fails like [`bind`](Self::bind) on a
-    /// missing state.
+    /// Serves on a listener the caller has bound. Fails like [`bind`](Self::bind): when a
+    /// route takes a state the server was not given, or an allowed origin is malformed.
     pub fn listen(self, listener: TcpListener) -> io::Result<Listening> {
         self.check()?;
         Ok(self.serve_on(listener))

@@ -14,16 +14,15 @@ use std::task::Poll;
 use bytes::Bytes;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tracing::{Instrument, debug, warn};
+use tracing::{Instrument, debug};
 
 use super::connection::{self, Accepted};
 use super::handshake::{self, RequestHead};
 use super::limits::Permit;
-use super::shutdown::shutting_down;
+use super::shutdown::within_grace;
 use super::{Context, Server, ServerHandle};
 use crate::extract::Reject;
-use crate::http::header::{CONNECTION, CONTENT_TYPE, UPGRADE};
-use crate::http::{Extensions, HeaderValue, Request, Response, StatusCode, Version, request};
+use crate::http::{Extensions, Request, Response, StatusCode, Version, request};
 use crate::routing::Routes;
 use crate::wire::transport::Transport;
 
@@ -52,13 +51,8 @@ impl Server {
     /// ```
     pub fn into_service(self) -> io::Result<WsService> {
         self.check()?;
-        let routes = self.routes;
         let (shared, handle) = self.into_context();
-        Ok(WsService {
-            shared,
-            handle,
-            routes,
-        })
+        Ok(WsService { shared, handle })
     }
 }
 
@@ -74,6 +68,11 @@ impl Server {
 /// codes, message size limit, keepalive, panic isolation, state, rooms and
 /// [`Sender`](crate::Sender)s. A request that is not an upgrade gets `426 Upgrade Required`
 /// when its path is a route's, `404 Not Found` otherwise.
+///
+/// One difference: the app's HTTP server has read the request already, so the
+/// [`handshake_timeout`](Server::handshake_timeout) bounds the checks and the `accept` hook,
+/// and a handshake that overruns it is answered `408 Request Timeout`, where the standalone
+/// server drops the connection without an answer.
 ///
 /// The [`Request`](crate::Request) that hooks and extractors see carries the HTTP request's
 /// [`extensions`](crate::Request::extensions), where the app's middleware leaves what it
@@ -124,7 +123,6 @@ impl Server {
 pub struct WsService {
     shared: Arc<Context>,
     handle: ServerHandle,
-    routes: Routes,
 }
 
 impl WsService {
@@ -155,14 +153,14 @@ impl WsService {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn routes(&self) -> Routes {
-        self.routes
+        self.shared.matcher.routes()
     }
 }
 
 impl fmt::Debug for WsService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WsService")
-            .field("routes", &self.routes)
+            .field("routes", &self.routes())
             .finish_non_exhaustive()
     }
 }
@@ -221,11 +219,8 @@ async fn answer(
             None => refusal(&Reject::new(StatusCode::NOT_FOUND)),
         };
     }
-    if head.uri.path().split('/').any(handshake::is_dot_segment) {
-        return refusal(
-            &Reject::new(StatusCode::BAD_REQUEST)
-                .body("`.` and `..` path segments are not allowed\n"),
-        );
+    if let Err(bad) = handshake::check_path(head.uri.path()) {
+        return refusal(&bad.into());
     }
     let peer = peer_addr(&extensions);
     let permit = match shared.limits.admit(peer.ip()) {
@@ -241,7 +236,9 @@ async fn answer(
         }
         Err(_) => return refusal(&Reject::new(StatusCode::REQUEST_TIMEOUT)),
     };
-    let response = switching(&accepted);
+    let response = accepted
+        .switching_response()
+        .map(|()| ResponseBody::empty());
     let span = tracing::info_span!("connection", %peer);
     tokio::spawn(serve(shared, upgrade, accepted, permit).instrument(span));
     response
@@ -254,15 +251,7 @@ async fn serve(shared: Arc<Context>, upgrade: OnUpgrade, accepted: Accepted, _pe
         Err(error) => return debug!(%error, "the HTTP server did not upgrade the connection"),
     };
     let transport = Transport::Upgraded(Box::new(TokioIo::new(upgraded)));
-    let mut shutdown = shared.shutdown.clone();
-    let grace = async {
-        shutting_down(&mut shutdown).await;
-        tokio::time::sleep(shared.config.shutdown_timeout).await;
-    };
-    tokio::select! {
-        () = connection::run(&shared, transport, accepted, None) => {}
-        () = grace => warn!("shutdown timeout: cancelling the handler"),
-    }
+    within_grace(&shared, connection::run(&shared, transport, accepted, None)).await;
 }
 
 /// The peer's address: axum's `ConnectInfo`, a `SocketAddr` in the extensions, or none.
@@ -279,34 +268,9 @@ fn peer_addr(extensions: &Extensions) -> SocketAddr {
         .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
 }
 
-/// `101 Switching Protocols`, naming the subprotocol agreed on.
-fn switching(accepted: &Accepted) -> Response<ResponseBody> {
-    let mut response = Response::new(ResponseBody::empty());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let headers = response.headers_mut();
-    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
-    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-    if let Ok(accept) = HeaderValue::try_from(accepted.accept.as_str()) {
-        headers.insert("sec-websocket-accept", accept);
-    }
-    if let Some(protocol) = accepted.protocol() {
-        headers.insert("sec-websocket-protocol", HeaderValue::from_static(protocol));
-    }
-    response
-}
-
-/// A refusal as an HTTP response: its status, headers and body (plain text unless a header
-/// says otherwise).
+/// A refusal as an HTTP response (see [`Reject::to_response`]).
 fn refusal(refusal: &Reject) -> Response<ResponseBody> {
-    let body = Bytes::copy_from_slice(refusal.body_text().as_bytes());
-    let mut response = Response::new(ResponseBody::new(body));
-    *response.status_mut() = refusal.status();
-    *response.headers_mut() = refusal.headers().clone();
-    response
-        .headers_mut()
-        .entry(CONTENT_TYPE)
-        .or_insert(HeaderValue::from_static("text/plain; charset=utf-8"));
-    response
+    refusal.to_response().map(ResponseBody::new)
 }
 
 /// The body of a [`WsService`] response: empty for the `101`, the refusal's text otherwise.

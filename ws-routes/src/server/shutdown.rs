@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{Notify, watch};
 
+use super::Context;
+
 /// A handle on a running server: shut it down gracefully, or read how many connections it
 /// holds. Cheap to clone.
 ///
@@ -120,6 +122,23 @@ impl ServerHandle {
 pub(crate) async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns must not live across an await: drop it at once.
     drop(shutdown.wait_for(|down| *down).await);
+}
+
+/// Runs one connection's `serving` to its end, or cancels it (dropping its permit) once the
+/// [`shutdown_timeout`](crate::Server::shutdown_timeout) has passed after a shutdown started:
+/// the grace of a connection that no accept loop holds, on a mounted service or a test
+/// server. (A bound server's accept loop holds its connections' tasks and cancels them
+/// together, after the same timeout.)
+pub(crate) async fn within_grace(shared: &Context, serving: impl Future<Output = ()>) {
+    let mut shutdown = shared.shutdown.clone();
+    let grace = async {
+        shutting_down(&mut shutdown).await;
+        tokio::time::sleep(shared.config.shutdown_timeout).await;
+    };
+    tokio::select! {
+        () = serving => {}
+        () = grace => tracing::warn!("shutdown timeout: cancelling the handler"),
+    }
 }
 
 /// Completes when the process receives SIGINT (Ctrl-C) or, on Unix, SIGTERM: give it to
