@@ -127,7 +127,7 @@ async fn the_asyncapi_document_describes_the_typed_events() {
 #[tokio::test]
 #[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn two_chat_servers_share_rooms_through_redis() {
-    let Some(redis) = Redis::start() else { return };
+    let redis = Redis::start();
     let url = redis.url();
     let one = start(&["--redis", &url]);
     let two = start(&["--redis", &url]);

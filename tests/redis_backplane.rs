@@ -5,8 +5,7 @@
 //!
 //! The tests that need `redis-server` are `#[ignore]`d, so that plain `cargo test` lists them as
 //! ignored; `scripts/test` installs it and runs them with `--include-ignored`. Run without it,
-//! they return early with a note, or fail when `WS_ROUTES_REQUIRE_REDIS` is set (as
-//! `scripts/test` does).
+//! they fail saying what is missing.
 
 mod support;
 
@@ -143,7 +142,7 @@ async fn wait_for_count<F: Future<Output = usize>>(mut count: impl FnMut() -> F,
 #[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn two_servers_share_broadcasts_and_presence() {
     logs();
-    let Some(redis) = Redis::start() else { return };
+    let redis = Redis::start();
     let (addr_a, rooms_a) = server(&redis.url()).await;
     let (addr_b, rooms_b) = server(&redis.url()).await;
     let mut on_a = join(addr_a, "lobby").await;
@@ -241,12 +240,11 @@ enum First {
 /// must have counted.
 async fn numbered_broadcasts_survive_an_outage(outage: Duration, first: First, persistent: bool) {
     logs();
-    let started = if persistent {
+    let mut redis = if persistent {
         Redis::start_persistent()
     } else {
         Redis::start()
     };
-    let Some(mut redis) = started else { return };
     let proxy_a = Proxy::start(redis.port()).await;
     let proxy_b = Proxy::start(redis.port()).await;
     let (addr_a, rooms_a) = server(&proxy_a.url()).await;
@@ -367,7 +365,7 @@ async fn an_emptied_redis_loses_only_what_it_held_and_says_so_long() {
 #[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn a_server_away_past_the_retention_window_counts_what_it_missed() {
     logs();
-    let Some(redis) = Redis::start() else { return };
+    let redis = Redis::start();
     let proxy_b = Proxy::start(redis.port()).await;
     // No retention: each round of XADDs trims what is older than the last round.
     let rooms_a = builder(&redis.url())
@@ -432,9 +430,7 @@ fn padded(label: &str, len: usize) -> String {
 async fn the_outbox_keeps_to_its_budget_while_redis_is_down() {
     logs();
     logs();
-    let Some(mut redis) = Redis::start() else {
-        return;
-    };
+    let mut redis = Redis::start();
     // Eight 1,000-byte broadcasts to "lobby" fill the budget exactly: each costs its
     // envelope (21 bytes of header, the room, the payload) and 64 bytes of bookkeeping.
     let cost = 21 + "lobby".len() + 1000 + 64;
@@ -515,7 +511,7 @@ async fn the_outbox_keeps_to_its_budget_while_redis_is_down() {
 #[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn a_server_without_the_secret_is_not_heard() {
     logs();
-    let Some(redis) = Redis::start() else { return };
+    let redis = Redis::start();
     let with = |secret: &str| builder(&redis.url()).redis_secret(secret).build().unwrap();
     let (rooms_a, rooms_b, rooms_c) = (with("s3cret"), with("wrong"), with("s3cret"));
     let mut members = Vec::new();
@@ -576,7 +572,7 @@ async fn a_rediss_url_is_accepted() {
 #[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn room_names_and_rooms_per_member_are_capped() {
     logs();
-    let Some(redis) = Redis::start() else { return };
+    let redis = Redis::start();
     let rooms_a = builder(&redis.url())
         .max_room_name(8)
         .max_rooms_per_member(2)
@@ -598,7 +594,7 @@ async fn room_names_and_rooms_per_member_are_capped() {
 #[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn a_broadcast_to_a_room_name_past_the_cap_reaches_no_server() {
     logs();
-    let Some(redis) = Redis::start() else { return };
+    let redis = Redis::start();
     let rooms_a = builder(&redis.url()).max_room_name(8).build().unwrap();
     serve(rooms_a.clone()).await;
     // B takes longer names: its member is in a room that A cannot name.
@@ -616,7 +612,7 @@ async fn a_broadcast_to_a_room_name_past_the_cap_reaches_no_server() {
 #[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn broadcasts_that_redis_refuses_wait_and_go_out_in_order() {
     logs();
-    let Some(redis) = Redis::start() else { return };
+    let redis = Redis::start();
     let (_, rooms_a) = server(&redis.url()).await;
     let (addr_b, rooms_b) = server(&redis.url()).await;
     let mut on_b = join(addr_b, "lobby").await;
@@ -658,7 +654,7 @@ async fn broadcasts_that_redis_refuses_wait_and_go_out_in_order() {
 #[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn a_presence_hash_lost_behind_a_server_s_back_is_written_again() {
     logs();
-    let Some(redis) = Redis::start() else { return };
+    let redis = Redis::start();
     // A heartbeat every second.
     let rooms_a = builder(&redis.url()).build().unwrap();
     let addr_a = serve(rooms_a.clone()).await;
@@ -736,7 +732,7 @@ impl Drop for Crashable {
 #[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn a_crashed_server_s_presence_expires() {
     logs();
-    let Some(redis) = Redis::start() else { return };
+    let redis = Redis::start();
     let (_, rooms_a) = server(&redis.url()).await;
     let mut crashable = tokio::task::spawn_blocking({
         let url = redis.url();

@@ -18,15 +18,16 @@ pub struct Redis {
 
 impl Redis {
     /// Starts one without persistence on a free port (it comes back empty after
-    /// [`start_again`](Self::start_again)), or `None` (skip) when the binary is missing.
-    pub fn start() -> Option<Redis> {
+    /// [`start_again`](Self::start_again)); fails the test, saying so, when the binary is
+    /// missing (the tests that need it are `#[ignore]`d for plain `cargo test`).
+    pub fn start() -> Redis {
         Self::start_with(free_port(), None)
     }
 
     /// Starts one that writes every command to an append-only file before answering
     /// (`appendfsync always`), in a directory of its own, so that it comes back after a kill
     /// with everything it acknowledged: a deployment that keeps its data.
-    pub fn start_persistent() -> Option<Redis> {
+    pub fn start_persistent() -> Redis {
         let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("ws-routes-redis-{}-{port}", std::process::id()));
@@ -34,16 +35,11 @@ impl Redis {
         Self::start_with(port, Some(dir))
     }
 
-    fn start_with(port: u16, dir: Option<PathBuf>) -> Option<Redis> {
+    fn start_with(port: u16, dir: Option<PathBuf>) -> Redis {
         match Self::spawn(port, dir) {
-            Ok(redis) => Some(redis),
+            Ok(redis) => redis,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                assert!(
-                    std::env::var_os("WS_ROUTES_REQUIRE_REDIS").is_none(),
-                    "redis-server is not installed; `scripts/test` installs it"
-                );
-                eprintln!("skipped: redis-server is not installed; run `scripts/test`");
-                None
+                panic!("redis-server is not installed; `scripts/test` installs it")
             }
             Err(error) => panic!("could not start redis-server: {error}"),
         }
