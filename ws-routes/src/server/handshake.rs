@@ -16,9 +16,6 @@ use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCo
 use crate::routing::Route;
 use crate::wire::handshake as wire;
 
-/// The most headers a handshake request may carry.
-const MAX_HEADERS: usize = 64;
-
 /// A parsed request head.
 #[derive(Debug)]
 pub(crate) struct RequestHead {
@@ -156,7 +153,7 @@ pub(crate) async fn read_head<S: AsyncRead + Unpin>(
         if stream.read_buf(&mut buf).await? == 0 {
             return Err(ReadError::Io(io::ErrorKind::UnexpectedEof.into()));
         }
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut headers = [httparse::EMPTY_HEADER; wire::MAX_HEADERS];
         let mut request = httparse::Request::new(&mut headers);
         match request.parse(&buf) {
             Ok(httparse::Status::Partial) => continue,
@@ -180,12 +177,7 @@ fn head_from(
     else {
         return Err(malformed());
     };
-    let mut headers = HeaderMap::with_capacity(request.headers.len());
-    for header in request.headers.iter() {
-        let name = HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| malformed())?;
-        let value = HeaderValue::from_bytes(header.value).map_err(|_| malformed())?;
-        headers.append(name, value);
-    }
+    let headers = wire::header_map(request.headers).ok_or_else(malformed)?;
     let uri = request_target(target)?;
     Ok(RequestHead {
         method,
@@ -198,15 +190,8 @@ fn head_from(
 
 /// Whether `head` asks for a WebSocket upgrade (a plain HTTP request does not).
 pub(crate) fn is_upgrade(head: &RequestHead) -> bool {
-    let has_token = |name: &str, token: &str| {
-        head.headers
-            .get_all(name)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .any(|item| item.trim().eq_ignore_ascii_case(token))
-    };
-    has_token("upgrade", "websocket") && has_token("connection", "upgrade")
+    wire::has_token(&head.headers, "upgrade", "websocket")
+        && wire::has_token(&head.headers, "connection", "upgrade")
 }
 
 /// Checks the rest of an upgrade request (see [`is_upgrade`]) as strictly as Python's

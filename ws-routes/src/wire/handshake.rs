@@ -19,8 +19,8 @@ const MAX_RESPONSE_HEAD: usize = 16 << 10;
 /// The most of a refusal's body the client reads.
 const MAX_REFUSAL_BODY: usize = 64 << 10;
 
-/// The most headers a response may have.
-const MAX_HEADERS: usize = 64;
+/// The most headers a handshake request or response may have.
+pub(crate) const MAX_HEADERS: usize = 64;
 
 /// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key`.
 pub(crate) fn accept_key(key: &[u8]) -> String {
@@ -63,7 +63,9 @@ pub(crate) async fn client(
             Ok(httparse::Status::Complete(head_len)) => {
                 let status = StatusCode::from_u16(response.code.unwrap_or_default())
                     .map_err(|_| handshake("invalid status code"))?;
-                break (status, header_map(response.headers)?, head_len);
+                let headers = header_map(response.headers)
+                    .ok_or_else(|| handshake("an invalid header in the response"))?;
+                break (status, headers, head_len);
             }
             Ok(httparse::Status::Partial) if buffer.len() < MAX_RESPONSE_HEAD => {
                 buffer.reserve(1024);
@@ -130,19 +132,10 @@ fn request(
 /// The checks of RFC 6455 section 4.1 on a `101` response to a request that offered the
 /// subprotocols `offered`.
 fn check(headers: &HeaderMap, key: &str, offered: &[&str]) -> Result<(), Error> {
-    let has = |name: &str, token: &str| {
-        headers.get_all(name).iter().any(|value| {
-            value.to_str().is_ok_and(|value| {
-                value
-                    .split(',')
-                    .any(|item| item.trim().eq_ignore_ascii_case(token))
-            })
-        })
-    };
-    if !has("upgrade", "websocket") {
+    if !has_token(headers, "upgrade", "websocket") {
         return Err(handshake("the response has no `Upgrade: websocket`"));
     }
-    if !has("connection", "upgrade") {
+    if !has_token(headers, "connection", "upgrade") {
         return Err(handshake("the response has no `Connection: upgrade`"));
     }
     let accept = headers
@@ -190,16 +183,25 @@ async fn refusal_body(
     (!body.is_empty()).then(|| std::mem::take(body))
 }
 
-fn header_map(headers: &[httparse::Header<'_>]) -> Result<HeaderMap, Error> {
+/// The headers httparse parsed, as a `HeaderMap`; `None` when one is not valid HTTP.
+pub(crate) fn header_map(headers: &[httparse::Header<'_>]) -> Option<HeaderMap> {
     let mut map = HeaderMap::with_capacity(headers.len());
     for header in headers {
-        let name = HeaderName::from_bytes(header.name.as_bytes())
-            .map_err(|_| handshake("invalid header name in the response"))?;
-        let value = HeaderValue::from_bytes(header.value)
-            .map_err(|_| handshake("invalid header value in the response"))?;
+        let name = HeaderName::from_bytes(header.name.as_bytes()).ok()?;
+        let value = HeaderValue::from_bytes(header.value).ok()?;
         map.append(name, value);
     }
-    Ok(map)
+    Some(map)
+}
+
+/// Whether one of the comma-separated items of the `name` headers is `token` (any case).
+pub(crate) fn has_token(headers: &HeaderMap, name: &str, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|item| item.trim().eq_ignore_ascii_case(token))
 }
 
 fn handshake(what: &str) -> Error {
