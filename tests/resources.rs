@@ -198,8 +198,9 @@ fn every_reply_arrives_exactly_once_in_order_and_memory_stays_bounded() {
             peak = peak.max(resident_memory());
         }
         let growth = peak.saturating_sub(before);
-        // 200 connections hold a few MiB at most (the README measures 8 KiB per idle connection);
-        // 64 MiB is generous for a debug build and catches anything kept per message.
+        // 200 connections hold a few MiB at most (the README measures about 6 KiB per idle
+        // connection); 64 MiB is generous for a debug build and catches anything kept per
+        // message.
         assert!(
             growth < 64 << 20,
             "resident memory grew by {growth} bytes over {} messages",
