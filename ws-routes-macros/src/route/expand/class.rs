@@ -9,7 +9,6 @@ use syn::{FnArg, ReturnType};
 
 use super::{bind_from_connection, call_span, parse_param, requires, route_parts};
 use crate::crate_path::crate_path_at;
-use crate::route::lifecycle::Returns;
 use crate::route::model::{Accept, Argument, Class, Event, Handle, HookArgument, Route};
 
 pub(super) fn expand(krate: &TokenStream, route: &Route, class: &Class) -> TokenStream {
@@ -95,29 +94,27 @@ fn forwarder(krate: &TokenStream, class: &Class, event: &Event) -> TokenStream {
         .map(|(payload, span)| payload.convert(krate, span));
     let call = quote!(<#self_ty>::#ident(self, #(#values),*).await);
     let forwarder = &event.forwarder;
-    match event.method.spec().returns {
-        Returns::Nothing => quote! {
+    if event.method.spec().returns_nothing {
+        return quote! {
             fn #forwarder(&mut self, #(#parameters),*)
                 -> impl ::core::future::Future<Output = ()> + ::core::marker::Send
             {
                 async move { #call; }
             }
-        },
-        Returns::Outcome | Returns::Instance => {
-            let returns = match &event.sig.output {
-                ReturnType::Type(_, ty) => ty.span(),
-                ReturnType::Default => ident.span(),
-            };
-            let body = quote_spanned! {returns=>
-                async move { #krate::__private::HandlerReturn::__outcome(#call) }
-            };
-            quote! {
-                fn #forwarder(&mut self, #(#parameters),*) -> impl ::core::future::Future<
-                    Output = #krate::__private::Outcome,
-                > + ::core::marker::Send {
-                    #body
-                }
-            }
+        };
+    }
+    let returns = match &event.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => ident.span(),
+    };
+    let body = quote_spanned! {returns=>
+        async move { #krate::__private::HandlerReturn::__outcome(#call) }
+    };
+    quote! {
+        fn #forwarder(&mut self, #(#parameters),*) -> impl ::core::future::Future<
+            Output = #krate::__private::Outcome,
+        > + ::core::marker::Send {
+            #body
         }
     }
 }

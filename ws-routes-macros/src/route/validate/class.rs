@@ -5,7 +5,7 @@ use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, ReceiverKind, ReturnType, Signa
 
 use super::{Params, arguments, forbid_generics, require_async};
 use crate::diagnostics::{Diagnostics, closest};
-use crate::route::lifecycle::{Arguments, Method, Payload, Receiver, Returns, Spec};
+use crate::route::lifecycle::{Arguments, Method, Payload, Receiver, Spec};
 use crate::route::model::{Accept, Argument, Class, Event, Handle, HookArgument};
 use crate::route::parse::Args;
 
@@ -53,11 +53,11 @@ pub(super) fn validate(
             continue;
         };
         let spec = kind.spec();
-        check(spec, method, diagnostics);
+        check(&spec, method, diagnostics);
         let sig = method.sig.clone();
         match (spec.arguments, kind.forwarder()) {
-            (Arguments::Fixed(payloads), Some(forwarder)) => {
-                check_count(spec, payloads, &sig, diagnostics);
+            (Arguments::Fixed { payloads, .. }, Some(forwarder)) => {
+                check_count(&spec, payloads, &sig, diagnostics);
                 if let Some(other) = events.iter().find(|event| event.forwarder == forwarder) {
                     exclusive(other.method, &sig, diagnostics);
                 }
@@ -155,12 +155,13 @@ fn unknown_method(method: &ImplItemFn, diagnostics: &mut Diagnostics) {
 fn check(spec: &Spec, method: &ImplItemFn, diagnostics: &mut Diagnostics) {
     let sig = &method.sig;
     let what = format!("`{}`", spec.name);
-    if spec.must_be_async {
+    if spec.must_be_async() {
         require_async(sig, &what, spec.example, diagnostics);
     }
     forbid_generics(sig, &what, diagnostics);
     check_receiver(spec, sig, diagnostics);
-    if let (Returns::Nothing, ReturnType::Type(_, ty)) = (spec.returns, &sig.output)
+    if spec.returns_nothing
+        && let ReturnType::Type(_, ty) = &sig.output
         && !matches!(&**ty, Type::Tuple(tuple) if tuple.elems.is_empty())
     {
         diagnostics.error_spanned(
