@@ -1,6 +1,7 @@
 //! The methods of a class-style route, in one table: what each takes and returns, the
 //! signature its errors suggest, and the `ClassRoute` method that forwards to it. Validation
-//! reads the rules, expansion the forwarding; neither names a method on its own.
+//! reads the rules, expansion the forwarding; beyond telling the `accept` and `handle` hooks
+//! from the event methods, neither names a method on its own.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};

@@ -3,7 +3,7 @@
 
 use syn::{ItemFn, ItemImpl, LitStr, Path, ReturnType, Signature, Type};
 
-use super::lifecycle::{Method, Payload};
+use super::lifecycle::Method;
 use crate::pattern::Segment;
 
 /// A valid route.
@@ -87,11 +87,8 @@ pub(crate) struct Handle {
 
 /// An event method, forwarded to by `ClassRoute`.
 pub(crate) struct Event {
+    /// Its row of the table says what it takes and which `ClassRoute` method forwards to it.
     pub(crate) method: Method,
-    /// The `ClassRoute` method that forwards to it.
-    pub(crate) forwarder: syn::Ident,
-    /// What it takes after `&mut self`, from its row of the table.
-    pub(crate) payloads: &'static [Payload],
     pub(crate) sig: Signature,
 }
 

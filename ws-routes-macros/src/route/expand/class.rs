@@ -9,6 +9,7 @@ use syn::{FnArg, ReturnType};
 
 use super::{bind_from_connection, call_span, parse_param, requires, route_parts};
 use crate::crate_path::crate_path_at;
+use crate::route::lifecycle::Arguments;
 use crate::route::model::{Accept, Argument, Class, Event, Handle, HookArgument, Route};
 
 pub(super) fn expand(krate: &TokenStream, route: &Route, class: &Class) -> TokenStream {
@@ -30,7 +31,7 @@ pub(super) fn expand(krate: &TokenStream, route: &Route, class: &Class) -> Token
     let forwarders = class
         .events
         .iter()
-        .map(|event| forwarder(krate, class, event));
+        .filter_map(|event| forwarder(krate, class, event));
     let run = match &class.handle {
         Some(handle) => run_handle(krate, class, handle),
         None => {
@@ -74,10 +75,19 @@ pub(super) fn expand(krate: &TokenStream, route: &Route, class: &Class) -> Token
 
 /// The `ClassRoute` method that forwards to an event method, built from its row of the table.
 /// The call carries the span of the user's return type, and each payload conversion that of
-/// the user's argument type, so that a wrong type is reported where it is written.
-fn forwarder(krate: &TokenStream, class: &Class, event: &Event) -> TokenStream {
+/// the user's argument type, so that a wrong type is reported where it is written. `None` for
+/// a method that no `ClassRoute` method forwards to (validation makes none an event).
+fn forwarder(krate: &TokenStream, class: &Class, event: &Event) -> Option<TokenStream> {
+    let spec = event.method.spec();
+    let Arguments::Fixed {
+        payloads,
+        forwarder,
+    } = spec.arguments
+    else {
+        return None;
+    };
+    let forwarder = format_ident!("{}", forwarder);
     let self_ty = &class.block.self_ty;
-    let payloads = event.payloads;
     let ident = &event.sig.ident;
     let user_types = event.sig.inputs.iter().filter_map(|input| match input {
         FnArg::Typed(typed) => Some(typed.ty.span()),
@@ -93,15 +103,14 @@ fn forwarder(krate: &TokenStream, class: &Class, event: &Event) -> TokenStream {
         .zip(user_types)
         .map(|(payload, span)| payload.convert(krate, span));
     let call = quote!(<#self_ty>::#ident(self, #(#values),*).await);
-    let forwarder = &event.forwarder;
-    if event.method.spec().returns_nothing {
-        return quote! {
+    if spec.returns_nothing {
+        return Some(quote! {
             fn #forwarder(&mut self, #(#parameters),*)
                 -> impl ::core::future::Future<Output = ()> + ::core::marker::Send
             {
                 async move { #call; }
             }
-        };
+        });
     }
     let returns = match &event.sig.output {
         ReturnType::Type(_, ty) => ty.span(),
@@ -110,13 +119,13 @@ fn forwarder(krate: &TokenStream, class: &Class, event: &Event) -> TokenStream {
     let body = quote_spanned! {returns=>
         async move { #krate::__private::HandlerReturn::__outcome(#call) }
     };
-    quote! {
+    Some(quote! {
         fn #forwarder(&mut self, #(#parameters),*) -> impl ::core::future::Future<
             Output = #krate::__private::Outcome,
         > + ::core::marker::Send {
             #body
         }
-    }
+    })
 }
 
 /// The body of `__run` for a `handle` method: bind its arguments, call it.

@@ -55,20 +55,8 @@ pub(super) fn validate(
         let spec = kind.spec();
         check(&spec, method, diagnostics);
         let sig = method.sig.clone();
-        match (spec.arguments, kind.forwarder()) {
-            (Arguments::Fixed { payloads, .. }, Some(forwarder)) => {
-                check_count(&spec, payloads, &sig, diagnostics);
-                if let Some(other) = events.iter().find(|event| event.forwarder == forwarder) {
-                    exclusive(other.method, &sig, diagnostics);
-                }
-                events.push(Event {
-                    method: kind,
-                    forwarder,
-                    payloads,
-                    sig,
-                });
-            }
-            _ if kind == Method::Accept => {
+        match kind {
+            Method::Accept => {
                 let arguments = arguments(&sig, params, diagnostics);
                 accept = Some(Accept {
                     is_async: sig.asyncness.is_some(),
@@ -76,7 +64,7 @@ pub(super) fn validate(
                     arguments: hook_arguments(&sig, arguments),
                 });
             }
-            _ => {
+            Method::Handle => {
                 let by_value = sig
                     .receiver()
                     .is_some_and(|receiver| matches!(receiver.kind, ReceiverKind::Value));
@@ -85,6 +73,16 @@ pub(super) fn validate(
                     sig,
                     by_value,
                 });
+            }
+            _ => {
+                let forwarder = kind.forwarder();
+                if let Some(other) = events
+                    .iter()
+                    .find(|event| event.method.forwarder() == forwarder)
+                {
+                    exclusive(other.method, &sig, diagnostics);
+                }
+                events.push(Event { method: kind, sig });
             }
         }
     }
@@ -151,7 +149,7 @@ fn unknown_method(method: &ImplItemFn, diagnostics: &mut Diagnostics) {
     );
 }
 
-/// Checks `method` against the rules of its row of the table that all methods have.
+/// Checks `method` against the rules of its row of the table.
 fn check(spec: &Spec, method: &ImplItemFn, diagnostics: &mut Diagnostics) {
     let sig = &method.sig;
     let what = format!("`{}`", spec.name);
@@ -169,6 +167,9 @@ fn check(spec: &Spec, method: &ImplItemFn, diagnostics: &mut Diagnostics) {
             format!("{what} returns nothing: the connection is already closed"),
             format!("remove the return type, and handle failures inside {what}"),
         );
+    }
+    if let Arguments::Fixed { payloads, .. } = spec.arguments {
+        check_count(spec, payloads, sig, diagnostics);
     }
 }
 
