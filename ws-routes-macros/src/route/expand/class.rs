@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ReturnType};
 
-use super::{bind_from_connection, call_span, parse_param, requires, route_parts};
+use super::{bind_from_connection, bind_param, call_span, requires, route_parts};
 use crate::crate_path::crate_path_at;
 use crate::route::lifecycle::Arguments;
 use crate::route::model::{Accept, Argument, Class, Event, Handle, HookArgument, Route};
@@ -182,18 +182,20 @@ fn accept_call(krate: &TokenStream, class: &Class, accept: &Accept) -> TokenStre
         };
         match argument {
             Argument::Param { index, name, ty } => {
-                let parse = parse_param(krate, quote!(__request.path()), *index, name, ty);
-                bindings.push(quote! {
-                    let #variable: #ty = match #parse {
-                        ::core::result::Result::Ok(value) => value,
-                        ::core::result::Result::Err(error) => {
-                            let outcome = #krate::__private::Outcome::from(error);
+                bindings.push(bind_param(
+                    krate,
+                    quote!(__request.path()),
+                    &variable,
+                    (*index, name, ty),
+                    |error| {
+                        quote! {
+                            let outcome = #krate::__private::Outcome::from(#error);
                             return ::core::result::Result::Ok(
                                 #krate::__private::Admitted::closing(__request, outcome),
                             );
                         }
-                    };
-                });
+                    },
+                ));
             }
             Argument::Extract { ty } => {
                 bindings.push(quote_spanned! {ty.span()=>
