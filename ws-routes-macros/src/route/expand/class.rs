@@ -11,11 +11,12 @@ use super::{bind_from_connection, bind_param, call_span, requires, route_parts};
 use crate::crate_path::crate_path_at;
 use crate::route::lifecycle::Arguments;
 use crate::route::model::{Accept, Argument, Class, Event, Handle, HookArgument, Route};
+use crate::route::{NamedAfter, name};
 
 pub(super) fn expand(krate: &TokenStream, route: &Route, class: &Class) -> TokenStream {
     let block = &class.block;
     let self_ty = &block.self_ty;
-    let name = quote!(#self_ty).to_string().replace(' ', "");
+    let name = name(NamedAfter::Class(self_ty));
     let hook_arguments = class.accept.iter().flat_map(|accept| {
         accept
             .arguments

@@ -22,12 +22,6 @@ pub(crate) fn route(krate: &TokenStream, route: &Route) -> TokenStream {
     }
 }
 
-/// The handler's name without `r#`.
-fn unraw(ident: &Ident) -> String {
-    let name = ident.to_string();
-    name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
-}
-
 /// `ident` re-spanned onto the return type, so that a return type that is not allowed is
 /// reported there.
 fn call_span(ident: &Ident, sig: &Signature) -> Ident {
