@@ -23,15 +23,20 @@ pub(crate) fn route(args: TokenStream, item: TokenStream) -> TokenStream {
     let target = parse::target(item.clone())
         .map_err(|error| diagnostics.push(error))
         .ok();
+    let target = match (args, target) {
+        (Some(args), Some(target)) => {
+            let route = validate::route(args, target, &mut diagnostics);
+            if diagnostics.is_empty() {
+                return expand::route(&krate, &route);
+            }
+            Some(route.handler.into_target())
+        }
+        (_, target) => target,
+    };
+    // Built only here: a valid route needs no stand-in.
     let stand_in = target
         .as_ref()
         .and_then(|target| fallback::stand_in(target, &krate));
-    if let (Some(args), Some(target)) = (args, target) {
-        let route = validate::route(args, target, &mut diagnostics);
-        if diagnostics.is_empty() {
-            return expand::route(&krate, &route);
-        }
-    }
     fallback::rejected(item, stand_in, diagnostics)
 }
 

@@ -4,6 +4,7 @@
 use syn::{ItemFn, ItemImpl, LitStr, Path, ReturnType, Signature, Type};
 
 use super::lifecycle::Method;
+use super::parse::Target;
 use crate::pattern::Segment;
 
 /// A valid route.
@@ -43,6 +44,16 @@ pub(crate) struct Protocols {
 pub(crate) enum Handler {
     Function(Box<Function>),
     Class(Box<Class>),
+}
+
+impl Handler {
+    /// The item as validation received it.
+    pub(crate) fn into_target(self) -> Target {
+        match self {
+            Handler::Function(function) => Target::Function(function.item),
+            Handler::Class(class) => Target::Class(class.block),
+        }
+    }
 }
 
 /// `#[route]` on an `async fn`.
