@@ -8,6 +8,7 @@ use quote::quote;
 use syn::ItemImpl;
 
 use super::parse::Target;
+use super::{NamedAfter, name};
 use crate::diagnostics::Diagnostics;
 
 pub(crate) fn rejected(
@@ -31,7 +32,7 @@ pub(crate) fn stand_in(target: &Target, krate: &TokenStream) -> Option<TokenStre
         Target::Function(function) => {
             let ident = &function.sig.ident;
             let vis = &function.vis;
-            let route = route(krate, &ident.to_string());
+            let route = route(krate, &name(NamedAfter::Function(ident)));
             Some(quote! {
                 #[doc(hidden)]
                 #[allow(non_camel_case_types, dead_code)]
@@ -46,7 +47,7 @@ pub(crate) fn stand_in(target: &Target, krate: &TokenStream) -> Option<TokenStre
             generics, self_ty, ..
         }) => {
             let (impl_generics, _, where_clause) = generics.split_for_impl();
-            let route = route(krate, &quote!(#self_ty).to_string());
+            let route = route(krate, &name(NamedAfter::Class(self_ty)));
             Some(quote! {
                 impl #impl_generics #krate::__private::RouteItem for #self_ty #where_clause {
                     const ROUTE: #krate::Route = #route;

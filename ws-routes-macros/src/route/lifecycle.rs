@@ -1,6 +1,7 @@
 //! The methods of a class-style route, in one table: what each takes and returns, the
 //! signature its errors suggest, and the `ClassRoute` method that forwards to it. Validation
-//! reads the rules, expansion the forwarding; neither names a method on its own.
+//! reads the rules, expansion the forwarding; beyond telling the `accept` and `handle` hooks
+//! from the event methods, neither names a method on its own.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -36,19 +37,12 @@ pub(crate) enum Receiver {
 pub(crate) enum Arguments {
     /// Path parameters and extractors, as a function route does (plus `&Request` in `accept`).
     Route,
-    /// Exactly these, in this order.
-    Fixed(&'static [Payload]),
-}
-
-/// What a method returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Returns {
-    /// The instance, or `Result<Self, E>` with `E: Into<Reject>` (checked by `AcceptReturn`).
-    Instance,
-    /// What a function route may return (checked by `HandlerReturn`).
-    Outcome,
-    /// Nothing.
-    Nothing,
+    /// Exactly these, in this order, passed on by the `ClassRoute` method `forwarder` (for the
+    /// event methods): two methods that share one are mutually exclusive.
+    Fixed {
+        payloads: &'static [Payload],
+        forwarder: &'static str,
+    },
 }
 
 /// An argument that a lifecycle method receives from the connection.
@@ -64,18 +58,44 @@ pub(crate) enum Payload {
 }
 
 /// One row of the table.
+#[derive(Clone, Copy)]
 pub(crate) struct Spec {
     pub(crate) name: &'static str,
     pub(crate) receiver: Receiver,
     pub(crate) arguments: Arguments,
-    pub(crate) returns: Returns,
-    /// `accept` may be a plain `fn`; the others run on the connection and must be `async`.
-    pub(crate) must_be_async: bool,
+    /// The method returns nothing (the others return what a function route may, or for
+    /// `accept` the instance, as the traits that expansion names check).
+    pub(crate) returns_nothing: bool,
     /// The signature that errors about this method suggest.
     pub(crate) example: &'static str,
-    /// The `ClassRoute` method that forwards to it, for the event methods: two methods that
-    /// share one are mutually exclusive.
-    pub(crate) forwarder: Option<&'static str>,
+}
+
+impl Spec {
+    /// `accept`, which builds the instance, may be a plain `fn`; the others run on the
+    /// connection and must be `async`.
+    pub(crate) fn must_be_async(&self) -> bool {
+        self.receiver != Receiver::Forbidden
+    }
+}
+
+/// The row of an event method: it takes `&mut self` and `payloads`, and returns what a
+/// function route may.
+const fn event(
+    name: &'static str,
+    payloads: &'static [Payload],
+    forwarder: &'static str,
+    example: &'static str,
+) -> Spec {
+    Spec {
+        name,
+        receiver: Receiver::Mutable,
+        arguments: Arguments::Fixed {
+            payloads,
+            forwarder,
+        },
+        returns_nothing: false,
+        example,
+    }
 }
 
 impl Method {
@@ -96,86 +116,70 @@ impl Method {
             .find(|method| method.spec().name == name)
     }
 
-    pub(crate) const fn spec(self) -> &'static Spec {
+    pub(crate) const fn spec(self) -> Spec {
         match self {
-            Method::Accept => &Spec {
+            Method::Accept => Spec {
                 name: "accept",
                 receiver: Receiver::Forbidden,
                 arguments: Arguments::Route,
-                returns: Returns::Instance,
-                must_be_async: false,
+                returns_nothing: false,
                 example: "async fn accept(request: &Request, name: String) -> Result<Self, Reject>",
-                forwarder: None,
             },
-            Method::Handle => &Spec {
+            Method::Handle => Spec {
                 name: "handle",
                 receiver: Receiver::OwnedOrMutable,
                 arguments: Arguments::Route,
-                returns: Returns::Outcome,
-                must_be_async: true,
+                returns_nothing: false,
                 example: "async fn handle(self, ws: WebSocket)",
-                forwarder: None,
             },
-            Method::OnOpen => &Spec {
-                name: "on_open",
-                receiver: Receiver::Mutable,
-                arguments: Arguments::Fixed(&[Payload::Session]),
-                returns: Returns::Outcome,
-                must_be_async: true,
-                example: "async fn on_open(&mut self, session: &mut Session)",
-                forwarder: Some("__on_open"),
-            },
-            Method::OnText => &Spec {
-                name: "on_text",
-                receiver: Receiver::Mutable,
-                arguments: Arguments::Fixed(&[Payload::Session, Payload::Text]),
-                returns: Returns::Outcome,
-                must_be_async: true,
-                example: "async fn on_text(&mut self, session: &mut Session, text: String)",
-                forwarder: Some("__on_text"),
-            },
-            Method::OnMessage => &Spec {
-                name: "on_message",
-                receiver: Receiver::Mutable,
-                arguments: Arguments::Fixed(&[Payload::Session, Payload::Json]),
-                returns: Returns::Outcome,
-                must_be_async: true,
-                example: "async fn on_message(&mut self, session: &mut Session, Json(event): Json<Event>)",
-                forwarder: Some("__on_text"),
-            },
-            Method::OnBinary => &Spec {
-                name: "on_binary",
-                receiver: Receiver::Mutable,
-                arguments: Arguments::Fixed(&[Payload::Session, Payload::Binary]),
-                returns: Returns::Outcome,
-                must_be_async: true,
-                example: "async fn on_binary(&mut self, session: &mut Session, data: Bytes)",
-                forwarder: Some("__on_binary"),
-            },
-            Method::OnError => &Spec {
-                name: "on_error",
-                receiver: Receiver::Mutable,
-                arguments: Arguments::Fixed(&[Payload::Session, Payload::Error]),
-                returns: Returns::Outcome,
-                must_be_async: true,
-                example: "async fn on_error(&mut self, session: &mut Session, error: Error)",
-                forwarder: Some("__on_error"),
-            },
-            Method::OnClose => &Spec {
-                name: "on_close",
-                receiver: Receiver::Mutable,
-                arguments: Arguments::Fixed(&[Payload::Frame]),
-                returns: Returns::Nothing,
-                must_be_async: true,
-                example: "async fn on_close(&mut self, frame: Option<CloseFrame>)",
-                forwarder: Some("__on_close"),
+            Method::OnOpen => event(
+                "on_open",
+                &[Payload::Session],
+                "__on_open",
+                "async fn on_open(&mut self, session: &mut Session)",
+            ),
+            Method::OnText => event(
+                "on_text",
+                &[Payload::Session, Payload::Text],
+                "__on_text",
+                "async fn on_text(&mut self, session: &mut Session, text: String)",
+            ),
+            Method::OnMessage => event(
+                "on_message",
+                &[Payload::Session, Payload::Json],
+                "__on_text",
+                "async fn on_message(&mut self, session: &mut Session, Json(event): Json<Event>)",
+            ),
+            Method::OnBinary => event(
+                "on_binary",
+                &[Payload::Session, Payload::Binary],
+                "__on_binary",
+                "async fn on_binary(&mut self, session: &mut Session, data: Bytes)",
+            ),
+            Method::OnError => event(
+                "on_error",
+                &[Payload::Session, Payload::Error],
+                "__on_error",
+                "async fn on_error(&mut self, session: &mut Session, error: Error)",
+            ),
+            Method::OnClose => Spec {
+                returns_nothing: true,
+                ..event(
+                    "on_close",
+                    &[Payload::Frame],
+                    "__on_close",
+                    "async fn on_close(&mut self, frame: Option<CloseFrame>)",
+                )
             },
         }
     }
 
     /// The `ClassRoute` method that forwards to this one (for the event methods).
     pub(crate) fn forwarder(self) -> Option<proc_macro2::Ident> {
-        self.spec().forwarder.map(|name| format_ident!("{}", name))
+        match self.spec().arguments {
+            Arguments::Fixed { forwarder, .. } => Some(format_ident!("{}", forwarder)),
+            Arguments::Route => None,
+        }
     }
 }
 

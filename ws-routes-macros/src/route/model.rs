@@ -3,7 +3,8 @@
 
 use syn::{ItemFn, ItemImpl, LitStr, Path, ReturnType, Signature, Type};
 
-use super::lifecycle::{Method, Payload};
+use super::lifecycle::Method;
+use super::parse::Target;
 use crate::pattern::Segment;
 
 /// A valid route.
@@ -43,6 +44,16 @@ pub(crate) struct Protocols {
 pub(crate) enum Handler {
     Function(Box<Function>),
     Class(Box<Class>),
+}
+
+impl Handler {
+    /// The item as validation received it.
+    pub(crate) fn into_target(self) -> Target {
+        match self {
+            Handler::Function(function) => Target::Function(function.item),
+            Handler::Class(class) => Target::Class(class.block),
+        }
+    }
 }
 
 /// `#[route]` on an `async fn`.
@@ -87,11 +98,8 @@ pub(crate) struct Handle {
 
 /// An event method, forwarded to by `ClassRoute`.
 pub(crate) struct Event {
+    /// Its row of the table says what it takes and which `ClassRoute` method forwards to it.
     pub(crate) method: Method,
-    /// The `ClassRoute` method that forwards to it.
-    pub(crate) forwarder: syn::Ident,
-    /// What it takes after `&mut self`, from its row of the table.
-    pub(crate) payloads: &'static [Payload],
     pub(crate) sig: Signature,
 }
 

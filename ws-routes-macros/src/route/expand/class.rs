@@ -7,15 +7,16 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ReturnType};
 
-use super::{bind_from_connection, call_span, parse_param, requires, route_parts};
+use super::{bind_from_connection, bind_param, call_span, requires, route_parts};
 use crate::crate_path::crate_path_at;
-use crate::route::lifecycle::Returns;
+use crate::route::lifecycle::Arguments;
 use crate::route::model::{Accept, Argument, Class, Event, Handle, HookArgument, Route};
+use crate::route::{NamedAfter, name};
 
 pub(super) fn expand(krate: &TokenStream, route: &Route, class: &Class) -> TokenStream {
     let block = &class.block;
     let self_ty = &block.self_ty;
-    let name = quote!(#self_ty).to_string().replace(' ', "");
+    let name = name(NamedAfter::Class(self_ty));
     let hook_arguments = class.accept.iter().flat_map(|accept| {
         accept
             .arguments
@@ -31,7 +32,7 @@ pub(super) fn expand(krate: &TokenStream, route: &Route, class: &Class) -> Token
     let forwarders = class
         .events
         .iter()
-        .map(|event| forwarder(krate, class, event));
+        .filter_map(|event| forwarder(krate, class, event));
     let run = match &class.handle {
         Some(handle) => run_handle(krate, class, handle),
         None => {
@@ -75,10 +76,19 @@ pub(super) fn expand(krate: &TokenStream, route: &Route, class: &Class) -> Token
 
 /// The `ClassRoute` method that forwards to an event method, built from its row of the table.
 /// The call carries the span of the user's return type, and each payload conversion that of
-/// the user's argument type, so that a wrong type is reported where it is written.
-fn forwarder(krate: &TokenStream, class: &Class, event: &Event) -> TokenStream {
+/// the user's argument type, so that a wrong type is reported where it is written. `None` for
+/// a method that no `ClassRoute` method forwards to (validation makes none an event).
+fn forwarder(krate: &TokenStream, class: &Class, event: &Event) -> Option<TokenStream> {
+    let spec = event.method.spec();
+    let Arguments::Fixed {
+        payloads,
+        forwarder,
+    } = spec.arguments
+    else {
+        return None;
+    };
+    let forwarder = format_ident!("{}", forwarder);
     let self_ty = &class.block.self_ty;
-    let payloads = event.payloads;
     let ident = &event.sig.ident;
     let user_types = event.sig.inputs.iter().filter_map(|input| match input {
         FnArg::Typed(typed) => Some(typed.ty.span()),
@@ -94,32 +104,29 @@ fn forwarder(krate: &TokenStream, class: &Class, event: &Event) -> TokenStream {
         .zip(user_types)
         .map(|(payload, span)| payload.convert(krate, span));
     let call = quote!(<#self_ty>::#ident(self, #(#values),*).await);
-    let forwarder = &event.forwarder;
-    match event.method.spec().returns {
-        Returns::Nothing => quote! {
+    if spec.returns_nothing {
+        return Some(quote! {
             fn #forwarder(&mut self, #(#parameters),*)
                 -> impl ::core::future::Future<Output = ()> + ::core::marker::Send
             {
                 async move { #call; }
             }
-        },
-        Returns::Outcome | Returns::Instance => {
-            let returns = match &event.sig.output {
-                ReturnType::Type(_, ty) => ty.span(),
-                ReturnType::Default => ident.span(),
-            };
-            let body = quote_spanned! {returns=>
-                async move { #krate::__private::HandlerReturn::__outcome(#call) }
-            };
-            quote! {
-                fn #forwarder(&mut self, #(#parameters),*) -> impl ::core::future::Future<
-                    Output = #krate::__private::Outcome,
-                > + ::core::marker::Send {
-                    #body
-                }
-            }
-        }
+        });
     }
+    let returns = match &event.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => ident.span(),
+    };
+    let body = quote_spanned! {returns=>
+        async move { #krate::__private::HandlerReturn::__outcome(#call) }
+    };
+    Some(quote! {
+        fn #forwarder(&mut self, #(#parameters),*) -> impl ::core::future::Future<
+            Output = #krate::__private::Outcome,
+        > + ::core::marker::Send {
+            #body
+        }
+    })
 }
 
 /// The body of `__run` for a `handle` method: bind its arguments, call it.
@@ -176,18 +183,20 @@ fn accept_call(krate: &TokenStream, class: &Class, accept: &Accept) -> TokenStre
         };
         match argument {
             Argument::Param { index, name, ty } => {
-                let parse = parse_param(krate, quote!(__request.path()), *index, name, ty);
-                bindings.push(quote! {
-                    let #variable: #ty = match #parse {
-                        ::core::result::Result::Ok(value) => value,
-                        ::core::result::Result::Err(error) => {
-                            let outcome = #krate::__private::Outcome::from(error);
+                bindings.push(bind_param(
+                    krate,
+                    quote!(__request.path()),
+                    &variable,
+                    (*index, name, ty),
+                    |error| {
+                        quote! {
+                            let outcome = #krate::__private::Outcome::from(#error);
                             return ::core::result::Result::Ok(
                                 #krate::__private::Admitted::closing(__request, outcome),
                             );
                         }
-                    };
-                });
+                    },
+                ));
             }
             Argument::Extract { ty } => {
                 bindings.push(quote_spanned! {ty.span()=>

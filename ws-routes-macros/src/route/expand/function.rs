@@ -4,15 +4,16 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
-use super::{bind_from_connection, call_span, requires, route_parts, unraw};
+use super::{bind_from_connection, call_span, requires, route_parts};
 use crate::route::model::{Function, Route};
+use crate::route::{NamedAfter, name};
 
 pub(super) fn expand(krate: &TokenStream, route: &Route, function: &Function) -> TokenStream {
     let item = &function.item;
     let ident = &item.sig.ident;
     let vis = &item.vis;
     let requires = requires(krate, &function.arguments, []);
-    let parts = route_parts(krate, route, &unraw(ident), requires);
+    let parts = route_parts(krate, route, &name(NamedAfter::Function(ident)), requires);
     let (variables, bindings) = bind_from_connection(krate, &function.arguments);
     let callee = call_span(ident, &item.sig);
     let call = quote_spanned! {callee.span()=>

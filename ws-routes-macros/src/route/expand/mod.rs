@@ -22,12 +22,6 @@ pub(crate) fn route(krate: &TokenStream, route: &Route) -> TokenStream {
     }
 }
 
-/// The handler's name without `r#`.
-fn unraw(ident: &Ident) -> String {
-    let name = ident.to_string();
-    name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
-}
-
 /// `ident` re-spanned onto the return type, so that a return type that is not allowed is
 /// reported there.
 fn call_span(ident: &Ident, sig: &Signature) -> Ident {
@@ -139,15 +133,13 @@ fn bind_from_connection(krate: &TokenStream, arguments: &[Argument]) -> (Vec<Ide
             let Argument::Param { index, name, ty } = argument else {
                 return None;
             };
-            let parse = parse_param(krate, quote!(__connection.path()), *index, name, ty);
-            Some(quote_spanned! {ty.span()=>
-                let #variable: #ty = match #parse {
-                    ::core::result::Result::Ok(value) => value,
-                    ::core::result::Result::Err(error) => {
-                        return #krate::__private::Outcome::from(error);
-                    }
-                };
-            })
+            Some(bind_param(
+                krate,
+                quote!(__connection.path()),
+                variable,
+                (*index, name, ty),
+                |error| quote!(return #krate::__private::Outcome::from(#error);),
+            ))
         });
     let extractors = arguments
         .iter()
@@ -170,15 +162,24 @@ fn bind_from_connection(krate: &TokenStream, arguments: &[Argument]) -> (Vec<Ide
     (variables, bindings)
 }
 
-/// Parses parameter `name` (segment `index`) from `path`, a `&RoutePath`, into `ty`.
-fn parse_param(
+/// A statement that parses the parameter `name` (segment `index`) from `path`, a
+/// `&RoutePath`, into `variable: ty`; when that fails, `on_error` runs with the error bound to
+/// the identifier it is given.
+fn bind_param(
     krate: &TokenStream,
     path: TokenStream,
-    index: usize,
-    name: &str,
-    ty: &syn::Type,
+    variable: &Ident,
+    (index, name, ty): (usize, &str, &Type),
+    on_error: impl FnOnce(&Ident) -> TokenStream,
 ) -> TokenStream {
+    let error = Ident::new("error", ty.span());
+    let on_error = on_error(&error);
     quote_spanned! {ty.span()=>
-        #krate::__private::parse_param::<#ty>(#path, #index, #name)
+        let #variable: #ty = match #krate::__private::parse_param::<#ty>(#path, #index, #name) {
+            ::core::result::Result::Ok(value) => value,
+            ::core::result::Result::Err(#error) => {
+                #on_error
+            }
+        };
     }
 }

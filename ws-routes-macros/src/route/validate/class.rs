@@ -5,7 +5,7 @@ use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, ReceiverKind, ReturnType, Signa
 
 use super::{Params, arguments, forbid_generics, require_async};
 use crate::diagnostics::{Diagnostics, closest};
-use crate::route::lifecycle::{Arguments, Method, Payload, Receiver, Returns, Spec};
+use crate::route::lifecycle::{Arguments, Method, Payload, Receiver, Spec};
 use crate::route::model::{Accept, Argument, Class, Event, Handle, HookArgument};
 use crate::route::parse::Args;
 
@@ -53,22 +53,10 @@ pub(super) fn validate(
             continue;
         };
         let spec = kind.spec();
-        check(spec, method, diagnostics);
+        check(&spec, method, diagnostics);
         let sig = method.sig.clone();
-        match (spec.arguments, kind.forwarder()) {
-            (Arguments::Fixed(payloads), Some(forwarder)) => {
-                check_count(spec, payloads, &sig, diagnostics);
-                if let Some(other) = events.iter().find(|event| event.forwarder == forwarder) {
-                    exclusive(other.method, &sig, diagnostics);
-                }
-                events.push(Event {
-                    method: kind,
-                    forwarder,
-                    payloads,
-                    sig,
-                });
-            }
-            _ if kind == Method::Accept => {
+        match kind {
+            Method::Accept => {
                 let arguments = arguments(&sig, params, diagnostics);
                 accept = Some(Accept {
                     is_async: sig.asyncness.is_some(),
@@ -76,7 +64,7 @@ pub(super) fn validate(
                     arguments: hook_arguments(&sig, arguments),
                 });
             }
-            _ => {
+            Method::Handle => {
                 let by_value = sig
                     .receiver()
                     .is_some_and(|receiver| matches!(receiver.kind, ReceiverKind::Value));
@@ -85,6 +73,16 @@ pub(super) fn validate(
                     sig,
                     by_value,
                 });
+            }
+            _ => {
+                let forwarder = kind.forwarder();
+                if let Some(other) = events
+                    .iter()
+                    .find(|event| event.method.forwarder() == forwarder)
+                {
+                    exclusive(other.method, &sig, diagnostics);
+                }
+                events.push(Event { method: kind, sig });
             }
         }
     }
@@ -151,16 +149,17 @@ fn unknown_method(method: &ImplItemFn, diagnostics: &mut Diagnostics) {
     );
 }
 
-/// Checks `method` against the rules of its row of the table that all methods have.
+/// Checks `method` against the rules of its row of the table.
 fn check(spec: &Spec, method: &ImplItemFn, diagnostics: &mut Diagnostics) {
     let sig = &method.sig;
     let what = format!("`{}`", spec.name);
-    if spec.must_be_async {
+    if spec.must_be_async() {
         require_async(sig, &what, spec.example, diagnostics);
     }
     forbid_generics(sig, &what, diagnostics);
     check_receiver(spec, sig, diagnostics);
-    if let (Returns::Nothing, ReturnType::Type(_, ty)) = (spec.returns, &sig.output)
+    if spec.returns_nothing
+        && let ReturnType::Type(_, ty) = &sig.output
         && !matches!(&**ty, Type::Tuple(tuple) if tuple.elems.is_empty())
     {
         diagnostics.error_spanned(
@@ -168,6 +167,9 @@ fn check(spec: &Spec, method: &ImplItemFn, diagnostics: &mut Diagnostics) {
             format!("{what} returns nothing: the connection is already closed"),
             format!("remove the return type, and handle failures inside {what}"),
         );
+    }
+    if let Arguments::Fixed { payloads, .. } = spec.arguments {
+        check_count(spec, payloads, sig, diagnostics);
     }
 }
 

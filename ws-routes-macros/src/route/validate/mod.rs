@@ -6,6 +6,7 @@ mod class;
 mod function;
 
 use proc_macro2::Span;
+use syn::ext::IdentExt;
 use syn::{Attribute, Expr, FnArg, Lit, LitStr, Meta, Pat, Signature, Type};
 
 use super::lifecycle::Method;
@@ -230,8 +231,8 @@ fn argument(pat: &Pat, ty: &Type, params: &Params<'_>, diagnostics: &mut Diagnos
         }
         _ => return Argument::Extract { ty: ty.clone() },
     };
-    let name = ident.to_string();
-    let name = name.strip_prefix("r#").unwrap_or(&name);
+    let name = ident.unraw().to_string();
+    let name = name.as_str();
     if let Some((index, param)) = params.bound_by(name) {
         if let Type::Reference(reference) = ty {
             diagnostics.error_spanned(
