@@ -199,6 +199,7 @@ mod tests {
                     requires: &[],
                     protocols: &[],
                     protocol_required: false,
+                    compression: true,
                     doc: "",
                     receives: Messages::Untyped,
                     sends: Messages::Untyped,

@@ -118,13 +118,6 @@ impl Default for DeflateConfig {
     }
 }
 
-impl DeflateConfig {
-    /// Whether an outgoing message of `len` bytes is worth compressing.
-    pub(crate) fn compresses(&self, len: usize) -> bool {
-        len >= self.threshold
-    }
-}
-
 /// The parameters agreed in one handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Negotiated {
@@ -256,18 +249,22 @@ pub(crate) fn client_accept<'a>(
     Ok(accepted)
 }
 
-/// Compresses one message with the shared compressor of this thread for `window_bits` and
-/// `level`, as a server without context takeover does: every broadcast member that agreed on
-/// `server_no_context_takeover` and the same window bits can be sent these same bytes.
-pub(crate) fn compress_once(payload: &[u8], window_bits: u8, level: u32) -> io::Result<Bytes> {
-    let mut out = BytesMut::new();
-    compress_shared(
-        payload,
-        deflate_bits(window_bits),
-        clamp_level(level),
-        &mut out,
-    )?;
-    Ok(out.freeze())
+/// How a compressor without context takeover works: its zlib window and level. Connections
+/// with equal keys compress a message to the same bytes, so a broadcast is compressed once
+/// for all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SharedKey {
+    window_bits: u8,
+    level: u32,
+}
+
+impl SharedKey {
+    /// Compresses one message with this thread's shared compressor for the key.
+    pub(crate) fn compress(self, payload: &[u8]) -> io::Result<Bytes> {
+        let mut out = BytesMut::with_capacity(payload.len() / 2 + 64);
+        compress_shared(payload, self.window_bits, self.level, &mut out)?;
+        Ok(out.freeze())
+    }
 }
 
 /// The compressing half of one connection's permessage-deflate.
@@ -328,8 +325,18 @@ impl Deflater {
 
     /// Whether this compressor holds a context between messages (only with takeover, after
     /// the first message): see the module documentation for what that costs.
+    #[cfg(test)]
     pub(crate) fn holds_context(&self) -> bool {
         self.context.is_some()
+    }
+
+    /// The key of its shared compressor, when it keeps no context from one message to the
+    /// next: what it makes of a message is then what any compressor with that key makes.
+    pub(crate) fn shared_key(&self) -> Option<SharedKey> {
+        (!self.takeover).then_some(SharedKey {
+            window_bits: self.window_bits,
+            level: self.level,
+        })
     }
 }
 
@@ -386,6 +393,7 @@ impl Inflater {
 
     /// Whether this decompressor holds a context between messages (only with takeover, after
     /// the first message): see the module documentation for what that costs.
+    #[cfg(test)]
     pub(crate) fn holds_context(&self) -> bool {
         self.context.is_some()
     }
@@ -730,7 +738,8 @@ mod tests {
         assert_eq!(compress(&mut deflater, b"Hello"), HELLO);
         assert_eq!(compress(&mut deflater, b"Hello"), HELLO);
         assert!(!deflater.holds_context());
-        assert_eq!(&compress_once(b"Hello", 15, 6).unwrap()[..], HELLO);
+        let key = deflater.shared_key().unwrap();
+        assert_eq!(&key.compress(b"Hello").unwrap()[..], HELLO);
     }
 
     #[test]
@@ -874,7 +883,11 @@ mod tests {
 
     #[test]
     fn limit_is_exact() {
-        let compressed = compress_once(&[b'a'; 1000], 12, 6).unwrap();
+        let key = SharedKey {
+            window_bits: 12,
+            level: 6,
+        };
+        let compressed = key.compress(&[b'a'; 1000]).unwrap();
         let mut inflater = Inflater::new(&agreed(12, true), Role::Server);
         let mut out = BytesMut::from(&b"prefix"[..]);
         inflater.decompress(&compressed, 1000, &mut out).unwrap();
@@ -905,8 +918,7 @@ mod tests {
     #[test]
     fn default_config_and_threshold() {
         let config = DeflateConfig::default();
-        assert!(!config.compresses(1023));
-        assert!(config.compresses(1024));
+        assert_eq!(config.threshold, 1024);
         assert_eq!(
             client_offer(&config),
             "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
