@@ -678,6 +678,36 @@ mod tests {
         )
     }
 
+    #[test]
+    fn a_broadcast_is_compressed_once_for_every_member_with_the_same_key() {
+        let agreed = |bits| super::super::deflate::Negotiated {
+            server_max_window_bits: bits,
+            client_max_window_bits: bits,
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+        };
+        let key = |bits| {
+            Deflater::new(&agreed(bits), Role::Server, 6)
+                .shared_key()
+                .unwrap()
+        };
+        let encoded = Encoded::new(&Message::text("compress me, ".repeat(100)));
+        let member = encoded.clone();
+        let first = encoded.compressed_frame(key(12)).unwrap().unwrap();
+        let second = member.compressed_frame(key(12)).unwrap().unwrap();
+        assert_eq!(
+            first.as_ptr(),
+            second.as_ptr(),
+            "one compressed frame, shared"
+        );
+        assert_eq!(first[0], 0xC1, "FIN, RSV1, text");
+        assert!(first.len() < encoded.len() / 4);
+        assert!(
+            member.compressed_frame(key(9)).unwrap().is_none(),
+            "another window compresses on its own"
+        );
+    }
+
     #[tokio::test]
     async fn next_survives_being_cancelled_while_a_frame_arrives_in_pieces() {
         let (mut engine, mut peer) = pair(Role::Server).await;
