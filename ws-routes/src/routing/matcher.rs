@@ -110,6 +110,7 @@ impl Matcher {
     }
 
     /// The route table it was built from.
+    #[cfg(feature = "tower")]
     pub(crate) fn routes(&self) -> Routes {
         self.routes
     }

@@ -85,7 +85,8 @@ pub(crate) struct DeflateConfig {
     /// a shared (no takeover) context is per thread, of a kept one per connection.
     pub(crate) server_max_window_bits: u8,
     /// Server: the largest window asked of a client that offers `client_max_window_bits`.
-    /// Client: the largest window the client compresses with, offered to the server.
+    /// Client: the largest window the client compresses with; it offers the parameter without
+    /// a value (as browsers do), so any window the server asks for is one it can keep to.
     pub(crate) client_max_window_bits: u8,
     /// Server: always answer `server_no_context_takeover` (compress each message on its own,
     /// with a shared compressor). Client: ask the server for it.
@@ -193,12 +194,7 @@ pub(crate) fn client_offer(config: &DeflateConfig) -> String {
     if server_bits < 15 {
         offer.push_str(&format!("; server_max_window_bits={server_bits}"));
     }
-    let client_bits = clamp_bits(config.client_max_window_bits);
-    if client_bits < 15 {
-        offer.push_str(&format!("; client_max_window_bits={client_bits}"));
-    } else {
-        offer.push_str("; client_max_window_bits");
-    }
+    offer.push_str("; client_max_window_bits");
     offer
 }
 
@@ -210,7 +206,7 @@ pub(crate) fn client_accept<'a>(
     config: &DeflateConfig,
 ) -> Result<Option<Negotiated>, DeflateError> {
     let offered_server_bits = clamp_bits(config.server_max_window_bits);
-    let offered_client_bits = clamp_bits(config.client_max_window_bits);
+    let own_client_bits = clamp_bits(config.client_max_window_bits);
     let mut accepted = None;
     for (name, params) in response_values
         .into_iter()
@@ -233,11 +229,11 @@ pub(crate) fn client_accept<'a>(
             None if offered_server_bits == 15 => 15,
             _ => return Err(DeflateError::Unacceptable),
         };
-        let client_max_window_bits = match response.client_max_window_bits.flatten() {
-            Some(bits) if bits <= offered_client_bits => bits,
-            Some(_) => return Err(DeflateError::Unacceptable),
-            None => offered_client_bits,
-        };
+        // The client compresses within its own limit and the server's, whichever is smaller.
+        let client_max_window_bits = response
+            .client_max_window_bits
+            .flatten()
+            .map_or(own_client_bits, |bits| bits.min(own_client_bits));
         accepted = Some(Negotiated {
             server_max_window_bits,
             client_max_window_bits,
@@ -922,7 +918,7 @@ mod tests {
         assert_eq!(
             client_offer(&config),
             "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
-             server_max_window_bits=12; client_max_window_bits=12"
+             server_max_window_bits=12; client_max_window_bits"
         );
         let plain = DeflateConfig {
             server_max_window_bits: 15,
@@ -1107,6 +1103,13 @@ mod tests {
                 &["permessage-deflate; server_no_context_takeover; server_max_window_bits=10"],
                 Some((10, 12)),
             ),
+            // A larger window than the client's own limit: the client keeps to its limit.
+            (
+                &[&format!(
+                    "{full}; server_max_window_bits=12; client_max_window_bits=15"
+                )],
+                Some((12, 12)),
+            ),
         ];
         for (response, expected) in cases {
             let expected = expected.map(|(server, client)| Negotiated {
@@ -1152,7 +1155,6 @@ mod tests {
                 &[&format!("{ok}; server_no_context_takeover")],
                 InvalidParameters,
             ),
-            (&[&format!("{ok}; client_max_window_bits=13")], Unacceptable),
             (
                 &["permessage-deflate; server_no_context_takeover; server_max_window_bits=13"],
                 Unacceptable,
