@@ -1,6 +1,6 @@
 //! The permessage-deflate benchmark: 1 KiB JSON-like messages echoed by ws-routes with and
 //! without compression, and by Python `websockets` 17 with its default compression; the
-//! server's CPU and bytes written per message, and memory per idle compressed connection.
+//! server's CPU and bytes sent per message, and memory per idle compressed connection.
 //! `scripts/bench` runs it after `compare`; it prints a Markdown table.
 //!
 //! ```text
@@ -65,11 +65,11 @@ const CASES: &[Case] = &[
     },
 ];
 
-/// A 1 KiB message of the kind compression is for: JSON records.
+/// A 1 KiB message (1,024 bytes) of the kind compression is for: JSON records.
 fn json_message(seed: usize) -> String {
     let mut text = String::from("[");
     let mut n = seed;
-    while text.len() < 1000 {
+    while text.len() < 1100 {
         text.push_str(&format!(
             "{{\"id\":{n},\"sensor\":\"s-{}\",\"value\":{}.{}}},",
             n % 13,
@@ -83,13 +83,20 @@ fn json_message(seed: usize) -> String {
     text
 }
 
-/// Bytes the process has written through system calls (`wchar` of /proc/PID/io).
-fn written(pid: u32) -> io::Result<u64> {
-    let io = std::fs::read_to_string(format!("/proc/{pid}/io"))?;
-    io.lines()
-        .find_map(|line| line.strip_prefix("wchar: "))
-        .and_then(|value| value.trim().parse().ok())
-        .ok_or_else(|| io::Error::other("no wchar in /proc/PID/io"))
+/// The bytes the server's open TCP connections on `port` have sent: the kernel's
+/// `bytes_sent` of each, from `ss -ti` (what went on the wire, whatever system calls the
+/// server made).
+fn sent_on_wire(port: u16) -> io::Result<u64> {
+    let output = std::process::Command::new("ss")
+        .args(["-Htin", &format!("sport = :{port}")])
+        .output()?;
+    if !output.status.success() {
+        return Err(io::Error::other("ss -ti failed"));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .filter_map(|field| field.strip_prefix("bytes_sent:")?.parse::<u64>().ok())
+        .sum())
 }
 
 fn client(compressed: bool) -> Client {
@@ -141,10 +148,8 @@ async fn measure(server: &ServerProcess, cli: &Cli, case: &Case) -> Result<Figur
         echo(ws, &messages[0]).await?;
     }
     let per_connection = cli.messages.div_ceil(cli.connections);
-    let (cpu_before, wrote_before) = (
-        server.cpu_time().map_err(io)?,
-        written(server.pid()).map_err(io)?,
-    );
+    let cpu_before = server.cpu_time().map_err(io)?;
+    let sent_before = sent_on_wire(addr.port()).map_err(io)?;
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (index, mut ws) in sockets.into_iter().enumerate() {
@@ -162,7 +167,7 @@ async fn measure(server: &ServerProcess, cli: &Cli, case: &Case) -> Result<Figur
     }
     let echoed = (per_connection * cli.connections) as f64;
     let cpu = server.cpu_time().map_err(io)? - cpu_before;
-    let wrote = written(server.pid()).map_err(io)? - wrote_before;
+    let sent = sent_on_wire(addr.port()).map_err(io)? - sent_before;
     eprintln!("{}: {echoed} echoes in {:?}", case.name, started.elapsed());
     drop(sockets);
 
@@ -175,7 +180,7 @@ async fn measure(server: &ServerProcess, cli: &Cli, case: &Case) -> Result<Figur
     let rss_after = server.rss().map_err(io)?;
     Ok(Figures {
         cpu_per_message: cpu.as_nanos() as f64 / echoed,
-        bytes_per_message: wrote as f64 / echoed,
+        bytes_per_message: sent as f64 / echoed,
         idle_per_connection: rss_after.saturating_sub(rss_before) as f64 / cli.idle as f64,
     })
 }
@@ -214,7 +219,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut table = Table::new(&[
         "server",
         "server CPU / message",
-        "bytes written / message",
+        "bytes sent / message",
         "memory / idle connection",
     ]);
     let mut floor: Option<(f64, f64, f64)> = None;
