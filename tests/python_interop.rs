@@ -91,7 +91,9 @@ async fn our_client_talks_to_pythons_server() {
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
     let listening = within(lines.next_line()).await.unwrap().expect("a line");
     let url = &listening[listening.find("ws://").expect("an address")..];
-    let mut ws = support::connect_url(&format!("{url}/")).await;
+    let mut ws = within(ws_routes::connect(&format!("{url}/")))
+        .await
+        .expect("connect");
     assert!(
         ws.is_compressed(),
         "Python's server accepts permessage-deflate"

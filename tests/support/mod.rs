@@ -27,9 +27,13 @@ pub async fn connect(addr: SocketAddr, path: &str) -> WebSocket {
     connect_url(&format!("ws://{addr}{path}")).await
 }
 
-/// Connects to a full `ws://` URL, within [`NETWORK_TIMEOUT`].
+/// Connects to a full `ws://` URL, within [`NETWORK_TIMEOUT`], without offering
+/// permessage-deflate: the tests of limits, queues and stalled readers fill socket buffers with
+/// repetitive data, which compression would shrink a thousandfold. Compression has tests of its
+/// own (tests/compression.rs, and the Python, Chromium and mounted ones).
 pub async fn connect_url(url: &str) -> WebSocket {
-    within(ws_routes::connect(url)).await.expect("connect")
+    let plain = ws_routes::Client::new().compression(ws_routes::Compression::disabled());
+    within(plain.connect(url)).await.expect("connect")
 }
 
 /// How long a test waits for anything on the network before it fails.
