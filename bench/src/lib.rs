@@ -6,6 +6,7 @@
 //! CPU, reads the server's own CPU and memory accounting through [`process`], and prints the
 //! tables of [`report`].
 
+pub mod fanout;
 pub mod load;
 pub mod process;
 pub mod report;

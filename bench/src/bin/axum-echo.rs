@@ -39,7 +39,7 @@ async fn echo(mut socket: WebSocket, id: String) {
 
 fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
-    bench::server::run(async {
+    bench::server::run(&cli.server, async {
         let listener = TcpListener::bind(&cli.server.addr).await?;
         bench::server::announce(listener.local_addr()?)?;
         let listener = listener.tap_io(|tcp| {
