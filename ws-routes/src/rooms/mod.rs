@@ -68,9 +68,11 @@ pub enum SlowConsumer {
 ///
 /// A member is a connection's [`Sender`]. It leaves every room by itself when its connection
 /// ends (when the handler returns or the socket is dropped), and when a broadcast finds it
-/// closed or too slow (see [`SlowConsumer`]). A broadcast builds its message once and shares
-/// it between members (`Utf8Bytes` and `Bytes` are reference-counted), queues it for each
-/// member within the member's byte bound, and never waits for a member.
+/// closed or too slow (see [`SlowConsumer`]). A broadcast frames its message once and shares
+/// the frame between members, writes it straight to the socket of each member whose
+/// connection is waiting in `recv` with nothing else to write (a plain TCP server connection:
+/// TLS ones queue), queues it within the member's byte bound for the others, and never waits
+/// for a member.
 ///
 /// Share the handle with every handler through
 /// [`Server::with_state`](crate::Server::with_state): function routes take it as a

@@ -5,11 +5,21 @@
 //! It costs one small allocation per connection that asks for a sender, and a few message
 //! slots once messages have waited: a buffer grown by a burst is given back when the burst is
 //! written.
+//!
+//! A broadcast skips the queue when it can: while the connection writes nothing itself and
+//! nothing waits in its queue, the engine leaves its plain TCP socket open to direct writes
+//! ([`DirectWrites`]), and the broadcasting task writes the frame there at once, under the
+//! outbox's lock, without waking the connection's task. What the socket does not take (the
+//! rest of a frame it took part of) stays with the leave, and the engine writes it before
+//! anything else; a broadcast that finds the socket full is queued as usual.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::hash::{Hash, Hasher};
+use std::io::{self, Write};
+use std::mem::ManuallyDrop;
+use std::os::fd::{FromRawFd, RawFd};
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -19,8 +29,10 @@ use std::time::Instant;
 use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
+use bytes::Bytes;
+
 use crate::error::Error;
-use crate::wire::engine::Encoded;
+use crate::wire::engine::{DirectWrites, Encoded};
 use crate::wire::{CloseCode, CloseFrame, Message};
 
 /// How many message slots an empty queue keeps (a `VecDeque`'s smallest allocation).
@@ -49,6 +61,9 @@ pub(crate) enum Queued {
     Message(Message),
     /// A broadcast, framed once for every member.
     Encoded(Encoded),
+    /// Not in the queue: the rest of a frame a broadcast wrote part of straight to the socket
+    /// waits with the engine's leave ([`Direct::Rest`]), and flushing the engine writes it.
+    Rest,
 }
 
 /// What a queued message costs: its bytes and the slot that holds it, so that even empty
@@ -58,7 +73,19 @@ fn cost(queued: &Queued) -> usize {
         + match queued {
             Queued::Message(message) => message.len(),
             Queued::Encoded(encoded) => encoded.len(),
+            Queued::Rest => 0,
         }
+}
+
+/// Whether broadcasts may write straight to the connection's socket.
+#[derive(Default)]
+enum Direct {
+    #[default]
+    Shut,
+    /// The engine writes nothing and leaves its socket to broadcasts.
+    Open(RawFd),
+    /// A broadcast wrote part of a frame: the rest, which the engine writes first.
+    Rest(Bytes),
 }
 
 /// The bookkeeping of one queued message, in bytes.
@@ -100,6 +127,7 @@ struct State {
     over_since: Option<Instant>,
     /// The close a [`Sender::close`] asked for; the first one wins.
     close: Option<CloseFrame>,
+    direct: Direct,
     ended: bool,
     /// What runs when the connection ends (rooms forget the member), keyed by who registered it.
     on_end: Vec<(u64, Box<dyn FnOnce() + Send>)>,
@@ -143,8 +171,16 @@ impl Outbox {
             if let Some(frame) = &state.close {
                 return Poll::Ready(Next::Close(frame.clone()));
             }
+            if matches!(state.direct, Direct::Rest(_)) {
+                return Poll::Ready(Next::Message(Queued::Rest));
+            }
             match state.queue.pop_front() {
                 Some(message) => {
+                    // The connection is about to write: a broadcast that found the queue empty
+                    // now must not go out before this message, on another thread.
+                    if let Direct::Open(_) = state.direct {
+                        state.direct = Direct::Shut;
+                    }
                     state.bytes -= cost(&message);
                     if state.high_water.is_none_or(|mark| state.bytes <= mark) {
                         state.over_since = None;
@@ -162,6 +198,11 @@ impl Outbox {
             }
         })
         .await
+    }
+
+    /// The leave the engine gives broadcasts to write to its socket.
+    pub(crate) fn direct(&self) -> Arc<dyn DirectWrites> {
+        Arc::clone(&self.shared) as Arc<dyn DirectWrites>
     }
 
     /// Resolves once a [`Sender::close`] asks the connection to close. Cancel-safe.
@@ -183,6 +224,7 @@ impl Drop for Outbox {
         let hooks = {
             let mut state = self.shared.state();
             state.ended = true;
+            state.direct = Direct::Shut;
             state.queue.clear();
             std::mem::take(&mut state.on_end)
         };
@@ -305,6 +347,32 @@ impl Sender {
         if state.ended || state.close.is_some() {
             return Offered::Closed;
         }
+        if let (Direct::Open(socket), true) = (&state.direct, state.queue.is_empty()) {
+            let frame = encoded.wire();
+            match write_direct(*socket, frame) {
+                Ok(written) if written == frame.len() => {
+                    return Offered::Queued {
+                        over_since: state.over_since,
+                    };
+                }
+                Ok(written) => {
+                    let rest = frame.slice(written..);
+                    state.bytes += rest.len();
+                    state.direct = Direct::Rest(rest);
+                    state.high_water = Some(high_water);
+                    if state.bytes > high_water && state.over_since.is_none() {
+                        state.over_since = Some(now());
+                    }
+                    let over_since = state.over_since;
+                    drop(state);
+                    self.shared.reader.wake();
+                    return Offered::Queued { over_since };
+                }
+                // A full socket, or a failing one (the connection learns it when it writes):
+                // queued, as without the leave.
+                Err(_) => {}
+            }
+        }
         let queued = Queued::Encoded(encoded.clone());
         let cost = cost(&queued);
         if state.bytes > 0 && state.bytes + cost > limit {
@@ -351,6 +419,45 @@ impl Sender {
     }
 }
 
+/// Writes what `socket` takes of `frame` at once.
+fn write_direct(socket: RawFd, frame: &[u8]) -> io::Result<usize> {
+    // SAFETY: the caller holds the outbox's lock with the leave open, and the engine stops the
+    // leave (taking that lock) before its transport closes the socket: `socket` is open, and
+    // stays so while this borrows it. `ManuallyDrop` keeps it from being closed here. The
+    // socket is non-blocking (tokio made it so); std sends with MSG_NOSIGNAL.
+    let stream = ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(socket) });
+    match (&*stream).write(frame) {
+        Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+        written => written,
+    }
+}
+
+impl DirectWrites for Queue {
+    fn open(&self, socket: RawFd) {
+        let mut state = self.state();
+        if !state.ended && state.close.is_none() {
+            state.direct = Direct::Open(socket);
+        }
+    }
+
+    fn stop(&self) -> Option<Bytes> {
+        let mut state = self.state();
+        match std::mem::take(&mut state.direct) {
+            Direct::Rest(rest) => {
+                // `Sender::close` may have zeroed the count since.
+                state.bytes = state.bytes.saturating_sub(rest.len());
+                if state.high_water.is_none_or(|mark| state.bytes <= mark) {
+                    state.over_since = None;
+                }
+                drop(state);
+                self.room.notify_one();
+                Some(rest)
+            }
+            Direct::Shut | Direct::Open(_) => None,
+        }
+    }
+}
+
 impl PartialEq for Sender {
     fn eq(&self, other: &Self) -> bool {
         self.id() == other.id()
@@ -376,9 +483,13 @@ impl fmt::Debug for Sender {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
     use std::time::Instant;
 
-    use super::{Offered, Outbox, SLOT_COST};
+    use futures_util::FutureExt;
+
+    use super::{Next, Offered, Outbox, Queued, SLOT_COST};
     use crate::error::Error;
     use crate::wire::Message;
     use crate::wire::engine::Encoded;
@@ -420,6 +531,91 @@ mod tests {
         assert!(matches!(offer(), Offered::Full { .. }));
         drop(outbox);
         assert_eq!(offer(), Offered::Closed);
+    }
+
+    /// A connected pair of plain TCP sockets; the server's end non-blocking, as tokio's are.
+    fn socket_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        (server, client)
+    }
+
+    #[test]
+    fn an_open_socket_takes_a_broadcast_at_once_and_the_queue_stays_empty() {
+        let (server, mut client) = socket_pair();
+        let outbox = Outbox::new(4);
+        let sender = outbox.sender();
+        outbox.direct().open(server.as_raw_fd());
+        let hello = Encoded::new(&Message::text("hello"));
+        let offered = sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
+        assert_eq!(offered, Offered::Queued { over_since: None });
+        let mut frame = vec![0; hello.len()];
+        client.read_exact(&mut frame).unwrap();
+        assert_eq!(&frame[..], &hello.wire()[..]);
+        assert!(outbox.next().now_or_never().is_none(), "nothing was queued");
+        assert!(outbox.direct().stop().is_none());
+        // Shut again: the next broadcast waits in the queue.
+        sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
+        assert!(matches!(
+            outbox.next().now_or_never(),
+            Some(Next::Message(Queued::Encoded(_)))
+        ));
+    }
+
+    #[test]
+    fn the_rest_of_a_frame_the_socket_did_not_take_goes_first() {
+        let (server, mut client) = socket_pair();
+        let outbox = Outbox::new(4);
+        let sender = outbox.sender();
+        outbox.direct().open(server.as_raw_fd());
+        // Far more than the socket buffers of both ends hold.
+        let big = Encoded::new(&Message::binary(vec![7; 64 << 20]));
+        let offer =
+            |encoded: &Encoded| sender.offer_broadcast(encoded, 1 << 30, 1 << 20, Instant::now);
+        assert!(matches!(
+            offer(&big),
+            Offered::Queued {
+                over_since: Some(_)
+            }
+        ));
+        // The connection is told to write the rest, and nothing is written past it.
+        assert!(matches!(
+            outbox.next().now_or_never(),
+            Some(Next::Message(Queued::Rest))
+        ));
+        let small = Encoded::new(&Message::text("after"));
+        offer(&small);
+        let rest = outbox.direct().stop().expect("the rest of the frame");
+        assert!(!rest.is_empty() && rest.len() < big.len());
+        // What the socket took and the rest make the frame.
+        let mut taken = vec![0; big.len() - rest.len()];
+        client.read_exact(&mut taken).unwrap();
+        assert_eq!([&taken[..], &rest[..]].concat(), &big.wire()[..]);
+        // The later broadcast waits in the queue, behind the rest.
+        assert!(matches!(
+            outbox.next().now_or_never(),
+            Some(Next::Message(Queued::Encoded(encoded))) if encoded.wire() == small.wire()
+        ));
+        assert!(outbox.direct().stop().is_none());
+    }
+
+    #[test]
+    fn a_closing_or_ended_connection_takes_no_direct_write() {
+        let (server, _client) = socket_pair();
+        let outbox = Outbox::new(4);
+        let sender = outbox.sender();
+        outbox.direct().open(server.as_raw_fd());
+        sender.close(4000u16, "bye");
+        let hello = Encoded::new(&Message::text("hello"));
+        let offer = || sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
+        assert_eq!(offer(), Offered::Closed);
+        let direct = outbox.direct();
+        drop(outbox);
+        direct.open(server.as_raw_fd());
+        assert_eq!(offer(), Offered::Closed);
+        assert!(direct.stop().is_none());
     }
 
     #[tokio::test]
