@@ -17,9 +17,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::hash::{Hash, Hasher};
-use std::io::{self, Write};
-use std::mem::ManuallyDrop;
-use std::os::fd::{FromRawFd, RawFd};
+use std::io;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -32,7 +30,7 @@ use tokio::sync::Notify;
 use bytes::Bytes;
 
 use crate::error::Error;
-use crate::wire::engine::{DirectWrites, Encoded};
+use crate::wire::engine::{DirectWrites, Encoded, RawSocket};
 use crate::wire::{CloseCode, CloseFrame, Message};
 
 /// How many message slots an empty queue keeps (a `VecDeque`'s smallest allocation).
@@ -83,7 +81,7 @@ enum Direct {
     #[default]
     Shut,
     /// The engine writes nothing and leaves its socket to broadcasts.
-    Open(RawFd),
+    Open(RawSocket),
     /// A broadcast wrote part of a frame: the rest, which the engine writes first.
     Rest(Bytes),
 }
@@ -420,7 +418,12 @@ impl Sender {
 }
 
 /// Writes what `socket` takes of `frame` at once.
-fn write_direct(socket: RawFd, frame: &[u8]) -> io::Result<usize> {
+#[cfg(unix)]
+fn write_direct(socket: RawSocket, frame: &[u8]) -> io::Result<usize> {
+    use std::io::Write;
+    use std::mem::ManuallyDrop;
+    use std::os::fd::FromRawFd;
+
     // SAFETY: the caller holds the outbox's lock with the leave open, and the engine stops the
     // leave (taking that lock) before its transport closes the socket: `socket` is open, and
     // stays so while this borrows it. `ManuallyDrop` keeps it from being closed here. The
@@ -432,8 +435,13 @@ fn write_direct(socket: RawFd, frame: &[u8]) -> io::Result<usize> {
     }
 }
 
+#[cfg(not(unix))]
+fn write_direct(socket: RawSocket, _frame: &[u8]) -> io::Result<usize> {
+    match socket {}
+}
+
 impl DirectWrites for Queue {
-    fn open(&self, socket: RawFd) {
+    fn open(&self, socket: RawSocket) {
         let mut state = self.state();
         if !state.ended && state.close.is_none() {
             state.direct = Direct::Open(socket);
@@ -483,7 +491,9 @@ impl fmt::Debug for Sender {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
     use std::io::Read;
+    #[cfg(unix)]
     use std::os::fd::AsRawFd;
     use std::time::Instant;
 
@@ -534,6 +544,7 @@ mod tests {
     }
 
     /// A connected pair of plain TCP sockets; the server's end non-blocking, as tokio's are.
+    #[cfg(unix)]
     fn socket_pair() -> (std::net::TcpStream, std::net::TcpStream) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -542,6 +553,7 @@ mod tests {
         (server, client)
     }
 
+    #[cfg(unix)]
     #[test]
     fn an_open_socket_takes_a_broadcast_at_once_and_the_queue_stays_empty() {
         let (server, mut client) = socket_pair();
@@ -564,6 +576,7 @@ mod tests {
         ));
     }
 
+    #[cfg(unix)]
     #[test]
     fn the_rest_of_a_frame_the_socket_did_not_take_goes_first() {
         let (server, mut client) = socket_pair();
@@ -601,6 +614,7 @@ mod tests {
         assert!(outbox.direct().stop().is_none());
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_closing_or_ended_connection_takes_no_direct_write() {
         let (server, _client) = socket_pair();

@@ -20,7 +20,6 @@
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
-use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -95,6 +94,13 @@ impl Encoded {
     }
 }
 
+/// The OS handle of a socket that direct writes borrow. Unix only: elsewhere no socket is
+/// shared, and broadcasts always queue.
+#[cfg(unix)]
+pub(crate) type RawSocket = std::os::fd::RawFd;
+#[cfg(not(unix))]
+pub(crate) type RawSocket = std::convert::Infallible;
+
 /// Leave for other tasks to write whole frames straight to a server connection's TCP socket
 /// while the connection itself writes nothing (the outbox gives it to rooms' broadcasts).
 ///
@@ -103,7 +109,7 @@ impl Encoded {
 /// long as the leave is. Whoever writes under the leave must hold it (its lock) while writing.
 pub(crate) trait DirectWrites: Send + Sync {
     /// Others may write whole frames to `socket` until [`stop`](Self::stop).
-    fn open(&self, socket: RawFd);
+    fn open(&self, socket: RawSocket);
     /// Ends the leave; returns the rest of a frame another task began to write, which must go
     /// out before anything else.
     fn stop(&self) -> Option<Bytes>;
@@ -270,12 +276,26 @@ impl Engine {
             && self.closing == Closing::Open
             && !self.read_done
             && !self.finished;
-        if let (Some(direct), Transport::Tcp(tcp), false, true) =
-            (&self.direct, &self.transport, self.direct_open, idle)
+        if let (Some(direct), Some(socket), false, true) =
+            (&self.direct, self.raw_socket(), self.direct_open, idle)
         {
-            direct.open(tcp.as_raw_fd());
+            direct.open(socket);
             self.direct_open = true;
         }
+    }
+
+    /// The plain TCP socket's handle, for direct writes.
+    #[cfg(unix)]
+    fn raw_socket(&self) -> Option<RawSocket> {
+        match &self.transport {
+            Transport::Tcp(tcp) => Some(std::os::fd::AsRawFd::as_raw_fd(tcp)),
+            _ => None,
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn raw_socket(&self) -> Option<RawSocket> {
+        None
     }
 
     /// Closes the socket to direct writes; the rest of a frame one of them began becomes the
