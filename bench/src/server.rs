@@ -44,3 +44,15 @@ pub fn announce(addr: SocketAddr) -> io::Result<()> {
     writeln!(stdout, "listening on ws://{addr}")?;
     stdout.flush()
 }
+
+/// Serves `app` with axum on `addr`, with TCP_NODELAY on every connection (as every server
+/// under test sets it), after announcing the address.
+pub async fn axum(addr: &str, app: axum::Router) -> io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    announce(listener.local_addr()?)?;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app).await
+}

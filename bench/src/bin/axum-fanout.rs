@@ -14,9 +14,7 @@ use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::any;
-use axum::serve::ListenerExt;
 use clap::Parser;
-use tokio::net::TcpListener;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 /// Broadcast to every member through a `tokio::sync::broadcast` channel, with axum.
@@ -72,17 +70,10 @@ async fn publish(State(room): State<Room>, upgrade: WebSocketUpgrade) -> Respons
 
 fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
-    bench::server::run(&cli.server, async {
-        let listener = TcpListener::bind(&cli.server.addr).await?;
-        bench::server::announce(listener.local_addr()?)?;
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let (room, _) = broadcast::channel(CHANNEL_CAPACITY);
-        let app = Router::new()
-            .route("/member", any(join))
-            .route("/publish", any(publish))
-            .with_state(room);
-        axum::serve(listener, app).await
-    })
+    let (room, _) = broadcast::channel(CHANNEL_CAPACITY);
+    let app = Router::new()
+        .route("/member", any(join))
+        .route("/publish", any(publish))
+        .with_state(room);
+    bench::server::run(&cli.server, bench::server::axum(&cli.server.addr, app))
 }

@@ -357,14 +357,7 @@ impl Sender {
                     let rest = frame.slice(written..);
                     state.bytes += rest.len();
                     state.direct = Direct::Rest(rest);
-                    state.high_water = Some(high_water);
-                    if state.bytes > high_water && state.over_since.is_none() {
-                        state.over_since = Some(now());
-                    }
-                    let over_since = state.over_since;
-                    drop(state);
-                    self.shared.reader.wake();
-                    return Offered::Queued { over_since };
+                    return self.pending_grew(state, high_water, now);
                 }
                 // A full socket, or a failing one (the connection learns it when it writes):
                 // queued, as without the leave.
@@ -380,6 +373,17 @@ impl Sender {
         }
         state.bytes += cost;
         state.queue.push_back(queued);
+        self.pending_grew(state, high_water, now)
+    }
+
+    /// A broadcast added to the pending output: notes since when it has stayed above
+    /// `high_water`, and wakes the connection to write it.
+    fn pending_grew(
+        &self,
+        mut state: MutexGuard<'_, State>,
+        high_water: usize,
+        now: impl FnOnce() -> Instant,
+    ) -> Offered {
         state.high_water = Some(high_water);
         if state.bytes > high_water && state.over_since.is_none() {
             state.over_since = Some(now());
