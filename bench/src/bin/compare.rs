@@ -65,7 +65,7 @@ struct Cli {
     /// Room sizes of the fan-out runs, comma-separated [default: 1000,10000, smoke: 100,1000].
     #[arg(long, value_delimiter = ',')]
     fanout_members: Vec<usize>,
-    /// Measured broadcasts per fan-out run [default: 20, smoke: 5].
+    /// Measured broadcasts per fan-out run [default: 50, smoke: 5].
     #[arg(long)]
     fanout_rounds: Option<usize>,
     /// Longest a single run may take, in seconds; a run cut short says so.
@@ -129,7 +129,7 @@ impl Cli {
         let (members, rounds) = if self.smoke {
             (vec![100, 1000], 5)
         } else {
-            (vec![1000, 10_000], 20)
+            (vec![1000, 10_000], 50)
         };
         let mut members = if self.fanout_members.is_empty() {
             members
