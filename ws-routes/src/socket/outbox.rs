@@ -43,13 +43,10 @@ static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 /// above the high-water mark (`None` while it is below).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Offered {
-    Queued {
-        over_since: Option<Instant>,
-    },
+    /// Written to the socket (or the part of it the socket took, the rest waiting), or queued.
+    Queued { over_since: Option<Instant> },
     /// The member's pending output is at its byte bound.
-    Full {
-        over_since: Option<Instant>,
-    },
+    Full { over_since: Option<Instant> },
     /// The connection is gone or closing.
     Closed,
 }
