@@ -617,6 +617,30 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn a_broadcast_never_overtakes_a_message_the_connection_took_to_write() {
+        let (server, mut client) = socket_pair();
+        let outbox = Outbox::new(4);
+        let sender = outbox.sender();
+        outbox.direct().open(server.as_raw_fd());
+        sender.try_send("first").unwrap();
+        // The connection takes it (and writes it next); the queue is empty again.
+        assert!(matches!(
+            outbox.next().now_or_never(),
+            Some(Next::Message(Queued::Message(_)))
+        ));
+        let second = Encoded::new(&Message::text("second"));
+        sender.offer_broadcast(&second, 1 << 20, 1 << 18, Instant::now);
+        // Queued behind it, not written at once.
+        assert!(matches!(
+            outbox.next().now_or_never(),
+            Some(Next::Message(Queued::Encoded(_)))
+        ));
+        client.set_nonblocking(true).unwrap();
+        assert!(client.read(&mut [0; 16]).is_err(), "nothing was written");
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn a_closing_or_ended_connection_takes_no_direct_write() {
         let (server, _client) = socket_pair();
         let outbox = Outbox::new(4);
