@@ -457,7 +457,12 @@ async fn broadcasts_and_own_writes_never_interleave() {
         .build()
         .unwrap();
     let addr = start(&rooms).await;
-    let mut ws = join(addr, "/mixed").await;
+    // Uncompressed: a connection that compresses never lets broadcasts write to its socket.
+    let client = ws_routes::Client::new().compression(ws_routes::Compression::disabled());
+    let mut ws = within(client.connect(&format!("ws://{addr}/mixed")))
+        .await
+        .expect("connect");
+    assert_eq!(text(&mut ws).await, "joined mixed");
     let publisher = tokio::spawn({
         let rooms = rooms.clone();
         async move {
