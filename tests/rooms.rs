@@ -62,7 +62,22 @@ impl Chat {
     }
 }
 
-const ROUTES: Routes = routes![member, Chat];
+/// Joins room `mixed`, then answers every text itself, on its own socket, while broadcasts
+/// come in from elsewhere.
+#[route("/mixed")]
+async fn mixed(mut ws: WebSocket, State(rooms): State<Rooms>) {
+    rooms.join("mixed", &ws.sender());
+    if ws.send("joined mixed").await.is_err() {
+        return;
+    }
+    while let Some(Ok(message)) = ws.recv().await {
+        if ws.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+const ROUTES: Routes = routes![member, Chat, mixed];
 
 async fn start(rooms: &Rooms) -> SocketAddr {
     spawn_server(Server::new(ROUTES).with_state(rooms.clone())).await
@@ -417,4 +432,81 @@ async fn a_thousand_members_all_receive_a_broadcast() {
             .count(),
         MEMBERS
     );
+}
+
+/// Broadcast number `seq`: its number, then bytes that are all `seq as u8`, of a length that
+/// varies so that a full socket cuts frames at every kind of place.
+fn numbered(seq: u32) -> Bytes {
+    let len = 4 + (seq as usize * 7919) % 100_000;
+    let mut payload = vec![seq as u8; len];
+    payload[..4].copy_from_slice(&seq.to_be_bytes());
+    Bytes::from(payload)
+}
+
+/// A client that reads nothing while 300 broadcasts (about 15 MB) and its own messages'
+/// echoes pile up, then reads: every frame arrives whole and in order. Broadcasts write
+/// straight to the socket while the connection writes nothing; once the socket is full they
+/// leave the rest of a frame to the connection and queue behind it, and the connection's own
+/// writes must never cut into one.
+async fn broadcasts_and_own_writes_never_interleave() {
+    const BROADCASTS: u32 = 300;
+    const OWN: usize = 50;
+    let rooms = Rooms::builder()
+        .slow_consumer(SlowConsumer::Skip)
+        .pending_limit(256 << 20)
+        .build()
+        .unwrap();
+    let addr = start(&rooms).await;
+    // Uncompressed: a connection that compresses never lets broadcasts write to its socket.
+    let client = ws_routes::Client::new().compression(ws_routes::Compression::disabled());
+    let mut ws = within(client.connect(&format!("ws://{addr}/mixed")))
+        .await
+        .expect("connect");
+    assert_eq!(text(&mut ws).await, "joined mixed");
+    let publisher = tokio::spawn({
+        let rooms = rooms.clone();
+        async move {
+            for seq in 0..BROADCASTS {
+                assert_eq!(
+                    rooms.broadcast("mixed", numbered(seq)),
+                    1,
+                    "broadcast {seq}"
+                );
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    for number in 0..OWN {
+        ws.send(format!("own {number}")).await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    within(publisher).await.unwrap();
+    let (mut seq, mut own) = (0, 0);
+    while seq < BROADCASTS || own < OWN {
+        match within(ws.recv()).await {
+            Some(Ok(Message::Binary(data))) => {
+                assert_eq!(
+                    data,
+                    numbered(seq),
+                    "broadcast {seq} arrives whole, in order"
+                );
+                seq += 1;
+            }
+            Some(Ok(Message::Text(text))) => {
+                assert_eq!(text, format!("own {own}"));
+                own += 1;
+            }
+            other => panic!("after {seq} broadcasts and {own} echoes: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn broadcasts_and_own_writes_never_interleave_on_one_thread() {
+    broadcasts_and_own_writes_never_interleave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_and_own_writes_never_interleave_on_two_threads() {
+    broadcasts_and_own_writes_never_interleave().await;
 }

@@ -34,13 +34,18 @@ pub fn payload(size: usize) -> Utf8Bytes {
 /// Connects to `ws://ADDR/echo/ID`, with small client buffers so that thousands of idle
 /// clients stay cheap on the generator's side.
 pub async fn connect(addr: SocketAddr, id: usize) -> Result<Client, Error> {
+    connect_to(addr, &format!("/echo/{id}")).await
+}
+
+/// Connects to `ws://ADDR` + `path`, as [`connect`] does.
+pub async fn connect_to(addr: SocketAddr, path: &str) -> Result<Client, Error> {
     let connecting = async {
         let tcp = TcpStream::connect(addr).await?;
         tcp.set_nodelay(true)?;
         let config = WebSocketConfig::default()
             .read_buffer_size(4 << 10)
             .write_buffer_size(0);
-        let url = format!("ws://{addr}/echo/{id}");
+        let url = format!("ws://{addr}{path}");
         let (client, _) = client_async_with_config(url, tcp, Some(config)).await?;
         Ok::<_, Error>(client)
     };

@@ -1,4 +1,4 @@
-//! Servers under test as child processes: started pinned to one CPU with `taskset`, found
+//! Servers under test as child processes: started pinned to CPUs with `taskset`, found
 //! through the `listening on ws://ADDR` line they print, measured through their own `/proc`
 //! accounting, and killed when dropped.
 
@@ -24,17 +24,18 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `program args... --addr 127.0.0.1:0` under `taskset -c CPU`, with its standard
-    /// error written to `log`, and waits for the address it prints.
+    /// Starts `program args... --addr 127.0.0.1:0` under `taskset -c CPUS` (a CPU list as the
+    /// kernel writes it: `0`, `0-1`), with its standard error written to `log`, and waits for
+    /// the address it prints.
     pub fn start(
         program: &Path,
         args: &[&OsStr],
-        cpu: usize,
+        cpus: &str,
         log: &Path,
     ) -> io::Result<ServerProcess> {
         let mut child = Command::new("taskset")
             .arg("-c")
-            .arg(cpu.to_string())
+            .arg(cpus)
             .arg(program)
             .args(args)
             .args(["--addr", "127.0.0.1:0"])
@@ -77,8 +78,8 @@ impl ServerProcess {
             .find_map(|word| word.strip_prefix("ws://")?.parse().ok())
             .ok_or_else(|| failed(format!("printed no ws:// address: {line:?}")))?;
         let allowed = sys::allowed_cpus(server.pid())?;
-        if allowed != cpu.to_string() {
-            return Err(failed(format!("runs on CPUs {allowed}, not on CPU {cpu}")));
+        if allowed != cpus {
+            return Err(failed(format!("runs on CPUs {allowed}, not on {cpus}")));
         }
         Ok(server)
     }

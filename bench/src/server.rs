@@ -1,5 +1,6 @@
-//! What the Rust servers under test share: their command line, a single-threaded runtime with
-//! a raised open-file limit, and the line that tells `compare` where they listen.
+//! What the Rust servers under test share: their command line, a runtime (single-threaded
+//! unless `--workers` asks for more) with a raised open-file limit, and the line that tells
+//! `compare` where they listen.
 
 use std::future::Future;
 use std::io::{self, Write};
@@ -16,16 +17,25 @@ pub struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: String,
+    /// Runtime threads: 1 is tokio's current-thread runtime, more its multi-thread runtime
+    /// with that many workers.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
 }
 
-/// Raises the open-file limit and runs `serve` to completion on a current-thread tokio
-/// runtime: every Rust server under test runs on one thread, as it is pinned to one CPU.
-pub fn run(serve: impl Future<Output = io::Result<()>>) -> io::Result<()> {
+/// Raises the open-file limit and runs `serve` to completion on the runtime `args` asks for:
+/// a current-thread tokio runtime by default, as a server under test is pinned to one CPU.
+pub fn run(args: &Args, serve: impl Future<Output = io::Result<()>>) -> io::Result<()> {
     sys::raise_open_files(OPEN_FILES)?;
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(serve)
+    let mut runtime = match args.workers {
+        0 | 1 => tokio::runtime::Builder::new_current_thread(),
+        workers => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(workers);
+            builder
+        }
+    };
+    runtime.enable_all().build()?.block_on(serve)
 }
 
 /// Prints `listening on ws://ADDR`, the line `compare` waits for.
@@ -33,4 +43,16 @@ pub fn announce(addr: SocketAddr) -> io::Result<()> {
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "listening on ws://{addr}")?;
     stdout.flush()
+}
+
+/// Serves `app` with axum on `addr`, with TCP_NODELAY on every connection (as every server
+/// under test sets it), after announcing the address.
+pub async fn axum(addr: &str, app: axum::Router) -> io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    announce(listener.local_addr()?)?;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app).await
 }

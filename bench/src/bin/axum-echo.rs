@@ -11,9 +11,7 @@ use axum::extract::Path;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::any;
-use axum::serve::ListenerExt;
 use clap::Parser;
-use tokio::net::TcpListener;
 
 /// Echo every WebSocket message on /echo/{id}, with axum.
 #[derive(Parser)]
@@ -39,13 +37,6 @@ async fn echo(mut socket: WebSocket, id: String) {
 
 fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
-    bench::server::run(async {
-        let listener = TcpListener::bind(&cli.server.addr).await?;
-        bench::server::announce(listener.local_addr()?)?;
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let app = Router::new().route("/echo/{id}", any(upgrade));
-        axum::serve(listener, app).await
-    })
+    let app = Router::new().route("/echo/{id}", any(upgrade));
+    bench::server::run(&cli.server, bench::server::axum(&cli.server.addr, app))
 }

@@ -1,15 +1,18 @@
-//! Runs every echo server under test in turn, pinned to one CPU, against the load generator
-//! pinned to the other, and prints the results as Markdown tables with every figure's ratio to
-//! the raw tokio-tungstenite floor.
+//! Runs every server under test in turn, pinned to one CPU, against the load generator pinned
+//! to the other, and prints the results as Markdown tables with every figure's ratio to the
+//! floor: raw tokio-tungstenite, or for fan-out a loop of `try_write`s of one framed message.
 //!
 //! Each scenario starts a fresh server process: ping-pong at 64 B, 1 KiB and 64 KiB; the
-//! handshake rate; and a run holding thousands of idle connections. Scenarios are the outer
-//! loop and servers the inner one, so that slow drifts in the machine's load spread over every
-//! server alike. Only 127.0.0.1 is ever targeted, and every run is bounded in count and time.
+//! handshake rate; a run holding thousands of idle connections; broadcasts to 1,000 and 10,000
+//! members of a room; and ws-routes on two runtime workers against one. Scenarios are the
+//! outer loop and servers the inner one, so that slow drifts in the machine's load spread over
+//! every server alike. Only 127.0.0.1 is ever targeted, and every run is bounded in count and
+//! time.
 //!
 //! ```text
-//! scripts/bench            # builds every server and the Python environments, then runs this
-//! scripts/bench --smoke    # small counts, to check that everything works
+//! scripts/bench                       # builds every server and the Python environments, then runs this
+//! scripts/bench --smoke               # small counts, to check that everything works
+//! scripts/bench --sections fanout     # only the fan-out tables
 //! ```
 
 use std::error::Error;
@@ -18,18 +21,23 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use tokio::time::{Instant, sleep, timeout_at};
 
+use bench::fanout::Room;
 use bench::load;
 use bench::process::ServerProcess;
 use bench::report::{self, Table, with_ratio};
 use bench::sys;
 
-/// Compare the echo servers: messages/s, latency, server CPU per message, handshakes/s and
-/// memory per idle connection, each as a ratio to the raw tokio-tungstenite floor.
+/// Compare the servers: echo messages/s, latency, server CPU per message, handshakes/s, memory
+/// per idle connection, and broadcast fan-out, each as a ratio to a floor server.
 #[derive(Parser)]
 struct Cli {
+    /// Sections to run, comma-separated (default: all). `--sections fanout` runs only the
+    /// fan-out tables; `workers` compares ws-routes on two runtime workers with one.
+    #[arg(long, value_delimiter = ',', value_enum)]
+    sections: Vec<Section>,
     /// Servers to run, comma-separated (default: all). Ratios need `floor` among them.
     #[arg(long, value_delimiter = ',', value_parser = server_name)]
     servers: Vec<&'static str>,
@@ -54,6 +62,12 @@ struct Cli {
     /// Idle connections to hold [default: 10000, smoke: 1000].
     #[arg(long)]
     idle: Option<usize>,
+    /// Room sizes of the fan-out runs, comma-separated [default: 1000,10000, smoke: 100,1000].
+    #[arg(long, value_delimiter = ',')]
+    fanout_members: Vec<usize>,
+    /// Measured broadcasts per fan-out run [default: 50, smoke: 5].
+    #[arg(long)]
+    fanout_rounds: Option<usize>,
     /// Longest a single run may take, in seconds; a run cut short says so.
     #[arg(long, default_value_t = 60)]
     time_limit: u64,
@@ -63,6 +77,21 @@ struct Cli {
     /// The CPU the load generator is pinned to.
     #[arg(long, default_value_t = 1)]
     client_cpu: usize,
+}
+
+/// The parts of the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Section {
+    /// Ping-pong at 64 B, 1 KiB and 64 KiB.
+    Echo,
+    /// Connect, one echo, close.
+    Handshakes,
+    /// Memory per idle connection.
+    Idle,
+    /// Broadcast to every member of a room: ws-routes `Rooms`, a `try_write` floor, axum.
+    Fanout,
+    /// ws-routes on tokio's multi-thread runtime with 2 workers against 1 thread.
+    Workers,
 }
 
 /// The counts of one invocation.
@@ -94,7 +123,44 @@ impl Cli {
             time_limit: Duration::from_secs(self.time_limit),
         }
     }
+
+    /// The room sizes and the measured broadcasts per room of the fan-out runs, sorted.
+    fn fanout(&self) -> Fanouts {
+        let (members, rounds) = if self.smoke {
+            (vec![100, 1000], 5)
+        } else {
+            (vec![1000, 10_000], 50)
+        };
+        let mut members = if self.fanout_members.is_empty() {
+            members
+        } else {
+            self.fanout_members.clone()
+        };
+        members.sort_unstable();
+        members.dedup();
+        Fanouts {
+            members,
+            rounds: self.fanout_rounds.unwrap_or(rounds).max(1),
+        }
+    }
+
+    fn runs(&self, section: Section) -> bool {
+        self.sections.is_empty() || self.sections.contains(&section)
+    }
 }
+
+/// The fan-out runs of one invocation.
+#[derive(Debug, Clone)]
+struct Fanouts {
+    members: Vec<usize>,
+    rounds: usize,
+}
+
+/// Broadcasts before a fan-out run's measured window opens.
+const FANOUT_WARM_UP: usize = 2;
+
+/// The pause between two broadcasts of a fan-out run.
+const FANOUT_PAUSE: Duration = Duration::from_millis(10);
 
 /// How a server under test is started.
 #[derive(Debug, Clone, Copy)]
@@ -174,6 +240,41 @@ const SERVERS: &[Spec] = &[
     },
 ];
 
+/// The fan-out servers: the same names as the echo servers they stand beside.
+const FANOUT_SERVERS: &[Spec] = &[
+    Spec {
+        name: FLOOR,
+        about: "raw tokio-tungstenite 0.30 handshakes, then each broadcast framed once and \
+                `try_write`n to every member's socket in one loop (the rest queued for a socket \
+                that would block)",
+        program: Program::Rust {
+            bin: "raw-fanout",
+            args: &[],
+        },
+    },
+    Spec {
+        name: "ws-routes",
+        about: "ws-routes `Rooms`: every member joins one room, the publisher's handler calls \
+                `rooms.broadcast`, default settings",
+        program: Program::Rust {
+            bin: "ws-routes-fanout",
+            args: &[],
+        },
+    },
+    Spec {
+        name: "axum",
+        about: "axum 0.8 with a `tokio::sync::broadcast` channel: every member's task \
+                subscribes and forwards to its socket, defaults",
+        program: Program::Rust {
+            bin: "axum-fanout",
+            args: &[],
+        },
+    },
+];
+
+/// The server the `workers` section runs with one and with two runtime workers.
+const WS_ROUTES: &str = "ws-routes";
+
 fn server_name(name: &str) -> Result<&'static str, String> {
     SERVERS
         .iter()
@@ -206,6 +307,15 @@ struct Results {
     echo: [Option<Outcome<Echo>>; 3],
     handshakes: Option<Outcome<Handshakes>>,
     idle: Option<Outcome<Idle>>,
+    /// One per room size, in the order of [`Fanouts::members`].
+    fanout: Vec<Option<Outcome<Fanout>>>,
+}
+
+/// What ws-routes did on one thread (`[0]`) and on two workers (`[1]`).
+#[derive(Debug, Default)]
+struct Workers {
+    fanout: [Option<Outcome<Fanout>>; 2],
+    echo: [Option<Outcome<Echo>>; 2],
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -224,6 +334,28 @@ struct Handshakes {
     failed: u64,
     error: Option<String>,
     others: Option<f64>,
+}
+
+/// What one broadcast run measured.
+#[derive(Debug, Clone, Copy)]
+struct Fanout {
+    /// Publish-to-last-delivery time, median and worst, in ns.
+    median: f64,
+    worst: f64,
+    cpu_per_delivery: f64,
+    /// The server's resident set size after the broadcasts, members still connected.
+    rss: u64,
+    others: Option<f64>,
+}
+
+/// How a server under test runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Threads {
+    /// One thread (tokio's current-thread runtime), pinned to the server CPU.
+    Pinned,
+    /// tokio's multi-thread runtime with two workers, on the server and the load generator's
+    /// CPUs.
+    TwoWorkers,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -287,14 +419,33 @@ struct Places {
 /// Everything a scenario needs.
 struct Bench {
     counts: Counts,
+    fanouts: Fanouts,
     places: Places,
     server_cpu: usize,
+    client_cpu: usize,
 }
 
 impl Bench {
+    /// The CPUs a server runs on, as the kernel writes the list.
+    fn cpus(&self, threads: Threads) -> String {
+        let (low, high) = match threads {
+            Threads::Pinned => return self.server_cpu.to_string(),
+            Threads::TwoWorkers if self.server_cpu < self.client_cpu => {
+                (self.server_cpu, self.client_cpu)
+            }
+            Threads::TwoWorkers => (self.client_cpu, self.server_cpu),
+        };
+        if high == low + 1 {
+            format!("{low}-{high}")
+        } else {
+            format!("{low},{high}")
+        }
+    }
+
     /// Starts a fresh server for one scenario.
-    fn start(&self, spec: &Spec) -> Outcome<ServerProcess> {
+    fn start(&self, spec: &Spec, threads: Threads) -> Outcome<ServerProcess> {
         let log = self.places.logs.join(format!("{}.log", spec.name));
+        let cpus = self.cpus(threads);
         let started = match spec.program {
             Program::Rust { bin, args } => {
                 let program = self.places.bin_dir.join(bin);
@@ -304,8 +455,12 @@ impl Bench {
                         program.display()
                     ));
                 }
-                let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-                ServerProcess::start(&program, &args, self.server_cpu, &log)
+                let workers: &[&str] = match threads {
+                    Threads::Pinned => &[],
+                    Threads::TwoWorkers => &["--workers", "2"],
+                };
+                let args: Vec<&OsStr> = args.iter().chain(workers).map(OsStr::new).collect();
+                ServerProcess::start(&program, &args, &cpus, &log)
             }
             Program::Python { venv, script } => {
                 let python = self.places.package.join(venv).join("bin/python");
@@ -315,15 +470,24 @@ impl Bench {
                         python.display()
                     ));
                 }
+                if threads != Threads::Pinned {
+                    return Err("a Python server has one thread".to_owned());
+                }
                 let script = self.places.package.join("python").join(script);
-                ServerProcess::start(&python, &[script.as_os_str()], self.server_cpu, &log)
+                ServerProcess::start(&python, &[script.as_os_str()], &cpus, &log)
             }
         };
         started.map_err(|error| error.to_string())
     }
 
-    async fn echo(&self, spec: &Spec, size: usize, messages: usize) -> Outcome<Echo> {
-        let server = self.start(spec)?;
+    async fn echo(
+        &self,
+        spec: &Spec,
+        threads: Threads,
+        size: usize,
+        messages: usize,
+    ) -> Outcome<Echo> {
+        let server = self.start(spec, threads)?;
         let payload = load::payload(size);
         let deadline = Instant::now() + self.counts.time_limit;
         let connections = self.counts.connections;
@@ -360,7 +524,7 @@ impl Bench {
     }
 
     async fn handshakes(&self, spec: &Spec) -> Outcome<Handshakes> {
-        let server = self.start(spec)?;
+        let server = self.start(spec, Threads::Pinned)?;
         let payload = load::payload(64);
         let deadline = Instant::now() + self.counts.time_limit;
         let concurrency = self.counts.handshake_concurrency;
@@ -401,8 +565,47 @@ impl Bench {
         })
     }
 
+    /// Fills a room with `members` members, then times the broadcasts and reads the
+    /// server's CPU time over them.
+    async fn fanout(&self, spec: &Spec, threads: Threads, members: usize) -> Outcome<Fanout> {
+        let mut server = self.start(spec, threads)?;
+        let deadline = Instant::now() + self.counts.time_limit;
+        let mut room = Room::join(server.addr(), members, deadline)
+            .await
+            .map_err(|error| format!("joining failed: {error}"))?;
+        for number in 0..FANOUT_WARM_UP {
+            room.round(&format!("warm-up {number}"), deadline)
+                .await
+                .map_err(|error| format!("warm-up failed: {error}"))?;
+            sleep(FANOUT_PAUSE).await;
+        }
+        let rounds = self.fanouts.rounds;
+        let mut times = Vec::with_capacity(rounds);
+        let before = Sample::take(&server, self.server_cpu).map_err(|e| e.to_string())?;
+        for number in 0..rounds {
+            let time = room
+                .round(&format!("round {number}"), deadline)
+                .await
+                .map_err(|error| format!("round {number} failed: {error}"))?;
+            times.push(report::as_nanos(time));
+            sleep(FANOUT_PAUSE).await;
+        }
+        let after = Sample::take(&server, self.server_cpu).map_err(|e| e.to_string())?;
+        server.check_alive().map_err(|e| e.to_string())?;
+        let rss = server.rss().map_err(|e| e.to_string())?;
+        times.sort_by(f64::total_cmp);
+        let window = before.until(&after);
+        Ok(Fanout {
+            median: times[times.len() / 2],
+            worst: times[times.len() - 1],
+            cpu_per_delivery: report::as_nanos(window.server) / (rounds * members) as f64,
+            rss,
+            others: window.others.filter(|_| threads == Threads::Pinned),
+        })
+    }
+
     async fn idle(&self, spec: &Spec) -> Outcome<Idle> {
-        let mut server = self.start(spec)?;
+        let mut server = self.start(spec, Threads::Pinned)?;
         let payload = load::payload(64);
         let deadline = Instant::now() + self.counts.time_limit;
         let warm_up = load::open(server.addr(), IDLE_WARM_UP, IDLE_CONCURRENCY, &payload)
@@ -557,6 +760,98 @@ fn idle_table(specs: &[Spec], results: &[Results]) -> Table {
     table
 }
 
+fn fanout_table(specs: &[Spec], results: &[Results], size: usize) -> Table {
+    let mut table = Table::new(&[
+        "server",
+        "publish to last delivery, median",
+        "worst",
+        "server CPU / delivery",
+        "server RSS",
+        "others on server CPU",
+    ]);
+    let floor = floor_of(specs, results, |results| results.fanout.get(size)?.as_ref());
+    for (spec, results) in specs.iter().zip(results) {
+        let cells = match results.fanout.get(size) {
+            Some(Some(Ok(run))) => vec![
+                with_ratio(run.median, floor.map(|f| f.median), report::nanos),
+                with_ratio(run.worst, floor.map(|f| f.worst), report::nanos),
+                with_ratio(
+                    run.cpu_per_delivery,
+                    floor.map(|f| f.cpu_per_delivery),
+                    report::nanos,
+                ),
+                with_ratio(run.rss as f64, floor.map(|f| f.rss as f64), report::bytes),
+                report::percent(run.others),
+            ],
+            Some(Some(Err(error))) => vec![failure(error)],
+            _ => vec![],
+        };
+        table.row([vec![spec.name.to_owned()], cells].concat());
+    }
+    table
+}
+
+/// ws-routes on one thread and on two workers, side by side; the ratio is two to one.
+fn workers_table(workers: &Workers, members: usize, one: &str, two: &str) -> Table {
+    let mut table = Table::new(&["ws-routes", one, two]);
+    type Figure<T> = (&'static str, fn(&T) -> f64, fn(f64) -> String);
+    fn rows<T>(
+        table: &mut Table,
+        scenario: &str,
+        runs: &[Option<Outcome<T>>; 2],
+        figures: &[Figure<T>],
+    ) {
+        for (what, figure, show) in figures {
+            let mut cells = vec![format!("{scenario}: {what}")];
+            let single = match &runs[0] {
+                Some(Ok(run)) => Some(figure(run)),
+                _ => None,
+            };
+            for (index, run) in runs.iter().enumerate() {
+                cells.push(match run {
+                    Some(Ok(run)) if index == 1 => with_ratio(figure(run), single, show),
+                    Some(Ok(run)) => show(figure(run)),
+                    Some(Err(error)) => failure(error),
+                    None => String::new(),
+                });
+            }
+            table.row(cells);
+        }
+    }
+    rows(
+        &mut table,
+        &format!("fan-out to {members}"),
+        &workers.fanout,
+        &[
+            (
+                "publish to last delivery, median",
+                |run| run.median,
+                report::nanos,
+            ),
+            ("worst", |run| run.worst, report::nanos),
+            (
+                "server CPU / delivery",
+                |run| run.cpu_per_delivery,
+                report::nanos,
+            ),
+        ],
+    );
+    rows(
+        &mut table,
+        "echo 64 B",
+        &workers.echo,
+        &[
+            ("messages/s", |run| run.per_second, report::rate),
+            (
+                "server CPU / message",
+                |run| run.cpu_per_message,
+                report::nanos,
+            ),
+        ],
+    );
+    table
+}
+
 /// One row per server with the figures the targets are about.
 fn summary_table(specs: &[Spec], results: &[Results]) -> Table {
     let mut table = Table::new(&[
@@ -621,29 +916,40 @@ fn floor_of<'a, T>(
     scenario(&results[at])?.as_ref().ok()
 }
 
+/// The specs of `list` that `--servers` names (all when it names none).
+fn chosen(list: &[Spec], names: &[&'static str]) -> Vec<Spec> {
+    list.iter()
+        .filter(|spec| names.is_empty() || names.contains(&spec.name))
+        .copied()
+        .collect()
+}
+
+/// The spec called `name` in `list`.
+fn named(list: &[Spec], name: &str) -> Spec {
+    *list
+        .iter()
+        .find(|spec| spec.name == name)
+        .expect("the server is listed")
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let cli = Cli::parse();
     let counts = cli.counts();
-    let specs: Vec<Spec> = if cli.servers.is_empty() {
-        SERVERS.to_vec()
-    } else {
-        SERVERS
-            .iter()
-            .filter(|spec| cli.servers.contains(&spec.name))
-            .copied()
-            .collect()
-    };
+    let fanouts = cli.fanout();
+    let specs = chosen(SERVERS, &cli.servers);
+    let fanout_specs = chosen(FANOUT_SERVERS, &cli.servers);
     sys::pin_to_cpu(cli.client_cpu).map_err(|error| {
         format!(
             "cannot pin the load generator to CPU {}: {error}",
             cli.client_cpu
         )
     })?;
-    let open_files = sys::raise_open_files(counts.idle as u64 + 1024)?;
-    if open_files < counts.idle as u64 + 64 {
+    let largest_room = fanouts.members.last().copied().unwrap_or(0);
+    let most_connections = counts.idle.max(largest_room) as u64;
+    let open_files = sys::raise_open_files(most_connections + 1024)?;
+    if open_files < most_connections + 64 {
         return Err(format!(
-            "the open-file limit is {open_files}, too low for --idle {}",
-            counts.idle
+            "the open-file limit is {open_files}, too low for {most_connections} connections"
         )
         .into());
     }
@@ -656,64 +962,94 @@ fn main() -> Result<(), Box<dyn Error>> {
     std::fs::create_dir_all(&places.logs)?;
     let bench = Bench {
         counts,
+        fanouts: fanouts.clone(),
         places,
         server_cpu: cli.server_cpu,
+        client_cpu: cli.client_cpu,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let load_before = sys::load_average();
     let mut results: Vec<Results> = specs.iter().map(|_| Results::default()).collect();
+    let mut fanout_results: Vec<Results> =
+        fanout_specs.iter().map(|_| Results::default()).collect();
+    let mut workers = Workers::default();
     runtime.block_on(async {
-        for (index, (size, label)) in SIZES.iter().enumerate() {
-            let messages = if *size >= 64 << 10 {
-                counts.large_messages
-            } else {
-                counts.messages
-            };
+        let bench = &bench;
+        if cli.runs(Section::Echo) {
+            for (index, (size, label)) in SIZES.iter().enumerate() {
+                let messages = if *size >= 64 << 10 {
+                    counts.large_messages
+                } else {
+                    counts.messages
+                };
+                each_server(
+                    &specs,
+                    &format!("echo {label}"),
+                    |spec| async move { bench.echo(&spec, Threads::Pinned, *size, messages).await },
+                    |results, outcome| results.echo[index] = Some(outcome),
+                    &mut results,
+                    show_echo,
+                )
+                .await;
+            }
+        }
+        if cli.runs(Section::Handshakes) {
             each_server(
                 &specs,
-                &format!("echo {label}"),
-                |spec| {
-                    let bench = &bench;
-                    async move { bench.echo(&spec, *size, messages).await }
-                },
-                |results, outcome| results.echo[index] = Some(outcome),
+                "handshakes",
+                |spec| async move { bench.handshakes(&spec).await },
+                |results, outcome| results.handshakes = Some(outcome),
                 &mut results,
-                |echo| {
-                    format!(
-                        "{}/s, server CPU {} / message",
-                        report::rate(echo.per_second),
-                        report::nanos(echo.cpu_per_message)
-                    )
-                },
+                |run| format!("{}/s", report::rate(run.per_second)),
             )
             .await;
         }
-        each_server(
-            &specs,
-            "handshakes",
-            |spec| {
-                let bench = &bench;
-                async move { bench.handshakes(&spec).await }
-            },
-            |results, outcome| results.handshakes = Some(outcome),
-            &mut results,
-            |run| format!("{}/s", report::rate(run.per_second)),
-        )
-        .await;
-        each_server(
-            &specs,
-            "idle",
-            |spec| {
-                let bench = &bench;
-                async move { bench.idle(&spec).await }
-            },
-            |results, outcome| results.idle = Some(outcome),
-            &mut results,
-            |idle| format!("{} / connection", report::bytes(idle.per_connection)),
-        )
-        .await;
+        if cli.runs(Section::Idle) {
+            each_server(
+                &specs,
+                "idle",
+                |spec| async move { bench.idle(&spec).await },
+                |results, outcome| results.idle = Some(outcome),
+                &mut results,
+                |idle| format!("{} / connection", report::bytes(idle.per_connection)),
+            )
+            .await;
+        }
+        if cli.runs(Section::Fanout) {
+            for &members in &fanouts.members {
+                each_server(
+                    &fanout_specs,
+                    &format!("fan-out to {members}"),
+                    |spec| async move { bench.fanout(&spec, Threads::Pinned, members).await },
+                    |results, outcome| results.fanout.push(Some(outcome)),
+                    &mut fanout_results,
+                    show_fanout,
+                )
+                .await;
+            }
+        }
+        if cli.runs(Section::Workers) {
+            let fanout = named(FANOUT_SERVERS, WS_ROUTES);
+            let echo = named(SERVERS, WS_ROUTES);
+            for (index, threads) in [Threads::Pinned, Threads::TwoWorkers]
+                .into_iter()
+                .enumerate()
+            {
+                eprint!("fan-out to {largest_room}, {threads:?}: ws-routes ... ");
+                let outcome = bench.fanout(&fanout, threads, largest_room).await;
+                eprintln!(
+                    "{}",
+                    outcome.as_ref().map_or_else(Clone::clone, show_fanout)
+                );
+                workers.fanout[index] = Some(outcome);
+                eprint!("echo 64 B, {threads:?}: ws-routes ... ");
+                let outcome = bench.echo(&echo, threads, 64, counts.messages).await;
+                eprintln!("{}", outcome.as_ref().map_or_else(Clone::clone, show_echo));
+                workers.echo[index] = Some(outcome);
+            }
+        }
     });
 
     println!(
@@ -731,40 +1067,92 @@ fn main() -> Result<(), Box<dyn Error>> {
         cli.client_cpu,
         sys::load_average()
     );
-    println!(
-        "Counts: {} connections x {} echoes (64 B, 1 KiB) / {} echoes (64 KiB); {} handshakes, \
-         {} at a time; {} idle connections.\n",
-        counts.connections,
-        counts.messages,
-        counts.large_messages,
-        counts.handshakes,
-        counts.handshake_concurrency,
-        counts.idle
-    );
-    println!("Servers:\n");
-    for spec in &specs {
-        println!("- `{}`: {}", spec.name, spec.about);
-    }
-    println!("\nFigures in parentheses are ratios to `{FLOOR}`.\n");
-    println!("### Summary\n\n{}", summary_table(&specs, &results));
-    for (index, (_, label)) in SIZES.iter().enumerate() {
+    let classic = [Section::Echo, Section::Handshakes, Section::Idle];
+    if classic.into_iter().any(|section| cli.runs(section)) {
         println!(
-            "### Echo, {label} text messages, {} connections\n\n{}",
+            "Counts: {} connections x {} echoes (64 B, 1 KiB) / {} echoes (64 KiB); {} handshakes, \
+             {} at a time; {} idle connections.\n",
             counts.connections,
-            echo_table(&specs, &results, index)
+            counts.messages,
+            counts.large_messages,
+            counts.handshakes,
+            counts.handshake_concurrency,
+            counts.idle
+        );
+        println!("Servers:\n");
+        for spec in &specs {
+            println!("- `{}`: {}", spec.name, spec.about);
+        }
+        println!("\nFigures in parentheses are ratios to `{FLOOR}`.\n");
+        println!("### Summary\n\n{}", summary_table(&specs, &results));
+    }
+    if cli.runs(Section::Echo) {
+        for (index, (_, label)) in SIZES.iter().enumerate() {
+            println!(
+                "### Echo, {label} text messages, {} connections\n\n{}",
+                counts.connections,
+                echo_table(&specs, &results, index)
+            );
+        }
+    }
+    if cli.runs(Section::Handshakes) {
+        println!(
+            "### Handshakes: connect, one 64 B echo, close; {} at a time\n\n{}",
+            counts.handshake_concurrency,
+            handshake_table(&specs, &results)
         );
     }
-    println!(
-        "### Handshakes: connect, one 64 B echo, close; {} at a time\n\n{}",
-        counts.handshake_concurrency,
-        handshake_table(&specs, &results)
-    );
-    println!(
-        "### Idle connections (RSS growth / connections)\n\n{}",
-        idle_table(&specs, &results)
-    );
+    if cli.runs(Section::Idle) {
+        println!(
+            "### Idle connections (RSS growth / connections)\n\n{}",
+            idle_table(&specs, &results)
+        );
+    }
+    if cli.runs(Section::Fanout) {
+        println!(
+            "### Fan-out: one 16 B text to every member of a room; {} broadcasts after {FANOUT_WARM_UP} unmeasured\n",
+            fanouts.rounds
+        );
+        for spec in &fanout_specs {
+            println!("- `{}`: {}", spec.name, spec.about);
+        }
+        println!();
+        for (index, members) in fanouts.members.iter().enumerate() {
+            println!(
+                "#### {members} members\n\n{}",
+                fanout_table(&fanout_specs, &fanout_results, index)
+            );
+        }
+    }
+    if cli.runs(Section::Workers) {
+        let one = format!("1 thread, CPU {}", bench.cpus(Threads::Pinned));
+        let two = format!("2 workers, CPUs {}", bench.cpus(Threads::TwoWorkers));
+        println!(
+            "### ws-routes on 2 runtime workers against 1 thread\n\n\
+             The 2-worker server shares CPU {} with the load generator; in parentheses, 2 \
+             workers / 1 thread.\n\n{}",
+            cli.client_cpu,
+            workers_table(&workers, largest_room, &one, &two)
+        );
+    }
     if cfg!(debug_assertions) {
         println!("Warning: compare and the servers next to it were built without --release.");
     }
     Ok(())
+}
+
+fn show_echo(echo: &Echo) -> String {
+    format!(
+        "{}/s, server CPU {} / message",
+        report::rate(echo.per_second),
+        report::nanos(echo.cpu_per_message)
+    )
+}
+
+fn show_fanout(run: &Fanout) -> String {
+    format!(
+        "median {}, server CPU {} / delivery",
+        report::nanos(run.median),
+        report::nanos(run.cpu_per_delivery)
+    )
 }

@@ -193,10 +193,10 @@ fn start(case: &Case, bin_dir: &Path, package: &Path, logs: &Path) -> io::Result
     if case.python {
         let python = package.join(".venv-ws17/bin/python");
         let script = package.join("python/ws17_echo.py");
-        ServerProcess::start(&python, &[script.as_os_str()], 0, &log)
+        ServerProcess::start(&python, &[script.as_os_str()], "0", &log)
     } else {
         let args: [&OsStr; 0] = [];
-        ServerProcess::start(&bin_dir.join("ws-routes-echo"), &args, 0, &log)
+        ServerProcess::start(&bin_dir.join("ws-routes-echo"), &args, "0", &log)
     }
 }
 

@@ -86,7 +86,7 @@ async fn serve_connection(tcp: TcpStream, config: WebSocketConfig) {
 fn main() -> io::Result<()> {
     let cli = Cli::parse();
     let config = cli.config.websocket();
-    bench::server::run(async {
+    bench::server::run(&cli.server, async {
         let listener = TcpListener::bind(&cli.server.addr).await?;
         bench::server::announce(listener.local_addr()?)?;
         loop {

@@ -69,7 +69,7 @@ fn run(cli: Cli) -> Result<bool, load::Error> {
         .unwrap_or_default();
     let log = std::env::temp_dir().join("ws-routes-soak-server.log");
     let no_args: [&OsStr; 0] = [];
-    let mut server = ServerProcess::start(&bin_dir.join("ws-routes-echo"), &no_args, 0, &log)?;
+    let mut server = ServerProcess::start(&bin_dir.join("ws-routes-echo"), &no_args, "0", &log)?;
     let addr = server.addr();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -31,7 +31,7 @@ async fn echo(mut ws: WebSocket, id: String) {
 
 fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
-    bench::server::run(async {
+    bench::server::run(&cli.server, async {
         let server = Server::new(routes![echo]).bind(&cli.server.addr).await?;
         bench::server::announce(server.local_addr()?)?;
         server.run().await

@@ -68,9 +68,11 @@ pub enum SlowConsumer {
 ///
 /// A member is a connection's [`Sender`]. It leaves every room by itself when its connection
 /// ends (when the handler returns or the socket is dropped), and when a broadcast finds it
-/// closed or too slow (see [`SlowConsumer`]). A broadcast builds its message once and shares
-/// it between members (`Utf8Bytes` and `Bytes` are reference-counted), queues it for each
-/// member within the member's byte bound, and never waits for a member.
+/// closed or too slow (see [`SlowConsumer`]). A broadcast frames its message once and shares
+/// the frame between members, writes it straight to the socket of each member whose
+/// connection is waiting in `recv` with nothing else to write (a plain TCP server connection:
+/// TLS ones queue), queues it within the member's byte bound for the others, and never waits
+/// for a member.
 ///
 /// Share the handle with every handler through
 /// [`Server::with_state`](crate::Server::with_state): function routes take it as a
@@ -673,8 +675,8 @@ impl Inner {
         self.registry.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues `message` for the members of `room` (every member for `None`) but `except`, on
-    /// this server; closes or skips the slow ones and forgets the gone ones.
+    /// Writes or queues `message` for the members of `room` (every member for `None`) but
+    /// `except`, on this server; closes or skips the slow ones and forgets the gone ones.
     fn deliver(&self, room: Option<&str>, message: &Message, except: Option<u64>) -> usize {
         // Framed on the first member that takes it; the clock read once, when first needed.
         let mut encoded = None;
@@ -683,47 +685,54 @@ impl Inner {
         let mut queued = 0;
         let mut slow = Vec::new();
         let mut gone = Vec::new();
-        {
+        // The members, taken out from under the lock: offers write to sockets, and joins and
+        // leaves (on other threads) need not wait for them.
+        let members: Vec<(u64, Sender)> = {
             let registry = self.read();
-            let high_water = self.bounds.high_water();
-            let mut offer = |id: u64, sender: &Sender| {
-                if except == Some(id) {
-                    return;
+            match room {
+                Some(room) => registry
+                    .rooms
+                    .get(room)
+                    .into_iter()
+                    .flatten()
+                    .map(|(id, sender)| (*id, sender.clone()))
+                    .collect(),
+                None => registry
+                    .members
+                    .iter()
+                    .map(|(id, member)| (*id, member.sender.clone()))
+                    .collect(),
+            }
+        };
+        let high_water = self.bounds.high_water();
+        for (id, sender) in members {
+            if except == Some(id) {
+                continue;
+            }
+            let encoded = encoded.get_or_insert_with(|| Encoded::new(message));
+            let mut clock = || *now.get_or_insert_with(Instant::now);
+            let (full, over_since) = match sender.offer_broadcast(
+                encoded,
+                self.bounds.pending_limit,
+                high_water,
+                &mut clock,
+            ) {
+                Offered::Queued { over_since } => {
+                    queued += 1;
+                    (false, over_since)
                 }
-                let encoded = encoded.get_or_insert_with(|| Encoded::new(message));
-                let mut clock = || *now.get_or_insert_with(Instant::now);
-                let (full, over_since) = match sender.offer_broadcast(
-                    encoded,
-                    self.bounds.pending_limit,
-                    high_water,
-                    &mut clock,
-                ) {
-                    Offered::Queued { over_since } => {
-                        queued += 1;
-                        (false, over_since)
-                    }
-                    Offered::Full { over_since } => (true, over_since),
-                    Offered::Closed => return gone.push(id),
-                };
-                let stalled = match (allowed, over_since) {
-                    (Some(allowed), Some(since)) => clock().duration_since(since) >= allowed,
-                    _ => false,
-                };
-                if stalled || (full && self.policy == SlowConsumer::Close) {
-                    slow.push(sender.clone());
+                Offered::Full { over_since } => (true, over_since),
+                Offered::Closed => {
+                    gone.push(id);
+                    continue;
                 }
             };
-            match room {
-                Some(room) => {
-                    for (id, sender) in registry.rooms.get(room).into_iter().flatten() {
-                        offer(*id, sender);
-                    }
-                }
-                None => {
-                    for (id, member) in &registry.members {
-                        offer(*id, &member.sender);
-                    }
-                }
+            let stalled = match (allowed, over_since) {
+                (Some(allowed), Some(since)) => clock().duration_since(since) >= allowed,
+                _ => false,
+            };
+            if stalled || (full && self.policy == SlowConsumer::Close) {
+                slow.push(sender);
             }
         }
         for sender in slow {

@@ -164,10 +164,15 @@ impl WebSocket {
     /// # }
     /// ```
     pub fn sender(&mut self) -> Sender {
-        let capacity = self.queue_capacity;
-        self.outbox
-            .get_or_insert_with(|| Outbox::new(capacity))
-            .sender()
+        if let Some(outbox) = &self.outbox {
+            return outbox.sender();
+        }
+        let outbox = Outbox::new(self.queue_capacity);
+        // Broadcasts write straight to the socket while this connection writes nothing.
+        if let Some(stream) = self.stream.as_mut() {
+            stream.share_socket(outbox.direct());
+        }
+        self.outbox.insert(outbox).sender()
     }
 
     /// The subprotocol agreed in the handshake (`Sec-WebSocket-Protocol`), if any.
@@ -246,6 +251,9 @@ impl WebSocket {
                 .stream
                 .as_mut()
                 .expect("the stream is only taken when the socket is dropped");
+            // Waiting here, the connection writes nothing unless woken: broadcasts may write to
+            // the socket themselves till then.
+            stream.open_direct();
             // Liveness first: a peer that floods frames must not postpone its keepalive or the
             // close deadline. Then incoming frames and queued messages take turns.
             self.queued_first = !self.queued_first;
@@ -361,6 +369,7 @@ impl WebSocket {
             match queued {
                 Queued::Message(message) => stream.send(Frame::Message(message)).await,
                 Queued::Encoded(encoded) => stream.send_encoded(encoded).await,
+                Queued::Rest => stream.flush().await,
             }
         };
         let written = tokio::select! {

@@ -5,11 +5,19 @@
 //! It costs one small allocation per connection that asks for a sender, and a few message
 //! slots once messages have waited: a buffer grown by a burst is given back when the burst is
 //! written.
+//!
+//! A broadcast skips the queue when it can: while the connection writes nothing itself and
+//! nothing waits in its queue, the engine leaves its plain TCP socket open to direct writes
+//! ([`DirectWrites`]), and the broadcasting task writes the frame there at once, under the
+//! outbox's lock, without waking the connection's task. What the socket does not take (the
+//! rest of a frame it took part of) stays with the leave, and the engine writes it before
+//! anything else; a broadcast that finds the socket full is queued as usual.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::hash::{Hash, Hasher};
+use std::io;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -19,8 +27,10 @@ use std::time::Instant;
 use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
+use bytes::Bytes;
+
 use crate::error::Error;
-use crate::wire::engine::Encoded;
+use crate::wire::engine::{DirectWrites, Encoded, RawSocket};
 use crate::wire::{CloseCode, CloseFrame, Message};
 
 /// How many message slots an empty queue keeps (a `VecDeque`'s smallest allocation).
@@ -33,13 +43,10 @@ static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 /// above the high-water mark (`None` while it is below).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Offered {
-    Queued {
-        over_since: Option<Instant>,
-    },
+    /// Written to the socket (or the part of it the socket took, the rest waiting), or queued.
+    Queued { over_since: Option<Instant> },
     /// The member's pending output is at its byte bound.
-    Full {
-        over_since: Option<Instant>,
-    },
+    Full { over_since: Option<Instant> },
     /// The connection is gone or closing.
     Closed,
 }
@@ -49,6 +56,9 @@ pub(crate) enum Queued {
     Message(Message),
     /// A broadcast, framed once for every member.
     Encoded(Encoded),
+    /// Not in the queue: the rest of a frame a broadcast wrote part of straight to the socket
+    /// waits with the engine's leave ([`Direct::Rest`]), and flushing the engine writes it.
+    Rest,
 }
 
 /// What a queued message costs: its bytes and the slot that holds it, so that even empty
@@ -58,7 +68,19 @@ fn cost(queued: &Queued) -> usize {
         + match queued {
             Queued::Message(message) => message.len(),
             Queued::Encoded(encoded) => encoded.len(),
+            Queued::Rest => 0,
         }
+}
+
+/// Whether broadcasts may write straight to the connection's socket.
+#[derive(Default)]
+enum Direct {
+    #[default]
+    Shut,
+    /// The engine writes nothing and leaves its socket to broadcasts.
+    Open(RawSocket),
+    /// A broadcast wrote part of a frame: the rest, which the engine writes first.
+    Rest(Bytes),
 }
 
 /// The bookkeeping of one queued message, in bytes.
@@ -100,6 +122,7 @@ struct State {
     over_since: Option<Instant>,
     /// The close a [`Sender::close`] asked for; the first one wins.
     close: Option<CloseFrame>,
+    direct: Direct,
     ended: bool,
     /// What runs when the connection ends (rooms forget the member), keyed by who registered it.
     on_end: Vec<(u64, Box<dyn FnOnce() + Send>)>,
@@ -143,8 +166,16 @@ impl Outbox {
             if let Some(frame) = &state.close {
                 return Poll::Ready(Next::Close(frame.clone()));
             }
+            if matches!(state.direct, Direct::Rest(_)) {
+                return Poll::Ready(Next::Message(Queued::Rest));
+            }
             match state.queue.pop_front() {
                 Some(message) => {
+                    // The connection is about to write: a broadcast that found the queue empty
+                    // now must not go out before this message, on another thread.
+                    if let Direct::Open(_) = state.direct {
+                        state.direct = Direct::Shut;
+                    }
                     state.bytes -= cost(&message);
                     if state.high_water.is_none_or(|mark| state.bytes <= mark) {
                         state.over_since = None;
@@ -162,6 +193,11 @@ impl Outbox {
             }
         })
         .await
+    }
+
+    /// The leave the engine gives broadcasts to write to its socket.
+    pub(crate) fn direct(&self) -> Arc<dyn DirectWrites> {
+        Arc::clone(&self.shared) as Arc<dyn DirectWrites>
     }
 
     /// Resolves once a [`Sender::close`] asks the connection to close. Cancel-safe.
@@ -183,6 +219,7 @@ impl Drop for Outbox {
         let hooks = {
             let mut state = self.shared.state();
             state.ended = true;
+            state.direct = Direct::Shut;
             state.queue.clear();
             std::mem::take(&mut state.on_end)
         };
@@ -305,6 +342,25 @@ impl Sender {
         if state.ended || state.close.is_some() {
             return Offered::Closed;
         }
+        if let (Direct::Open(socket), true) = (&state.direct, state.queue.is_empty()) {
+            let frame = encoded.wire();
+            match write_direct(*socket, frame) {
+                Ok(written) if written == frame.len() => {
+                    return Offered::Queued {
+                        over_since: state.over_since,
+                    };
+                }
+                Ok(written) => {
+                    let rest = frame.slice(written..);
+                    state.bytes += rest.len();
+                    state.direct = Direct::Rest(rest);
+                    return self.pending_grew(state, high_water, now);
+                }
+                // A full socket, or a failing one (the connection learns it when it writes):
+                // queued, as without the leave.
+                Err(_) => {}
+            }
+        }
         let queued = Queued::Encoded(encoded.clone());
         let cost = cost(&queued);
         if state.bytes > 0 && state.bytes + cost > limit {
@@ -314,6 +370,17 @@ impl Sender {
         }
         state.bytes += cost;
         state.queue.push_back(queued);
+        self.pending_grew(state, high_water, now)
+    }
+
+    /// A broadcast added to the pending output: notes since when it has stayed above
+    /// `high_water`, and wakes the connection to write it.
+    fn pending_grew(
+        &self,
+        mut state: MutexGuard<'_, State>,
+        high_water: usize,
+        now: impl FnOnce() -> Instant,
+    ) -> Offered {
         state.high_water = Some(high_water);
         if state.bytes > high_water && state.over_since.is_none() {
             state.over_since = Some(now());
@@ -351,6 +418,55 @@ impl Sender {
     }
 }
 
+/// Writes what `socket` takes of `frame` at once.
+#[cfg(unix)]
+fn write_direct(socket: RawSocket, frame: &[u8]) -> io::Result<usize> {
+    use std::io::Write;
+    use std::mem::ManuallyDrop;
+    use std::os::fd::FromRawFd;
+
+    // SAFETY: the caller holds the outbox's lock with the leave open, and the engine stops the
+    // leave (taking that lock) before its transport closes the socket: `socket` is open, and
+    // stays so while this borrows it. `ManuallyDrop` keeps it from being closed here. The
+    // socket is non-blocking (tokio made it so); std sends with MSG_NOSIGNAL.
+    let stream = ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(socket) });
+    match (&*stream).write(frame) {
+        Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+        written => written,
+    }
+}
+
+#[cfg(not(unix))]
+fn write_direct(socket: RawSocket, _frame: &[u8]) -> io::Result<usize> {
+    match socket {}
+}
+
+impl DirectWrites for Queue {
+    fn open(&self, socket: RawSocket) {
+        let mut state = self.state();
+        if !state.ended && state.close.is_none() {
+            state.direct = Direct::Open(socket);
+        }
+    }
+
+    fn stop(&self) -> Option<Bytes> {
+        let mut state = self.state();
+        match std::mem::take(&mut state.direct) {
+            Direct::Rest(rest) => {
+                // `Sender::close` may have zeroed the count since.
+                state.bytes = state.bytes.saturating_sub(rest.len());
+                if state.high_water.is_none_or(|mark| state.bytes <= mark) {
+                    state.over_since = None;
+                }
+                drop(state);
+                self.room.notify_one();
+                Some(rest)
+            }
+            Direct::Shut | Direct::Open(_) => None,
+        }
+    }
+}
+
 impl PartialEq for Sender {
     fn eq(&self, other: &Self) -> bool {
         self.id() == other.id()
@@ -376,9 +492,15 @@ impl fmt::Debug for Sender {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
+    use std::io::Read;
+    #[cfg(unix)]
+    use std::os::fd::AsRawFd;
     use std::time::Instant;
 
-    use super::{Offered, Outbox, SLOT_COST};
+    use futures_util::FutureExt;
+
+    use super::{Next, Offered, Outbox, Queued, SLOT_COST};
     use crate::error::Error;
     use crate::wire::Message;
     use crate::wire::engine::Encoded;
@@ -420,6 +542,119 @@ mod tests {
         assert!(matches!(offer(), Offered::Full { .. }));
         drop(outbox);
         assert_eq!(offer(), Offered::Closed);
+    }
+
+    /// A connected pair of plain TCP sockets; the server's end non-blocking, as tokio's are.
+    #[cfg(unix)]
+    fn socket_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        (server, client)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_open_socket_takes_a_broadcast_at_once_and_the_queue_stays_empty() {
+        let (server, mut client) = socket_pair();
+        let outbox = Outbox::new(4);
+        let sender = outbox.sender();
+        outbox.direct().open(server.as_raw_fd());
+        let hello = Encoded::new(&Message::text("hello"));
+        let offered = sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
+        assert_eq!(offered, Offered::Queued { over_since: None });
+        let mut frame = vec![0; hello.len()];
+        client.read_exact(&mut frame).unwrap();
+        assert_eq!(&frame[..], &hello.wire()[..]);
+        assert!(outbox.next().now_or_never().is_none(), "nothing was queued");
+        assert!(outbox.direct().stop().is_none());
+        // Shut again: the next broadcast waits in the queue.
+        sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
+        assert!(matches!(
+            outbox.next().now_or_never(),
+            Some(Next::Message(Queued::Encoded(_)))
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_rest_of_a_frame_the_socket_did_not_take_goes_first() {
+        let (server, mut client) = socket_pair();
+        let outbox = Outbox::new(4);
+        let sender = outbox.sender();
+        outbox.direct().open(server.as_raw_fd());
+        // Far more than the socket buffers of both ends hold.
+        let big = Encoded::new(&Message::binary(vec![7; 64 << 20]));
+        let offer =
+            |encoded: &Encoded| sender.offer_broadcast(encoded, 1 << 30, 1 << 20, Instant::now);
+        assert!(matches!(
+            offer(&big),
+            Offered::Queued {
+                over_since: Some(_)
+            }
+        ));
+        // The connection is told to write the rest, and nothing is written past it.
+        assert!(matches!(
+            outbox.next().now_or_never(),
+            Some(Next::Message(Queued::Rest))
+        ));
+        let small = Encoded::new(&Message::text("after"));
+        offer(&small);
+        let rest = outbox.direct().stop().expect("the rest of the frame");
+        assert!(!rest.is_empty() && rest.len() < big.len());
+        // What the socket took and the rest make the frame.
+        let mut taken = vec![0; big.len() - rest.len()];
+        client.read_exact(&mut taken).unwrap();
+        assert_eq!([&taken[..], &rest[..]].concat(), &big.wire()[..]);
+        // The later broadcast waits in the queue, behind the rest.
+        assert!(matches!(
+            outbox.next().now_or_never(),
+            Some(Next::Message(Queued::Encoded(encoded))) if encoded.wire() == small.wire()
+        ));
+        assert!(outbox.direct().stop().is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_broadcast_never_overtakes_a_message_the_connection_took_to_write() {
+        let (server, mut client) = socket_pair();
+        let outbox = Outbox::new(4);
+        let sender = outbox.sender();
+        outbox.direct().open(server.as_raw_fd());
+        sender.try_send("first").unwrap();
+        // The connection takes it (and writes it next); the queue is empty again.
+        assert!(matches!(
+            outbox.next().now_or_never(),
+            Some(Next::Message(Queued::Message(_)))
+        ));
+        let second = Encoded::new(&Message::text("second"));
+        sender.offer_broadcast(&second, 1 << 20, 1 << 18, Instant::now);
+        // Queued behind it, not written at once.
+        assert!(matches!(
+            outbox.next().now_or_never(),
+            Some(Next::Message(Queued::Encoded(_)))
+        ));
+        client.set_nonblocking(true).unwrap();
+        assert!(client.read(&mut [0; 16]).is_err(), "nothing was written");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_closing_or_ended_connection_takes_no_direct_write() {
+        let (server, _client) = socket_pair();
+        let outbox = Outbox::new(4);
+        let sender = outbox.sender();
+        outbox.direct().open(server.as_raw_fd());
+        sender.close(4000u16, "bye");
+        let hello = Encoded::new(&Message::text("hello"));
+        let offer = || sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
+        assert_eq!(offer(), Offered::Closed);
+        let direct = outbox.direct();
+        drop(outbox);
+        direct.open(server.as_raw_fd());
+        assert_eq!(offer(), Offered::Closed);
+        assert!(direct.stop().is_none());
     }
 
     #[tokio::test]

@@ -96,6 +96,12 @@ impl Encoded {
         self.frame.len()
     }
 
+    /// The bytes a server connection writes for this message: every path that writes a
+    /// broadcast to a member takes them here.
+    pub(crate) fn wire(&self) -> &Bytes {
+        &self.frame
+    }
+
     /// The message's payload.
     fn payload(&self) -> Bytes {
         self.frame.slice(usize::from(self.header_len)..)
@@ -120,6 +126,27 @@ impl Encoded {
         let (shared, frame) = self.compressed.get_or_init(|| (key, frame.freeze()));
         Ok((*shared == key).then(|| frame.clone()))
     }
+}
+
+/// The OS handle of a socket that direct writes borrow. Unix only: elsewhere no socket is
+/// shared, and broadcasts always queue.
+#[cfg(unix)]
+pub(crate) type RawSocket = std::os::fd::RawFd;
+#[cfg(not(unix))]
+pub(crate) type RawSocket = std::convert::Infallible;
+
+/// Leave for other tasks to write whole frames straight to a server connection's TCP socket
+/// while the connection itself writes nothing (the outbox gives it to rooms' broadcasts).
+///
+/// The engine opens it only while it has nothing of its own in progress, and stops it before
+/// it writes anything, before it closes and when it is dropped; so the socket is open for as
+/// long as the leave is. Whoever writes under the leave must hold it (its lock) while writing.
+pub(crate) trait DirectWrites: Send + Sync {
+    /// Others may write whole frames to `socket` until [`stop`](Self::stop).
+    fn open(&self, socket: RawSocket);
+    /// Ends the leave; returns the rest of a frame another task began to write, which must go
+    /// out before anything else.
+    fn stop(&self) -> Option<Bytes>;
 }
 
 /// Which end of the connection this is: servers read masked frames and write unmasked ones,
@@ -197,6 +224,10 @@ pub(crate) struct Engine {
     /// Bytes were written since the last flush.
     unflushed: bool,
     closing: Closing,
+    /// Who may write straight to the socket while this engine writes nothing (a server's
+    /// plain TCP connection only), and whether they may now.
+    direct: Option<Arc<dyn DirectWrites>>,
+    direct_open: bool,
     /// With permessage-deflate negotiated: how data messages are compressed.
     deflating: Option<Deflating>,
 }
@@ -282,8 +313,85 @@ impl Engine {
             close_code: None,
             unflushed: false,
             closing: Closing::Open,
+            direct: None,
+            direct_open: false,
             deflating,
         }
+    }
+
+    /// Lets `direct` write whole frames to the socket whenever [`open_direct`](Self::open_direct)
+    /// allows it. Only a server's plain TCP connection takes it: TLS and other transports
+    /// frame or buffer the bytes themselves.
+    pub(crate) fn share_socket(&mut self, direct: Arc<dyn DirectWrites>) {
+        // A connection that compresses writes other bytes than the broadcast's frame: it
+        // queues, and writes them itself.
+        if self.role == Role::Server
+            && matches!(self.transport, Transport::Tcp(_))
+            && self.deflating.is_none()
+        {
+            self.direct = Some(direct);
+        }
+    }
+
+    /// Opens the socket to direct writes if nothing of this engine's is in progress or waiting.
+    pub(crate) fn open_direct(&mut self) {
+        let idle = self.out.is_none()
+            && self.pong.is_none()
+            && self.close_out.is_none()
+            && !self.unflushed
+            && self.closing == Closing::Open
+            && !self.read_done
+            && !self.finished;
+        if let (Some(direct), Some(socket), false, true) =
+            (&self.direct, self.raw_socket(), self.direct_open, idle)
+        {
+            direct.open(socket);
+            self.direct_open = true;
+        }
+    }
+
+    /// The plain TCP socket's handle, for direct writes.
+    #[cfg(unix)]
+    fn raw_socket(&self) -> Option<RawSocket> {
+        match &self.transport {
+            Transport::Tcp(tcp) => Some(std::os::fd::AsRawFd::as_raw_fd(tcp)),
+            _ => None,
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn raw_socket(&self) -> Option<RawSocket> {
+        None
+    }
+
+    /// Closes the socket to direct writes; the rest of a frame one of them began becomes the
+    /// frame in progress, first to be written. Called before this engine queues anything.
+    fn stop_direct(&mut self) {
+        if !self.direct_open {
+            return;
+        }
+        self.direct_open = false;
+        let Some(rest) = self.direct.as_ref().and_then(|direct| direct.stop()) else {
+            return;
+        };
+        // Opened only while nothing was in progress, and nothing was queued since.
+        debug_assert!(
+            self.out.is_none(),
+            "a frame in progress while the socket was open"
+        );
+        self.out = Some(Outgoing {
+            header: [0; MAX_HEADER],
+            header_len: 0,
+            payload: rest,
+            written: 0,
+        });
+    }
+
+    /// Writes what is in progress or waiting (the rest of a frame a direct write began, first).
+    pub(crate) async fn flush(&mut self) -> Result<(), Error> {
+        self.stop_direct();
+        poll_fn(|cx| self.poll_write(cx)).await?;
+        Ok(())
     }
 
     /// The server side, once the `101` is written; `leftover` holds the bytes the client sent
@@ -376,7 +484,7 @@ impl Engine {
                     }
                 }
             }
-            (Role::Server, _) => framed(encoded.frame),
+            (Role::Server, _) => framed(encoded.wire().clone()),
             (Role::Client, Some(deflating)) => match deflating.compress(&encoded.payload())? {
                 Some(compressed) => Outgoing::new(encoded.opcode, compressed, Role::Client, true),
                 None => Outgoing::new(encoded.opcode, encoded.payload(), Role::Client, false),
@@ -390,6 +498,7 @@ impl Engine {
 
     /// Writes what is queued, then `outgoing`, and flushes.
     async fn write(&mut self, outgoing: Outgoing) -> Result<(), Error> {
+        self.stop_direct();
         let mut outgoing = Some(outgoing);
         poll_fn(|cx| {
             ready!(self.poll_write(cx))?;
@@ -406,6 +515,7 @@ impl Engine {
     /// side), `frame` is ignored and this only writes out what is queued: the first close frame
     /// is the one the peer hears.
     pub(crate) async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
+        self.stop_direct();
         if self.closing == Closing::Open {
             self.close_code = frame.as_ref().map(|frame| frame.code);
             self.close_out = Some(close_payload(frame.as_ref()));
@@ -569,6 +679,9 @@ impl Engine {
     /// Acts on a frame before handing it out: queues the pong for a ping and the answer to a
     /// close.
     fn deliver(&mut self, frame: Frame) -> Frame {
+        if matches!(frame, Frame::Ping(_) | Frame::Close(_)) {
+            self.stop_direct();
+        }
         match (&frame, self.closing) {
             (Frame::Ping(payload), Closing::Open) => self.pong = Some(payload.clone()),
             (Frame::Close(close), Closing::Open) => {
@@ -606,6 +719,7 @@ impl Engine {
     /// Ends the connection once what is queued is written: the server shuts its side; the
     /// client waits for the server to close (unless reading is over already).
     fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, Error>>> {
+        self.stop_direct();
         if ready!(self.poll_write(cx)).is_ok() {
             match self.role {
                 Role::Server => {
@@ -635,6 +749,13 @@ impl Engine {
             ready!(Pin::new(&mut self.transport).poll_read(cx, &mut buf))?;
             Poll::Ready(Ok(buf.filled().len()))
         })
+    }
+}
+
+impl Drop for Engine {
+    /// Direct writes end before the socket closes.
+    fn drop(&mut self) {
+        self.stop_direct();
     }
 }
 
