@@ -341,3 +341,26 @@ async fn a_broadcast_reaches_compressed_and_plain_members_alike() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_broadcast_reaches_a_compressed_member_compressed() {
+    let rooms = Rooms::new();
+    let addr = start(Server::new(routes![feed]).with_state(rooms.clone())).await;
+    let (mut tcp, _) = raw::upgrade_with(addr, &offering("/feed", "permessage-deflate")).await;
+    assert_eq!(
+        raw::read_raw_frame(&mut tcp).await,
+        (0x81, b"compressed: yes".to_vec())
+    );
+    // The member waits in `recv`: the broadcast is written to its socket by the broadcasting
+    // task, compressed with the member's shared compressor.
+    let long = json_like(300);
+    assert_eq!(rooms.broadcast("feed", long.as_str()), 1);
+    let (first, payload) = raw::read_raw_frame(&mut tcp).await;
+    assert_eq!(first, 0xC1);
+    assert_eq!(inflate(&payload), long.as_bytes());
+    assert_eq!(rooms.broadcast("feed", "short"), 1);
+    assert_eq!(
+        raw::read_raw_frame(&mut tcp).await,
+        (0x81, b"short".to_vec())
+    );
+}

@@ -71,8 +71,9 @@ pub enum SlowConsumer {
 /// closed or too slow (see [`SlowConsumer`]). A broadcast frames its message once and shares
 /// the frame between members, writes it straight to the socket of each member whose
 /// connection is waiting in `recv` with nothing else to write (a plain TCP server connection:
-/// TLS ones queue), queues it within the member's byte bound for the others, and never waits
-/// for a member.
+/// TLS ones queue; compressed ones get the frame compressed once per window, unless they keep
+/// a compression context), queues it within the member's byte bound for the others, and never
+/// waits for a member.
 ///
 /// Share the handle with every handler through
 /// [`Server::with_state`](crate::Server::with_state): function routes take it as a

@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 use bytes::Bytes;
 
 use crate::error::Error;
-use crate::wire::engine::{DirectWrites, Encoded, RawSocket};
+use crate::wire::engine::{DirectWrites, Encoded, RawSocket, SharedWrites};
 use crate::wire::{CloseCode, CloseFrame, Message};
 
 /// How many message slots an empty queue keeps (a `VecDeque`'s smallest allocation).
@@ -78,7 +78,7 @@ enum Direct {
     #[default]
     Shut,
     /// The engine writes nothing and leaves its socket to broadcasts.
-    Open(RawSocket),
+    Open(RawSocket, Option<SharedWrites>),
     /// A broadcast wrote part of a frame: the rest, which the engine writes first.
     Rest(Bytes),
 }
@@ -173,7 +173,7 @@ impl Outbox {
                 Some(message) => {
                     // The connection is about to write: a broadcast that found the queue empty
                     // now must not go out before this message, on another thread.
-                    if let Direct::Open(_) = state.direct {
+                    if let Direct::Open(..) = state.direct {
                         state.direct = Direct::Shut;
                     }
                     state.bytes -= cost(&message);
@@ -342,9 +342,14 @@ impl Sender {
         if state.ended || state.close.is_some() {
             return Offered::Closed;
         }
-        if let (Direct::Open(socket), true) = (&state.direct, state.queue.is_empty()) {
-            let frame = encoded.wire();
-            match write_direct(*socket, frame) {
+        let direct = match (&state.direct, state.queue.is_empty()) {
+            (Direct::Open(socket, compressed), true) => encoded
+                .frame_for(compressed.as_ref())
+                .map(|frame| (*socket, frame)),
+            _ => None,
+        };
+        if let Some((socket, frame)) = direct {
+            match write_direct(socket, &frame) {
                 Ok(written) if written == frame.len() => {
                     return Offered::Queued {
                         over_since: state.over_since,
@@ -442,10 +447,10 @@ fn write_direct(socket: RawSocket, _frame: &[u8]) -> io::Result<usize> {
 }
 
 impl DirectWrites for Queue {
-    fn open(&self, socket: RawSocket) {
+    fn open(&self, socket: RawSocket, compressed: Option<SharedWrites>) {
         let mut state = self.state();
         if !state.ended && state.close.is_none() {
-            state.direct = Direct::Open(socket);
+            state.direct = Direct::Open(socket, compressed);
         }
     }
 
@@ -462,7 +467,7 @@ impl DirectWrites for Queue {
                 self.room.notify_one();
                 Some(rest)
             }
-            Direct::Shut | Direct::Open(_) => None,
+            Direct::Shut | Direct::Open(..) => None,
         }
     }
 }
@@ -560,7 +565,7 @@ mod tests {
         let (server, mut client) = socket_pair();
         let outbox = Outbox::new(4);
         let sender = outbox.sender();
-        outbox.direct().open(server.as_raw_fd());
+        outbox.direct().open(server.as_raw_fd(), None);
         let hello = Encoded::new(&Message::text("hello"));
         let offered = sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
         assert_eq!(offered, Offered::Queued { over_since: None });
@@ -583,7 +588,7 @@ mod tests {
         let (server, mut client) = socket_pair();
         let outbox = Outbox::new(4);
         let sender = outbox.sender();
-        outbox.direct().open(server.as_raw_fd());
+        outbox.direct().open(server.as_raw_fd(), None);
         // Far more than the socket buffers of both ends hold.
         let big = Encoded::new(&Message::binary(vec![7; 64 << 20]));
         let offer =
@@ -621,7 +626,7 @@ mod tests {
         let (server, mut client) = socket_pair();
         let outbox = Outbox::new(4);
         let sender = outbox.sender();
-        outbox.direct().open(server.as_raw_fd());
+        outbox.direct().open(server.as_raw_fd(), None);
         sender.try_send("first").unwrap();
         // The connection takes it (and writes it next); the queue is empty again.
         assert!(matches!(
@@ -645,14 +650,14 @@ mod tests {
         let (server, _client) = socket_pair();
         let outbox = Outbox::new(4);
         let sender = outbox.sender();
-        outbox.direct().open(server.as_raw_fd());
+        outbox.direct().open(server.as_raw_fd(), None);
         sender.close(4000u16, "bye");
         let hello = Encoded::new(&Message::text("hello"));
         let offer = || sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
         assert_eq!(offer(), Offered::Closed);
         let direct = outbox.direct();
         drop(outbox);
-        direct.open(server.as_raw_fd());
+        direct.open(server.as_raw_fd(), None);
         assert_eq!(offer(), Offered::Closed);
         assert!(direct.stop().is_none());
     }

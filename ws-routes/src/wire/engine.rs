@@ -102,6 +102,19 @@ impl Encoded {
         &self.frame
     }
 
+    /// The frame a member that writes as `writes` says takes: the plain frame, or the one
+    /// compressed for its key. `None` when the member must compress it on its own (its key is
+    /// not the one this broadcast was compressed with, or compressing failed).
+    pub(crate) fn frame_for(&self, writes: Option<&SharedWrites>) -> Option<Bytes> {
+        let payload_len = self.frame.len() - usize::from(self.header_len);
+        match writes {
+            Some(writes) if payload_len >= writes.threshold => {
+                self.compressed_frame(writes.key).ok().flatten()
+            }
+            _ => Some(self.frame.clone()),
+        }
+    }
+
     /// The message's payload.
     fn payload(&self) -> Bytes {
         self.frame.slice(usize::from(self.header_len)..)
@@ -142,11 +155,21 @@ pub(crate) type RawSocket = std::convert::Infallible;
 /// it writes anything, before it closes and when it is dropped; so the socket is open for as
 /// long as the leave is. Whoever writes under the leave must hold it (its lock) while writing.
 pub(crate) trait DirectWrites: Send + Sync {
-    /// Others may write whole frames to `socket` until [`stop`](Self::stop).
-    fn open(&self, socket: RawSocket);
+    /// Others may write whole frames to `socket` until [`stop`](Self::stop): plain ones, or
+    /// compressed as `compressed` says when the connection compresses.
+    fn open(&self, socket: RawSocket, compressed: Option<SharedWrites>);
     /// Ends the leave; returns the rest of a frame another task began to write, which must go
     /// out before anything else.
     fn stop(&self) -> Option<Bytes>;
+}
+
+/// How a connection that compresses without context takeover writes a broadcast: with the
+/// shared compressor of `key`, from `threshold` bytes up. Any frame so compressed is one it
+/// could have written itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SharedWrites {
+    key: SharedKey,
+    threshold: usize,
 }
 
 /// Which end of the connection this is: servers read masked frames and write unmasked ones,
@@ -323,12 +346,13 @@ impl Engine {
     /// allows it. Only a server's plain TCP connection takes it: TLS and other transports
     /// frame or buffer the bytes themselves.
     pub(crate) fn share_socket(&mut self, direct: Arc<dyn DirectWrites>) {
-        // A connection that compresses writes other bytes than the broadcast's frame: it
+        // A connection that keeps a compression context writes bytes only it can make: it
         // queues, and writes them itself.
-        if self.role == Role::Server
-            && matches!(self.transport, Transport::Tcp(_))
-            && self.deflating.is_none()
-        {
+        let shareable = self
+            .deflating
+            .as_ref()
+            .is_none_or(|deflating| deflating.deflater.shared_key().is_some());
+        if self.role == Role::Server && matches!(self.transport, Transport::Tcp(_)) && shareable {
             self.direct = Some(direct);
         }
     }
@@ -345,7 +369,13 @@ impl Engine {
         if let (Some(direct), Some(socket), false, true) =
             (&self.direct, self.raw_socket(), self.direct_open, idle)
         {
-            direct.open(socket);
+            let compressed = self.deflating.as_ref().and_then(|deflating| {
+                Some(SharedWrites {
+                    key: deflating.deflater.shared_key()?,
+                    threshold: deflating.threshold,
+                })
+            });
+            direct.open(socket, compressed);
             self.direct_open = true;
         }
     }
