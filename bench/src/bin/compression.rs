@@ -34,6 +34,12 @@ struct Cli {
     /// Idle compressed connections opened for the memory figure.
     #[arg(long, default_value_t = 5_000)]
     idle: usize,
+    /// Members of the room in the broadcast table.
+    #[arg(long, default_value_t = 1_000)]
+    members: usize,
+    /// Broadcasts measured in the broadcast table.
+    #[arg(long, default_value_t = 50)]
+    broadcasts: usize,
     /// Where the servers' binaries are (release build of the `bench` package).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
@@ -262,8 +268,90 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("{table}");
     println!(
-        "Ratios are to ws-routes without compression. {}",
+        "Ratios are to ws-routes without compression. {}\n",
         sys::machine()
     );
+
+    let mut table = Table::new(&["members", "server CPU / delivery", "bytes sent / delivery"]);
+    let mut floor: Option<(f64, f64)> = None;
+    for compressed in [false, true] {
+        let log = logs.join("compression-fanout.log");
+        let args: [&OsStr; 0] = [];
+        let server = ServerProcess::start(&bin_dir.join("ws-routes-fanout"), &args, "0", &log)?;
+        let name = if compressed {
+            "permessage-deflate"
+        } else {
+            "uncompressed"
+        };
+        match broadcast(&server, &cli, compressed).await {
+            Ok((cpu, sent)) => {
+                let base = *floor.get_or_insert((cpu, sent));
+                table.row(vec![
+                    name.into(),
+                    with_ratio(cpu, Some(base.0), nanos),
+                    with_ratio(sent, Some(base.1), bytes),
+                ]);
+            }
+            Err(error) => table.row(vec![name.into(), format!("failed: {error}"), "".into()]),
+        }
+    }
+    println!(
+        "### Broadcast of 1 KiB JSON-like text to {} ws-routes members, {} broadcasts\n",
+        cli.members, cli.broadcasts
+    );
+    println!("{table}");
     Ok(())
+}
+
+/// `cli.members` members of `ws-routes-fanout`'s room, with compression or not, and one
+/// publisher: server CPU and bytes sent per delivered message.
+async fn broadcast(
+    server: &ServerProcess,
+    cli: &Cli,
+    compressed: bool,
+) -> Result<(f64, f64), String> {
+    let io = |error: io::Error| error.to_string();
+    let addr = server.addr();
+    let client = client(compressed);
+    let mut members = tokio::task::JoinSet::new();
+    for _ in 0..cli.members {
+        let mut ws = client
+            .connect(&format!("ws://{addr}/member"))
+            .await
+            .map_err(|error| error.to_string())?;
+        match ws.recv().await {
+            Some(Ok(message)) if message.as_text() == Some("joined") => {}
+            other => return Err(format!("expected `joined`, got {other:?}")),
+        }
+        let broadcasts = cli.broadcasts;
+        members.spawn(async move {
+            for _ in 0..broadcasts {
+                match tokio::time::timeout(Duration::from_secs(30), ws.recv()).await {
+                    Ok(Some(Ok(Message::Text(_)))) => {}
+                    other => return Err(format!("a member got {other:?}")),
+                }
+            }
+            Ok(ws)
+        });
+    }
+    let mut publisher = client
+        .connect(&format!("ws://{addr}/publish"))
+        .await
+        .map_err(|error| error.to_string())?;
+    let cpu_before = server.cpu_time().map_err(io)?;
+    let sent_before = sent_on_wire(addr.port()).map_err(io)?;
+    for round in 0..cli.broadcasts {
+        publisher
+            .send(json_message(round))
+            .await
+            .map_err(|error| error.to_string())?;
+    }
+    let mut done = Vec::new();
+    while let Some(member) = members.join_next().await {
+        done.push(member.map_err(|error| error.to_string())??);
+    }
+    let deliveries = (cli.members * cli.broadcasts) as f64;
+    let cpu = (server.cpu_time().map_err(io)? - cpu_before).as_nanos() as f64;
+    let sent = (sent_on_wire(addr.port()).map_err(io)? - sent_before) as f64;
+    Ok((cpu / deliveries, sent / deliveries))
 }
