@@ -240,7 +240,8 @@ async fn subprotocols_are_negotiated() {
 async fn compression_is_negotiated_as_standalone() {
     // The default message limit: the message below is long enough to be compressed.
     let app = serve(Server::new(routes())).await;
-    let mut ws = connect(app.addr, "/echo/lobby").await;
+    let url = format!("ws://{}/echo/lobby", app.addr);
+    let mut ws = support::within(Client::new().connect(&url)).await.unwrap();
     assert!(ws.is_compressed(), "permessage-deflate in the mounted 101");
     assert_eq!(text(&mut ws).await, "joined lobby");
     let long = "{\"reading\": 21.5}, ".repeat(500);

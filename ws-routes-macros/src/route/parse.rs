@@ -82,7 +82,17 @@ impl Args {
         } else if key == "sends" {
             set_once(&mut self.sends, meta.value()?.parse()?)
         } else if key == "compression" {
-            set_once(&mut self.compression, meta.value()?.parse()?)
+            match meta.value()?.parse()? {
+                syn::Lit::Bool(flag) => set_once(&mut self.compression, flag),
+                other => {
+                    diagnostics.error(
+                        other.span(),
+                        "`compression` takes `true` or `false`",
+                        "write `compression = false` to keep permessage-deflate off this route",
+                    );
+                    false
+                }
+            }
         } else if key == "protocols" {
             let value = meta.value()?;
             let content;
