@@ -199,6 +199,10 @@
 //! - `tower`: `Server::into_service` and `WsService`, the route table as a `tower::Service`
 //!   doing the upgrade through hyper 1.x.
 //! - `axum`: `tower`, and the `axum` module for axum 0.8.
+//! - `metrics`: connections, handshakes, messages and bytes, close codes, broadcasts, slow
+//!   consumers and the backplane, recorded on the `metrics` facade and labelled by route
+//!   pattern; nothing is recorded until the application installs a recorder. The README's
+//!   "Metrics" section lists every metric with its type and labels.
 //! - `json` (default): typed messages, [`Json<T>`] and the `*_json` methods, on serde_json.
 //! - `asyncapi`: [`Routes::asyncapi`], the AsyncAPI document of a route table, with the JSON
 //!   Schemas of the typed messages that implement `schemars::JsonSchema` (schemars; implies
@@ -220,6 +224,7 @@ mod extract;
 mod handler;
 #[cfg(feature = "json")]
 mod json;
+mod metrics;
 mod rooms;
 mod routing;
 mod server;

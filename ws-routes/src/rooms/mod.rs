@@ -570,6 +570,7 @@ impl Rooms {
             return 0;
         }
         let queued = self.inner.deliver(room, &message, except);
+        crate::metrics::broadcast(queued);
         #[cfg(feature = "redis")]
         if let Some(backplane) = self.inner.backplane.get() {
             backplane.publish(room, &message);
@@ -704,6 +705,8 @@ impl Inner {
                 };
                 if stalled || (full && self.policy == SlowConsumer::Close) {
                     slow.push(sender.clone());
+                } else if full {
+                    crate::metrics::slow_consumer_skipped();
                 }
             };
             match room {
@@ -725,6 +728,7 @@ impl Inner {
                 "closing a member that does not keep up with broadcasts"
             );
             sender.close(CloseCode::TRY_AGAIN_LATER, SLOW_REASON);
+            crate::metrics::slow_consumer_closed();
             gone.push(sender.id());
         }
         for id in gone {

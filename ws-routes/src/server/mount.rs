@@ -23,6 +23,7 @@ use super::shutdown::within_grace;
 use super::{Context, Server, ServerHandle};
 use crate::extract::Reject;
 use crate::http::{Extensions, Request, Response, StatusCode, Version, request};
+use crate::metrics::{self, Started};
 use crate::routing::Routes;
 use crate::wire::transport::Transport;
 
@@ -204,6 +205,7 @@ async fn answer(
         // Anything else is refused by the handshake's checks.
         _ => u8::MAX,
     };
+    let started = Started::now();
     let head = RequestHead {
         method,
         version,
@@ -227,8 +229,10 @@ async fn answer(
         Ok(permit) => permit,
         Err(limit) => return refusal(&limit),
     };
-    let admitting = connection::admit(&shared, head, peer, extensions);
-    let accepted = match tokio::time::timeout(shared.config.handshake_timeout, admitting).await {
+    let span = connection::span(peer);
+    let admitting = connection::admit(&shared, head, peer, extensions, started);
+    let admitting = tokio::time::timeout(shared.config.handshake_timeout, admitting);
+    let accepted = match admitting.instrument(span.clone()).await {
         Ok(Ok(accepted)) => accepted,
         Ok(Err(refused)) => {
             debug!(status = refused.status().as_u16(), "handshake refused");
@@ -239,7 +243,6 @@ async fn answer(
     let response = accepted
         .switching_response()
         .map(|()| ResponseBody::empty());
-    let span = tracing::info_span!("connection", %peer);
     tokio::spawn(serve(shared, upgrade, accepted, permit).instrument(span));
     response
 }
@@ -270,6 +273,7 @@ fn peer_addr(extensions: &Extensions) -> SocketAddr {
 
 /// A refusal as an HTTP response (see [`Reject::to_response`]).
 fn refusal(refusal: &Reject) -> Response<ResponseBody> {
+    metrics::refused(refusal.status());
     refusal.to_response().map(ResponseBody::new)
 }
 

@@ -85,6 +85,11 @@ impl Encoded {
     pub(crate) fn len(&self) -> usize {
         self.frame.len()
     }
+
+    /// The bytes of the message's payload.
+    pub(crate) fn payload_len(&self) -> usize {
+        self.frame.len() - usize::from(self.header_len)
+    }
 }
 
 /// Which end of the connection this is: servers read masked frames and write unmasked ones,
