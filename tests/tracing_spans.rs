@@ -114,19 +114,24 @@ fn assert_connection_fields(capture: &Capture, peer: impl Fn(&str) -> bool) {
     assert_ne!(events[0]["connection.id"], events[1]["connection.id"]);
 }
 
-#[tokio::test]
-async fn standalone_connections_log_in_their_span() {
-    let capture = Capture::default();
-    let _guard = capture.install();
-    let addr = support::spawn(routes![echo]).await;
+/// Two connections to the server at `addr`, one message each, and their events checked.
+async fn check_over_tcp(capture: &Capture, addr: SocketAddr) {
     let mut sockets = [
         support::connect(addr, "/echo/lobby").await,
         support::connect(addr, "/echo/kitchen").await,
     ];
     exchange(&mut sockets).await;
-    assert_connection_fields(&capture, |peer| {
+    assert_connection_fields(capture, |peer| {
         peer.parse::<SocketAddr>().unwrap().ip() == addr.ip()
     });
+}
+
+#[tokio::test]
+async fn standalone_connections_log_in_their_span() {
+    let capture = Capture::default();
+    let _guard = capture.install();
+    let addr = support::spawn(routes![echo]).await;
+    check_over_tcp(&capture, addr).await;
 }
 
 #[tokio::test]
@@ -139,14 +144,7 @@ async fn mounted_connections_log_in_their_span() {
     let addr = listener.local_addr().unwrap();
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let mut sockets = [
-        support::connect(addr, "/echo/lobby").await,
-        support::connect(addr, "/echo/kitchen").await,
-    ];
-    exchange(&mut sockets).await;
-    assert_connection_fields(&capture, |peer| {
-        peer.parse::<SocketAddr>().unwrap().ip() == addr.ip()
-    });
+    check_over_tcp(&capture, addr).await;
 }
 
 #[tokio::test]
