@@ -225,6 +225,7 @@ mod handler;
 #[cfg(feature = "json")]
 mod json;
 mod metrics;
+mod reconnect;
 mod rooms;
 mod routing;
 mod server;
@@ -260,6 +261,7 @@ pub use crate::extract::{Connection, FromConnection, FromRequest, Query, Reject,
 pub use crate::handler::{Close, HandlerReturn};
 #[cfg(feature = "json")]
 pub use crate::json::{Json, JsonError};
+pub use crate::reconnect::Reconnecting;
 #[cfg(feature = "redis")]
 pub use crate::rooms::BackplaneStats;
 pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
