@@ -189,8 +189,9 @@
 //! # Mounting and testing
 //!
 //! `Server::into_service` (feature `tower`) turns the route table into a `tower::Service`
-//! that hyper, tower and axum apps mount on their own port; the `axum` module puts it in an
-//! axum `Router`. [`test::TestServer`] serves it in process, without a port, for tests.
+//! that hyper, tower and axum apps mount on their own port, or put in front of their own
+//! service as a layer (`WsService::layer`); the `axum` module puts it in an axum `Router`.
+//! [`test::TestServer`] serves it in process, without a port, for tests.
 //!
 //! # Features
 //!
@@ -270,7 +271,9 @@ pub use crate::server::{
     Fallback, Listening, Pages, Server, ServerHandle, Unmatched, serve, shutdown_signal,
 };
 #[cfg(feature = "tower")]
-pub use crate::server::{ResponseBody, ResponseFuture, WsService};
+pub use crate::server::{
+    LayeredBody, LayeredFuture, ResponseBody, ResponseFuture, WithWebSockets, WsLayer, WsService,
+};
 pub use crate::socket::{Sender, WebSocket};
 #[cfg(feature = "tls")]
 pub use crate::tls::TlsConfig;

@@ -68,7 +68,8 @@ impl Server {
 /// route's handler serves it on a task of its own with every standalone guarantee: close
 /// codes, message size limit, keepalive, panic isolation, state, rooms and
 /// [`Sender`](crate::Sender)s. A request that is not an upgrade gets `426 Upgrade Required`
-/// when its path is a route's, `404 Not Found` otherwise.
+/// when its path is a route's, `404 Not Found` otherwise; as a [`layer`](Self::layer) around
+/// an app's service, such requests go to that service instead.
 ///
 /// One difference: the app's HTTP server has read the request already, so the
 /// [`handshake_timeout`](Server::handshake_timeout) bounds the checks and the `accept` hook,
@@ -155,6 +156,11 @@ impl WsService {
     /// ```
     pub fn routes(&self) -> Routes {
         self.shared.matcher.routes()
+    }
+
+    /// Whether `path` matches one of the routes.
+    pub(super) fn matches(&self, path: &str) -> bool {
+        self.shared.matcher.route(path).is_some()
     }
 }
 
