@@ -7,7 +7,7 @@
 //! ```
 
 use clap::Parser;
-use ws_routes::Client;
+use ws_routes::{Client, Compression};
 
 #[derive(Parser)]
 #[command(about = "Run the Autobahn fuzzing server's cases with ws-routes' client")]
@@ -21,12 +21,23 @@ struct Cli {
     /// The largest message accepted, in bytes.
     #[arg(long, default_value_t = 16 << 20)]
     max_message_size: usize,
+    /// permessage-deflate: messages from this many bytes up go out compressed.
+    #[arg(long, default_value_t = 1024)]
+    compression_threshold: usize,
+    /// permessage-deflate: the zlib level, 0 to 9.
+    #[arg(long, default_value_t = 6)]
+    compression_level: u32,
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
-    let client = Client::new().max_message_size(cli.max_message_size);
+    let compression = Compression::default()
+        .threshold(cli.compression_threshold)
+        .level(cli.compression_level);
+    let client = Client::new()
+        .max_message_size(cli.max_message_size)
+        .compression(compression);
     let mut counter = client
         .connect(&format!("{}/getCaseCount", cli.server))
         .await?;

@@ -10,7 +10,7 @@ mod common;
 use std::process::ExitCode;
 
 use clap::Parser;
-use ws_routes::{Server, WebSocket, route, routes};
+use ws_routes::{Compression, Server, WebSocket, route, routes};
 
 #[derive(Parser)]
 #[command(about = "Echo every WebSocket message back, on / and /echo/{room}")]
@@ -21,6 +21,15 @@ struct Cli {
     /// The largest message (and frame) accepted, in bytes; a larger one closes with 1009.
     #[arg(long, default_value_t = 1 << 20)]
     max_message_size: usize,
+    /// permessage-deflate: messages from this many bytes up go out compressed.
+    #[arg(long, default_value_t = 1024)]
+    compression_threshold: usize,
+    /// permessage-deflate: the zlib level, 0 to 9.
+    #[arg(long, default_value_t = 6)]
+    compression_level: u32,
+    /// Never compress (decline permessage-deflate).
+    #[arg(long)]
+    no_compression: bool,
 }
 
 #[route("/")]
@@ -59,6 +68,12 @@ async fn serve(cli: &Cli) -> std::io::Result<()> {
     let server = Server::new(routes![root, room])
         .max_message_size(cli.max_message_size)
         .max_frame_size(cli.max_message_size)
+        .compression(
+            Compression::default()
+                .enabled(!cli.no_compression)
+                .threshold(cli.compression_threshold)
+                .level(cli.compression_level),
+        )
         .bind(&cli.addr)
         .await?;
     // Listening for SIGINT and SIGTERM before saying where it listens: a signal sent as soon

@@ -75,9 +75,13 @@ type Heard = Option<(u16, String)>;
 #[derive(Clone, Default)]
 struct Closes(Arc<Mutex<Vec<Heard>>>);
 
-/// Echoes every message, then records the page's close frame.
+/// Echoes every message, then records the page's close frame; refuses to echo on a
+/// connection without compression (Chromium offers it, and the server accepts by default).
 #[route("/echo")]
 async fn echo(mut ws: WebSocket, State(closes): State<Closes>) {
+    if !ws.is_compressed() {
+        let _ = ws.close(4000u16, "not compressed").await;
+    }
     while let Some(Ok(message)) = ws.recv().await {
         if ws.send(message).await.is_err() {
             break;

@@ -237,6 +237,18 @@ async fn subprotocols_are_negotiated() {
 }
 
 #[tokio::test]
+async fn compression_is_negotiated_as_standalone() {
+    // The default message limit: the message below is long enough to be compressed.
+    let app = serve(Server::new(routes())).await;
+    let mut ws = connect(app.addr, "/echo/lobby").await;
+    assert!(ws.is_compressed(), "permessage-deflate in the mounted 101");
+    assert_eq!(text(&mut ws).await, "joined lobby");
+    let long = "{\"reading\": 21.5}, ".repeat(500);
+    ws.send(long.as_str()).await.unwrap();
+    assert_eq!(text(&mut ws).await, long);
+}
+
+#[tokio::test]
 async fn a_message_over_the_limit_closes_with_1009() {
     let app = app().await;
     let mut ws = connect(app.addr, "/echo/big").await;

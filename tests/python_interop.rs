@@ -1,6 +1,7 @@
 //! Interoperability with Python's `websockets`, both ways: our client against its server, and
 //! its client against our server (binary and fragmented messages, ping and pong, a close
-//! handshake with a code and reason the handler sees).
+//! handshake with a code and reason the handler sees), with permessage-deflate (the default on
+//! both sides) and without.
 //!
 //! Needs Python with `websockets` (`.venv`, or `WS_ROUTES_PYTHON`), which `scripts/test`
 //! installs; so these tests are `#[ignore]`d and plain `cargo test` lists them as ignored.
@@ -37,15 +38,12 @@ async fn echo(mut ws: WebSocket, State(closes): State<Closes>) {
     closes.0.lock().unwrap().push(frame);
 }
 
-#[tokio::test]
-#[ignore = "needs Python's websockets: `scripts/test` installs it and runs this"]
-async fn pythons_client_talks_to_our_server() {
-    let closes = Closes::default();
-    let addr = support::spawn_server(Server::new(routes![echo]).with_state(closes.clone())).await;
+/// Runs `script` against `url`; it prints "ok" when its checks pass.
+async fn python_checks(script: &str, url: &str) {
     let output = within(
         tokio::process::Command::new(python())
-            .arg(python_script("client_checks.py"))
-            .arg(format!("ws://{addr}/echo"))
+            .arg(python_script(script))
+            .arg(url)
             .kill_on_drop(true)
             .output(),
     )
@@ -57,12 +55,28 @@ async fn pythons_client_talks_to_our_server() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[tokio::test]
+#[ignore = "needs Python's websockets: `scripts/test` installs it and runs this"]
+async fn pythons_client_talks_to_our_server() {
+    let closes = Closes::default();
+    let addr = support::spawn_server(Server::new(routes![echo]).with_state(closes.clone())).await;
+    python_checks("client_checks.py", &format!("ws://{addr}/echo")).await;
     wait_for(|| !closes.0.lock().unwrap().is_empty()).await;
     assert_eq!(
         *closes.0.lock().unwrap(),
         [Some((4001, "python says bye".into()))],
         "the handler sees the client's close frame"
     );
+}
+
+#[tokio::test]
+#[ignore = "needs Python's websockets: `scripts/test` installs it and runs this"]
+async fn pythons_client_compresses_with_our_server_by_default_and_not_when_asked() {
+    let addr =
+        support::spawn_server(Server::new(routes![echo]).with_state(Closes::default())).await;
+    python_checks("compression_checks.py", &format!("ws://{addr}/echo")).await;
 }
 
 #[tokio::test]
@@ -78,8 +92,18 @@ async fn our_client_talks_to_pythons_server() {
     let listening = within(lines.next_line()).await.unwrap().expect("a line");
     let url = &listening[listening.find("ws://").expect("an address")..];
     let mut ws = support::connect_url(&format!("{url}/")).await;
+    assert!(
+        ws.is_compressed(),
+        "Python's server accepts permessage-deflate"
+    );
 
     assert_eq!(ask(&mut ws, "hello, python").await, "hello, python");
+    // Compressed both ways: JSON-like text well past the 1 KiB threshold.
+    let records: Vec<String> = (0..2000)
+        .map(|n| format!("{{\"id\":{n},\"value\":{}.5}}", n * 3))
+        .collect();
+    let json = format!("[{}]", records.join(","));
+    assert_eq!(ask(&mut ws, &json).await, json);
     // 300 KiB, binary: far past our read buffer's 4 KiB.
     let large: Vec<u8> = (0..300 << 10)
         .map(|index: u32| (index % 253) as u8)

@@ -1,6 +1,7 @@
 // Opens a page of the test's server in headless Chromium (Debian's, driven by playwright-core)
 // and, from the page, talks to its echo route: a binary message (an ArrayBuffer), a large text
-// message, then a close with a code and reason that the server's handler records.
+// message, then a close with a code and reason that the server's handler records. Chromium
+// offers permessage-deflate and the server accepts it: the page checks `ws.extensions`.
 //
 //   node tests/browser/echo.mjs http://127.0.0.1:PORT/
 //
@@ -55,6 +56,10 @@ async function talk(url) {
     ws.onopen = resolve;
     ws.onerror = () => reject(new Error(`could not connect to ${url}`));
   });
+
+  if (!ws.extensions.startsWith("permessage-deflate")) {
+    return `no compression negotiated: extensions "${ws.extensions}"`;
+  }
 
   const bytes = new Uint8Array(70000).map((_, index) => index % 251);
   ws.send(bytes.buffer);

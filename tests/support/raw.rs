@@ -28,30 +28,36 @@ pub async fn http(addr: SocketAddr, request: &str) -> String {
 
 /// Opens a WebSocket on `path` by hand and returns the TCP stream after the 101.
 pub async fn upgrade(addr: SocketAddr, path: &str) -> TcpStream {
+    upgrade_with(addr, &upgrade_request(path)).await.0
+}
+
+/// Sends the upgrade `request` as it is; returns the TCP stream after the 101, and the 101's
+/// head (lowercase, for looking up headers).
+pub async fn upgrade_with(addr: SocketAddr, request: &str) -> (TcpStream, String) {
     within(async {
         let mut tcp = TcpStream::connect(addr).await.unwrap();
-        tcp.write_all(upgrade_request(path).as_bytes())
-            .await
-            .unwrap();
+        tcp.write_all(request.as_bytes()).await.unwrap();
         let mut head = Vec::new();
         while !head.ends_with(b"\r\n\r\n") {
             let mut byte = [0];
             tcp.read_exact(&mut byte).await.unwrap();
             head.push(byte[0]);
         }
-        assert!(
-            head.starts_with(b"HTTP/1.1 101 "),
-            "{}",
-            String::from_utf8_lossy(&head)
-        );
-        tcp
+        let head = String::from_utf8_lossy(&head).to_lowercase();
+        assert!(head.starts_with("http/1.1 101 "), "{head}");
+        (tcp, head)
     })
     .await
 }
 
 /// A client frame: masked, as RFC 6455 requires.
 pub fn masked_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![if fin { 0x80 } else { 0 } | opcode];
+    masked_frame_with(if fin { 0x80 } else { 0 } | opcode, payload)
+}
+
+/// A masked client frame with `first` as its first byte (FIN, RSV bits, opcode).
+pub fn masked_frame_with(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![first];
     match payload.len() {
         length @ 0..=125 => frame.push(0x80 | length as u8),
         length @ 126..=65535 => {
@@ -76,6 +82,12 @@ pub fn masked_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
 
 /// Reads one unfragmented server frame: its opcode and payload.
 pub async fn read_frame(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
+    let (first, payload) = read_raw_frame(tcp).await;
+    (first & 0x0f, payload)
+}
+
+/// Reads one unfragmented server frame: its first byte (FIN, RSV bits, opcode) and payload.
+pub async fn read_raw_frame(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
     within(async {
         let mut header = [0u8; 2];
         tcp.read_exact(&mut header).await.unwrap();
@@ -87,7 +99,7 @@ pub async fn read_frame(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
         };
         let mut payload = vec![0; usize::try_from(length).unwrap()];
         tcp.read_exact(&mut payload).await.unwrap();
-        (header[0] & 0x0f, payload)
+        (header[0], payload)
     })
     .await
 }

@@ -55,6 +55,8 @@ mod table;
 ///   (else `Default`).
 /// - `receives = Type`, `sends = Type`: the JSON messages clients send and the route sends, for
 ///   the route's AsyncAPI document (`on_message`'s type is what a class-style route receives).
+/// - `compression = false`: the route never agrees on permessage-deflate, whatever the
+///   server's `Compression` (for data that is compressed already, or latency-bound feeds).
 ///
 /// Mistakes are compile errors pointing at the offending token, all reported at once. The
 /// item is then emitted as written, with a stand-in route so that a `routes![]` naming it

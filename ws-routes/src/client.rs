@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
+use crate::compression::Compression;
 use crate::error::Error;
 use crate::http::{HeaderName, HeaderValue, Uri};
 use crate::socket::WebSocket;
@@ -79,6 +80,7 @@ pub struct Client {
     protocols: Vec<String>,
     max_message_size: usize,
     connect_timeout: Duration,
+    compression: Compression,
     #[cfg(feature = "tls")]
     tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
 }
@@ -90,6 +92,7 @@ impl Default for Client {
             protocols: Vec::new(),
             max_message_size: 1 << 20,
             connect_timeout: Duration::from_secs(10),
+            compression: Compression::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -138,6 +141,14 @@ impl Client {
     pub fn tls_roots_pem(mut self, pem: &[u8]) -> std::io::Result<Self> {
         self.tls = Some(crate::tls::client_config(pem)?);
         Ok(self)
+    }
+
+    /// permessage-deflate: offered to the server unless [`Compression::disabled()`]; the
+    /// server decides whether it is used ([`WebSocket::is_compressed`] says). On by default,
+    /// as in browsers and Python's `websockets`, with the settings [`Compression`] documents.
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
     }
 
     /// How long connecting may take, from resolving the host to the end of the opening
@@ -196,7 +207,8 @@ impl Client {
             max_message: self.max_message_size,
             max_frame: self.max_message_size,
         };
-        let switched = Engine::client(uri, headers, transport, settings).await?;
+        let compression = self.compression.config();
+        let switched = Engine::client(uri, headers, transport, settings, compression).await?;
         let protocol = switched
             .headers
             .get("sec-websocket-protocol")

@@ -47,6 +47,10 @@ pub enum Error {
     /// A text message was not valid UTF-8 (the peer is closed with 1007).
     #[error("invalid UTF-8 in a text message")]
     InvalidUtf8,
+    /// A compressed message (permessage-deflate) was not valid deflate data (the peer is
+    /// closed with 1007).
+    #[error("invalid compressed data in a message")]
+    InvalidCompression,
     /// The peer broke the WebSocket protocol (the peer is closed with 1002).
     #[error("protocol error: {0}")]
     Protocol(String),

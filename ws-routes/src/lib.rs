@@ -220,6 +220,7 @@ pub mod asyncapi;
 pub mod axum;
 mod class;
 mod client;
+mod compression;
 mod error;
 mod extract;
 mod handler;
@@ -257,6 +258,7 @@ pub use ws_routes_macros::{route, routes};
 
 pub use crate::class::{AcceptReturn, Session};
 pub use crate::client::{Client, connect};
+pub use crate::compression::Compression;
 pub use crate::error::{Error, MissingState};
 pub use crate::extract::{Connection, FromConnection, FromRequest, Query, Reject, Request, State};
 pub use crate::handler::{Close, HandlerReturn};

@@ -18,7 +18,7 @@
 //! | `ws_routes_connection_duration_seconds` | histogram | `route`, `code` | from the `101` to the end of the close handshake, by the close code this side sent (its own or the client's echoed; `none` when the connection ended without one) |
 //! | `ws_routes_close_codes_sent_total` | counter | `route`, `code` | close frames sent, by code |
 //! | `ws_routes_messages_received_total`, `ws_routes_messages_sent_total` | counter | `route` | text and binary messages (pings, pongs and close frames are not counted) |
-//! | `ws_routes_received_bytes_total`, `ws_routes_sent_bytes_total` | counter | `route` | their payload bytes, before framing |
+//! | `ws_routes_received_bytes_total`, `ws_routes_sent_bytes_total` | counter | `route` | their payload bytes, before framing and compression |
 //! | `ws_routes_broadcasts_total` | counter | | [`Rooms`](crate::Rooms) broadcasts |
 //! | `ws_routes_broadcast_recipients_total` | counter | | members of this server a broadcast was queued for |
 //! | `ws_routes_slow_consumer_skipped_total` | counter | | broadcasts a slow member missed ([`SlowConsumer::Skip`](crate::SlowConsumer::Skip), [`SkipThenClose`](crate::SlowConsumer::SkipThenClose)) |

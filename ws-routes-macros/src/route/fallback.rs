@@ -75,6 +75,7 @@ fn route(krate: &TokenStream, name: &str) -> TokenStream {
                 requires: &[],
                 protocols: &[],
                 protocol_required: false,
+                compression: true,
                 doc: "",
                 receives: #krate::__private::Messages::Untyped,
                 sends: #krate::__private::Messages::Untyped,

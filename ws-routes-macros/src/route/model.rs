@@ -11,6 +11,8 @@ use crate::pattern::Segment;
 pub(crate) struct Route {
     pub(crate) pattern: Pattern,
     pub(crate) protocols: Protocols,
+    /// Whether the route may agree on permessage-deflate (`compression = false` says no).
+    pub(crate) compression: bool,
     pub(crate) handler: Handler,
     /// The handler's doc comment.
     pub(crate) doc: String,

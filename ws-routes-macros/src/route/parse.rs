@@ -3,7 +3,7 @@
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::parse::{ParseStream, Parser};
-use syn::{Item, ItemFn, ItemImpl, LitStr, Path, Token, Type};
+use syn::{Item, ItemFn, ItemImpl, LitBool, LitStr, Path, Token, Type};
 
 use crate::diagnostics::Diagnostics;
 
@@ -22,11 +22,14 @@ pub(crate) struct Args {
     pub(crate) receives: Option<Type>,
     /// `sends = Type`: the JSON messages the route sends, for the route's documentation.
     pub(crate) sends: Option<Type>,
+    /// `compression = false`: never agree on permessage-deflate for this route.
+    pub(crate) compression: Option<LitBool>,
 }
 
 const USAGE: &str = "`#[route]` takes a pattern, then optionally `crate = path`, \
                      `protocols = [\"...\"]`, `require_protocol`, `receives = Type`, \
-                     `sends = Type` and (on an `impl` block) `init = path`";
+                     `sends = Type`, `compression = false` and (on an `impl` block) \
+                     `init = path`";
 
 /// Parses the arguments. A mistake in one `key = value` is recorded and the others are still
 /// read; a pattern that is not a string literal, or tokens that do not parse at all, give
@@ -46,6 +49,7 @@ pub(crate) fn args(tokens: TokenStream, diagnostics: &mut Diagnostics) -> Option
             require_protocol: None,
             receives: None,
             sends: None,
+            compression: None,
         };
         if !input.is_empty() {
             input.parse::<Token![,]>()?;
@@ -77,6 +81,8 @@ impl Args {
             set_once(&mut self.receives, meta.value()?.parse()?)
         } else if key == "sends" {
             set_once(&mut self.sends, meta.value()?.parse()?)
+        } else if key == "compression" {
+            set_once(&mut self.compression, meta.value()?.parse()?)
         } else if key == "protocols" {
             let value = meta.value()?;
             let content;

@@ -91,14 +91,21 @@ pub enum SlowConsumer {
 ///     // Returning ends the connection, which leaves every room.
 /// }
 ///
-/// # async fn run() -> std::io::Result<()> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let rooms = Rooms::new();
-/// let server = Server::new(routes![chat]).with_state(rooms.clone()).bind("127.0.0.1:0").await?;
-/// // Any task holding the handle broadcasts too.
-/// tokio::spawn(async move {
-///     rooms.broadcast("lobby", "the server is up");
-/// });
-/// server.run().await
+/// let server = Server::new(routes![chat]).with_state(rooms.clone());
+/// // Served with `server.bind(addr).await?.run()`; here in process, with two clients in
+/// // "lobby".
+/// # let server = ws_routes::test::TestServer::new(server);
+/// # let mut ada = server.connect("/rooms/lobby").await?;
+/// # let mut bob = server.connect("/rooms/lobby").await?;
+/// # ada.send("hello, lobby").await?;
+/// # assert_eq!(bob.recv().await.unwrap()?.as_text(), Some("hello, lobby"));
+/// // Any task holding the handle broadcasts too: here, to both members.
+/// assert_eq!(rooms.broadcast("lobby", "the server is up"), 2);
+/// # assert_eq!(ada.recv().await.unwrap()?.as_text(), Some("the server is up"));
+/// # Ok(())
 /// # }
 /// ```
 ///

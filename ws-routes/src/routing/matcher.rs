@@ -110,6 +110,7 @@ impl Matcher {
     }
 
     /// The route table it was built from.
+    #[cfg(feature = "tower")]
     pub(crate) fn routes(&self) -> Routes {
         self.routes
     }
@@ -199,6 +200,7 @@ mod tests {
                     requires: &[],
                     protocols: &[],
                     protocol_required: false,
+                    compression: true,
                     doc: "",
                     receives: Messages::Untyped,
                     sends: Messages::Untyped,

@@ -67,6 +67,8 @@ pub struct RouteParts {
     pub protocols: &'static [&'static str],
     /// Refuse (HTTP 400) a client that offers none of `protocols`.
     pub protocol_required: bool,
+    /// The route may agree on permessage-deflate (`compression = false` turns it off).
+    pub compression: bool,
     /// The handler's doc comment.
     pub doc: &'static str,
     /// What clients send on the route.

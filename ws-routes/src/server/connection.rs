@@ -26,6 +26,7 @@ use crate::metrics::{self, Opened, Started, Traffic};
 use crate::routing::{Route, RoutePath};
 use crate::socket::liveness::{self, Liveness};
 use crate::socket::{Returned, ServerSide, WebSocket};
+use crate::wire::deflate::Negotiated;
 use crate::wire::engine::Engine;
 use crate::wire::transport::Transport;
 use crate::wire::{CloseCode, CloseFrame};
@@ -91,10 +92,13 @@ pub(crate) async fn run(
 ) {
     let mut opened = Opened::new(accepted.target.label(), accepted.started);
     // The stream lives in a box for the connection's life.
+    let deflate = accepted.deflate.map(|(negotiated, _)| negotiated);
+    let config = shared.config.compression.config();
     let stream = Box::new(Engine::server(
         transport,
         accepted.leftover,
         shared.config.engine(),
+        deflate.zip(config),
     ));
     let (returned, frame) = match accepted.target {
         Target::Route {
@@ -157,13 +161,17 @@ pub(crate) struct Accepted {
     /// Bytes the client sent after its request.
     leftover: Vec<u8>,
     target: Target,
+    /// permessage-deflate, when agreed: its parameters and the response header's value.
+    deflate: Option<(Negotiated, HeaderValue)>,
     started: Started,
 }
 
 impl Accepted {
-    /// The `101 Switching Protocols` that accepts it, naming the subprotocol agreed on.
+    /// The `101 Switching Protocols` that accepts it, naming the subprotocol and the
+    /// extension agreed on.
     pub(crate) fn switching_response(&self) -> http::Response<()> {
-        handshake::switching_response(self.accept.clone(), self.target.protocol())
+        let extension = self.deflate.as_ref().map(|(_, header)| header.clone());
+        handshake::switching_response(self.accept.clone(), self.target.protocol(), extension)
     }
 }
 
@@ -299,10 +307,17 @@ pub(crate) async fn admit(
     if *shared.shutdown.borrow() {
         return Err(shutdown_refusal());
     }
+    let deflate = match (&target, shared.config.compression.config()) {
+        (Target::Route { route, request, .. }, Some(config)) if route.parts.compression => {
+            handshake::negotiate_deflate(request.headers(), config)
+        }
+        _ => None,
+    };
     Ok(Accepted {
         accept,
         leftover,
         target,
+        deflate,
         started,
     })
 }

@@ -10,10 +10,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::origin::{Origin, OriginPattern};
 use crate::extract::Reject;
 use crate::http::header::{
-    CONNECTION, CONTENT_LENGTH, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_PROTOCOL, UPGRADE,
+    CONNECTION, CONTENT_LENGTH, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS,
+    SEC_WEBSOCKET_PROTOCOL, UPGRADE,
 };
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Uri};
 use crate::routing::Route;
+use crate::wire::deflate::{self, DeflateConfig, Negotiated};
 use crate::wire::handshake as wire;
 
 /// A parsed request head.
@@ -343,6 +345,7 @@ pub(crate) fn negotiate_protocol(
 pub(crate) fn switching_response(
     accept: HeaderValue,
     protocol: Option<&'static str>,
+    extension: Option<HeaderValue>,
 ) -> Response<()> {
     let mut response = Response::new(());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -354,7 +357,27 @@ pub(crate) fn switching_response(
         // `#[route]` checks that every subprotocol is an HTTP token.
         headers.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(protocol));
     }
+    if let Some(extension) = extension {
+        headers.insert(SEC_WEBSOCKET_EXTENSIONS, extension);
+    }
     response
+}
+
+/// The permessage-deflate parameters to agree on with a client whose request `headers` offer
+/// it, and the response header's value; `None` when no offer is valid (which declines the
+/// extension, not the handshake).
+pub(crate) fn negotiate_deflate(
+    headers: &HeaderMap,
+    config: &DeflateConfig,
+) -> Option<(Negotiated, HeaderValue)> {
+    let offers = headers
+        .get_all(SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .filter_map(|value| value.to_str().ok());
+    let (negotiated, response) = deflate::negotiate(offers, config)?;
+    let response =
+        HeaderValue::try_from(response).expect("a response is made of tokens and digits");
+    Some((negotiated, response))
 }
 
 /// Writes a [`switching_response`].

@@ -28,6 +28,7 @@ pub use listening::Listening;
 pub use mount::{ResponseBody, ResponseFuture, WsService};
 pub use shutdown::{ServerHandle, shutdown_signal};
 
+use crate::compression::Compression;
 use crate::extract::States;
 use crate::routing::Routes;
 use crate::routing::matcher::Matcher;
@@ -73,6 +74,7 @@ pub(crate) struct Config {
     pub(crate) origin_error: Option<String>,
     pub(crate) allow_missing_origin: bool,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) compression: Compression,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<TlsConfig>,
 }
@@ -97,6 +99,7 @@ impl Default for Config {
             origin_error: None,
             allow_missing_origin: false,
             shutdown_timeout: Duration::from_secs(10),
+            compression: Compression::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -206,6 +209,15 @@ impl Server {
     /// Default: 1 MiB.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.config.max_message_size = bytes;
+        self
+    }
+
+    /// permessage-deflate: whether clients that offer it get compressed messages, and with
+    /// which settings; [`Compression::disabled()`] turns it off. On by default, with the
+    /// settings [`Compression`] documents; a route can turn it off for itself
+    /// (`#[route("/feed", compression = false)]`).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.config.compression = compression;
         self
     }
 

@@ -181,6 +181,14 @@ impl WebSocket {
         self.protocol.as_deref()
     }
 
+    /// Whether permessage-deflate was agreed in the handshake (see
+    /// [`Compression`](crate::Compression)): long enough messages then travel compressed.
+    pub fn is_compressed(&self) -> bool {
+        self.stream
+            .as_ref()
+            .is_some_and(|stream| stream.is_compressed())
+    }
+
     /// The round trip of the last keepalive ping the client answered (server side, with
     /// keepalive on).
     pub fn latency(&self) -> Option<Duration> {
@@ -399,6 +407,7 @@ impl WebSocket {
             Error::Closed => return None,
             Error::MessageTooBig => (CloseCode::TOO_BIG, "message too big"),
             Error::InvalidUtf8 => (CloseCode::INVALID_PAYLOAD, "invalid UTF-8"),
+            Error::InvalidCompression => (CloseCode::INVALID_PAYLOAD, "invalid compressed data"),
             Error::Protocol(_) => (CloseCode::PROTOCOL_ERROR, "protocol error"),
             Error::WriteTimeout => {
                 self.abandon();

@@ -85,7 +85,8 @@ pub(crate) struct DeflateConfig {
     /// a shared (no takeover) context is per thread, of a kept one per connection.
     pub(crate) server_max_window_bits: u8,
     /// Server: the largest window asked of a client that offers `client_max_window_bits`.
-    /// Client: the largest window the client compresses with, offered to the server.
+    /// Client: the largest window the client compresses with; it offers the parameter without
+    /// a value (as browsers do), so any window the server asks for is one it can keep to.
     pub(crate) client_max_window_bits: u8,
     /// Server: always answer `server_no_context_takeover` (compress each message on its own,
     /// with a shared compressor). Client: ask the server for it.
@@ -115,13 +116,6 @@ impl Default for DeflateConfig {
             level: 6,
             threshold: 1024,
         }
-    }
-}
-
-impl DeflateConfig {
-    /// Whether an outgoing message of `len` bytes is worth compressing.
-    pub(crate) fn compresses(&self, len: usize) -> bool {
-        len >= self.threshold
     }
 }
 
@@ -200,12 +194,7 @@ pub(crate) fn client_offer(config: &DeflateConfig) -> String {
     if server_bits < 15 {
         offer.push_str(&format!("; server_max_window_bits={server_bits}"));
     }
-    let client_bits = clamp_bits(config.client_max_window_bits);
-    if client_bits < 15 {
-        offer.push_str(&format!("; client_max_window_bits={client_bits}"));
-    } else {
-        offer.push_str("; client_max_window_bits");
-    }
+    offer.push_str("; client_max_window_bits");
     offer
 }
 
@@ -217,7 +206,7 @@ pub(crate) fn client_accept<'a>(
     config: &DeflateConfig,
 ) -> Result<Option<Negotiated>, DeflateError> {
     let offered_server_bits = clamp_bits(config.server_max_window_bits);
-    let offered_client_bits = clamp_bits(config.client_max_window_bits);
+    let own_client_bits = clamp_bits(config.client_max_window_bits);
     let mut accepted = None;
     for (name, params) in response_values
         .into_iter()
@@ -240,11 +229,11 @@ pub(crate) fn client_accept<'a>(
             None if offered_server_bits == 15 => 15,
             _ => return Err(DeflateError::Unacceptable),
         };
-        let client_max_window_bits = match response.client_max_window_bits.flatten() {
-            Some(bits) if bits <= offered_client_bits => bits,
-            Some(_) => return Err(DeflateError::Unacceptable),
-            None => offered_client_bits,
-        };
+        // The client compresses within its own limit and the server's, whichever is smaller.
+        let client_max_window_bits = response
+            .client_max_window_bits
+            .flatten()
+            .map_or(own_client_bits, |bits| bits.min(own_client_bits));
         accepted = Some(Negotiated {
             server_max_window_bits,
             client_max_window_bits,
@@ -256,18 +245,22 @@ pub(crate) fn client_accept<'a>(
     Ok(accepted)
 }
 
-/// Compresses one message with the shared compressor of this thread for `window_bits` and
-/// `level`, as a server without context takeover does: every broadcast member that agreed on
-/// `server_no_context_takeover` and the same window bits can be sent these same bytes.
-pub(crate) fn compress_once(payload: &[u8], window_bits: u8, level: u32) -> io::Result<Bytes> {
-    let mut out = BytesMut::new();
-    compress_shared(
-        payload,
-        deflate_bits(window_bits),
-        clamp_level(level),
-        &mut out,
-    )?;
-    Ok(out.freeze())
+/// How a compressor without context takeover works: its zlib window and level. Connections
+/// with equal keys compress a message to the same bytes, so a broadcast is compressed once
+/// for all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SharedKey {
+    window_bits: u8,
+    level: u32,
+}
+
+impl SharedKey {
+    /// Compresses one message with this thread's shared compressor for the key.
+    pub(crate) fn compress(self, payload: &[u8]) -> io::Result<Bytes> {
+        let mut out = BytesMut::with_capacity(payload.len() / 2 + 64);
+        compress_shared(payload, self.window_bits, self.level, &mut out)?;
+        Ok(out.freeze())
+    }
 }
 
 /// The compressing half of one connection's permessage-deflate.
@@ -328,8 +321,18 @@ impl Deflater {
 
     /// Whether this compressor holds a context between messages (only with takeover, after
     /// the first message): see the module documentation for what that costs.
+    #[cfg(test)]
     pub(crate) fn holds_context(&self) -> bool {
         self.context.is_some()
+    }
+
+    /// The key of its shared compressor, when it keeps no context from one message to the
+    /// next: what it makes of a message is then what any compressor with that key makes.
+    pub(crate) fn shared_key(&self) -> Option<SharedKey> {
+        (!self.takeover).then_some(SharedKey {
+            window_bits: self.window_bits,
+            level: self.level,
+        })
     }
 }
 
@@ -386,6 +389,7 @@ impl Inflater {
 
     /// Whether this decompressor holds a context between messages (only with takeover, after
     /// the first message): see the module documentation for what that costs.
+    #[cfg(test)]
     pub(crate) fn holds_context(&self) -> bool {
         self.context.is_some()
     }
@@ -730,7 +734,8 @@ mod tests {
         assert_eq!(compress(&mut deflater, b"Hello"), HELLO);
         assert_eq!(compress(&mut deflater, b"Hello"), HELLO);
         assert!(!deflater.holds_context());
-        assert_eq!(&compress_once(b"Hello", 15, 6).unwrap()[..], HELLO);
+        let key = deflater.shared_key().unwrap();
+        assert_eq!(&key.compress(b"Hello").unwrap()[..], HELLO);
     }
 
     #[test]
@@ -874,7 +879,11 @@ mod tests {
 
     #[test]
     fn limit_is_exact() {
-        let compressed = compress_once(&[b'a'; 1000], 12, 6).unwrap();
+        let key = SharedKey {
+            window_bits: 12,
+            level: 6,
+        };
+        let compressed = key.compress(&[b'a'; 1000]).unwrap();
         let mut inflater = Inflater::new(&agreed(12, true), Role::Server);
         let mut out = BytesMut::from(&b"prefix"[..]);
         inflater.decompress(&compressed, 1000, &mut out).unwrap();
@@ -905,12 +914,11 @@ mod tests {
     #[test]
     fn default_config_and_threshold() {
         let config = DeflateConfig::default();
-        assert!(!config.compresses(1023));
-        assert!(config.compresses(1024));
+        assert_eq!(config.threshold, 1024);
         assert_eq!(
             client_offer(&config),
             "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
-             server_max_window_bits=12; client_max_window_bits=12"
+             server_max_window_bits=12; client_max_window_bits"
         );
         let plain = DeflateConfig {
             server_max_window_bits: 15,
@@ -1095,6 +1103,13 @@ mod tests {
                 &["permessage-deflate; server_no_context_takeover; server_max_window_bits=10"],
                 Some((10, 12)),
             ),
+            // A larger window than the client's own limit: the client keeps to its limit.
+            (
+                &[&format!(
+                    "{full}; server_max_window_bits=12; client_max_window_bits=15"
+                )],
+                Some((12, 12)),
+            ),
         ];
         for (response, expected) in cases {
             let expected = expected.map(|(server, client)| Negotiated {
@@ -1140,7 +1155,6 @@ mod tests {
                 &[&format!("{ok}; server_no_context_takeover")],
                 InvalidParameters,
             ),
-            (&[&format!("{ok}; client_max_window_bits=13")], Unacceptable),
             (
                 &["permessage-deflate; server_no_context_takeover; server_max_window_bits=13"],
                 Unacceptable,

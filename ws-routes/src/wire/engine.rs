@@ -13,6 +13,10 @@
 //!   frame in progress; a write cancelled halfway leaves the rest of that frame queued, and the
 //!   next write, flush or [`next`](Engine::next) completes it first. Pongs answering pings and
 //!   the close answering the peer's are queued the same way and written by the next poll.
+//! - **Compressing.** With permessage-deflate negotiated, data messages from the threshold up
+//!   are compressed on their way out (RSV1 set) and compressed ones inflated on their way in
+//!   (see [`deflate`](super::deflate)); a broadcast is compressed once for every member that
+//!   shares its compression settings and keeps no context.
 //! - **Closing.** A close frame is answered with one echoing its code, after which `next`
 //!   returns `None`; after sending one, `next` keeps yielding frames until the peer's answer.
 //!   Then the server shuts its side of the connection; the client waits for the server to.
@@ -21,11 +25,13 @@ use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::deflate::{DeflateConfig, Deflater, Inflater, Negotiated, SharedKey};
 use super::frame::{self, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode};
 use super::handshake;
 use super::read::Reader;
@@ -54,12 +60,15 @@ pub(crate) enum Frame {
 }
 
 /// A data message framed once, as a server writes it, for any number of connections: a
-/// broadcast costs one encoding, and each server connection writes the same bytes.
+/// broadcast costs one encoding, and each server connection writes the same bytes. Compressed,
+/// it is framed once more, on first need, and shared by every member whose compression keeps
+/// no context and uses the same window and level.
 #[derive(Debug, Clone)]
 pub(crate) struct Encoded {
     opcode: OpCode,
     header_len: u8,
     frame: Bytes,
+    compressed: Arc<OnceLock<(SharedKey, Bytes)>>,
 }
 
 impl Encoded {
@@ -78,6 +87,7 @@ impl Encoded {
             opcode,
             header_len: header_len as u8,
             frame: frame.freeze(),
+            compressed: Arc::default(),
         }
     }
 
@@ -89,6 +99,31 @@ impl Encoded {
     /// The bytes of the message's payload.
     pub(crate) fn payload_len(&self) -> usize {
         self.frame.len() - usize::from(self.header_len)
+    }
+
+    /// The message's payload.
+    fn payload(&self) -> Bytes {
+        self.frame.slice(usize::from(self.header_len)..)
+    }
+
+    /// The whole frame compressed under `key`: framed by the first member that needs it, and
+    /// shared after. `None` when an earlier member used another key (the caller compresses on
+    /// its own).
+    fn compressed_frame(&self, key: SharedKey) -> io::Result<Option<Bytes>> {
+        if let Some((shared, frame)) = self.compressed.get() {
+            return Ok((*shared == key).then(|| frame.clone()));
+        }
+        let payload = key.compress(&self.frame[usize::from(self.header_len)..])?;
+        let mut header = [0; MAX_HEADER];
+        let header_len =
+            frame::encode_header(&mut header, true, true, self.opcode, payload.len(), None);
+        let mut frame = BytesMut::with_capacity(header_len + payload.len());
+        frame.put_slice(&header[..header_len]);
+        frame.put_slice(&payload);
+        // Members on other threads may have raced here with the same key: any of the frames
+        // serves.
+        let (shared, frame) = self.compressed.get_or_init(|| (key, frame.freeze()));
+        Ok((*shared == key).then(|| frame.clone()))
     }
 }
 
@@ -108,6 +143,25 @@ pub(crate) struct Settings {
     pub(crate) read_buffer: usize,
     pub(crate) max_message: usize,
     pub(crate) max_frame: usize,
+}
+
+/// Outgoing compression of one connection that negotiated permessage-deflate.
+struct Deflating {
+    deflater: Deflater,
+    /// Shorter messages go out uncompressed.
+    threshold: usize,
+}
+
+impl Deflating {
+    /// `payload` compressed, if it is long enough to be worth it.
+    fn compress(&mut self, payload: &[u8]) -> io::Result<Option<Bytes>> {
+        if payload.len() < self.threshold {
+            return Ok(None);
+        }
+        let mut out = BytesMut::with_capacity(payload.len() / 2 + 64);
+        self.deflater.compress(payload, &mut out)?;
+        Ok(Some(out.freeze()))
+    }
 }
 
 /// Where the close handshake stands.
@@ -148,6 +202,8 @@ pub(crate) struct Engine {
     /// Bytes were written since the last flush.
     unflushed: bool,
     closing: Closing,
+    /// With permessage-deflate negotiated: how data messages are compressed.
+    deflating: Option<Deflating>,
 }
 
 /// What the client learns from the server's `101` response.
@@ -165,28 +221,21 @@ struct Outgoing {
 }
 
 impl Outgoing {
-    /// A final frame; a client's is masked with a fresh key.
-    fn new(opcode: OpCode, payload: Bytes, role: Role) -> Self {
+    /// A final frame, RSV1 set for a compressed message; a client's is masked with a fresh key.
+    fn new(opcode: OpCode, payload: Bytes, role: Role, compressed: bool) -> Self {
+        let key: Option<[u8; 4]> = match role {
+            Role::Server => None,
+            Role::Client => Some(rand::random()),
+        };
         let mut header = [0; MAX_HEADER];
-        let (header_len, payload) = match role {
-            Role::Server => {
-                let len =
-                    frame::encode_header(&mut header, true, false, opcode, payload.len(), None);
-                (len, payload)
-            }
-            Role::Client => {
-                let key: [u8; 4] = rand::random();
-                let len = frame::encode_header(
-                    &mut header,
-                    true,
-                    false,
-                    opcode,
-                    payload.len(),
-                    Some(key),
-                );
+        let header_len =
+            frame::encode_header(&mut header, true, compressed, opcode, payload.len(), key);
+        let payload = match key {
+            None => payload,
+            Some(key) => {
                 let mut masked = BytesMut::from(&payload[..]);
                 frame::apply_mask(&mut masked, key, 0);
-                (len, masked.freeze())
+                masked.freeze()
             }
         };
         Outgoing {
@@ -210,12 +259,24 @@ enum Step {
 }
 
 impl Engine {
-    fn new(transport: Transport, role: Role, leftover: Vec<u8>, settings: Settings) -> Self {
+    /// `deflate`: the permessage-deflate parameters agreed on, and this side's settings.
+    fn new(
+        transport: Transport,
+        role: Role,
+        leftover: Vec<u8>,
+        settings: Settings,
+        deflate: Option<(Negotiated, &DeflateConfig)>,
+    ) -> Self {
+        let inflater = deflate.map(|(negotiated, _)| Inflater::new(&negotiated, role));
+        let deflating = deflate.map(|(negotiated, config)| Deflating {
+            deflater: Deflater::new(&negotiated, role, config.level),
+            threshold: config.threshold,
+        });
         Engine {
             transport,
             role,
             read_buffer: settings.read_buffer.max(MAX_HEADER),
-            reader: Reader::new(role, settings.max_frame, settings.max_message),
+            reader: Reader::new(role, settings.max_frame, settings.max_message, inflater),
             backlog: leftover,
             backlog_at: 0,
             read_done: false,
@@ -226,27 +287,35 @@ impl Engine {
             close_code: None,
             unflushed: false,
             closing: Closing::Open,
+            deflating,
         }
     }
 
     /// The server side, once the `101` is written; `leftover` holds the bytes the client sent
-    /// right behind its request.
-    pub(crate) fn server(transport: Transport, leftover: Vec<u8>, settings: Settings) -> Self {
-        Engine::new(transport, Role::Server, leftover, settings)
+    /// right behind its request, `deflate` what the handshake agreed on for permessage-deflate.
+    pub(crate) fn server(
+        transport: Transport,
+        leftover: Vec<u8>,
+        settings: Settings,
+        deflate: Option<(Negotiated, &DeflateConfig)>,
+    ) -> Self {
+        Engine::new(transport, Role::Server, leftover, settings, deflate)
     }
 
     /// The client side: sends the opening handshake for `uri` with `headers` over `transport`
-    /// and checks the answer.
+    /// (offering permessage-deflate when `compression` is given) and checks the answer.
     pub(crate) async fn client(
         uri: &Uri,
         headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
         mut transport: Transport,
         settings: Settings,
+        compression: Option<&DeflateConfig>,
     ) -> Result<Switched, Error> {
-        let (headers, leftover) = handshake::client(uri, headers, &mut transport).await?;
+        let opened = handshake::client(uri, headers, &mut transport, compression).await?;
+        let deflate = opened.deflate.zip(compression);
         Ok(Switched {
-            engine: Engine::new(transport, Role::Client, leftover, settings),
-            headers,
+            engine: Engine::new(transport, Role::Client, opened.leftover, settings, deflate),
+            headers: opened.headers,
         })
     }
 
@@ -274,7 +343,14 @@ impl Engine {
                 "a control frame's payload is over 125 bytes",
             ));
         }
-        self.write(Outgoing::new(opcode, payload, self.role)).await
+        let outgoing = match &mut self.deflating {
+            Some(deflating) if !opcode.is_control() => match deflating.compress(&payload)? {
+                Some(compressed) => Outgoing::new(opcode, compressed, self.role, true),
+                None => Outgoing::new(opcode, payload, self.role, false),
+            },
+            _ => Outgoing::new(opcode, payload, self.role, false),
+        };
+        self.write(outgoing).await
     }
 
     /// Writes a message framed beforehand, as [`send`](Self::send) does: a server writes the
@@ -283,16 +359,35 @@ impl Engine {
         if self.closing != Closing::Open {
             return Err(Error::Closed);
         }
-        let outgoing = match self.role {
-            Role::Server => Outgoing {
-                header: [0; MAX_HEADER],
-                header_len: 0,
-                payload: encoded.frame,
-                written: 0,
+        let framed = |frame| Outgoing {
+            header: [0; MAX_HEADER],
+            header_len: 0,
+            payload: frame,
+            written: 0,
+        };
+        let payload_len = encoded.frame.len() - usize::from(encoded.header_len);
+        let outgoing = match (self.role, &mut self.deflating) {
+            (Role::Server, Some(deflating)) if payload_len >= deflating.threshold => {
+                let shared = match deflating.deflater.shared_key() {
+                    Some(key) => encoded.compressed_frame(key)?,
+                    None => None,
+                };
+                match shared {
+                    Some(frame) => framed(frame),
+                    None => {
+                        let compressed = deflating.compress(&encoded.payload())?;
+                        let compressed = compressed.expect("the payload reaches the threshold");
+                        Outgoing::new(encoded.opcode, compressed, Role::Server, true)
+                    }
+                }
+            }
+            (Role::Server, _) => framed(encoded.frame),
+            (Role::Client, Some(deflating)) => match deflating.compress(&encoded.payload())? {
+                Some(compressed) => Outgoing::new(encoded.opcode, compressed, Role::Client, true),
+                None => Outgoing::new(encoded.opcode, encoded.payload(), Role::Client, false),
             },
-            Role::Client => {
-                let payload = encoded.frame.slice(usize::from(encoded.header_len)..);
-                Outgoing::new(encoded.opcode, payload, Role::Client)
+            (Role::Client, None) => {
+                Outgoing::new(encoded.opcode, encoded.payload(), Role::Client, false)
             }
         };
         self.write(outgoing).await
@@ -356,9 +451,9 @@ impl Engine {
                 self.unflushed = true;
             }
             if let Some(payload) = self.pong.take() {
-                self.out = Some(Outgoing::new(OpCode::Pong, payload, self.role));
+                self.out = Some(Outgoing::new(OpCode::Pong, payload, self.role, false));
             } else if let Some(payload) = self.close_out.take() {
-                self.out = Some(Outgoing::new(OpCode::Close, payload, self.role));
+                self.out = Some(Outgoing::new(OpCode::Close, payload, self.role, false));
             } else {
                 break;
             }
@@ -497,6 +592,11 @@ impl Engine {
         frame
     }
 
+    /// Whether permessage-deflate was negotiated.
+    pub(crate) fn is_compressed(&self) -> bool {
+        self.deflating.is_some()
+    }
+
     /// The code of the close frame this side sent (its own, or the peer's echoed), once the
     /// close handshake has started.
     pub(crate) fn close_code(&self) -> Option<CloseCode> {
@@ -578,9 +678,39 @@ mod tests {
             max_frame: 64 << 20,
         };
         (
-            Engine::new(Transport::Tcp(ours), role, Vec::new(), settings),
+            Engine::new(Transport::Tcp(ours), role, Vec::new(), settings, None),
             peer,
         )
+    }
+
+    #[test]
+    fn a_broadcast_is_compressed_once_for_every_member_with_the_same_key() {
+        let agreed = |bits| super::super::deflate::Negotiated {
+            server_max_window_bits: bits,
+            client_max_window_bits: bits,
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+        };
+        let key = |bits| {
+            Deflater::new(&agreed(bits), Role::Server, 6)
+                .shared_key()
+                .unwrap()
+        };
+        let encoded = Encoded::new(&Message::text("compress me, ".repeat(100)));
+        let member = encoded.clone();
+        let first = encoded.compressed_frame(key(12)).unwrap().unwrap();
+        let second = member.compressed_frame(key(12)).unwrap().unwrap();
+        assert_eq!(
+            first.as_ptr(),
+            second.as_ptr(),
+            "one compressed frame, shared"
+        );
+        assert_eq!(first[0], 0xC1, "FIN, RSV1, text");
+        assert!(first.len() < encoded.len() / 4);
+        assert!(
+            member.compressed_frame(key(9)).unwrap().is_none(),
+            "another window compresses on its own"
+        );
     }
 
     #[tokio::test]

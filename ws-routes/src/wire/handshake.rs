@@ -6,6 +6,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::deflate::{self, DeflateConfig, DeflateError, Negotiated};
 use super::transport::Transport;
 use crate::error::Error;
 use crate::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
@@ -30,14 +31,29 @@ pub(crate) fn accept_key(key: &[u8]) -> String {
     BASE64.encode(sha1.finalize())
 }
 
-/// Sends the opening handshake for `uri` with `headers` and reads the answer: the response's
-/// headers, and the bytes that came after it (the start of the frame stream).
+/// What a client learns from the server's `101`.
+pub(crate) struct Opened {
+    pub(crate) headers: HeaderMap,
+    /// The bytes that came after the response: the start of the frame stream.
+    pub(crate) leftover: Vec<u8>,
+    /// The permessage-deflate parameters, when the server accepted the offer.
+    pub(crate) deflate: Option<Negotiated>,
+}
+
+/// Sends the opening handshake for `uri` with `headers` (offering permessage-deflate under
+/// `compression`, if given) and reads the answer.
 pub(crate) async fn client(
     uri: &Uri,
     headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
     transport: &mut Transport,
-) -> Result<(HeaderMap, Vec<u8>), Error> {
-    let headers: Vec<_> = headers.into_iter().collect();
+    compression: Option<&DeflateConfig>,
+) -> Result<Opened, Error> {
+    let mut headers: Vec<_> = headers.into_iter().collect();
+    if let Some(config) = compression {
+        let offer = HeaderValue::try_from(deflate::client_offer(config))
+            .expect("an offer is made of tokens and digits");
+        headers.push((http::header::SEC_WEBSOCKET_EXTENSIONS, offer));
+    }
     let offered: Vec<&str> = headers
         .iter()
         .filter(|(name, _)| name == http::header::SEC_WEBSOCKET_PROTOCOL)
@@ -88,7 +104,26 @@ pub(crate) async fn client(
         });
     }
     check(&headers, &key, &offered)?;
-    Ok((headers, leftover))
+    let extensions = headers
+        .get_all(http::header::SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .map(|value| value.to_str().map_err(|_| DeflateError::InvalidParameters));
+    let deflate = match compression {
+        Some(config) => {
+            let values = extensions.collect::<Result<Vec<_>, _>>();
+            values.and_then(|values| deflate::client_accept(values, config))
+        }
+        None => extensions
+            .map(|_| Err(DeflateError::NotOffered))
+            .next()
+            .unwrap_or(Ok(None)),
+    }
+    .map_err(|error| handshake(&error.to_string()))?;
+    Ok(Opened {
+        headers,
+        leftover,
+        deflate,
+    })
 }
 
 /// The request: `GET`, the upgrade headers and the caller's (a caller's `Host` replaces ours).
@@ -143,11 +178,6 @@ fn check(headers: &HeaderMap, key: &str, offered: &[&str]) -> Result<(), Error> 
         .map(HeaderValue::as_bytes);
     if accept != Some(accept_key(key.as_bytes()).as_bytes()) {
         return Err(handshake("wrong or missing Sec-WebSocket-Accept"));
-    }
-    if headers.contains_key("sec-websocket-extensions") {
-        return Err(handshake(
-            "the server accepted an extension that was not offered",
-        ));
     }
     let mut chosen = headers.get_all("sec-websocket-protocol").iter();
     if let Some(protocol) = chosen.next() {

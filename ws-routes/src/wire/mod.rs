@@ -4,16 +4,12 @@
 //!
 //! These are ws-routes' own types, and so is the framing engine: [`frame`] encodes and decodes
 //! frame headers and masks payloads, [`read`] turns bytes into checked frames (with [`utf8`]
-//! validating text as it arrives), [`engine`] runs a connection's protocol over its transport,
-//! and [`handshake`] holds the client's opening handshake and the accept key.
+//! validating text as it arrives), [`deflate`] compresses and inflates messages
+//! (permessage-deflate), [`engine`] runs a connection's protocol over its transport, and
+//! [`handshake`] holds the client's opening handshake and the accept key.
 
 mod close;
-// The permessage-deflate codec (RFC 7692: negotiation, shared and kept contexts, inflation
-// bounded by the message limit), built and tested on its own until the engine negotiates and
-// calls it (issue 11: RSV1 in read.rs, Encoded, both handshakes): till then it is compiled for
-// its tests only, and flate2 is a dev-dependency.
-#[cfg(test)]
-mod deflate;
+pub(crate) mod deflate;
 pub(crate) mod engine;
 mod frame;
 pub(crate) mod handshake;

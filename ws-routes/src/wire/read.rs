@@ -4,9 +4,14 @@
 //! A frame's payload is unmasked and, for text, validated as its bytes arrive, so an invalid
 //! message fails at the piece that breaks it and an oversized one before it is buffered. An
 //! idle reader holds no buffer: a message's buffer exists while its bytes arrive.
+//!
+//! With permessage-deflate, a message whose first frame sets RSV1 is compressed: its frames
+//! are gathered as they came, then inflated whole within the message size limit, and its text
+//! validated once inflated.
 
 use bytes::{Bytes, BytesMut};
 
+use super::deflate::{InflateError, Inflater};
 use super::engine::{Frame, Role};
 use super::frame::{self, Header, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode, protocol};
 use super::utf8::Utf8Validator;
@@ -27,6 +32,8 @@ pub(crate) struct Reader {
     message: Option<Partial>,
     /// The payload of the control frame arriving.
     control: BytesMut,
+    /// With permessage-deflate negotiated: what inflates compressed messages.
+    inflater: Option<Inflater>,
 }
 
 #[derive(Debug)]
@@ -44,13 +51,23 @@ enum State {
 /// A data message being assembled.
 #[derive(Debug)]
 struct Partial {
-    /// `Some` for text.
+    text: bool,
+    /// Checks text as it arrives; `None` for binary and for compressed text (checked once
+    /// inflated).
     utf8: Option<Utf8Validator>,
+    /// RSV1 was set on the first frame: `data` is deflated.
+    compressed: bool,
     data: BytesMut,
 }
 
 impl Reader {
-    pub(crate) fn new(role: Role, max_frame: usize, max_message: usize) -> Self {
+    /// A reader for `role`; `inflater` when permessage-deflate was negotiated.
+    pub(crate) fn new(
+        role: Role,
+        max_frame: usize,
+        max_message: usize,
+        inflater: Option<Inflater>,
+    ) -> Self {
         Reader {
             role,
             max_frame,
@@ -61,6 +78,7 @@ impl Reader {
             },
             message: None,
             control: BytesMut::new(),
+            inflater,
         }
     }
 
@@ -147,9 +165,16 @@ impl Reader {
 
     /// Checks a header and starts its payload; a frame without payload may be complete at once.
     fn begin(&mut self, header: Header) -> Result<Option<Frame>, Error> {
-        // The hook for permessage-deflate: RSV1 is only valid once an extension is negotiated.
-        if header.rsv1 {
-            return Err(protocol("RSV1 set without a negotiated extension"));
+        // RSV1 marks a compressed message: valid on its first frame, once permessage-deflate
+        // is negotiated (RFC 7692 section 6).
+        let compressed = header.rsv1;
+        if compressed {
+            if self.inflater.is_none() {
+                return Err(protocol("RSV1 set without a negotiated extension"));
+            }
+            if !matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+                return Err(protocol("RSV1 set on a control or continuation frame"));
+            }
         }
         match (self.role, header.mask) {
             (Role::Server, None) => return Err(protocol("unmasked frame from a client")),
@@ -169,22 +194,27 @@ impl Reader {
             }
             self.control = BytesMut::with_capacity(len);
         } else {
-            let so_far = match (&self.message, header.opcode) {
+            let (so_far, compressed) = match (&self.message, header.opcode) {
                 (None, OpCode::Continuation) => {
                     return Err(protocol("continuation frame without a message"));
                 }
                 (Some(_), OpCode::Text | OpCode::Binary) => {
                     return Err(protocol("new data frame before the message's last frame"));
                 }
-                (Some(message), _) => message.data.len(),
-                (None, _) => 0,
+                (Some(message), _) => (message.data.len(), message.compressed),
+                (None, _) => (0, compressed),
             };
-            if len > self.max_frame || len > self.max_message - so_far {
+            if len > self.max_frame || len > self.max_wire_message(compressed) - so_far {
                 return Err(Error::MessageTooBig);
             }
-            let message = self.message.get_or_insert_with(|| Partial {
-                utf8: (header.opcode == OpCode::Text).then(Utf8Validator::default),
-                data: BytesMut::new(),
+            let message = self.message.get_or_insert_with(|| {
+                let text = header.opcode == OpCode::Text;
+                Partial {
+                    text,
+                    utf8: (text && !compressed).then(Utf8Validator::default),
+                    compressed,
+                    data: BytesMut::new(),
+                }
             });
             message.data.reserve(len.min(EAGER_RESERVE));
         }
@@ -239,12 +269,54 @@ impl Reader {
             .message
             .take()
             .expect("a data frame belongs to a message");
-        let data = message.data.freeze();
-        Ok(Some(Frame::Message(match message.utf8 {
-            Some(utf8) if !utf8.is_complete() => return Err(Error::InvalidUtf8),
-            Some(_) => Message::Text(Utf8Bytes::from_bytes_unchecked(data)),
-            None => Message::Binary(data),
+        if message
+            .utf8
+            .as_ref()
+            .is_some_and(|utf8| !utf8.is_complete())
+        {
+            return Err(Error::InvalidUtf8);
+        }
+        let data = if message.compressed {
+            self.inflate(&message.data, message.text)?
+        } else {
+            message.data.freeze()
+        };
+        Ok(Some(Frame::Message(if message.text {
+            Message::Text(Utf8Bytes::from_bytes_unchecked(data))
+        } else {
+            Message::Binary(data)
         })))
+    }
+
+    /// The most bytes a message may take on the wire: its limit, and for a compressed one
+    /// the few bytes per block by which deflate can grow data that does not compress.
+    fn max_wire_message(&self, compressed: bool) -> usize {
+        if compressed {
+            self.max_message
+                .saturating_add(self.max_message / 4096)
+                .saturating_add(64)
+        } else {
+            self.max_message
+        }
+    }
+
+    /// Inflates a compressed message within the size limit; text is checked once inflated.
+    fn inflate(&mut self, compressed: &[u8], text: bool) -> Result<Bytes, Error> {
+        let inflater = self
+            .inflater
+            .as_mut()
+            .expect("only a negotiated extension lets a compressed message in");
+        let mut out = BytesMut::new();
+        inflater
+            .decompress(compressed, self.max_message, &mut out)
+            .map_err(|error| match error {
+                InflateError::TooBig => Error::MessageTooBig,
+                InflateError::Invalid => Error::InvalidCompression,
+            })?;
+        if text && std::str::from_utf8(&out).is_err() {
+            return Err(Error::InvalidUtf8);
+        }
+        Ok(out.freeze())
     }
 }
 
@@ -292,7 +364,7 @@ mod tests {
     }
 
     fn reader() -> Reader {
-        Reader::new(Role::Server, 1000, 2000)
+        Reader::new(Role::Server, 1000, 2000, None)
     }
 
     /// Feeds `bytes` `piece` bytes at a time; the frames that came out, or the first error.

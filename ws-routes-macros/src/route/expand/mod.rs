@@ -50,6 +50,7 @@ fn route_parts(
     });
     let protocols = &route.protocols.names;
     let required = route.protocols.required;
+    let compression = route.compression;
     let doc = &route.doc;
     let receives = messages(krate, &route.receives);
     let sends = messages(krate, &route.sends);
@@ -61,6 +62,7 @@ fn route_parts(
             requires: #requires,
             protocols: &[#(#protocols),*],
             protocol_required: #required,
+            compression: #compression,
             doc: #doc,
             receives: #receives,
             sends: #sends,

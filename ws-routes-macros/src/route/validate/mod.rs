@@ -41,12 +41,14 @@ pub(crate) fn route(args: Args, target: Target, diagnostics: &mut Diagnostics) -
         ))),
     };
     let receives = receives(&args, &handler, diagnostics);
+    let compression = args.compression.as_ref().is_none_or(|flag| flag.value);
     Route {
         pattern: Pattern {
             literal: args.pattern,
             segments: segments.unwrap_or_default(),
         },
         protocols,
+        compression,
         handler,
         doc,
         receives,
