@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use ws_routes::http::StatusCode;
 use ws_routes::{
-    Client, Close, CloseCode, Error, Reconnecting, Reject, Server, WebSocket, route, routes,
+    Client, Close, CloseCode, Error, Reconnecting, Reject, Server, State, WebSocket, route, routes,
 };
 
 use support::{NETWORK_TIMEOUT, next, text, within};
@@ -178,4 +179,33 @@ async fn gives_up_on_a_4xx_refusal() {
         Some(Ok(_)) | None => panic!("expected the 403"),
     }
     assert!(within(connections.next()).await.is_none());
+}
+
+/// Tells the test how each client closed.
+#[route("/report")]
+async fn report(mut ws: WebSocket, State(closes): State<mpsc::UnboundedSender<Option<u16>>>) {
+    while let Some(Ok(message)) = ws.recv().await {
+        if ws.send(message).await.is_err() {
+            break;
+        }
+    }
+    let _ = closes.send(ws.close_frame().map(|frame| frame.code.as_u16()));
+}
+
+#[tokio::test]
+async fn an_open_connection_given_up_is_closed_with_1000() {
+    let (closes, mut closed) = mpsc::unbounded_channel::<Option<u16>>();
+    let listening = Server::new(routes![report])
+        .with_state(closes)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let mut connections = connections(&format!("ws://{}/report", listening.local_addr().unwrap()));
+    tokio::spawn(listening.run());
+    let ws = open(&mut connections).await;
+    echoes(ws, "first").await;
+    // Still open: the next connection replaces it, and the server hears why.
+    let ws = open(&mut connections).await;
+    assert_eq!(within(closed.recv()).await, Some(Some(1000)));
+    echoes(ws, "second").await;
 }

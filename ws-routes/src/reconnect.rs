@@ -109,7 +109,8 @@ impl Reconnecting {
     }
 
     /// The next connection: the first at once, each later one once the one before has ended
-    /// (or been given up by calling `next` again, which drops it) and after the backoff.
+    /// and after the backoff. Calling `next` while the last connection is still open gives it
+    /// up: it is closed with 1000, waiting up to a second for the server's answer.
     /// Attempts that fail in a way worth retrying (see [`Client::reconnecting`]) are retried
     /// here, each within the client's connect timeout, and logged at warn level.
     ///
@@ -128,7 +129,7 @@ impl Reconnecting {
                 self.done = true;
                 return None;
             }
-            drop(previous);
+            let_go(previous).await;
             self.wait().await;
         }
         loop {
@@ -166,6 +167,20 @@ impl fmt::Debug for Reconnecting {
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
+}
+
+/// How long giving up an open connection waits for the server to answer its close.
+const LET_GO_WAIT: Duration = Duration::from_secs(1);
+
+/// Closes `ws` with 1000 if it is still open, and waits a moment for the server's answer.
+async fn let_go(mut ws: WebSocket) {
+    let closing = async {
+        // On a connection that has ended already, both return at once.
+        if ws.close(CloseCode::NORMAL, "").await.is_ok() {
+            while ws.recv().await.is_some() {}
+        }
+    };
+    let _ = tokio::time::timeout(LET_GO_WAIT, closing).await;
 }
 
 /// Whether a connection the server closed with `code` is worth opening again.
