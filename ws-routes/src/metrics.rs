@@ -13,7 +13,7 @@
 //! | name | type | labels | what |
 //! |---|---|---|---|
 //! | `ws_routes_connections_active` | gauge | `route` | WebSocket connections open now |
-//! | `ws_routes_handshakes_total` | counter | `outcome` (`accepted`, `refused`, `failed`, `timed_out`), and `status` when refused | opening handshakes by how they ended: `refused` is any HTTP refusal (the limits' 503 and 429, 403 for an origin, an `accept` hook's `Reject`, 426, 400...), `failed` a connection that broke or spoke garbage before an answer, `timed_out` one over the handshake timeout |
+//! | `ws_routes_handshakes_total` | counter | `outcome` (`accepted`, `refused`, `failed`, `timed_out`), and `status` when refused | opening handshakes by how they ended: `refused` is any HTTP refusal (the limits' 503 and 429, 403 for an origin, an `accept` hook's `Reject`, 426, 400...), `failed` a connection that broke or spoke garbage before an answer, `timed_out` one over the handshake timeout (mounted, answered 408) |
 //! | `ws_routes_handshake_duration_seconds` | histogram | `route` | from the first byte (TLS included) to the `101`; mounted, from the request to the `101` |
 //! | `ws_routes_connection_duration_seconds` | histogram | `route`, `code` | from the `101` to the end of the close handshake, by the close code this side sent (its own or the client's echoed; `none` when the connection ended without one) |
 //! | `ws_routes_close_codes_sent_total` | counter | `route`, `code` | close frames sent, by code |

@@ -244,7 +244,11 @@ async fn answer(
             debug!(status = refused.status().as_u16(), "handshake refused");
             return refusal(&refused);
         }
-        Err(_) => return refusal(&Reject::new(StatusCode::REQUEST_TIMEOUT)),
+        Err(_) => {
+            metrics::timed_out();
+            let timed_out = Reject::new(StatusCode::REQUEST_TIMEOUT).to_response();
+            return timed_out.map(ResponseBody::new);
+        }
     };
     let response = accepted
         .switching_response()
@@ -277,7 +281,7 @@ fn peer_addr(extensions: &Extensions) -> SocketAddr {
         .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
 }
 
-/// A refusal as an HTTP response (see [`Reject::to_response`]).
+/// A refusal as an HTTP response (see [`Reject::to_response`]), counted in the metrics.
 fn refusal(refusal: &Reject) -> Response<ResponseBody> {
     metrics::refused(refusal.status());
     refusal.to_response().map(ResponseBody::new)
