@@ -1,17 +1,20 @@
 //! An axum app that serves ordinary HTTP routes and ws-routes' WebSocket routes on one port:
 //! `GET /health`, a page at `/`, echo rooms at `/echo/{room}` and `/whoami`, whose `accept`
-//! hook reads the user that the app's authentication middleware found. Every request goes
-//! through tower-http's `TraceLayer`; Ctrl-C closes the WebSockets with 1001 before exiting.
+//! hook reads the user that the app's authentication middleware found, and `/metrics`, ws-routes'
+//! metrics in Prometheus' text format. Every request goes through tower-http's `TraceLayer`;
+//! Ctrl-C closes the WebSockets with 1001 before exiting.
 //!
 //! ```text
 //! cargo run --example axum_app -- --addr 127.0.0.1:3000
 //! curl http://127.0.0.1:3000/health
+//! curl http://127.0.0.1:3000/metrics
 //! ```
 
 mod common;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request as HttpRequest;
@@ -19,6 +22,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, Response};
 use axum::routing::get;
 use clap::Parser;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tower_http::trace::TraceLayer;
 use ws_routes::http::StatusCode;
 use ws_routes::{Reject, Request, Server, Session, WebSocket, route, routes};
@@ -98,12 +102,34 @@ async fn main() -> ExitCode {
     common::exit_status("axum_app", serve(&cli).await)
 }
 
+/// Installs the Prometheus recorder that ws-routes' metrics go to, and keeps its histograms
+/// trimmed.
+fn prometheus() -> std::io::Result<PrometheusHandle> {
+    let prometheus = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(std::io::Error::other)?;
+    let upkeep = prometheus.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(prometheus)
+}
+
 async fn serve(cli: &Cli) -> std::io::Result<()> {
+    let prometheus = prometheus()?;
     let websockets = Server::new(routes![echo, WhoAmI]).into_service()?;
     let handle = websockets.handle();
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/health", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(move || std::future::ready(prometheus.render())),
+        )
         .merge(ws_routes::axum::router(websockets))
         .layer(middleware::from_fn(authenticate))
         .layer(TraceLayer::new_for_http());

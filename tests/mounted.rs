@@ -18,7 +18,7 @@ use ws_routes::{
     routes,
 };
 
-use support::{Example, close_frame, text};
+use support::{Example, close_frame, text, within};
 
 #[route("/echo/{room}")]
 async fn echo(mut ws: WebSocket, room: String) {
@@ -317,4 +317,92 @@ async fn the_axum_example_serves_both_on_one_port() {
         .await
         .unwrap();
     assert_eq!(text(&mut ws).await, "hello grace from 127.0.0.1");
+}
+
+/// The sample lines of a Prometheus scrape, by series (`name{labels}`).
+fn samples(scrape: &str) -> std::collections::HashMap<String, f64> {
+    scrape
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .map(|(series, value)| (series.to_owned(), value.parse().unwrap()))
+        .collect()
+}
+
+/// Scrapes `/metrics` until `series` has `value`, for up to ten seconds (connections are
+/// counted closed by the server's task, a moment after the client sees the close).
+async fn scrape_until(
+    addr: SocketAddr,
+    series: &str,
+    value: f64,
+) -> std::collections::HashMap<String, f64> {
+    for _ in 0..1000 {
+        let (status, scrape) = get_http(addr, "/metrics").await;
+        assert_eq!(status, 200);
+        let found = samples(&scrape);
+        if found.get(series) == Some(&value) {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{series} never reached {value}");
+}
+
+#[tokio::test]
+async fn the_axum_example_exposes_metrics_by_route_pattern() {
+    let example = Example::start("axum_app", &["--addr", "127.0.0.1:0"]);
+    let addr: SocketAddr = example.url["ws://".len()..].parse().unwrap();
+    let mut lobby = connect(addr, "/echo/lobby").await;
+    let mut kitchen = connect(addr, "/echo/kitchen").await;
+    for (ws, message) in [(&mut lobby, "hello"), (&mut kitchen, "hi")] {
+        ws.send(message).await.unwrap();
+        assert_eq!(text(ws).await, message);
+    }
+    let refused = ws_routes::connect(&format!("ws://{addr}/whoami")).await;
+    assert_eq!(refused_status(refused).0, StatusCode::UNAUTHORIZED);
+    within(kitchen.close(1000u16, "bye")).await.unwrap();
+    assert!(support::next(&mut kitchen).await.is_none());
+
+    let echo = r#"{route="/echo/{room}"}"#;
+    let found = scrape_until(
+        addr,
+        r#"ws_routes_close_codes_sent_total{route="/echo/{room}",code="1000"}"#,
+        1.0,
+    )
+    .await;
+    let value = |name: &str, labels: &str| found.get(&format!("{name}{labels}")).copied();
+    // One series per pattern, whatever the rooms: the room names appear nowhere.
+    assert_eq!(value("ws_routes_connections_active", echo), Some(1.0));
+    assert_eq!(value("ws_routes_messages_received_total", echo), Some(2.0));
+    assert_eq!(value("ws_routes_received_bytes_total", echo), Some(7.0));
+    assert_eq!(value("ws_routes_messages_sent_total", echo), Some(2.0));
+    assert_eq!(value("ws_routes_sent_bytes_total", echo), Some(7.0));
+    assert_eq!(
+        value("ws_routes_handshakes_total", r#"{outcome="accepted"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            "ws_routes_handshakes_total",
+            r#"{outcome="refused",status="401"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value("ws_routes_handshake_duration_seconds_count", echo),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            "ws_routes_connection_duration_seconds_count",
+            r#"{route="/echo/{room}",code="1000"}"#
+        ),
+        Some(1.0)
+    );
+    assert!(
+        found
+            .keys()
+            .all(|series| !series.contains("lobby") && !series.contains("kitchen"))
+    );
+    drop(lobby);
 }

@@ -7,7 +7,10 @@
 //! the app's: a WebSocket request for a path that matches no route gets the app's fallback
 //! (404 by default) rather than close code 4040. For the 4040 behaviour, give the
 //! [`WsService`] itself as the app's fallback instead:
-//! `Router::new().route(..).fallback_service(service)`.
+//! `Router::new().route(..).fallback_service(service)`. Or put the table in front of the whole
+//! app as a layer, `Router::new().route(..).layer(service.layer())` ([`WsService::layer`]):
+//! WebSocket upgrades for its patterns are served, and every other request, an upgrade for
+//! another path included, is the app's.
 //!
 //! The app's middleware runs first: what it puts in the request's extensions reaches the
 //! `accept` hooks through [`Request::extensions`](crate::Request::extensions), and the peer

@@ -189,8 +189,9 @@
 //! # Mounting and testing
 //!
 //! `Server::into_service` (feature `tower`) turns the route table into a `tower::Service`
-//! that hyper, tower and axum apps mount on their own port; the `axum` module puts it in an
-//! axum `Router`. [`test::TestServer`] serves it in process, without a port, for tests.
+//! that hyper, tower and axum apps mount on their own port, or put in front of their own
+//! service as a layer (`WsService::layer`); the `axum` module puts it in an axum `Router`.
+//! [`test::TestServer`] serves it in process, without a port, for tests.
 //!
 //! # Features
 //!
@@ -199,6 +200,10 @@
 //! - `tower`: `Server::into_service` and `WsService`, the route table as a `tower::Service`
 //!   doing the upgrade through hyper 1.x.
 //! - `axum`: `tower`, and the `axum` module for axum 0.8.
+//! - `metrics`: connections, handshakes, messages and bytes, close codes, broadcasts, slow
+//!   consumers and the backplane, recorded on the `metrics` facade and labelled by route
+//!   pattern; nothing is recorded until the application installs a recorder. The README's
+//!   "Metrics" section lists every metric with its type and labels.
 //! - `json` (default): typed messages, [`Json<T>`] and the `*_json` methods, on serde_json.
 //! - `asyncapi`: [`Routes::asyncapi`], the AsyncAPI document of a route table, with the JSON
 //!   Schemas of the typed messages that implement `schemars::JsonSchema` (schemars; implies
@@ -221,6 +226,8 @@ mod extract;
 mod handler;
 #[cfg(feature = "json")]
 mod json;
+mod metrics;
+mod reconnect;
 mod rooms;
 mod routing;
 mod server;
@@ -257,6 +264,7 @@ pub use crate::extract::{Connection, FromConnection, FromRequest, Query, Reject,
 pub use crate::handler::{Close, HandlerReturn};
 #[cfg(feature = "json")]
 pub use crate::json::{Json, JsonError};
+pub use crate::reconnect::Reconnecting;
 #[cfg(feature = "redis")]
 pub use crate::rooms::BackplaneStats;
 pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
@@ -265,7 +273,9 @@ pub use crate::server::{
     Fallback, Listening, Pages, Server, ServerHandle, Unmatched, serve, shutdown_signal,
 };
 #[cfg(feature = "tower")]
-pub use crate::server::{ResponseBody, ResponseFuture, WsService};
+pub use crate::server::{
+    LayeredBody, LayeredFuture, ResponseBody, ResponseFuture, WithWebSockets, WsLayer, WsService,
+};
 pub use crate::socket::{Sender, WebSocket};
 #[cfg(feature = "tls")]
 pub use crate::tls::TlsConfig;

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use crate::client::Client;
 use crate::error::Error;
@@ -162,7 +163,8 @@ impl TestServer {
         match self.shared.limits.admit(peer.ip()) {
             Ok(permit) => {
                 let shared = Arc::clone(&self.shared);
-                tokio::spawn(async move {
+                let span = connection::span(peer);
+                let serving = async move {
                     let serving = connection::serve_transport(
                         Arc::clone(&shared),
                         Transport::Duplex(far),
@@ -171,10 +173,12 @@ impl TestServer {
                         Some(started),
                     );
                     within_grace(&shared, serving).await;
-                });
+                };
+                tokio::spawn(serving.instrument(span));
             }
             // Refused as a bound server refuses it: the client reads the response.
             Err(refusal) => {
+                crate::metrics::refused(refusal.status());
                 tokio::spawn(async move {
                     let mut far = far;
                     let _ = handshake::write_refusal(&mut far, &refusal).await;

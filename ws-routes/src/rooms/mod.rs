@@ -580,6 +580,7 @@ impl Rooms {
             return 0;
         }
         let queued = self.inner.deliver(room, &message, except);
+        crate::metrics::broadcast(queued);
         #[cfg(feature = "redis")]
         if let Some(backplane) = self.inner.backplane.get() {
             backplane.publish(room, &message);
@@ -734,6 +735,8 @@ impl Inner {
             };
             if stalled || (full && self.policy == SlowConsumer::Close) {
                 slow.push(sender);
+            } else if full {
+                crate::metrics::slow_consumer_skipped();
             }
         }
         for sender in slow {
@@ -742,6 +745,7 @@ impl Inner {
                 "closing a member that does not keep up with broadcasts"
             );
             sender.close(CloseCode::TRY_AGAIN_LATER, SLOW_REASON);
+            crate::metrics::slow_consumer_closed();
             gone.push(sender.id());
         }
         for id in gone {

@@ -748,6 +748,7 @@ async fn publish_loop(link: Arc<Link>, rooms: Weak<Inner>, mut stop: watch::Rece
         *link.connection.lock().unwrap_or_else(|e| e.into_inner()) = None;
         link.counters.publisher_up.store(false, Ordering::Relaxed);
         warn!(error = %failure, "lost the Redis connection (publisher); reconnecting");
+        crate::metrics::backplane_reconnect("publisher");
         outage = Some(Instant::now());
     }
 }
@@ -811,6 +812,7 @@ async fn publish_batch(
     link.counters
         .published
         .fetch_add(landed as u64, Ordering::Relaxed);
+    crate::metrics::backplane_published(landed);
     match failure {
         Some(error) => Err(error),
         None => Ok(()),
@@ -1050,6 +1052,7 @@ async fn read_loop(link: Arc<Link>, rooms: Weak<Inner>, mut stop: watch::Receive
             Ok(from) => last.insert(from),
             Err(error) => {
                 warn!(%error, "lost the Redis connection (reader); reconnecting");
+                crate::metrics::backplane_reconnect("reader");
                 outage.get_or_insert_with(Instant::now);
                 continue;
             }
@@ -1105,6 +1108,7 @@ async fn read_loop(link: Arc<Link>, rooms: Weak<Inner>, mut stop: watch::Receive
         };
         link.counters.reader_up.store(false, Ordering::Relaxed);
         warn!(error = %failure, "lost the Redis connection (reader); reconnecting");
+        crate::metrics::backplane_reconnect("reader");
         outage = Some(Instant::now());
     }
 }

@@ -6,12 +6,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::FutureExt;
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, timeout, timeout_at};
-use tracing::{debug, error, info};
+use tracing::{Span, debug, error, info};
 
 use super::Unmatched;
 use super::handshake::{self, ReadError, RequestHead};
@@ -21,6 +22,7 @@ use super::shutdown::shutting_down;
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::{BoxFuture, Entry, Outcome};
 use crate::http::{self, Extensions, HeaderValue, StatusCode};
+use crate::metrics::{self, Opened, Started, Traffic};
 use crate::routing::{Route, RoutePath};
 use crate::socket::liveness::{self, Liveness};
 use crate::socket::{Returned, ServerSide, WebSocket};
@@ -28,6 +30,16 @@ use crate::wire::deflate::Negotiated;
 use crate::wire::engine::Engine;
 use crate::wire::transport::Transport;
 use crate::wire::{CloseCode, CloseFrame};
+
+/// Numbers connections for their tracing spans, across every server of the process.
+static NEXT_SPAN_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The span a connection runs in, from its handshake to its close: its number `id` (one
+/// counter for the process), the peer address, and the route pattern once routed.
+pub(crate) fn span(peer: SocketAddr) -> Span {
+    let id = NEXT_SPAN_ID.fetch_add(1, Ordering::Relaxed);
+    tracing::info_span!("connection", id, %peer, route = tracing::field::Empty)
+}
 
 /// Serves one accepted TCP connection to its end; `permit` holds its place under the limits
 /// until then.
@@ -46,19 +58,26 @@ pub(crate) async fn serve_transport(
     _permit: Permit,
     started: Option<oneshot::Sender<()>>,
 ) {
+    let began = Started::now();
     let mut shutdown = shared.shutdown.clone();
     // Boxed, and gone once the handshake is over: the task stays small for as long as the
     // connection lives.
     let opening = Box::pin(async {
         let mut transport = secure(&shared, transport).await?;
-        let accepted = handshake(&shared, &mut transport, peer, &mut shutdown).await?;
+        let accepted = handshake(&shared, &mut transport, peer, &mut shutdown, began).await?;
         Ok::<_, io::Error>(accepted.map(|accepted| (transport, accepted)))
     });
     let (transport, accepted) = match timeout(shared.config.handshake_timeout, opening).await {
         Ok(Ok(Some(accepted))) => accepted,
         Ok(Ok(None)) => return,
-        Ok(Err(error)) => return debug!(%error, "handshake failed"),
-        Err(_) => return debug!("handshake timed out"),
+        Ok(Err(error)) => {
+            metrics::failed();
+            return debug!(%error, "handshake failed");
+        }
+        Err(_) => {
+            metrics::timed_out();
+            return debug!("handshake timed out");
+        }
     };
     run(&shared, transport, accepted, started).await;
 }
@@ -71,6 +90,7 @@ pub(crate) async fn run(
     accepted: Accepted,
     started: Option<oneshot::Sender<()>>,
 ) {
+    let mut opened = Opened::new(accepted.target.label(), accepted.started);
     // The stream lives in a box for the connection's life.
     let deflate = accepted.deflate.map(|(negotiated, _)| negotiated);
     let config = shared.config.compression.config();
@@ -115,7 +135,7 @@ pub(crate) async fn run(
     let deadline = returned
         .close_deadline
         .unwrap_or_else(|| liveness::after(Instant::now(), shared.config.close_timeout));
-    close_stream(returned.stream, frame, deadline).await;
+    opened.closed(close_stream(returned.stream, frame, deadline).await);
 }
 
 /// The TLS handshake, when the server has TLS.
@@ -143,6 +163,7 @@ pub(crate) struct Accepted {
     target: Target,
     /// permessage-deflate, when agreed: its parameters and the response header's value.
     deflate: Option<(Negotiated, HeaderValue)>,
+    started: Started,
 }
 
 impl Accepted {
@@ -169,6 +190,14 @@ enum Target {
 }
 
 impl Target {
+    /// The route pattern, for metrics.
+    fn label(&self) -> &'static str {
+        match self {
+            Target::Route { route, .. } => route.parts.pattern,
+            Target::NoRoute { .. } => metrics::UNMATCHED,
+        }
+    }
+
     /// The subprotocol agreed on, to name in the `101`.
     fn protocol(&self) -> Option<&'static str> {
         match self {
@@ -191,6 +220,7 @@ async fn handshake(
     transport: &mut Transport,
     peer: SocketAddr,
     shutdown: &mut watch::Receiver<bool>,
+    started: Started,
 ) -> io::Result<Option<Accepted>> {
     let read = tokio::select! {
         read = handshake::read_head(transport, shared.config.max_request_head) => read,
@@ -210,7 +240,7 @@ async fn handshake(
         fallback.answer(transport, head).await?;
         return Ok(None);
     }
-    match admit(shared, head, peer, Extensions::new()).await {
+    match admit(shared, head, peer, Extensions::new(), started).await {
         Ok(accepted) => {
             handshake::write_switching(transport, &accepted.switching_response()).await?;
             Ok(Some(accepted))
@@ -221,12 +251,13 @@ async fn handshake(
 
 /// Decides on an upgrade request (see [`handshake::is_upgrade`]), wherever it was read: checks
 /// it, routes it, and runs the route's `accept` hook if it has one. The request's
-/// `extensions` reach the hook and the extractors.
+/// `extensions` reach the hook and the extractors. `started` is when the handshake began.
 pub(crate) async fn admit(
     shared: &Context,
     mut head: RequestHead,
     peer: SocketAddr,
     extensions: Extensions,
+    started: Started,
 ) -> Result<Accepted, Reject> {
     let accept = handshake::accept_key(&head)?;
     if let Some(origins) = &shared.config.origins {
@@ -243,6 +274,7 @@ pub(crate) async fn admit(
             path: path.to_owned(),
         },
         Some(route) => {
+            Span::current().record("route", route.parts.pattern);
             let protocol = handshake::negotiate_protocol(&head, route)?;
             let route_path = RoutePath::new(route, path.to_owned(), query.map(str::to_owned));
             let states = Arc::clone(&shared.states);
@@ -286,6 +318,7 @@ pub(crate) async fn admit(
         leftover,
         target,
         deflate,
+        started,
     })
 }
 
@@ -295,6 +328,7 @@ fn shutdown_refusal() -> Reject {
 
 async fn refuse<T>(transport: &mut Transport, refusal: Reject) -> io::Result<Option<T>> {
     debug!(status = refusal.status().as_u16(), "handshake refused");
+    metrics::refused(refusal.status());
     handshake::write_refusal(transport, &refusal).await?;
     Ok(None)
 }
@@ -324,6 +358,7 @@ fn start(
             shared.shutdown.clone(),
         )),
         protocol,
+        traffic: Traffic::new(route.parts.pattern),
     };
     let connection = Connection::new(WebSocket::server(stream, side), request);
     let running = match run {
@@ -355,8 +390,13 @@ async fn outcome(route: &'static Route, running: BoxFuture<Outcome>) -> CloseFra
 }
 
 /// Sends `frame`, unless a close frame went out already (the handler's, a kick's 1013, or the
-/// answer to the client's), and waits, up to `deadline`, for the client's answer.
-async fn close_stream(mut stream: Box<Engine>, frame: CloseFrame, deadline: Instant) {
+/// answer to the client's), and waits, up to `deadline`, for the client's answer. Returns the
+/// code of the close frame this side sent, if one went out.
+async fn close_stream(
+    mut stream: Box<Engine>,
+    frame: CloseFrame,
+    deadline: Instant,
+) -> Option<CloseCode> {
     let closing = async {
         let _ = stream.close(Some(frame)).await;
         while let Some(Ok(_)) = stream.next().await {}
@@ -364,8 +404,9 @@ async fn close_stream(mut stream: Box<Engine>, frame: CloseFrame, deadline: Inst
     if timeout_at(deadline, closing).await.is_err() {
         debug!("client did not finish the close handshake in time");
     }
-    let code = stream.close_code().map(CloseCode::as_u16);
-    debug!(code, "websocket closed");
+    let code = stream.close_code();
+    debug!(code = code.map(CloseCode::as_u16), "websocket closed");
+    code
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> &str {

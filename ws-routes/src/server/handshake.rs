@@ -192,8 +192,13 @@ fn head_from(
 
 /// Whether `head` asks for a WebSocket upgrade (a plain HTTP request does not).
 pub(crate) fn is_upgrade(head: &RequestHead) -> bool {
-    wire::has_token(&head.headers, "upgrade", "websocket")
-        && wire::has_token(&head.headers, "connection", "upgrade")
+    asks_upgrade(&head.headers)
+}
+
+/// Whether a request with `headers` asks for a WebSocket upgrade.
+pub(crate) fn asks_upgrade(headers: &HeaderMap) -> bool {
+    wire::has_token(headers, "upgrade", "websocket")
+        && wire::has_token(headers, "connection", "upgrade")
 }
 
 /// Checks the rest of an upgrade request (see [`is_upgrade`]) as strictly as Python's

@@ -80,7 +80,7 @@ impl Listening {
                     Ok((tcp, peer)) => match shared.limits.admit(peer.ip()) {
                         Ok(permit) => {
                             let shared = Arc::clone(&shared);
-                            let span = tracing::info_span!("connection", %peer);
+                            let span = connection::span(peer);
                             tasks.spawn(connection::serve(shared, tcp, peer, permit).instrument(span));
                         }
                         Err(refusal) => refuse_at_once(&shared, tcp, &refusal),
@@ -125,6 +125,7 @@ fn refuse_at_once(shared: &Context, tcp: TcpStream, refusal: &Reject) {
         status = refusal.status().as_u16(),
         "connection refused: limit reached"
     );
+    crate::metrics::refused(refusal.status());
     if !shared.config.serves_tls() {
         let _ = tcp.try_write(&refusal.to_http());
     }

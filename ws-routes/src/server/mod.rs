@@ -5,6 +5,8 @@
 pub(crate) mod connection;
 mod fallback;
 pub(crate) mod handshake;
+#[cfg(feature = "tower")]
+mod layer;
 mod limits;
 mod listening;
 #[cfg(feature = "tower")]
@@ -19,6 +21,8 @@ use std::time::Duration;
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 pub use fallback::{Fallback, Pages};
+#[cfg(feature = "tower")]
+pub use layer::{LayeredBody, LayeredFuture, WithWebSockets, WsLayer};
 pub use listening::Listening;
 #[cfg(feature = "tower")]
 pub use mount::{ResponseBody, ResponseFuture, WsService};

@@ -23,6 +23,7 @@ use super::shutdown::within_grace;
 use super::{Context, Server, ServerHandle};
 use crate::extract::Reject;
 use crate::http::{Extensions, Request, Response, StatusCode, Version, request};
+use crate::metrics::{self, Started};
 use crate::routing::Routes;
 use crate::wire::transport::Transport;
 
@@ -67,7 +68,8 @@ impl Server {
 /// route's handler serves it on a task of its own with every standalone guarantee: close
 /// codes, message size limit, keepalive, panic isolation, state, rooms and
 /// [`Sender`](crate::Sender)s. A request that is not an upgrade gets `426 Upgrade Required`
-/// when its path is a route's, `404 Not Found` otherwise.
+/// when its path is a route's, `404 Not Found` otherwise; as a [`layer`](Self::layer) around
+/// an app's service, such requests go to that service instead.
 ///
 /// One difference: the app's HTTP server has read the request already, so the
 /// [`handshake_timeout`](Server::handshake_timeout) bounds the checks and the `accept` hook,
@@ -155,6 +157,11 @@ impl WsService {
     pub fn routes(&self) -> Routes {
         self.shared.matcher.routes()
     }
+
+    /// Whether `path` matches one of the routes.
+    pub(super) fn matches(&self, path: &str) -> bool {
+        self.shared.matcher.route(path).is_some()
+    }
 }
 
 impl fmt::Debug for WsService {
@@ -204,6 +211,7 @@ async fn answer(
         // Anything else is refused by the handshake's checks.
         _ => u8::MAX,
     };
+    let started = Started::now();
     let head = RequestHead {
         method,
         version,
@@ -227,19 +235,24 @@ async fn answer(
         Ok(permit) => permit,
         Err(limit) => return refusal(&limit),
     };
-    let admitting = connection::admit(&shared, head, peer, extensions);
-    let accepted = match tokio::time::timeout(shared.config.handshake_timeout, admitting).await {
+    let span = connection::span(peer);
+    let admitting = connection::admit(&shared, head, peer, extensions, started);
+    let admitting = tokio::time::timeout(shared.config.handshake_timeout, admitting);
+    let accepted = match admitting.instrument(span.clone()).await {
         Ok(Ok(accepted)) => accepted,
         Ok(Err(refused)) => {
             debug!(status = refused.status().as_u16(), "handshake refused");
             return refusal(&refused);
         }
-        Err(_) => return refusal(&Reject::new(StatusCode::REQUEST_TIMEOUT)),
+        Err(_) => {
+            metrics::timed_out();
+            let timed_out = Reject::new(StatusCode::REQUEST_TIMEOUT).to_response();
+            return timed_out.map(ResponseBody::new);
+        }
     };
     let response = accepted
         .switching_response()
         .map(|()| ResponseBody::empty());
-    let span = tracing::info_span!("connection", %peer);
     tokio::spawn(serve(shared, upgrade, accepted, permit).instrument(span));
     response
 }
@@ -268,8 +281,9 @@ fn peer_addr(extensions: &Extensions) -> SocketAddr {
         .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
 }
 
-/// A refusal as an HTTP response (see [`Reject::to_response`]).
+/// A refusal as an HTTP response (see [`Reject::to_response`]), counted in the metrics.
 fn refusal(refusal: &Reject) -> Response<ResponseBody> {
+    metrics::refused(refusal.status());
     refusal.to_response().map(ResponseBody::new)
 }
 

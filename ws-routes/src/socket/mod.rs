@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 pub use outbox::Sender;
 
 use crate::error::Error;
+use crate::metrics::Traffic;
 use crate::wire::engine::{Engine, Frame};
 use crate::wire::{CloseCode, CloseFrame, Message};
 use liveness::{Liveness, Wake};
@@ -70,6 +71,8 @@ pub struct WebSocket {
     /// Which of incoming frames and queued messages `recv` serves first next time: they take
     /// turns, so that a busy reader still writes what waits for it and the other way round.
     queued_first: bool,
+    /// Messages and bytes in and out, for metrics (server side).
+    traffic: Traffic,
 }
 
 /// What `recv` saw first: a message from the peer, one queued by a [`Sender`], a
@@ -94,6 +97,7 @@ pub(crate) struct ServerSide {
     pub(crate) queue_capacity: usize,
     pub(crate) liveness: Box<Liveness>,
     pub(crate) protocol: Option<&'static str>,
+    pub(crate) traffic: Traffic,
 }
 
 impl WebSocket {
@@ -111,6 +115,7 @@ impl WebSocket {
             protocol,
             peer_close: None,
             queued_first: false,
+            traffic: Traffic::default(),
         }
     }
 
@@ -125,6 +130,7 @@ impl WebSocket {
             protocol: side.protocol.map(str::to_owned),
             peer_close: None,
             queued_first: false,
+            traffic: side.traffic,
         }
     }
 
@@ -293,6 +299,7 @@ impl WebSocket {
             };
             match frame {
                 Frame::Message(message) => {
+                    self.traffic.received(message.len());
                     if let Some(liveness) = &mut self.liveness {
                         liveness.on_activity();
                     }
@@ -365,12 +372,25 @@ impl WebSocket {
             return Some(None);
         };
         let limit = self.liveness.as_deref().map(Liveness::write_timeout);
+        let traffic = &self.traffic;
         let writing = async {
-            match queued {
-                Queued::Message(message) => stream.send(Frame::Message(message)).await,
-                Queued::Encoded(encoded) => stream.send_encoded(encoded).await,
-                Queued::Rest => stream.flush().await,
+            let (written, bytes) = match queued {
+                Queued::Message(message) => {
+                    let bytes = message.len();
+                    (stream.send(Frame::Message(message)).await, bytes)
+                }
+                Queued::Encoded(encoded) => {
+                    let bytes = encoded.payload_len();
+                    (stream.send_encoded(encoded).await, bytes)
+                }
+                // The rest of a broadcast written straight to the socket: a broadcast recipient,
+                // not a message this connection sent.
+                Queued::Rest => (stream.flush().await, 0),
+            };
+            if written.is_ok() {
+                traffic.sent(bytes);
             }
+            written
         };
         let written = tokio::select! {
             written = bounded(limit, writing) => written,
@@ -416,7 +436,11 @@ impl WebSocket {
     /// Waits until the message is written to the socket, so a slow peer slows the sender
     /// rather than growing a buffer.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        self.write(Frame::Message(message.into())).await
+        let message = message.into();
+        let bytes = message.len();
+        self.write(Frame::Message(message)).await?;
+        self.traffic.sent(bytes);
+        Ok(())
     }
 
     /// Sends a ping carrying `payload` (at most 125 bytes). The peer's pong is consumed by

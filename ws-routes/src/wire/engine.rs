@@ -106,13 +106,17 @@ impl Encoded {
     /// compressed for its key. `None` when the member must compress it on its own (its key is
     /// not the one this broadcast was compressed with, or compressing failed).
     pub(crate) fn frame_for(&self, writes: Option<&SharedWrites>) -> Option<Bytes> {
-        let payload_len = self.frame.len() - usize::from(self.header_len);
         match writes {
-            Some(writes) if payload_len >= writes.threshold => {
+            Some(writes) if self.payload_len() >= writes.threshold => {
                 self.compressed_frame(writes.key).ok().flatten()
             }
             _ => Some(self.frame.clone()),
         }
+    }
+
+    /// The bytes of the message's payload.
+    pub(crate) fn payload_len(&self) -> usize {
+        self.frame.len() - usize::from(self.header_len)
     }
 
     /// The message's payload.
@@ -498,7 +502,7 @@ impl Engine {
             payload: frame,
             written: 0,
         };
-        let payload_len = encoded.frame.len() - usize::from(encoded.header_len);
+        let payload_len = encoded.payload_len();
         let outgoing = match (self.role, &mut self.deflating) {
             (Role::Server, Some(deflating)) if payload_len >= deflating.threshold => {
                 let shared = match deflating.deflater.shared_key() {
