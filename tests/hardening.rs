@@ -383,20 +383,12 @@ async fn a_client_that_floods_frames_cannot_postpone_its_keepalive() {
 
 #[tokio::test]
 async fn without_keepalive_the_write_timeout_is_the_close_timeout() {
-    let received = Received::default();
-    let listening = server()
-        .no_keepalive()
-        .close_timeout(Duration::from_millis(500))
-        .with_state(received.clone())
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
-    let (addr, handle) = (listening.local_addr().unwrap(), listening.handle());
-    tokio::spawn(listening.run());
-    let _stalled = connect(addr, "/push").await;
-    wait_for(|| !received.0.lock().unwrap().is_empty()).await;
-    assert_eq!(received.0.lock().unwrap()[0], "WriteTimeout");
-    wait_for(|| handle.connections() == 0).await;
+    pushes_to_a_stalled_client_end_with_a_write_timeout(
+        server()
+            .no_keepalive()
+            .close_timeout(Duration::from_millis(500)),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -435,9 +427,17 @@ async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
 
 #[tokio::test]
 async fn queued_pushes_to_a_client_that_stops_reading_end_the_connection_too() {
+    pushes_to_a_stalled_client_end_with_a_write_timeout(
+        server().keepalive(Duration::from_secs(60), Duration::from_millis(500)),
+    )
+    .await;
+}
+
+/// `/push` pushes to a client that never reads: its handler's `recv` ends with
+/// `WriteTimeout`, and the connection goes.
+async fn pushes_to_a_stalled_client_end_with_a_write_timeout(server: Server) {
     let received = Received::default();
-    let listening = server()
-        .keepalive(Duration::from_secs(60), Duration::from_millis(500))
+    let listening = server
         .with_state(received.clone())
         .bind("127.0.0.1:0")
         .await

@@ -211,6 +211,14 @@ impl Deflating {
         self.deflater.compress(payload, &mut out)?;
         Ok(Some(out.freeze()))
     }
+
+    /// How others may write a broadcast for this connection, when it keeps no context.
+    fn shared_writes(&self) -> Option<SharedWrites> {
+        Some(SharedWrites {
+            key: self.deflater.shared_key()?,
+            threshold: self.threshold,
+        })
+    }
 }
 
 /// Where the close handshake stands.
@@ -373,12 +381,7 @@ impl Engine {
         if let (Some(direct), Some(socket), false, true) =
             (&self.direct, self.raw_socket(), self.direct_open, idle)
         {
-            let compressed = self.deflating.as_ref().and_then(|deflating| {
-                Some(SharedWrites {
-                    key: deflating.deflater.shared_key()?,
-                    threshold: deflating.threshold,
-                })
-            });
+            let compressed = self.deflating.as_ref().and_then(Deflating::shared_writes);
             direct.open(socket, compressed);
             self.direct_open = true;
         }
@@ -480,14 +483,25 @@ impl Engine {
                 "a control frame's payload is over 125 bytes",
             ));
         }
-        let outgoing = match &mut self.deflating {
-            Some(deflating) if !opcode.is_control() => match deflating.compress(&payload)? {
-                Some(compressed) => Outgoing::new(opcode, compressed, self.role, true),
-                None => Outgoing::new(opcode, payload, self.role, false),
-            },
-            _ => Outgoing::new(opcode, payload, self.role, false),
+        let outgoing = if opcode.is_control() {
+            Outgoing::new(opcode, payload, self.role, false)
+        } else {
+            self.data_frame(opcode, payload)?
         };
         self.write(outgoing).await
+    }
+
+    /// A data message's frame: compressed when the connection compresses and the message
+    /// reaches the threshold.
+    fn data_frame(&mut self, opcode: OpCode, payload: Bytes) -> io::Result<Outgoing> {
+        let compressed = match &mut self.deflating {
+            Some(deflating) => deflating.compress(&payload)?,
+            None => None,
+        };
+        Ok(match compressed {
+            Some(compressed) => Outgoing::new(opcode, compressed, self.role, true),
+            None => Outgoing::new(opcode, payload, self.role, false),
+        })
     }
 
     /// Writes a message framed beforehand, as [`send`](Self::send) does: a server writes the
@@ -496,36 +510,23 @@ impl Engine {
         if self.closing != Closing::Open {
             return Err(Error::Closed);
         }
-        let framed = |frame| Outgoing {
-            header: [0; MAX_HEADER],
-            header_len: 0,
-            payload: frame,
-            written: 0,
+        // A server writes the shared frame (plain, or compressed once for every connection
+        // with its compressor); a client masks anew, and a kept context compresses on its own.
+        let shared = match (self.role, &self.deflating) {
+            (Role::Server, None) => Some(encoded.wire().clone()),
+            (Role::Server, Some(deflating)) => deflating
+                .shared_writes()
+                .and_then(|writes| encoded.frame_for(Some(&writes))),
+            (Role::Client, _) => None,
         };
-        let payload_len = encoded.payload_len();
-        let outgoing = match (self.role, &mut self.deflating) {
-            (Role::Server, Some(deflating)) if payload_len >= deflating.threshold => {
-                let shared = match deflating.deflater.shared_key() {
-                    Some(key) => encoded.compressed_frame(key)?,
-                    None => None,
-                };
-                match shared {
-                    Some(frame) => framed(frame),
-                    None => {
-                        let compressed = deflating.compress(&encoded.payload())?;
-                        let compressed = compressed.expect("the payload reaches the threshold");
-                        Outgoing::new(encoded.opcode, compressed, Role::Server, true)
-                    }
-                }
-            }
-            (Role::Server, _) => framed(encoded.wire().clone()),
-            (Role::Client, Some(deflating)) => match deflating.compress(&encoded.payload())? {
-                Some(compressed) => Outgoing::new(encoded.opcode, compressed, Role::Client, true),
-                None => Outgoing::new(encoded.opcode, encoded.payload(), Role::Client, false),
+        let outgoing = match shared {
+            Some(frame) => Outgoing {
+                header: [0; MAX_HEADER],
+                header_len: 0,
+                payload: frame,
+                written: 0,
             },
-            (Role::Client, None) => {
-                Outgoing::new(encoded.opcode, encoded.payload(), Role::Client, false)
-            }
+            None => self.data_frame(encoded.opcode, encoded.payload())?,
         };
         self.write(outgoing).await
     }
