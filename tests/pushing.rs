@@ -1,6 +1,6 @@
 //! Pushing from outside the handler over real sockets: a `Sender` that waits on a full queue,
-//! `try_send` that refuses, `Sender::close` as the handler sees it (`Error::Kicked`), and the
-//! membership operations of in-process `Rooms`.
+//! `try_send` that refuses, `Sender::close` as the handler sees it (`Error::Kicked`), what was
+//! queued when the handler returns, and the membership operations of in-process `Rooms`.
 
 mod support;
 
@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use ws_routes::{Error, Query, Rooms, Routes, Sender, Server, State, WebSocket, route, routes};
+use ws_routes::{
+    Close, Error, Query, Rooms, Routes, Sender, Server, State, WebSocket, route, routes,
+};
 
 use support::{ask, close_frame, connect, text, wait_for, within};
 
@@ -117,7 +119,24 @@ async fn member(
     }
 }
 
-const ROUTES: Routes = routes![kickable, held, member];
+/// Queues three messages through its own sender and a broadcast to its room, then leaves with
+/// its own close before ever calling `recv` (where queued messages are written).
+#[route("/farewell/{room}")]
+async fn farewell(
+    mut ws: WebSocket,
+    room: String,
+    State(rooms): State<Rooms>,
+) -> Result<(), Close> {
+    let me = ws.sender();
+    rooms.join(&room, &me);
+    for number in 0..3 {
+        me.try_send(format!("{number}")).expect("room in the queue");
+    }
+    rooms.broadcast(&room, "to the room");
+    Err(Close::new(4000u16, "goodbye"))
+}
+
+const ROUTES: Routes = routes![kickable, held, member, farewell];
 
 async fn start(server: Server) -> (std::net::SocketAddr, Shared, Rooms) {
     let (shared, rooms) = (Shared::default(), Rooms::new());
@@ -205,4 +224,15 @@ async fn room_membership_over_real_connections() {
     assert_eq!(text(&mut b).await, "after");
     // a is still connected, and the broadcast did not reach it.
     assert_eq!(ask(&mut a, "still here").await, "still here");
+}
+
+#[tokio::test]
+async fn what_was_queued_when_the_handler_returns_goes_out_before_its_close_frame() {
+    let (addr, _, rooms) = start(Server::new(ROUTES)).await;
+    let mut ws = connect(addr, "/farewell/lobby").await;
+    for expected in ["0", "1", "2", "to the room"] {
+        assert_eq!(text(&mut ws).await, expected);
+    }
+    assert_eq!(close_frame(&mut ws).await, (4000, "goodbye".into()));
+    wait_for(|| rooms.local_count("lobby") == 0).await;
 }

@@ -25,7 +25,7 @@ use crate::http::{self, Extensions, HeaderValue, StatusCode};
 use crate::metrics::{self, Opened, Started, Traffic};
 use crate::routing::{Route, RoutePath};
 use crate::socket::liveness::{self, Liveness};
-use crate::socket::{Returned, ServerSide, WebSocket};
+use crate::socket::{Returned, ServerSide, Unsent, WebSocket};
 use crate::wire::deflate::Negotiated;
 use crate::wire::engine::Engine;
 use crate::wire::transport::Transport;
@@ -127,6 +127,7 @@ pub(crate) async fn run(
                 Returned {
                     stream,
                     close_deadline: None,
+                    unsent: Unsent::default(),
                 },
                 frame,
             )
@@ -135,7 +136,8 @@ pub(crate) async fn run(
     let deadline = returned
         .close_deadline
         .unwrap_or_else(|| liveness::after(Instant::now(), shared.config.close_timeout));
-    opened.closed(close_stream(returned.stream, frame, deadline).await);
+    let closing = close_stream(returned.stream, returned.unsent, frame, deadline);
+    opened.closed(closing.await);
 }
 
 /// The TLS handshake, when the server has TLS.
@@ -389,15 +391,18 @@ async fn outcome(route: &'static Route, running: BoxFuture<Outcome>) -> CloseFra
     }
 }
 
-/// Sends `frame`, unless a close frame went out already (the handler's, a kick's 1013, or the
-/// answer to the client's), and waits, up to `deadline`, for the client's answer. Returns the
-/// code of the close frame this side sent, if one went out.
+/// Writes what senders queued and the handler left unsent, then sends `frame`, unless a close
+/// frame went out already (the handler's, a kick's 1013, or the answer to the client's), and
+/// waits, up to `deadline`, for the client's answer. Returns the code of the close frame this
+/// side sent, if one went out.
 async fn close_stream(
     mut stream: Box<Engine>,
+    unsent: Unsent,
     frame: CloseFrame,
     deadline: Instant,
 ) -> Option<CloseCode> {
     let closing = async {
+        unsent.write(&mut stream).await;
         let _ = stream.close(Some(frame)).await;
         while let Some(Ok(_)) = stream.next().await {}
     };

@@ -6,6 +6,7 @@ mod json;
 pub(crate) mod liveness;
 pub(crate) mod outbox;
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::pending;
 use std::time::Duration;
@@ -89,6 +90,28 @@ pub(crate) struct Returned {
     pub(crate) stream: Box<Engine>,
     /// When the close handshake the socket started must be over, if it started one.
     pub(crate) close_deadline: Option<tokio::time::Instant>,
+    /// What [`Sender`]s queued that was not written yet.
+    pub(crate) unsent: Unsent,
+}
+
+/// Messages [`Sender`]s queued that a connection had not written when its handler let go of
+/// the socket: the server writes them before its close frame.
+#[derive(Default)]
+pub(crate) struct Unsent {
+    queue: VecDeque<Queued>,
+    traffic: Traffic,
+}
+
+impl Unsent {
+    /// Writes the messages in order, until one fails (a close frame went out already, or the
+    /// peer is gone).
+    pub(crate) async fn write(self, stream: &mut Engine) {
+        for queued in self.queue {
+            if write_one(stream, queued, &self.traffic).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// What the server gives a connection's socket besides the stream.
@@ -139,7 +162,10 @@ impl WebSocket {
     ///
     /// Messages sent through it wait in a bounded queue (32 messages by default, the server's
     /// [`outgoing_queue`](crate::Server::outgoing_queue) setting) and are written while this
-    /// socket waits in [`recv`](Self::recv). Once the connection is gone every send fails with
+    /// socket waits in [`recv`](Self::recv). On the server, those still waiting when the
+    /// handler lets go of the socket are written before its close frame, within the server's
+    /// [`close_timeout`](crate::Server::close_timeout); only a
+    /// [`Sender::close`] drops them. Once the connection is gone every send fails with
     /// [`Error::Closed`].
     ///
     /// ```
@@ -372,26 +398,7 @@ impl WebSocket {
             return Some(None);
         };
         let limit = self.liveness.as_deref().map(Liveness::write_timeout);
-        let traffic = &self.traffic;
-        let writing = async {
-            let (written, bytes) = match queued {
-                Queued::Message(message) => {
-                    let bytes = message.len();
-                    (stream.send(Frame::Message(message)).await, bytes)
-                }
-                Queued::Encoded(encoded) => {
-                    let bytes = encoded.payload_len();
-                    (stream.send_encoded(encoded).await, bytes)
-                }
-                // The rest of a broadcast written straight to the socket: a broadcast recipient,
-                // not a message this connection sent.
-                Queued::Rest => (stream.flush().await, 0),
-            };
-            if written.is_ok() {
-                traffic.sent(bytes);
-            }
-            written
-        };
+        let writing = write_one(stream, queued, &self.traffic);
         let written = tokio::select! {
             written = bounded(limit, writing) => written,
             frame = outbox.closed() => return Some(self.kicked(frame).await),
@@ -528,6 +535,27 @@ async fn bounded(
     }
 }
 
+/// Writes one message a [`Sender`] queued, and counts it.
+async fn write_one(stream: &mut Engine, queued: Queued, traffic: &Traffic) -> Result<(), Error> {
+    let (written, bytes) = match queued {
+        Queued::Message(message) => {
+            let bytes = message.len();
+            (stream.send(Frame::Message(message)).await, bytes)
+        }
+        Queued::Encoded(encoded) => {
+            let bytes = encoded.payload_len();
+            (stream.send_encoded(encoded).await, bytes)
+        }
+        // The rest of a broadcast written straight to the socket: a broadcast recipient, not a
+        // message this connection sent.
+        Queued::Rest => (stream.flush().await, 0),
+    };
+    if written.is_ok() {
+        traffic.sent(bytes);
+    }
+    written
+}
+
 /// The next message a [`Sender`] queued, or a [`Sender::close`]; never, without an outbox.
 async fn next_queued(outbox: Option<&Outbox>) -> Event {
     let Some(outbox) = outbox else {
@@ -551,9 +579,18 @@ impl Drop for WebSocket {
     fn drop(&mut self) {
         if let (Some(stream), Some(home)) = (self.stream.take(), self.home.take()) {
             let close_deadline = self.liveness.as_deref().and_then(Liveness::close_deadline);
+            let unsent = Unsent {
+                queue: self
+                    .outbox
+                    .take()
+                    .map(Outbox::into_unsent)
+                    .unwrap_or_default(),
+                traffic: std::mem::take(&mut self.traffic),
+            };
             let returned = Returned {
                 stream,
                 close_deadline,
+                unsent,
             };
             // The server may have stopped waiting (its task was cancelled); then the stream is
             // dropped here and the TCP connection closes.

@@ -213,20 +213,38 @@ impl Outbox {
     }
 }
 
-impl Drop for Outbox {
+impl Outbox {
+    /// Ends the connection for every sender, as dropping the outbox does, and hands over the
+    /// messages still waiting in the queue, to be written before the close frame.
+    pub(crate) fn into_unsent(self) -> VecDeque<Queued> {
+        self.end()
+    }
+
     /// The connection is over: senders fail from now on, and what waited for the end runs.
-    fn drop(&mut self) {
-        let hooks = {
+    /// Returns what waited in the queue; the rest of a frame a broadcast wrote part of stays
+    /// with the leave, for the engine to write before anything else. Idempotent.
+    fn end(&self) -> VecDeque<Queued> {
+        let (unsent, hooks) = {
             let mut state = self.shared.state();
             state.ended = true;
-            state.direct = Direct::Shut;
-            state.queue.clear();
-            std::mem::take(&mut state.on_end)
+            if let Direct::Open(..) = state.direct {
+                state.direct = Direct::Shut;
+            }
+            state.bytes = 0;
+            let unsent = std::mem::take(&mut state.queue);
+            (unsent, std::mem::take(&mut state.on_end))
         };
         self.shared.room.notify_waiters();
         for (_, hook) in hooks {
             hook();
         }
+        unsent
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.end();
     }
 }
 
@@ -618,6 +636,27 @@ mod tests {
             Some(Next::Message(Queued::Encoded(encoded))) if encoded.wire() == small.wire()
         ));
         assert!(outbox.direct().stop().is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_end_hands_over_what_waits_and_keeps_the_rest_of_a_frame_for_the_engine() {
+        let (server, _client) = socket_pair();
+        let outbox = Outbox::new(4);
+        let sender = outbox.sender();
+        let direct = outbox.direct();
+        direct.open(server.as_raw_fd(), None);
+        let big = Encoded::new(&Message::binary(vec![7; 64 << 20]));
+        sender.offer_broadcast(&big, 1 << 30, 1 << 20, Instant::now);
+        sender.try_send("queued").unwrap();
+        let unsent = outbox.into_unsent();
+        assert!(matches!(
+            &unsent.iter().collect::<Vec<_>>()[..],
+            [Queued::Message(message)] if message.as_text() == Some("queued")
+        ));
+        assert!(matches!(sender.try_send("late"), Err(Error::Closed)));
+        // Writing a close frame now without the rest would cut a frame in two.
+        assert!(direct.stop().is_some_and(|rest| !rest.is_empty()));
     }
 
     #[cfg(unix)]
