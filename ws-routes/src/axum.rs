@@ -22,11 +22,12 @@
 //! closed with 1001), and wait for them to [stop](crate::ServerHandle::stopped) before
 //! leaving `main`:
 //!
-//! ```no_run
+//! ```
 //! use std::net::SocketAddr;
 //!
 //! use axum::Router;
 //! use axum::routing::get;
+//! use tokio::net::TcpListener;
 //! use ws_routes::{route, routes, Server, WebSocket};
 //!
 //! #[route("/echo/{room}")]
@@ -38,28 +39,45 @@
 //!     }
 //! }
 //!
-//! #[tokio::main]
-//! async fn main() -> std::io::Result<()> {
+//! /// Serves the app on `listener` until `stop` resolves (in `main`,
+//! /// `serve(TcpListener::bind(addr).await?, ws_routes::shutdown_signal())`).
+//! async fn serve(listener: TcpListener, stop: impl Future<Output = ()> + Send + 'static)
+//!     -> std::io::Result<()>
+//! {
 //!     let websockets = Server::new(routes![echo]).into_service()?;
 //!     let handle = websockets.handle();
 //!     let app = Router::new()
 //!         .route("/health", get(|| async { "ok" }))
 //!         .merge(ws_routes::axum::router(websockets));
 //!
-//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //!     let closing = handle.clone();
 //!     axum::serve(
 //!         listener,
 //!         app.into_make_service_with_connect_info::<SocketAddr>(),
 //!     )
 //!     .with_graceful_shutdown(async move {
-//!         ws_routes::shutdown_signal().await;
+//!         stop.await;
 //!         closing.shutdown(); // every WebSocket is closed with 1001
 //!     })
 //!     .await?;
 //!     handle.stopped().await; // within the server's shutdown timeout
 //!     Ok(())
 //! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let listener = TcpListener::bind("127.0.0.1:0").await?;
+//! # let addr = listener.local_addr()?;
+//! # let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+//! # let serving = tokio::spawn(serve(listener, async move { let _ = stopping.await; }));
+//! # let mut ws = ws_routes::connect(&format!("ws://{addr}/echo/lobby")).await?;
+//! # ws.send("hello").await?;
+//! # assert_eq!(ws.recv().await.unwrap()?.as_text(), Some("hello"));
+//! # stop.send(()).unwrap();
+//! # assert!(ws.recv().await.is_none());
+//! # assert_eq!(ws.close_frame().unwrap().code.as_u16(), 1001);
+//! # serving.await??;
+//! # Ok(())
+//! # }
 //! ```
 
 use axum::Router;

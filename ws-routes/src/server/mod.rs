@@ -134,7 +134,7 @@ impl Config {
 
 /// A WebSocket server for a route table, with its settings.
 ///
-/// ```no_run
+/// ```
 /// use std::time::Duration;
 /// use ws_routes::{route, routes, Server, Unmatched, WebSocket};
 ///

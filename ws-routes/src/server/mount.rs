@@ -89,7 +89,7 @@ impl Server {
 ///
 /// With hyper alone (the connection must be served `with_upgrades`):
 ///
-/// ```no_run
+/// ```
 /// use hyper::server::conn::http1;
 /// use hyper_util::rt::TokioIo;
 /// use tower_service::Service;
@@ -102,23 +102,33 @@ impl Server {
 ///     }
 /// }
 ///
-/// # async fn run() -> std::io::Result<()> {
-/// let service = Server::new(routes![echo]).into_service()?;
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-/// loop {
-///     let (tcp, peer) = listener.accept().await?;
-///     let service = service.clone();
-///     // The peer address, for hooks, extractors and the per-client limit.
-///     let with_peer = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
-///         request.extensions_mut().insert(peer);
-///         service.clone().call(request)
-///     });
-///     tokio::spawn(
-///         http1::Builder::new()
-///             .serve_connection(TokioIo::new(tcp), with_peer)
-///             .with_upgrades(),
-///     );
+/// /// Serves the routes on every connection `listener` accepts.
+/// async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+///     let service = Server::new(routes![echo]).into_service()?;
+///     loop {
+///         let (tcp, peer) = listener.accept().await?;
+///         let service = service.clone();
+///         // The peer address, for hooks, extractors and the per-client limit.
+///         let with_peer = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+///             request.extensions_mut().insert(peer);
+///             service.clone().call(request)
+///         });
+///         tokio::spawn(
+///             http1::Builder::new()
+///                 .serve_connection(TokioIo::new(tcp), with_peer)
+///                 .with_upgrades(),
+///         );
+///     }
 /// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let addr = listener.local_addr()?;
+/// # tokio::spawn(serve(listener));
+/// # let mut ws = ws_routes::connect(&format!("ws://{addr}/echo")).await?;
+/// # ws.send("hello").await?;
+/// # assert_eq!(ws.recv().await.unwrap()?.as_text(), Some("hello"));
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Clone)]

@@ -330,6 +330,17 @@ impl Sender {
     ///     time_limit(ws.sender());
     ///     while let Some(Ok(_answer)) = ws.recv().await {}
     /// }
+    /// # // On a paused clock, the minute passes once the client waits.
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), ws_routes::Error> {
+    /// # let routes = ws_routes::routes![quiz];
+    /// # let server = ws_routes::test::TestServer::new(ws_routes::Server::new(routes));
+    /// # let mut ws = server.connect("/quiz").await?;
+    /// # assert!(ws.recv().await.is_none());
+    /// # let closed = ws.close_frame().unwrap();
+    /// # assert_eq!((closed.code.as_u16(), &*closed.reason), (4008, "time is up"));
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn close(&self, code: impl Into<CloseCode>, reason: &str) {
         let mut state = self.shared.state();
