@@ -48,7 +48,7 @@ async fn the_backplane_counts_what_it_published_and_each_reconnect() {
         .expect("the only recorder of this binary");
     let mut redis = Redis::start();
     let rooms = Rooms::builder()
-        .redis(&redis.url())
+        .redis(redis.url())
         .redis_prefix("metrics")
         .build()
         .expect("a valid Redis URL");
