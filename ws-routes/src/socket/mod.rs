@@ -337,10 +337,19 @@ impl WebSocket {
                     }
                 }
                 Frame::Close(frame) => {
-                    if let Some(liveness) = &mut self.liveness {
+                    self.peer_close = frame;
+                    // The engine queued the answer. It usually goes out at once, and then there
+                    // is nothing left to wait for: only an answer the socket did not take yet
+                    // needs the close deadline (arming it costs a timer and a wake-up).
+                    let answered = self
+                        .stream
+                        .as_mut()
+                        .and_then(|stream| stream.flush().now_or_never());
+                    if !matches!(answered, Some(Ok(())))
+                        && let Some(liveness) = &mut self.liveness
+                    {
                         liveness.on_closing();
                     }
-                    self.peer_close = frame;
                 }
                 // The engine answers pings itself.
                 Frame::Ping(_) => {}
