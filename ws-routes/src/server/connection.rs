@@ -127,7 +127,7 @@ pub(crate) async fn run(
                 Returned {
                     stream,
                     close_deadline: None,
-                    unsent: Unsent::default(),
+                    unsent: None,
                 },
                 frame,
             )
@@ -397,12 +397,14 @@ async fn outcome(route: &'static Route, running: BoxFuture<Outcome>) -> CloseFra
 /// side sent, if one went out.
 async fn close_stream(
     mut stream: Box<Engine>,
-    unsent: Unsent,
+    unsent: Option<Box<Unsent>>,
     frame: CloseFrame,
     deadline: Instant,
 ) -> Option<CloseCode> {
     let closing = async {
-        unsent.write(&mut stream).await;
+        if let Some(unsent) = unsent {
+            Box::pin(unsent.write(&mut stream)).await;
+        }
         let _ = stream.close(Some(frame)).await;
         while let Some(Ok(_)) = stream.next().await {}
     };

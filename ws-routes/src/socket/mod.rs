@@ -90,13 +90,14 @@ pub(crate) struct Returned {
     pub(crate) stream: Box<Engine>,
     /// When the close handshake the socket started must be over, if it started one.
     pub(crate) close_deadline: Option<tokio::time::Instant>,
-    /// What [`Sender`]s queued that was not written yet.
-    pub(crate) unsent: Unsent,
+    /// What [`Sender`]s queued that was not written yet, if anything. Boxed, as is the
+    /// future that writes it: a connection's task is as large as its largest state for all its
+    /// life, and most connections close with nothing queued.
+    pub(crate) unsent: Option<Box<Unsent>>,
 }
 
 /// Messages [`Sender`]s queued that a connection had not written when its handler let go of
 /// the socket: the server writes them before its close frame.
-#[derive(Default)]
 pub(crate) struct Unsent {
     queue: VecDeque<Queued>,
     traffic: Traffic,
@@ -105,7 +106,7 @@ pub(crate) struct Unsent {
 impl Unsent {
     /// Writes the messages in order, until one fails (a close frame went out already, or the
     /// peer is gone).
-    pub(crate) async fn write(self, stream: &mut Engine) {
+    pub(crate) async fn write(self: Box<Self>, stream: &mut Engine) {
         for queued in self.queue {
             if write_one(stream, queued, &self.traffic).await.is_err() {
                 return;
@@ -588,14 +589,11 @@ impl Drop for WebSocket {
     fn drop(&mut self) {
         if let (Some(stream), Some(home)) = (self.stream.take(), self.home.take()) {
             let close_deadline = self.liveness.as_deref().and_then(Liveness::close_deadline);
-            let unsent = Unsent {
-                queue: self
-                    .outbox
-                    .take()
-                    .map(Outbox::into_unsent)
-                    .unwrap_or_default(),
-                traffic: std::mem::take(&mut self.traffic),
-            };
+            let queue = self.outbox.take().map(Outbox::into_unsent);
+            let unsent = queue.filter(|queue| !queue.is_empty()).map(|queue| {
+                let traffic = std::mem::take(&mut self.traffic);
+                Box::new(Unsent { queue, traffic })
+            });
             let returned = Returned {
                 stream,
                 close_deadline,
