@@ -119,11 +119,14 @@ async fn member(
     }
 }
 
-/// Queues three messages through its own sender and a broadcast to its room, then leaves with
-/// its own close before ever calling `recv` (where queued messages are written).
-#[route("/farewell/{room}")]
+/// Queues three messages through its own sender and a broadcast to its room, then, before
+/// ever calling `recv` (where queued messages are written), either returns with its own close
+/// (`/farewell/returns/..`) or calls `close` (`/farewell/closes/..`), after which its sender
+/// must fail and it reads the client's answer.
+#[route("/farewell/{how}/{room}")]
 async fn farewell(
     mut ws: WebSocket,
+    how: String,
     room: String,
     State(rooms): State<Rooms>,
 ) -> Result<(), Close> {
@@ -133,7 +136,13 @@ async fn farewell(
         me.try_send(format!("{number}")).expect("room in the queue");
     }
     rooms.broadcast(&room, "to the room");
-    Err(Close::new(4000u16, "goodbye"))
+    if how == "returns" {
+        return Err(Close::new(4000u16, "goodbye"));
+    }
+    ws.close(4001u16, "closing").await.expect("close");
+    assert!(matches!(me.try_send("late"), Err(Error::Closed)));
+    while ws.recv().await.is_some() {}
+    Ok(())
 }
 
 const ROUTES: Routes = routes![kickable, held, member, farewell];
@@ -227,12 +236,14 @@ async fn room_membership_over_real_connections() {
 }
 
 #[tokio::test]
-async fn what_was_queued_when_the_handler_returns_goes_out_before_its_close_frame() {
+async fn what_was_queued_when_the_handler_returns_or_closes_goes_out_before_its_close_frame() {
     let (addr, _, rooms) = start(Server::new(ROUTES)).await;
-    let mut ws = connect(addr, "/farewell/lobby").await;
-    for expected in ["0", "1", "2", "to the room"] {
-        assert_eq!(text(&mut ws).await, expected);
+    for (how, code, reason) in [("returns", 4000, "goodbye"), ("closes", 4001, "closing")] {
+        let mut ws = connect(addr, &format!("/farewell/{how}/lobby")).await;
+        for expected in ["0", "1", "2", "to the room"] {
+            assert_eq!(text(&mut ws).await, expected, "{how}");
+        }
+        assert_eq!(close_frame(&mut ws).await, (code, reason.into()), "{how}");
+        wait_for(|| rooms.local_count("lobby") == 0).await;
     }
-    assert_eq!(close_frame(&mut ws).await, (4000, "goodbye".into()));
-    wait_for(|| rooms.local_count("lobby") == 0).await;
 }

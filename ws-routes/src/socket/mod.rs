@@ -107,11 +107,7 @@ impl Unsent {
     /// Writes the messages in order, until one fails (a close frame went out already, or the
     /// peer is gone).
     pub(crate) async fn write(self: Box<Self>, stream: &mut Engine) {
-        for queued in self.queue {
-            if write_one(stream, queued, &self.traffic).await.is_err() {
-                return;
-            }
-        }
+        let _ = write_all(stream, self.queue, &self.traffic).await;
     }
 }
 
@@ -163,10 +159,11 @@ impl WebSocket {
     ///
     /// Messages sent through it wait in a bounded queue (32 messages by default, the server's
     /// [`outgoing_queue`](crate::Server::outgoing_queue) setting) and are written while this
-    /// socket waits in [`recv`](Self::recv). On the server, those still waiting when the
-    /// handler lets go of the socket are written before its close frame, within the server's
-    /// [`close_timeout`](crate::Server::close_timeout); only a
-    /// [`Sender::close`] drops them. Once the connection is gone every send fails with
+    /// socket waits in [`recv`](Self::recv). Those still waiting when the socket
+    /// [`close`](Self::close)s, or when a server's handler lets go of it, are written before
+    /// the close frame (within the write timeout, and the server's
+    /// [`close_timeout`](crate::Server::close_timeout)); only a [`Sender::close`] drops them.
+    /// Once the close has started, or the connection is gone, every send fails with
     /// [`Error::Closed`].
     ///
     /// ```
@@ -372,9 +369,8 @@ impl WebSocket {
                 return sent.err().map(|error| self.fail_now(error));
             }
             Wake::PongOverdue => {
-                let _ = self
-                    .close(CloseCode::INTERNAL, "keepalive ping timeout")
-                    .await;
+                let frame = CloseFrame::new(CloseCode::INTERNAL, "keepalive ping timeout");
+                let _ = self.close_with(frame).await;
                 self.done = true;
                 return Some(Some(Err(Error::KeepaliveTimeout)));
             }
@@ -444,7 +440,7 @@ impl WebSocket {
             _ => return Some(Err(error)),
         };
         // Best effort: the peer may be gone already, and the error below says what happened.
-        let _ = self.close(code, reason).await;
+        let _ = self.close_with(CloseFrame::new(code, reason)).await;
         Some(Err(error))
     }
 
@@ -491,10 +487,36 @@ impl WebSocket {
 
     /// Starts the close handshake with `code` and a short `reason` (cut to 123 bytes).
     ///
-    /// Keep calling [`recv`](Self::recv) to read the peer's answer; it returns `None` when the
-    /// handshake is complete. On the server, simply returning from the handler also works.
+    /// What [`Sender`]s queued goes out first, and from then on they fail with
+    /// [`Error::Closed`]. Keep calling [`recv`](Self::recv) to read the peer's answer; it
+    /// returns `None` when the handshake is complete. On the server, simply returning from the
+    /// handler also works.
     pub async fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        self.write_unsent().await?;
         self.close_with(CloseFrame::new(code, reason)).await
+    }
+
+    /// Ends the outbox, if there is one, and writes what waited in it, within one write
+    /// timeout for all of it.
+    async fn write_unsent(&mut self) -> Result<(), Error> {
+        let Some(queue) = self.outbox.take().map(Outbox::into_unsent) else {
+            return Ok(());
+        };
+        if queue.is_empty() {
+            return Ok(());
+        }
+        let limit = self.liveness.as_deref().map(Liveness::write_timeout);
+        let stream = self
+            .stream
+            .as_mut()
+            .expect("the stream is only taken when the socket is dropped");
+        // Boxed: `recv` closes through here, and what it waits in stays small.
+        let writing = Box::pin(write_all(stream, queue, &self.traffic));
+        let written = bounded(limit, writing).await;
+        if matches!(written, Err(Error::WriteTimeout)) {
+            self.abandon();
+        }
+        written
     }
 
     /// Sends `frame` and starts the close handshake's deadline; every close goes through here.
@@ -543,6 +565,18 @@ async fn bounded(
         Ok(written) => written,
         Err(_) => Err(Error::WriteTimeout),
     }
+}
+
+/// Writes messages [`Sender`]s queued, in order, until one fails.
+async fn write_all(
+    stream: &mut Engine,
+    queue: VecDeque<Queued>,
+    traffic: &Traffic,
+) -> Result<(), Error> {
+    for queued in queue {
+        write_one(stream, queued, traffic).await?;
+    }
+    Ok(())
 }
 
 /// Writes one message a [`Sender`] queued, and counts it.
