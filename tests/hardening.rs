@@ -103,6 +103,19 @@ async fn push(mut ws: WebSocket, State(received): State<Received>) {
     received.0.lock().unwrap().push(ended);
 }
 
+/// Queues 32 MiB through its `Sender` without ever calling `recv`, then closes: `close` writes
+/// what waits first, which a client that never reads cannot take.
+#[route("/push-then-close")]
+async fn push_then_close(mut ws: WebSocket, State(received): State<Received>) {
+    let sender = ws.sender();
+    let chunk = ws_routes::Bytes::from(vec![b'y'; 1 << 20]);
+    for _ in 0..32 {
+        sender.try_send(chunk.clone()).expect("room in the queue");
+    }
+    let closed = ws.close(4000u16, "bye").await;
+    received.0.lock().unwrap().push(format!("{closed:?}"));
+}
+
 /// Says how the handshake request prints with `Debug`, as a log line would show it.
 struct Printed(String);
 
@@ -164,7 +177,18 @@ impl Guarded {
 }
 
 const ROUTES: Routes = routes![
-    echo, latency, slow, stubborn, chat, maybe, Guarded, flood, push, Printed, forbidden
+    echo,
+    latency,
+    slow,
+    stubborn,
+    chat,
+    maybe,
+    Guarded,
+    flood,
+    push,
+    push_then_close,
+    Printed,
+    forbidden
 ];
 
 /// Serves `server` (built on [`ROUTES`]) and returns its address, its handle and the task
@@ -433,9 +457,20 @@ async fn queued_pushes_to_a_client_that_stops_reading_end_the_connection_too() {
     .await;
 }
 
+#[tokio::test]
+async fn close_gives_up_on_what_was_queued_after_the_write_timeout() {
+    let server = server().keepalive(Duration::from_secs(60), Duration::from_millis(500));
+    a_stalled_client_ends(server, "/push-then-close", "Err(WriteTimeout)").await;
+}
+
 /// `/push` pushes to a client that never reads: its handler's `recv` ends with
 /// `WriteTimeout`, and the connection goes.
 async fn pushes_to_a_stalled_client_end_with_a_write_timeout(server: Server) {
+    a_stalled_client_ends(server, "/push", "WriteTimeout").await;
+}
+
+/// Connects to `path` and never reads: the handler reports `ended`, and the connection goes.
+async fn a_stalled_client_ends(server: Server, path: &str, ended: &str) {
     let received = Received::default();
     let listening = server
         .with_state(received.clone())
@@ -444,9 +479,9 @@ async fn pushes_to_a_stalled_client_end_with_a_write_timeout(server: Server) {
         .unwrap();
     let (addr, handle) = (listening.local_addr().unwrap(), listening.handle());
     tokio::spawn(listening.run());
-    let _stalled = connect(addr, "/push").await;
+    let _stalled = connect(addr, path).await;
     wait_for(|| !received.0.lock().unwrap().is_empty()).await;
-    assert_eq!(received.0.lock().unwrap()[0], "WriteTimeout");
+    assert_eq!(received.0.lock().unwrap()[0], ended);
     wait_for(|| handle.connections() == 0).await;
 }
 

@@ -499,12 +499,9 @@ impl WebSocket {
     /// Ends the outbox, if there is one, and writes what waited in it, within one write
     /// timeout for all of it.
     async fn write_unsent(&mut self) -> Result<(), Error> {
-        let Some(queue) = self.outbox.take().map(Outbox::into_unsent) else {
+        let Some(queue) = self.take_unsent() else {
             return Ok(());
         };
-        if queue.is_empty() {
-            return Ok(());
-        }
         let limit = self.liveness.as_deref().map(Liveness::write_timeout);
         let stream = self
             .stream
@@ -517,6 +514,12 @@ impl WebSocket {
             self.abandon();
         }
         written
+    }
+
+    /// Ends the outbox, if there is one, and takes what waited in it; `None` when nothing did.
+    fn take_unsent(&mut self) -> Option<VecDeque<Queued>> {
+        let queue = self.outbox.take().map(Outbox::into_unsent)?;
+        (!queue.is_empty()).then_some(queue)
     }
 
     /// Sends `frame` and starts the close handshake's deadline; every close goes through here.
@@ -623,8 +626,7 @@ impl Drop for WebSocket {
     fn drop(&mut self) {
         if let (Some(stream), Some(home)) = (self.stream.take(), self.home.take()) {
             let close_deadline = self.liveness.as_deref().and_then(Liveness::close_deadline);
-            let queue = self.outbox.take().map(Outbox::into_unsent);
-            let unsent = queue.filter(|queue| !queue.is_empty()).map(|queue| {
+            let unsent = self.take_unsent().map(|queue| {
                 let traffic = std::mem::take(&mut self.traffic);
                 Box::new(Unsent { queue, traffic })
             });

@@ -578,23 +578,30 @@ mod tests {
         assert_eq!(offer(), Offered::Closed);
     }
 
-    /// A connected pair of plain TCP sockets; the server's end non-blocking, as tokio's are.
+    /// An outbox of 4 messages and its sender, with the leave open on the server's end of a
+    /// plain TCP connection (non-blocking, as tokio's are); and that end, and the client's,
+    /// which reads what reached it.
     #[cfg(unix)]
-    fn socket_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    fn open_outbox() -> (
+        Outbox,
+        super::Sender,
+        std::net::TcpStream,
+        std::net::TcpStream,
+    ) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         server.set_nonblocking(true).unwrap();
-        (server, client)
+        let outbox = Outbox::new(4);
+        let sender = outbox.sender();
+        outbox.direct().open(server.as_raw_fd(), None);
+        (outbox, sender, server, client)
     }
 
     #[cfg(unix)]
     #[test]
     fn an_open_socket_takes_a_broadcast_at_once_and_the_queue_stays_empty() {
-        let (server, mut client) = socket_pair();
-        let outbox = Outbox::new(4);
-        let sender = outbox.sender();
-        outbox.direct().open(server.as_raw_fd(), None);
+        let (outbox, sender, _server, mut client) = open_outbox();
         let hello = Encoded::new(&Message::text("hello"));
         let offered = sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
         assert_eq!(offered, Offered::Queued { over_since: None });
@@ -614,10 +621,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn the_rest_of_a_frame_the_socket_did_not_take_goes_first() {
-        let (server, mut client) = socket_pair();
-        let outbox = Outbox::new(4);
-        let sender = outbox.sender();
-        outbox.direct().open(server.as_raw_fd(), None);
+        let (outbox, sender, _server, mut client) = open_outbox();
         // Far more than the socket buffers of both ends hold.
         let big = Encoded::new(&Message::binary(vec![7; 64 << 20]));
         let offer =
@@ -652,11 +656,8 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn the_end_hands_over_what_waits_and_keeps_the_rest_of_a_frame_for_the_engine() {
-        let (server, _client) = socket_pair();
-        let outbox = Outbox::new(4);
-        let sender = outbox.sender();
+        let (outbox, sender, _server, _client) = open_outbox();
         let direct = outbox.direct();
-        direct.open(server.as_raw_fd(), None);
         let big = Encoded::new(&Message::binary(vec![7; 64 << 20]));
         sender.offer_broadcast(&big, 1 << 30, 1 << 20, Instant::now);
         sender.try_send("queued").unwrap();
@@ -673,10 +674,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_broadcast_never_overtakes_a_message_the_connection_took_to_write() {
-        let (server, mut client) = socket_pair();
-        let outbox = Outbox::new(4);
-        let sender = outbox.sender();
-        outbox.direct().open(server.as_raw_fd(), None);
+        let (outbox, sender, _server, mut client) = open_outbox();
         sender.try_send("first").unwrap();
         // The connection takes it (and writes it next); the queue is empty again.
         assert!(matches!(
@@ -697,10 +695,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_closing_or_ended_connection_takes_no_direct_write() {
-        let (server, _client) = socket_pair();
-        let outbox = Outbox::new(4);
-        let sender = outbox.sender();
-        outbox.direct().open(server.as_raw_fd(), None);
+        let (outbox, sender, server, _client) = open_outbox();
         sender.close(4000u16, "bye");
         let hello = Encoded::new(&Message::text("hello"));
         let offer = || sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
