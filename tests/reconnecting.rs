@@ -135,7 +135,10 @@ async fn comes_back_after_a_dropped_connection() {
     forwarding.abort();
     let ended = next(ws).await;
     assert!(ended.as_ref().is_none_or(Result::is_err), "{ended:?}");
-    assert!(ws.close_frame().is_none());
+    assert_eq!(
+        ws.close_frame().map(|frame| frame.code),
+        Some(ws_routes::CloseCode::ABNORMAL)
+    );
     let (_, ws) = tokio::join!(forward_one(&proxy, server), open(&mut connections));
     echoes(ws, "second").await;
 }

@@ -88,20 +88,26 @@ pub async fn read_frame(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
 
 /// Reads one unfragmented server frame: its first byte (FIN, RSV bits, opcode) and payload.
 pub async fn read_raw_frame(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
-    within(async {
-        let mut header = [0u8; 2];
-        tcp.read_exact(&mut header).await.unwrap();
-        assert!(header[0] & 0x80 != 0, "a fragmented server frame");
-        let length = match header[1] & 0x7f {
-            126 => u64::from(tcp.read_u16().await.unwrap()),
-            127 => tcp.read_u64().await.unwrap(),
-            length => u64::from(length),
-        };
-        let mut payload = vec![0; usize::try_from(length).unwrap()];
-        tcp.read_exact(&mut payload).await.unwrap();
-        (header[0], payload)
-    })
-    .await
+    within(try_read_raw_frame(tcp))
+        .await
+        .expect("a frame, not the end of the stream")
+}
+
+/// Reads one unfragmented, unmasked server frame, as [`read_raw_frame`]; `None` when the
+/// stream ends (or fails) before the frame begins.
+pub async fn try_read_raw_frame(tcp: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+    let mut header = [0u8; 2];
+    tcp.read_exact(&mut header).await.ok()?;
+    assert!(header[0] & 0x80 != 0, "a fragmented server frame");
+    assert_eq!(header[1] & 0x80, 0, "a masked server frame");
+    let length = match header[1] & 0x7f {
+        126 => u64::from(tcp.read_u16().await.unwrap()),
+        127 => tcp.read_u64().await.unwrap(),
+        length => u64::from(length),
+    };
+    let mut payload = vec![0; usize::try_from(length).unwrap()];
+    tcp.read_exact(&mut payload).await.unwrap();
+    Some((header[0], payload))
 }
 
 /// Reads server frames until a close frame and returns its code and reason; pings go

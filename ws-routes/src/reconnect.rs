@@ -18,9 +18,9 @@ impl Client {
     /// it has ended opens the next, waiting longer after each failure (exponential backoff
     /// with jitter), until the server says that trying again is pointless.
     ///
-    /// Worth another try: a connection that dropped, or that the server closed with 1000,
-    /// 1001 (going away), 1011 (internal error), 1012 (restart), 1013 (try again later) or
-    /// 1014; a handshake that failed on the network (connection refused, reset, timed out) or
+    /// Worth another try: a connection that dropped (1006, no close frame), or that the server
+    /// closed with 1000, 1001 (going away), 1011 (internal error), 1012 (restart), 1013 (try
+    /// again later) or 1014; a handshake that failed on the network (connection refused, reset, timed out) or
     /// was refused with a 5xx status, 408 or 429. Not worth it: a close with any other code
     /// (1008 policy, 4040 no route, 4000 bad parameter, every 4xxx application code...), a
     /// handshake refused with another 4xx status (401, 403, 404...), a bad URL, a protocol or
@@ -185,7 +185,7 @@ async fn let_go(mut ws: WebSocket) {
 
 /// Whether a connection the server closed with `code` is worth opening again.
 fn retry_after_close(code: CloseCode) -> bool {
-    matches!(code.as_u16(), 1000 | 1001 | 1011..=1014)
+    matches!(code.as_u16(), 1000 | 1001 | 1006 | 1011..=1014)
 }
 
 /// Whether a failed attempt is worth another.
@@ -229,7 +229,7 @@ mod tests {
         ] {
             assert!(retry_after_error(&Error::Io(kind.into())), "{kind:?}");
         }
-        for code in [1000, 1001, 1011, 1012, 1013] {
+        for code in [1000, 1001, 1006, 1011, 1012, 1013] {
             assert!(retry_after_close(code.into()), "{code}");
         }
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use tokio::sync::oneshot;
+use tracing::debug;
 
 pub use outbox::Sender;
 
@@ -335,6 +336,12 @@ impl WebSocket {
                     }
                 }
                 Frame::Close(frame) => {
+                    if frame
+                        .as_ref()
+                        .is_some_and(|frame| frame.code == CloseCode::ABNORMAL)
+                    {
+                        debug!("the peer ended the connection without a close frame (1006)");
+                    }
                     self.peer_close = frame;
                     // The engine queued the answer. It usually goes out at once, and then there
                     // is nothing left to wait for: only an answer the socket did not take yet
@@ -356,7 +363,10 @@ impl WebSocket {
     }
 
     /// The close frame the peer sent, once [`recv`](Self::recv) has returned `None` after it;
-    /// `None` while the connection is open, or when the peer closed without a frame or a code.
+    /// `None` while the connection is open, or when the peer's close frame carried no code.
+    /// A connection that ended without a close frame (the peer went away, or shut its side of
+    /// the TCP connection) reports [`CloseCode::ABNORMAL`] (1006), as browsers do; no close
+    /// frame is sent to such a peer.
     pub fn close_frame(&self) -> Option<&CloseFrame> {
         self.peer_close.as_ref()
     }

@@ -7,17 +7,18 @@
 //! written.
 //!
 //! A broadcast skips the queue when it can: while the connection writes nothing itself and
-//! nothing waits in its queue, the engine leaves its plain TCP socket open to direct writes
+//! nothing waits in its queue, the engine opens its plain TCP socket to direct writes
 //! ([`DirectWrites`]), and the broadcasting task writes the frame there at once, under the
 //! outbox's lock, without waking the connection's task. What the socket does not take (the
-//! rest of a frame it took part of) stays with the leave, and the engine writes it before
-//! anything else; a broadcast that finds the socket full is queued as usual.
+//! rest of a frame it took part of) is kept here, and the engine writes it before anything
+//! else when it takes the socket back; a broadcast that finds the socket full is queued as
+//! usual. The socket is shared ([`SharedTcp`]): the outbox holds it from the first opening
+//! until the connection ends, so no write can reach a closed descriptor.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::hash::{Hash, Hasher};
-use std::io;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -30,7 +31,8 @@ use tokio::sync::Notify;
 use bytes::Bytes;
 
 use crate::error::Error;
-use crate::wire::engine::{DirectWrites, Encoded, RawSocket, SharedWrites};
+use crate::wire::engine::{DirectWrites, Encoded, SharedWrites};
+use crate::wire::transport::SharedTcp;
 use crate::wire::{CloseCode, CloseFrame, Message};
 
 /// How many message slots an empty queue keeps (a `VecDeque`'s smallest allocation).
@@ -57,7 +59,7 @@ pub(crate) enum Queued {
     /// A broadcast, framed once for every member.
     Encoded(Encoded),
     /// Not in the queue: the rest of a frame a broadcast wrote part of straight to the socket
-    /// waits with the engine's leave ([`Direct::Rest`]), and flushing the engine writes it.
+    /// waits in [`Direct::Rest`], and flushing the engine (which takes the socket back) writes it.
     Rest,
 }
 
@@ -77,8 +79,9 @@ fn cost(queued: &Queued) -> usize {
 enum Direct {
     #[default]
     Shut,
-    /// The engine writes nothing and leaves its socket to broadcasts.
-    Open(RawSocket, Option<SharedWrites>),
+    /// The engine writes nothing and leaves its socket to broadcasts (compressed as said when
+    /// the connection compresses).
+    Open(Option<SharedWrites>),
     /// A broadcast wrote part of a frame: the rest, which the engine writes first.
     Rest(Bytes),
 }
@@ -123,6 +126,9 @@ struct State {
     /// The close a [`Sender::close`] asked for; the first one wins.
     close: Option<CloseFrame>,
     direct: Direct,
+    /// The connection's socket, from the first time the engine opened it to direct writes
+    /// until the connection ends.
+    socket: Option<SharedTcp>,
     ended: bool,
     /// What runs when the connection ends (rooms forget the member), keyed by who registered it.
     on_end: Vec<(u64, Box<dyn FnOnce() + Send>)>,
@@ -230,6 +236,7 @@ impl Outbox {
             if let Direct::Open(..) = state.direct {
                 state.direct = Direct::Shut;
             }
+            state.socket = None;
             state.bytes = 0;
             let unsent = std::mem::take(&mut state.queue);
             (unsent, std::mem::take(&mut state.on_end))
@@ -371,14 +378,14 @@ impl Sender {
         if state.ended || state.close.is_some() {
             return Offered::Closed;
         }
-        let direct = match (&state.direct, state.queue.is_empty()) {
-            (Direct::Open(socket, compressed), true) => encoded
+        let direct = match (&state.direct, &state.socket, state.queue.is_empty()) {
+            (Direct::Open(compressed), Some(socket), true) => encoded
                 .frame_for(compressed.as_ref())
-                .map(|frame| (*socket, frame)),
+                .map(|frame| (socket, frame)),
             _ => None,
         };
         if let Some((socket, frame)) = direct {
-            match write_direct(socket, &frame) {
+            match socket.try_write(&frame) {
                 Ok(written) if written == frame.len() => {
                     return Offered::Queued {
                         over_since: state.over_since,
@@ -452,34 +459,14 @@ impl Sender {
     }
 }
 
-/// Writes what `socket` takes of `frame` at once.
-#[cfg(unix)]
-fn write_direct(socket: RawSocket, frame: &[u8]) -> io::Result<usize> {
-    use std::io::Write;
-    use std::mem::ManuallyDrop;
-    use std::os::fd::FromRawFd;
-
-    // SAFETY: the caller holds the outbox's lock with the leave open, and the engine stops the
-    // leave (taking that lock) before its transport closes the socket: `socket` is open, and
-    // stays so while this borrows it. `ManuallyDrop` keeps it from being closed here. The
-    // socket is non-blocking (tokio made it so); std sends with MSG_NOSIGNAL.
-    let stream = ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(socket) });
-    match (&*stream).write(frame) {
-        Ok(0) => Err(io::ErrorKind::WriteZero.into()),
-        written => written,
-    }
-}
-
-#[cfg(not(unix))]
-fn write_direct(socket: RawSocket, _frame: &[u8]) -> io::Result<usize> {
-    match socket {}
-}
-
 impl DirectWrites for Queue {
-    fn open(&self, socket: RawSocket, compressed: Option<SharedWrites>) {
+    fn open(&self, socket: &SharedTcp, compressed: Option<SharedWrites>) {
         let mut state = self.state();
         if !state.ended && state.close.is_none() {
-            state.direct = Direct::Open(socket, compressed);
+            state.direct = Direct::Open(compressed);
+            if state.socket.is_none() {
+                state.socket = Some(socket.clone());
+            }
         }
     }
 
@@ -526,10 +513,7 @@ impl fmt::Debug for Sender {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(unix)]
     use std::io::Read;
-    #[cfg(unix)]
-    use std::os::fd::AsRawFd;
     use std::time::Instant;
 
     use futures_util::FutureExt;
@@ -538,6 +522,7 @@ mod tests {
     use crate::error::Error;
     use crate::wire::Message;
     use crate::wire::engine::Encoded;
+    use crate::wire::transport::SharedTcp;
 
     #[test]
     fn broadcasts_are_bounded_in_bytes_not_messages() {
@@ -578,30 +563,26 @@ mod tests {
         assert_eq!(offer(), Offered::Closed);
     }
 
-    /// An outbox of 4 messages and its sender, with the leave open on the server's end of a
-    /// plain TCP connection (non-blocking, as tokio's are); and that end, and the client's,
-    /// which reads what reached it.
-    #[cfg(unix)]
-    fn open_outbox() -> (
-        Outbox,
-        super::Sender,
-        std::net::TcpStream,
-        std::net::TcpStream,
-    ) {
+    /// An outbox of 4 messages and its sender, open to direct writes on the server's end of a
+    /// plain TCP connection; and that end, and the client's, which reads what reached it.
+    async fn open_outbox() -> (Outbox, super::Sender, SharedTcp, std::net::TcpStream) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         server.set_nonblocking(true).unwrap();
+        let server = tokio::net::TcpStream::from_std(server).unwrap();
+        // Direct writes go through tokio's readiness, which the runtime learns of first.
+        server.writable().await.unwrap();
+        let server = SharedTcp::new(server);
         let outbox = Outbox::new(4);
         let sender = outbox.sender();
-        outbox.direct().open(server.as_raw_fd(), None);
+        outbox.direct().open(&server, None);
         (outbox, sender, server, client)
     }
 
-    #[cfg(unix)]
-    #[test]
-    fn an_open_socket_takes_a_broadcast_at_once_and_the_queue_stays_empty() {
-        let (outbox, sender, _server, mut client) = open_outbox();
+    #[tokio::test]
+    async fn an_open_socket_takes_a_broadcast_at_once_and_the_queue_stays_empty() {
+        let (outbox, sender, _server, mut client) = open_outbox().await;
         let hello = Encoded::new(&Message::text("hello"));
         let offered = sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
         assert_eq!(offered, Offered::Queued { over_since: None });
@@ -618,10 +599,9 @@ mod tests {
         ));
     }
 
-    #[cfg(unix)]
-    #[test]
-    fn the_rest_of_a_frame_the_socket_did_not_take_goes_first() {
-        let (outbox, sender, _server, mut client) = open_outbox();
+    #[tokio::test]
+    async fn the_rest_of_a_frame_the_socket_did_not_take_goes_first() {
+        let (outbox, sender, _server, mut client) = open_outbox().await;
         // Far more than the socket buffers of both ends hold.
         let big = Encoded::new(&Message::binary(vec![7; 64 << 20]));
         let offer =
@@ -653,10 +633,9 @@ mod tests {
         assert!(outbox.direct().stop().is_none());
     }
 
-    #[cfg(unix)]
-    #[test]
-    fn the_end_hands_over_what_waits_and_keeps_the_rest_of_a_frame_for_the_engine() {
-        let (outbox, sender, _server, _client) = open_outbox();
+    #[tokio::test]
+    async fn the_end_hands_over_what_waits_and_keeps_the_rest_of_a_frame_for_the_engine() {
+        let (outbox, sender, _server, _client) = open_outbox().await;
         let direct = outbox.direct();
         let big = Encoded::new(&Message::binary(vec![7; 64 << 20]));
         sender.offer_broadcast(&big, 1 << 30, 1 << 20, Instant::now);
@@ -671,10 +650,9 @@ mod tests {
         assert!(direct.stop().is_some_and(|rest| !rest.is_empty()));
     }
 
-    #[cfg(unix)]
-    #[test]
-    fn a_broadcast_never_overtakes_a_message_the_connection_took_to_write() {
-        let (outbox, sender, _server, mut client) = open_outbox();
+    #[tokio::test]
+    async fn a_broadcast_never_overtakes_a_message_the_connection_took_to_write() {
+        let (outbox, sender, _server, mut client) = open_outbox().await;
         sender.try_send("first").unwrap();
         // The connection takes it (and writes it next); the queue is empty again.
         assert!(matches!(
@@ -692,17 +670,16 @@ mod tests {
         assert!(client.read(&mut [0; 16]).is_err(), "nothing was written");
     }
 
-    #[cfg(unix)]
-    #[test]
-    fn a_closing_or_ended_connection_takes_no_direct_write() {
-        let (outbox, sender, server, _client) = open_outbox();
+    #[tokio::test]
+    async fn a_closing_or_ended_connection_takes_no_direct_write() {
+        let (outbox, sender, server, _client) = open_outbox().await;
         sender.close(4000u16, "bye");
         let hello = Encoded::new(&Message::text("hello"));
         let offer = || sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
         assert_eq!(offer(), Offered::Closed);
         let direct = outbox.direct();
         drop(outbox);
-        direct.open(server.as_raw_fd(), None);
+        direct.open(&server, None);
         assert_eq!(offer(), Offered::Closed);
         assert!(direct.stop().is_none());
     }

@@ -12,6 +12,7 @@ use super::text::Utf8Bytes;
 /// | [`GOING_AWAY`](Self::GOING_AWAY) | 1001 | the server is shutting down (or the client leaves) |
 /// | [`PROTOCOL_ERROR`](Self::PROTOCOL_ERROR) | 1002 | the peer broke the WebSocket protocol |
 /// | [`UNSUPPORTED`](Self::UNSUPPORTED) | 1003 | a kind of message the endpoint does not accept |
+/// | [`ABNORMAL`](Self::ABNORMAL) | 1006 | never sent: the connection ended without a close frame |
 /// | [`INVALID_PAYLOAD`](Self::INVALID_PAYLOAD) | 1007 | a text message was not UTF-8, or a payload did not decode |
 /// | [`POLICY`](Self::POLICY) | 1008 | refused by policy, e.g. by an extractor |
 /// | [`TOO_BIG`](Self::TOO_BIG) | 1009 | a message was larger than the limit |
@@ -39,6 +40,10 @@ impl CloseCode {
     pub const PROTOCOL_ERROR: CloseCode = CloseCode(1002);
     /// 1003: a kind of data the endpoint cannot accept (e.g. binary where only text is read).
     pub const UNSUPPORTED: CloseCode = CloseCode(1003);
+    /// 1006: never sent on the wire. The connection ended without a close frame (the peer went
+    /// away, or shut its side of the TCP connection without closing): what
+    /// [`WebSocket::close_frame`](crate::WebSocket::close_frame) reports then, as browsers do.
+    pub const ABNORMAL: CloseCode = CloseCode(1006);
     /// 1007: a payload that does not match its type (invalid UTF-8 in a text message).
     pub const INVALID_PAYLOAD: CloseCode = CloseCode(1007);
     /// 1008: a message or request that violates the endpoint's policy.

@@ -12,7 +12,8 @@
 //!   never buffered behind another: small messages go out at once. The engine holds at most the
 //!   frame in progress; a write cancelled halfway leaves the rest of that frame queued, and the
 //!   next write, flush or [`next`](Engine::next) completes it first. Pongs answering pings and
-//!   the close answering the peer's are queued the same way and written by the next poll.
+//!   the close answering the peer's are framed into one buffer and written by the next poll;
+//!   pings that arrived in one read are answered in one write (a lone ping at once).
 //! - **Compressing.** With permessage-deflate negotiated, data messages from the threshold up
 //!   are compressed on their way out (RSV1 set) and compressed ones inflated on their way in
 //!   (see [`deflate`](super::deflate)); a broadcast is compressed once for every member that
@@ -20,6 +21,16 @@
 //! - **Closing.** A close frame is answered with one echoing its code, after which `next`
 //!   returns `None`; after sending one, `next` keeps yielding frames until the peer's answer.
 //!   Then the server shuts its side of the connection; the client waits for the server to.
+//!   When the connection ends without the peer's close frame (this side failed it, or gave up
+//!   waiting), the server reads and drops what the peer still sends until it closes (RFC 6455
+//!   section 7.1.1; the caller bounds the wait): closing a socket with unread input would
+//!   reset the connection, and the peer would lose what was sent before the close frame. A
+//!   peer that ends the TCP stream without a close frame closed abnormally: `next` yields a
+//!   close with [`CloseCode::ABNORMAL`] (1006) and no close frame is owed (section 7.1.5).
+//! - **Sharing.** A server's plain TCP socket may be written to by other tasks (rooms'
+//!   broadcasts) while the engine writes nothing: [`SocketShare`] opens it to them and takes it
+//!   back, and every write of the engine's goes through the one function that takes it back
+//!   first.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -35,13 +46,17 @@ use super::deflate::{DeflateConfig, Deflater, Inflater, Negotiated, SharedKey};
 use super::frame::{self, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode};
 use super::handshake;
 use super::read::Reader;
-use super::transport::Transport;
+use super::transport::{SharedTcp, Transport};
 use super::{CloseCode, CloseFrame, Message, close};
 use crate::error::Error;
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
 /// The most a single read takes when it goes straight into a large frame's message.
 const DIRECT_READ_MAX: usize = 64 << 10;
+
+/// How many bytes of control frames (pongs) wait for the rest of a read's frames before they
+/// are written anyway; past it, a peer that sends pings faster than it reads is not read.
+const CONTROL_BATCH: usize = 4 << 10;
 
 thread_local! {
     /// The read buffer of every connection polled on this thread: a connection keeps only
@@ -145,26 +160,52 @@ impl Encoded {
     }
 }
 
-/// The OS handle of a socket that direct writes borrow. Unix only: elsewhere no socket is
-/// shared, and broadcasts always queue.
-#[cfg(unix)]
-pub(crate) type RawSocket = std::os::fd::RawFd;
-#[cfg(not(unix))]
-pub(crate) type RawSocket = std::convert::Infallible;
-
-/// Leave for other tasks to write whole frames straight to a server connection's TCP socket
-/// while the connection itself writes nothing (the outbox gives it to rooms' broadcasts).
+/// Whoever writes whole frames straight to a server connection's TCP socket while the
+/// connection itself writes nothing (the outbox, for rooms' broadcasts), seen from the engine.
 ///
-/// The engine opens it only while it has nothing of its own in progress, and stops it before
-/// it writes anything, before it closes and when it is dropped; so the socket is open for as
-/// long as the leave is. Whoever writes under the leave must hold it (its lock) while writing.
+/// Between [`open`](Self::open) and [`stop`](Self::stop) the socket is theirs to write
+/// (whole frames, one writer at a time under their own lock); the engine writes nothing. The
+/// socket is shared ([`SharedTcp`]), so it stays open for as long as they hold it.
 pub(crate) trait DirectWrites: Send + Sync {
     /// Others may write whole frames to `socket` until [`stop`](Self::stop): plain ones, or
     /// compressed as `compressed` says when the connection compresses.
-    fn open(&self, socket: RawSocket, compressed: Option<SharedWrites>);
-    /// Ends the leave; returns the rest of a frame another task began to write, which must go
+    fn open(&self, socket: &SharedTcp, compressed: Option<SharedWrites>);
+    /// Ends their turn; returns the rest of a frame one of them began to write, which must go
     /// out before anything else.
     fn stop(&self) -> Option<Bytes>;
+}
+
+/// The engine's side of sharing its socket with [`DirectWrites`]: the one place that opens the
+/// socket to them and takes it back. [`Engine::poll_write`], which every write of the engine's
+/// goes through, takes it back first; so does dropping it.
+struct SocketShare {
+    writers: Arc<dyn DirectWrites>,
+    open: bool,
+}
+
+impl SocketShare {
+    fn open(&mut self, socket: &SharedTcp, compressed: Option<SharedWrites>) {
+        if !self.open {
+            self.writers.open(socket, compressed);
+            self.open = true;
+        }
+    }
+
+    /// Takes the socket back: the rest of a frame a direct write began, to write before
+    /// anything else.
+    fn take_back(&mut self) -> Option<Bytes> {
+        if !self.open {
+            return None;
+        }
+        self.open = false;
+        self.writers.stop()
+    }
+}
+
+impl Drop for SocketShare {
+    fn drop(&mut self) {
+        self.take_back();
+    }
 }
 
 /// How a connection that compresses without context takeover writes a broadcast: with the
@@ -244,25 +285,26 @@ pub(crate) struct Engine {
     /// unless one read brought more than one frame.
     backlog: Vec<u8>,
     backlog_at: usize,
-    /// Reading is over: the peer left or broke the protocol.
+    /// Reading frames is over: the peer left or broke the protocol.
     read_done: bool,
+    /// The peer ended its stream (a read returned nothing).
+    eof: bool,
+    /// The server shut its sending side.
+    shut: bool,
     /// `next` has returned `None`.
     finished: bool,
     /// The frame being written.
     out: Option<Outgoing>,
-    /// The payload of the last ping, to answer.
-    pong: Option<Bytes>,
-    /// The payload of a close frame to write.
-    close_out: Option<Bytes>,
+    /// Control frames to write, framed in order: pongs, then maybe the close frame.
+    control: BytesMut,
     /// The code of the close frame this side sent first, or echoed (for the log).
     close_code: Option<CloseCode>,
     /// Bytes were written since the last flush.
     unflushed: bool,
     closing: Closing,
     /// Who may write straight to the socket while this engine writes nothing (a server's
-    /// plain TCP connection only), and whether they may now.
-    direct: Option<Arc<dyn DirectWrites>>,
-    direct_open: bool,
+    /// plain TCP connection only).
+    share: Option<SocketShare>,
     /// With permessage-deflate negotiated: how data messages are compressed.
     deflating: Option<Deflating>,
 }
@@ -307,6 +349,16 @@ impl Outgoing {
         }
     }
 
+    /// Bytes framed beforehand, written as they are.
+    fn framed(bytes: Bytes) -> Self {
+        Outgoing {
+            header: [0; MAX_HEADER],
+            header_len: 0,
+            payload: bytes,
+            written: 0,
+        }
+    }
+
     fn len(&self) -> usize {
         usize::from(self.header_len) + self.payload.len()
     }
@@ -341,92 +393,54 @@ impl Engine {
             backlog: leftover,
             backlog_at: 0,
             read_done: false,
+            eof: false,
+            shut: false,
             finished: false,
             out: None,
-            pong: None,
-            close_out: None,
+            control: BytesMut::new(),
             close_code: None,
             unflushed: false,
             closing: Closing::Open,
-            direct: None,
-            direct_open: false,
+            share: None,
             deflating,
         }
     }
 
-    /// Lets `direct` write whole frames to the socket whenever [`open_direct`](Self::open_direct)
-    /// allows it. Only a server's plain TCP connection takes it: TLS and other transports
+    /// Lets `writers` write whole frames to the socket whenever [`open_direct`](Self::open_direct)
+    /// allows it. Only a server's plain TCP connection takes them: TLS and other transports
     /// frame or buffer the bytes themselves.
-    pub(crate) fn share_socket(&mut self, direct: Arc<dyn DirectWrites>) {
+    pub(crate) fn share_socket(&mut self, writers: Arc<dyn DirectWrites>) {
         // A connection that keeps a compression context writes bytes only it can make: it
         // queues, and writes them itself.
         let shareable = self
             .deflating
             .as_ref()
             .is_none_or(|deflating| deflating.deflater.shared_key().is_some());
-        if self.role == Role::Server && matches!(self.transport, Transport::Tcp(_)) && shareable {
-            self.direct = Some(direct);
+        if self.role == Role::Server && self.transport.shared().is_some() && shareable {
+            self.share = Some(SocketShare {
+                writers,
+                open: false,
+            });
         }
     }
 
     /// Opens the socket to direct writes if nothing of this engine's is in progress or waiting.
     pub(crate) fn open_direct(&mut self) {
         let idle = self.out.is_none()
-            && self.pong.is_none()
-            && self.close_out.is_none()
+            && self.control.is_empty()
             && !self.unflushed
             && self.closing == Closing::Open
             && !self.read_done
             && !self.finished;
-        if let (Some(direct), Some(socket), false, true) =
-            (&self.direct, self.raw_socket(), self.direct_open, idle)
+        if let (true, Some(share), Some(socket)) = (idle, &mut self.share, self.transport.shared())
         {
             let compressed = self.deflating.as_ref().and_then(Deflating::shared_writes);
-            direct.open(socket, compressed);
-            self.direct_open = true;
+            share.open(socket, compressed);
         }
-    }
-
-    /// The plain TCP socket's handle, for direct writes.
-    #[cfg(unix)]
-    fn raw_socket(&self) -> Option<RawSocket> {
-        match &self.transport {
-            Transport::Tcp(tcp) => Some(std::os::fd::AsRawFd::as_raw_fd(tcp)),
-            _ => None,
-        }
-    }
-
-    #[cfg(not(unix))]
-    fn raw_socket(&self) -> Option<RawSocket> {
-        None
-    }
-
-    /// Closes the socket to direct writes; the rest of a frame one of them began becomes the
-    /// frame in progress, first to be written. Called before this engine queues anything.
-    fn stop_direct(&mut self) {
-        if !self.direct_open {
-            return;
-        }
-        self.direct_open = false;
-        let Some(rest) = self.direct.as_ref().and_then(|direct| direct.stop()) else {
-            return;
-        };
-        // Opened only while nothing was in progress, and nothing was queued since.
-        debug_assert!(
-            self.out.is_none(),
-            "a frame in progress while the socket was open"
-        );
-        self.out = Some(Outgoing {
-            header: [0; MAX_HEADER],
-            header_len: 0,
-            payload: rest,
-            written: 0,
-        });
     }
 
     /// Writes what is in progress or waiting (the rest of a frame a direct write began, first).
     pub(crate) async fn flush(&mut self) -> Result<(), Error> {
-        self.stop_direct();
         poll_fn(|cx| self.poll_write(cx)).await?;
         Ok(())
     }
@@ -439,6 +453,7 @@ impl Engine {
         settings: Settings,
         deflate: Option<(Negotiated, &DeflateConfig)>,
     ) -> Self {
+        let transport = transport.into_shareable();
         Engine::new(transport, Role::Server, leftover, settings, deflate)
     }
 
@@ -520,12 +535,7 @@ impl Engine {
             (Role::Client, _) => None,
         };
         let outgoing = match shared {
-            Some(frame) => Outgoing {
-                header: [0; MAX_HEADER],
-                header_len: 0,
-                payload: frame,
-                written: 0,
-            },
+            Some(frame) => Outgoing::framed(frame),
             None => self.data_frame(encoded.opcode, encoded.payload())?,
         };
         self.write(outgoing).await
@@ -533,7 +543,6 @@ impl Engine {
 
     /// Writes what is queued, then `outgoing`, and flushes.
     async fn write(&mut self, outgoing: Outgoing) -> Result<(), Error> {
-        self.stop_direct();
         let mut outgoing = Some(outgoing);
         poll_fn(|cx| {
             ready!(self.poll_write(cx))?;
@@ -550,19 +559,49 @@ impl Engine {
     /// side), `frame` is ignored and this only writes out what is queued: the first close frame
     /// is the one the peer hears.
     pub(crate) async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
-        self.stop_direct();
         if self.closing == Closing::Open {
             self.close_code = frame.as_ref().map(|frame| frame.code);
-            self.close_out = Some(close_payload(frame.as_ref()));
+            self.queue_control(OpCode::Close, &close_payload(frame.as_ref()));
             self.closing = Closing::Sent;
         }
         poll_fn(|cx| self.poll_write(cx)).await?;
         Ok(())
     }
 
-    /// Writes what is queued, in order: the rest of the frame in progress, the pong, the close
-    /// frame; then flushes.
+    /// Frames a control frame into the buffer of those waiting to be written; a client's is
+    /// masked with a fresh key.
+    fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        let key: Option<[u8; 4]> = match self.role {
+            Role::Server => None,
+            Role::Client => Some(rand::random()),
+        };
+        let mut header = [0; MAX_HEADER];
+        let header_len = frame::encode_header(&mut header, true, false, opcode, payload.len(), key);
+        self.control.put_slice(&header[..header_len]);
+        let start = self.control.len();
+        self.control.put_slice(payload);
+        if let Some(key) = key {
+            frame::apply_mask(&mut self.control[start..], key, 0);
+        }
+    }
+
+    /// Whether anything of this engine's waits to be written or flushed.
+    fn has_output(&self) -> bool {
+        self.out.is_some() || !self.control.is_empty() || self.unflushed
+    }
+
+    /// Writes what is queued, in order: the rest of a frame a direct write began, the frame in
+    /// progress, the control frames; then flushes. Every write of the engine's goes through
+    /// here, and takes the socket back from direct writes first.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(rest) = self.share.as_mut().and_then(SocketShare::take_back) {
+            // Opened only while nothing was in progress, and nothing was queued since.
+            debug_assert!(
+                self.out.is_none(),
+                "a frame in progress while the socket was open"
+            );
+            self.out = Some(Outgoing::framed(rest));
+        }
         loop {
             if let Some(out) = &mut self.out {
                 while out.written < out.len() {
@@ -590,13 +629,11 @@ impl Engine {
                 self.out = None;
                 self.unflushed = true;
             }
-            if let Some(payload) = self.pong.take() {
-                self.out = Some(Outgoing::new(OpCode::Pong, payload, self.role, false));
-            } else if let Some(payload) = self.close_out.take() {
-                self.out = Some(Outgoing::new(OpCode::Close, payload, self.role, false));
-            } else {
+            if self.control.is_empty() {
                 break;
             }
+            // Taken whole, so that an idle connection keeps no buffer.
+            self.out = Some(Outgoing::framed(std::mem::take(&mut self.control).freeze()));
         }
         if self.unflushed {
             ready!(Pin::new(&mut self.transport).poll_flush(cx))?;
@@ -609,25 +646,37 @@ impl Engine {
         if self.finished {
             return Poll::Ready(None);
         }
-        match self.poll_write(cx) {
-            // The peer closed and went away before taking our answer: the close handshake is
-            // over all the same.
-            Poll::Ready(Err(_)) if self.closing == Closing::Answering => {
-                self.read_done = true;
-                self.closing = Closing::Done;
-                self.finished = true;
-                return Poll::Ready(None);
+        // Pongs wait while frames read in the same go remain: a burst of pings is answered in
+        // one write once they are all read (or past `CONTROL_BATCH`).
+        let batching = self.closing == Closing::Open
+            && self.out.is_none()
+            && !self.unflushed
+            && self.backlog_at < self.backlog.len()
+            && self.control.len() < CONTROL_BATCH;
+        if (self.has_output() && !batching) || self.closing == Closing::Answering {
+            match self.poll_write(cx) {
+                // The peer closed and went away before taking our answer: the close handshake
+                // is over all the same.
+                Poll::Ready(Err(_)) if self.closing == Closing::Answering => {
+                    self.read_done = true;
+                    self.closing = Closing::Done;
+                    self.finished = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Err(error)) => {
+                    self.read_done = true;
+                    return Poll::Ready(Some(Err(error.into())));
+                }
+                Poll::Ready(Ok(())) if self.closing == Closing::Answering => {
+                    self.closing = Closing::Done;
+                }
+                // Nothing may follow the peer's close frame: read no more until it is answered.
+                // Nor while pongs pile up unwritten: a peer that pings without reading waits.
+                Poll::Pending if self.closing == Closing::Answering || !self.control.is_empty() => {
+                    return Poll::Pending;
+                }
+                _ => {}
             }
-            Poll::Ready(Err(error)) => {
-                self.read_done = true;
-                return Poll::Ready(Some(Err(error.into())));
-            }
-            Poll::Ready(Ok(())) if self.closing == Closing::Answering => {
-                self.closing = Closing::Done;
-            }
-            // Nothing may follow the peer's close frame: read no more until it is answered.
-            Poll::Pending if self.closing == Closing::Answering => return Poll::Pending,
-            _ => {}
         }
         if self.read_done || self.closing == Closing::Done {
             return self.poll_end(cx);
@@ -645,9 +694,16 @@ impl Engine {
                     self.backlog_at = 0;
                 }
                 if let Some(frame) = frame {
-                    return Poll::Ready(Some(Ok(self.deliver(frame))));
+                    return self.deliver(cx, frame);
                 }
                 continue;
+            }
+            // What the frames read so far asked for goes out before waiting for more.
+            if !self.control.is_empty()
+                && let Poll::Ready(Err(error)) = self.poll_write(cx)
+            {
+                self.read_done = true;
+                return Poll::Ready(Some(Err(error.into())));
             }
             let left = self.reader.data_left();
             let step = if left >= self.read_buffer {
@@ -656,13 +712,19 @@ impl Engine {
                 self.poll_read(cx)
             };
             match ready!(step) {
-                Ok(Step::Frame(frame)) => return Poll::Ready(Some(Ok(self.deliver(frame)))),
+                Ok(Step::Frame(frame)) => return self.deliver(cx, frame),
                 Ok(Step::More) => {}
                 Ok(Step::Eof) => {
                     self.read_done = true;
+                    self.eof = true;
                     if self.closing == Closing::Open {
-                        let error = "connection reset without closing handshake";
-                        return Poll::Ready(Some(Err(frame::protocol(error))));
+                        // No close frame came, and none is owed (RFC 6455 section 7.1.5).
+                        self.closing = Closing::Done;
+                        let abnormal = CloseFrame {
+                            code: CloseCode::ABNORMAL,
+                            reason: "".into(),
+                        };
+                        return Poll::Ready(Some(Ok(Frame::Close(Some(abnormal)))));
                     }
                     return self.poll_end(cx);
                 }
@@ -699,40 +761,42 @@ impl Engine {
         let chunk = left.min(DIRECT_READ_MAX.max(self.read_buffer));
         let buffer = self.reader.payload_buffer();
         buffer.reserve(chunk);
-        let mut buf = ReadBuf::uninit(&mut buffer.spare_capacity_mut()[..chunk]);
-        ready!(Pin::new(&mut self.transport).poll_read(cx, &mut buf))?;
-        let read = buf.filled().len();
+        let read = ready!(self.transport.poll_read_buf(cx, &mut buffer.limit(chunk)))?;
         if read == 0 {
             return Poll::Ready(Ok(Step::Eof));
         }
-        // SAFETY: the transport initialized the `read` bytes it reports as filled.
-        unsafe { buffer.advance_mut(read) };
         let frame = self.reader.payload_read(read)?;
         Poll::Ready(Ok(frame.map_or(Step::More, Step::Frame)))
     }
 
     /// Acts on a frame before handing it out: queues the pong for a ping and the answer to a
-    /// close.
-    fn deliver(&mut self, frame: Frame) -> Frame {
-        if matches!(frame, Frame::Ping(_) | Frame::Close(_)) {
-            self.stop_direct();
-        }
+    /// close. Pongs waiting for the rest of a burst go out before a data message is handed
+    /// out, whose handling may take a while.
+    fn deliver(
+        &mut self,
+        cx: &mut Context<'_>,
+        frame: Frame,
+    ) -> Poll<Option<Result<Frame, Error>>> {
         match (&frame, self.closing) {
-            (Frame::Ping(payload), Closing::Open) => self.pong = Some(payload.clone()),
+            (Frame::Ping(payload), Closing::Open) => self.queue_control(OpCode::Pong, payload),
             (Frame::Close(close), Closing::Open) => {
                 let code = close.as_ref().map(|close| CloseFrame {
                     code: close.code,
                     reason: "".into(),
                 });
-                self.close_out = Some(close_payload(code.as_ref()));
+                self.queue_control(OpCode::Close, &close_payload(code.as_ref()));
                 self.close_code = code.map(|code| code.code);
-                self.pong = None;
                 self.closing = Closing::Answering;
             }
             (Frame::Close(_), Closing::Sent) => self.closing = Closing::Done,
+            (Frame::Message(_), _) if !self.control.is_empty() => {
+                // Written now if the socket takes it; a write that fails shows again on the
+                // next one.
+                let _ = self.poll_write(cx);
+            }
             _ => {}
         }
-        frame
+        Poll::Ready(Some(Ok(frame)))
     }
 
     /// Whether permessage-deflate was negotiated.
@@ -751,22 +815,27 @@ impl Engine {
         Poll::Ready(Some(Err(error)))
     }
 
-    /// Ends the connection once what is queued is written: the server shuts its side; the
-    /// client waits for the server to close (unless reading is over already).
+    /// Ends the connection once what is queued is written: the server shuts its side and,
+    /// unless the close handshake completed, drops what the peer still sends until it closes
+    /// (RFC 6455 section 7.1.1: a socket closed with unread input resets the connection, and
+    /// the peer loses what it had not read yet); the client waits for the server to close
+    /// (unless reading is over already).
     fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, Error>>> {
-        self.stop_direct();
         if ready!(self.poll_write(cx)).is_ok() {
-            match self.role {
+            let drain = match self.role {
                 Role::Server => {
-                    let _ = ready!(Pin::new(&mut self.transport).poll_shutdown(cx));
-                }
-                Role::Client => {
-                    while !self.read_done {
-                        match ready!(self.poll_discard(cx)) {
-                            Ok(0) | Err(_) => self.read_done = true,
-                            Ok(_) => {}
-                        }
+                    if !self.shut {
+                        let _ = ready!(Pin::new(&mut self.transport).poll_shutdown(cx));
+                        self.shut = true;
                     }
+                    self.closing != Closing::Done
+                }
+                Role::Client => !self.read_done,
+            };
+            while drain && !self.eof {
+                match ready!(self.poll_discard(cx)) {
+                    Ok(0) | Err(_) => self.eof = true,
+                    Ok(_) => {}
                 }
             }
         }
@@ -784,13 +853,6 @@ impl Engine {
             ready!(Pin::new(&mut self.transport).poll_read(cx, &mut buf))?;
             Poll::Ready(Ok(buf.filled().len()))
         })
-    }
-}
-
-impl Drop for Engine {
-    /// Direct writes end before the socket closes.
-    fn drop(&mut self) {
-        self.stop_direct();
     }
 }
 

@@ -2,9 +2,12 @@
 //! test server), or a connection another HTTP server upgraded (a mounted route table).
 
 use std::io;
+use std::net::Shutdown;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
+use bytes::BufMut;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -12,6 +15,10 @@ use tokio::net::TcpStream;
 pub(crate) enum Transport {
     /// Plain TCP, on either side.
     Tcp(TcpStream),
+    /// A server's plain TCP connection, shared with the broadcasts that write whole frames
+    /// straight to it while the connection writes nothing (see
+    /// [`SocketShare`](super::engine::SocketShare)).
+    Shared(SharedTcp),
     /// A server connection over TLS (boxed: its buffers are much larger than a socket).
     #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
@@ -30,6 +37,7 @@ macro_rules! delegate {
     ($self:ident, $stream:ident => $call:expr) => {
         match $self.get_mut() {
             Transport::Tcp($stream) => $call,
+            Transport::Shared($stream) => $call,
             #[cfg(feature = "tls")]
             Transport::Tls($stream) => $call,
             #[cfg(feature = "tls")]
@@ -79,6 +87,7 @@ impl AsyncWrite for Transport {
     fn is_write_vectored(&self) -> bool {
         match self {
             Transport::Tcp(stream) => stream.is_write_vectored(),
+            Transport::Shared(stream) => stream.is_write_vectored(),
             #[cfg(feature = "tls")]
             Transport::Tls(stream) => stream.is_write_vectored(),
             #[cfg(feature = "tls")]
@@ -87,5 +96,136 @@ impl AsyncWrite for Transport {
             #[cfg(feature = "tower")]
             Transport::Upgraded(stream) => stream.is_write_vectored(),
         }
+    }
+}
+
+impl Transport {
+    /// Reads into `buffer`'s spare capacity (bounded by `buffer` itself, e.g. with
+    /// [`BufMut::limit`]); the number of bytes read, 0 at the end of the stream. Shared TCP
+    /// reads straight into the spare bytes; every other transport through a `ReadBuf` over them.
+    pub(crate) fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buffer: &mut impl BufMut,
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Transport::Shared(shared) => shared.poll_read_buf(cx, buffer),
+            other => tokio_util::io::poll_read_buf(Pin::new(other), cx, buffer),
+        }
+    }
+
+    /// A plain TCP connection made shareable with direct writes; any other transport as it is.
+    pub(crate) fn into_shareable(self) -> Transport {
+        match self {
+            Transport::Tcp(tcp) => Transport::Shared(SharedTcp::new(tcp)),
+            other => other,
+        }
+    }
+
+    /// The shared TCP connection, for direct writes.
+    pub(crate) fn shared(&self) -> Option<&SharedTcp> {
+        match self {
+            Transport::Shared(shared) => Some(shared),
+            _ => None,
+        }
+    }
+}
+
+/// A plain TCP connection that its engine and the broadcasts writing straight to it hold
+/// together: the socket stays open until both have let go, so a write can never reach a
+/// closed (or reused) descriptor. Reads and writes go through tokio's readiness, as an owned
+/// `TcpStream`'s do.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedTcp(Arc<TcpStream>);
+
+impl SharedTcp {
+    pub(crate) fn new(tcp: TcpStream) -> Self {
+        SharedTcp(Arc::new(tcp))
+    }
+
+    /// Writes what the socket takes of `bytes` now, without waiting: `WouldBlock` when it takes
+    /// nothing.
+    pub(crate) fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
+        match self.0.try_write(bytes) {
+            Ok(0) if !bytes.is_empty() => Err(io::ErrorKind::WriteZero.into()),
+            written => written,
+        }
+    }
+
+    fn poll_read_buf(
+        &self,
+        cx: &mut Context<'_>,
+        buffer: &mut impl BufMut,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_read_ready(cx))?;
+            match self.0.try_read_buf(buffer) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                read => return Poll::Ready(read),
+            }
+        }
+    }
+}
+
+impl AsyncRead for SharedTcp {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.0.poll_read_ready(cx))?;
+            match self.0.try_read(buf.initialize_unfilled()) {
+                Ok(read) => {
+                    buf.advance(read);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SharedTcp {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write(buf) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                written => return Poll::Ready(written),
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write_vectored(bufs) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                written => return Poll::Ready(written),
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts the sending side, as an owned `TcpStream` does.
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(socket2::SockRef::from(&*self.0).shutdown(Shutdown::Write))
     }
 }

@@ -1,0 +1,181 @@
+//! How connections end, over raw sockets: a connection the server fails closes cleanly even
+//! with the client's input unread (RFC 6455 section 7.1.1), with everything sent before the
+//! close frame delivered; pings that arrive together are answered together; a client that
+//! shuts its side without a close frame is an abnormal closure (1006), owed no close frame.
+
+mod support;
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use ws_routes::{CloseFrame, Routes, Server, Session, State, WebSocket, route, routes};
+
+use support::raw::{masked_frame, masked_frame_with, read_close, read_frame};
+use support::{spawn, spawn_server, within};
+
+#[route("/echo")]
+async fn echo(mut ws: WebSocket) {
+    while let Some(Ok(message)) = ws.recv().await {
+        if ws.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Where the routes below report the close they saw.
+type Seen = mpsc::UnboundedSender<Option<CloseFrame>>;
+
+/// Reads until the end, then reports `close_frame()`.
+#[route("/watch")]
+async fn watch(mut ws: WebSocket, State(seen): State<Seen>) {
+    while ws.recv().await.is_some() {}
+    let _ = seen.send(ws.close_frame().cloned());
+}
+
+/// A class-style route that reports what `on_close` was given.
+struct Watcher {
+    seen: Seen,
+}
+
+#[route("/class")]
+impl Watcher {
+    fn accept(State(seen): State<Seen>) -> Self {
+        Watcher { seen }
+    }
+
+    async fn on_text(&mut self, _session: &mut Session, _text: String) {}
+
+    async fn on_close(&mut self, frame: Option<CloseFrame>) {
+        let _ = self.seen.send(frame);
+    }
+}
+
+const ROUTES: Routes = routes![echo, watch, Watcher];
+
+/// Reads to the end of the stream, failing on a reset.
+async fn read_to_end(tcp: &mut TcpStream) -> Vec<u8> {
+    let mut rest = Vec::new();
+    within(tcp.read_to_end(&mut rest))
+        .await
+        .expect("the server closed cleanly, not with a reset");
+    rest
+}
+
+/// A frame with RSV2 set: a protocol error without an extension that defines it.
+fn rsv2_frame() -> Vec<u8> {
+    masked_frame_with(0x80 | 0x20 | 0x2, b"rsv2")
+}
+
+#[tokio::test]
+async fn a_failed_connection_delivers_what_it_sent_then_1002_though_input_is_unread() {
+    let addr = spawn(routes![echo]).await;
+    let mut tcp = support::raw::upgrade(addr, "/echo").await;
+    // In one write: a large message, a frame that breaks the protocol, and more behind it
+    // that the server never reads as frames.
+    let large = vec![7; 256 << 10];
+    let mut burst = masked_frame(0x2, true, &large);
+    burst.extend(rsv2_frame());
+    burst.extend(vec![0; 64 << 10]);
+    tcp.write_all(&burst).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let (opcode, echoed) = read_frame(&mut tcp).await;
+    assert_eq!(opcode, 0x2);
+    assert!(echoed == large, "the echo arrives whole");
+    assert_eq!(read_close(&mut tcp).await, (1002, "protocol error".into()));
+    assert!(read_to_end(&mut tcp).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_burst_of_pings_then_a_bad_frame_gets_every_pong_then_the_close() {
+    let addr = spawn(routes![echo]).await;
+    let mut tcp = support::raw::upgrade(addr, "/echo").await;
+    let mut burst: Vec<u8> = (0..400)
+        .flat_map(|index: u32| masked_frame(0x9, true, index.to_string().as_bytes()))
+        .collect();
+    burst.extend(rsv2_frame());
+    burst.extend(vec![0; 16 << 10]);
+    tcp.write_all(&burst).await.unwrap();
+
+    for index in 0..400 {
+        let (opcode, payload) = read_frame(&mut tcp).await;
+        assert_eq!(
+            (opcode, String::from_utf8(payload).unwrap()),
+            (0xA, index.to_string())
+        );
+    }
+    assert_eq!(read_close(&mut tcp).await, (1002, "protocol error".into()));
+    assert!(read_to_end(&mut tcp).await.is_empty());
+}
+
+/// The data segments the kernel has received on the client socket bound to `local`, as `ss`
+/// (iproute2) reports them.
+fn data_segments_in(local: std::net::SocketAddr) -> u64 {
+    let ss = std::process::Command::new("ss")
+        .args(["-tinH", "state", "established", "src", &local.to_string()])
+        .output()
+        .expect("ss (iproute2) is installed: scripts/test installs it");
+    let report = String::from_utf8(ss.stdout).unwrap();
+    let count = report
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("data_segs_in:"))
+        .unwrap_or_else(|| panic!("no data_segs_in in {report:?}"));
+    count.parse().unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs ss (iproute2); scripts/test runs it"]
+async fn pings_that_arrive_together_are_answered_in_one_write() {
+    let addr = spawn(routes![echo]).await;
+    let mut tcp = support::raw::upgrade(addr, "/echo").await;
+    let local = tcp.local_addr().unwrap();
+    let before = data_segments_in(local);
+
+    let pings: Vec<u8> = (0..400)
+        .flat_map(|index: u32| masked_frame(0x9, true, format!("{index:03}").as_bytes()))
+        .collect();
+    assert!(pings.len() < 4096, "one read of the server's buffer");
+    tcp.write_all(&pings).await.unwrap();
+    // Each pong is 2 bytes of header and 3 of payload.
+    let mut received = vec![0; 400 * 5];
+    within(tcp.read_exact(&mut received)).await.unwrap();
+    let expected: Vec<u8> = (0..400)
+        .flat_map(|index: u32| {
+            let mut pong = vec![0x8A, 3];
+            pong.extend(format!("{index:03}").as_bytes());
+            pong
+        })
+        .collect();
+    assert!(received == expected, "every pong, in order");
+    // One write of all 400 (a few, should the pings arrive in pieces), not one each.
+    let segments = data_segments_in(local) - before;
+    assert!(segments <= 4, "400 pongs came in {segments} segments");
+}
+
+/// Opens `path`, shuts the client's sending side without a close frame, and returns what the
+/// server sent after that (up to its end of the stream) and what the route saw.
+async fn half_close(path: &str) -> (Vec<u8>, Option<CloseFrame>) {
+    let (seen, mut reports) = mpsc::unbounded_channel();
+    let addr = spawn_server(Server::new(ROUTES).with_state::<Seen>(seen)).await;
+    let mut tcp = support::raw::upgrade(addr, path).await;
+    tcp.shutdown().await.unwrap();
+    let after = read_to_end(&mut tcp).await;
+    let report = within(reports.recv()).await.expect("the route reports");
+    (after, report)
+}
+
+#[tokio::test]
+async fn a_client_that_half_closes_without_a_close_frame_is_an_abnormal_closure() {
+    for path in ["/watch", "/class"] {
+        let (after, seen) = half_close(path).await;
+        assert!(
+            after.is_empty(),
+            "{path}: no close frame is owed: {after:?}"
+        );
+        let seen = seen.unwrap_or_else(|| panic!("{path}: a close is reported"));
+        assert_eq!(seen.code, ws_routes::CloseCode::ABNORMAL, "{path}");
+        assert_eq!(seen.code, 1006);
+    }
+}
