@@ -14,7 +14,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ws_routes::{
-    BackplaneStats, Error, Rooms, RoomsBuilder, Server, State, WebSocket, route, routes,
+    BackplaneError, BackplaneStats, Error, Rooms, RoomsBuilder, Server, State, WebSocket, route,
+    routes,
 };
 
 use support::redis::{Proxy, Redis};
@@ -482,7 +483,7 @@ async fn the_outbox_keeps_to_its_budget_while_redis_is_down() {
         Duration::from_secs(20),
         || async {
             match rooms_a.count("lobby").await {
-                Err(Error::Backplane(reason)) => reason == "Redis is unreachable",
+                Err(Error::Backplane(reason)) => matches!(reason, BackplaneError::Unreachable),
                 Err(other) => panic!("expected a backplane error, got {other:?}"),
                 Ok(count) => panic!("counted {count} with Redis down"),
             }

@@ -827,6 +827,17 @@ mod tests {
     }
 
     #[cfg(feature = "redis")]
+    #[test]
+    fn an_invalid_redis_url_fails_the_build_with_redis_s_error_as_its_source() {
+        let error = Rooms::builder().redis("not a url").build().unwrap_err();
+        assert!(matches!(
+            error,
+            Error::Backplane(crate::error::BackplaneError::InvalidUrl(_))
+        ));
+        assert!(std::error::Error::source(&error).is_some());
+    }
+
+    #[cfg(feature = "redis")]
     #[tokio::test]
     async fn with_redis_room_names_are_capped_at_what_the_envelope_holds() {
         // Nothing listens on port 1: broadcasts wait in the outbox.

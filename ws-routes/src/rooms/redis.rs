@@ -97,7 +97,7 @@ use tokio::sync::{Notify, watch};
 use tracing::{Instrument, debug, info, info_span, trace, warn};
 
 use super::Inner;
-use crate::error::Error;
+use crate::error::{BackplaneError, Error};
 use crate::wire::{Message, Utf8Bytes};
 
 /// The envelope format's version.
@@ -349,7 +349,7 @@ pub(super) struct Backplane {
 impl Prepared {
     pub(super) fn new(url: &str, settings: Settings) -> Result<Self, Error> {
         let client = redis::Client::open(url)
-            .map_err(|error| Error::Backplane(format!("invalid Redis URL: {error}")))?;
+            .map_err(|error| BackplaneError::InvalidUrl(Box::new(error)))?;
         let prefix = settings.prefix;
         let server = RandomState::new().hash_one(Instant::now());
         let mac = settings.secret.map(|secret| {
@@ -508,7 +508,7 @@ impl Backplane {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .ok_or_else(|| Error::Backplane("Redis is unreachable".into()))
+            .ok_or(Error::Backplane(BackplaneError::Unreachable))
     }
 
     async fn other_servers(
@@ -577,8 +577,9 @@ impl Link {
     }
 }
 
+/// A presence query's Redis error, kept as the source of the backplane's.
 fn backplane_error(error: redis::RedisError) -> Error {
-    Error::Backplane(error.to_string())
+    Error::Backplane(BackplaneError::Command(Box::new(error)))
 }
 
 fn warn_dropped(link: &Link, total: u64) {
