@@ -1,0 +1,270 @@
+//! The reader: reads the stream from the last entry it saw, checks and decodes each entry,
+//! drops what it delivered already, and delivers other servers' broadcasts to this server's
+//! members.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use redis::aio::MultiplexedConnection;
+use redis::streams::{StreamRangeReply, StreamReadReply};
+use tokio::sync::watch;
+use tracing::{debug, trace, warn};
+
+use super::entry_id::EntryId;
+use super::link::{Backoff, connect};
+use super::origins::{Origins, Verdict};
+use super::stats::warn_rejected;
+use super::{REDIS_TIMEOUT, Shared, envelope};
+use crate::rooms::backplane::LocalRooms;
+
+/// How long one `XREAD` waits for new entries.
+const READ_BLOCK: Duration = Duration::from_secs(1);
+/// The most entries one `XREAD` returns.
+const READ_COUNT: usize = 64;
+/// How long a reader remembers the sequence number of an origin it no longer hears from (or
+/// the retention window, if longer).
+const FORGET_ORIGINS: Duration = Duration::from_secs(3600);
+
+/// Reads the stream and delivers other servers' broadcasts to this server's members, going
+/// on from the last entry read after every reconnect, until the rooms are dropped.
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    rooms: Weak<dyn LocalRooms>,
+    mut stop: watch::Receiver<()>,
+) {
+    let mut outage: Option<Instant> = None;
+    let mut backoff = Backoff::new();
+    // `None` until the first connection, which starts at the end of the stream.
+    let mut last: Option<EntryId> = None;
+    let mut origins = Origins::default();
+    let mut forgotten_at = Instant::now();
+    let forget_after = FORGET_ORIGINS.max(shared.retention);
+    loop {
+        let Some(mut connection) = connect(
+            &shared,
+            READ_BLOCK + REDIS_TIMEOUT,
+            &mut backoff,
+            &mut stop,
+            &mut outage,
+            "reader",
+        )
+        .await
+        else {
+            return;
+        };
+        let resumed = match last {
+            None => stream_end(&shared, &mut connection).await,
+            Some(last) => resume_from(&shared, &mut connection, last).await,
+        };
+        let from = match resumed {
+            Ok(from) => last.insert(from),
+            Err(error) => {
+                warn!(%error, "lost the Redis connection (reader); reconnecting");
+                crate::metrics::backplane_reconnect("reader");
+                outage.get_or_insert_with(Instant::now);
+                continue;
+            }
+        };
+        shared.counters.reader_up.store(true, Ordering::Relaxed);
+        match outage.take() {
+            Some(since) => warn!(
+                down_for = ?since.elapsed(),
+                from = %from,
+                "reading the Redis stream again, from the last entry read"
+            ),
+            None => debug!(stream = %shared.stream, from = %from, "reading the Redis stream"),
+        }
+        let failure = loop {
+            let mut read = redis::cmd("XREAD");
+            read.arg("COUNT")
+                .arg(READ_COUNT)
+                .arg("BLOCK")
+                .arg(u64::try_from(READ_BLOCK.as_millis()).unwrap_or(u64::MAX))
+                .arg("STREAMS")
+                .arg(&shared.stream)
+                .arg(from.to_string());
+            let read = read.query_async::<Option<StreamReadReply>>(&mut connection);
+            let reply = tokio::select! {
+                reply = read => reply,
+                _ = stop.changed() => return,
+            };
+            let reply = match reply {
+                Ok(reply) => reply,
+                Err(error) => break error,
+            };
+            backoff.reset();
+            let Some(rooms) = rooms.upgrade() else { return };
+            let now = Instant::now();
+            for entry in reply
+                .into_iter()
+                .flat_map(|reply| reply.keys)
+                .flat_map(|key| key.ids)
+            {
+                if let Some(id) = EntryId::parse(&entry.id) {
+                    *from = id;
+                }
+                take_entry(&shared, &*rooms, &mut origins, entry.map, now);
+            }
+            let counters = &shared.counters;
+            if let Some(total) = counters.rejected_warned.catch_up(&counters.rejected) {
+                warn_rejected(total);
+            }
+            if now.duration_since(forgotten_at) > forget_after / 60 {
+                origins.forget(forget_after, now);
+                forgotten_at = now;
+            }
+        };
+        shared.counters.reader_up.store(false, Ordering::Relaxed);
+        warn!(error = %failure, "lost the Redis connection (reader); reconnecting");
+        crate::metrics::backplane_reconnect("reader");
+        outage = Some(Instant::now());
+    }
+}
+
+/// The id of the stream's last entry, where a new reader starts (zero for no stream).
+async fn stream_end(
+    shared: &Shared,
+    connection: &mut MultiplexedConnection,
+) -> redis::RedisResult<EntryId> {
+    let reply: StreamRangeReply = redis::cmd("XREVRANGE")
+        .arg(&shared.stream)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(connection)
+        .await?;
+    Ok(reply
+        .ids
+        .first()
+        .and_then(|entry| EntryId::parse(&entry.id))
+        .unwrap_or(EntryId::ZERO))
+}
+
+/// Where a reader that last read `last` goes on from, after a reconnect: `last` itself while
+/// the stream still holds it; otherwise entries may be gone, which is counted and logged.
+async fn resume_from(
+    shared: &Shared,
+    connection: &mut MultiplexedConnection,
+    last: EntryId,
+) -> redis::RedisResult<EntryId> {
+    if last == EntryId::ZERO {
+        return Ok(last);
+    }
+    let range = |start: String, end: String| {
+        redis::cmd("XRANGE")
+            .arg(&shared.stream)
+            .arg(start)
+            .arg(end)
+            .arg("COUNT")
+            .arg(1)
+            .clone()
+    };
+    let (held, first): (StreamRangeReply, StreamRangeReply) = redis::pipe()
+        .add_command(range(last.to_string(), last.to_string()))
+        .add_command(range("-".into(), "+".into()))
+        .query_async(connection)
+        .await?;
+    if !held.ids.is_empty() {
+        return Ok(last);
+    }
+    let gaps = shared.counters.gaps.fetch_add(1, Ordering::Relaxed) + 1;
+    let first = first
+        .ids
+        .first()
+        .and_then(|entry| EntryId::parse(&entry.id));
+    Ok(match first {
+        Some(first) if first > last => {
+            warn!(
+                last = %last,
+                first = %first,
+                gaps,
+                "the Redis stream no longer holds the last entry this server read (this \
+                 server was away longer than the retention window, or Redis restarted \
+                 without it): reading on; broadcasts found missing are counted as lost"
+            );
+            last
+        }
+        Some(first) => {
+            warn!(
+                last = %last,
+                first = %first,
+                gaps,
+                "the Redis stream's ids went back (Redis was replaced, or its clock moved): \
+                 reading it from its start, dropping what was delivered already"
+            );
+            EntryId::ZERO
+        }
+        None => {
+            warn!(
+                last = %last,
+                gaps,
+                "the Redis stream is gone (Redis restarted without persistence, or the key \
+                 was deleted): reading it from its start; broadcasts found missing are \
+                 counted as lost"
+            );
+            EntryId::ZERO
+        }
+    })
+}
+
+/// Checks, decodes and delivers one entry of the stream.
+fn take_entry(
+    shared: &Shared,
+    rooms: &dyn LocalRooms,
+    origins: &mut Origins,
+    mut fields: HashMap<String, redis::Value>,
+    now: Instant,
+) {
+    let counters = &shared.counters;
+    let bytes = |value: Option<redis::Value>| match value {
+        Some(redis::Value::BulkString(bytes)) => Some(bytes),
+        _ => None,
+    };
+    let envelope = bytes(fields.remove("m"));
+    // This server's own entries are skipped before any check or copy: it delivered them to
+    // its members already. (One forged with this server's id is skipped as well, uncounted.)
+    if envelope.as_deref().and_then(envelope::origin) == Some(shared.server) {
+        return;
+    }
+    let tag = bytes(fields.remove("t"));
+    let envelope = envelope
+        .filter(|envelope| shared.signer.verify(envelope, tag.as_deref()))
+        .and_then(|envelope| envelope::decode(Bytes::from(envelope)));
+    let Some(envelope) = envelope else {
+        let total = counters.rejected.fetch_add(1, Ordering::Relaxed) + 1;
+        if counters.rejected_warned.due(total) {
+            warn_rejected(total);
+        }
+        return;
+    };
+    let verdict = origins.check(envelope.server, envelope.seq, now);
+    trace!(
+        origin = %format_args!("{:016x}", envelope.server),
+        seq = envelope.seq,
+        ?verdict,
+        "read from the stream"
+    );
+    match verdict {
+        Verdict::Duplicate => {
+            counters.duplicates.fetch_add(1, Ordering::Relaxed);
+        }
+        Verdict::Deliver { missed } => {
+            if missed > 0 {
+                let total = counters.lost.fetch_add(missed, Ordering::Relaxed) + missed;
+                warn!(
+                    missed,
+                    lost = total,
+                    origin = %format_args!("{:016x}", envelope.server),
+                    "broadcasts from another server never reached this one (past the \
+                     retention window, or lost by Redis)"
+                );
+            }
+            counters.received.fetch_add(1, Ordering::Relaxed);
+            rooms.receive(&envelope.broadcast());
+        }
+    }
+}
