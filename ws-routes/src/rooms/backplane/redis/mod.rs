@@ -106,6 +106,8 @@ use tokio::sync::{Notify, watch};
 use tracing::{Instrument, info_span};
 
 use self::outbox::Outbox;
+use self::publisher::Publisher;
+use self::reader::Reader;
 use self::signing::Signer;
 use self::stats::Counters;
 use super::{Backplane, Broadcast, LocalRooms};
@@ -214,12 +216,14 @@ impl Backplane for RedisBackplane {
     fn start(&self, local: Weak<dyn LocalRooms>) {
         let shared = &self.shared;
         let span = info_span!("backplane", server = %shared.name);
+        let publisher = Publisher::new(local.clone());
+        let reader = Reader::new(local, shared.retention);
         tokio::spawn(
-            publisher::run(Arc::clone(shared), local.clone(), self.stop.subscribe())
+            link::keep_up(Arc::clone(shared), publisher, self.stop.subscribe())
                 .instrument(span.clone()),
         );
         tokio::spawn(
-            reader::run(Arc::clone(shared), local, self.stop.subscribe()).instrument(span),
+            link::keep_up(Arc::clone(shared), reader, self.stop.subscribe()).instrument(span),
         );
     }
 

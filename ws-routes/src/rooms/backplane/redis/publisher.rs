@@ -1,16 +1,15 @@
 //! The publisher: takes broadcasts into the outbox without waiting, appends them to the stream
 //! in order, and keeps this server's presence in Redis between them.
 
+use std::sync::Weak;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
-use std::time::Instant;
+use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use tokio::sync::watch;
 use tracing::{debug, info, trace, warn};
 
 use super::entry_id::EntryId;
-use super::link::{Backoff, connect};
+use super::link::{Ended, Link, Upkeep};
 use super::stats::{warn_dropped, warn_oversized};
 use super::{REDIS_TIMEOUT, Shared, envelope, presence};
 use crate::rooms::backplane::{Broadcast, LocalRooms};
@@ -43,42 +42,37 @@ pub(super) fn enqueue(shared: &Shared, broadcast: &Broadcast<'_>) {
     }
 }
 
-/// Publishes the outbox and keeps this server's presence in Redis, reconnecting as needed,
-/// until the rooms are dropped.
-pub(super) async fn run(
-    shared: Arc<Shared>,
+/// The publisher's link: publishes the outbox and keeps this server's presence in Redis.
+pub(super) struct Publisher {
     rooms: Weak<dyn LocalRooms>,
-    mut stop: watch::Receiver<()>,
-) {
-    let mut outage: Option<Instant> = None;
-    let mut backoff = Backoff::new();
-    let mut last_id: Option<EntryId> = None;
-    loop {
-        let Some(mut connection) = connect(
-            &shared,
-            REDIS_TIMEOUT,
-            &mut backoff,
-            &mut stop,
-            &mut outage,
-            "publisher",
-        )
-        .await
-        else {
-            let waiting = shared.lock_outbox().len();
-            if waiting > 0 {
-                warn!(
-                    waiting,
-                    "the rooms stopped while Redis was unreachable: their last broadcasts never \
-                     reached other servers"
-                );
-            }
-            return;
-        };
+    /// The id Redis gave the last entry published, whose time trims the stream.
+    last_id: Option<EntryId>,
+}
+
+impl Publisher {
+    pub(super) fn new(rooms: Weak<dyn LocalRooms>) -> Self {
+        Publisher {
+            rooms,
+            last_id: None,
+        }
+    }
+}
+
+impl Link for Publisher {
+    const NAME: &'static str = "publisher";
+    const RESPONSE_TIMEOUT: Duration = REDIS_TIMEOUT;
+
+    async fn serve(
+        &mut self,
+        shared: &Shared,
+        mut connection: MultiplexedConnection,
+        upkeep: &mut Upkeep,
+    ) -> Ended {
         *shared.lock_connection() = Some(connection.clone());
         shared.counters.publisher_up.store(true, Ordering::Relaxed);
-        match outage.take() {
-            Some(since) => warn!(
-                down_for = ?since.elapsed(),
+        match upkeep.recovered() {
+            Some(down_for) => warn!(
+                ?down_for,
                 waiting = shared.lock_outbox().len(),
                 dropped = shared.counters.dropped.load(Ordering::Relaxed),
                 "publishing to Redis again: the broadcasts waiting in the outbox go out now"
@@ -88,56 +82,65 @@ pub(super) async fn run(
         let every = shared.presence_ttl / 3;
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let failure = 'connected: {
-            // Whatever Redis holds of this server's presence may be stale or gone after an
-            // outage: written whole once; from then on, changes and heartbeats keep it.
-            if let Err(error) = presence::write_all(&shared, &rooms, &mut connection).await {
-                break 'connected error;
-            }
-            loop {
-                let busy = !shared.lock_outbox().is_empty();
-                // Unbiased: publishing and presence take turns when both have work.
-                let result = tokio::select! {
-                    _ = stop.changed() => {
-                        flush(&shared, &mut connection, &mut last_id).await;
-                        return;
-                    }
-                    () = std::future::ready(()), if busy => {
-                        let published = publish_batch(&shared, &mut connection, &mut last_id).await;
-                        // The connection works once broadcasts go through: no more backoff.
-                        if published.is_ok() {
-                            backoff.reset();
-                        }
-                        published
-                    }
-                    () = shared.queued.notified(), if !busy => Ok(()),
-                    () = shared.changed.notified() => {
-                        presence::write_changes(&shared, &rooms, &mut connection).await
-                    }
-                    _ = heartbeat.tick() => {
-                        let counters = &shared.counters;
-                        if let Some(total) = counters.dropped_warned.catch_up(&counters.dropped) {
-                            warn_dropped(shared.outbox_bytes, total);
-                        }
-                        if let Some(total) = counters.oversized_warned.catch_up(&counters.oversized) {
-                            warn_oversized(shared.max_message, total);
-                        }
-                        presence::refresh(&shared, &rooms, &mut connection).await
-                    }
-                };
-                if let Err(error) = result {
-                    break 'connected error;
+        // Whatever Redis holds of this server's presence may be stale or gone after an
+        // outage: written whole once; from then on, changes and heartbeats keep it.
+        if let Err(error) = presence::write_all(shared, &self.rooms, &mut connection).await {
+            return Ended::Failed(error);
+        }
+        loop {
+            let busy = !shared.lock_outbox().is_empty();
+            // Unbiased: publishing and presence take turns when both have work.
+            let result = tokio::select! {
+                _ = upkeep.stop.changed() => {
+                    flush(shared, &mut connection, &mut self.last_id).await;
+                    return Ended::Stopped;
                 }
-                if !busy {
-                    backoff.reset();
+                () = std::future::ready(()), if busy => {
+                    let published = publish_batch(shared, &mut connection, &mut self.last_id).await;
+                    // The connection works once broadcasts go through: no more backoff.
+                    if published.is_ok() {
+                        upkeep.worked();
+                    }
+                    published
                 }
+                () = shared.queued.notified(), if !busy => Ok(()),
+                () = shared.changed.notified() => {
+                    presence::write_changes(shared, &self.rooms, &mut connection).await
+                }
+                _ = heartbeat.tick() => {
+                    let counters = &shared.counters;
+                    if let Some(total) = counters.dropped_warned.catch_up(&counters.dropped) {
+                        warn_dropped(shared.outbox_bytes, total);
+                    }
+                    if let Some(total) = counters.oversized_warned.catch_up(&counters.oversized) {
+                        warn_oversized(shared.max_message, total);
+                    }
+                    presence::refresh(shared, &self.rooms, &mut connection).await
+                }
+            };
+            if let Err(error) = result {
+                return Ended::Failed(error);
             }
-        };
+            if !busy {
+                upkeep.worked();
+            }
+        }
+    }
+
+    fn lost(&mut self, shared: &Shared) {
         *shared.lock_connection() = None;
         shared.counters.publisher_up.store(false, Ordering::Relaxed);
-        warn!(error = %failure, "lost the Redis connection (publisher); reconnecting");
-        crate::metrics::backplane_reconnect("publisher");
-        outage = Some(Instant::now());
+    }
+
+    fn stopped_unconnected(&mut self, shared: &Shared) {
+        let waiting = shared.lock_outbox().len();
+        if waiting > 0 {
+            warn!(
+                waiting,
+                "the rooms stopped while Redis was unreachable: their last broadcasts never \
+                 reached other servers"
+            );
+        }
     }
 }
 

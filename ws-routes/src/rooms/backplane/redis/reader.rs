@@ -3,18 +3,17 @@
 //! members.
 
 use std::collections::HashMap;
+use std::sync::Weak;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamRangeReply, StreamReadReply};
-use tokio::sync::watch;
 use tracing::{debug, trace, warn};
 
 use super::entry_id::EntryId;
-use super::link::{Backoff, connect};
+use super::link::{Ended, Link, Upkeep};
 use super::origins::{Origins, Verdict};
 use super::stats::warn_rejected;
 use super::{REDIS_TIMEOUT, Shared, envelope};
@@ -28,56 +27,60 @@ const READ_COUNT: usize = 64;
 /// the retention window, if longer).
 const FORGET_ORIGINS: Duration = Duration::from_secs(3600);
 
-/// Reads the stream and delivers other servers' broadcasts to this server's members, going
-/// on from the last entry read after every reconnect, until the rooms are dropped.
-pub(super) async fn run(
-    shared: Arc<Shared>,
+/// The reader's link: reads the stream and delivers other servers' broadcasts to this
+/// server's members, going on from the last entry read after every reconnect.
+pub(super) struct Reader {
     rooms: Weak<dyn LocalRooms>,
-    mut stop: watch::Receiver<()>,
-) {
-    let mut outage: Option<Instant> = None;
-    let mut backoff = Backoff::new();
-    // `None` until the first connection, which starts at the end of the stream.
-    let mut last: Option<EntryId> = None;
-    let mut origins = Origins::default();
-    let mut forgotten_at = Instant::now();
-    let forget_after = FORGET_ORIGINS.max(shared.retention);
-    loop {
-        let Some(mut connection) = connect(
-            &shared,
-            READ_BLOCK + REDIS_TIMEOUT,
-            &mut backoff,
-            &mut stop,
-            &mut outage,
-            "reader",
-        )
-        .await
-        else {
-            return;
-        };
-        let resumed = match last {
-            None => stream_end(&shared, &mut connection).await,
-            Some(last) => resume_from(&shared, &mut connection, last).await,
+    /// The id of the last entry read; `None` until the first connection, which starts at the
+    /// end of the stream.
+    last: Option<EntryId>,
+    origins: Origins,
+    /// When the origins not heard from for [`forget_after`](Self::forget_after) were last
+    /// forgotten.
+    forgotten_at: Instant,
+    forget_after: Duration,
+}
+
+impl Reader {
+    pub(super) fn new(rooms: Weak<dyn LocalRooms>, retention: Duration) -> Self {
+        Reader {
+            rooms,
+            last: None,
+            origins: Origins::default(),
+            forgotten_at: Instant::now(),
+            forget_after: FORGET_ORIGINS.max(retention),
+        }
+    }
+}
+
+impl Link for Reader {
+    const NAME: &'static str = "reader";
+    const RESPONSE_TIMEOUT: Duration = READ_BLOCK.saturating_add(REDIS_TIMEOUT);
+
+    async fn serve(
+        &mut self,
+        shared: &Shared,
+        mut connection: MultiplexedConnection,
+        upkeep: &mut Upkeep,
+    ) -> Ended {
+        let resumed = match self.last {
+            None => stream_end(shared, &mut connection).await,
+            Some(last) => resume_from(shared, &mut connection, last).await,
         };
         let from = match resumed {
-            Ok(from) => last.insert(from),
-            Err(error) => {
-                warn!(%error, "lost the Redis connection (reader); reconnecting");
-                crate::metrics::backplane_reconnect("reader");
-                outage.get_or_insert_with(Instant::now);
-                continue;
-            }
+            Ok(from) => self.last.insert(from),
+            Err(error) => return Ended::Failed(error),
         };
         shared.counters.reader_up.store(true, Ordering::Relaxed);
-        match outage.take() {
-            Some(since) => warn!(
-                down_for = ?since.elapsed(),
+        match upkeep.recovered() {
+            Some(down_for) => warn!(
+                ?down_for,
                 from = %from,
                 "reading the Redis stream again, from the last entry read"
             ),
             None => debug!(stream = %shared.stream, from = %from, "reading the Redis stream"),
         }
-        let failure = loop {
+        loop {
             let mut read = redis::cmd("XREAD");
             read.arg("COUNT")
                 .arg(READ_COUNT)
@@ -89,14 +92,16 @@ pub(super) async fn run(
             let read = read.query_async::<Option<StreamReadReply>>(&mut connection);
             let reply = tokio::select! {
                 reply = read => reply,
-                _ = stop.changed() => return,
+                _ = upkeep.stop.changed() => return Ended::Stopped,
             };
             let reply = match reply {
                 Ok(reply) => reply,
-                Err(error) => break error,
+                Err(error) => return Ended::Failed(error),
             };
-            backoff.reset();
-            let Some(rooms) = rooms.upgrade() else { return };
+            upkeep.worked();
+            let Some(rooms) = self.rooms.upgrade() else {
+                return Ended::Stopped;
+            };
             let now = Instant::now();
             for entry in reply
                 .into_iter()
@@ -106,21 +111,21 @@ pub(super) async fn run(
                 if let Some(id) = EntryId::parse(&entry.id) {
                     *from = id;
                 }
-                take_entry(&shared, &*rooms, &mut origins, entry.map, now);
+                take_entry(shared, &*rooms, &mut self.origins, entry.map, now);
             }
             let counters = &shared.counters;
             if let Some(total) = counters.rejected_warned.catch_up(&counters.rejected) {
                 warn_rejected(total);
             }
-            if now.duration_since(forgotten_at) > forget_after / 60 {
-                origins.forget(forget_after, now);
-                forgotten_at = now;
+            if now.duration_since(self.forgotten_at) > self.forget_after / 60 {
+                self.origins.forget(self.forget_after, now);
+                self.forgotten_at = now;
             }
-        };
+        }
+    }
+
+    fn lost(&mut self, shared: &Shared) {
         shared.counters.reader_up.store(false, Ordering::Relaxed);
-        warn!(error = %failure, "lost the Redis connection (reader); reconnecting");
-        crate::metrics::backplane_reconnect("reader");
-        outage = Some(Instant::now());
     }
 }
 
