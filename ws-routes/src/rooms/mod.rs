@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use self::backplane::{Audience, Backplane, BackplaneSettings, Broadcast, LocalRooms};
+use self::backplane::settings::BackplaneSettings;
+use self::backplane::{Audience, Backplane, Broadcast, LocalRooms};
 use crate::error::Error;
 use crate::socket::Sender;
 use crate::socket::outbox::Offered;
@@ -17,7 +18,7 @@ use crate::wire::engine::Encoded;
 use crate::wire::{CloseCode, Message};
 
 #[cfg(feature = "redis")]
-pub use self::backplane::BackplaneStats;
+pub use self::backplane::stats::BackplaneStats;
 
 /// The reason sent with the 1013 close of a member that could not keep up.
 const SLOW_REASON: &str = "too slow: not reading its messages";

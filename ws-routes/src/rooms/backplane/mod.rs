@@ -2,9 +2,11 @@
 //! [`Backplane`] carries this server's broadcasts to the others, brings theirs back to
 //! [`LocalRooms`], and adds up presence.
 //!
-//! [`InProcess`] is the default, for a server on its own; [`RedisBackplane`] (feature `redis`)
-//! shares rooms through Redis Streams. A Redis Cluster backplane is one more implementation,
-//! chosen by one more field of [`BackplaneSettings`].
+//! [`InProcess`](memory::InProcess) is the default, for a server on its own;
+//! [`RedisBackplane`](redis::RedisBackplane) (feature `redis`) shares rooms through Redis
+//! Streams; [`BackplaneSettings`](settings::BackplaneSettings) chooses one as the rooms are
+//! built. A Redis Cluster backplane is one more implementation and one more field of those
+//! settings. What a shared backplane has done is in its [`BackplaneStats`](stats::BackplaneStats).
 //!
 //! The rooms deliver every broadcast to this server's members themselves, then hand it to the
 //! backplane, which never waits: whatever it does with the network happens in tasks of its own.
@@ -21,12 +23,18 @@
 //! once a second real implementation has settled its shape, opening it is an addition.
 //!
 //! What crosses it is shaped to grow without changing a signature: a [`Broadcast`] names its
-//! [`Audience`] (a room, everyone; one user later) and will carry a room's position (epoch and
-//! offset) as one more field, and every per-room call takes the room.
+//! [`Audience`] (a room, everyone; one user later), and every per-room call takes the room. A
+//! room with history needs one authority to number its broadcasts across servers: there the
+//! backplane will number them and deliver them back to this server's members too, through
+//! [`LocalRooms::receive`], with the position (epoch and offset) as one more field of the
+//! [`Broadcast`].
 
 mod memory;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
+pub(crate) mod settings;
+#[cfg(feature = "redis")]
+pub(crate) mod stats;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -36,10 +44,6 @@ use futures_util::future::BoxFuture;
 
 use crate::error::Error;
 use crate::wire::Message;
-
-pub(crate) use memory::InProcess;
-#[cfg(feature = "redis")]
-pub(crate) use redis::RedisBackplane;
 
 /// Who a broadcast is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +93,7 @@ pub(crate) trait Backplane: fmt::Debug + Send + Sync {
     /// What it has done (published, received, lost...) and whether it is connected; `None`
     /// for one that shares nothing.
     #[cfg(feature = "redis")]
-    fn stats(&self) -> Option<BackplaneStats> {
+    fn stats(&self) -> Option<stats::BackplaneStats> {
         None
     }
 }
@@ -113,27 +117,3 @@ pub(crate) trait LocalRooms: Send + Sync {
     /// Whether any room has members on this server.
     fn has_members(&self) -> bool;
 }
-
-/// Which backplane a [`RoomsBuilder`](super::RoomsBuilder) builds the rooms with: in-process
-/// unless a shared one is given its address.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct BackplaneSettings {
-    /// The Redis backplane's settings; it is on once they have a URL.
-    #[cfg(feature = "redis")]
-    pub(crate) redis: redis::RedisSettings,
-}
-
-impl BackplaneSettings {
-    /// The backplane these settings choose, not started yet. Fails only on a shared
-    /// backplane's address that cannot be used.
-    pub(crate) fn build(self) -> Result<Box<dyn Backplane>, Error> {
-        #[cfg(feature = "redis")]
-        if let Some(url) = &self.redis.url {
-            return Ok(Box::new(RedisBackplane::new(url, &self.redis)?));
-        }
-        Ok(Box::new(InProcess))
-    }
-}
-
-#[cfg(feature = "redis")]
-pub use redis::BackplaneStats;

@@ -11,7 +11,7 @@ use redis::aio::MultiplexedConnection;
 use tokio::sync::watch;
 use tracing::warn;
 
-use super::{REDIS_TIMEOUT, Shared};
+use super::shared::{REDIS_TIMEOUT, Shared};
 
 /// The first wait before reconnecting; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);

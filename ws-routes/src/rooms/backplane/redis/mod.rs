@@ -12,8 +12,11 @@
 //!
 //! One concern a file: the [`envelope`] a broadcast travels in and its [`signing`]; the
 //! [`outbox`] where broadcasts wait for Redis; the [`publisher`] that appends them to the
-//! stream and keeps this server's [`presence`]; the [`reader`] that reads the stream and drops
-//! what it saw already ([`origins`]); and the [`link`] each of those two tasks keeps to Redis.
+//! stream (whose [`entry_id`]s trim it) and keeps this server's [`presence`]; the [`reader`]
+//! that reads the stream and drops what it saw already ([`origins`]); the [`link`] each of
+//! those two tasks keeps to Redis; the [`counters`] behind
+//! [`BackplaneStats`]; the [`settings`] from the builder; and
+//! what the tasks and the handle [`shared`].
 //!
 //! # Delivery
 //!
@@ -82,6 +85,7 @@
 //! An entry has the field `m`, the [`envelope`], and with a secret the field `t`, the 32-byte
 //! HMAC-SHA256 of the prefix followed by the envelope.
 
+mod counters;
 mod entry_id;
 mod envelope;
 mod link;
@@ -91,80 +95,26 @@ mod presence;
 mod publisher;
 mod reader;
 mod settings;
+mod shared;
 mod signing;
-mod stats;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Weak};
 
 use futures_util::future::BoxFuture;
-use redis::aio::MultiplexedConnection;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tracing::{Instrument, info_span};
 
-use self::outbox::Outbox;
 use self::publisher::Publisher;
 use self::reader::Reader;
-use self::signing::Signer;
-use self::stats::Counters;
+use self::shared::Shared;
+use super::stats::BackplaneStats;
 use super::{Backplane, Broadcast, LocalRooms};
-use crate::error::{BackplaneError, Error};
+use crate::error::Error;
 
 pub(crate) use self::settings::RedisSettings;
 pub(crate) use self::signing::Secret;
-pub use self::stats::BackplaneStats;
-
-/// How long one Redis command or connection attempt may take.
-const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// What the backplane's handle and its two tasks share.
-struct Shared {
-    client: redis::Client,
-    /// This server's id: random, so that restarts and other processes never collide.
-    server: u64,
-    /// The id as Redis keys and the servers set name it.
-    name: String,
-    stream: String,
-    servers_key: String,
-    prefix: String,
-    presence_ttl: Duration,
-    retention: Duration,
-    outbox_bytes: usize,
-    max_message: usize,
-    signer: Signer,
-    /// The publisher's connection while it is up, cloned for presence queries.
-    connection: Mutex<Option<MultiplexedConnection>>,
-    outbox: Mutex<Outbox>,
-    /// A broadcast entered the outbox.
-    queued: Notify,
-    /// Rooms whose count changed since presence was last written.
-    dirty: Mutex<HashSet<String>>,
-    /// A room's count changed.
-    changed: Notify,
-    counters: Counters,
-}
-
-impl Shared {
-    fn lock_outbox(&self) -> MutexGuard<'_, Outbox> {
-        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn lock_connection(&self) -> MutexGuard<'_, Option<MultiplexedConnection>> {
-        self.connection.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn lock_dirty(&self) -> MutexGuard<'_, HashSet<String>> {
-        self.dirty.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The key of server `server`'s presence hash.
-    fn presence_key(&self, server: &str) -> String {
-        format!("{}:presence:{server}", self.prefix)
-    }
-}
 
 /// The Redis backplane, owned by the rooms: dropping it stops its tasks (the publisher first
 /// flushes its outbox and removes this server's presence, if Redis is up).
@@ -177,31 +127,8 @@ pub(crate) struct RedisBackplane {
 impl RedisBackplane {
     /// The backplane on Redis at `url`, which is checked here; it connects once started.
     pub(crate) fn new(url: &str, settings: &RedisSettings) -> Result<Self, Error> {
-        let client = redis::Client::open(url)
-            .map_err(|error| BackplaneError::InvalidUrl(Box::new(error)))?;
-        let prefix = &settings.prefix;
-        let server = RandomState::new().hash_one(Instant::now());
-        let shared = Shared {
-            client,
-            server,
-            name: format!("{server:016x}"),
-            stream: format!("{prefix}:stream"),
-            servers_key: format!("{prefix}:servers"),
-            signer: Signer::new(settings.secret.as_ref(), prefix),
-            prefix: prefix.clone(),
-            presence_ttl: settings.presence_ttl.max(Duration::from_millis(30)),
-            retention: settings.retention,
-            outbox_bytes: settings.outbox_bytes,
-            max_message: settings.max_message,
-            connection: Mutex::new(None),
-            outbox: Mutex::default(),
-            queued: Notify::new(),
-            dirty: Mutex::default(),
-            changed: Notify::new(),
-            counters: Counters::default(),
-        };
         Ok(RedisBackplane {
-            shared: Arc::new(shared),
+            shared: Arc::new(Shared::new(url, settings)?),
             stop: watch::Sender::new(()),
         })
     }
@@ -257,9 +184,4 @@ impl fmt::Debug for RedisBackplane {
             .field("stats", &self.stats())
             .finish()
     }
-}
-
-/// A Redis error of a presence query, kept as the source of the backplane's.
-fn command_failed(error: redis::RedisError) -> Error {
-    BackplaneError::Command(Box::new(error)).into()
 }

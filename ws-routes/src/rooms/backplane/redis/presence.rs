@@ -7,7 +7,7 @@ use std::sync::Weak;
 use redis::aio::MultiplexedConnection;
 use tracing::debug;
 
-use super::{Shared, command_failed};
+use super::shared::Shared;
 use crate::error::{BackplaneError, Error};
 use crate::rooms::backplane::LocalRooms;
 
@@ -209,4 +209,9 @@ fn members_here(rooms: &Weak<dyn LocalRooms>) -> bool {
 
 fn ttl_ms(shared: &Shared) -> i64 {
     i64::try_from(shared.presence_ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A Redis error of a presence query, kept as the source of the backplane's.
+fn command_failed(error: redis::RedisError) -> Error {
+    BackplaneError::Command(Box::new(error)).into()
 }

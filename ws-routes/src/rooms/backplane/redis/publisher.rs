@@ -8,10 +8,11 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use tracing::{debug, info, trace, warn};
 
+use super::counters::{warn_dropped, warn_oversized};
 use super::entry_id::EntryId;
 use super::link::{Ended, Link, Upkeep};
-use super::stats::{warn_dropped, warn_oversized};
-use super::{REDIS_TIMEOUT, Shared, envelope, presence};
+use super::shared::{REDIS_TIMEOUT, Shared};
+use super::{envelope, presence};
 use crate::rooms::backplane::{Broadcast, LocalRooms};
 
 /// Hands a broadcast to the publisher, without waiting: into the outbox, unless it is too

@@ -12,11 +12,12 @@ use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamRangeReply, StreamReadReply};
 use tracing::{debug, trace, warn};
 
+use super::counters::warn_rejected;
 use super::entry_id::EntryId;
+use super::envelope;
 use super::link::{Ended, Link, Upkeep};
 use super::origins::{Origins, Verdict};
-use super::stats::warn_rejected;
-use super::{REDIS_TIMEOUT, Shared, envelope};
+use super::shared::{REDIS_TIMEOUT, Shared};
 use crate::rooms::backplane::LocalRooms;
 
 /// How long one `XREAD` waits for new entries.
