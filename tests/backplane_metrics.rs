@@ -5,12 +5,12 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use ws_routes::Rooms;
 
-use support::redis::Redis;
+use support::redis::{Redis, connected, stats, wait_until};
 
 const PUBLISHED: &str = "ws_routes_backplane_published_total";
 const PUBLISHER_RECONNECTS: &str = r#"ws_routes_backplane_reconnects_total{link="publisher"}"#;
@@ -27,18 +27,9 @@ fn value(metrics: &PrometheusHandle, series: &str) -> u64 {
         })
 }
 
-/// Polls until `condition` holds, for up to twenty seconds (a reconnect waits up to two
-/// seconds of backoff; the rest is slack for a loaded machine).
-async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within twenty seconds"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+/// How long a test waits for the backplane: a reconnect waits up to two seconds of backoff;
+/// the rest is slack for a loaded machine.
+const PATIENCE: Duration = Duration::from_secs(20);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
@@ -52,13 +43,15 @@ async fn the_backplane_counts_what_it_published_and_each_reconnect() {
         .redis_prefix("metrics")
         .build()
         .expect("a valid Redis URL");
-    let stats = || rooms.backplane_stats().expect("a Redis backplane");
-    wait_until("connected to Redis", || stats().connected).await;
+    connected(&rooms).await;
 
     for number in 0..5 {
         rooms.broadcast("lobby", format!("{number}"));
     }
-    wait_until("five broadcasts published", || stats().published == 5).await;
+    wait_until("five broadcasts published", PATIENCE, || async {
+        stats(&rooms).published == 5
+    })
+    .await;
     assert_eq!(value(&metrics, PUBLISHED), 5);
     assert_eq!(value(&metrics, PUBLISHER_RECONNECTS), 0);
     assert_eq!(value(&metrics, READER_RECONNECTS), 0);
@@ -67,10 +60,14 @@ async fn the_backplane_counts_what_it_published_and_each_reconnect() {
     redis.start_again();
     // The publisher learns that its connection is gone when it next writes.
     rooms.broadcast("lobby", "after the restart");
-    wait_until("the broadcast after the restart published", || {
-        let stats = stats();
-        stats.connected && stats.published == 6
-    })
+    wait_until(
+        "the broadcast after the restart published",
+        PATIENCE,
+        || async {
+            let stats = stats(&rooms);
+            stats.connected && stats.published == 6
+        },
+    )
     .await;
     assert_eq!(
         value(&metrics, PUBLISHED),

@@ -14,26 +14,12 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ws_routes::{
-    BackplaneStats, Error, Rooms, RoomsBuilder, Server, State, WebSocket, route, routes,
+    BackplaneError, Error, Rooms, RoomsBuilder, Server, State, WebSocket, route, routes,
 };
 
-use support::redis::{Proxy, Redis};
+use support::redis::{Proxy, Redis, connected, stats, wait_until};
+use support::rooms::member;
 use support::{connect, spawn_server, text};
-
-/// Joins the room, says so, and relays every text to the other members on every server.
-#[route("/room/{room}")]
-async fn member(mut ws: WebSocket, room: String, State(rooms): State<Rooms>) {
-    let me = ws.sender();
-    rooms.join(&room, &me);
-    if ws.send(format!("joined {room}")).await.is_err() {
-        return;
-    }
-    while let Some(Ok(message)) = ws.recv().await {
-        if let Some(text) = message.as_text() {
-            rooms.broadcast_except(&room, text, &me);
-        }
-    }
-}
 
 /// Tries to join every comma-separated room, and answers with what each join returned.
 #[route("/rooms/{list}")]
@@ -84,36 +70,9 @@ async fn server(url: &str) -> (SocketAddr, Rooms) {
     (serve(rooms.clone()).await, rooms)
 }
 
+/// Joins `room` on the server at `addr` through the member route.
 async fn join(addr: SocketAddr, room: &str) -> WebSocket {
-    let mut ws = connect(addr, &format!("/room/{room}")).await;
-    assert_eq!(next_text(&mut ws).await, format!("joined {room}"));
-    ws
-}
-
-fn stats(rooms: &Rooms) -> BackplaneStats {
-    rooms.backplane_stats().expect("a Redis backplane")
-}
-
-/// Polls `condition` every 20 ms until it holds, for up to `within`.
-async fn wait_until<F: Future<Output = bool>>(
-    what: &str,
-    within: Duration,
-    mut condition: impl FnMut() -> F,
-) {
-    let deadline = Instant::now() + within;
-    while !condition().await {
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Waits until the backplane's publisher and reader are both connected: from then on, every
-/// broadcast of any server reaches this one.
-async fn connected(rooms: &Rooms) {
-    wait_until("connected to Redis", Duration::from_secs(20), || async {
-        stats(rooms).connected
-    })
-    .await;
+    support::rooms::join(addr, &format!("/room/{room}")).await
 }
 
 /// The next text, within twenty seconds (a reconnect waits up to two seconds of backoff; the
@@ -482,7 +441,7 @@ async fn the_outbox_keeps_to_its_budget_while_redis_is_down() {
         Duration::from_secs(20),
         || async {
             match rooms_a.count("lobby").await {
-                Err(Error::Backplane(reason)) => reason == "Redis is unreachable",
+                Err(Error::Backplane(reason)) => matches!(reason, BackplaneError::Unreachable),
                 Err(other) => panic!("expected a backplane error, got {other:?}"),
                 Ok(count) => panic!("counted {count} with Redis down"),
             }

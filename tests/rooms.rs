@@ -13,31 +13,8 @@ use ws_routes::{
     Bytes, Message, Rooms, Routes, Server, Session, SlowConsumer, State, WebSocket, route, routes,
 };
 
-use support::{close_frame, connect, raw, spawn_server, text, wait_for, within};
-
-/// A function route: joins its room, says so, then relays what its client says to the others
-/// (`!all TEXT` to every member of every room, `!leave` leaves).
-#[route("/room/{room}")]
-async fn member(mut ws: WebSocket, room: String, State(rooms): State<Rooms>) {
-    let me = ws.sender();
-    rooms.join(&room, &me);
-    if ws.send(format!("joined {room}")).await.is_err() {
-        return;
-    }
-    while let Some(Ok(message)) = ws.recv().await {
-        let Some(text) = message.as_text() else {
-            continue;
-        };
-        if let Some(text) = text.strip_prefix("!all ") {
-            rooms.broadcast_all(text);
-        } else if text == "!leave" {
-            rooms.leave(&room, &me);
-            let _ = me.send("left").await;
-        } else {
-            rooms.broadcast_except(&room, text, &me);
-        }
-    }
-}
+use support::rooms::{join, member};
+use support::{close_frame, raw, spawn_server, text, wait_for, within};
 
 /// A class-style route: every text goes to every member of the room, the sender included.
 struct Chat {
@@ -94,12 +71,6 @@ async fn start_with_small_limits(policy: SlowConsumer) -> (Rooms, SocketAddr) {
         .unwrap();
     let addr = spawn_server(Server::new(ROUTES).with_state(rooms.clone())).await;
     (rooms, addr)
-}
-
-async fn join(addr: SocketAddr, path: &str) -> WebSocket {
-    let mut ws = connect(addr, path).await;
-    assert!(text(&mut ws).await.starts_with("joined "));
-    ws
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 pub mod raw;
 pub mod redis;
+pub mod rooms;
 
 use std::net::SocketAddr;
 

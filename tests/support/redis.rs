@@ -1,5 +1,6 @@
 //! A `redis-server` of the tests' own, on a free port, and a proxy in front of it that a test
-//! can cut, to choose which server loses Redis and which gets it back first.
+//! can cut, to choose which server loses Redis and which gets it back first; waiting for what
+//! the backplane does.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -7,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
+use ws_routes::{BackplaneStats, Rooms};
 
 /// A `redis-server` of our own, killed when dropped.
 pub struct Redis {
@@ -201,4 +203,32 @@ impl Drop for Proxy {
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().unwrap().port()
+}
+
+/// What the Redis backplane of `rooms` has done; panics on rooms without one.
+pub fn stats(rooms: &Rooms) -> BackplaneStats {
+    rooms.backplane_stats().expect("a Redis backplane")
+}
+
+/// Polls `condition` every 20 ms until it holds, for up to `within`.
+pub async fn wait_until<F: Future<Output = bool>>(
+    what: &str,
+    within: Duration,
+    mut condition: impl FnMut() -> F,
+) {
+    let deadline = Instant::now() + within;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the backplane's publisher and reader are both connected: from then on, every
+/// broadcast of any server reaches this one. Twenty seconds at most (a reconnect waits up to
+/// two seconds of backoff; the rest is slack for a loaded machine).
+pub async fn connected(rooms: &Rooms) {
+    wait_until("connected to Redis", Duration::from_secs(20), || async {
+        stats(rooms).connected
+    })
+    .await;
 }

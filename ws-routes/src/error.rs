@@ -37,10 +37,11 @@ pub enum Error {
     /// by a room's [slow-consumer policy](crate::SlowConsumer); the frame is the one sent.
     #[error("the connection was closed by the server: {}", .0.reason)]
     Kicked(crate::wire::CloseFrame),
-    /// The Redis backplane of [`Rooms`](crate::Rooms) could not answer or be set up.
+    /// The Redis backplane of [`Rooms`](crate::Rooms) could not be set up or could not answer
+    /// (feature `redis`); see [`BackplaneError`] for when each happens.
     #[cfg(feature = "redis")]
-    #[error("the Redis backplane failed: {0}")]
-    Backplane(String),
+    #[error(transparent)]
+    Backplane(#[from] BackplaneError),
     /// A message was larger than the configured limit (the peer is closed with 1009).
     #[error("message too big")]
     MessageTooBig,
@@ -65,6 +66,27 @@ pub enum Error {
     /// An I/O error on the underlying connection.
     #[error(transparent)]
     Io(#[from] io::Error),
+}
+
+/// What went wrong with the Redis backplane of [`Rooms`](crate::Rooms) (feature `redis`), in
+/// [`Error::Backplane`]. Where Redis itself failed, [`source`](std::error::Error::source) gives
+/// its error.
+#[cfg(feature = "redis")]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackplaneError {
+    /// [`RoomsBuilder::build`](crate::RoomsBuilder::build) was given a Redis URL it cannot use:
+    /// malformed, or `rediss://` without the `tls` feature.
+    #[error("the Redis backplane's URL is invalid")]
+    InvalidUrl(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// [`Rooms::count`](crate::Rooms::count) or [`Rooms::presence`](crate::Rooms::presence)
+    /// was asked while the backplane has no connection to Redis (it is reconnecting with
+    /// backoff, or has not connected yet): it fails rather than count this server alone.
+    #[error("the Redis backplane cannot reach Redis")]
+    Unreachable,
+    /// Redis answered a presence query with an error, or the connection failed during it.
+    #[error("a Redis command of the backplane failed")]
+    Command(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// A route takes `State<T>` but the server was given no `T` with

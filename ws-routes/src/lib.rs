@@ -259,6 +259,8 @@ pub use ws_routes_macros::{route, routes};
 pub use crate::class::{AcceptReturn, Session};
 pub use crate::client::{Client, connect};
 pub use crate::compression::Compression;
+#[cfg(feature = "redis")]
+pub use crate::error::BackplaneError;
 pub use crate::error::{Error, MissingState};
 pub use crate::extract::{Connection, FromConnection, FromRequest, Query, Reject, Request, State};
 pub use crate::handler::{Close, HandlerReturn};

@@ -1,14 +1,16 @@
 //! Rooms: named groups of connections that a program broadcasts to, with slow-consumer
 //! protection and presence, in one process or, with the `redis` feature, across servers.
 
+mod backplane;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-#[cfg(feature = "redis")]
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
+use self::backplane::settings::BackplaneSettings;
+use self::backplane::{Audience, Backplane, Broadcast, LocalRooms};
 use crate::error::Error;
 use crate::socket::Sender;
 use crate::socket::outbox::Offered;
@@ -16,10 +18,7 @@ use crate::wire::engine::Encoded;
 use crate::wire::{CloseCode, Message};
 
 #[cfg(feature = "redis")]
-mod redis;
-
-#[cfg(feature = "redis")]
-pub use redis::BackplaneStats;
+pub use self::backplane::stats::BackplaneStats;
 
 /// The reason sent with the 1013 close of a member that could not keep up.
 const SLOW_REASON: &str = "too slow: not reading its messages";
@@ -169,8 +168,8 @@ struct Inner {
     max_room_name: usize,
     max_rooms_per_member: usize,
     registry: RwLock<Registry>,
-    #[cfg(feature = "redis")]
-    backplane: OnceLock<redis::Backplane>,
+    /// What shares the rooms with other servers: in-process (nothing) by default.
+    backplane: Box<dyn Backplane>,
 }
 
 #[derive(Default)]
@@ -242,12 +241,7 @@ pub struct RoomsBuilder {
     bounds: Bounds,
     max_room_name: usize,
     max_rooms_per_member: usize,
-    /// The Redis URL: the backplane is on once [`redis`](Self::redis) sets it.
-    #[cfg(feature = "redis")]
-    redis_url: Option<String>,
-    /// The backplane's other settings, used only with a URL.
-    #[cfg(feature = "redis")]
-    redis: redis::Settings,
+    backplane: BackplaneSettings,
 }
 
 impl Default for RoomsBuilder {
@@ -257,10 +251,7 @@ impl Default for RoomsBuilder {
             bounds: Bounds::default(),
             max_room_name: MAX_ROOM_NAME,
             max_rooms_per_member: MAX_ROOMS_PER_MEMBER,
-            #[cfg(feature = "redis")]
-            redis_url: None,
-            #[cfg(feature = "redis")]
-            redis: redis::Settings::default(),
+            backplane: BackplaneSettings::default(),
         }
     }
 }
@@ -309,6 +300,31 @@ impl RoomsBuilder {
         self
     }
 
+    /// Builds the rooms. Fails only when the Redis URL is invalid (a `rediss://` URL needs the
+    /// `tls` feature); Redis being down is not an error (the backplane connects when it can).
+    pub fn build(self) -> Result<Rooms, Error> {
+        let backplane = self.backplane.build()?;
+        let rooms = Rooms {
+            inner: Arc::new(Inner {
+                key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
+                policy: self.policy,
+                bounds: self.bounds,
+                // Longer names would not reach other servers.
+                max_room_name: self.max_room_name.min(backplane.max_room_name()),
+                max_rooms_per_member: self.max_rooms_per_member,
+                registry: RwLock::default(),
+                backplane,
+            }),
+        };
+        let local: Weak<Inner> = Arc::downgrade(&rooms.inner);
+        rooms.inner.backplane.start(local);
+        Ok(rooms)
+    }
+}
+
+/// The Redis backplane's settings (feature `redis`).
+#[cfg(feature = "redis")]
+impl RoomsBuilder {
     /// Shares the rooms with every server that uses the same Redis (a URL such as
     /// `redis://127.0.0.1:6379/`) and the same [`redis_prefix`](Self::redis_prefix).
     ///
@@ -335,33 +351,24 @@ impl RoomsBuilder {
     /// Anyone who can write to this Redis can send broadcasts to every member: use a
     /// `rediss://` URL (TLS, with the `tls` feature) with a password, and
     /// [`redis_secret`](Self::redis_secret).
-    #[cfg(feature = "redis")]
     pub fn redis(mut self, url: impl Into<String>) -> Self {
-        self.redis_url = Some(url.into());
-        self
-    }
-
-    /// Changes one of the backplane's settings (which matter only once [`redis`](Self::redis)
-    /// turns it on).
-    #[cfg(feature = "redis")]
-    fn redis_setting(mut self, set: impl FnOnce(&mut redis::Settings)) -> Self {
-        set(&mut self.redis);
+        self.backplane.redis.url = Some(url.into());
         self
     }
 
     /// The prefix of every Redis key the backplane uses, so that several
     /// applications can share one Redis. Default: `ws-routes`.
-    #[cfg(feature = "redis")]
-    pub fn redis_prefix(self, prefix: impl Into<String>) -> Self {
-        self.redis_setting(|settings| settings.prefix = prefix.into())
+    pub fn redis_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.backplane.redis.prefix = prefix.into();
+        self
     }
 
     /// How long this server's presence stays in Redis without a heartbeat (a heartbeat runs
     /// every third of it, and after every change); a server that died drops out of the counts
     /// after this. Default: 15 seconds.
-    #[cfg(feature = "redis")]
-    pub fn presence_ttl(self, ttl: Duration) -> Self {
-        self.redis_setting(|settings| settings.presence_ttl = ttl)
+    pub fn presence_ttl(mut self, ttl: Duration) -> Self {
+        self.backplane.redis.presence_ttl = ttl;
+        self
     }
 
     /// How long broadcasts stay in the Redis stream: a server whose link to Redis is down for
@@ -369,70 +376,35 @@ impl RoomsBuilder {
     /// it, what was trimmed is lost, counted and logged as [`redis`](Self::redis) says.
     /// Measured on Redis's clock. Redis holds about this long's worth of broadcasts in memory.
     /// Default: 60 seconds.
-    #[cfg(feature = "redis")]
-    pub fn redis_retention(self, retention: Duration) -> Self {
-        self.redis_setting(|settings| settings.retention = retention)
+    pub fn redis_retention(mut self, retention: Duration) -> Self {
+        self.backplane.redis.retention = retention;
+        self
     }
 
     /// The byte budget of the outbox, where broadcasts wait for Redis while it is slow or
     /// away (each counts its encoded size plus 64 bytes); a broadcast that does not fit is
     /// delivered on this server only, counted in [`BackplaneStats::dropped`] and logged.
     /// Default: 16 MiB.
-    #[cfg(feature = "redis")]
-    pub fn redis_outbox_bytes(self, bytes: usize) -> Self {
-        self.redis_setting(|settings| settings.outbox_bytes = bytes)
+    pub fn redis_outbox_bytes(mut self, bytes: usize) -> Self {
+        self.backplane.redis.outbox_bytes = bytes;
+        self
     }
 
     /// The largest broadcast payload, in bytes, sent to other servers; a larger one is
     /// delivered on this server only, counted in [`BackplaneStats::oversized`] and logged
     /// (Redis disconnects clients whose buffers pass its limits). Default: 1 MiB.
-    #[cfg(feature = "redis")]
-    pub fn redis_max_message(self, bytes: usize) -> Self {
-        self.redis_setting(|settings| settings.max_message = bytes)
+    pub fn redis_max_message(mut self, bytes: usize) -> Self {
+        self.backplane.redis.max_message = bytes;
+        self
     }
 
     /// A secret shared by every server: each broadcast carries an HMAC-SHA256 tag made with
     /// it, and a broadcast whose tag is missing or wrong is dropped, counted in
     /// [`BackplaneStats::rejected`] and logged. Without it, anyone who can write to the Redis
     /// can send broadcasts to every member. Default: none.
-    #[cfg(feature = "redis")]
-    pub fn redis_secret(self, secret: impl AsRef<[u8]>) -> Self {
-        let secret = redis::Secret::new(secret.as_ref());
-        self.redis_setting(|settings| settings.secret = Some(secret))
-    }
-
-    /// Builds the rooms. Fails only when the Redis URL is invalid (a `rediss://` URL needs the
-    /// `tls` feature); Redis being down is not an error (the backplane connects when it can).
-    pub fn build(self) -> Result<Rooms, Error> {
-        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
-        let mut max_room_name = self.max_room_name;
-        #[cfg(feature = "redis")]
-        let prepared = match &self.redis_url {
-            Some(url) => {
-                // Longer names would not fit in the envelope that carries a broadcast.
-                max_room_name = max_room_name.min(redis::MAX_ENVELOPE_ROOM);
-                Some(redis::Prepared::new(url, self.redis)?)
-            }
-            None => None,
-        };
-        let rooms = Rooms {
-            inner: Arc::new(Inner {
-                key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
-                policy: self.policy,
-                bounds: self.bounds,
-                max_room_name,
-                max_rooms_per_member: self.max_rooms_per_member,
-                registry: RwLock::default(),
-                #[cfg(feature = "redis")]
-                backplane: OnceLock::new(),
-            }),
-        };
-        #[cfg(feature = "redis")]
-        if let Some(prepared) = prepared {
-            let backplane = prepared.start(Arc::downgrade(&rooms.inner));
-            let _ = rooms.inner.backplane.set(backplane);
-        }
-        Ok(rooms)
+    pub fn redis_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.backplane.redis.secret = Some(backplane::redis::Secret::new(secret.as_ref()));
+        self
     }
 }
 
@@ -554,7 +526,7 @@ impl Rooms {
     /// [`max_room_name`](RoomsBuilder::max_room_name) has no members: the broadcast delivers
     /// nothing, here or on other servers, and returns 0.
     pub fn broadcast(&self, room: &str, message: impl Into<Message>) -> usize {
-        self.send(Some(room), message.into(), None)
+        self.send(Audience::Room(room), message.into(), None)
     }
 
     /// Sends `message` to every member of `room` but `except` (typically the member who sent
@@ -565,26 +537,29 @@ impl Rooms {
         message: impl Into<Message>,
         except: &Sender,
     ) -> usize {
-        self.send(Some(room), message.into(), Some(except.id()))
+        self.send(Audience::Room(room), message.into(), Some(except.id()))
     }
 
     /// Sends `message` once to every connection that is a member of at least one room, on
     /// every server; returns how many of this server's connections it was queued for.
     pub fn broadcast_all(&self, message: impl Into<Message>) -> usize {
-        self.send(None, message.into(), None)
+        self.send(Audience::Everyone, message.into(), None)
     }
 
-    fn send(&self, room: Option<&str>, message: Message, except: Option<u64>) -> usize {
-        if room.is_some_and(|room| room.len() > self.inner.max_room_name) {
+    fn send(&self, audience: Audience<'_>, message: Message, except: Option<u64>) -> usize {
+        if let Audience::Room(room) = audience
+            && room.len() > self.inner.max_room_name
+        {
             // No member can be in it (`join` refuses the name).
             return 0;
         }
-        let queued = self.inner.deliver(room, &message, except);
+        let queued = self.inner.deliver(audience, &message, except);
         crate::metrics::broadcast(queued);
-        #[cfg(feature = "redis")]
-        if let Some(backplane) = self.inner.backplane.get() {
-            backplane.publish(room, &message);
-        }
+        let broadcast = Broadcast {
+            audience,
+            message: &message,
+        };
+        self.inner.backplane.publish(&broadcast);
         queued
     }
 
@@ -592,17 +567,17 @@ impl Rooms {
     /// without one.
     #[cfg(feature = "redis")]
     pub fn backplane_stats(&self) -> Option<BackplaneStats> {
-        self.inner.backplane.get().map(redis::Backplane::stats)
+        self.inner.backplane.stats()
     }
 
     /// How many members `room` has on this server.
     pub fn local_count(&self, room: &str) -> usize {
-        self.inner.read().rooms.get(room).map_or(0, HashMap::len)
+        self.inner.count(room)
     }
 
     /// Every room that has members on this server, with its member count.
     pub fn local_presence(&self) -> BTreeMap<String, usize> {
-        self.inner.local_presence()
+        self.inner.presence()
     }
 
     /// Whether `member` is in `room`.
@@ -630,23 +605,15 @@ impl Rooms {
     /// a backplane). Fails only when the backplane cannot reach Redis.
     pub async fn count(&self, room: &str) -> Result<usize, Error> {
         let local = self.local_count(room);
-        #[cfg(feature = "redis")]
-        if let Some(backplane) = self.inner.backplane.get() {
-            return Ok(local + backplane.remote_count(room).await?);
-        }
-        Ok(local)
+        Ok(local + self.inner.backplane.remote_count(room).await?)
     }
 
     /// Every room that has members on any server sharing these rooms, with its member count
     /// summed over the servers. Fails only when the backplane cannot reach Redis.
     pub async fn presence(&self) -> Result<BTreeMap<String, usize>, Error> {
-        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
         let mut presence = self.local_presence();
-        #[cfg(feature = "redis")]
-        if let Some(backplane) = self.inner.backplane.get() {
-            for (room, count) in backplane.remote_presence().await? {
-                *presence.entry(room).or_default() += count;
-            }
+        for (room, count) in self.inner.backplane.remote_presence().await? {
+            *presence.entry(room).or_default() += count;
         }
         Ok(presence)
     }
@@ -655,14 +622,12 @@ impl Rooms {
 impl fmt::Debug for Rooms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let registry = self.inner.read();
-        let mut debug = f.debug_struct("Rooms");
-        debug
+        f.debug_struct("Rooms")
             .field("rooms", &registry.rooms.len())
             .field("members", &registry.members.len())
-            .field("slow_consumer", &self.inner.policy);
-        #[cfg(feature = "redis")]
-        debug.field("backplane", &self.inner.backplane.get());
-        debug.finish()
+            .field("slow_consumer", &self.inner.policy)
+            .field("backplane", &self.inner.backplane)
+            .finish()
     }
 }
 
@@ -677,9 +642,9 @@ impl Inner {
         self.registry.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Writes or queues `message` for the members of `room` (every member for `None`) but
-    /// `except`, on this server; closes or skips the slow ones and forgets the gone ones.
-    fn deliver(&self, room: Option<&str>, message: &Message, except: Option<u64>) -> usize {
+    /// Writes or queues `message` for its audience on this server but `except`; closes or
+    /// skips the slow members and forgets the gone ones.
+    fn deliver(&self, audience: Audience<'_>, message: &Message, except: Option<u64>) -> usize {
         // Framed on the first member that takes it; the clock read once, when first needed.
         let mut encoded = None;
         let mut now = None;
@@ -691,15 +656,15 @@ impl Inner {
         // leaves (on other threads) need not wait for them.
         let members: Vec<(u64, Sender)> = {
             let registry = self.read();
-            match room {
-                Some(room) => registry
+            match audience {
+                Audience::Room(room) => registry
                     .rooms
                     .get(room)
                     .into_iter()
                     .flatten()
                     .map(|(id, sender)| (*id, sender.clone()))
                     .collect(),
-                None => registry
+                Audience::Everyone => registry
                     .members
                     .iter()
                     .map(|(id, member)| (*id, member.sender.clone()))
@@ -781,7 +746,22 @@ impl Inner {
         }
     }
 
-    fn local_presence(&self) -> BTreeMap<String, usize> {
+    /// The membership of `room` changed: the backplane updates presence.
+    fn changed(&self, room: &str) {
+        self.backplane.room_changed(room);
+    }
+}
+
+impl LocalRooms for Inner {
+    fn receive(&self, broadcast: &Broadcast<'_>) {
+        self.deliver(broadcast.audience, broadcast.message, None);
+    }
+
+    fn count(&self, room: &str) -> usize {
+        self.read().rooms.get(room).map_or(0, HashMap::len)
+    }
+
+    fn presence(&self) -> BTreeMap<String, usize> {
         self.read()
             .rooms
             .iter()
@@ -789,12 +769,8 @@ impl Inner {
             .collect()
     }
 
-    /// The membership of `room` changed: the backplane writes its count to Redis.
-    fn changed(&self, #[cfg_attr(not(feature = "redis"), allow(unused_variables))] room: &str) {
-        #[cfg(feature = "redis")]
-        if let Some(backplane) = self.backplane.get() {
-            backplane.presence_changed(room);
-        }
+    fn has_members(&self) -> bool {
+        !self.read().rooms.is_empty()
     }
 }
 
@@ -809,51 +785,66 @@ mod tests {
         assert_eq!(rooms.broadcast("abcd", "hi"), 0);
     }
 
+    /// The rooms with the Redis backplane's settings (feature `redis`).
     #[cfg(feature = "redis")]
-    #[test]
-    fn redis_settings_without_a_url_leave_the_rooms_in_process() {
-        // No Tokio runtime here: a backplane would fail to start.
-        let rooms = Rooms::builder()
-            .redis_secret("s3cret")
-            .redis_prefix("app")
-            .presence_ttl(Duration::from_secs(1))
-            .redis_retention(Duration::from_secs(1))
-            .redis_outbox_bytes(1)
-            .redis_max_message(1)
-            .build()
-            .unwrap();
-        assert!(rooms.backplane_stats().is_none());
-        assert!(format!("{rooms:?}").contains("backplane: None"));
-    }
+    mod with_redis {
+        use super::*;
+        use crate::error::BackplaneError;
 
-    #[cfg(feature = "redis")]
-    #[tokio::test]
-    async fn with_redis_room_names_are_capped_at_what_the_envelope_holds() {
-        // Nothing listens on port 1: broadcasts wait in the outbox.
-        let unreachable = "redis://127.0.0.1:1/";
-        let rooms = Rooms::builder()
-            .redis(unreachable)
-            .max_room_name(usize::MAX)
-            .build()
-            .unwrap();
-        assert_eq!(rooms.inner.max_room_name, usize::from(u16::MAX));
-        let longest = "r".repeat(usize::from(u16::MAX));
-        assert_eq!(rooms.broadcast(&longest, "fits"), 0);
-        assert_eq!(rooms.backplane_stats().unwrap().waiting, 1);
-        assert_eq!(rooms.broadcast(&format!("{longest}r"), "does not"), 0);
-        assert_eq!(rooms.backplane_stats().unwrap().waiting, 1);
+        #[test]
+        fn redis_settings_without_a_url_leave_the_rooms_in_process() {
+            // No Tokio runtime here: a backplane would fail to start.
+            let rooms = Rooms::builder()
+                .redis_secret("s3cret")
+                .redis_prefix("app")
+                .presence_ttl(Duration::from_secs(1))
+                .redis_retention(Duration::from_secs(1))
+                .redis_outbox_bytes(1)
+                .redis_max_message(1)
+                .build()
+                .unwrap();
+            assert!(rooms.backplane_stats().is_none());
+            assert!(format!("{rooms:?}").contains("backplane: None"));
+        }
 
-        let rooms = Rooms::builder()
-            .redis(unreachable)
-            .max_room_name(4)
-            .build()
-            .unwrap();
-        assert_eq!(rooms.broadcast("abcde", "past the cap"), 0);
-        assert_eq!(rooms.backplane_stats().unwrap().waiting, 0);
-        rooms.broadcast_all("to every room");
-        assert_eq!(rooms.backplane_stats().unwrap().waiting, 1);
-        // In-process rooms keep whatever cap they are given.
-        let rooms = Rooms::builder().max_room_name(usize::MAX).build().unwrap();
-        assert_eq!(rooms.inner.max_room_name, usize::MAX);
+        #[test]
+        fn an_invalid_redis_url_fails_the_build_with_redis_s_error_as_its_source() {
+            let error = Rooms::builder().redis("not a url").build().unwrap_err();
+            assert!(matches!(
+                error,
+                Error::Backplane(BackplaneError::InvalidUrl(_))
+            ));
+            assert!(std::error::Error::source(&error).is_some());
+        }
+
+        #[tokio::test]
+        async fn with_redis_room_names_are_capped_at_what_the_envelope_holds() {
+            // Nothing listens on port 1: broadcasts wait in the outbox.
+            let unreachable = "redis://127.0.0.1:1/";
+            let rooms = Rooms::builder()
+                .redis(unreachable)
+                .max_room_name(usize::MAX)
+                .build()
+                .unwrap();
+            assert_eq!(rooms.inner.max_room_name, usize::from(u16::MAX));
+            let longest = "r".repeat(usize::from(u16::MAX));
+            assert_eq!(rooms.broadcast(&longest, "fits"), 0);
+            assert_eq!(rooms.backplane_stats().unwrap().waiting, 1);
+            assert_eq!(rooms.broadcast(&format!("{longest}r"), "does not"), 0);
+            assert_eq!(rooms.backplane_stats().unwrap().waiting, 1);
+
+            let rooms = Rooms::builder()
+                .redis(unreachable)
+                .max_room_name(4)
+                .build()
+                .unwrap();
+            assert_eq!(rooms.broadcast("abcde", "past the cap"), 0);
+            assert_eq!(rooms.backplane_stats().unwrap().waiting, 0);
+            rooms.broadcast_all("to every room");
+            assert_eq!(rooms.backplane_stats().unwrap().waiting, 1);
+            // In-process rooms keep whatever cap they are given.
+            let rooms = Rooms::builder().max_room_name(usize::MAX).build().unwrap();
+            assert_eq!(rooms.inner.max_room_name, usize::MAX);
+        }
     }
 }

@@ -1,0 +1,119 @@
+//! The seam between [`Rooms`](super::Rooms) and the servers they share rooms with: a
+//! [`Backplane`] carries this server's broadcasts to the others, brings theirs back to
+//! [`LocalRooms`], and adds up presence.
+//!
+//! [`InProcess`](memory::InProcess) is the default, for a server on its own;
+//! [`RedisBackplane`](redis::RedisBackplane) (feature `redis`) shares rooms through Redis
+//! Streams; [`BackplaneSettings`](settings::BackplaneSettings) chooses one as the rooms are
+//! built. A Redis Cluster backplane is one more implementation and one more field of those
+//! settings. What a shared backplane has done is in its [`BackplaneStats`](stats::BackplaneStats).
+//!
+//! The rooms deliver every broadcast to this server's members themselves, then hand it to the
+//! backplane, which never waits: whatever it does with the network happens in tasks of its own.
+//! They tell it when a room's membership here changes, which is where presence is written and
+//! where a backplane that subscribes per room (interest-based: subscribe when the first member
+//! here joins, unsubscribe when the last leaves) reads [`LocalRooms::count`] and (un)subscribes.
+//!
+//! The trait is crate-private for now. The next features reshape what crosses it (positions
+//! in a room's history for recovery, presence entries with metadata and their diffs, broadcasts
+//! to one user): a public trait would turn each of them into a breaking change for every
+//! outside implementation. It also hands an implementation the local delivery path, whose
+//! guarantees (the slow-consumer policy, frames shared between members) an outside
+//! implementation could not see or keep. Redis and Redis Cluster cover what is asked of it;
+//! once a second real implementation has settled its shape, opening it is an addition.
+//!
+//! What crosses it is shaped to grow without changing a signature: a [`Broadcast`] names its
+//! [`Audience`] (a room, everyone; one user later), and every per-room call takes the room. A
+//! room with history needs one authority to number its broadcasts across servers: there the
+//! backplane will number them and deliver them back to this server's members too, through
+//! [`LocalRooms::receive`], with the position (epoch and offset) as one more field of the
+//! [`Broadcast`].
+
+mod memory;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
+pub(crate) mod settings;
+#[cfg(feature = "redis")]
+pub(crate) mod stats;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Weak;
+
+use futures_util::future::BoxFuture;
+
+use crate::error::Error;
+use crate::wire::Message;
+
+/// Who a broadcast is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience<'a> {
+    /// The members of one room.
+    Room(&'a str),
+    /// Every connection that is a member of at least one room, once each.
+    Everyone,
+}
+
+/// A broadcast as it crosses the seam: whom it is for, and the message.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(
+    not(feature = "redis"),
+    allow(dead_code, reason = "the in-process backplane reads no broadcast")
+)]
+pub(crate) struct Broadcast<'a> {
+    pub(crate) audience: Audience<'a>,
+    pub(crate) message: &'a Message,
+}
+
+/// What carries broadcasts and presence between the servers that share rooms. Owned by the
+/// rooms: it is started once as they are built, and stops when they are dropped with it.
+pub(crate) trait Backplane: fmt::Debug + Send + Sync {
+    /// The longest room name it can carry to other servers; the rooms cap names at it.
+    fn max_room_name(&self) -> usize;
+
+    /// Starts its work for the rooms that own it: from now on it delivers other servers'
+    /// broadcasts to `local`, and reads `local` for presence. Called once, right after the
+    /// rooms are built.
+    fn start(&self, local: Weak<dyn LocalRooms>);
+
+    /// Carries a broadcast, already delivered to this server's members, to the other servers.
+    /// Never waits.
+    fn publish(&self, broadcast: &Broadcast<'_>);
+
+    /// A member joined or left `room` on this server; [`LocalRooms::count`] says how many are
+    /// left. Never waits.
+    fn room_changed(&self, room: &str);
+
+    /// How many members `room` has on the other servers.
+    fn remote_count<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Result<usize, Error>>;
+
+    /// Every room with members on the other servers, with its count summed over them.
+    fn remote_presence(&self) -> BoxFuture<'_, Result<BTreeMap<String, usize>, Error>>;
+
+    /// What it has done (published, received, lost...) and whether it is connected; `None`
+    /// for one that shares nothing.
+    #[cfg(feature = "redis")]
+    fn stats(&self) -> Option<stats::BackplaneStats> {
+        None
+    }
+}
+
+/// This server's rooms as a backplane sees them: where other servers' broadcasts are
+/// delivered, and the member counts that presence publishes.
+#[cfg_attr(
+    not(feature = "redis"),
+    expect(dead_code, reason = "the in-process backplane receives nothing")
+)]
+pub(crate) trait LocalRooms: Send + Sync {
+    /// Delivers another server's broadcast to this server's members.
+    fn receive(&self, broadcast: &Broadcast<'_>);
+
+    /// How many members `room` has on this server.
+    fn count(&self, room: &str) -> usize;
+
+    /// Every room with members on this server, with its member count.
+    fn presence(&self) -> BTreeMap<String, usize>;
+
+    /// Whether any room has members on this server.
+    fn has_members(&self) -> bool;
+}

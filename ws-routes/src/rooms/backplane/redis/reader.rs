@@ -1,0 +1,276 @@
+//! The reader: reads the stream from the last entry it saw, checks and decodes each entry,
+//! drops what it delivered already, and delivers other servers' broadcasts to this server's
+//! members.
+
+use std::collections::HashMap;
+use std::sync::Weak;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use redis::aio::MultiplexedConnection;
+use redis::streams::{StreamRangeReply, StreamReadReply};
+use tracing::{debug, trace, warn};
+
+use super::counters::warn_rejected;
+use super::entry_id::EntryId;
+use super::envelope;
+use super::link::{Ended, Link, Upkeep};
+use super::origins::{Origins, Verdict};
+use super::shared::{REDIS_TIMEOUT, Shared};
+use crate::rooms::backplane::LocalRooms;
+
+/// How long one `XREAD` waits for new entries.
+const READ_BLOCK: Duration = Duration::from_secs(1);
+/// The most entries one `XREAD` returns.
+const READ_COUNT: usize = 64;
+/// How long a reader remembers the sequence number of an origin it no longer hears from (or
+/// the retention window, if longer).
+const FORGET_ORIGINS: Duration = Duration::from_secs(3600);
+
+/// The reader's link: reads the stream and delivers other servers' broadcasts to this
+/// server's members, going on from the last entry read after every reconnect.
+pub(super) struct Reader {
+    rooms: Weak<dyn LocalRooms>,
+    /// The id of the last entry read; `None` until the first connection, which starts at the
+    /// end of the stream.
+    last: Option<EntryId>,
+    origins: Origins,
+    /// When the origins not heard from for [`forget_after`](Self::forget_after) were last
+    /// forgotten.
+    forgotten_at: Instant,
+    forget_after: Duration,
+}
+
+impl Reader {
+    pub(super) fn new(rooms: Weak<dyn LocalRooms>, retention: Duration) -> Self {
+        Reader {
+            rooms,
+            last: None,
+            origins: Origins::default(),
+            forgotten_at: Instant::now(),
+            forget_after: FORGET_ORIGINS.max(retention),
+        }
+    }
+}
+
+impl Link for Reader {
+    const NAME: &'static str = "reader";
+    const RESPONSE_TIMEOUT: Duration = READ_BLOCK.saturating_add(REDIS_TIMEOUT);
+
+    async fn serve(
+        &mut self,
+        shared: &Shared,
+        mut connection: MultiplexedConnection,
+        upkeep: &mut Upkeep,
+    ) -> Ended {
+        let resumed = match self.last {
+            None => stream_end(shared, &mut connection).await,
+            Some(last) => resume_from(shared, &mut connection, last).await,
+        };
+        let from = match resumed {
+            Ok(from) => self.last.insert(from),
+            Err(error) => return Ended::Failed(error),
+        };
+        shared.counters.reader_up.store(true, Ordering::Relaxed);
+        match upkeep.recovered() {
+            Some(down_for) => warn!(
+                ?down_for,
+                from = %from,
+                "reading the Redis stream again, from the last entry read"
+            ),
+            None => debug!(stream = %shared.stream, from = %from, "reading the Redis stream"),
+        }
+        loop {
+            let mut read = redis::cmd("XREAD");
+            read.arg("COUNT")
+                .arg(READ_COUNT)
+                .arg("BLOCK")
+                .arg(u64::try_from(READ_BLOCK.as_millis()).unwrap_or(u64::MAX))
+                .arg("STREAMS")
+                .arg(&shared.stream)
+                .arg(from.to_string());
+            let read = read.query_async::<Option<StreamReadReply>>(&mut connection);
+            let reply = tokio::select! {
+                reply = read => reply,
+                _ = upkeep.stop.changed() => return Ended::Stopped,
+            };
+            let reply = match reply {
+                Ok(reply) => reply,
+                Err(error) => return Ended::Failed(error),
+            };
+            upkeep.worked();
+            let Some(rooms) = self.rooms.upgrade() else {
+                return Ended::Stopped;
+            };
+            let now = Instant::now();
+            for entry in reply
+                .into_iter()
+                .flat_map(|reply| reply.keys)
+                .flat_map(|key| key.ids)
+            {
+                if let Some(id) = EntryId::parse(&entry.id) {
+                    *from = id;
+                }
+                take_entry(shared, &*rooms, &mut self.origins, entry.map, now);
+            }
+            let counters = &shared.counters;
+            if let Some(total) = counters.rejected_warned.catch_up(&counters.rejected) {
+                warn_rejected(total);
+            }
+            if now.duration_since(self.forgotten_at) > self.forget_after / 60 {
+                self.origins.forget(self.forget_after, now);
+                self.forgotten_at = now;
+            }
+        }
+    }
+
+    fn lost(&mut self, shared: &Shared) {
+        shared.counters.reader_up.store(false, Ordering::Relaxed);
+    }
+}
+
+/// The id of the stream's last entry, where a new reader starts (zero for no stream).
+async fn stream_end(
+    shared: &Shared,
+    connection: &mut MultiplexedConnection,
+) -> redis::RedisResult<EntryId> {
+    let reply: StreamRangeReply = redis::cmd("XREVRANGE")
+        .arg(&shared.stream)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(connection)
+        .await?;
+    Ok(reply
+        .ids
+        .first()
+        .and_then(|entry| EntryId::parse(&entry.id))
+        .unwrap_or(EntryId::ZERO))
+}
+
+/// Where a reader that last read `last` goes on from, after a reconnect: `last` itself while
+/// the stream still holds it; otherwise entries may be gone, which is counted and logged.
+async fn resume_from(
+    shared: &Shared,
+    connection: &mut MultiplexedConnection,
+    last: EntryId,
+) -> redis::RedisResult<EntryId> {
+    if last == EntryId::ZERO {
+        return Ok(last);
+    }
+    let range = |start: String, end: String| {
+        redis::cmd("XRANGE")
+            .arg(&shared.stream)
+            .arg(start)
+            .arg(end)
+            .arg("COUNT")
+            .arg(1)
+            .clone()
+    };
+    let (held, first): (StreamRangeReply, StreamRangeReply) = redis::pipe()
+        .add_command(range(last.to_string(), last.to_string()))
+        .add_command(range("-".into(), "+".into()))
+        .query_async(connection)
+        .await?;
+    if !held.ids.is_empty() {
+        return Ok(last);
+    }
+    let gaps = shared.counters.gaps.fetch_add(1, Ordering::Relaxed) + 1;
+    let first = first
+        .ids
+        .first()
+        .and_then(|entry| EntryId::parse(&entry.id));
+    Ok(match first {
+        Some(first) if first > last => {
+            warn!(
+                last = %last,
+                first = %first,
+                gaps,
+                "the Redis stream no longer holds the last entry this server read (this \
+                 server was away longer than the retention window, or Redis restarted \
+                 without it): reading on; broadcasts found missing are counted as lost"
+            );
+            last
+        }
+        Some(first) => {
+            warn!(
+                last = %last,
+                first = %first,
+                gaps,
+                "the Redis stream's ids went back (Redis was replaced, or its clock moved): \
+                 reading it from its start, dropping what was delivered already"
+            );
+            EntryId::ZERO
+        }
+        None => {
+            warn!(
+                last = %last,
+                gaps,
+                "the Redis stream is gone (Redis restarted without persistence, or the key \
+                 was deleted): reading it from its start; broadcasts found missing are \
+                 counted as lost"
+            );
+            EntryId::ZERO
+        }
+    })
+}
+
+/// Checks, decodes and delivers one entry of the stream.
+fn take_entry(
+    shared: &Shared,
+    rooms: &dyn LocalRooms,
+    origins: &mut Origins,
+    mut fields: HashMap<String, redis::Value>,
+    now: Instant,
+) {
+    let counters = &shared.counters;
+    let bytes = |value: Option<redis::Value>| match value {
+        Some(redis::Value::BulkString(bytes)) => Some(bytes),
+        _ => None,
+    };
+    let envelope = bytes(fields.remove("m"));
+    // This server's own entries are skipped before any check or copy: it delivered them to
+    // its members already. (One forged with this server's id is skipped as well, uncounted.)
+    if envelope.as_deref().and_then(envelope::origin) == Some(shared.server) {
+        return;
+    }
+    let tag = bytes(fields.remove("t"));
+    let envelope = envelope
+        .filter(|envelope| shared.signer.verify(envelope, tag.as_deref()))
+        .and_then(|envelope| envelope::decode(Bytes::from(envelope)));
+    let Some(envelope) = envelope else {
+        let total = counters.rejected.fetch_add(1, Ordering::Relaxed) + 1;
+        if counters.rejected_warned.due(total) {
+            warn_rejected(total);
+        }
+        return;
+    };
+    let verdict = origins.check(envelope.server, envelope.seq, now);
+    trace!(
+        origin = %format_args!("{:016x}", envelope.server),
+        seq = envelope.seq,
+        ?verdict,
+        "read from the stream"
+    );
+    match verdict {
+        Verdict::Duplicate => {
+            counters.duplicates.fetch_add(1, Ordering::Relaxed);
+        }
+        Verdict::Deliver { missed } => {
+            if missed > 0 {
+                let total = counters.lost.fetch_add(missed, Ordering::Relaxed) + missed;
+                warn!(
+                    missed,
+                    lost = total,
+                    origin = %format_args!("{:016x}", envelope.server),
+                    "broadcasts from another server never reached this one (past the \
+                     retention window, or lost by Redis)"
+                );
+            }
+            counters.received.fetch_add(1, Ordering::Relaxed);
+            rooms.receive(&envelope.broadcast());
+        }
+    }
+}
