@@ -142,3 +142,163 @@ pub trait RouteItem {
     /// The route's static description.
     const ROUTE: Route;
 }
+
+pub use crate::server::handshake::RequestHead;
+pub use crate::wire::deflate::{DeflateError, Negotiated};
+
+/// The frame reader of a connection, for the fuzz targets: bytes in as they arrive, checked
+/// frames out.
+#[derive(Debug)]
+pub struct FrameReader(crate::wire::read::Reader);
+
+/// A frame as the reader hands it to the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadFrame {
+    /// A whole data message.
+    Message(crate::Message),
+    /// A ping, with its payload.
+    Ping(crate::Bytes),
+    /// A pong, with its payload.
+    Pong(crate::Bytes),
+    /// A close frame; `None` for one without a code.
+    Close(Option<crate::CloseFrame>),
+}
+
+impl From<crate::wire::engine::Frame> for ReadFrame {
+    fn from(frame: crate::wire::engine::Frame) -> Self {
+        use crate::wire::engine::Frame;
+        match frame {
+            Frame::Message(message) => ReadFrame::Message(message),
+            Frame::Ping(payload) => ReadFrame::Ping(payload),
+            Frame::Pong(payload) => ReadFrame::Pong(payload),
+            Frame::Close(close) => ReadFrame::Close(close),
+        }
+    }
+}
+
+impl FrameReader {
+    /// A reader for a server (reading masked frames) when `server`, else for a client; with
+    /// permessage-deflate negotiated when `deflate` is `Some`, the peer keeping its compression
+    /// context from one message to the next when it is `Some(true)`.
+    pub fn new(server: bool, max_frame: usize, max_message: usize, deflate: Option<bool>) -> Self {
+        use crate::wire::engine::Role;
+        let role = if server { Role::Server } else { Role::Client };
+        let inflater = deflate.map(|takeover| {
+            let negotiated = Negotiated {
+                server_max_window_bits: 15,
+                client_max_window_bits: 15,
+                server_no_context_takeover: !takeover,
+                client_no_context_takeover: !takeover,
+            };
+            crate::wire::deflate::Inflater::new(&negotiated, role)
+        });
+        FrameReader(crate::wire::read::Reader::new(
+            role,
+            max_frame,
+            max_message,
+            inflater,
+        ))
+    }
+
+    /// Takes bytes from `input` until a frame is complete or the input runs out: how many it
+    /// took, and the frame, if one is complete.
+    pub fn feed(&mut self, input: &[u8]) -> Result<(usize, Option<ReadFrame>), crate::Error> {
+        let (taken, frame) = self.0.feed(input)?;
+        Ok((taken, frame.map(ReadFrame::from)))
+    }
+
+    /// The connection's other way in for a large data frame: as much of `input` as the frame's
+    /// payload still lacks goes straight into its message buffer, as a socket read would. How
+    /// many bytes it took (none when no data payload is due), and the frame, if complete.
+    pub fn read_payload(
+        &mut self,
+        input: &[u8],
+    ) -> Result<(usize, Option<ReadFrame>), crate::Error> {
+        let take = self.0.data_left().min(input.len());
+        if take == 0 {
+            return Ok((0, None));
+        }
+        self.0.payload_buffer().extend_from_slice(&input[..take]);
+        let frame = self.0.payload_read(take)?;
+        Ok((take, frame.map(ReadFrame::from)))
+    }
+}
+
+/// Reads a request head as the standalone server does, of at most `limit` bytes: `Err(None)`
+/// when the stream ends first, `Err(Some(status))` for the HTTP answer that refuses it.
+pub async fn read_request_head<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    limit: usize,
+) -> Result<RequestHead, Option<crate::http::StatusCode>> {
+    use crate::server::handshake::{ReadError, read_head};
+    read_head(stream, limit).await.map_err(|error| match error {
+        ReadError::Io(_) => None,
+        ReadError::Refused(refusal) => Some(refusal.status()),
+    })
+}
+
+/// What the server answers a request head with before routing: the `Sec-WebSocket-Accept`
+/// value and the permessage-deflate agreement (with the response header's value) under
+/// `compression`; or the status of the refusal (426 for a request that asks no upgrade).
+pub fn upgrade(
+    head: &RequestHead,
+    compression: &crate::Compression,
+) -> Result<
+    (
+        crate::http::HeaderValue,
+        Option<(Negotiated, crate::http::HeaderValue)>,
+    ),
+    crate::http::StatusCode,
+> {
+    use crate::server::handshake;
+    if !handshake::is_upgrade(head) {
+        return Err(crate::http::StatusCode::UPGRADE_REQUIRED);
+    }
+    let accept = handshake::accept_key(head).map_err(|refusal| refusal.status())?;
+    let deflate = compression
+        .config()
+        .and_then(|config| handshake::negotiate_deflate(&head.headers, config));
+    Ok((accept, deflate))
+}
+
+/// What a client makes of the server's handshake response, from the bytes of it in `buffer`,
+/// for a request made with `key` that offered the subprotocols `offered` and permessage-deflate
+/// under `compression`: `None` while the head is incomplete; else its status, its length and,
+/// for a `101` (the only status whose headers are checked), the permessage-deflate agreement.
+pub fn client_response(
+    buffer: &[u8],
+    key: &str,
+    offered: &[&str],
+    compression: &crate::Compression,
+) -> Result<Option<(crate::http::StatusCode, usize, Option<Negotiated>)>, crate::Error> {
+    use crate::wire::handshake;
+    let Some((status, headers, head_len)) = handshake::response_head(buffer)? else {
+        return Ok(None);
+    };
+    if status != crate::http::StatusCode::SWITCHING_PROTOCOLS {
+        return Ok(Some((status, head_len, None)));
+    }
+    let deflate = handshake::accepted(&headers, key, offered, compression.config())?;
+    Ok(Some((status, head_len, deflate)))
+}
+
+/// The server side of permessage-deflate's negotiation: the agreement and the response
+/// header's value for the `Sec-WebSocket-Extensions` values a client sent, under `compression`.
+pub fn negotiate_extensions<'a>(
+    offers: impl IntoIterator<Item = &'a str>,
+    compression: &crate::Compression,
+) -> Option<(Negotiated, String)> {
+    crate::wire::deflate::negotiate(offers, compression.config()?)
+}
+
+/// The client side of permessage-deflate's negotiation: the offer a client makes under
+/// `compression`, and what it makes of the server's `Sec-WebSocket-Extensions` values in
+/// answer; `None` when `compression` is disabled (no offer is made).
+pub fn client_extensions<'a>(
+    compression: &crate::Compression,
+    response: impl IntoIterator<Item = &'a str>,
+) -> Option<(String, Result<Option<Negotiated>, DeflateError>)> {
+    let config = compression.config()?;
+    let offer = crate::wire::deflate::client_offer(config);
+    Some((offer, crate::wire::deflate::client_accept(response, config)))
+}

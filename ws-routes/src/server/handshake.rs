@@ -18,17 +18,19 @@ use crate::routing::Route;
 use crate::wire::deflate::{self, DeflateConfig, Negotiated};
 use crate::wire::handshake as wire;
 
-/// A parsed request head.
+/// A parsed request head (public only to the fuzz targets, through `__private`).
 #[derive(Debug)]
-pub(crate) struct RequestHead {
-    pub(crate) method: Method,
+pub struct RequestHead {
+    /// The request method.
+    pub method: Method,
     /// The minor version of HTTP/1.x.
-    pub(crate) version: u8,
-    /// The request target, checked by [`request_target`].
-    pub(crate) uri: Uri,
-    pub(crate) headers: HeaderMap,
+    pub version: u8,
+    /// The request target, checked by `request_target`.
+    pub uri: Uri,
+    /// The request headers, in the order they came.
+    pub headers: HeaderMap,
     /// Bytes the client sent after the head (frames sent without waiting for the 101).
-    pub(crate) leftover: Vec<u8>,
+    pub leftover: Vec<u8>,
 }
 
 impl RequestHead {

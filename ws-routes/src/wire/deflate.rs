@@ -119,23 +119,24 @@ impl Default for DeflateConfig {
     }
 }
 
-/// The parameters agreed in one handshake.
+/// The parameters agreed in one handshake (public only to the fuzz targets, through
+/// `__private`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Negotiated {
+pub struct Negotiated {
     /// The largest window the server compresses with (15 when not limited).
-    pub(crate) server_max_window_bits: u8,
+    pub server_max_window_bits: u8,
     /// The largest window the client compresses with (15 when not limited).
-    pub(crate) client_max_window_bits: u8,
+    pub client_max_window_bits: u8,
     /// The server compresses each message on its own.
-    pub(crate) server_no_context_takeover: bool,
+    pub server_no_context_takeover: bool,
     /// The client compresses each message on its own.
-    pub(crate) client_no_context_takeover: bool,
+    pub client_no_context_takeover: bool,
 }
 
 /// Why a client refuses the server's `Sec-WebSocket-Extensions` response: the client must then
 /// fail the connection (RFC 7692 section 7.1; close code 1010 or a handshake error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum DeflateError {
+pub enum DeflateError {
     /// The server accepted an extension the client did not offer.
     #[error("the server accepted an extension that was not offered")]
     NotOffered,

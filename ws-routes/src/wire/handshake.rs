@@ -73,26 +73,10 @@ pub(crate) async fn client(
                 "the server closed the connection during the handshake",
             ));
         }
-        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut storage);
-        match response.parse(&buffer) {
-            Ok(httparse::Status::Complete(head_len)) => {
-                let status = StatusCode::from_u16(response.code.unwrap_or_default())
-                    .map_err(|_| handshake("invalid status code"))?;
-                let headers = header_map(response.headers)
-                    .ok_or_else(|| handshake("an invalid header in the response"))?;
-                break (status, headers, head_len);
-            }
-            Ok(httparse::Status::Partial) if buffer.len() < MAX_RESPONSE_HEAD => {
-                buffer.reserve(1024);
-            }
-            Ok(httparse::Status::Partial) => return Err(handshake("response head too large")),
-            Err(error) => {
-                return Err(Error::Protocol(format!(
-                    "invalid handshake response: {error}"
-                )));
-            }
+        if let Some(head) = response_head(&buffer)? {
+            break head;
         }
+        buffer.reserve(1024);
     };
     let mut leftover = buffer.split_off(head_len);
     if status != StatusCode::SWITCHING_PROTOCOLS {
@@ -103,12 +87,52 @@ pub(crate) async fn client(
             body,
         });
     }
-    check(&headers, &key, &offered)?;
+    let deflate = accepted(&headers, &key, &offered, compression)?;
+    Ok(Opened {
+        headers,
+        leftover,
+        deflate,
+    })
+}
+
+/// The head of the server's response, from the bytes of it that have arrived: its status,
+/// headers and length, or `None` while it is incomplete.
+pub(crate) fn response_head(
+    buffer: &[u8],
+) -> Result<Option<(StatusCode, HeaderMap, usize)>, Error> {
+    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut storage);
+    match response.parse(buffer) {
+        Ok(httparse::Status::Complete(head_len)) => {
+            let status = StatusCode::from_u16(response.code.unwrap_or_default())
+                .map_err(|_| handshake("invalid status code"))?;
+            let headers = header_map(response.headers)
+                .ok_or_else(|| handshake("an invalid header in the response"))?;
+            Ok(Some((status, headers, head_len)))
+        }
+        Ok(httparse::Status::Partial) if buffer.len() < MAX_RESPONSE_HEAD => Ok(None),
+        Ok(httparse::Status::Partial) => Err(handshake("response head too large")),
+        Err(error) => Err(Error::Protocol(format!(
+            "invalid handshake response: {error}"
+        ))),
+    }
+}
+
+/// Checks a `101` response's `headers` to a request made with `key`, offering the subprotocols
+/// `offered` and permessage-deflate under `compression` (if given): the permessage-deflate
+/// parameters the server agreed to, if it did.
+pub(crate) fn accepted(
+    headers: &HeaderMap,
+    key: &str,
+    offered: &[&str],
+    compression: Option<&DeflateConfig>,
+) -> Result<Option<Negotiated>, Error> {
+    check(headers, key, offered)?;
     let extensions = headers
         .get_all(http::header::SEC_WEBSOCKET_EXTENSIONS)
         .iter()
         .map(|value| value.to_str().map_err(|_| DeflateError::InvalidParameters));
-    let deflate = match compression {
+    match compression {
         Some(config) => {
             let values = extensions.collect::<Result<Vec<_>, _>>();
             values.and_then(|values| deflate::client_accept(values, config))
@@ -118,12 +142,7 @@ pub(crate) async fn client(
             .next()
             .unwrap_or(Ok(None)),
     }
-    .map_err(|error| handshake(&error.to_string()))?;
-    Ok(Opened {
-        headers,
-        leftover,
-        deflate,
-    })
+    .map_err(|error| handshake(&error.to_string()))
 }
 
 /// The request: `GET`, the upgrade headers and the caller's (a caller's `Host` replaces ours).

@@ -14,7 +14,7 @@ pub(crate) mod engine;
 mod frame;
 pub(crate) mod handshake;
 mod message;
-mod read;
+pub(crate) mod read;
 mod text;
 pub(crate) mod transport;
 mod utf8;

@@ -338,6 +338,9 @@ fn control(opcode: OpCode, payload: Bytes) -> Result<Frame, Error> {
 }
 
 #[cfg(test)]
+mod differential;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
