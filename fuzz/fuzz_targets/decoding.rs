@@ -21,7 +21,10 @@ static MATCHER: LazyLock<Matcher> = LazyLock::new(|| Matcher::new(ROUTES));
 
 fuzz_target!(|input: (&str, &str)| {
     let (raw, raw_query) = input;
-    for (path, name) in [(format!("/p/{raw}"), "value"), (format!("/c/{raw}"), "rest")] {
+    for (path, name) in [
+        (format!("/p/{raw}"), "value"),
+        (format!("/c/{raw}"), "rest"),
+    ] {
         let Some(matched) = MATCHER.route_path(&path, Some(raw_query)) else {
             continue;
         };

@@ -105,7 +105,11 @@ fn fill(route: &Route, fillers: &str) -> String {
             .chars()
             .filter(|&c| slashes || c != '/')
             .collect();
-        if filler.is_empty() { "x".to_owned() } else { filler }
+        if filler.is_empty() {
+            "x".to_owned()
+        } else {
+            filler
+        }
     };
     let segments: Vec<String> = route
         .segments()
@@ -130,8 +134,16 @@ fuzz_target!(|data: &[u8]| {
             .nth(usize::from(choice) % ROUTES.len())
             .expect("a route");
         let path = fill(route, &String::from_utf8_lossy(fillers));
-        assert!(satisfies(route, &path), "{path:?} was built from {:?}", route.pattern());
-        assert!(MATCHER.find(&path).is_some(), "{path:?} fits {:?} but matched nothing", route.pattern());
+        assert!(
+            satisfies(route, &path),
+            "{path:?} was built from {:?}",
+            route.pattern()
+        );
+        assert!(
+            MATCHER.find(&path).is_some(),
+            "{path:?} fits {:?} but matched nothing",
+            route.pattern()
+        );
         check(&path);
     }
 });

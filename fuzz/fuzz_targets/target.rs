@@ -26,7 +26,10 @@ fuzz_target!(|target: &str| {
         assert_eq!(uri.path(), path, "{target:?}");
         assert_eq!(uri.query(), query, "{target:?}");
     } else {
-        assert!(uri.scheme().is_some() && uri.authority().is_some(), "{target:?}");
+        assert!(
+            uri.scheme().is_some() && uri.authority().is_some(),
+            "{target:?}"
+        );
     }
     for segment in uri.path().split('/') {
         let decoded = segment.replace("%2e", ".").replace("%2E", ".");

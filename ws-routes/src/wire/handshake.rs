@@ -103,6 +103,10 @@ pub(crate) fn response_head(
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut storage);
     match response.parse(buffer) {
+        // However it was split into reads: one large read may bring a whole head over the limit.
+        Ok(httparse::Status::Complete(head_len)) if head_len > MAX_RESPONSE_HEAD => {
+            Err(handshake("response head too large"))
+        }
         Ok(httparse::Status::Complete(head_len)) => {
             let status = StatusCode::from_u16(response.code.unwrap_or_default())
                 .map_err(|_| handshake("invalid status code"))?;
@@ -280,6 +284,24 @@ mod tests {
         assert!(request.starts_with("GET /chat?room=1 HTTP/1.1\r\nHost: example.com:8080\r\n"));
         assert!(request.contains("Sec-WebSocket-Key: KEY\r\n"));
         assert!(request.ends_with("origin: https://example.com\r\n\r\n"));
+    }
+
+    #[test]
+    fn a_response_head_over_the_limit_is_refused_however_it_arrives() {
+        let head = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nx-padding: {}\r\n\r\n",
+            "p".repeat(MAX_RESPONSE_HEAD)
+        );
+        // Whole, in one read.
+        assert!(matches!(
+            response_head(head.as_bytes()),
+            Err(Error::Protocol(_))
+        ));
+        // Arriving in pieces: refused once the incomplete head reaches the limit.
+        let piece = &head.as_bytes()[..MAX_RESPONSE_HEAD];
+        assert!(matches!(response_head(piece), Err(Error::Protocol(_))));
+        let within = "HTTP/1.1 101 Switching Protocols\r\nx-padding: p\r\n\r\n";
+        assert!(matches!(response_head(within.as_bytes()), Ok(Some(_))));
     }
 
     /// A 101 that accepts `key`, with the given extra headers.
