@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use ws_routes::{CloseFrame, Routes, Server, Session, State, WebSocket, route, routes};
 
-use support::raw::{masked_frame, masked_frame_with, read_close, read_frame};
+use support::raw::{data_segments_in, masked_frame, masked_frame_with, read_close, read_frame};
 use support::{spawn, spawn_server, within};
 
 #[route("/echo")]
@@ -108,21 +108,6 @@ async fn a_burst_of_pings_then_a_bad_frame_gets_every_pong_then_the_close() {
     }
     assert_eq!(read_close(&mut tcp).await, (1002, "protocol error".into()));
     assert!(read_to_end(&mut tcp).await.is_empty());
-}
-
-/// The data segments the kernel has received on the client socket bound to `local`, as `ss`
-/// (iproute2) reports them.
-fn data_segments_in(local: std::net::SocketAddr) -> u64 {
-    let ss = std::process::Command::new("ss")
-        .args(["-tinH", "state", "established", "src", &local.to_string()])
-        .output()
-        .expect("ss (iproute2) is installed: scripts/test installs it");
-    let report = String::from_utf8(ss.stdout).unwrap();
-    let count = report
-        .split_whitespace()
-        .find_map(|field| field.strip_prefix("data_segs_in:"))
-        .unwrap_or_else(|| panic!("no data_segs_in in {report:?}"));
-    count.parse().unwrap()
 }
 
 #[tokio::test]

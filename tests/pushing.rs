@@ -247,3 +247,38 @@ async fn what_was_queued_when_the_handler_returns_or_closes_goes_out_before_its_
         wait_for(|| rooms.local_count("lobby") == 0).await;
     }
 }
+
+/// Queues 200 messages before it first waits in `recv`, where they are written.
+#[route("/burst")]
+async fn burst(mut ws: WebSocket) {
+    let sender = ws.sender();
+    for index in 0..200 {
+        sender.try_send(format!("{index:03}")).unwrap();
+    }
+    while let Some(Ok(_)) = ws.recv().await {}
+}
+
+#[tokio::test]
+#[ignore = "needs ss (iproute2); scripts/test runs it"]
+async fn queued_messages_go_out_together_in_order() {
+    let server = Server::new(routes![burst]).outgoing_queue(256);
+    let addr = support::spawn_server(server).await;
+    let mut tcp = support::raw::upgrade(addr, "/burst").await;
+    let local = tcp.local_addr().unwrap();
+    // Each message is 2 bytes of header and 3 of text.
+    let mut received = vec![0; 200 * 5];
+    within(tokio::io::AsyncReadExt::read_exact(&mut tcp, &mut received))
+        .await
+        .unwrap();
+    let expected: Vec<u8> = (0..200)
+        .flat_map(|index: u32| {
+            let mut frame = vec![0x81, 3];
+            frame.extend(format!("{index:03}").as_bytes());
+            frame
+        })
+        .collect();
+    assert!(received == expected, "every message, in order");
+    // Written a batch at a time, not a segment each (the count includes the handshake's 101).
+    let segments = support::raw::data_segments_in(local);
+    assert!(segments <= 8, "200 messages came in {segments} segments");
+}

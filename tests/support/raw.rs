@@ -132,6 +132,21 @@ pub async fn read_message(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
     }
 }
 
+/// The data segments the kernel has received on the client socket bound to `local`, as `ss`
+/// (iproute2) reports them.
+pub fn data_segments_in(local: std::net::SocketAddr) -> u64 {
+    let ss = std::process::Command::new("ss")
+        .args(["-tinH", "state", "established", "src", &local.to_string()])
+        .output()
+        .expect("ss (iproute2) is installed: scripts/test installs it");
+    let report = String::from_utf8(ss.stdout).unwrap();
+    let count = report
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("data_segs_in:"))
+        .unwrap_or_else(|| panic!("no data_segs_in in {report:?}"));
+    count.parse().unwrap()
+}
+
 /// This process's resident memory, from /proc.
 pub fn resident_memory() -> usize {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();

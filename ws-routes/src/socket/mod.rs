@@ -20,7 +20,7 @@ pub use outbox::Sender;
 
 use crate::error::Error;
 use crate::metrics::Traffic;
-use crate::wire::engine::{Engine, Frame};
+use crate::wire::engine::{Data, Engine, Frame};
 use crate::wire::{CloseCode, CloseFrame, Message};
 use liveness::{Liveness, Wake};
 use outbox::{Next, Outbox, Queued};
@@ -414,7 +414,27 @@ impl WebSocket {
             return Some(None);
         };
         let limit = self.liveness.as_deref().map(Liveness::write_timeout);
-        let writing = write_one(stream, queued, &self.traffic);
+        // What else waits goes out in the same write.
+        let mut batch = VecDeque::new();
+        if !matches!(queued, Queued::Rest) {
+            let mut bytes = queued_len(&queued);
+            // `queued` itself is the batch's first.
+            while batch.len() + 1 < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+                let Some(more) = outbox.try_next_message() else {
+                    break;
+                };
+                bytes += queued_len(&more);
+                batch.push_back(more);
+            }
+        }
+        let writing = async {
+            if batch.is_empty() {
+                write_one(stream, queued, &self.traffic).await
+            } else {
+                batch.push_front(queued);
+                write_all(stream, batch, &self.traffic).await
+            }
+        };
         let written = tokio::select! {
             written = bounded(limit, writing) => written,
             frame = outbox.closed() => return Some(self.kicked(frame).await),
@@ -583,29 +603,58 @@ async fn bounded(
 /// Writes messages [`Sender`]s queued, in order, until one fails.
 async fn write_all(
     stream: &mut Engine,
-    queue: VecDeque<Queued>,
+    mut queue: VecDeque<Queued>,
     traffic: &Traffic,
 ) -> Result<(), Error> {
-    for queued in queue {
-        write_one(stream, queued, traffic).await?;
+    while !queue.is_empty() {
+        let mut batch = Vec::new();
+        let mut counted = Vec::new();
+        let mut bytes = 0;
+        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+            let Some(queued) = queue.pop_front() else {
+                break;
+            };
+            let length = queued_len(&queued);
+            bytes += length;
+            match queued {
+                Queued::Message(message) => batch.push(Data::Message(message)),
+                Queued::Encoded(encoded) => batch.push(Data::Encoded(encoded)),
+                // Only the connection's own writing leaves the rest of a frame; never queued.
+                Queued::Rest => continue,
+            }
+            counted.push(length);
+        }
+        stream.send_batch(batch).await?;
+        for length in counted {
+            traffic.sent(length);
+        }
     }
     Ok(())
 }
 
+/// The most queued messages, and bytes, written together (as many frames as one vectored write
+/// of the engine takes).
+const MAX_BATCH: usize = crate::wire::engine::BATCH_WRITE_FRAMES;
+const MAX_BATCH_BYTES: usize = 256 << 10;
+
+/// The payload bytes of a queued message, as traffic counts them.
+fn queued_len(queued: &Queued) -> usize {
+    match queued {
+        Queued::Message(message) => message.len(),
+        Queued::Encoded(encoded) => encoded.payload_len(),
+        Queued::Rest => 0,
+    }
+}
+
 /// Writes one message a [`Sender`] queued, and counts it.
 async fn write_one(stream: &mut Engine, queued: Queued, traffic: &Traffic) -> Result<(), Error> {
-    let (written, bytes) = match queued {
-        Queued::Message(message) => {
-            let bytes = message.len();
-            (stream.send(Frame::Message(message)).await, bytes)
-        }
-        Queued::Encoded(encoded) => {
-            let bytes = encoded.payload_len();
-            (stream.send_encoded(encoded).await, bytes)
-        }
+    let bytes = queued_len(&queued);
+    let written = match queued {
+        Queued::Message(message) => stream.send(Frame::Message(message)).await,
+        Queued::Encoded(encoded) => stream.send_encoded(encoded).await,
         // The rest of a broadcast written straight to the socket: a broadcast recipient, not a
-        // message this connection sent.
-        Queued::Rest => (stream.flush().await, 0),
+        // message this connection sent (it counts no bytes).
+        Queued::Rest => stream.flush().await,
     };
     if written.is_ok() {
         traffic.sent(bytes);

@@ -168,37 +168,52 @@ impl Outbox {
     pub(crate) async fn next(&self) -> Next {
         poll_fn(|context| {
             self.shared.reader.register(context.waker());
-            let mut state = self.shared.state();
+            let state = self.shared.state();
             if let Some(frame) = &state.close {
                 return Poll::Ready(Next::Close(frame.clone()));
             }
             if matches!(state.direct, Direct::Rest(_)) {
                 return Poll::Ready(Next::Message(Queued::Rest));
             }
-            match state.queue.pop_front() {
-                Some(message) => {
-                    // The connection is about to write: a broadcast that found the queue empty
-                    // now must not go out before this message, on another thread.
-                    if let Direct::Open(..) = state.direct {
-                        state.direct = Direct::Shut;
-                    }
-                    state.bytes -= cost(&message);
-                    if state.high_water.is_none_or(|mark| state.bytes <= mark) {
-                        state.over_since = None;
-                    }
-                    // Give back what a burst grew, not the few slots every message would
-                    // otherwise allocate anew.
-                    if state.queue.is_empty() && state.queue.capacity() > KEPT_SLOTS {
-                        state.queue = VecDeque::new();
-                    }
-                    drop(state);
-                    self.shared.room.notify_one();
-                    Poll::Ready(Next::Message(message))
-                }
+            match self.pop(state) {
+                Some(message) => Poll::Ready(Next::Message(message)),
                 None => Poll::Pending,
             }
         })
         .await
+    }
+
+    /// The next queued message, without waiting: what the connection writes together with the
+    /// one [`next`](Self::next) gave it. `None` when the queue is empty or a close was asked
+    /// for.
+    pub(crate) fn try_next_message(&self) -> Option<Queued> {
+        let state = self.shared.state();
+        if state.close.is_some() || matches!(state.direct, Direct::Rest(_)) {
+            return None;
+        }
+        self.pop(state)
+    }
+
+    /// Takes the first queued message, for the connection to write.
+    fn pop(&self, mut state: MutexGuard<'_, State>) -> Option<Queued> {
+        let message = state.queue.pop_front()?;
+        // The connection is about to write: a broadcast that found the queue empty now must
+        // not go out before this message, on another thread.
+        if let Direct::Open(..) = state.direct {
+            state.direct = Direct::Shut;
+        }
+        state.bytes -= cost(&message);
+        if state.high_water.is_none_or(|mark| state.bytes <= mark) {
+            state.over_since = None;
+        }
+        // Give back what a burst grew, not the few slots every message would otherwise
+        // allocate anew.
+        if state.queue.is_empty() && state.queue.capacity() > KEPT_SLOTS {
+            state.queue = VecDeque::new();
+        }
+        drop(state);
+        self.shared.room.notify_one();
+        Some(message)
     }
 
     /// The leave the engine gives broadcasts to write to its socket.

@@ -54,6 +54,9 @@ use crate::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 /// The most a single read takes when it goes straight into a large frame's message.
 const DIRECT_READ_MAX: usize = 64 << 10;
 
+/// The most frames one vectored write of a batch takes (two slices each).
+pub(crate) const BATCH_WRITE_FRAMES: usize = 64;
+
 /// How many bytes of control frames (pongs) wait for the rest of a read's frames before they
 /// are written anyway; past it, a peer that sends pings faster than it reads is not read.
 const CONTROL_BATCH: usize = 4 << 10;
@@ -62,6 +65,13 @@ thread_local! {
     /// The read buffer of every connection polled on this thread: a connection keeps only
     /// what it has not yet consumed.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A data message to write in a batch ([`Engine::send_batch`]).
+#[derive(Debug)]
+pub(crate) enum Data {
+    Message(Message),
+    Encoded(Encoded),
 }
 
 /// A frame as the connection code sees it: a data message, or a control frame.
@@ -295,6 +305,10 @@ pub(crate) struct Engine {
     finished: bool,
     /// The frame being written.
     out: Option<Outgoing>,
+    /// Frames being written together, from `batch_at` on; empty (and unallocated) between
+    /// batches.
+    batch: Vec<Outgoing>,
+    batch_at: usize,
     /// Control frames to write, framed in order: pongs, then maybe the close frame.
     control: BytesMut,
     /// The code of the close frame this side sent first, or echoed (for the log).
@@ -362,6 +376,15 @@ impl Outgoing {
     fn len(&self) -> usize {
         usize::from(self.header_len) + self.payload.len()
     }
+
+    /// What is left to write: the rest of the header, then of the payload.
+    fn unwritten(&self) -> [IoSlice<'_>; 2] {
+        let header_len = usize::from(self.header_len);
+        [
+            IoSlice::new(&self.header[self.written.min(header_len)..header_len]),
+            IoSlice::new(&self.payload[self.written.saturating_sub(header_len)..]),
+        ]
+    }
 }
 
 /// What one read brought.
@@ -369,6 +392,19 @@ enum Step {
     Frame(Frame),
     More,
     Eof,
+}
+
+/// Writes what `transport` takes of `slices` (empty ones are skipped by the OS); a write of
+/// nothing is an error.
+fn poll_write_some(
+    transport: &mut Transport,
+    cx: &mut Context<'_>,
+    slices: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    match ready!(Pin::new(transport).poll_write_vectored(cx, slices)) {
+        Ok(0) => Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+        written => Poll::Ready(written),
+    }
 }
 
 impl Engine {
@@ -397,6 +433,8 @@ impl Engine {
             shut: false,
             finished: false,
             out: None,
+            batch: Vec::new(),
+            batch_at: 0,
             control: BytesMut::new(),
             close_code: None,
             unflushed: false,
@@ -427,6 +465,7 @@ impl Engine {
     /// Opens the socket to direct writes if nothing of this engine's is in progress or waiting.
     pub(crate) fn open_direct(&mut self) {
         let idle = self.out.is_none()
+            && self.batch.is_empty()
             && self.control.is_empty()
             && !self.unflushed
             && self.closing == Closing::Open
@@ -484,8 +523,7 @@ impl Engine {
     /// and goes out first on the next write.
     pub(crate) async fn send(&mut self, frame: Frame) -> Result<(), Error> {
         let (opcode, payload) = match frame {
-            Frame::Message(Message::Text(text)) => (OpCode::Text, text.into_bytes()),
-            Frame::Message(Message::Binary(data)) => (OpCode::Binary, data),
+            Frame::Message(message) => opcode_and_payload(message),
             Frame::Ping(data) => (OpCode::Ping, data),
             Frame::Pong(data) => (OpCode::Pong, data),
             Frame::Close(frame) => return self.close(frame).await,
@@ -504,6 +542,36 @@ impl Engine {
             self.data_frame(opcode, payload)?
         };
         self.write(outgoing).await
+    }
+
+    /// Writes `batch`, in order, in as few writes as the socket allows (one when it takes them
+    /// all), then flushes. Cancelled halfway, the rest stays queued and goes out first on the
+    /// next write.
+    pub(crate) async fn send_batch(&mut self, batch: Vec<Data>) -> Result<(), Error> {
+        if self.closing != Closing::Open {
+            return Err(Error::Closed);
+        }
+        let mut frames = Vec::with_capacity(batch.len());
+        for data in batch {
+            frames.push(match data {
+                Data::Message(message) => {
+                    let (opcode, payload) = opcode_and_payload(message);
+                    self.data_frame(opcode, payload)?
+                }
+                Data::Encoded(encoded) => self.encoded_frame(&encoded)?,
+            });
+        }
+        let mut frames = Some(frames);
+        poll_fn(|cx| {
+            ready!(self.poll_write(cx))?;
+            if let Some(frames) = frames.take() {
+                self.batch = frames;
+                ready!(self.poll_write(cx))?;
+            }
+            Poll::Ready(Ok::<(), io::Error>(()))
+        })
+        .await?;
+        Ok(())
     }
 
     /// A data message's frame: compressed when the connection compresses and the message
@@ -525,8 +593,14 @@ impl Engine {
         if self.closing != Closing::Open {
             return Err(Error::Closed);
         }
-        // A server writes the shared frame (plain, or compressed once for every connection
-        // with its compressor); a client masks anew, and a kept context compresses on its own.
+        let outgoing = self.encoded_frame(&encoded)?;
+        self.write(outgoing).await
+    }
+
+    /// The frame this connection writes for a message framed beforehand: a server writes the
+    /// shared frame (plain, or compressed once for every connection with its compressor); a
+    /// client masks anew, and a kept context compresses on its own.
+    fn encoded_frame(&mut self, encoded: &Encoded) -> io::Result<Outgoing> {
         let shared = match (self.role, &self.deflating) {
             (Role::Server, None) => Some(encoded.wire().clone()),
             (Role::Server, Some(deflating)) => deflating
@@ -534,11 +608,10 @@ impl Engine {
                 .and_then(|writes| encoded.frame_for(Some(&writes))),
             (Role::Client, _) => None,
         };
-        let outgoing = match shared {
-            Some(frame) => Outgoing::framed(frame),
-            None => self.data_frame(encoded.opcode, encoded.payload())?,
-        };
-        self.write(outgoing).await
+        match shared {
+            Some(frame) => Ok(Outgoing::framed(frame)),
+            None => self.data_frame(encoded.opcode, encoded.payload()),
+        }
     }
 
     /// Writes what is queued, then `outgoing`, and flushes.
@@ -587,7 +660,7 @@ impl Engine {
 
     /// Whether anything of this engine's waits to be written or flushed.
     fn has_output(&self) -> bool {
-        self.out.is_some() || !self.control.is_empty() || self.unflushed
+        self.out.is_some() || !self.batch.is_empty() || !self.control.is_empty() || self.unflushed
     }
 
     /// Writes what is queued, in order: the rest of a frame a direct write began, the frame in
@@ -597,7 +670,7 @@ impl Engine {
         if let Some(rest) = self.share.as_mut().and_then(SocketShare::take_back) {
             // Opened only while nothing was in progress, and nothing was queued since.
             debug_assert!(
-                self.out.is_none(),
+                self.out.is_none() && self.batch.is_empty(),
                 "a frame in progress while the socket was open"
             );
             self.out = Some(Outgoing::framed(rest));
@@ -605,20 +678,8 @@ impl Engine {
         loop {
             if let Some(out) = &mut self.out {
                 while out.written < out.len() {
-                    let header_len = usize::from(out.header_len);
-                    let header_from = out.written.min(header_len);
-                    let payload_from = out.written.saturating_sub(header_len);
-                    let slices = [
-                        IoSlice::new(&out.header[header_from..header_len]),
-                        IoSlice::new(&out.payload[payload_from..]),
-                    ];
-                    let written =
-                        match Pin::new(&mut self.transport).poll_write_vectored(cx, &slices) {
-                            Poll::Ready(Ok(0)) => Err(io::ErrorKind::WriteZero.into()),
-                            Poll::Ready(result) => result,
-                            Poll::Pending => return Poll::Pending,
-                        };
-                    match written {
+                    let slices = out.unwritten();
+                    match ready!(poll_write_some(&mut self.transport, cx, &slices)) {
                         Ok(written) => out.written += written,
                         Err(error) => {
                             self.out = None;
@@ -628,6 +689,35 @@ impl Engine {
                 }
                 self.out = None;
                 self.unflushed = true;
+            }
+            while self.batch_at < self.batch.len() {
+                let mut slices = [IoSlice::new(&[]); 2 * BATCH_WRITE_FRAMES];
+                let frames = self.batch[self.batch_at..].iter().take(BATCH_WRITE_FRAMES);
+                for (slots, frame) in slices.chunks_exact_mut(2).zip(frames) {
+                    slots.copy_from_slice(&frame.unwritten());
+                }
+                let mut written = match ready!(poll_write_some(&mut self.transport, cx, &slices)) {
+                    Ok(written) => written,
+                    Err(error) => {
+                        self.batch = Vec::new();
+                        self.batch_at = 0;
+                        return Poll::Ready(Err(error));
+                    }
+                };
+                while written > 0 {
+                    let frame = &mut self.batch[self.batch_at];
+                    let step = written.min(frame.len() - frame.written);
+                    frame.written += step;
+                    written -= step;
+                    if frame.written == frame.len() {
+                        self.batch_at += 1;
+                    }
+                }
+                if self.batch_at == self.batch.len() {
+                    self.batch = Vec::new();
+                    self.batch_at = 0;
+                    self.unflushed = true;
+                }
             }
             if self.control.is_empty() {
                 break;
@@ -650,6 +740,7 @@ impl Engine {
         // one write once they are all read (or past `CONTROL_BATCH`).
         let batching = self.closing == Closing::Open
             && self.out.is_none()
+            && self.batch.is_empty()
             && !self.unflushed
             && self.backlog_at < self.backlog.len()
             && self.control.len() < CONTROL_BATCH;
@@ -856,6 +947,14 @@ impl Engine {
     }
 }
 
+/// A data message's opcode, and its payload's bytes.
+fn opcode_and_payload(message: Message) -> (OpCode, Bytes) {
+    match message {
+        Message::Text(text) => (OpCode::Text, text.into_bytes()),
+        Message::Binary(data) => (OpCode::Binary, data),
+    }
+}
+
 /// The payload of a close frame: the code and reason, or nothing.
 fn close_payload(frame: Option<&CloseFrame>) -> Bytes {
     let Some(frame) = frame else {
@@ -954,6 +1053,33 @@ mod tests {
             matches!(frame, Some(Ok(Frame::Message(Message::Text(text)))) if text == "hello, pieces")
         );
         drop(writer.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_batch_goes_out_in_order_and_one_cancelled_halfway_is_completed_first() {
+        let (mut engine, mut peer) = pair(Role::Server).await;
+        let big = Message::Binary(Bytes::from(vec![b'x'; 8 << 20]));
+        let batch = vec![
+            Data::Message("one".into()),
+            Data::Encoded(Encoded::new(&big)),
+            Data::Message("three".into()),
+        ];
+        let cancelled = tokio::time::timeout(Duration::from_millis(50), engine.send_batch(batch));
+        assert!(
+            cancelled.await.is_err(),
+            "the peer reads nothing, so the write must wait"
+        );
+        let reader = tokio::spawn(async move {
+            let mut wire = vec![0; 5 + 10 + (8 << 20) + 7 + 7];
+            peer.read_exact(&mut wire).await.unwrap();
+            wire
+        });
+        engine.send(Frame::Message("after".into())).await.unwrap();
+        let wire = reader.await.unwrap();
+        assert_eq!(&wire[..5], b"\x81\x03one");
+        assert_eq!(wire[5..15], [0x82, 127, 0, 0, 0, 0, 0, 0x80, 0, 0]);
+        assert!(wire[15..15 + (8 << 20)].iter().all(|&byte| byte == b'x'));
+        assert_eq!(&wire[15 + (8 << 20)..], b"\x81\x05three\x81\x05after");
     }
 
     #[tokio::test]
