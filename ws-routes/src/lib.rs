@@ -220,12 +220,11 @@ pub mod asyncapi;
 pub mod axum;
 mod class;
 mod client;
+pub mod codec;
 mod compression;
 mod error;
 mod extract;
 mod handler;
-#[cfg(feature = "json")]
-mod json;
 mod metrics;
 mod reconnect;
 mod rooms;
@@ -258,17 +257,21 @@ pub use ws_routes_macros::{route, routes};
 
 pub use crate::class::{AcceptReturn, Session};
 pub use crate::client::{Client, connect};
+#[cfg(feature = "msgpack")]
+pub use crate::codec::MsgPack;
+#[cfg(feature = "json")]
+pub use crate::codec::{Json, JsonError};
 pub use crate::compression::Compression;
 pub use crate::error::{Error, MissingState};
 pub use crate::extract::{Connection, FromConnection, FromRequest, Query, Reject, Request, State};
 pub use crate::handler::{Close, HandlerReturn};
-#[cfg(feature = "json")]
-pub use crate::json::{Json, JsonError};
 pub use crate::reconnect::Reconnecting;
 #[cfg(feature = "redis")]
 pub use crate::rooms::BackplaneStats;
 pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
-pub use crate::routing::{JsonType, Messages, ParamError, Route, RoutePath, Routes, Segment};
+pub use crate::routing::{
+    JsonType, MessageType, Messages, ParamError, Route, RoutePath, Routes, Segment,
+};
 pub use crate::server::{
     Fallback, Listening, Pages, Server, ServerHandle, Unmatched, serve, shutdown_signal,
 };
