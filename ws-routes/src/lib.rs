@@ -107,8 +107,13 @@
 //! [`Session::send_json`] and [`Rooms::broadcast_json`] (which writes the JSON once for every
 //! member). A serde-tagged enum of client events is dispatched with one `match`. A message that
 //! does not decode is bad input: the connection is closed with 1007 and serde's error as the
-//! reason, unless the route takes the error ([`WebSocket::recv_json_lenient`], or
-//! `Result<Json<T>, JsonError>` as `on_message`'s argument) and the connection stays open.
+//! reason (1003 for a binary message), unless the route takes the error
+//! ([`WebSocket::recv_json_lenient`], or `Result<Json<T>, JsonError>` as `on_message`'s
+//! argument) and the connection stays open.
+//!
+//! JSON is one [`codec`]: with the `msgpack` feature, the same works over MessagePack in
+//! binary messages, with `MsgPack<T>` in `on_message` and [`WebSocket::recv_as`] /
+//! [`WebSocket::send_as`] with `MsgPackCodec` (any [`Codec`](codec::Codec) of your own too).
 //!
 //! ```
 //! use serde::{Deserialize, Serialize};
@@ -204,7 +209,12 @@
 //!   consumers and the backplane, recorded on the `metrics` facade and labelled by route
 //!   pattern; nothing is recorded until the application installs a recorder. The README's
 //!   "Metrics" section lists every metric with its type and labels.
-//! - `json` (default): typed messages, [`Json<T>`] and the `*_json` methods, on serde_json.
+//! - `json` (default): typed messages as JSON text, [`Json<T>`] and the `*_json` methods, on
+//!   serde_json.
+//! - `msgpack`: typed messages as MessagePack binary messages, `MsgPack<T>` and `MsgPackCodec`,
+//!   on rmp-serde.
+//! - `codec`: the [`Codec`](codec::Codec) trait and the `*_as` methods alone, for a codec of
+//!   your own (`json` and `msgpack` turn it on).
 //! - `asyncapi`: [`Routes::asyncapi`], the AsyncAPI document of a route table, with the JSON
 //!   Schemas of the typed messages that implement `schemars::JsonSchema` (schemars; implies
 //!   `json`). Turning it on never breaks a build: a type without a schema is documented as JSON
@@ -246,7 +256,8 @@ pub mod __private;
     feature = "redis",
     feature = "tls",
     feature = "axum",
-    feature = "asyncapi"
+    feature = "asyncapi",
+    feature = "msgpack"
 ))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeExamples;
