@@ -2,7 +2,8 @@
 //! over MessagePack binary messages through real sockets, as a function route and as a
 //! class-style route: the same events arrive, broadcast to a room, in the codec's kind of
 //! message; bad input is closed with 1007 and the decoder's error, a message of the other kind
-//! with 1003, and a route that takes the error stays open.
+//! with 1003, and a route that takes the error stays open. Python's `msgpack` (another
+//! implementation of the format) chats with the MessagePack route too.
 
 mod support;
 
@@ -464,4 +465,12 @@ async fn messages_of_the_other_kind_go_to_on_text_or_on_binary_when_the_route_ha
     assert_eq!(text(&mut ws).await, "3 bytes");
     say::<JsonCodec>(&mut ws, &hi).await;
     assert_eq!(text(&mut ws).await, r#"event: Say { text: "hi" }"#);
+}
+
+#[tokio::test]
+#[ignore = "needs Python's websockets and msgpack: `scripts/test` installs them and runs this"]
+async fn pythons_msgpack_client_chats_with_our_server() {
+    let addr = server().await;
+    let url = format!("ws://{addr}/msgpack/chat/python");
+    support::python_checks("msgpack_chat.py", &url).await;
 }
