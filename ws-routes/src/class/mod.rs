@@ -70,8 +70,8 @@ pub trait ClassRoute: Send + Sized + 'static {
 }
 
 /// Runs a class-style route's lifecycle: `on_open`, then `on_text` / `on_binary` /
-/// `on_message` per message (and `on_error` when the connection fails), then `on_close` exactly once. A method that
-/// returns an error ends the connection with it.
+/// `on_message` per message (and `on_error` when the connection fails), then `on_close`
+/// exactly once. A method that returns an error ends the connection with it.
 #[doc(hidden)]
 pub async fn run<C: ClassRoute>(mut instance: C, connection: Connection) -> Outcome {
     let (socket, request) = connection.into_parts();

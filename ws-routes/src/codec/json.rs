@@ -101,8 +101,8 @@ impl<T> TypedMessage for Json<T> {
 /// [`close_frame`](Self::close_frame): 1007 ([`CloseCode::INVALID_PAYLOAD`]) and a reason
 /// naming serde's error, such as `invalid JSON: missing field `text` at line 1 column 14`,
 /// cut to the 123 bytes a close reason may take; a binary message where JSON text is expected
-/// gets 1003 ([`CloseCode::UNSUPPORTED`]), as [the codecs' rule](super#one-kind-of-message-per-codec)
-/// says.
+/// gets 1003 ([`CloseCode::UNSUPPORTED`]), as
+/// [the codecs' rule](super#one-kind-of-message-per-codec) says.
 ///
 /// [`CloseCode::INVALID_PAYLOAD`]: crate::CloseCode::INVALID_PAYLOAD
 /// [`CloseCode::UNSUPPORTED`]: crate::CloseCode::UNSUPPORTED
