@@ -13,7 +13,7 @@ use std::process::Command;
 
 use support::Example;
 use ws_routes::asyncapi::Info;
-use ws_routes::{Json, JsonError, Routes, Session, WebSocket, route, routes};
+use ws_routes::{Json, JsonError, MsgPack, Routes, Session, WebSocket, route, routes};
 
 /// What the test needs, or why it cannot run.
 fn prerequisites(dir: &Path) -> Result<(), String> {
@@ -96,7 +96,18 @@ async fn root(_ws: WebSocket) {
     let _ = Plain { n: 1 }.n;
 }
 
-const MIXED: Routes = routes![echo, Board, root];
+#[derive(Default)]
+struct PackedBoard;
+
+/// The board, in MessagePack.
+#[route("/packed-board", sends = MsgPack<Move>)]
+impl PackedBoard {
+    async fn on_message(&mut self, _session: &mut Session, MsgPack(made): MsgPack<Move>) {
+        let _ = (made.x, made.y);
+    }
+}
+
+const MIXED: Routes = routes![echo, Board, root, PackedBoard];
 
 fn mixed() -> serde_json::Value {
     MIXED.asyncapi(Info::new("mixed", "0.1.0").description("Every kind of route."))
@@ -124,6 +135,22 @@ fn untyped_routes_catch_alls_and_the_root_are_described() {
         board["Move"]["payload"]["$ref"],
         "#/components/schemas/Move"
     );
+    assert_eq!(board["Move"]["contentType"], "application/json");
+}
+
+#[test]
+fn messages_have_their_codecs_content_type() {
+    let document = mixed();
+    let packed = &document["channels"]["PackedBoard"]["messages"]["Move"];
+    assert_eq!(packed["contentType"], "application/vnd.msgpack");
+    assert_eq!(packed["payload"]["$ref"], "#/components/schemas/Move");
+    let operations = &document["operations"];
+    for action in ["receive", "send"] {
+        assert_eq!(
+            operations[format!("PackedBoard_{action}")]["messages"][0]["$ref"],
+            "#/channels/PackedBoard/messages/Move"
+        );
+    }
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use ws_routes::{Message, Server, State, WebSocket, route, routes};
 
-use support::{ask, next, python, python_script, until_closed, wait_for, within};
+use support::{ask, next, python, python_checks, python_script, until_closed, wait_for, within};
 
 /// A close frame as code and reason; `None` when the connection ended without one.
 type Heard = Option<(u16, String)>;
@@ -36,25 +36,6 @@ async fn echo(mut ws: WebSocket, State(closes): State<Closes>) {
         .close_frame()
         .map(|frame| (frame.code.as_u16(), frame.reason.to_string()));
     closes.0.lock().unwrap().push(frame);
-}
-
-/// Runs `script` against `url`; it prints "ok" when its checks pass.
-async fn python_checks(script: &str, url: &str) {
-    let output = within(
-        tokio::process::Command::new(python())
-            .arg(python_script(script))
-            .arg(url)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("run python");
-    assert!(
-        output.status.success() && String::from_utf8_lossy(&output.stdout).trim() == "ok",
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 #[tokio::test]

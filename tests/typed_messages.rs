@@ -1,6 +1,8 @@
-//! Typed messages over real sockets: `recv_json` closes on bad input with 1007 and serde's
-//! error, `recv_json_lenient` and `Result<Json<T>, JsonError>` in `on_message` hand the error
-//! to the handler and keep the connection open, and typed sends and broadcasts arrive as JSON.
+//! Typed messages over real sockets by their JSON names: `recv_json` and `on_message` close on
+//! bad input with 1007 and serde's error (1003 for a binary message), `recv_json_lenient` and
+//! `Result<Json<T>, JsonError>` in `on_message` hand the error to the handler and keep the
+//! connection open, and typed sends and broadcasts arrive as JSON. `tests/codecs.rs` runs a
+//! chat over JSON and MessagePack through the codec-generic names.
 
 mod support;
 
@@ -113,21 +115,15 @@ async fn recv_json_closes_bad_input_with_1007_and_says_why() {
             assert_eq!(code, 1007, "{path} {input}: {got}");
             assert!(got.starts_with(reason), "{path} {input}: {got}");
         }
+        // One rule for both kinds of route: a binary message is not JSON text.
         let mut ws = connect(addr, path).await;
         ws.send(vec![1, 2, 3]).await.unwrap();
-        if path == "/strict" {
-            let (code, got) = close_frame(&mut ws).await;
-            assert_eq!(
-                (code, got.as_str()),
-                (1003, "expected JSON text, got a binary message")
-            );
-        } else {
-            // A class-style route sends binary messages to `on_binary`, which it has not.
-            ws.send(r#"{"type":"say","text":"still open"}"#)
-                .await
-                .unwrap();
-            assert_eq!(text(&mut ws).await, "said still open");
-        }
+        let (code, got) = close_frame(&mut ws).await;
+        assert_eq!(
+            (code, got.as_str()),
+            (1003, "expected JSON text, got a binary message"),
+            "{path}"
+        );
     }
 }
 

@@ -247,6 +247,25 @@ pub fn python_script(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// Runs `script` against `url`; it prints "ok" when its checks pass.
+pub async fn python_checks(script: &str, url: &str) {
+    let output = within(
+        tokio::process::Command::new(python())
+            .arg(python_script(script))
+            .arg(url)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("run python");
+    assert!(
+        output.status.success() && String::from_utf8_lossy(&output.stdout).trim() == "ok",
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Polls `condition` for up to ten seconds.
 pub async fn wait_for(mut condition: impl FnMut() -> bool) {
     for _ in 0..1000 {

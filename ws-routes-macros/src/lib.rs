@@ -23,8 +23,9 @@ mod table;
 /// carry the leading underscore rustc suggests for unused arguments.
 ///
 /// On an `impl` block, the methods are `accept` (the handshake hook, which builds the instance
-/// or refuses with a `Reject`), `on_open`, `on_text` or `on_message` (which takes text messages
-/// decoded from JSON as `Json<T>`), `on_binary`, `on_error` and `on_close`, or `handle` (which
+/// or refuses with a `Reject`), `on_open`, `on_text`, `on_message` (which takes messages decoded
+/// by a codec: JSON text as `Json<T>`, MessagePack binary as `MsgPack<T>`), `on_binary`,
+/// `on_error` and `on_close`, or `handle` (which
 /// takes the whole connection instead of the `on_*` methods); all are optional, and other
 /// methods belong in a separate `impl` block.
 ///
@@ -33,7 +34,7 @@ mod table;
 /// | `accept` | `async fn accept(<params, &Request, extractors>) -> Result<Self, E>` with `E: Into<Reject>` (or `-> Self`; `async` optional) |
 /// | `on_open` | `async fn on_open(&mut self, session: &mut Session)` |
 /// | `on_text` | `async fn on_text(&mut self, session: &mut Session, text: String)` (or `Utf8Bytes`) |
-/// | `on_message` | `async fn on_message(&mut self, session: &mut Session, Json(event): Json<T>)` (or `Result<Json<T>, JsonError>`) |
+/// | `on_message` | `async fn on_message(&mut self, session: &mut Session, Json(event): Json<T>)` (or `MsgPack<T>`, or `Result<Json<T>, JsonError>`, `Result<MsgPack<T>, CodecError>`) |
 /// | `on_binary` | `async fn on_binary(&mut self, session: &mut Session, data: Bytes)` (or `Vec<u8>`) |
 /// | `on_error` | `async fn on_error(&mut self, session: &mut Session, error: Error)` |
 /// | `on_close` | `async fn on_close(&mut self, frame: Option<CloseFrame>)` |
@@ -41,6 +42,11 @@ mod table;
 ///
 /// `on_close` returns nothing; the other `on_*` methods and `handle` may return `()`,
 /// `Result<(), Close>` or `Result<(), E>` with `E: Display`, as function routes do.
+///
+/// `on_message` takes the messages of its codec's kind, `on_text` and `on_binary` those of the
+/// other kind: an `on_message` taking `Json<T>` (text) goes with an `on_binary`, one taking
+/// `MsgPack<T>` (binary) with an `on_text`, and two methods for the same kind are a compile
+/// error. A message of the other kind that no method takes closes the connection with 1003.
 ///
 /// The doc comment above the function or the `impl` block is kept in the route's description
 /// (`Route::doc`) and becomes its description in the AsyncAPI document.
@@ -53,8 +59,9 @@ mod table;
 ///   first, and `require_protocol` to refuse a client that offers none of them;
 /// - `init = path` (class-style routes): the constructor used when there is no `accept` hook
 ///   (else `Default`).
-/// - `receives = Type`, `sends = Type`: the JSON messages clients send and the route sends, for
-///   the route's AsyncAPI document (`on_message`'s type is what a class-style route receives).
+/// - `receives = Type`, `sends = Type`: the typed messages clients send and the route sends, for
+///   the route's AsyncAPI document (`on_message`'s type is what a class-style route receives):
+///   a bare type is JSON, `MsgPack<T>` (or any typed message wrapper) names its codec.
 /// - `compression = false`: the route never agrees on permessage-deflate, whatever the
 ///   server's `Compression` (for data that is compressed already, or latency-bound feeds).
 ///

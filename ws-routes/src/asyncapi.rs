@@ -1,6 +1,7 @@
 //! An AsyncAPI 3.0 document generated from a route table (feature `asyncapi`): one channel per
 //! route, one operation for what clients send and one for what the route sends, and the JSON
-//! Schemas of typed messages (schemars, draft 7, under `components/schemas`).
+//! Schemas of typed messages (schemars, draft 7, under `components/schemas`) with their codec's
+//! content type.
 
 use std::collections::HashSet;
 
@@ -49,8 +50,10 @@ impl Routes {
     /// catch-all `{*rest}` is written `{rest}`) and whose parameters are the pattern's. The
     /// handler's doc comment is the channel's description. A `receive` operation lists what
     /// clients send (the type `on_message` decodes, or `#[route(..., receives = T)]`) and a
-    /// `send` operation what the route sends (`#[route(..., sends = T)]`): typed messages are
-    /// JSON with the type's JSON Schema, untyped ones text or binary.
+    /// `send` operation what the route sends (`#[route(..., sends = T)]`): typed messages have
+    /// the type's JSON Schema as payload and their codec's content type (`application/json`
+    /// for a bare `T` or `Json<T>`, `application/vnd.msgpack` for `MsgPack<T>`), untyped ones
+    /// are text or binary.
     ///
     /// Serve it from the standalone server's fallback:
     ///
@@ -188,18 +191,18 @@ fn message_ids(
     generator: &mut SchemaGenerator,
 ) -> Vec<String> {
     match side {
-        Messages::Json(ty) => {
+        Messages::Typed(ty) => {
             let (name, schema) = ty.describe(generator);
             let payload = match schema {
                 Some(schema) => schema.to_value(),
                 None => json!({
-                    "description": format!("JSON: `{name}` has no JSON Schema (derive `schemars::JsonSchema`)"),
+                    "description": format!("`{name}` has no JSON Schema (derive `schemars::JsonSchema`)"),
                 }),
             };
             let name = name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
             let message = json!({
                 "name": name,
-                "contentType": "application/json",
+                "contentType": ty.content_type(),
                 "payload": payload,
             });
             messages.insert(name.clone(), message);

@@ -62,7 +62,13 @@ pub enum Error {
     /// (feature `json`); see [`JsonError`](crate::JsonError).
     #[cfg(feature = "json")]
     #[error(transparent)]
-    Json(crate::json::JsonError),
+    Json(crate::codec::JsonError),
+    /// A message was not what a route's codec expects, or a value could not be encoded, with
+    /// any codec but JSON (feature `codec`); see [`CodecError`](crate::codec::CodecError).
+    /// [`Error::codec_error`] finds the error of any codec, JSON's included.
+    #[cfg(feature = "codec")]
+    #[error(transparent)]
+    Codec(crate::codec::CodecError),
     /// An I/O error on the underlying connection.
     #[error(transparent)]
     Io(#[from] io::Error),

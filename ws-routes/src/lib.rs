@@ -107,8 +107,13 @@
 //! [`Session::send_json`] and [`Rooms::broadcast_json`] (which writes the JSON once for every
 //! member). A serde-tagged enum of client events is dispatched with one `match`. A message that
 //! does not decode is bad input: the connection is closed with 1007 and serde's error as the
-//! reason, unless the route takes the error ([`WebSocket::recv_json_lenient`], or
-//! `Result<Json<T>, JsonError>` as `on_message`'s argument) and the connection stays open.
+//! reason (1003 for a binary message), unless the route takes the error
+//! ([`WebSocket::recv_json_lenient`], or `Result<Json<T>, JsonError>` as `on_message`'s
+//! argument) and the connection stays open.
+//!
+//! JSON is one [`codec`]: with the `msgpack` feature, the same works over MessagePack in
+//! binary messages, with `MsgPack<T>` in `on_message` and [`WebSocket::recv_as`] /
+//! [`WebSocket::send_as`] with `MsgPackCodec` (any [`Codec`](codec::Codec) of your own too).
 //!
 //! ```
 //! use serde::{Deserialize, Serialize};
@@ -204,7 +209,12 @@
 //!   consumers and the backplane, recorded on the `metrics` facade and labelled by route
 //!   pattern; nothing is recorded until the application installs a recorder. The README's
 //!   "Metrics" section lists every metric with its type and labels.
-//! - `json` (default): typed messages, [`Json<T>`] and the `*_json` methods, on serde_json.
+//! - `json` (default): typed messages as JSON text, [`Json<T>`] and the `*_json` methods, on
+//!   serde_json.
+//! - `msgpack`: typed messages as MessagePack binary messages, `MsgPack<T>` and `MsgPackCodec`,
+//!   on rmp-serde.
+//! - `codec`: the [`Codec`](codec::Codec) trait and the `*_as` methods alone, for a codec of
+//!   your own (`json` and `msgpack` turn it on).
 //! - `asyncapi`: [`Routes::asyncapi`], the AsyncAPI document of a route table, with the JSON
 //!   Schemas of the typed messages that implement `schemars::JsonSchema` (schemars; implies
 //!   `json`). Turning it on never breaks a build: a type without a schema is documented as JSON
@@ -220,12 +230,11 @@ pub mod asyncapi;
 pub mod axum;
 mod class;
 mod client;
+pub mod codec;
 mod compression;
 mod error;
 mod extract;
 mod handler;
-#[cfg(feature = "json")]
-mod json;
 mod metrics;
 mod reconnect;
 mod rooms;
@@ -247,7 +256,8 @@ pub mod __private;
     feature = "redis",
     feature = "tls",
     feature = "axum",
-    feature = "asyncapi"
+    feature = "asyncapi",
+    feature = "msgpack"
 ))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeExamples;
@@ -258,19 +268,23 @@ pub use ws_routes_macros::{route, routes};
 
 pub use crate::class::{AcceptReturn, Session};
 pub use crate::client::{Client, connect};
+#[cfg(feature = "msgpack")]
+pub use crate::codec::MsgPack;
+#[cfg(feature = "json")]
+pub use crate::codec::{Json, JsonError};
 pub use crate::compression::Compression;
 #[cfg(feature = "redis")]
 pub use crate::error::BackplaneError;
 pub use crate::error::{Error, MissingState};
 pub use crate::extract::{Connection, FromConnection, FromRequest, Query, Reject, Request, State};
 pub use crate::handler::{Close, HandlerReturn};
-#[cfg(feature = "json")]
-pub use crate::json::{Json, JsonError};
 pub use crate::reconnect::Reconnecting;
 #[cfg(feature = "redis")]
 pub use crate::rooms::BackplaneStats;
 pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
-pub use crate::routing::{JsonType, Messages, ParamError, Route, RoutePath, Routes, Segment};
+pub use crate::routing::{
+    JsonType, MessageType, Messages, ParamError, Route, RoutePath, Routes, Segment,
+};
 pub use crate::server::{
     Fallback, Listening, Pages, Server, ServerHandle, Unmatched, serve, shutdown_signal,
 };

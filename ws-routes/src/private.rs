@@ -2,16 +2,17 @@
 //! few functions that build route descriptions. Not public API: no stability promises.
 
 pub use crate::class::{
-    AcceptReturn, Admitted, ClassRoute, DefaultInstance, FromBinary, FromJsonText, FromText,
-    JsonPayload, run as run_class,
+    AcceptReturn, Admitted, ClassRoute, DefaultInstance, FromBinary, FromMessage, FromText,
+    MessagePayload, run as run_class,
 };
+pub use crate::codec::MessageKind;
 pub use crate::extract::StateKey;
 pub use crate::handler::{BoxFuture, HandlerReturn, Outcome};
 pub use crate::routing::Conflict;
 
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::Entry;
-pub use crate::routing::{JsonType, Messages, RouteParts};
+pub use crate::routing::{MessageType, Messages, RouteParts};
 use crate::routing::{ParamError, Route, RoutePath, Routes};
 
 /// Parses the parameter at segment `index` of the pattern (the macro knows the index).
@@ -33,19 +34,55 @@ pub trait PathParam: std::str::FromStr {}
 
 impl<T: std::str::FromStr> PathParam for T {}
 
-/// The description of JSON messages whose type `describe` reports (the macro's `__describe`).
-pub const fn json_message(describe: fn(&mut Generator) -> Described) -> Messages {
-    // Only the AsyncAPI document reads it; the macro cannot see the feature, so it always
-    // writes it.
+/// The description of typed messages whose type `describe` reports, written by the codec
+/// whose media type `content_type` returns (the macro's `__describe` and `__content_type`).
+pub const fn typed_message(
+    describe: fn(&mut Generator) -> Described,
+    content_type: fn() -> &'static str,
+) -> Messages {
+    // Only the AsyncAPI document reads them; the macro cannot see the feature, so it always
+    // writes them.
     #[cfg(not(feature = "asyncapi"))]
-    let _ = describe;
-    Messages::Json(JsonType {
+    let _ = (describe, content_type);
+    Messages::Typed(MessageType {
         #[cfg(feature = "asyncapi")]
         describe,
+        #[cfg(feature = "asyncapi")]
+        content_type,
     })
 }
 
 pub use crate::routing::{Described, Generator};
+
+/// A type named in `receives = T` or `sends = T`, or the one `on_message` decodes: a
+/// [`TypedMessage`](crate::codec::TypedMessage) wrapper names its codec and the value it
+/// holds ([`Wrapped`], found first by method resolution on `&&Declared<T>`); any other type is
+/// JSON (the inherent method, found on `&Declared<T>`).
+pub struct Declared<T: ?Sized>(pub std::marker::PhantomData<T>);
+
+impl<T: ?Sized> Declared<T> {
+    /// A bare type: JSON of it.
+    pub fn __typed(&self) -> (&'static str, Probe<T>) {
+        ("application/json", Probe(std::marker::PhantomData))
+    }
+}
+
+/// A wrapper: its codec's media type, and the value it holds.
+pub trait Wrapped {
+    type Value: ?Sized;
+    fn __typed(&self) -> (&'static str, Probe<Self::Value>);
+}
+
+#[cfg(feature = "codec")]
+impl<W: crate::codec::TypedMessage> Wrapped for &Declared<W> {
+    type Value = W::Value;
+    fn __typed(&self) -> (&'static str, Probe<W::Value>) {
+        (
+            <W::Codec as crate::codec::Codec>::CONTENT_TYPE,
+            Probe(std::marker::PhantomData),
+        )
+    }
+}
 
 /// Picks, for a concrete `T`, the description with `T`'s JSON Schema when it has one and the
 /// feature is on ([`WithSchema`], found first by method resolution on `&&Probe<T>`), else the

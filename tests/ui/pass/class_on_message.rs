@@ -62,5 +62,5 @@ const ROUTES: Routes = routes![Strict, Lenient, function];
 fn main() {
     let docs: Vec<&str> = ROUTES.iter().map(|route| route.doc()).collect();
     assert_eq!(docs, ["Closes on bad input.", "", "Echoes typed events.\n\nSecond paragraph."]);
-    assert!(ROUTES.iter().all(|route| matches!(route.receives(), Messages::Json(_))));
+    assert!(ROUTES.iter().all(|route| matches!(route.receives(), Messages::Typed(_))));
 }

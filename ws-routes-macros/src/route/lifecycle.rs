@@ -38,7 +38,7 @@ pub(crate) enum Arguments {
     /// Path parameters and extractors, as a function route does (plus `&Request` in `accept`).
     Route,
     /// Exactly these, in this order, passed on by the `ClassRoute` method `forwarder` (for the
-    /// event methods): two methods that share one are mutually exclusive.
+    /// event methods).
     Fixed {
         payloads: &'static [Payload],
         forwarder: &'static str,
@@ -50,8 +50,9 @@ pub(crate) enum Arguments {
 pub(crate) enum Payload {
     Session,
     Text,
-    /// A text message decoded from JSON (`on_message`).
-    Json,
+    /// A message decoded by a codec (`on_message`): text or binary, as the codec of the
+    /// argument's type says, so the kind is checked at compile time by the expansion.
+    Message,
     Binary,
     Error,
     Frame,
@@ -146,8 +147,8 @@ impl Method {
             ),
             Method::OnMessage => event(
                 "on_message",
-                &[Payload::Session, Payload::Json],
-                "__on_text",
+                &[Payload::Session, Payload::Message],
+                "__on_message",
                 "async fn on_message(&mut self, session: &mut Session, Json(event): Json<Event>)",
             ),
             Method::OnBinary => event(
@@ -173,22 +174,51 @@ impl Method {
             },
         }
     }
+}
 
-    /// The `ClassRoute` method that forwards to this one (for the event methods).
-    pub(crate) fn forwarder(self) -> Option<proc_macro2::Ident> {
-        match self.spec().arguments {
-            Arguments::Fixed { forwarder, .. } => Some(format_ident!("{}", forwarder)),
-            Arguments::Route => None,
+/// A kind of message, as `on_text` and `on_binary` take them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MessageKind {
+    Text,
+    Binary,
+}
+
+impl MessageKind {
+    /// The kind as the errors name it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Binary => "binary",
+        }
+    }
+
+    /// The `ws_routes::codec::MessageKind` variant.
+    pub(crate) fn variant(self) -> proc_macro2::Ident {
+        match self {
+            MessageKind::Text => format_ident!("Text"),
+            MessageKind::Binary => format_ident!("Binary"),
         }
     }
 }
 
 impl Payload {
+    /// The kind of message the payload is, when the method says it (`on_text`, `on_binary`).
+    /// `on_message`'s is its codec's, known from the argument's type only: expansion checks at
+    /// compile time that no method of the first kind takes the same kind.
+    pub(crate) fn kind(self) -> Option<MessageKind> {
+        match self {
+            Payload::Text => Some(MessageKind::Text),
+            Payload::Binary => Some(MessageKind::Binary),
+            Payload::Session | Payload::Message | Payload::Error | Payload::Frame => None,
+        }
+    }
+
     /// The name the forwarding method gives the argument.
     pub(crate) fn variable(self) -> proc_macro2::Ident {
         let name = match self {
             Payload::Session => "session",
-            Payload::Text | Payload::Json => "text",
+            Payload::Text => "text",
+            Payload::Message => "message",
             Payload::Binary => "data",
             Payload::Error => "error",
             Payload::Frame => "frame",
@@ -200,7 +230,8 @@ impl Payload {
     pub(crate) fn ty(self, krate: &TokenStream) -> TokenStream {
         match self {
             Payload::Session => quote!(&mut #krate::Session),
-            Payload::Text | Payload::Json => quote!(#krate::Utf8Bytes),
+            Payload::Text => quote!(#krate::Utf8Bytes),
+            Payload::Message => quote!(#krate::Message),
             Payload::Binary => quote!(#krate::Bytes),
             Payload::Error => quote!(#krate::Error),
             Payload::Frame => quote!(::core::option::Option<#krate::CloseFrame>),
@@ -218,8 +249,8 @@ impl Payload {
             Payload::Text => {
                 quote_spanned!(user_type=> #at::__private::FromText::__from_text(#variable))
             }
-            Payload::Json => quote_spanned! {user_type=>
-                match #at::__private::FromJsonText::__from_json_text(#variable) {
+            Payload::Message => quote_spanned! {user_type=>
+                match #at::__private::FromMessage::__from_message(#variable) {
                     ::core::result::Result::Ok(value) => value,
                     ::core::result::Result::Err(outcome) => return outcome,
                 }
@@ -234,7 +265,7 @@ impl Payload {
 
 #[cfg(test)]
 mod tests {
-    use super::Method;
+    use super::{Arguments, Method};
 
     #[test]
     fn every_method_is_found_by_its_name() {
@@ -245,10 +276,18 @@ mod tests {
     }
 
     #[test]
-    fn event_methods_have_a_forwarder_and_hooks_none() {
+    fn event_methods_have_a_forwarder_of_their_own_and_hooks_none() {
+        let mut forwarders = Vec::new();
         for method in Method::ALL {
             let is_hook = matches!(method, Method::Accept | Method::Handle);
-            assert_eq!(method.forwarder().is_none(), is_hook, "{method:?}");
+            match method.spec().arguments {
+                Arguments::Fixed { forwarder, .. } => {
+                    assert!(!is_hook, "{method:?}");
+                    assert!(!forwarders.contains(&forwarder), "{method:?}");
+                    forwarders.push(forwarder);
+                }
+                Arguments::Route => assert!(is_hook, "{method:?}"),
+            }
         }
     }
 }

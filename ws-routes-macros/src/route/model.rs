@@ -25,9 +25,10 @@ pub(crate) struct Route {
 pub(crate) enum Messages {
     /// Text or binary.
     Untyped,
-    /// JSON of this type (`receives = T`, `sends = T`).
-    Json(Type),
-    /// JSON of the type `on_message` decodes: the payload of its argument type.
+    /// The type `receives = T` or `sends = T` names: a typed message wrapper such as
+    /// `MsgPack<T>` names its codec, any other type is JSON.
+    Declared(Type),
+    /// The typed message `on_message` decodes: the payload of its argument type.
     OnMessage(Type),
 }
 

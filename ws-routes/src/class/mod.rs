@@ -11,7 +11,7 @@ use std::future::Future;
 use bytes::Bytes;
 
 pub use accept::{AcceptReturn, Admitted, DefaultInstance};
-pub use payload::{FromBinary, FromJsonText, FromText, JsonPayload};
+pub use payload::{FromBinary, FromMessage, FromText, MessagePayload};
 pub use session::Session;
 
 use crate::error::Error;
@@ -27,18 +27,31 @@ pub trait ClassRoute: Send + Sized + 'static {
         async { Outcome::Finished }
     }
 
+    /// A text message: to `on_text`, else to `on_message`.
     fn __on_text(
         &mut self,
-        _session: &mut Session,
-        _text: Utf8Bytes,
+        session: &mut Session,
+        text: Utf8Bytes,
     ) -> impl Future<Output = Outcome> + Send {
-        async { Outcome::Finished }
+        self.__on_message(session, Message::Text(text))
     }
 
+    /// A binary message: to `on_binary`, else to `on_message`.
     fn __on_binary(
         &mut self,
+        session: &mut Session,
+        data: Bytes,
+    ) -> impl Future<Output = Outcome> + Send {
+        self.__on_message(session, Message::Binary(data))
+    }
+
+    /// A message `on_text` or `on_binary` did not take: decoded by `on_message`'s codec, which
+    /// closes the connection on a message of the other kind (1003) or one that does not decode
+    /// (1007). Without `on_message`, ignored.
+    fn __on_message(
+        &mut self,
         _session: &mut Session,
-        _data: Bytes,
+        _message: Message,
     ) -> impl Future<Output = Outcome> + Send {
         async { Outcome::Finished }
     }
@@ -56,9 +69,9 @@ pub trait ClassRoute: Send + Sized + 'static {
     }
 }
 
-/// Runs a class-style route's lifecycle: `on_open`, then `on_text` / `on_binary` per message
-/// (and `on_error` when the connection fails), then `on_close` exactly once. A method that
-/// returns an error ends the connection with it.
+/// Runs a class-style route's lifecycle: `on_open`, then `on_text` / `on_binary` /
+/// `on_message` per message (and `on_error` when the connection fails), then `on_close`
+/// exactly once. A method that returns an error ends the connection with it.
 #[doc(hidden)]
 pub async fn run<C: ClassRoute>(mut instance: C, connection: Connection) -> Outcome {
     let (socket, request) = connection.into_parts();

@@ -1,8 +1,14 @@
-//! The payload arguments of `on_text` and `on_binary`.
+//! The payload arguments of `on_text`, `on_binary` and `on_message`.
 
 use bytes::Bytes;
+#[cfg(feature = "codec")]
+use serde::de::DeserializeOwned;
 
-use crate::wire::Utf8Bytes;
+use crate::codec::MessageKind;
+#[cfg(feature = "codec")]
+use crate::codec::{self, Codec, TypedMessage};
+use crate::handler::Outcome;
+use crate::wire::{Message, Utf8Bytes};
 
 /// The text argument of `on_text`: `String`, or `Utf8Bytes` to avoid a copy.
 #[doc(hidden)]
@@ -48,54 +54,74 @@ impl FromBinary for Vec<u8> {
     }
 }
 
-/// The argument of `on_message`: `Json<T>`, where a message that does not decode closes the
-/// connection with 1007, or `Result<Json<T>, JsonError>`, where the method gets the error and
-/// the connection stays open.
+/// The argument of `on_message`: a [`TypedMessage`](crate::codec::TypedMessage) such as
+/// `Json<T>` or `MsgPack<T>`, where a message that does not decode closes the connection, or
+/// `Result` of one and its codec's error (`Result<Json<T>, JsonError>`,
+/// `Result<MsgPack<T>, CodecError>`), where the method gets the error and the connection stays
+/// open.
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
-    message = "`on_message` takes `Json<T>` or `Result<Json<T>, JsonError>`, not `{Self}`",
-    label = "a message decoded from JSON",
-    note = "`Json<T>` needs the `json` feature of ws-routes (on by default) and `T: serde::de::DeserializeOwned`"
+    message = "`on_message` takes `Json<T>`, `MsgPack<T>` or a `Result` of one and its codec's \
+               error, not `{Self}`",
+    label = "a message decoded by a codec",
+    note = "`Json<T>` needs the `json` feature of ws-routes (on by default), `MsgPack<T>` the \
+            `msgpack` feature, and both `T: serde::de::DeserializeOwned`"
 )]
-pub trait FromJsonText: Sized {
-    fn __from_json_text(text: Utf8Bytes) -> Result<Self, crate::handler::Outcome>;
+pub trait FromMessage: Sized {
+    /// The kind of message its codec reads: `on_text` or `on_binary` may take the other kind.
+    const KIND: MessageKind;
+
+    fn __from_message(message: Message) -> Result<Self, Outcome>;
 }
 
-#[cfg(feature = "json")]
-impl<T: serde::de::DeserializeOwned> FromJsonText for crate::json::Json<T> {
-    fn __from_json_text(text: Utf8Bytes) -> Result<Self, crate::handler::Outcome> {
-        crate::json::JsonError::decode(&text.into())
-            .map(crate::json::Json)
-            .map_err(|error| crate::handler::Outcome::Closed(error.close_frame()))
-    }
-}
-
-#[cfg(feature = "json")]
-impl<T: serde::de::DeserializeOwned> FromJsonText
-    for Result<crate::json::Json<T>, crate::json::JsonError>
+#[cfg(feature = "codec")]
+impl<W> FromMessage for W
+where
+    W: TypedMessage,
+    W::Value: DeserializeOwned,
 {
-    fn __from_json_text(text: Utf8Bytes) -> Result<Self, crate::handler::Outcome> {
-        Ok(crate::json::JsonError::decode(&text.into()).map(crate::json::Json))
+    const KIND: MessageKind = <W::Codec as Codec>::KIND;
+
+    fn __from_message(message: Message) -> Result<Self, Outcome> {
+        codec::decode::<W::Codec, W::Value>(&message)
+            .map(W::from_value)
+            .map_err(|error| Outcome::Closed(error.close_frame()))
     }
 }
 
-/// The type `on_message`'s argument decodes, as the route's documentation describes it; apart
-/// from [`FromJsonText`], so that a type that is not `Deserialize` is reported once.
+#[cfg(feature = "codec")]
+impl<W> FromMessage for Result<W, <W::Codec as Codec>::Error>
+where
+    W: TypedMessage,
+    W::Value: DeserializeOwned,
+{
+    const KIND: MessageKind = <W::Codec as Codec>::KIND;
+
+    fn __from_message(message: Message) -> Result<Self, Outcome> {
+        Ok(codec::decode::<W::Codec, W::Value>(&message)
+            .map(W::from_value)
+            .map_err(Into::into))
+    }
+}
+
+/// The typed message `on_message`'s argument decodes, as the route's documentation describes
+/// it; apart from [`FromMessage`], so that a type that is not `Deserialize` is reported once.
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
-    message = "`on_message` takes `Json<T>` or `Result<Json<T>, JsonError>`, not `{Self}`",
-    label = "a message decoded from JSON"
+    message = "`on_message` takes `Json<T>`, `MsgPack<T>` or a `Result` of one and its codec's \
+               error, not `{Self}`",
+    label = "a message decoded by a codec"
 )]
-pub trait JsonPayload {
-    type Payload;
+pub trait MessagePayload {
+    type Message;
 }
 
-#[cfg(feature = "json")]
-impl<T> JsonPayload for crate::json::Json<T> {
-    type Payload = T;
+#[cfg(feature = "codec")]
+impl<W: TypedMessage> MessagePayload for W {
+    type Message = W;
 }
 
-#[cfg(feature = "json")]
-impl<T> JsonPayload for Result<crate::json::Json<T>, crate::json::JsonError> {
-    type Payload = T;
+#[cfg(feature = "codec")]
+impl<W: TypedMessage> MessagePayload for Result<W, <W::Codec as Codec>::Error> {
+    type Message = W;
 }

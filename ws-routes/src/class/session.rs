@@ -21,6 +21,59 @@ impl Session {
         self.socket.send(message).await
     }
 
+    /// Sends `value` encoded with codec `C` now (a text message for JSON, binary for
+    /// MessagePack); fails with the codec's error when it cannot be encoded.
+    ///
+    /// ```
+    /// use ws_routes::codec::JsonCodec;
+    /// use ws_routes::{route, Session};
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Hello {
+    ///     visitor: u64,
+    /// }
+    ///
+    /// #[derive(Default)]
+    /// struct Greeter;
+    ///
+    /// #[route("/hello")]
+    /// impl Greeter {
+    ///     async fn on_open(&mut self, session: &mut Session) {
+    ///         let _ = session.send_as::<JsonCodec>(&Hello { visitor: 1 }).await;
+    ///     }
+    /// }
+    /// ```
+    #[cfg(feature = "codec")]
+    pub async fn send_as<C: crate::codec::Codec>(
+        &mut self,
+        value: &(impl serde::Serialize + ?Sized),
+    ) -> Result<(), Error> {
+        self.socket.send_as::<C>(value).await
+    }
+
+    /// Sends `value` as a JSON text message now.
+    ///
+    /// ```
+    /// use ws_routes::{route, Session};
+    ///
+    /// #[derive(Default)]
+    /// struct Hello;
+    ///
+    /// #[route("/hello")]
+    /// impl Hello {
+    ///     async fn on_open(&mut self, session: &mut Session) {
+    ///         let _ = session.send_json(&serde_json::json!({ "type": "hello" })).await;
+    ///     }
+    /// }
+    /// ```
+    #[cfg(feature = "json")]
+    pub async fn send_json<T: serde::Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.socket.send_json(value).await
+    }
+
     /// A cloneable handle that can be moved into a spawned task to push messages to this
     /// client at any time; see [`WebSocket::sender`].
     pub fn sender(&mut self) -> Sender {

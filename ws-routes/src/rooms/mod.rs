@@ -2,6 +2,8 @@
 //! protection and presence, in one process or, with the `redis` feature, across servers.
 
 mod backplane;
+#[cfg(feature = "codec")]
+mod typed;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;

@@ -10,4 +10,6 @@ mod route;
 pub use conflict::Conflict;
 pub(crate) use path::Redacted;
 pub use path::{ParamError, RoutePath};
-pub use route::{Described, Generator, JsonType, Messages, Route, RouteParts, Routes, Segment};
+pub use route::{
+    Described, Generator, JsonType, MessageType, Messages, Route, RouteParts, Routes, Segment,
+};

@@ -85,16 +85,22 @@ pub struct RouteParts {
 pub enum Messages {
     /// Text or binary, not described further.
     Untyped,
-    /// JSON text of one type.
-    Json(JsonType),
+    /// Messages of one type, written by a codec (JSON unless the route names another).
+    Typed(MessageType),
 }
 
-/// A type of JSON messages: with the `asyncapi` feature, its name and JSON Schema.
+/// A type of typed messages: with the `asyncapi` feature, its name, JSON Schema and the
+/// content type of its codec.
 #[derive(Clone, Copy)]
-pub struct JsonType {
+pub struct MessageType {
     #[cfg(feature = "asyncapi")]
     pub(crate) describe: fn(&mut Generator) -> Described,
+    #[cfg(feature = "asyncapi")]
+    pub(crate) content_type: fn() -> &'static str,
 }
+
+/// The name [`MessageType`] had while typed messages were JSON only.
+pub type JsonType = MessageType;
 
 /// What makes JSON Schemas (the `asyncapi` feature's schemars generator; nothing without it).
 #[doc(hidden)]
@@ -104,7 +110,7 @@ pub type Generator = schemars::SchemaGenerator;
 #[cfg(not(feature = "asyncapi"))]
 pub type Generator = ();
 
-/// A type of JSON messages as documented: its name, and its JSON Schema when it implements
+/// A type of typed messages as documented: its name, and its JSON Schema when it implements
 /// `schemars::JsonSchema` (nothing without the `asyncapi` feature).
 #[doc(hidden)]
 #[cfg(feature = "asyncapi")]
@@ -114,7 +120,7 @@ pub type Described = (std::borrow::Cow<'static, str>, Option<schemars::Schema>);
 pub type Described = ();
 
 #[cfg(feature = "asyncapi")]
-impl JsonType {
+impl MessageType {
     /// The type's name and, when it implements `schemars::JsonSchema`, its JSON Schema made by
     /// `generator` (a reference into the generator's definitions for a type with a name). A
     /// type without one is named by `std::any::type_name`.
@@ -124,11 +130,17 @@ impl JsonType {
     ) -> (std::borrow::Cow<'static, str>, Option<schemars::Schema>) {
         (self.describe)(generator)
     }
+
+    /// The media type of the messages: their codec's, such as `application/json` or
+    /// `application/vnd.msgpack`.
+    pub fn content_type(&self) -> &'static str {
+        (self.content_type)()
+    }
 }
 
-impl fmt::Debug for JsonType {
+impl fmt::Debug for MessageType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JsonType").finish_non_exhaustive()
+        f.debug_struct("MessageType").finish_non_exhaustive()
     }
 }
 

@@ -1,10 +1,10 @@
 //! [`WebSocket`]: the connection handlers and clients talk through, with what keeps it honest
 //! on the server ([`liveness`]) and the queue that lets other tasks push on it ([`outbox`]).
 
-#[cfg(feature = "json")]
-mod json;
 pub(crate) mod liveness;
 pub(crate) mod outbox;
+#[cfg(feature = "codec")]
+mod typed;
 
 use std::collections::VecDeque;
 use std::fmt;

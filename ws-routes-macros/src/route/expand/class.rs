@@ -9,7 +9,7 @@ use syn::{FnArg, ReturnType};
 
 use super::{bind_from_connection, bind_param, call_span, requires, route_parts};
 use crate::crate_path::crate_path_at;
-use crate::route::lifecycle::Arguments;
+use crate::route::lifecycle::{Arguments, Payload};
 use crate::route::model::{Accept, Argument, Class, Event, Handle, HookArgument, Route};
 use crate::route::{NamedAfter, name};
 
@@ -40,9 +40,12 @@ pub(super) fn expand(krate: &TokenStream, route: &Route, class: &Class) -> Token
         }
     };
     let instance = instance(krate, class);
+    let kind_checks = kind_checks(krate, class);
 
     quote! {
         #block
+
+        #(#kind_checks)*
 
         impl #krate::__private::ClassRoute for #self_ty {
             #(#forwarders)*
@@ -127,6 +130,62 @@ fn forwarder(krate: &TokenStream, class: &Class, event: &Event) -> Option<TokenS
             #body
         }
     })
+}
+
+/// The compile-time checks that the kind of message `on_message`'s codec reads (known from
+/// its argument's type only) is not one that `on_text` or `on_binary` takes already: one
+/// constant per such method, which fails to evaluate, at `on_message`, when both would handle
+/// the same kind.
+fn kind_checks(krate: &TokenStream, class: &Class) -> Vec<TokenStream> {
+    let payload_types = |event: &Event| {
+        let Arguments::Fixed { payloads, .. } = event.method.spec().arguments else {
+            return Vec::new();
+        };
+        let types = event.sig.inputs.iter().filter_map(|input| match input {
+            FnArg::Typed(typed) => Some((*typed.ty).clone()),
+            FnArg::Receiver(_) => None,
+        });
+        payloads.iter().copied().zip(types).collect::<Vec<_>>()
+    };
+    let Some((on_message, decoded)) = class.events.iter().find_map(|event| {
+        payload_types(event)
+            .into_iter()
+            .find(|(payload, _)| *payload == Payload::Message)
+            .map(|(_, ty)| (event, ty))
+    }) else {
+        return Vec::new();
+    };
+    let span = on_message.sig.ident.span();
+    let at = crate_path_at(krate, span);
+    class
+        .events
+        .iter()
+        .flat_map(|event| {
+            payload_types(event)
+                .into_iter()
+                .filter_map(move |(payload, _)| Some((event, payload.kind()?)))
+        })
+        .map(|(event, kind)| {
+            let message = format!(
+                "`{}` and `{}` would both handle {kind} messages: the codec of `{}`'s argument \
+                 reads {kind} messages, which `{}` takes as they are; keep one, or decode with \
+                 a codec of the other kind",
+                on_message.sig.ident,
+                event.sig.ident,
+                on_message.sig.ident,
+                event.sig.ident,
+                kind = kind.name(),
+            );
+            let variant = kind.variant();
+            quote_spanned! {span=>
+                const _: () = if let #at::__private::MessageKind::#variant =
+                    <#decoded as #at::__private::FromMessage>::KIND
+                {
+                    ::core::panic!("{}", #message);
+                };
+            }
+        })
+        .collect()
 }
 
 /// The body of `__run` for a `handle` method: bind its arguments, call it.

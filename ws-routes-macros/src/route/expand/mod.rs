@@ -70,30 +70,42 @@ fn route_parts(
     }
 }
 
-/// The description of one side's messages. A typed side is described by a function that
-/// picks, by method resolution on the concrete type, its JSON Schema when it has one.
+/// The description of one side's messages. A typed side is described by two functions that
+/// find, by method resolution on the concrete type, its codec (a typed message wrapper names
+/// one, any other type is JSON) and the JSON Schema of the value when it has one.
 fn messages(krate: &TokenStream, messages: &Messages) -> TokenStream {
     let ty = match messages {
         Messages::Untyped => return quote!(#krate::__private::Messages::Untyped),
-        Messages::Json(ty) => quote!(#ty),
-        // Spanned on the argument's type, where a type that is no `Json<T>` is reported.
+        Messages::Declared(ty) => quote!(#ty),
+        // Spanned on the argument's type, where a type that is no typed message is reported.
         Messages::OnMessage(ty) => {
             let at = crate_path_at(krate, ty.span());
-            quote_spanned!(ty.span()=> <#ty as #at::__private::JsonPayload>::Payload)
+            quote_spanned!(ty.span()=> <#ty as #at::__private::MessagePayload>::Message)
         }
     };
+    let declared = quote!(#krate::__private::Declared::<#ty>(::core::marker::PhantomData));
     quote! {
-        #krate::__private::json_message({
-            fn __describe(
-                generator: &mut #krate::__private::Generator,
-            ) -> #krate::__private::Described {
-                #[allow(unused_imports)]
-                use #krate::__private::WithSchema as _;
-                let probe = #krate::__private::Probe::<#ty>(::core::marker::PhantomData);
-                (&&probe).__describe(generator)
-            }
-            __describe
-        })
+        #krate::__private::typed_message(
+            {
+                fn __describe(
+                    generator: &mut #krate::__private::Generator,
+                ) -> #krate::__private::Described {
+                    #[allow(unused_imports)]
+                    use #krate::__private::{WithSchema as _, Wrapped as _};
+                    let (_, probe) = (&&#declared).__typed();
+                    (&&probe).__describe(generator)
+                }
+                __describe
+            },
+            {
+                fn __content_type() -> &'static str {
+                    #[allow(unused_imports)]
+                    use #krate::__private::Wrapped as _;
+                    (&&#declared).__typed().0
+                }
+                __content_type
+            },
+        )
     }
 }
 

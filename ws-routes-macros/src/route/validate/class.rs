@@ -74,16 +74,7 @@ pub(super) fn validate(
                     by_value,
                 });
             }
-            _ => {
-                let forwarder = kind.forwarder();
-                if let Some(other) = events
-                    .iter()
-                    .find(|event| event.method.forwarder() == forwarder)
-                {
-                    exclusive(other.method, &sig, diagnostics);
-                }
-                events.push(Event { method: kind, sig });
-            }
+            _ => events.push(Event { method: kind, sig }),
         }
     }
     if let (Some(handle), Some(first)) = (&handle, events.first()) {
@@ -110,17 +101,6 @@ pub(super) fn validate(
         handle,
         events,
     }
-}
-
-/// `sig` is a second method for the messages `first` handles already.
-fn exclusive(first: Method, sig: &Signature, diagnostics: &mut Diagnostics) {
-    let (first, second) = (first.spec().name, sig.ident.to_string());
-    diagnostics.error(
-        sig.ident.span(),
-        format!("`{second}` and `{first}` would both handle text messages"),
-        "`on_message` receives text messages decoded from JSON and `on_text` receives them as \
-         text: keep one",
-    );
 }
 
 fn unknown_method(method: &ImplItemFn, diagnostics: &mut Diagnostics) {

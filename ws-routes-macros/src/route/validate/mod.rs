@@ -52,7 +52,7 @@ pub(crate) fn route(args: Args, target: Target, diagnostics: &mut Diagnostics) -
         handler,
         doc,
         receives,
-        sends: args.sends.map_or(Messages::Untyped, Messages::Json),
+        sends: args.sends.map_or(Messages::Untyped, Messages::Declared),
     }
 }
 
@@ -105,7 +105,7 @@ fn receives(args: &Args, handler: &Handler, diagnostics: &mut Diagnostics) -> Me
             Messages::Untyped
         }
         (Some(ty), None) => Messages::OnMessage(ty),
-        (None, Some(ty)) => Messages::Json(ty.clone()),
+        (None, Some(ty)) => Messages::Declared(ty.clone()),
         (None, None) => Messages::Untyped,
     }
 }

@@ -1,18 +1,37 @@
-//! Typed messages (feature `json`): [`Json<T>`] and [`JsonError`], JSON messages built from
-//! serde values, and the typed sends of [`Sender`], [`Session`] and [`Rooms`]. The typed
-//! receive of [`WebSocket`](crate::WebSocket) is in `socket/json.rs`, next to the socket's
-//! own state.
+//! JSON, the default codec (feature `json`): [`JsonCodec`], the [`Json<T>`] wrapper and
+//! [`JsonError`], and JSON messages built from serde values.
 
 use std::fmt;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::class::Session;
+use super::{BoxError, Codec, CodecError, MessageKind, TypedMessage};
 use crate::error::Error;
-use crate::rooms::Rooms;
-use crate::socket::Sender;
-use crate::wire::{CloseCode, CloseFrame, Message};
+use crate::wire::{CloseFrame, Message};
+
+/// JSON as a [`Codec`]: text messages, written and read by serde_json; content type
+/// `application/json`.
+///
+/// The JSON methods (`recv_json`, `send_json`, ...) are the [`recv_as`](crate::WebSocket::recv_as)
+/// family with this codec.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonCodec;
+
+impl Codec for JsonCodec {
+    const NAME: &'static str = "JSON";
+    const CONTENT_TYPE: &'static str = "application/json";
+    const KIND: MessageKind = MessageKind::Text;
+    type Error = JsonError;
+
+    fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Message, BoxError> {
+        Ok(Message::json(value)?)
+    }
+
+    fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, BoxError> {
+        Ok(serde_json::from_slice(payload)?)
+    }
+}
 
 /// A message decoded from, or encoded to, JSON text with serde.
 ///
@@ -60,7 +79,19 @@ impl<T> Json<T> {
     }
 }
 
-/// A message that is not the JSON a route expects, or a value that cannot be written as JSON.
+// Written out rather than by a macro: the impls are what the compiler lists when
+// `on_message` takes a type that is no typed message.
+impl<T> TypedMessage for Json<T> {
+    type Codec = JsonCodec;
+    type Value = T;
+
+    fn from_value(value: T) -> Self {
+        Json(value)
+    }
+}
+
+/// A message that is not the JSON a route expects, or a value that cannot be written as JSON:
+/// the [`CodecError`] of [`JsonCodec`], under the name it had before codecs.
 ///
 /// A message that does not decode is bad input: unless the route takes the error
 /// ([`WebSocket::recv_json_lenient`](crate::WebSocket::recv_json_lenient), or
@@ -68,7 +99,11 @@ impl<T> Json<T> {
 /// [`close_frame`](Self::close_frame): 1007 ([`CloseCode::INVALID_PAYLOAD`]) and a reason
 /// naming serde's error, such as `invalid JSON: missing field `text` at line 1 column 14`,
 /// cut to the 123 bytes a close reason may take; a binary message where JSON text is expected
-/// gets 1003 ([`CloseCode::UNSUPPORTED`]).
+/// gets 1003 ([`CloseCode::UNSUPPORTED`]), as
+/// [the codecs' rule](super#one-kind-of-message-per-codec) says.
+///
+/// [`CloseCode::INVALID_PAYLOAD`]: crate::CloseCode::INVALID_PAYLOAD
+/// [`CloseCode::UNSUPPORTED`]: crate::CloseCode::UNSUPPORTED
 ///
 /// ```
 /// use ws_routes::{CloseCode, JsonError, Message};
@@ -83,75 +118,51 @@ impl<T> Json<T> {
 /// assert_eq!(error.to_string(), "invalid JSON: missing field `text` at line 1 column 12");
 /// ```
 #[derive(Debug)]
-pub struct JsonError {
-    kind: Kind,
-}
-
-#[derive(Debug)]
-enum Kind {
-    /// A text message that is not JSON, or not the JSON of the expected type.
-    Decode(serde_json::Error),
-    /// A binary message where JSON text was expected.
-    Binary,
-    /// A value that serde_json could not write.
-    Encode(serde_json::Error),
-}
+pub struct JsonError(CodecError);
 
 impl JsonError {
-    /// Decodes a text message into `T`.
+    /// Decodes a text message into `T`: [`codec::decode`](super::decode) with [`JsonCodec`].
     pub fn decode<T: DeserializeOwned>(message: &Message) -> Result<T, JsonError> {
-        match message {
-            Message::Text(text) => serde_json::from_str(text.as_str()).map_err(|error| JsonError {
-                kind: Kind::Decode(error),
-            }),
-            Message::Binary(_) => Err(JsonError { kind: Kind::Binary }),
-        }
-    }
-
-    pub(crate) fn encode(error: serde_json::Error) -> Self {
-        JsonError {
-            kind: Kind::Encode(error),
-        }
+        super::decode::<JsonCodec, T>(message).map_err(JsonError)
     }
 
     /// serde_json's error, unless the message was binary.
     pub fn serde_error(&self) -> Option<&serde_json::Error> {
-        match &self.kind {
-            Kind::Decode(error) | Kind::Encode(error) => Some(error),
-            Kind::Binary => None,
-        }
+        self.0.codec_source()?.downcast_ref()
     }
 
     /// Whether the message was binary where JSON text was expected.
     pub fn is_binary(&self) -> bool {
-        matches!(self.kind, Kind::Binary)
+        self.0.is_wrong_kind()
     }
 
     /// The close frame for a message that does not decode: 1007 with this error as reason (cut
     /// to 123 bytes on a character boundary), or 1003 for a binary message.
     pub fn close_frame(&self) -> CloseFrame {
-        let code = match self.kind {
-            Kind::Binary => CloseCode::UNSUPPORTED,
-            Kind::Decode(_) | Kind::Encode(_) => CloseCode::INVALID_PAYLOAD,
-        };
-        CloseFrame::new(code, &self.to_string())
+        self.0.close_frame()
+    }
+
+    /// The error as any codec's: what [`Error::codec_error`] returns for [`Error::Json`].
+    pub fn as_codec_error(&self) -> &CodecError {
+        &self.0
+    }
+}
+
+impl From<CodecError> for JsonError {
+    fn from(error: CodecError) -> Self {
+        JsonError(error)
     }
 }
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            Kind::Decode(error) => write!(f, "invalid JSON: {error}"),
-            Kind::Binary => f.write_str("expected JSON text, got a binary message"),
-            Kind::Encode(error) => write!(f, "cannot write JSON: {error}"),
-        }
+        self.0.fmt(f)
     }
 }
 
 impl std::error::Error for JsonError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.serde_error()
-            .map(|error| error as &(dyn std::error::Error + 'static))
+        std::error::Error::source(&self.0)
     }
 }
 
@@ -205,111 +216,12 @@ impl From<&serde_json::Value> for Message {
     }
 }
 
-fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Message, Error> {
-    Message::json(value).map_err(|error| JsonError::encode(error).into())
-}
-
-impl Sender {
-    /// Queues `value` as a JSON text message, as [`send`](Self::send) does; fails with
-    /// [`Error::Json`] when it cannot be written as JSON.
-    ///
-    /// ```
-    /// use ws_routes::{route, WebSocket};
-    ///
-    /// #[derive(serde::Serialize)]
-    /// struct Tick {
-    ///     n: u64,
-    /// }
-    ///
-    /// #[route("/ticks")]
-    /// async fn ticks(mut ws: WebSocket) {
-    ///     let sender = ws.sender();
-    ///     tokio::spawn(async move {
-    ///         for n in 0.. {
-    ///             if sender.send_json(&Tick { n }).await.is_err() {
-    ///                 break;
-    ///             }
-    ///         }
-    ///     });
-    ///     while let Some(Ok(_)) = ws.recv().await {}
-    /// }
-    /// ```
-    pub async fn send_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
-        self.send(encode(value)?).await
-    }
-
-    /// Queues `value` as a JSON text message without waiting, as [`try_send`](Self::try_send)
-    /// does.
-    pub fn try_send_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
-        self.try_send(encode(value)?)
-    }
-}
-
-impl Session {
-    /// Sends `value` as a JSON text message now.
-    ///
-    /// ```
-    /// use ws_routes::{route, Session};
-    ///
-    /// #[derive(Default)]
-    /// struct Hello;
-    ///
-    /// #[route("/hello")]
-    /// impl Hello {
-    ///     async fn on_open(&mut self, session: &mut Session) {
-    ///         let _ = session.send_json(&serde_json::json!({ "type": "hello" })).await;
-    ///     }
-    /// }
-    /// ```
-    pub async fn send_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.send(encode(value)?).await
-    }
-}
-
-impl Rooms {
-    /// Sends `value`, written as JSON once for every member, to every member of `room`; see
-    /// [`broadcast`](Self::broadcast). Fails, sending nothing, when `value` cannot be written
-    /// as JSON.
-    ///
-    /// ```
-    /// use ws_routes::Rooms;
-    ///
-    /// #[derive(serde::Serialize)]
-    /// #[serde(tag = "type", rename_all = "lowercase")]
-    /// enum ServerEvent {
-    ///     Presence { count: usize },
-    /// }
-    ///
-    /// let rooms = Rooms::new();
-    /// let queued = rooms.broadcast_json("lobby", &ServerEvent::Presence { count: 0 })?;
-    /// assert_eq!(queued, 0); // nobody is in the lobby
-    /// # Ok::<(), serde_json::Error>(())
-    /// ```
-    pub fn broadcast_json<T: Serialize + ?Sized>(
-        &self,
-        room: &str,
-        value: &T,
-    ) -> Result<usize, serde_json::Error> {
-        Ok(self.broadcast(room, Message::json(value)?))
-    }
-
-    /// Sends `value` as JSON to every member of `room` but `except`; see
-    /// [`broadcast_except`](Self::broadcast_except).
-    pub fn broadcast_json_except<T: Serialize + ?Sized>(
-        &self,
-        room: &str,
-        value: &T,
-        except: &Sender,
-    ) -> Result<usize, serde_json::Error> {
-        Ok(self.broadcast_except(room, Message::json(value)?, except))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
 
     use super::*;
+    use crate::wire::CloseCode;
 
     #[derive(Debug, Deserialize, PartialEq)]
     #[serde(tag = "type", rename_all = "lowercase")]
