@@ -160,7 +160,7 @@ impl WebSocket {
     ///
     /// Messages sent through it wait in a bounded queue (32 messages by default, the server's
     /// [`outgoing_queue`](crate::Server::outgoing_queue) setting) and are written while this
-    /// socket waits in [`recv`](Self::recv). Those still waiting when the socket
+    /// socket waits in [`recv`](Self::recv), those waiting together in one write. Those still waiting when the socket
     /// [`close`](Self::close)s, or when a server's handler lets go of it, are written before
     /// the close frame (within the write timeout, and the server's
     /// [`close_timeout`](crate::Server::close_timeout)); only a [`Sender::close`] drops them.
