@@ -269,7 +269,9 @@ pub use crate::json::{Json, JsonError};
 pub use crate::reconnect::Reconnecting;
 #[cfg(feature = "redis")]
 pub use crate::rooms::BackplaneStats;
-pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
+pub use crate::rooms::{
+    History, Position, Received, Recovery, Resume, Rooms, RoomsBuilder, SlowConsumer, Unrecoverable,
+};
 pub use crate::routing::{JsonType, Messages, ParamError, Route, RoutePath, Routes, Segment};
 pub use crate::server::{
     Fallback, Listening, Pages, Server, ServerHandle, Unmatched, serve, shutdown_signal,

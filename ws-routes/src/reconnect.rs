@@ -1,6 +1,8 @@
 //! The reconnecting client: [`Reconnecting`], a connection that comes back after a drop, as
-//! `async for websocket in connect(uri)` does in Python's `websockets`.
+//! `async for websocket in connect(uri)` does in Python's `websockets`, and that resumes its
+//! rooms' histories where it left them ([`Reconnecting::recv`]).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::time::Duration;
@@ -10,8 +12,10 @@ use tracing::{info, warn};
 use crate::client::Client;
 use crate::error::Error;
 use crate::http::StatusCode;
+use crate::rooms::Position;
+use crate::rooms::recovery::{self, Received};
 use crate::socket::WebSocket;
-use crate::wire::CloseCode;
+use crate::wire::{CloseCode, Message};
 
 impl Client {
     /// Connections to `url`, one after the other: [`Reconnecting::next`] opens one, and once
@@ -67,6 +71,7 @@ impl Client {
             delay: Reconnecting::DEFAULT_INITIAL_DELAY,
             current: None,
             done: false,
+            positions: BTreeMap::new(),
         }
     }
 }
@@ -84,6 +89,9 @@ pub struct Reconnecting {
     current: Option<WebSocket>,
     /// The server said not to come back, or `next` returned a final error.
     done: bool,
+    /// The position of the last message received in each room with history, through
+    /// [`recv`](Self::recv).
+    positions: BTreeMap<String, Position>,
 }
 
 impl Reconnecting {
@@ -133,7 +141,13 @@ impl Reconnecting {
             self.wait().await;
         }
         loop {
-            match self.client.connect(&self.url).await {
+            let url = recovery::resume_url(
+                &self.url,
+                self.positions
+                    .iter()
+                    .map(|(room, position)| (room.as_str(), position)),
+            );
+            match self.client.connect(&url).await {
                 Ok(ws) => {
                     self.delay = self.initial_delay;
                     return Some(Ok(self.current.insert(ws)));
@@ -147,6 +161,53 @@ impl Reconnecting {
                     return Some(Err(error));
                 }
             }
+        }
+    }
+
+    /// The next thing that happens, across connections: reads the current connection, and
+    /// when it ends (or before the first), opens the next one as [`next`](Self::next) does
+    /// and yields [`Received::Connected`]. `None` and `Some(Err(_))` as `next` returns them.
+    ///
+    /// It keeps the client's position in every room with history from what it yields (a
+    /// room message's position, a join's), and each new connection presents them in its
+    /// handshake, so that a route that re-joins the rooms with
+    /// [`Rooms::join_since`](crate::Rooms::join_since) sends what was missed, each message
+    /// once, in order. See [`Rooms::join_since`](crate::Rooms::join_since) for an example.
+    pub async fn recv(&mut self) -> Option<Result<Received, Error>> {
+        if let Some(ws) = self.current.as_mut()
+            && let Some(Ok(message)) = ws.recv().await
+        {
+            return Some(Ok(self.received(message)));
+        }
+        match self.next().await? {
+            Ok(_) => Some(Ok(Received::Connected)),
+            Err(error) => Some(Err(error)),
+        }
+    }
+
+    /// The connection [`next`](Self::next) or [`recv`](Self::recv) opened last, to send on;
+    /// `None` before the first.
+    pub fn current(&mut self) -> Option<&mut WebSocket> {
+        self.current.as_mut()
+    }
+
+    /// The client's position in each room with history, as the next connection presents it.
+    pub fn positions(&self) -> &BTreeMap<String, Position> {
+        &self.positions
+    }
+
+    /// Takes a received message out of its envelope, and notes its position.
+    fn received(&mut self, message: Message) -> Received {
+        match recovery::unwrap(&message) {
+            Some(received) => {
+                if let Received::Room { room, position, .. }
+                | Received::Joined { room, position, .. } = &received
+                {
+                    self.positions.insert(room.clone(), position.clone());
+                }
+                received
+            }
+            None => Received::Message(message),
         }
     }
 
