@@ -1,7 +1,9 @@
 //! Recovery over real sockets: rooms with history, routes that re-join them with
 //! `Rooms::join_since`, and `Client::reconnecting` presenting its positions after a drop. A TCP
 //! proxy in front of the server lets a test cut the connection (no close frame: a network
-//! drop), keep the client out while broadcasts go on, or point it at a restarted server.
+//! drop), keep the client out while broadcasts go on, or point it at a restarted server, or at
+//! another server sharing the rooms through a real `redis-server` (those tests are
+//! `#[ignore]`d for plain `cargo test`, as in redis_backplane.rs; `scripts/test` runs them).
 
 mod support;
 
@@ -16,6 +18,7 @@ use ws_routes::{
     Rooms, Server, Session, State, Unrecoverable, WebSocket, route, routes,
 };
 
+use support::redis::Crashable;
 use support::rooms::member;
 use support::{NETWORK_TIMEOUT, connect, next, spawn_server, text, within};
 
@@ -477,4 +480,146 @@ async fn rooms_without_history_and_plain_members_get_the_bytes_sent() {
         next(&mut plain_in_history).await.unwrap().unwrap(),
         Message::binary(vec![1, 2])
     );
+}
+
+/// Rooms with history on the Redis at `url`.
+fn shared_history(url: &str) -> Rooms {
+    Rooms::builder()
+        .history(History::new())
+        .redis(url)
+        .redis_prefix("recovery")
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
+async fn a_client_whose_server_crashed_recovers_on_another() {
+    let redis = support::redis::Redis::start();
+    let outcomes = Outcomes::default();
+    let survivor = shared_history(&redis.url());
+    let survivor_addr = serve(&survivor, &outcomes).await;
+    support::redis::connected(&survivor).await;
+    // A plain member on the survivor, to see when it has had what was said.
+    let mut watcher = support::rooms::join(survivor_addr, "/room/news").await;
+    let (url, doomed_outcomes) = (redis.url(), outcomes.clone());
+    let mut doomed = Crashable::start(move || async move {
+        let rooms = shared_history(&url);
+        let addr = serve(&rooms, &doomed_outcomes).await;
+        support::redis::connected(&rooms).await;
+        addr
+    })
+    .await;
+    let proxy = Proxy::start(doomed.addr).await;
+
+    let mut news = client(&proxy, "/feed/news");
+    assert_eq!(joined(&mut news).await.1, Recovery::New);
+    // Said on the other server: numbered by Redis, delivered by the doomed one.
+    for n in 1..=5 {
+        assert_eq!(survivor.broadcast("news", format!("m{n}")), 0);
+    }
+    for n in 1..=5 {
+        assert_eq!(
+            room_message(&mut news).await,
+            ("news".into(), n, format!("m{n}"))
+        );
+    }
+    let epoch = news.positions()["news"].epoch().to_owned();
+
+    // The client's server dies; it is said more while the client is away.
+    proxy.point_at(None);
+    doomed.crash();
+    proxy.cut();
+    for n in 6..=8 {
+        survivor.broadcast("news", format!("m{n}"));
+    }
+    for n in 1..=8 {
+        assert_eq!(text(&mut watcher).await, format!("m{n}"));
+    }
+    proxy.point_at(Some(survivor_addr));
+    let recovery = loop {
+        match event(&mut news).await {
+            Received::Joined { recovery, .. } => break recovery,
+            Received::Connected => {}
+            other => panic!("expected the join's outcome, got {other:?}"),
+        }
+    };
+    assert_eq!(recovery, Recovery::Recovered { replayed: 3 });
+    assert_eq!(outcomes.last(), ("news".into(), Some(recovery)));
+    survivor.broadcast("news", "m9");
+    for n in 6..=9 {
+        assert_eq!(
+            room_message(&mut news).await,
+            ("news".into(), n, format!("m{n}"))
+        );
+    }
+    assert_eq!(news.positions()["news"].epoch(), epoch);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
+async fn a_redis_restarted_empty_is_a_new_epoch_and_members_are_told() {
+    let mut redis = support::redis::Redis::start();
+    let (rooms, outcomes) = (shared_history(&redis.url()), Outcomes::default());
+    let addr = serve(&rooms, &outcomes).await;
+    support::redis::connected(&rooms).await;
+    let proxy = Proxy::start(addr).await;
+    let mut news = client(&proxy, "/feed/news");
+    joined(&mut news).await;
+    for n in 1..=2 {
+        rooms.broadcast("news", format!("m{n}"));
+        assert_eq!(room_message(&mut news).await.1, n);
+    }
+    let before = news.positions()["news"].clone();
+
+    // Redis comes back empty: the room's numbering starts again, in a new epoch.
+    redis.stop();
+    redis.start_again();
+    rooms.broadcast("news", "m3");
+    match event(&mut news).await {
+        Received::Joined {
+            position, recovery, ..
+        } => {
+            assert_eq!(recovery, Recovery::Lost(Unrecoverable::EpochChanged));
+            assert_ne!(position.epoch(), before.epoch());
+            assert_eq!(position.offset(), 0);
+        }
+        other => panic!("expected to be told of the loss, got {other:?}"),
+    }
+    assert_eq!(
+        room_message(&mut news).await,
+        ("news".into(), 1, "m3".into())
+    );
+
+    // A claim in the old epoch gets nothing stale; one in the new epoch recovers.
+    let stale = format!("/feed/news?ws-resume={}.1.news", before.epoch());
+    let mut old = connect(addr, &stale).await;
+    assert!(text(&mut old).await.starts_with("\u{1e}!epoch-changed 0 "));
+    within(news.next()).await.unwrap().unwrap();
+    let event = event(&mut news).await;
+    let Received::Joined { recovery, .. } = event else {
+        panic!("expected the join's outcome, got {event:?}");
+    };
+    assert_eq!(recovery, Recovery::Recovered { replayed: 0 });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
+async fn a_numbered_broadcast_still_skips_its_sender() {
+    let redis = support::redis::Redis::start();
+    let (rooms, outcomes) = (shared_history(&redis.url()), Outcomes::default());
+    let addr = serve(&rooms, &outcomes).await;
+    support::redis::connected(&rooms).await;
+    // The plain `member` route relays its client's texts with `broadcast_except`.
+    let mut ada = support::rooms::join(addr, "/room/chat").await;
+    let mut bob = support::rooms::join(addr, "/room/chat").await;
+    ada.send("hi from ada").await.unwrap();
+    assert_eq!(text(&mut bob).await, "hi from ada");
+    rooms.broadcast("chat", "to both");
+    assert_eq!(
+        text(&mut ada).await,
+        "to both",
+        "ada did not get her own message back"
+    );
+    assert_eq!(text(&mut bob).await, "to both");
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use super::recovery::{Position, Recovery, Unrecoverable, envelope};
+use super::recovery::{Position, Recovery, Unrecoverable, envelope, outcome};
 use crate::wire::Message;
 use crate::wire::engine::Encoded;
 
@@ -192,6 +192,15 @@ pub(crate) struct Log {
     settings: History,
 }
 
+/// A message [`Log::append`] kept.
+pub(crate) struct Appended {
+    /// The message in its envelope, framed.
+    pub(crate) frame: Encoded,
+    /// When the log started afresh, losing messages: the outcome frame that tells the
+    /// members that joined with positions (before the message).
+    pub(crate) lost: Option<Encoded>,
+}
+
 struct Entry {
     offset: u64,
     at: Instant,
@@ -210,20 +219,54 @@ impl Log {
         }
     }
 
-    /// Numbers `message`, keeps it in its envelope and returns that envelope framed, for the
-    /// members that joined with positions.
-    pub(crate) fn append(&mut self, room: &str, message: &Message, now: Instant) -> Encoded {
-        let position = Position::new(self.epoch.clone(), self.next);
+    /// Keeps `message` in its envelope at `position` (or at the next offset, numbering it
+    /// here, without one), and returns that envelope framed, for the members that joined with
+    /// positions; `None` for a position this log has had already.
+    ///
+    /// A position in another epoch, or past the next offset (messages this server never
+    /// got), starts the log afresh from it: claims from before it are then too old, never
+    /// served across the hole. What the members that joined with positions lost then is in
+    /// [`Appended::lost`] (nothing, when the log had had no message yet).
+    pub(crate) fn append(
+        &mut self,
+        room: &str,
+        position: Option<&Position>,
+        message: &Message,
+        now: Instant,
+    ) -> Option<Appended> {
+        let mut lost = None;
+        let position = match position {
+            None => Position::new(self.epoch.clone(), self.next),
+            Some(position) if position.epoch() != self.epoch || position.offset() > self.next => {
+                if self.next > 1 {
+                    lost = Some(if position.epoch() == self.epoch {
+                        Unrecoverable::TooOld
+                    } else {
+                        Unrecoverable::EpochChanged
+                    });
+                }
+                self.epoch = position.epoch().to_owned();
+                self.entries.clear();
+                self.bytes = 0;
+                position.clone()
+            }
+            Some(position) if position.offset() < self.next => return None,
+            Some(position) => position.clone(),
+        };
         let frame = Encoded::new(&envelope(room, &position, message));
         self.bytes += ENTRY_COST + frame.len();
         self.entries.push_back(Entry {
-            offset: self.next,
+            offset: position.offset(),
             at: now,
             frame: frame.clone(),
         });
-        self.next += 1;
+        self.next = position.offset() + 1;
         self.trim(now);
-        frame
+        let lost = lost.map(|lost| {
+            let before = Position::new(position.epoch(), position.offset().saturating_sub(1));
+            Encoded::new(&outcome(room, &Recovery::Lost(lost), &before))
+        });
+        Some(Appended { frame, lost })
     }
 
     /// Drops the oldest messages past the bounds, keeping the newest one whatever its size.
@@ -296,7 +339,8 @@ mod tests {
     fn a_claim_in_the_history_gets_what_follows_it_and_nothing_before() {
         let (mut log, now) = log(History::new());
         for n in 0..5 {
-            log.append("r", &Message::text(format!("m{n}")), now);
+            log.append("r", None, &Message::text(format!("m{n}")), now)
+                .unwrap();
         }
         let claim = Position::new(log.epoch.clone(), 2);
         let (recovery, from, missed) = log.since(Some(&claim), now);
@@ -314,7 +358,8 @@ mod tests {
     fn claims_the_history_cannot_serve_are_lost_with_their_reason() {
         let (mut log, now) = log(History::new().max_messages(3));
         for n in 0..5 {
-            log.append("r", &Message::text(format!("m{n}")), now);
+            log.append("r", None, &Message::text(format!("m{n}")), now)
+                .unwrap();
         }
         let epoch = log.epoch.clone();
         // Offsets 3, 4 and 5 are kept: a client at 2 misses nothing that is gone.
@@ -336,10 +381,53 @@ mod tests {
     }
 
     #[test]
+    fn positions_from_the_backplane_are_kept_once_and_a_hole_starts_afresh() {
+        let (mut log, now) = log(History::new());
+        let at = |epoch: &str, offset| Position::new(epoch, offset);
+        let message = Message::text("m");
+        // The first numbered message adopts its epoch, and tells nobody of a loss.
+        let first = log.append("r", Some(&at("e", 5)), &message, now).unwrap();
+        assert!(first.lost.is_none());
+        assert!(
+            log.append("r", Some(&at("e", 6)), &message, now)
+                .unwrap()
+                .lost
+                .is_none()
+        );
+        assert!(
+            log.append("r", Some(&at("e", 6)), &message, now).is_none(),
+            "had it"
+        );
+        // Offsets 7 and 8 never came: claims before them are too old.
+        let hole = log.append("r", Some(&at("e", 9)), &message, now).unwrap();
+        let told = hole.lost.expect("the loss is told");
+        assert!(
+            std::str::from_utf8(&told.wire()[2..])
+                .unwrap()
+                .ends_with("\u{1e}!too-old 0 e.8 r")
+        );
+        let (recovery, _, _) = log.since(Some(&at("e", 6)), now);
+        assert_eq!(recovery, Recovery::Lost(Unrecoverable::TooOld));
+        let (recovery, _, missed) = log.since(Some(&at("e", 8)), now);
+        assert_eq!(
+            (recovery, missed.count()),
+            (Recovery::Recovered { replayed: 1 }, 1)
+        );
+        // Another epoch: the history was lost.
+        let restarted = log.append("r", Some(&at("f", 1)), &message, now).unwrap();
+        let told = restarted.lost.expect("the loss is told");
+        assert!(
+            std::str::from_utf8(&told.wire()[2..])
+                .unwrap()
+                .ends_with("!epoch-changed 0 f.0 r")
+        );
+    }
+
+    #[test]
     fn bytes_and_age_bound_the_history() {
         let (mut log, now) = log(History::new().max_bytes(1).max_age(Duration::from_secs(1)));
-        log.append("r", &Message::text("a"), now);
-        log.append("r", &Message::text("b"), now);
+        log.append("r", None, &Message::text("a"), now);
+        log.append("r", None, &Message::text("b"), now);
         assert_eq!(log.entries.len(), 1, "the newest stays whatever its size");
         let later = now + Duration::from_secs(2);
         let epoch = log.epoch.clone();

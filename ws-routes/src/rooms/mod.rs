@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use self::backplane::settings::BackplaneSettings;
-use self::backplane::{Audience, Backplane, Broadcast, LocalRooms};
+use self::backplane::{Audience, Backplane, Broadcast, LocalRooms, Numbering};
 use self::history::Histories;
 use self::recovery::outcome;
 use crate::error::Error;
@@ -335,10 +335,13 @@ impl RoomsBuilder {
     /// [`history`](Self::history), the empty prefix); a room that matches none keeps no
     /// history and pays nothing for the others'.
     ///
-    /// History is kept in this server's memory: with a Redis backplane, each server numbers
-    /// the broadcasts it delivers (its own and the others') in a history of its own, so a
-    /// client recovers when it reconnects to the same server, and is told its epoch changed
-    /// when it comes back to another.
+    /// Each server keeps the histories in memory. With the [Redis backplane](Self::redis),
+    /// Redis numbers the broadcasts to rooms with history, and every server keeps the same
+    /// history (same epoch, same offsets) from what it reads of the stream, so a client
+    /// recovers on whichever server it reconnects to, one that started after the messages it
+    /// missed excepted (it is told they are too old, or that the epoch changed). Such a
+    /// broadcast reaches members, this server's too, once Redis has numbered it: while Redis
+    /// is away, it waits in the outbox. A Redis that comes back empty starts a new epoch.
     ///
     /// ```
     /// use std::time::Duration;
@@ -686,7 +689,9 @@ impl Rooms {
     /// Never waits: a member whose queue is full is dealt with by the
     /// [slow-consumer policy](SlowConsumer). A room name longer than
     /// [`max_room_name`](RoomsBuilder::max_room_name) has no members: the broadcast delivers
-    /// nothing, here or on other servers, and returns 0.
+    /// nothing, here or on other servers, and returns 0. So does a broadcast to a room with
+    /// [history](RoomsBuilder::history) on the Redis backplane: it reaches every member once
+    /// Redis has numbered it (see [`RoomsBuilder::history_for`]).
     pub fn broadcast(&self, room: &str, message: impl Into<Message>) -> usize {
         self.send(Audience::Room(room), message.into(), None)
     }
@@ -715,12 +720,32 @@ impl Rooms {
             // No member can be in it (`join` refuses the name).
             return 0;
         }
-        let queued = self.inner.deliver(audience, &message, except);
-        crate::metrics::broadcast(queued);
-        let broadcast = Broadcast {
+        let mut broadcast = Broadcast {
             audience,
             message: &message,
+            except,
+            numbering: Numbering::None,
         };
+        if let Audience::Room(room) = audience
+            && self.inner.histories.settings(room).is_some()
+        {
+            broadcast.numbering = Numbering::Wanted;
+            // One authority numbers the room's broadcasts on every server: the backplane,
+            // which delivers them here too once numbered.
+            if self.inner.backplane.numbers() {
+                if self.inner.backplane.publish(&broadcast) {
+                    return 0;
+                }
+                // Refused: here alone, as it is (not in the history).
+                broadcast.numbering = Numbering::None;
+                let queued = self.inner.deliver(&broadcast);
+                crate::metrics::broadcast(queued);
+                return queued;
+            }
+        }
+        let queued = self.inner.deliver(&broadcast);
+        crate::metrics::broadcast(queued);
+        broadcast.numbering = Numbering::None;
         self.inner.backplane.publish(&broadcast);
         queued
     }
@@ -806,11 +831,22 @@ impl Inner {
 
     /// Writes or queues `message` for its audience on this server but `except`; closes or
     /// skips the slow members and forgets the gone ones.
-    fn deliver(&self, audience: Audience<'_>, message: &Message, except: Option<u64>) -> usize {
+    fn deliver(&self, broadcast: &Broadcast<'_>) -> usize {
+        let Broadcast {
+            audience,
+            message,
+            except,
+            numbering,
+        } = *broadcast;
         if let Audience::Room(room) = audience
+            && numbering != Numbering::None
             && let Some(settings) = self.histories.settings(room)
         {
-            return self.deliver_in_history(room, settings, message, except);
+            let position = match numbering {
+                Numbering::At(position) => Some(position),
+                _ => None,
+            };
+            return self.deliver_in_history(room, settings, position, message, except);
         }
         // The members, taken out from under the lock: offers write to sockets, and joins and
         // leaves (on other threads) need not wait for them.
@@ -834,12 +870,15 @@ impl Inner {
         self.offer(members, except, &mut Frame::Lazy(message, None))
     }
 
-    /// Numbers a broadcast to `room`, which keeps a history, keeps it there, and delivers it:
-    /// in its envelope to the members that joined with positions, as it is to the others.
+    /// Keeps a broadcast to `room`, which keeps a history, at `position` (or numbers it, when
+    /// the backplane did not), and delivers it: in its envelope to the members that joined
+    /// with positions, as it is to the others. A position this server has had already is
+    /// not delivered again.
     fn deliver_in_history(
         &self,
         room: &str,
         settings: History,
+        position: Option<&Position>,
         message: &Message,
         except: Option<u64>,
     ) -> usize {
@@ -848,7 +887,9 @@ impl Inner {
         // Held while the members are offered the message, so that every member gets the
         // room's messages in offset order and a joining member gets its replay first.
         let mut log = history::lock(&log);
-        let enveloped = log.append(room, message, now);
+        let Some(appended) = log.append(room, position, message, now) else {
+            return 0;
+        };
         let (positioned, plain): (Vec<_>, Vec<_>) = {
             let registry = self.read();
             let marked = registry.positioned.get(room);
@@ -860,7 +901,11 @@ impl Inner {
                 .map(|(id, sender)| (*id, sender.clone()))
                 .partition(|(id, _)| marked.is_some_and(|marked| marked.contains(id)))
         };
-        let queued = self.offer(positioned, except, &mut Frame::Ready(&enveloped))
+        if let Some(lost) = &appended.lost {
+            // Never a silent gap: they are told first that they cannot be caught up.
+            self.offer(positioned.clone(), None, &mut Frame::Ready(lost));
+        }
+        let queued = self.offer(positioned, except, &mut Frame::Ready(&appended.frame))
             + self.offer(plain, except, &mut Frame::Lazy(message, None));
         drop(log);
         self.histories.appended(now);
@@ -1003,7 +1048,7 @@ impl Frame<'_> {
 
 impl LocalRooms for Inner {
     fn receive(&self, broadcast: &Broadcast<'_>) {
-        self.deliver(broadcast.audience, broadcast.message, None);
+        self.deliver(broadcast);
     }
 
     fn count(&self, room: &str) -> usize {

@@ -9,7 +9,8 @@
 //!   (form-encoded, as any query value);
 //! - a room message: the message's own frame type, its payload prefixed with
 //!   `\x1e EPOCH.OFFSET SP ROOM \n` (no spaces around the fields; `ROOM` percent-encoded);
-//! - the outcome of a join: a text frame `\x1e ! STATUS SP REPLAYED SP EPOCH.OFFSET SP ROOM`.
+//! - the outcome of a join (or of a loss of the room's history, mid-connection): a text
+//!   frame `\x1e ! STATUS SP REPLAYED SP EPOCH.OFFSET SP ROOM`.
 //!
 //! The client reads the last two back into [`Received`].
 
@@ -315,7 +316,9 @@ pub enum Received {
     /// The route joined this connection to a room with
     /// [`Rooms::join_since`](crate::Rooms::join_since): whether the messages missed there
     /// follow (they come next, before any live one) or cannot be had (the application should
-    /// fetch the room's state anew).
+    /// fetch the room's state anew). Also, with a [`Recovery::Lost`], in the middle of a
+    /// connection whose server lost part of the room's history (a Redis restarted empty),
+    /// before the first message after the loss.
     Joined {
         /// The room joined.
         room: String,
