@@ -262,6 +262,16 @@ const FANOUT_SERVERS: &[Spec] = &[
         },
     },
     Spec {
+        name: "ws-routes+history",
+        about: "the same with the room's history on (`History` defaults): every broadcast \
+                numbered and kept, and members joined with `join_since`, so each gets it in \
+                its envelope",
+        program: Program::Rust {
+            bin: "ws-routes-fanout",
+            args: &["--history"],
+        },
+    },
+    Spec {
         name: "axum",
         about: "axum 0.8 with a `tokio::sync::broadcast` channel: every member's task \
                 subscribes and forwards to its socket, defaults",
@@ -276,12 +286,14 @@ const FANOUT_SERVERS: &[Spec] = &[
 const WS_ROUTES: &str = "ws-routes";
 
 fn server_name(name: &str) -> Result<&'static str, String> {
-    SERVERS
-        .iter()
+    let all = || SERVERS.iter().chain(FANOUT_SERVERS);
+    all()
         .find(|spec| spec.name == name)
         .map(|spec| spec.name)
         .ok_or_else(|| {
-            let names: Vec<_> = SERVERS.iter().map(|spec| spec.name).collect();
+            let mut names: Vec<_> = all().map(|spec| spec.name).collect();
+            names.sort_unstable();
+            names.dedup();
             format!("no server `{name}`; the servers are {}", names.join(", "))
         })
 }

@@ -2,20 +2,25 @@
 //! every text is broadcast to the room, with the server's and the rooms' defaults.
 //!
 //! `/member` joins the room (the server answers `joined` once it is in), `/publish`
-//! broadcasts every text it sends.
+//! broadcasts every text it sends. With `--history`, the room keeps a history (the defaults of
+//! `History`) and members join it with `join_since`, as a route that recovers does: each
+//! broadcast is numbered, kept, and sent to them in its envelope.
 //!
 //! ```text
-//! cargo run --release -p bench --bin ws-routes-fanout -- --addr 127.0.0.1:8765 [--workers 2]
+//! cargo run --release -p bench --bin ws-routes-fanout -- --addr 127.0.0.1:8765 [--workers 2] [--history]
 //! ```
 
 use clap::Parser;
-use ws_routes::{Message, Rooms, Server, State, WebSocket, route, routes};
+use ws_routes::{History, Message, Rooms, Server, State, WebSocket, route, routes};
 
 /// Broadcast to every member of one room, with ws-routes.
 #[derive(Parser)]
 struct Cli {
     #[command(flatten)]
     server: bench::server::Args,
+    /// The room keeps a history, and members join it with `join_since`.
+    #[arg(long)]
+    history: bool,
 }
 
 const ROOM: &str = "bench";
@@ -24,7 +29,11 @@ const ROOM: &str = "bench";
 #[route("/member")]
 async fn member(mut ws: WebSocket, State(rooms): State<Rooms>) {
     let me = ws.sender();
-    rooms.join(ROOM, &me);
+    if rooms.has_history(ROOM) {
+        rooms.join_since(ROOM, &me, None);
+    } else {
+        rooms.join(ROOM, &me);
+    }
     if me.send("joined").await.is_err() {
         return;
     }
@@ -44,8 +53,13 @@ async fn publish(mut ws: WebSocket, State(rooms): State<Rooms>) {
 fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
     bench::server::run(&cli.server, async {
+        let mut rooms = Rooms::builder();
+        if cli.history {
+            rooms = rooms.history(History::new());
+        }
+        let rooms = rooms.build().map_err(std::io::Error::other)?;
         let server = Server::new(routes![member, publish])
-            .with_state(Rooms::new())
+            .with_state(rooms)
             .bind(&cli.server.addr)
             .await?;
         bench::server::announce(server.local_addr()?)?;
