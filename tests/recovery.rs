@@ -187,6 +187,45 @@ async fn room_message(client: &mut Reconnecting) -> (String, u64, String) {
     }
 }
 
+/// Broadcasts `m1` to `mCOUNT` to "news", one a millisecond, from a task of its own.
+fn publish(rooms: &Rooms, count: u64) -> tokio::task::JoinHandle<()> {
+    let rooms = rooms.clone();
+    tokio::spawn(async move {
+        for n in 1..=count {
+            rooms.broadcast("news", format!("m{n}"));
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+}
+
+/// Reads until the client has had `count` messages of "news", checking that they are `m1` to
+/// `mCOUNT` at offsets 1 to `count`, each once and in order, and calling `after` with how many
+/// it has had after each; returns the outcomes of the joins on the way.
+async fn read_stream(
+    client: &mut Reconnecting,
+    count: u64,
+    mut after: impl FnMut(u64),
+) -> Vec<Recovery> {
+    let mut seen = 0;
+    let mut recovered = Vec::new();
+    while seen < count {
+        match event(client).await {
+            Received::Room {
+                position, message, ..
+            } => {
+                seen += 1;
+                assert_eq!(position.offset(), seen);
+                assert_eq!(message.as_text(), Some(format!("m{seen}").as_str()));
+                after(seen);
+            }
+            Received::Connected => {}
+            Received::Joined { recovery, .. } => recovered.push(recovery),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    recovered
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_arrives_once_and_in_order_across_dropped_connections() {
     const MESSAGES: u64 = 400;
@@ -194,37 +233,15 @@ async fn every_message_arrives_once_and_in_order_across_dropped_connections() {
     let proxy = Proxy::start(serve(&rooms, &outcomes).await).await;
     let mut news = client(&proxy, "/feed/news");
     assert_eq!(joined(&mut news).await.1, Recovery::New);
-    let publisher = {
-        let rooms = rooms.clone();
-        tokio::spawn(async move {
-            for n in 1..=MESSAGES {
-                rooms.broadcast("news", format!("m{n}"));
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        })
-    };
-    let mut seen = Vec::new();
-    let mut recovered = Vec::new();
-    while seen.len() < MESSAGES as usize {
-        match event(&mut news).await {
-            Received::Room {
-                position, message, ..
-            } => {
-                assert_eq!(position.offset(), seen.len() as u64 + 1);
-                seen.push(message.as_text().unwrap().to_owned());
-                // Three network drops while the publisher goes on.
-                if [50, 150, 250].contains(&seen.len()) {
-                    proxy.cut();
-                }
-            }
-            Received::Connected => {}
-            Received::Joined { recovery, .. } => recovered.push(recovery),
-            other => panic!("unexpected {other:?}"),
+    let publisher = publish(&rooms, MESSAGES);
+    // Three network drops while the publisher goes on.
+    let recovered = read_stream(&mut news, MESSAGES, |seen| {
+        if [50, 150, 250].contains(&seen) {
+            proxy.cut();
         }
-    }
+    })
+    .await;
     publisher.await.unwrap();
-    let expected: Vec<String> = (1..=MESSAGES).map(|n| format!("m{n}")).collect();
-    assert_eq!(seen, expected);
     assert_eq!(recovered.len(), 3, "{recovered:?}");
     assert!(recovered.iter().all(Recovery::is_complete), "{recovered:?}");
     // What the handler learned is what the client was told.
@@ -492,6 +509,19 @@ fn shared_history(url: &str) -> Rooms {
         .unwrap()
 }
 
+/// A server of the routes above sharing rooms with history through `redis`, on a runtime of
+/// its own, that a test crashes.
+async fn crashable(redis: &support::redis::Redis, outcomes: &Outcomes) -> Crashable {
+    let (url, outcomes) = (redis.url(), outcomes.clone());
+    Crashable::start(move || async move {
+        let rooms = shared_history(&url);
+        let addr = serve(&rooms, &outcomes).await;
+        support::redis::connected(&rooms).await;
+        addr
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn a_client_whose_server_crashed_recovers_on_another() {
@@ -502,14 +532,7 @@ async fn a_client_whose_server_crashed_recovers_on_another() {
     support::redis::connected(&survivor).await;
     // A plain member on the survivor, to see when it has had what was said.
     let mut watcher = support::rooms::join(survivor_addr, "/room/news").await;
-    let (url, doomed_outcomes) = (redis.url(), outcomes.clone());
-    let mut doomed = Crashable::start(move || async move {
-        let rooms = shared_history(&url);
-        let addr = serve(&rooms, &doomed_outcomes).await;
-        support::redis::connected(&rooms).await;
-        addr
-    })
-    .await;
+    let mut doomed = crashable(&redis, &outcomes).await;
     let proxy = Proxy::start(doomed.addr).await;
 
     let mut news = client(&proxy, "/feed/news");
@@ -622,4 +645,37 @@ async fn a_numbered_broadcast_still_skips_its_sender() {
         "ada did not get her own message back"
     );
     assert_eq!(text(&mut bob).await, "to both");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
+async fn a_client_given_two_servers_moves_on_when_its_own_dies_and_misses_nothing() {
+    const MESSAGES: u64 = 200;
+    let redis = support::redis::Redis::start();
+    let outcomes = Outcomes::default();
+    let survivor = shared_history(&redis.url());
+    let survivor_addr = serve(&survivor, &outcomes).await;
+    support::redis::connected(&survivor).await;
+    let mut doomed = crashable(&redis, &outcomes).await;
+    let urls = [doomed.addr, survivor_addr].map(|addr| format!("ws://{addr}/feed/news"));
+    let mut news = Client::new()
+        .compression(Compression::disabled())
+        .connect_timeout(NETWORK_TIMEOUT)
+        .reconnecting_to(urls)
+        .initial_delay(Duration::from_millis(5))
+        .max_delay(Duration::from_millis(20));
+    assert_eq!(joined(&mut news).await.1, Recovery::New);
+    let publisher = publish(&survivor, MESSAGES);
+    let recovered = read_stream(&mut news, MESSAGES, |seen| {
+        if seen == 50 {
+            doomed.crash();
+        }
+    })
+    .await;
+    publisher.await.unwrap();
+    assert!(
+        matches!(recovered[..], [Recovery::Recovered { .. }]),
+        "{recovered:?}"
+    );
+    assert_eq!(outcomes.last().1, recovered.first().copied());
 }

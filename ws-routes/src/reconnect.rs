@@ -63,9 +63,30 @@ impl Client {
     /// # }
     /// ```
     pub fn reconnecting(&self, url: &str) -> Reconnecting {
+        self.reconnecting_to([url])
+    }
+
+    /// Connections to any of `urls`, servers that share their rooms (through the Redis
+    /// backplane, so that a client recovers its rooms on any of them), as
+    /// [`reconnecting`](Self::reconnecting) opens them to one: the first to the first URL, each
+    /// later one to the same URL as the last, unless it is worth moving on. An attempt that
+    /// fails moves on to the next URL at once, and the backoff waits only once every URL has
+    /// failed in a row; a server that closed the connection with 1001 (going away) or 1012
+    /// (restarting) is left for the next URL at once, without a wait.
+    ///
+    /// # Panics
+    ///
+    /// When `urls` is empty.
+    pub fn reconnecting_to<U: Into<String>>(
+        &self,
+        urls: impl IntoIterator<Item = U>,
+    ) -> Reconnecting {
+        let urls: Vec<String> = urls.into_iter().map(Into::into).collect();
+        assert!(!urls.is_empty(), "reconnecting_to needs at least one URL");
         Reconnecting {
             client: self.clone(),
-            url: url.to_owned(),
+            urls,
+            at: 0,
             initial_delay: Reconnecting::DEFAULT_INITIAL_DELAY,
             max_delay: Reconnecting::DEFAULT_MAX_DELAY,
             delay: Reconnecting::DEFAULT_INITIAL_DELAY,
@@ -76,11 +97,14 @@ impl Client {
     }
 }
 
-/// Connections to one URL, opened again after each drop; made by
-/// [`Client::reconnecting`]. [`next`](Self::next) lends each connection in turn.
+/// Connections to one URL (or one of several), opened again after each drop; made by
+/// [`Client::reconnecting`] or [`Client::reconnecting_to`]. [`next`](Self::next) lends each
+/// connection in turn.
 pub struct Reconnecting {
     client: Client,
-    url: String,
+    urls: Vec<String>,
+    /// The URL of the current connection, or of the next attempt.
+    at: usize,
     initial_delay: Duration,
     max_delay: Duration,
     /// The wait before the next attempt, before jitter.
@@ -130,19 +154,28 @@ impl Reconnecting {
             return None;
         }
         if let Some(previous) = self.current.take() {
-            if let Some(frame) = previous.close_frame()
-                && !retry_after_close(frame.code)
+            let code = previous.close_frame().map(|frame| frame.code);
+            if let Some(code) = code
+                && !retry_after_close(code)
             {
-                info!(url = self.url, code = %frame.code, "closed for good: not reconnecting");
+                info!(url = self.urls[self.at], %code, "closed for good: not reconnecting");
                 self.done = true;
                 return None;
             }
             let_go(previous).await;
-            self.wait().await;
+            if code.is_some_and(|code| matches!(code.as_u16(), 1001 | 1012)) && self.urls.len() > 1
+            {
+                // That server is going away: another at once.
+                self.at = (self.at + 1) % self.urls.len();
+            } else {
+                self.wait().await;
+            }
         }
+        // Failed attempts in a row: once every URL has failed, the backoff waits.
+        let mut failed = 0;
         loop {
             let url = recovery::resume_url(
-                &self.url,
+                &self.urls[self.at],
                 self.positions
                     .iter()
                     .map(|(room, position)| (room.as_str(), position)),
@@ -153,8 +186,12 @@ impl Reconnecting {
                     return Some(Ok(self.current.insert(ws)));
                 }
                 Err(error) if retry_after_error(&error) => {
-                    warn!(url = self.url, %error, "connecting failed; retrying");
-                    self.wait().await;
+                    warn!(url = self.urls[self.at], %error, "connecting failed; retrying");
+                    self.at = (self.at + 1) % self.urls.len();
+                    failed += 1;
+                    if failed % self.urls.len() == 0 {
+                        self.wait().await;
+                    }
                 }
                 Err(error) => {
                     self.done = true;
@@ -222,7 +259,7 @@ impl Reconnecting {
 impl fmt::Debug for Reconnecting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reconnecting")
-            .field("url", &self.url)
+            .field("urls", &self.urls)
             .field("initial_delay", &self.initial_delay)
             .field("max_delay", &self.max_delay)
             .field("done", &self.done)
