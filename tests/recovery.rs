@@ -679,3 +679,168 @@ async fn a_client_given_two_servers_moves_on_when_its_own_dies_and_misses_nothin
     );
     assert_eq!(outcomes.last().1, recovered.first().copied());
 }
+
+/// Not a test of its own: the server process that `a_thousand_clients_recover_after_kill_9`
+/// starts and kills. It serves the routes above on rooms with history shared through the
+/// Redis that `WS_ROUTES_CHAOS_REDIS` names, says where it listens, and runs until killed;
+/// without that variable (in a plain run of the suite) it returns at once.
+#[test]
+#[ignore = "the chaos test starts it in a process of its own"]
+fn chaos_server() {
+    let Ok(url) = std::env::var("WS_ROUTES_CHAOS_REDIS") else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let rooms = shared_history(&url);
+        let addr = serve(&rooms, &Outcomes::default()).await;
+        support::redis::connected(&rooms).await;
+        println!("listening on {addr}");
+        std::future::pending::<()>().await;
+    });
+}
+
+/// `chaos_server` in a process of its own, SIGKILLed when dropped.
+struct ServerProcess {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    fn start(redis: &support::redis::Redis) -> ServerProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "chaos_server",
+                "--exact",
+                "--include-ignored",
+                "--nocapture",
+            ])
+            .env("WS_ROUTES_CHAOS_REDIS", redis.url())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the server process");
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let addr = stdout
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| line.strip_prefix("listening on ").map(str::to_owned))
+            .expect("the server process says where it listens")
+            .parse()
+            .unwrap();
+        ServerProcess { child, addr }
+    }
+
+    /// SIGKILL: no close frames, no goodbye to Redis.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The issue's chaos run: two servers, one Redis, 1,000 clients of the ws-routes client in 10
+/// rooms with history, 50 broadcasts a second in all; one server is killed with SIGKILL; every
+/// client that was on it reconnects to the other and ends with every message of its room once,
+/// in order. Prints the time from the kill to the last client recovered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
+async fn a_thousand_clients_recover_after_kill_9() {
+    const CLIENTS: usize = 1000;
+    const ROOMS: usize = 10;
+    /// Broadcasts per room: 5 a second in each of the 10 rooms, for six seconds.
+    const PER_ROOM: u64 = 30;
+    let redis = support::redis::Redis::start();
+    let mut doomed = ServerProcess::start(&redis);
+    let outcomes = Outcomes::default();
+    let survivor = shared_history(&redis.url());
+    let survivor_addr = serve(&survivor, &outcomes).await;
+    support::redis::connected(&survivor).await;
+
+    let (joined_tx, mut joined_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut clients = tokio::task::JoinSet::new();
+    for n in 0..CLIENTS {
+        let room = format!("room{}", n % ROOMS);
+        // Half start on the server that is killed, half on the survivor.
+        let mut servers = [doomed.addr, survivor_addr];
+        if n % 2 == 1 {
+            servers.reverse();
+        }
+        let urls = servers.map(|addr| format!("ws://{addr}/feed/{room}"));
+        let joined_tx = joined_tx.clone();
+        clients.spawn(async move {
+            let mut client = Client::new()
+                .compression(Compression::disabled())
+                .connect_timeout(NETWORK_TIMEOUT)
+                .reconnecting_to(urls)
+                .initial_delay(Duration::from_millis(100))
+                .max_delay(Duration::from_secs(1));
+            let mut seen = 0;
+            let mut recovered_at = None;
+            while seen < PER_ROOM {
+                match tokio::time::timeout(Duration::from_secs(30), client.recv()).await {
+                    Ok(Some(Ok(Received::Room {
+                        position, message, ..
+                    }))) => {
+                        seen += 1;
+                        assert_eq!(position.offset(), seen, "{room}");
+                        assert_eq!(message.as_text(), Some(format!("{room} m{seen}").as_str()));
+                    }
+                    Ok(Some(Ok(Received::Joined { recovery, .. }))) => {
+                        assert!(recovery.is_complete(), "{room}: {recovery:?}");
+                        if recovery == Recovery::New {
+                            joined_tx.send(()).unwrap();
+                        } else {
+                            recovered_at = Some(std::time::Instant::now());
+                        }
+                    }
+                    Ok(Some(Ok(Received::Connected))) => {}
+                    other => panic!("{room}: {other:?} after {seen} messages"),
+                }
+            }
+            recovered_at
+        });
+    }
+    drop(joined_tx);
+    for _ in 0..CLIENTS {
+        within(joined_rx.recv()).await.expect("every client joins");
+    }
+
+    let publisher = {
+        let survivor = survivor.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            for n in 0..PER_ROOM * ROOMS as u64 {
+                tick.tick().await;
+                let room = n % ROOMS as u64;
+                let count = n / ROOMS as u64 + 1;
+                survivor.broadcast(&format!("room{room}"), format!("room{room} m{count}"));
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    doomed.kill();
+    let killed = std::time::Instant::now();
+    publisher.await.unwrap();
+    let mut recovered = Vec::new();
+    while let Some(client) = clients.join_next().await {
+        recovered.extend(client.unwrap());
+    }
+    let last = recovered
+        .iter()
+        .max()
+        .expect("clients recovered")
+        .duration_since(killed);
+    println!(
+        "chaos: {} of {CLIENTS} clients recovered on the other server; the last {last:?} after \
+         the kill",
+        recovered.len()
+    );
+    assert_eq!(recovered.len(), CLIENTS / 2);
+}
