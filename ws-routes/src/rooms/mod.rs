@@ -514,6 +514,14 @@ impl Rooms {
     /// room without history ([`RoomsBuilder::history`]), it joins as `join` does, and the
     /// outcome says [`Unrecoverable::NoHistory`] when a position was claimed.
     ///
+    /// The outcome and the replay wait in the connection's queue, written while the
+    /// connection's own task waits in [`recv`](crate::WebSocket::recv). So from that task,
+    /// after `join_since`, send with [`WebSocket::send`](crate::WebSocket::send) or
+    /// [`Session::send`](crate::Session::send) (written at once, ahead of the replay), not with
+    /// [`Sender::send`], which waits for room in a queue that a long replay fills (32 messages
+    /// by default: [`Server::outgoing_queue`](crate::Server::outgoing_queue)) and that only
+    /// that task drains.
+    ///
     /// ```
     /// use ws_routes::{route, routes, History, Recovery, Resume, Rooms, Server, State, WebSocket};
     ///

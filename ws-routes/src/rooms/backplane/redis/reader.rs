@@ -280,7 +280,9 @@ fn take_entry(
                      retention window, or lost by Redis)"
                 );
             }
-            counters.received.fetch_add(1, Ordering::Relaxed);
+            if !own {
+                counters.received.fetch_add(1, Ordering::Relaxed);
+            }
             rooms.receive(&envelope.broadcast(position.as_ref(), own));
         }
     }
