@@ -3,15 +3,16 @@
 //!
 //! `/member` joins the room (the server answers `joined` once it is in), `/publish`
 //! broadcasts every text it sends. With `--history`, the room keeps a history (the defaults of
-//! `History`) and members join it with `join_since`, as a route that recovers does: each
-//! broadcast is numbered, kept, and sent to them in its envelope.
+//! `History`) and members join it with `join_since` from the position they claim, as a route
+//! that recovers does: each broadcast is numbered, kept, and sent to them in its envelope, and
+//! a member that claims a position is sent what followed it first.
 //!
 //! ```text
 //! cargo run --release -p bench --bin ws-routes-fanout -- --addr 127.0.0.1:8765 [--workers 2] [--history]
 //! ```
 
 use clap::Parser;
-use ws_routes::{History, Message, Rooms, Server, State, WebSocket, route, routes};
+use ws_routes::{History, Message, Resume, Rooms, Server, State, WebSocket, route, routes};
 
 /// Broadcast to every member of one room, with ws-routes.
 #[derive(Parser)]
@@ -25,16 +26,20 @@ struct Cli {
 
 const ROOM: &str = "bench";
 
-/// A member: joins the room, says so, then only reads (the server writes while it waits).
+/// A member: joins the room, says so (after the join's outcome, when the room keeps a
+/// history), then only reads (the server writes while it waits). One that claims a position
+/// gets its replay, and no `joined`: the replay waits in the connection's queue until this task
+/// reads, where `joined` would wait for room behind it.
 #[route("/member")]
-async fn member(mut ws: WebSocket, State(rooms): State<Rooms>) {
+async fn member(mut ws: WebSocket, resume: Resume, State(rooms): State<Rooms>) {
     let me = ws.sender();
+    let claim = resume.since(ROOM);
     if rooms.has_history(ROOM) {
-        rooms.join_since(ROOM, &me, None);
+        rooms.join_since(ROOM, &me, claim);
     } else {
         rooms.join(ROOM, &me);
     }
-    if me.send("joined").await.is_err() {
+    if claim.is_none() && me.send("joined").await.is_err() {
         return;
     }
     while let Some(Ok(_)) = ws.recv().await {}
