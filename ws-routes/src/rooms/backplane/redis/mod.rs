@@ -36,7 +36,8 @@
 //! after a reconnect goes on from that id, so it does not matter which server reconnects
 //! first: what was appended while a server's link to Redis was down is read when it is back,
 //! as long as the stream still holds it. A server that starts (or restarts: it is a new server
-//! then) reads from the end of the stream.
+//! then) reads from the end of the stream, and publishes nothing before its reader knows where
+//! that end is, so that it reads back its own first broadcasts to rooms with history.
 //!
 //! Every broadcast carries its origin server's id and a sequence number that the origin
 //! assigns when the broadcast enters its outbox. A reader drops an entry whose number it has

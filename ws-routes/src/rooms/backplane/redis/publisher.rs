@@ -92,6 +92,20 @@ impl Link for Publisher {
         if let Err(error) = presence::write_all(shared, &self.rooms, &mut connection).await {
             return Ended::Failed(error);
         }
+        // Nothing goes out before the reader knows where it starts reading: it would start
+        // past this server's first broadcasts, which it must read back when numbered.
+        let mut reading = shared.reading.subscribe();
+        let read = async {
+            // The guard it gives back is not `Send`: dropped here.
+            let _ = reading.wait_for(|reading| *reading).await;
+        };
+        tokio::select! {
+            () = read => {}
+            _ = upkeep.stop.changed() => {
+                flush(shared, &mut connection, &mut self.last_id).await;
+                return Ended::Stopped;
+            }
+        }
         loop {
             let busy = !shared.lock_outbox().is_empty();
             // Unbiased: publishing and presence take turns when both have work.

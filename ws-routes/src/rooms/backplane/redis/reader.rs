@@ -73,6 +73,7 @@ impl Link for Reader {
             Ok(from) => self.last.insert(from),
             Err(error) => return Ended::Failed(error),
         };
+        shared.reading.send_replace(true);
         shared.counters.reader_up.store(true, Ordering::Relaxed);
         match upkeep.recovered() {
             Some(down_for) => warn!(
