@@ -424,6 +424,31 @@ mod tests {
     }
 
     #[test]
+    fn rooms_whose_messages_all_aged_out_are_forgotten() {
+        let settings = History::new().max_age(Duration::from_secs(1));
+        let everything = History::new().max_messages(1);
+        let histories = Histories::new(vec![("chat:".into(), settings), ("".into(), everything)]);
+        // The longest prefix wins, whatever the order given.
+        assert_eq!(histories.settings("chat:a"), Some(settings));
+        assert_eq!(histories.settings("news"), Some(everything));
+        assert_eq!(Histories::new(Vec::new()).settings("news"), None);
+        let now = Instant::now();
+        for room in ["chat:idle", "chat:busy"] {
+            let log = histories.log(room, settings);
+            lock(&log).append(room, None, &Message::text("m"), now);
+        }
+        let busy = histories.log("chat:busy", settings);
+        let later = now + Duration::from_secs(2);
+        for _ in 0..SWEEP_EVERY {
+            histories.appended(later);
+        }
+        // The idle room is gone; the busy one is in use, and stays.
+        assert_eq!(histories.read().len(), 1);
+        assert!(histories.read().contains_key("chat:busy"));
+        drop(busy);
+    }
+
+    #[test]
     fn bytes_and_age_bound_the_history() {
         let (mut log, now) = log(History::new().max_bytes(1).max_age(Duration::from_secs(1)));
         log.append("r", None, &Message::text("a"), now);
