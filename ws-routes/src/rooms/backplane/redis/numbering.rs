@@ -14,9 +14,23 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use redis::Pipeline;
+use redis::aio::MultiplexedConnection;
 
 use super::envelope;
 use super::shared::Shared;
+
+/// The numbering script as Redis knows it once loaded: its SHA-1, for `EVALSHA`.
+pub(super) struct Script(String);
+
+/// Loads the numbering script into Redis (`SCRIPT LOAD`), once per connection.
+pub(super) async fn load(connection: &mut MultiplexedConnection) -> redis::RedisResult<Script> {
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(SCRIPT)
+        .query_async(connection)
+        .await?;
+    Ok(Script(sha))
+}
 
 /// How long a room's numbering outlives its last broadcast.
 const META_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -48,10 +62,17 @@ end
 return redis.call(unpack(add))
 ";
 
-/// Adds to `pipe` the command that appends `envelope` to the stream: numbered by the script
-/// when it is a room's with history, a plain `XADD` otherwise; trimmed to `min_id` when
-/// given.
-pub(super) fn append(shared: &Shared, pipe: &mut Pipeline, envelope: &Bytes, min_id: Option<u64>) {
+/// Adds to `pipe` the command that appends `envelope` to the stream: numbered by the `script`
+/// loaded on this connection when it is a room's with history, a plain `XADD` otherwise;
+/// trimmed to `min_id` when given. (Should Redis forget the script, `SCRIPT FLUSH`, the batch
+/// fails with `NOSCRIPT`, and is retried on a new connection that loads it again.)
+pub(super) fn append(
+    shared: &Shared,
+    pipe: &mut Pipeline,
+    envelope: &Bytes,
+    min_id: Option<u64>,
+    script: &Script,
+) {
     let tag = shared.signer.tag(envelope);
     let room = envelope::is_history(envelope)
         .then(|| envelope::decode(envelope.clone()))
@@ -73,8 +94,8 @@ pub(super) fn append(shared: &Shared, pipe: &mut Pipeline, envelope: &Bytes, min
         return;
     };
     let ttl = u64::try_from(META_TTL.as_millis()).unwrap_or(u64::MAX);
-    pipe.cmd("EVAL")
-        .arg(SCRIPT)
+    pipe.cmd("EVALSHA")
+        .arg(&script.0)
         .arg(2)
         .arg(&shared.stream)
         .arg(format!("{}:history:{room}", shared.prefix))

@@ -11,8 +11,9 @@ use tracing::{debug, info, trace, warn};
 use super::counters::{warn_dropped, warn_oversized};
 use super::entry_id::EntryId;
 use super::link::{Ended, Link, Upkeep};
+use super::numbering::{self, Script};
 use super::shared::{REDIS_TIMEOUT, Shared};
-use super::{envelope, numbering, presence};
+use super::{envelope, presence};
 use crate::rooms::backplane::{Broadcast, LocalRooms};
 
 /// Hands a broadcast to the publisher, without waiting: into the outbox, unless it is too
@@ -92,6 +93,11 @@ impl Link for Publisher {
         if let Err(error) = presence::write_all(shared, &self.rooms, &mut connection).await {
             return Ended::Failed(error);
         }
+        // Loaded on every connection: a Redis that restarted has forgotten it.
+        let script = match numbering::load(&mut connection).await {
+            Ok(script) => script,
+            Err(error) => return Ended::Failed(error),
+        };
         // Nothing goes out before the reader knows where it starts reading: it would start
         // past this server's first broadcasts, which it must read back when numbered.
         let mut reading = shared.reading.subscribe();
@@ -102,7 +108,7 @@ impl Link for Publisher {
         tokio::select! {
             () = read => {}
             _ = upkeep.stop.changed() => {
-                flush(shared, &mut connection, &mut self.last_id).await;
+                flush(shared, &mut connection, &mut self.last_id, &script).await;
                 return Ended::Stopped;
             }
         }
@@ -111,11 +117,11 @@ impl Link for Publisher {
             // Unbiased: publishing and presence take turns when both have work.
             let result = tokio::select! {
                 _ = upkeep.stop.changed() => {
-                    flush(shared, &mut connection, &mut self.last_id).await;
+                    flush(shared, &mut connection, &mut self.last_id, &script).await;
                     return Ended::Stopped;
                 }
                 () = std::future::ready(()), if busy => {
-                    let published = publish_batch(shared, &mut connection, &mut self.last_id).await;
+                    let published = publish_batch(shared, &mut connection, &mut self.last_id, &script).await;
                     // The connection works once broadcasts go through: no more backoff.
                     if published.is_ok() {
                         upkeep.worked();
@@ -177,6 +183,7 @@ async fn publish_batch(
     shared: &Shared,
     connection: &mut MultiplexedConnection,
     last_id: &mut Option<EntryId>,
+    script: &Script,
 ) -> redis::RedisResult<()> {
     let batch = shared.lock_outbox().batch();
     if batch.is_empty() {
@@ -192,7 +199,7 @@ async fn publish_batch(
     for (i, envelope) in batch.iter().enumerate() {
         // Trimming once per batch is enough: the last entry trims for all of them.
         let min_id = min_id.filter(|_| i + 1 == batch.len());
-        numbering::append(shared, &mut pipe, envelope, min_id);
+        numbering::append(shared, &mut pipe, envelope, min_id, script);
     }
     // No id: a broadcast to a room with history that Redis had numbered already.
     let results: Vec<redis::RedisResult<Option<String>>> = pipe.query_async(connection).await?;
@@ -231,10 +238,11 @@ async fn flush(
     shared: &Shared,
     connection: &mut MultiplexedConnection,
     last_id: &mut Option<EntryId>,
+    script: &Script,
 ) {
     let flush = async {
         while !shared.lock_outbox().is_empty() {
-            publish_batch(shared, connection, last_id).await?;
+            publish_batch(shared, connection, last_id, script).await?;
         }
         presence::remove(shared, connection).await
     };
