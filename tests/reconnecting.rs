@@ -212,3 +212,28 @@ async fn an_open_connection_given_up_is_closed_with_1000() {
     assert_eq!(within(closed.recv()).await, Some(Some(1000)));
     echoes(ws, "second").await;
 }
+
+#[tokio::test]
+async fn given_several_urls_it_moves_on_from_a_server_going_away_and_past_one_that_is_down() {
+    let addr = serve("127.0.0.1:0").await.addr;
+    let down = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    // Nothing listens on `down` any more; a backoff of a minute would show as a timeout.
+    let mut connections = Client::new()
+        .connect_timeout(NETWORK_TIMEOUT)
+        .reconnecting_to([
+            format!("ws://{addr}/closing/1012"),
+            format!("ws://{down}/echo"),
+            format!("ws://{addr}/echo"),
+        ])
+        .initial_delay(Duration::from_secs(60));
+    let restarting = open(&mut connections).await;
+    assert!(next(restarting).await.is_none());
+    assert_eq!(restarting.close_frame().unwrap().code, 1012);
+    // Left at once for the next URL, which refuses: the one after, at once too.
+    let ws = open(&mut connections).await;
+    echoes(ws, "moved on").await;
+}

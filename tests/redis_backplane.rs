@@ -17,7 +17,7 @@ use ws_routes::{
     BackplaneError, Error, Rooms, RoomsBuilder, Server, State, WebSocket, route, routes,
 };
 
-use support::redis::{Proxy, Redis, connected, stats, wait_until};
+use support::redis::{Crashable, Proxy, Redis, connected, stats, wait_until};
 use support::rooms::member;
 use support::{connect, spawn_server, text};
 
@@ -652,65 +652,24 @@ async fn a_presence_hash_lost_behind_a_server_s_back_is_written_again() {
     .await;
 }
 
-/// A server on a runtime of its own, which a test can tear down without any cleanup, as a
-/// crash would: its tasks are dropped mid-flight and nothing more is said to Redis.
-struct Crashable {
-    runtime: Option<tokio::runtime::Runtime>,
-    addr: SocketAddr,
-}
-
-impl Crashable {
-    fn start(url: String) -> Crashable {
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .unwrap();
-            let addr = runtime.block_on(async {
-                // A heartbeat every 2 s: its presence outlives it by 4 s at least.
-                let rooms = builder(&url)
-                    .presence_ttl(Duration::from_secs(6))
-                    .build()
-                    .unwrap();
-                let addr = serve(rooms.clone()).await;
-                connected(&rooms).await;
-                addr
-            });
-            Crashable {
-                runtime: Some(runtime),
-                addr,
-            }
-        })
-        .join()
-        .expect("start the crashable server")
-    }
-
-    fn crash(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
-impl Drop for Crashable {
-    fn drop(&mut self) {
-        self.crash();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
 async fn a_crashed_server_s_presence_expires() {
     logs();
     let redis = Redis::start();
     let (_, rooms_a) = server(&redis.url()).await;
-    let mut crashable = tokio::task::spawn_blocking({
-        let url = redis.url();
-        move || Crashable::start(url)
+    let url = redis.url();
+    let mut crashable = Crashable::start(move || async move {
+        // A heartbeat every 2 s: its presence outlives it by 4 s at least.
+        let rooms = builder(&url)
+            .presence_ttl(Duration::from_secs(6))
+            .build()
+            .unwrap();
+        let addr = serve(rooms.clone()).await;
+        connected(&rooms).await;
+        addr
     })
-    .await
-    .unwrap();
+    .await;
     let member = join(crashable.addr, "lobby").await;
     wait_for_count(|| async { rooms_a.count("lobby").await }, 1).await;
 

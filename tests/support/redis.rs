@@ -232,3 +232,47 @@ pub async fn connected(rooms: &Rooms) {
     })
     .await;
 }
+
+/// A server on a runtime of its own, which a test can tear down without any cleanup, as a
+/// crash would: its tasks are dropped mid-flight and nothing more is said to Redis or to its
+/// clients.
+pub struct Crashable {
+    runtime: Option<tokio::runtime::Runtime>,
+    pub addr: std::net::SocketAddr,
+}
+
+impl Crashable {
+    /// Runs `serve` on a new runtime: it starts the server there and returns its address.
+    pub async fn start<F>(serve: impl FnOnce() -> F + Send + 'static) -> Crashable
+    where
+        F: Future<Output = std::net::SocketAddr>,
+    {
+        let start = move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            let addr = runtime.block_on(serve());
+            Crashable {
+                runtime: Some(runtime),
+                addr,
+            }
+        };
+        tokio::task::spawn_blocking(start)
+            .await
+            .expect("start the crashable server")
+    }
+
+    pub fn crash(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Crashable {
+    fn drop(&mut self) {
+        self.crash();
+    }
+}

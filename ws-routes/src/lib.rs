@@ -281,7 +281,9 @@ pub use crate::handler::{Close, HandlerReturn};
 pub use crate::reconnect::Reconnecting;
 #[cfg(feature = "redis")]
 pub use crate::rooms::BackplaneStats;
-pub use crate::rooms::{Rooms, RoomsBuilder, SlowConsumer};
+pub use crate::rooms::{
+    History, Position, Received, Recovery, Resume, Rooms, RoomsBuilder, SlowConsumer, Unrecoverable,
+};
 pub use crate::routing::{
     JsonType, MessageType, Messages, ParamError, Route, RoutePath, Routes, Segment,
 };

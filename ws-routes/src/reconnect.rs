@@ -1,6 +1,8 @@
 //! The reconnecting client: [`Reconnecting`], a connection that comes back after a drop, as
-//! `async for websocket in connect(uri)` does in Python's `websockets`.
+//! `async for websocket in connect(uri)` does in Python's `websockets`, and that resumes its
+//! rooms' histories where it left them ([`Reconnecting::recv`]).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::time::Duration;
@@ -10,8 +12,10 @@ use tracing::{info, warn};
 use crate::client::Client;
 use crate::error::Error;
 use crate::http::StatusCode;
+use crate::rooms::Position;
+use crate::rooms::recovery::{self, Received};
 use crate::socket::WebSocket;
-use crate::wire::CloseCode;
+use crate::wire::{CloseCode, Message};
 
 impl Client {
     /// Connections to `url`, one after the other: [`Reconnecting::next`] opens one, and once
@@ -59,23 +63,48 @@ impl Client {
     /// # }
     /// ```
     pub fn reconnecting(&self, url: &str) -> Reconnecting {
+        self.reconnecting_to([url])
+    }
+
+    /// Connections to any of `urls`, servers that share their rooms (through the Redis
+    /// backplane, so that a client recovers its rooms on any of them), as
+    /// [`reconnecting`](Self::reconnecting) opens them to one: the first to the first URL, each
+    /// later one to the same URL as the last, unless it is worth moving on. An attempt that
+    /// fails moves on to the next URL at once, and the backoff waits only once every URL has
+    /// failed in a row; a server that closed the connection with 1001 (going away) or 1012
+    /// (restarting) is left for the next URL at once, without a wait.
+    ///
+    /// # Panics
+    ///
+    /// When `urls` is empty.
+    pub fn reconnecting_to<U: Into<String>>(
+        &self,
+        urls: impl IntoIterator<Item = U>,
+    ) -> Reconnecting {
+        let urls: Vec<String> = urls.into_iter().map(Into::into).collect();
+        assert!(!urls.is_empty(), "reconnecting_to needs at least one URL");
         Reconnecting {
             client: self.clone(),
-            url: url.to_owned(),
+            urls,
+            at: 0,
             initial_delay: Reconnecting::DEFAULT_INITIAL_DELAY,
             max_delay: Reconnecting::DEFAULT_MAX_DELAY,
             delay: Reconnecting::DEFAULT_INITIAL_DELAY,
             current: None,
             done: false,
+            positions: BTreeMap::new(),
         }
     }
 }
 
-/// Connections to one URL, opened again after each drop; made by
-/// [`Client::reconnecting`]. [`next`](Self::next) lends each connection in turn.
+/// Connections to one URL (or one of several), opened again after each drop; made by
+/// [`Client::reconnecting`] or [`Client::reconnecting_to`]. [`next`](Self::next) lends each
+/// connection in turn.
 pub struct Reconnecting {
     client: Client,
-    url: String,
+    urls: Vec<String>,
+    /// The URL of the current connection, or of the next attempt.
+    at: usize,
     initial_delay: Duration,
     max_delay: Duration,
     /// The wait before the next attempt, before jitter.
@@ -84,6 +113,9 @@ pub struct Reconnecting {
     current: Option<WebSocket>,
     /// The server said not to come back, or `next` returned a final error.
     done: bool,
+    /// The position of the last message received in each room with history, through
+    /// [`recv`](Self::recv).
+    positions: BTreeMap<String, Position>,
 }
 
 impl Reconnecting {
@@ -122,31 +154,97 @@ impl Reconnecting {
             return None;
         }
         if let Some(previous) = self.current.take() {
-            if let Some(frame) = previous.close_frame()
-                && !retry_after_close(frame.code)
+            let code = previous.close_frame().map(|frame| frame.code);
+            if let Some(code) = code
+                && !retry_after_close(code)
             {
-                info!(url = self.url, code = %frame.code, "closed for good: not reconnecting");
+                info!(url = self.urls[self.at], %code, "closed for good: not reconnecting");
                 self.done = true;
                 return None;
             }
             let_go(previous).await;
-            self.wait().await;
+            if code.is_some_and(|code| matches!(code.as_u16(), 1001 | 1012)) && self.urls.len() > 1
+            {
+                // That server is going away: another at once.
+                self.at = (self.at + 1) % self.urls.len();
+            } else {
+                self.wait().await;
+            }
         }
+        // Failed attempts in a row: once every URL has failed, the backoff waits.
+        let mut failed = 0;
         loop {
-            match self.client.connect(&self.url).await {
+            let url = recovery::resume_url(
+                &self.urls[self.at],
+                self.positions
+                    .iter()
+                    .map(|(room, position)| (room.as_str(), position)),
+            );
+            match self.client.connect(&url).await {
                 Ok(ws) => {
                     self.delay = self.initial_delay;
                     return Some(Ok(self.current.insert(ws)));
                 }
                 Err(error) if retry_after_error(&error) => {
-                    warn!(url = self.url, %error, "connecting failed; retrying");
-                    self.wait().await;
+                    warn!(url = self.urls[self.at], %error, "connecting failed; retrying");
+                    self.at = (self.at + 1) % self.urls.len();
+                    failed += 1;
+                    if failed % self.urls.len() == 0 {
+                        self.wait().await;
+                    }
                 }
                 Err(error) => {
                     self.done = true;
                     return Some(Err(error));
                 }
             }
+        }
+    }
+
+    /// The next thing that happens, across connections: reads the current connection, and
+    /// when it ends (or before the first), opens the next one as [`next`](Self::next) does
+    /// and yields [`Received::Connected`]. `None` and `Some(Err(_))` as `next` returns them.
+    ///
+    /// It keeps the client's position in every room with history from what it yields (a
+    /// room message's position, a join's), and each new connection presents them in its
+    /// handshake, so that a route that re-joins the rooms with
+    /// [`Rooms::join_since`](crate::Rooms::join_since) sends what was missed, each message
+    /// once, in order. See [`Rooms::join_since`](crate::Rooms::join_since) for an example.
+    pub async fn recv(&mut self) -> Option<Result<Received, Error>> {
+        if let Some(ws) = self.current.as_mut()
+            && let Some(Ok(message)) = ws.recv().await
+        {
+            return Some(Ok(self.received(message)));
+        }
+        match self.next().await? {
+            Ok(_) => Some(Ok(Received::Connected)),
+            Err(error) => Some(Err(error)),
+        }
+    }
+
+    /// The connection [`next`](Self::next) or [`recv`](Self::recv) opened last, to send on;
+    /// `None` before the first.
+    pub fn current(&mut self) -> Option<&mut WebSocket> {
+        self.current.as_mut()
+    }
+
+    /// The client's position in each room with history, as the next connection presents it.
+    pub fn positions(&self) -> &BTreeMap<String, Position> {
+        &self.positions
+    }
+
+    /// Takes a received message out of its envelope, and notes its position.
+    fn received(&mut self, message: Message) -> Received {
+        match recovery::unwrap(&message) {
+            Some(received) => {
+                if let Received::Room { room, position, .. }
+                | Received::Joined { room, position, .. } = &received
+                {
+                    self.positions.insert(room.clone(), position.clone());
+                }
+                received
+            }
+            None => Received::Message(message),
         }
     }
 
@@ -161,7 +259,7 @@ impl Reconnecting {
 impl fmt::Debug for Reconnecting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reconnecting")
-            .field("url", &self.url)
+            .field("urls", &self.urls)
             .field("initial_delay", &self.initial_delay)
             .field("max_delay", &self.max_delay)
             .field("done", &self.done)

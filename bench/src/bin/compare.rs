@@ -4,7 +4,8 @@
 //!
 //! Each scenario starts a fresh server process: ping-pong at 64 B, 1 KiB and 64 KiB; the
 //! handshake rate; a run holding thousands of idle connections; broadcasts to 1,000 and 10,000
-//! members of a room; and ws-routes on two runtime workers against one. Scenarios are the
+//! members of a room; ws-routes on two runtime workers against one; and what recovery costs
+//! ws-routes (replaying a room's history to reconnecting clients, and the history's memory). Scenarios are the
 //! outer loop and servers the inner one, so that slow drifts in the machine's load spread over
 //! every server alike. Only 127.0.0.1 is ever targeted, and every run is bounded in count and
 //! time.
@@ -68,6 +69,10 @@ struct Cli {
     /// Measured broadcasts per fan-out run [default: 50, smoke: 5].
     #[arg(long)]
     fanout_rounds: Option<usize>,
+    /// Clients that reconnect and get a room's whole history replayed, in the recovery run
+    /// [default: 100, smoke: 10].
+    #[arg(long)]
+    replays: Option<usize>,
     /// Longest a single run may take, in seconds; a run cut short says so.
     #[arg(long, default_value_t = 60)]
     time_limit: u64,
@@ -92,6 +97,8 @@ enum Section {
     Fanout,
     /// ws-routes on tokio's multi-thread runtime with 2 workers against 1 thread.
     Workers,
+    /// ws-routes replaying a room's history to reconnecting clients; the history's memory.
+    Recovery,
 }
 
 /// The counts of one invocation.
@@ -103,15 +110,16 @@ struct Counts {
     handshakes: usize,
     handshake_concurrency: usize,
     idle: usize,
+    replays: usize,
     time_limit: Duration,
 }
 
 impl Cli {
     fn counts(&self) -> Counts {
-        let (messages, large_messages, handshakes, idle) = if self.smoke {
-            (100, 10, 300, 1000)
+        let (messages, large_messages, handshakes, idle, replays) = if self.smoke {
+            (100, 10, 300, 1000, 10)
         } else {
-            (2000, 200, 5000, 10_000)
+            (2000, 200, 5000, 10_000, 100)
         };
         Counts {
             connections: self.connections.unwrap_or(50),
@@ -120,6 +128,7 @@ impl Cli {
             handshakes: self.handshakes.unwrap_or(handshakes),
             handshake_concurrency: self.handshake_concurrency,
             idle: self.idle.unwrap_or(idle),
+            replays: self.replays.unwrap_or(replays).max(1),
             time_limit: Duration::from_secs(self.time_limit),
         }
     }
@@ -161,6 +170,14 @@ const FANOUT_WARM_UP: usize = 2;
 
 /// The pause between two broadcasts of a fan-out run.
 const FANOUT_PAUSE: Duration = Duration::from_millis(10);
+
+/// The messages of the history that the recovery run replays (`History`'s default bound), and
+/// their size.
+const HISTORY_MESSAGES: usize = 1000;
+const HISTORY_MESSAGE_SIZE: usize = 64;
+
+/// The fan-out server whose room keeps a history: the recovery run's server.
+const WITH_HISTORY: &str = "ws-routes+history";
 
 /// How a server under test is started.
 #[derive(Debug, Clone, Copy)]
@@ -262,6 +279,16 @@ const FANOUT_SERVERS: &[Spec] = &[
         },
     },
     Spec {
+        name: "ws-routes+history",
+        about: "the same with the room's history on (`History` defaults): every broadcast \
+                numbered and kept, and members joined with `join_since`, so each gets it in \
+                its envelope",
+        program: Program::Rust {
+            bin: "ws-routes-fanout",
+            args: &["--history"],
+        },
+    },
+    Spec {
         name: "axum",
         about: "axum 0.8 with a `tokio::sync::broadcast` channel: every member's task \
                 subscribes and forwards to its socket, defaults",
@@ -276,12 +303,14 @@ const FANOUT_SERVERS: &[Spec] = &[
 const WS_ROUTES: &str = "ws-routes";
 
 fn server_name(name: &str) -> Result<&'static str, String> {
-    SERVERS
-        .iter()
+    let all = || SERVERS.iter().chain(FANOUT_SERVERS);
+    all()
         .find(|spec| spec.name == name)
         .map(|spec| spec.name)
         .ok_or_else(|| {
-            let names: Vec<_> = SERVERS.iter().map(|spec| spec.name).collect();
+            let mut names: Vec<_> = all().map(|spec| spec.name).collect();
+            names.sort_unstable();
+            names.dedup();
             format!("no server `{name}`; the servers are {}", names.join(", "))
         })
 }
@@ -345,6 +374,18 @@ struct Fanout {
     cpu_per_delivery: f64,
     /// The server's resident set size after the broadcasts, members still connected.
     rss: u64,
+    others: Option<f64>,
+}
+
+/// What the recovery run measured.
+#[derive(Debug, Clone, Copy)]
+struct Replay {
+    /// Server CPU time per replayed message, in ns, handshakes included.
+    cpu_per_message: f64,
+    /// Replayed messages per second, one reconnecting client after the other.
+    per_second: f64,
+    /// The server's RSS growth from filling the room's history.
+    history_rss: f64,
     others: Option<f64>,
 }
 
@@ -602,6 +643,42 @@ impl Bench {
             rss,
             others: window.others.filter(|_| threads == Threads::Pinned),
         })
+    }
+
+    /// Fills a room's history, then has clients reconnect one after the other claiming its
+    /// start, and reads the server's CPU time over the replays.
+    async fn recovery(&self, spec: &Spec) -> Outcome<Replay> {
+        let mut server = self.start(spec, Threads::Pinned)?;
+        let addr = server.addr();
+        let deadline = Instant::now() + self.counts.time_limit;
+        let run = async {
+            let (mut member, epoch) = bench::recovery::member(addr).await?;
+            // Let the server settle before its memory is read.
+            sleep(Duration::from_millis(500)).await;
+            let before = server.rss()?;
+            bench::recovery::fill(addr, &mut member, HISTORY_MESSAGES, HISTORY_MESSAGE_SIZE)
+                .await?;
+            sleep(Duration::from_millis(500)).await;
+            let filled = server.rss()?;
+            let start = Sample::take(&server, self.server_cpu)?;
+            let clients = self.counts.replays;
+            let elapsed = bench::recovery::replay(addr, &epoch, clients, HISTORY_MESSAGES).await?;
+            let end = Sample::take(&server, self.server_cpu)?;
+            let replayed = (clients * HISTORY_MESSAGES) as f64;
+            let window = start.until(&end);
+            Ok::<_, load::Error>(Replay {
+                cpu_per_message: report::as_nanos(window.server) / replayed,
+                per_second: replayed / elapsed.as_secs_f64(),
+                history_rss: filled.saturating_sub(before) as f64,
+                others: window.others,
+            })
+        };
+        let replay = timeout_at(deadline, run)
+            .await
+            .map_err(|_| "cut short by --time-limit".to_owned())?
+            .map_err(|error| format!("recovery run failed: {error}"))?;
+        server.check_alive().map_err(|e| e.to_string())?;
+        Ok(replay)
     }
 
     async fn idle(&self, spec: &Spec) -> Outcome<Idle> {
@@ -975,6 +1052,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut fanout_results: Vec<Results> =
         fanout_specs.iter().map(|_| Results::default()).collect();
     let mut workers = Workers::default();
+    let mut replay = None;
     runtime.block_on(async {
         let bench = &bench;
         if cli.runs(Section::Echo) {
@@ -1029,6 +1107,16 @@ fn main() -> Result<(), Box<dyn Error>> {
                 )
                 .await;
             }
+        }
+        if cli.runs(Section::Recovery) {
+            let spec = named(FANOUT_SERVERS, WITH_HISTORY);
+            eprint!("recovery: {} ... ", spec.name);
+            let outcome = bench.recovery(&spec).await;
+            eprintln!(
+                "{}",
+                outcome.as_ref().map_or_else(Clone::clone, show_replay)
+            );
+            replay = Some(outcome);
         }
         if cli.runs(Section::Workers) {
             let fanout = named(FANOUT_SERVERS, WS_ROUTES);
@@ -1135,6 +1223,16 @@ fn main() -> Result<(), Box<dyn Error>> {
             workers_table(&workers, largest_room, &one, &two)
         );
     }
+    if let Some(replay) = &replay {
+        println!(
+            "### Recovery: a room's history replayed to reconnecting clients\n\n\
+             `{WITH_HISTORY}` with a history of {HISTORY_MESSAGES} texts of \
+             {HISTORY_MESSAGE_SIZE} B; {} clients reconnect one after the other, each claiming \
+             the start of the history, and read it all.\n\n{}",
+            counts.replays,
+            replay_table(replay, counts.replays)
+        );
+    }
     if cfg!(debug_assertions) {
         println!("Warning: compare and the servers next to it were built without --release.");
     }
@@ -1147,6 +1245,44 @@ fn show_echo(echo: &Echo) -> String {
         report::rate(echo.per_second),
         report::nanos(echo.cpu_per_message)
     )
+}
+
+fn show_replay(run: &Replay) -> String {
+    format!(
+        "server CPU {} / replayed message, {:.0} replayed/s",
+        report::nanos(run.cpu_per_message),
+        run.per_second
+    )
+}
+
+/// The recovery run's figures, one a row.
+fn replay_table(replay: &Outcome<Replay>, clients: usize) -> Table {
+    let mut table = Table::new(&["ws-routes, room history on", "figure"]);
+    match replay {
+        Ok(run) => {
+            table.row(vec![
+                format!("server CPU / replayed message ({clients} clients, handshakes included)"),
+                report::nanos(run.cpu_per_message),
+            ]);
+            table.row(vec![
+                "replayed messages / s, one client after the other".to_owned(),
+                format!("{:.0}", run.per_second),
+            ]);
+            table.row(vec![
+                format!(
+                    "server RSS growth for one room's history ({HISTORY_MESSAGES} x \
+                     {HISTORY_MESSAGE_SIZE} B)"
+                ),
+                report::bytes(run.history_rss),
+            ]);
+            table.row(vec![
+                "others on server CPU".to_owned(),
+                report::percent(run.others),
+            ]);
+        }
+        Err(error) => table.row(vec!["failed".to_owned(), failure(error)]),
+    }
+    table
 }
 
 fn show_fanout(run: &Fanout) -> String {

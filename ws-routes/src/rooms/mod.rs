@@ -2,6 +2,8 @@
 //! protection and presence, in one process or, with the `redis` feature, across servers.
 
 mod backplane;
+mod history;
+pub(crate) mod recovery;
 #[cfg(feature = "codec")]
 mod typed;
 
@@ -12,7 +14,9 @@ use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use self::backplane::settings::BackplaneSettings;
-use self::backplane::{Audience, Backplane, Broadcast, LocalRooms};
+use self::backplane::{Audience, Backplane, Broadcast, LocalRooms, Numbering};
+use self::history::Histories;
+use self::recovery::outcome;
 use crate::error::Error;
 use crate::socket::Sender;
 use crate::socket::outbox::Offered;
@@ -21,6 +25,8 @@ use crate::wire::{CloseCode, Message};
 
 #[cfg(feature = "redis")]
 pub use self::backplane::stats::BackplaneStats;
+pub use self::history::History;
+pub use self::recovery::{Position, Received, Recovery, Resume, Unrecoverable};
 
 /// The reason sent with the 1013 close of a member that could not keep up.
 const SLOW_REASON: &str = "too slow: not reading its messages";
@@ -172,6 +178,8 @@ struct Inner {
     registry: RwLock<Registry>,
     /// What shares the rooms with other servers: in-process (nothing) by default.
     backplane: Box<dyn Backplane>,
+    /// The rooms that keep a history, and their histories.
+    histories: Histories,
 }
 
 #[derive(Default)]
@@ -179,6 +187,9 @@ struct Registry {
     /// Room name to its members, by connection id.
     rooms: HashMap<Arc<str>, HashMap<u64, Sender>>,
     members: HashMap<u64, Member>,
+    /// Room name to its members that joined with positions ([`Rooms::join_since`]) and get
+    /// its messages in their envelope; only rooms with history have an entry.
+    positioned: HashMap<Arc<str>, HashSet<u64>>,
 }
 
 struct Member {
@@ -193,6 +204,14 @@ impl Registry {
             members.remove(&id);
             if members.is_empty() {
                 self.rooms.remove(room);
+            }
+        }
+        if !self.positioned.is_empty()
+            && let Some(members) = self.positioned.get_mut(room)
+        {
+            members.remove(&id);
+            if members.is_empty() {
+                self.positioned.remove(room);
             }
         }
     }
@@ -244,6 +263,8 @@ pub struct RoomsBuilder {
     max_room_name: usize,
     max_rooms_per_member: usize,
     backplane: BackplaneSettings,
+    /// Room-name prefixes that keep a history, with its bounds.
+    history: Vec<(String, History)>,
 }
 
 impl Default for RoomsBuilder {
@@ -254,6 +275,7 @@ impl Default for RoomsBuilder {
             max_room_name: MAX_ROOM_NAME,
             max_rooms_per_member: MAX_ROOMS_PER_MEMBER,
             backplane: BackplaneSettings::default(),
+            history: Vec::new(),
         }
     }
 }
@@ -302,6 +324,43 @@ impl RoomsBuilder {
         self
     }
 
+    /// Keeps a history of every room, within `history`'s bounds (see
+    /// [`history_for`](Self::history_for) for some rooms only): each broadcast to a room gets
+    /// a [`Position`], and a member that reconnects and joins with
+    /// [`Rooms::join_since`] gets what it missed. Default: no room keeps a history.
+    pub fn history(self, history: History) -> Self {
+        self.history_for("", history)
+    }
+
+    /// Keeps a history of the rooms whose name starts with `prefix`, within `history`'s
+    /// bounds. A room takes the settings of the longest prefix of its name given here (or to
+    /// [`history`](Self::history), the empty prefix); a room that matches none keeps no
+    /// history and pays nothing for the others'.
+    ///
+    /// Each server keeps the histories in memory. With the [Redis backplane](Self::redis),
+    /// Redis numbers the broadcasts to rooms with history, and every server keeps the same
+    /// history (same epoch, same offsets) from what it reads of the stream, so a client
+    /// recovers on whichever server it reconnects to, one that started after the messages it
+    /// missed excepted (it is told they are too old, or that the epoch changed). Such a
+    /// broadcast reaches members, this server's too, once Redis has numbered it: while Redis
+    /// is away, it waits in the outbox. A Redis that comes back empty starts a new epoch.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ws_routes::{History, Rooms};
+    ///
+    /// let rooms = Rooms::builder()
+    ///     .history_for("chat:", History::new().max_age(Duration::from_secs(300)))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(rooms.has_history("chat:lobby"));
+    /// assert!(!rooms.has_history("cursors:lobby"));
+    /// ```
+    pub fn history_for(mut self, prefix: impl Into<String>, history: History) -> Self {
+        self.history.push((prefix.into(), history));
+        self
+    }
+
     /// Builds the rooms. Fails only when the Redis URL is invalid (a `rediss://` URL needs the
     /// `tls` feature); Redis being down is not an error (the backplane connects when it can).
     pub fn build(self) -> Result<Rooms, Error> {
@@ -316,6 +375,7 @@ impl RoomsBuilder {
                 max_rooms_per_member: self.max_rooms_per_member,
                 registry: RwLock::default(),
                 backplane,
+                histories: Histories::new(self.history),
             }),
         };
         let local: Weak<Inner> = Arc::downgrade(&rooms.inner);
@@ -439,6 +499,112 @@ impl Rooms {
     /// [`max_room_name`](RoomsBuilder::max_room_name), or when the member is in
     /// [`max_rooms_per_member`](RoomsBuilder::max_rooms_per_member) rooms already.
     pub fn join(&self, room: &str, member: &Sender) -> bool {
+        self.enter(room, member, false)
+    }
+
+    /// Puts `member` in `room`, as [`join`](Self::join) does, and catches it up from the
+    /// position its client claims there (`since`, from the [`Resume`] extractor): before any
+    /// live message of the room, the member is sent the join's outcome, then every message of
+    /// the room's history after `since`, in order. From then on it gets the room's messages in
+    /// their envelope, which tells its client each one's [`Position`] (the README's "Recovery"
+    /// section describes the wire).
+    ///
+    /// Returns what became of the claim (`None` when the member could not join, as `join`
+    /// returns `false`): [`Recovery::Recovered`] when the history still holds every message
+    /// after `since`; [`Recovery::New`] without a claim; [`Recovery::Lost`] with the reason
+    /// when the client cannot be caught up (it joins at the live end and is told so). In a
+    /// room without history ([`RoomsBuilder::history`]), it joins as `join` does, and the
+    /// outcome says [`Unrecoverable::NoHistory`] when a position was claimed.
+    ///
+    /// The outcome and the replay wait in the connection's queue, written while the
+    /// connection's own task waits in [`recv`](crate::WebSocket::recv). So from that task,
+    /// after `join_since`, send with [`WebSocket::send`](crate::WebSocket::send) or
+    /// [`Session::send`](crate::Session::send) (written at once, ahead of the replay), not with
+    /// [`Sender::send`], which waits for room in a queue that a long replay fills (32 messages
+    /// by default: [`Server::outgoing_queue`](crate::Server::outgoing_queue)) and that only
+    /// that task drains.
+    ///
+    /// ```
+    /// use ws_routes::{route, routes, History, Recovery, Resume, Rooms, Server, State, WebSocket};
+    ///
+    /// #[route("/feed/{room}")]
+    /// async fn feed(mut ws: WebSocket, room: String, resume: Resume, State(rooms): State<Rooms>) {
+    ///     let me = ws.sender();
+    ///     if let Some(Recovery::Lost(why)) = rooms.join_since(&room, &me, resume.since(&room)) {
+    ///         // The client was told too; the route may send it the room's state anew.
+    ///         println!("{room}: cannot catch up ({why:?})");
+    ///     }
+    ///     while let Some(Ok(_)) = ws.recv().await {}
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let rooms = Rooms::builder().history(History::new()).build()?;
+    /// let server = Server::new(routes![feed]).with_state(rooms.clone()).bind("127.0.0.1:0").await?;
+    /// let url = format!("ws://{}/feed/news", server.local_addr()?);
+    /// tokio::spawn(server.run());
+    ///
+    /// // The ws-routes client keeps its positions and presents them when it reconnects.
+    /// let mut feed = ws_routes::Client::new().reconnecting(&url);
+    /// # use ws_routes::Received;
+    /// assert!(matches!(feed.recv().await, Some(Ok(Received::Connected))));
+    /// assert!(matches!(
+    ///     feed.recv().await,
+    ///     Some(Ok(Received::Joined { recovery: Recovery::New, .. }))
+    /// ));
+    /// rooms.broadcast("news", "extra, extra");
+    /// match feed.recv().await {
+    ///     Some(Ok(Received::Room { room, position, message })) => {
+    ///         assert_eq!((room.as_str(), position.offset()), ("news", 1));
+    ///         assert_eq!(message.as_text(), Some("extra, extra"));
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn join_since(
+        &self,
+        room: &str,
+        member: &Sender,
+        since: Option<&Position>,
+    ) -> Option<Recovery> {
+        if member.is_closed() || room.len() > self.inner.max_room_name {
+            return None;
+        }
+        let Some(settings) = self.inner.histories.settings(room) else {
+            if !self.enter(room, member, false) {
+                return None;
+            }
+            let recovery = match since {
+                Some(_) => Recovery::Lost(Unrecoverable::NoHistory),
+                None => Recovery::New,
+            };
+            let nowhere = Position::new("-", 0);
+            self.inner
+                .catch_up(member, &outcome(room, &recovery, &nowhere), []);
+            return Some(recovery);
+        };
+        let log = self.inner.histories.log(room, settings);
+        // Held until the member has its replay: broadcasts to the room wait for it.
+        let mut log = history::lock(&log);
+        if !self.enter(room, member, true) {
+            return None;
+        }
+        let (recovery, from, missed) = log.since(since, Instant::now());
+        self.inner
+            .catch_up(member, &outcome(room, &recovery, &from), missed);
+        Some(recovery)
+    }
+
+    /// Whether `room` keeps a history ([`RoomsBuilder::history`]).
+    pub fn has_history(&self, room: &str) -> bool {
+        self.inner.histories.settings(room).is_some()
+    }
+
+    /// Puts `member` in `room`; `positioned` when it gets the room's messages in their
+    /// envelope.
+    fn enter(&self, room: &str, member: &Sender, positioned: bool) -> bool {
         if member.is_closed() || room.len() > self.inner.max_room_name {
             return false;
         }
@@ -465,6 +631,13 @@ impl Rooms {
             });
             let first_room = entry.rooms.is_empty();
             entry.rooms.insert(Arc::clone(&name));
+            if positioned {
+                registry
+                    .positioned
+                    .entry(Arc::clone(&name))
+                    .or_default()
+                    .insert(id);
+            }
             registry
                 .rooms
                 .entry(name)
@@ -526,7 +699,9 @@ impl Rooms {
     /// Never waits: a member whose queue is full is dealt with by the
     /// [slow-consumer policy](SlowConsumer). A room name longer than
     /// [`max_room_name`](RoomsBuilder::max_room_name) has no members: the broadcast delivers
-    /// nothing, here or on other servers, and returns 0.
+    /// nothing, here or on other servers, and returns 0. So does a broadcast to a room with
+    /// [history](RoomsBuilder::history) on the Redis backplane: it reaches every member once
+    /// Redis has numbered it (see [`RoomsBuilder::history_for`]).
     pub fn broadcast(&self, room: &str, message: impl Into<Message>) -> usize {
         self.send(Audience::Room(room), message.into(), None)
     }
@@ -555,12 +730,32 @@ impl Rooms {
             // No member can be in it (`join` refuses the name).
             return 0;
         }
-        let queued = self.inner.deliver(audience, &message, except);
-        crate::metrics::broadcast(queued);
-        let broadcast = Broadcast {
+        let mut broadcast = Broadcast {
             audience,
             message: &message,
+            except,
+            numbering: Numbering::None,
         };
+        if let Audience::Room(room) = audience
+            && self.inner.histories.settings(room).is_some()
+        {
+            broadcast.numbering = Numbering::Wanted;
+            // One authority numbers the room's broadcasts on every server: the backplane,
+            // which delivers them here too once numbered.
+            if self.inner.backplane.numbers() {
+                if self.inner.backplane.publish(&broadcast) {
+                    return 0;
+                }
+                // Refused: here alone, as it is (not in the history).
+                broadcast.numbering = Numbering::None;
+                let queued = self.inner.deliver(&broadcast);
+                crate::metrics::broadcast(queued);
+                return queued;
+            }
+        }
+        let queued = self.inner.deliver(&broadcast);
+        crate::metrics::broadcast(queued);
+        broadcast.numbering = Numbering::None;
         self.inner.backplane.publish(&broadcast);
         queued
     }
@@ -646,14 +841,23 @@ impl Inner {
 
     /// Writes or queues `message` for its audience on this server but `except`; closes or
     /// skips the slow members and forgets the gone ones.
-    fn deliver(&self, audience: Audience<'_>, message: &Message, except: Option<u64>) -> usize {
-        // Framed on the first member that takes it; the clock read once, when first needed.
-        let mut encoded = None;
-        let mut now = None;
-        let allowed = self.stall_allowed();
-        let mut queued = 0;
-        let mut slow = Vec::new();
-        let mut gone = Vec::new();
+    fn deliver(&self, broadcast: &Broadcast<'_>) -> usize {
+        let Broadcast {
+            audience,
+            message,
+            except,
+            numbering,
+        } = *broadcast;
+        if let Audience::Room(room) = audience
+            && numbering != Numbering::None
+            && let Some(settings) = self.histories.settings(room)
+        {
+            let position = match numbering {
+                Numbering::At(position) => Some(position),
+                _ => None,
+            };
+            return self.deliver_in_history(room, settings, position, message, except);
+        }
         // The members, taken out from under the lock: offers write to sockets, and joins and
         // leaves (on other threads) need not wait for them.
         let members: Vec<(u64, Sender)> = {
@@ -673,12 +877,93 @@ impl Inner {
                     .collect(),
             }
         };
+        self.offer(members, except, &mut Frame::Lazy(message, None))
+    }
+
+    /// Keeps a broadcast to `room`, which keeps a history, at `position` (or numbers it, when
+    /// the backplane did not), and delivers it: in its envelope to the members that joined
+    /// with positions, as it is to the others. A position this server has had already is
+    /// not delivered again.
+    fn deliver_in_history(
+        &self,
+        room: &str,
+        settings: History,
+        position: Option<&Position>,
+        message: &Message,
+        except: Option<u64>,
+    ) -> usize {
+        let now = Instant::now();
+        let log = self.histories.log(room, settings);
+        // Held while the members are offered the message, so that every member gets the
+        // room's messages in offset order and a joining member gets its replay first.
+        let mut log = history::lock(&log);
+        let Some(appended) = log.append(room, position, message, now) else {
+            return 0;
+        };
+        let (positioned, plain): (Vec<_>, Vec<_>) = {
+            let registry = self.read();
+            let marked = registry.positioned.get(room);
+            registry
+                .rooms
+                .get(room)
+                .into_iter()
+                .flatten()
+                .map(|(id, sender)| (*id, sender.clone()))
+                .partition(|(id, _)| marked.is_some_and(|marked| marked.contains(id)))
+        };
+        if let Some(lost) = &appended.lost {
+            // Never a silent gap: they are told first that they cannot be caught up.
+            self.offer(positioned.clone(), None, &mut Frame::Ready(lost));
+        }
+        let queued = self.offer(positioned, except, &mut Frame::Ready(&appended.frame))
+            + self.offer(plain, except, &mut Frame::Lazy(message, None));
+        drop(log);
+        self.histories.appended(now);
+        queued
+    }
+
+    /// Sends `member` the outcome of its join, then what it missed: past the pending limit
+    /// if need be (the history bounds it), ahead of any live message.
+    fn catch_up<'a>(
+        &self,
+        member: &Sender,
+        outcome: &Message,
+        missed: impl IntoIterator<Item = &'a Encoded>,
+    ) {
+        let high_water = self.bounds.high_water();
+        let offer = |frame: &Encoded| {
+            member.offer_broadcast(frame, usize::MAX, high_water, Instant::now) != Offered::Closed
+        };
+        // A member that is gone is taken out of its rooms by its end hook.
+        if offer(&Encoded::new(outcome)) {
+            for frame in missed {
+                if !offer(frame) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Offers `frame` to `members` but `except`; closes or skips the slow members and
+    /// forgets the gone ones.
+    fn offer(
+        &self,
+        members: Vec<(u64, Sender)>,
+        except: Option<u64>,
+        frame: &mut Frame<'_>,
+    ) -> usize {
+        // The clock read once, when first needed.
+        let mut now = None;
+        let allowed = self.stall_allowed();
+        let mut queued = 0;
+        let mut slow = Vec::new();
+        let mut gone = Vec::new();
         let high_water = self.bounds.high_water();
         for (id, sender) in members {
             if except == Some(id) {
                 continue;
             }
-            let encoded = encoded.get_or_insert_with(|| Encoded::new(message));
+            let encoded = frame.get();
             let mut clock = || *now.get_or_insert_with(Instant::now);
             let (full, over_since) = match sender.offer_broadcast(
                 encoded,
@@ -754,9 +1039,26 @@ impl Inner {
     }
 }
 
+/// The frame a delivery offers its members.
+enum Frame<'a> {
+    /// The message as it is, framed on the first member that takes it.
+    Lazy(&'a Message, Option<Encoded>),
+    /// Framed already (a message in its envelope).
+    Ready(&'a Encoded),
+}
+
+impl Frame<'_> {
+    fn get(&mut self) -> &Encoded {
+        match self {
+            Frame::Lazy(message, encoded) => encoded.get_or_insert_with(|| Encoded::new(message)),
+            Frame::Ready(encoded) => encoded,
+        }
+    }
+}
+
 impl LocalRooms for Inner {
     fn receive(&self, broadcast: &Broadcast<'_>) {
-        self.deliver(broadcast.audience, broadcast.message, None);
+        self.deliver(broadcast);
     }
 
     fn count(&self, room: &str) -> usize {

@@ -20,7 +20,9 @@ impl Backplane for InProcess {
 
     fn start(&self, _local: Weak<dyn LocalRooms>) {}
 
-    fn publish(&self, _broadcast: &Broadcast<'_>) {}
+    fn publish(&self, _broadcast: &Broadcast<'_>) -> bool {
+        true
+    }
 
     fn room_changed(&self, _room: &str) {}
 

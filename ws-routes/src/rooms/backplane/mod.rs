@@ -23,11 +23,15 @@
 //! once a second real implementation has settled its shape, opening it is an addition.
 //!
 //! What crosses it is shaped to grow without changing a signature: a [`Broadcast`] names its
-//! [`Audience`] (a room, everyone; one user later), and every per-room call takes the room. A
-//! room with history needs one authority to number its broadcasts across servers: there the
-//! backplane will number them and deliver them back to this server's members too, through
-//! [`LocalRooms::receive`], with the position (epoch and offset) as one more field of the
-//! [`Broadcast`].
+//! [`Audience`] (a room, everyone; one user later), and every per-room call takes the room.
+//!
+//! A room with history needs one authority to number its broadcasts across servers. A
+//! backplane that [numbers](Backplane::numbers) them (Redis) takes a broadcast to such a room
+//! before it reaches anyone ([`Numbering::Wanted`]), and delivers it back to every server,
+//! this one included, through [`LocalRooms::receive`] with its position
+//! ([`Numbering::At`]): each server keeps the room's history in memory with the same epoch and
+//! offsets, so a client recovers on whichever server it reconnects to. Without one (in
+//! process), the rooms number their broadcasts themselves.
 
 mod memory;
 #[cfg(feature = "redis")]
@@ -43,6 +47,7 @@ use std::sync::Weak;
 use futures_util::future::BoxFuture;
 
 use crate::error::Error;
+use crate::rooms::Position;
 use crate::wire::Message;
 
 /// Who a broadcast is for.
@@ -54,7 +59,8 @@ pub(crate) enum Audience<'a> {
     Everyone,
 }
 
-/// A broadcast as it crosses the seam: whom it is for, and the message.
+/// A broadcast as it crosses the seam: whom it is for, the message, and its place in a room's
+/// history.
 #[derive(Debug, Clone, Copy)]
 #[cfg_attr(
     not(feature = "redis"),
@@ -63,6 +69,25 @@ pub(crate) enum Audience<'a> {
 pub(crate) struct Broadcast<'a> {
     pub(crate) audience: Audience<'a>,
     pub(crate) message: &'a Message,
+    /// The connection of the origin server that does not get it (its sender); meaningful on
+    /// the origin server alone.
+    pub(crate) except: Option<u64>,
+    pub(crate) numbering: Numbering<'a>,
+}
+
+/// Where a broadcast stands in its room's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    not(feature = "redis"),
+    allow(dead_code, reason = "the in-process backplane numbers nothing")
+)]
+pub(crate) enum Numbering<'a> {
+    /// Not in a history: delivered as it is.
+    None,
+    /// To a room with history, not numbered yet: whoever numbers it delivers it.
+    Wanted,
+    /// Numbered by the backplane: this is its position.
+    At(&'a Position),
 }
 
 /// What carries broadcasts and presence between the servers that share rooms. Owned by the
@@ -76,9 +101,17 @@ pub(crate) trait Backplane: fmt::Debug + Send + Sync {
     /// rooms are built.
     fn start(&self, local: Weak<dyn LocalRooms>);
 
-    /// Carries a broadcast, already delivered to this server's members, to the other servers.
-    /// Never waits.
-    fn publish(&self, broadcast: &Broadcast<'_>);
+    /// Whether it numbers the broadcasts to rooms with history (see the module's doc); the
+    /// rooms number them themselves when it does not.
+    fn numbers(&self) -> bool {
+        false
+    }
+
+    /// Carries a broadcast to the other servers: one already delivered to this server's
+    /// members or, [`Numbering::Wanted`], one for it to number and deliver everywhere.
+    /// `false` when it refused it (too large, no room to wait for the network): the rooms
+    /// deliver it here alone. Never waits.
+    fn publish(&self, broadcast: &Broadcast<'_>) -> bool;
 
     /// A member joined or left `room` on this server; [`LocalRooms::count`] says how many are
     /// left. Never waits.

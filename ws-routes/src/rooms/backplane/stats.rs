@@ -13,9 +13,11 @@ pub struct BackplaneStats {
     pub published: u64,
     /// Other servers' broadcasts this server delivered to its members.
     pub received: u64,
-    /// Broadcasts never published because the outbox was full (by its byte budget).
+    /// Broadcasts never published because the outbox was full (by its byte budget): those
+    /// to rooms with history are delivered on this server only, not in the history.
     pub dropped: u64,
-    /// Broadcasts larger than the maximum message size: delivered on this server only.
+    /// Broadcasts larger than the maximum message size: delivered on this server only (not
+    /// in the history, for a room with one).
     pub oversized: u64,
     /// Entries dropped because their tag was missing or wrong, or they were malformed.
     pub rejected: u64,

@@ -1,19 +1,26 @@
 //! The wire form of a broadcast in the stream: the field `m` of an entry.
 //!
 //! A version byte (2), the kind (`T` text, `B` binary), the audience (`R` one room, `A` every
-//! member), the origin server's id (8 bytes, big-endian), its sequence number (8 bytes,
-//! big-endian), the room's length (2 bytes, big-endian), the room, then the payload.
+//! member, `H` one room with history, whose entry the publisher numbers), the origin server's
+//! id (8 bytes, big-endian), its sequence number (8 bytes, big-endian), the room's length (2
+//! bytes, big-endian), the room, with `H` the origin's connection that does not get it (8
+//! bytes, big-endian, 0 for none: the origin delivers those broadcasts when they come back
+//! numbered), then the payload.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::rooms::backplane::{Audience, Broadcast};
+use crate::rooms::backplane::{Audience, Broadcast, Numbering};
 use crate::wire::{Message, Utf8Bytes};
 
 /// The envelope format's version.
 const VERSION: u8 = 2;
+/// Where the audience sits in an envelope.
+const AUDIENCE_AT: usize = 2;
 /// The envelope's bytes before the room: version, kind, audience, server, sequence, room
 /// length.
 pub(super) const HEADER: usize = 3 + 8 + 8 + 2;
+/// The bytes after the room of an envelope to a room with history: the except.
+const EXCEPT: usize = 8;
 /// Where the sequence number sits in an envelope.
 const SEQ_AT: usize = 3 + 8;
 
@@ -27,22 +34,39 @@ pub(super) struct Envelope {
     pub(super) server: u64,
     /// The origin's sequence number of this broadcast.
     pub(super) seq: u64,
+    /// The origin's connection that does not get it.
+    pub(super) except: Option<u64>,
     /// The room, or `None` for every member.
     pub(super) room: Option<String>,
     pub(super) message: Message,
 }
 
 impl Envelope {
-    /// The broadcast it carries, to deliver.
-    pub(super) fn broadcast(&self) -> Broadcast<'_> {
+    /// The broadcast it carries, to deliver: at `position` when the entry was numbered, and
+    /// without its `except` unless this server is its origin.
+    pub(super) fn broadcast<'a>(
+        &'a self,
+        position: Option<&'a crate::rooms::Position>,
+        own: bool,
+    ) -> Broadcast<'a> {
         Broadcast {
             audience: match &self.room {
                 Some(room) => Audience::Room(room),
                 None => Audience::Everyone,
             },
             message: &self.message,
+            except: self.except.filter(|_| own),
+            numbering: match position {
+                Some(position) => Numbering::At(position),
+                None => Numbering::None,
+            },
         }
     }
+}
+
+/// Whether an envelope is of a room with history, one the publisher numbers.
+pub(super) fn is_history(envelope: &[u8]) -> bool {
+    envelope.get(AUDIENCE_AT) == Some(&b'H')
 }
 
 /// The wire form of a broadcast, with sequence number 0 until [`number`] sets it; `None` for a
@@ -51,12 +75,13 @@ pub(super) fn encode(server: u64, broadcast: &Broadcast<'_>) -> Option<BytesMut>
     let message = broadcast.message;
     let kind = if message.is_text() { b'T' } else { b'B' };
     let payload = message.as_bytes();
-    let (audience, room) = match broadcast.audience {
-        Audience::Room(room) => (b'R', room.as_bytes()),
-        Audience::Everyone => (b'A', &b""[..]),
+    let (audience, room) = match (broadcast.audience, broadcast.numbering) {
+        (Audience::Room(room), Numbering::Wanted) => (b'H', room.as_bytes()),
+        (Audience::Room(room), _) => (b'R', room.as_bytes()),
+        (Audience::Everyone, _) => (b'A', &b""[..]),
     };
     let room_len = u16::try_from(room.len()).ok()?;
-    let mut out = BytesMut::with_capacity(HEADER + room.len() + payload.len());
+    let mut out = BytesMut::with_capacity(HEADER + room.len() + EXCEPT + payload.len());
     out.put_u8(VERSION);
     out.put_u8(kind);
     out.put_u8(audience);
@@ -64,6 +89,9 @@ pub(super) fn encode(server: u64, broadcast: &Broadcast<'_>) -> Option<BytesMut>
     out.put_u64(0);
     out.put_u16(room_len);
     out.put_slice(room);
+    if audience == b'H' {
+        out.put_u64(broadcast.except.unwrap_or(0));
+    }
     out.put_slice(payload);
     Some(out)
 }
@@ -92,14 +120,21 @@ pub(super) fn decode(bytes: Bytes) -> Option<Envelope> {
     let (seq, rest) = rest.split_first_chunk::<8>()?;
     let (room_len, rest) = rest.split_first_chunk::<2>()?;
     let room_len = usize::from(u16::from_be_bytes(*room_len));
-    let room = rest.get(..room_len)?;
+    let (room, rest) = rest.split_at_checked(room_len)?;
     let room = match audience {
-        b'R' => Some(std::str::from_utf8(room).ok()?.to_owned()),
+        b'R' | b'H' => Some(std::str::from_utf8(room).ok()?.to_owned()),
         b'A' => None,
         _ => return None,
     };
+    let (except, payload_at) = if audience == b'H' {
+        let (except, _) = rest.split_first_chunk::<EXCEPT>()?;
+        (u64::from_be_bytes(*except), HEADER + room_len + EXCEPT)
+    } else {
+        (0, HEADER + room_len)
+    };
+    let except = Some(except).filter(|&id| id != 0);
     let (server, seq) = (u64::from_be_bytes(*server), u64::from_be_bytes(*seq));
-    let payload = bytes.slice(HEADER + room_len..);
+    let payload = bytes.slice(payload_at..);
     let message = match kind {
         b'T' => Message::text(Utf8Bytes::try_from(payload).ok()?),
         b'B' => Message::binary(payload),
@@ -108,6 +143,7 @@ pub(super) fn decode(bytes: Bytes) -> Option<Envelope> {
     Some(Envelope {
         server,
         seq,
+        except,
         room,
         message,
     })
@@ -121,7 +157,13 @@ pub(super) fn numbered(
     audience: Audience<'_>,
     message: &Message,
 ) -> Vec<u8> {
-    let mut envelope = encode(server, &Broadcast { audience, message }).unwrap();
+    let broadcast = Broadcast {
+        audience,
+        message,
+        except: None,
+        numbering: Numbering::None,
+    };
+    let mut envelope = encode(server, &broadcast).unwrap();
     number(&mut envelope, seq);
     envelope.to_vec()
 }
@@ -147,12 +189,42 @@ mod tests {
                 Envelope {
                     server: 42,
                     seq: 7,
+                    except: None,
                     room,
                     message
                 }
             );
-            assert_eq!(envelope.broadcast().audience, audience);
+            assert_eq!(envelope.broadcast(None, true).audience, audience);
         }
+    }
+
+    #[test]
+    fn a_broadcast_to_a_room_with_history_keeps_its_sender_and_asks_for_a_number() {
+        let message = Message::text("hi");
+        let broadcast = Broadcast {
+            audience: Audience::Room("lobby"),
+            message: &message,
+            except: Some(9),
+            numbering: Numbering::Wanted,
+        };
+        let mut bytes = encode(42, &broadcast).unwrap();
+        number(&mut bytes, 3);
+        assert!(is_history(&bytes));
+        let cut = HEADER + "lobby".len() + EXCEPT - 1;
+        assert_eq!(decode(Bytes::copy_from_slice(&bytes[..cut])), None);
+        let envelope = decode(bytes.freeze()).unwrap();
+        assert_eq!(envelope.room.as_deref(), Some("lobby"));
+        let position = crate::rooms::Position::new("e", 5);
+        let own = envelope.broadcast(Some(&position), true);
+        assert_eq!(own.except, Some(9));
+        assert_eq!(own.numbering, Numbering::At(&position));
+        assert_eq!(envelope.broadcast(Some(&position), false).except, None);
+        assert!(!is_history(&numbered(
+            42,
+            3,
+            Audience::Room("lobby"),
+            &message
+        )));
     }
 
     #[test]
@@ -175,6 +247,8 @@ mod tests {
         let broadcast = Broadcast {
             audience: Audience::Room(&long),
             message: &Message::text("hi"),
+            except: None,
+            numbering: Numbering::None,
         };
         assert!(encode(7, &broadcast).is_none());
     }

@@ -9,10 +9,12 @@
 //! | `P:stream` | the stream of broadcasts: every server appends to it and reads all of it |
 //! | `P:servers` | a set of server ids; a server re-adds itself on every heartbeat |
 //! | `P:presence:ID` | a hash of room name to member count on server `ID`, expiring after the presence TTL |
+//! | `P:history:ROOM` | a room with history's epoch, last offset and, per origin, last numbered sequence number ([`numbering`]) |
 //!
 //! One concern a file: the [`envelope`] a broadcast travels in and its [`signing`]; the
 //! [`outbox`] where broadcasts wait for Redis; the [`publisher`] that appends them to the
-//! stream (whose [`entry_id`]s trim it) and keeps this server's [`presence`]; the [`reader`]
+//! stream (whose [`entry_id`]s trim it), [`numbering`] those to rooms with history, and keeps
+//! this server's [`presence`]; the [`reader`]
 //! that reads the stream and drops what it saw already ([`origins`]); the [`link`] each of
 //! those two tasks keeps to Redis; the [`counters`] behind
 //! [`BackplaneStats`]; the [`settings`] from the builder; and
@@ -34,14 +36,17 @@
 //! after a reconnect goes on from that id, so it does not matter which server reconnects
 //! first: what was appended while a server's link to Redis was down is read when it is back,
 //! as long as the stream still holds it. A server that starts (or restarts: it is a new server
-//! then) reads from the end of the stream.
+//! then) reads from the end of the stream, and publishes nothing before its reader knows where
+//! that end is, so that it reads back its own first broadcasts to rooms with history.
 //!
 //! Every broadcast carries its origin server's id and a sequence number that the origin
 //! assigns when the broadcast enters its outbox. A reader drops an entry whose number it has
 //! seen already from that origin (a retried batch whose first attempt had landed, or a
 //! replay), which keeps delivery exactly-once and in order per origin (and so per room), and
 //! counts a jump in the numbers as that many lost broadcasts. A server ignores its own
-//! entries: it delivered them to its members already, without the round trip.
+//! entries: it delivered them to its members already, without the round trip. All but those
+//! to rooms with history: the rooms deliver those once Redis has numbered them, on every
+//! server, this one too.
 //!
 //! What holds:
 //!
@@ -83,12 +88,14 @@
 //! # Wire format
 //!
 //! An entry has the field `m`, the [`envelope`], and with a secret the field `t`, the 32-byte
-//! HMAC-SHA256 of the prefix followed by the envelope.
+//! HMAC-SHA256 of the prefix followed by the envelope; one to a room with history has its
+//! position too, `e` (epoch) and `o` (offset), which the tag does not cover.
 
 mod counters;
 mod entry_id;
 mod envelope;
 mod link;
+mod numbering;
 mod origins;
 mod outbox;
 mod presence;
@@ -154,8 +161,12 @@ impl Backplane for RedisBackplane {
         );
     }
 
-    fn publish(&self, broadcast: &Broadcast<'_>) {
-        publisher::enqueue(&self.shared, broadcast);
+    fn numbers(&self) -> bool {
+        true
+    }
+
+    fn publish(&self, broadcast: &Broadcast<'_>) -> bool {
+        publisher::enqueue(&self.shared, broadcast)
     }
 
     fn room_changed(&self, room: &str) {

@@ -70,11 +70,17 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rooms::backplane::{Audience, Broadcast};
+    use crate::rooms::backplane::{Audience, Broadcast, Numbering};
     use crate::wire::Message;
 
     fn encode(audience: Audience<'_>, message: &Message) -> BytesMut {
-        envelope::encode(1, &Broadcast { audience, message }).unwrap()
+        let broadcast = Broadcast {
+            audience,
+            message,
+            except: None,
+            numbering: Numbering::None,
+        };
+        envelope::encode(1, &broadcast).unwrap()
     }
 
     #[test]

@@ -11,34 +11,39 @@ use tracing::{debug, info, trace, warn};
 use super::counters::{warn_dropped, warn_oversized};
 use super::entry_id::EntryId;
 use super::link::{Ended, Link, Upkeep};
+use super::numbering::{self, Script};
 use super::shared::{REDIS_TIMEOUT, Shared};
 use super::{envelope, presence};
 use crate::rooms::backplane::{Broadcast, LocalRooms};
 
 /// Hands a broadcast to the publisher, without waiting: into the outbox, unless it is too
-/// large or the outbox is full (counted and logged).
-pub(super) fn enqueue(shared: &Shared, broadcast: &Broadcast<'_>) {
+/// large or the outbox is full (counted and logged, and `false`).
+pub(super) fn enqueue(shared: &Shared, broadcast: &Broadcast<'_>) -> bool {
     let counters = &shared.counters;
     if broadcast.message.len() > shared.max_message {
         let total = counters.oversized.fetch_add(1, Ordering::Relaxed) + 1;
         if counters.oversized_warned.due(total) {
             warn_oversized(shared.max_message, total);
         }
-        return;
+        return false;
     }
     let Some(envelope) = envelope::encode(shared.server, broadcast) else {
         // Never: the rooms cap room names at what an envelope holds.
-        return;
+        return false;
     };
     let pushed = shared.lock_outbox().push(envelope, shared.outbox_bytes);
     match pushed {
-        Ok(()) => shared.queued.notify_one(),
+        Ok(()) => {
+            shared.queued.notify_one();
+            true
+        }
         Err(envelope) => {
             let total = counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if counters.dropped_warned.due(total) {
                 debug!(size = envelope.len(), "the broadcast that did not fit");
                 warn_dropped(shared.outbox_bytes, total);
             }
+            false
         }
     }
 }
@@ -88,16 +93,35 @@ impl Link for Publisher {
         if let Err(error) = presence::write_all(shared, &self.rooms, &mut connection).await {
             return Ended::Failed(error);
         }
+        // Loaded on every connection: a Redis that restarted has forgotten it.
+        let script = match numbering::load(&mut connection).await {
+            Ok(script) => script,
+            Err(error) => return Ended::Failed(error),
+        };
+        // Nothing goes out before the reader knows where it starts reading: it would start
+        // past this server's first broadcasts, which it must read back when numbered.
+        let mut reading = shared.reading.subscribe();
+        let read = async {
+            // The guard it gives back is not `Send`: dropped here.
+            let _ = reading.wait_for(|reading| *reading).await;
+        };
+        tokio::select! {
+            () = read => {}
+            _ = upkeep.stop.changed() => {
+                flush(shared, &mut connection, &mut self.last_id, &script).await;
+                return Ended::Stopped;
+            }
+        }
         loop {
             let busy = !shared.lock_outbox().is_empty();
             // Unbiased: publishing and presence take turns when both have work.
             let result = tokio::select! {
                 _ = upkeep.stop.changed() => {
-                    flush(shared, &mut connection, &mut self.last_id).await;
+                    flush(shared, &mut connection, &mut self.last_id, &script).await;
                     return Ended::Stopped;
                 }
                 () = std::future::ready(()), if busy => {
-                    let published = publish_batch(shared, &mut connection, &mut self.last_id).await;
+                    let published = publish_batch(shared, &mut connection, &mut self.last_id, &script).await;
                     // The connection works once broadcasts go through: no more backoff.
                     if published.is_ok() {
                         upkeep.worked();
@@ -145,8 +169,8 @@ impl Link for Publisher {
     }
 }
 
-/// Appends the oldest broadcasts of the outbox to the stream, and removes them from the
-/// outbox once Redis has them; on failure, the first that failed and those after it stay, to
+/// Appends the oldest broadcasts of the outbox to the stream (numbering those to rooms with
+/// history: [`numbering`]), and removes them from the outbox once Redis has them; on failure, the first that failed and those after it stay, to
 /// be retried in order.
 ///
 /// The batch goes in one `MULTI`/`EXEC`, so that entries never land out of order: a command
@@ -159,6 +183,7 @@ async fn publish_batch(
     shared: &Shared,
     connection: &mut MultiplexedConnection,
     last_id: &mut Option<EntryId>,
+    script: &Script,
 ) -> redis::RedisResult<()> {
     let batch = shared.lock_outbox().batch();
     if batch.is_empty() {
@@ -172,24 +197,19 @@ async fn publish_batch(
     let mut pipe = redis::pipe();
     pipe.atomic().ignore_errors();
     for (i, envelope) in batch.iter().enumerate() {
-        let command = pipe.cmd("XADD").arg(&shared.stream);
         // Trimming once per batch is enough: the last entry trims for all of them.
-        if let Some(min_id) = min_id.filter(|_| i + 1 == batch.len()) {
-            command.arg("MINID").arg("~").arg(min_id);
-        }
-        command.arg("*").arg("m").arg(envelope.as_ref());
-        if let Some(tag) = shared.signer.tag(envelope) {
-            command.arg("t").arg(&tag[..]);
-        }
+        let min_id = min_id.filter(|_| i + 1 == batch.len());
+        numbering::append(shared, &mut pipe, envelope, min_id, script);
     }
-    let results: Vec<redis::RedisResult<String>> = pipe.query_async(connection).await?;
+    // No id: a broadcast to a room with history that Redis had numbered already.
+    let results: Vec<redis::RedisResult<Option<String>>> = pipe.query_async(connection).await?;
     let mut landed = 0;
     let mut failure = None;
     for result in results {
         match result {
             Ok(id) => {
                 landed += 1;
-                if let Some(id) = EntryId::parse(&id) {
+                if let Some(id) = id.as_deref().and_then(EntryId::parse) {
                     *last_id = Some(id);
                 }
             }
@@ -218,10 +238,11 @@ async fn flush(
     shared: &Shared,
     connection: &mut MultiplexedConnection,
     last_id: &mut Option<EntryId>,
+    script: &Script,
 ) {
     let flush = async {
         while !shared.lock_outbox().is_empty() {
-            publish_batch(shared, connection, last_id).await?;
+            publish_batch(shared, connection, last_id, script).await?;
         }
         presence::remove(shared, connection).await
     };

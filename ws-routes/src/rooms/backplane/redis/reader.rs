@@ -1,6 +1,6 @@
 //! The reader: reads the stream from the last entry it saw, checks and decodes each entry,
 //! drops what it delivered already, and delivers other servers' broadcasts to this server's
-//! members.
+//! members, and every broadcast that Redis numbered (this server's too) at its position.
 
 use std::collections::HashMap;
 use std::sync::Weak;
@@ -18,6 +18,7 @@ use super::envelope;
 use super::link::{Ended, Link, Upkeep};
 use super::origins::{Origins, Verdict};
 use super::shared::{REDIS_TIMEOUT, Shared};
+use crate::rooms::Position;
 use crate::rooms::backplane::LocalRooms;
 
 /// How long one `XREAD` waits for new entries.
@@ -72,6 +73,7 @@ impl Link for Reader {
             Ok(from) => self.last.insert(from),
             Err(error) => return Ended::Failed(error),
         };
+        shared.reading.send_replace(true);
         shared.counters.reader_up.store(true, Ordering::Relaxed);
         match upkeep.recovered() {
             Some(down_for) => warn!(
@@ -231,9 +233,18 @@ fn take_entry(
         _ => None,
     };
     let envelope = bytes(fields.remove("m"));
+    let position = bytes(fields.remove("e"))
+        .zip(bytes(fields.remove("o")))
+        .and_then(|(epoch, offset)| {
+            let epoch = String::from_utf8(epoch).ok()?;
+            let offset = std::str::from_utf8(&offset).ok()?.parse().ok()?;
+            Some(Position::new(epoch, offset))
+        });
     // This server's own entries are skipped before any check or copy: it delivered them to
-    // its members already. (One forged with this server's id is skipped as well, uncounted.)
-    if envelope.as_deref().and_then(envelope::origin) == Some(shared.server) {
+    // its members already (one forged with this server's id is skipped as well, uncounted),
+    // all but those Redis numbered, which it delivers now.
+    let own = envelope.as_deref().and_then(envelope::origin) == Some(shared.server);
+    if own && position.is_none() {
         return;
     }
     let tag = bytes(fields.remove("t"));
@@ -259,7 +270,8 @@ fn take_entry(
             counters.duplicates.fetch_add(1, Ordering::Relaxed);
         }
         Verdict::Deliver { missed } => {
-            if missed > 0 {
+            // This server's own numbers jump over the entries it skips.
+            if missed > 0 && !own {
                 let total = counters.lost.fetch_add(missed, Ordering::Relaxed) + missed;
                 warn!(
                     missed,
@@ -269,8 +281,10 @@ fn take_entry(
                      retention window, or lost by Redis)"
                 );
             }
-            counters.received.fetch_add(1, Ordering::Relaxed);
-            rooms.receive(&envelope.broadcast());
+            if !own {
+                counters.received.fetch_add(1, Ordering::Relaxed);
+            }
+            rooms.receive(&envelope.broadcast(position.as_ref(), own));
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use super::counters::Counters;
 use super::outbox::Outbox;
@@ -49,6 +49,10 @@ pub(super) struct Shared {
     pub(super) changed: Notify,
     /// What the backplane has done, for [`BackplaneStats`](super::BackplaneStats).
     pub(super) counters: Counters,
+    /// Whether the reader knows where it reads from: until then the publisher publishes
+    /// nothing, so that the reader does not start past this server's own first broadcasts
+    /// (those to rooms with history reach members only when read back).
+    pub(super) reading: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -77,6 +81,7 @@ impl Shared {
             dirty: Mutex::default(),
             changed: Notify::new(),
             counters: Counters::default(),
+            reading: watch::Sender::new(false),
         })
     }
 
