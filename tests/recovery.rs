@@ -288,6 +288,48 @@ async fn a_claim_in_the_middle_of_a_batch_gets_the_rest_once() {
     );
 }
 
+/// Re-joins its room, then greets its client through a `Sender` before it first reads: the
+/// greeting waits in the queue behind the replay, and must not wait for room there.
+#[route("/greet/{room}")]
+async fn greet(mut ws: WebSocket, room: String, resume: Resume, State(rooms): State<Rooms>) {
+    let sender = ws.sender();
+    rooms.join_since(&room, &sender, resume.since(&room));
+    if sender.send("welcome").await.is_err() {
+        return;
+    }
+    while let Some(Ok(_)) = ws.recv().await {}
+}
+
+#[tokio::test]
+async fn a_sender_never_waits_behind_a_replay_longer_than_its_queue() {
+    let rooms = with_history(History::new());
+    let server = Server::new(routes![greet]).with_state(rooms.clone());
+    let proxy = Proxy::start(spawn_server(server).await).await;
+    let mut news = client(&proxy, "/greet/news");
+    joined(&mut news).await;
+    assert_eq!(event(&mut news).await, Received::Message("welcome".into()));
+    // Far more than the connection's queue of 32 messages, none of them read.
+    for n in 1..=100 {
+        rooms.broadcast("news", format!("m{n}"));
+    }
+    within(news.next()).await.unwrap().unwrap();
+    let (_, recovery) = {
+        let event = event(&mut news).await;
+        let Received::Joined {
+            position, recovery, ..
+        } = event
+        else {
+            panic!("expected the join's outcome, got {event:?}");
+        };
+        (position, recovery)
+    };
+    assert_eq!(recovery, Recovery::Recovered { replayed: 100 });
+    for n in 1..=100 {
+        assert_eq!(room_message(&mut news).await.2, format!("m{n}"));
+    }
+    assert_eq!(event(&mut news).await, Received::Message("welcome".into()));
+}
+
 #[tokio::test]
 async fn a_restarted_server_has_a_new_epoch_and_replays_nothing_stale() {
     let outcomes = Outcomes::default();

@@ -517,12 +517,10 @@ impl Rooms {
     /// outcome says [`Unrecoverable::NoHistory`] when a position was claimed.
     ///
     /// The outcome and the replay wait in the connection's queue, written while the
-    /// connection's own task waits in [`recv`](crate::WebSocket::recv). So from that task,
-    /// after `join_since`, send with [`WebSocket::send`](crate::WebSocket::send) or
-    /// [`Session::send`](crate::Session::send) (written at once, ahead of the replay), not with
-    /// [`Sender::send`], which waits for room in a queue that a long replay fills (32 messages
-    /// by default: [`Server::outgoing_queue`](crate::Server::outgoing_queue)) and that only
-    /// that task drains.
+    /// connection's own task waits in [`recv`](crate::WebSocket::recv). Like every broadcast,
+    /// they are bounded by bytes, not by the queue's count of the connection's own messages
+    /// ([`Server::outgoing_queue`](crate::Server::outgoing_queue)): a [`Sender::send`] after a
+    /// long replay does not wait behind it.
     ///
     /// ```
     /// use ws_routes::{route, routes, History, Recovery, Resume, Rooms, Server, State, WebSocket};
