@@ -1,7 +1,9 @@
 //! Real browsers: headless Chromium, driven by playwright-core from `tests/browser/*.mjs`,
 //! opens the chat example's page in two tabs and sees a message typed in one appear in the
-//! other; and from a page, sends binary and large text messages to an echo route and closes
-//! with a code and reason the handler sees.
+//! other; from a page, sends binary and large text messages to an echo route and closes with a
+//! code and reason the handler sees; and keeps the chat page open while its server is killed
+//! and started again, the page given a second server sharing the rooms through Redis: it shows
+//! every message once, in order (`examples/pages/ws-routes.js` reconnects and resumes).
 //!
 //! Needs `node`, Debian's `/usr/bin/chromium` and `npm ci` in `tests/browser` (`scripts/test`
 //! installs all three), so the tests are `#[ignore]`d: plain `cargo test` lists them as
@@ -15,6 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::Example;
+use support::redis::{Redis, free_port};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use ws_routes::{Pages, Server, State, WebSocket, route, routes};
 
 /// What the test needs, or why it cannot run.
@@ -35,13 +39,19 @@ fn prerequisites(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-#[ignore = "needs Chromium, node and playwright-core: `scripts/test` installs them and runs this"]
-fn a_message_typed_in_one_tab_appears_in_the_other() {
+/// The directory of the browser tests' scripts, once their prerequisites are there.
+fn scripts() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     if let Err(missing) = prerequisites(&dir) {
         panic!("{missing}; `scripts/test` installs it");
     }
+    dir
+}
+
+#[test]
+#[ignore = "needs Chromium, node and playwright-core: `scripts/test` installs them and runs this"]
+fn a_message_typed_in_one_tab_appears_in_the_other() {
+    let dir = scripts();
     let server = Example::start("chat", &["--addr", "127.0.0.1:0"]);
     let page = format!("{}/", server.url.replacen("ws://", "http://", 1));
     let mut node = Command::new("node")
@@ -96,10 +106,7 @@ async fn echo(mut ws: WebSocket, State(closes): State<Closes>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium, node and playwright-core: `scripts/test` installs them and runs this"]
 async fn a_page_sends_binary_and_large_text_and_closes_with_its_own_code() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    if let Err(missing) = prerequisites(&dir) {
-        panic!("{missing}; `scripts/test` installs it");
-    }
+    let dir = scripts();
     let closes = Closes::default();
     let page = Pages::new().page(
         "/",
@@ -129,5 +136,83 @@ async fn a_page_sends_binary_and_large_text_and_closes_with_its_own_code() {
     assert_eq!(
         *closes.0.lock().unwrap(),
         [Some((4321, "bye from chromium".into()))]
+    );
+}
+
+/// How many messages bob says while the page's server is killed and started again.
+const SAID: usize = 40;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium, node, playwright-core and redis-server: `scripts/test` installs them"]
+async fn the_chat_page_shows_every_message_once_across_a_restart_of_its_server() {
+    let dir = scripts();
+    let redis = Redis::start();
+    let redis_url = redis.url();
+    // The page's server, A, comes back on the same port; B lets A's page connect.
+    let a_addr = format!("127.0.0.1:{}", free_port());
+    let a_args = ["--addr", &a_addr, "--redis", &redis_url];
+    let mut a = Some(Example::start("chat", &a_args));
+    let a_origin = format!("http://{a_addr}");
+    let b = Example::start(
+        "chat",
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--redis",
+            &redis_url,
+            "--origin",
+            &a_origin,
+        ],
+    );
+    let b_addr = b.url.trim_start_matches("ws://").to_owned();
+
+    // Bob, on B, says the messages once his own join came back through Redis.
+    let mut bob = ws_routes::connect(&format!("{}/chat/lobby", b.url))
+        .await
+        .expect("connect to B");
+    bob.send(r#"{"type":"join","name":"bob"}"#)
+        .await
+        .expect("join");
+    while !support::text(&mut bob).await.contains(r#""type":"joined""#) {}
+
+    let page = format!("{a_origin}/?servers={a_addr},{b_addr}&room=lobby&name=ada");
+    let mut node = tokio::process::Command::new("node")
+        .arg(dir.join("restart.mjs"))
+        .arg(&page)
+        .arg(SAID.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start node");
+    let mut stdout = BufReader::new(node.stdout.take().expect("piped stdout")).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(60), stdout.next_line()).await;
+    assert!(
+        matches!(&ready, Ok(Ok(Some(line))) if line == "ready"),
+        "the page did not join: {ready:?}"
+    );
+
+    // 4 a second for 10 s: A is killed (no goodbye) 2 s in, and started again 2 s later.
+    for n in 1..=SAID {
+        if n == 9 {
+            drop(a.take());
+        }
+        if n == 17 {
+            a = Some(Example::start("chat", &a_args));
+        }
+        let say = format!(r#"{{"type":"say","text":"m{n}"}}"#);
+        bob.send(say.as_str()).await.expect("say");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    let output = tokio::time::timeout(Duration::from_secs(90), node.wait_with_output())
+        .await
+        .expect("the browser test did not finish in 90 s")
+        .expect("run node");
+    let rest = stdout.next_line().await.ok().flatten().unwrap_or_default();
+    assert!(
+        output.status.success() && rest == "ok",
+        "{rest}{}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }

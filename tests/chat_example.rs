@@ -1,5 +1,6 @@
 //! Drives the chat example, `cargo run --example chat`, over real sockets: its page, its
-//! typed events and its rooms, bad input, and two of it sharing rooms through Redis.
+//! typed events and its rooms (with their history: every room message carries its position),
+//! bad input, and two of it sharing rooms through Redis.
 
 mod support;
 
@@ -29,10 +30,29 @@ async fn say(ws: &mut WebSocket, text: &str) {
     ws.send_json(&say).await.expect("say");
 }
 
+/// The next event of the room: a JSON message without its recovery envelope
+/// (`\x1eEPOCH.OFFSET ROOM\n`; the chat's rooms keep a history), past the outcome of the join
+/// (`\x1e!STATUS ...`).
+async fn event(ws: &mut WebSocket) -> Value {
+    loop {
+        let frame = text(ws).await;
+        let Some(enveloped) = frame.strip_prefix('\x1e') else {
+            panic!("a room message without its envelope: {frame:?}");
+        };
+        if enveloped.starts_with('!') {
+            continue;
+        }
+        let (_, json) = enveloped
+            .split_once('\n')
+            .expect("an envelope ends with a newline");
+        return serde_json::from_str(json).expect("JSON");
+    }
+}
+
 /// The next JSON message of a given type.
 async fn next(ws: &mut WebSocket, kind: &str) -> Value {
     loop {
-        let message: Value = serde_json::from_str(&text(ws).await).expect("JSON");
+        let message = event(ws).await;
         if message["type"] == kind {
             return message;
         }
@@ -142,8 +162,7 @@ async fn two_chat_servers_share_rooms_through_redis() {
         );
         say(&mut ada, "hello from one").await;
         let wait = std::time::Duration::from_millis(300);
-        while let Ok(text) = tokio::time::timeout(wait, text(&mut bob)).await {
-            let message: Value = serde_json::from_str(&text).unwrap();
+        while let Ok(message) = tokio::time::timeout(wait, event(&mut bob)).await {
             if message["text"] == "hello from one" {
                 break 'across;
             }
