@@ -20,7 +20,7 @@
 //! ```
 //!
 //! Given several `servers`, the page moves to the next at once when its server goes away
-//! or dies, and recovers its room there.
+//! (SIGTERM closes with 1012, service restart) or dies, and recovers its room there.
 //!
 //! Clients and the server speak typed JSON events, `{"type": ...}` (`ClientEvent` and
 //! `ServerEvent` below): a client joins with `{"type":"join","name":..}` and speaks with
@@ -248,6 +248,8 @@ async fn serve(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         .max_message_size(MAX_MESSAGE)
         .allowed_origins(origins)
         .allow_missing_origin(true)
+        // A rolling deploy: SIGTERM tells clients to reconnect at once, to another server.
+        .shutdown_close_code(CloseCode::RESTART)
         .listen(listener)?;
     // Listening for SIGINT and SIGTERM before saying where it listens.
     let signal = ws_routes::shutdown_signal();

@@ -259,3 +259,37 @@ async fn only_the_pages_own_origin_may_connect_from_a_browser() {
         .await
         .expect("the page's own origin");
 }
+
+#[tokio::test]
+async fn sigterm_closes_with_1012_and_the_client_moves_on_at_once() {
+    let mut one = start(&[]);
+    let two = start(&[]);
+    let urls = [&one, &two].map(|server| format!("{}/chat/lobby", server.url));
+    // A backoff far longer than the test: only moving on at once can pass.
+    let mut chat = ws_routes::Client::new()
+        .reconnecting_to(urls)
+        .initial_delay(std::time::Duration::from_secs(60));
+    // The first connection is to the first URL.
+    chat.next().await.expect("a connection").expect("connected");
+
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &one.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let (code, reason) = close_frame(chat.current().expect("still the first")).await;
+    assert_eq!((code, reason.as_str()), (1012, "server shutting down"));
+    assert!(
+        one.wait_timeout(support::NETWORK_TIMEOUT)
+            .is_some_and(|status| status.success())
+    );
+
+    let moved = std::time::Instant::now();
+    // The first server has exited: a connection is to the second.
+    tokio::time::timeout(support::NETWORK_TIMEOUT, chat.next())
+        .await
+        .expect("moved on without the backoff")
+        .expect("a connection")
+        .expect("connected");
+    println!("moved to the other server in {:?}", moved.elapsed());
+}
