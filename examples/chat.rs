@@ -231,7 +231,9 @@ async fn serve(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         None => Rooms::builder().history(History::new()),
     }
     .build()?;
-    let asyncapi = ROUTES.asyncapi(Info::new("ws-routes chat", env!("CARGO_PKG_VERSION")));
+    // The route joins with `join_since`: its document describes the recovery envelope.
+    let info = Info::new("ws-routes chat", env!("CARGO_PKG_VERSION")).recovering("Chat");
+    let asyncapi = ROUTES.asyncapi(info);
     let pages = Pages::new()
         .page("/", "text/html; charset=utf-8", PAGE)
         .page("/ws-routes.js", "text/javascript; charset=utf-8", MODULE)

@@ -142,6 +142,35 @@ async fn the_asyncapi_document_describes_the_typed_events() {
     let schemas = &document["components"]["schemas"];
     assert!(schemas["ClientEvent"]["oneOf"].is_array(), "{schemas}");
     assert!(schemas["ServerEvent"]["oneOf"].is_array(), "{schemas}");
+    // The route recovers: the claims of the query, the envelope around what it sends, and the
+    // join's outcome.
+    let query = &channel["bindings"]["ws"]["query"];
+    assert!(query["properties"]["ws-resume"].is_object(), "{channel}");
+    let sent: Vec<&str> = document["operations"]["Chat_send"]["messages"]
+        .as_array()
+        .expect("the messages the route sends")
+        .iter()
+        .map(|message| message["$ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "#/channels/Chat/messages/ServerEvent_enveloped",
+            "#/channels/Chat/messages/recoveryOutcome"
+        ]
+    );
+    let enveloped = &channel["messages"]["ServerEvent_enveloped"];
+    assert!(
+        enveloped["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Sent in the recovery envelope"),
+        "{enveloped}"
+    );
+    assert_eq!(
+        channel["messages"]["recoveryOutcome"]["contentType"],
+        "text/plain"
+    );
 }
 
 #[tokio::test]
