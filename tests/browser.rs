@@ -142,9 +142,32 @@ async fn a_page_sends_binary_and_large_text_and_closes_with_its_own_code() {
 /// How many messages bob says while the page's server is killed and started again.
 const SAID: usize = 40;
 
+/// How the page's server goes away.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// SIGKILL: no close frame; the page sees 1006.
+    Kill,
+    /// SIGTERM: a graceful shutdown, closing with 1012 (service restart).
+    Terminate,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium, node, playwright-core and redis-server: `scripts/test` installs them"]
-async fn the_chat_page_shows_every_message_once_across_a_restart_of_its_server() {
+async fn the_chat_page_shows_every_message_once_across_a_kill_and_restart_of_its_server() {
+    every_message_once_across(Stop::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium, node, playwright-core and redis-server: `scripts/test` installs them"]
+async fn the_chat_page_shows_every_message_once_across_a_rolling_restart_of_its_server() {
+    every_message_once_across(Stop::Terminate).await;
+}
+
+/// The chat page, given servers A and B sharing a Redis, open on A while bob on B says `SAID`
+/// messages, 4 a second; A is stopped 2 s in and started again on the same port 2 s later.
+/// `restart.mjs` checks that the page shows every message once, in order, and went to B at
+/// once, in one reconnect.
+async fn every_message_once_across(stop: Stop) {
     let dir = scripts();
     let redis = Redis::start();
     let redis_url = redis.url();
@@ -195,7 +218,18 @@ async fn the_chat_page_shows_every_message_once_across_a_restart_of_its_server()
     // 4 a second for 10 s: A is killed (no goodbye) 2 s in, and started again 2 s later.
     for n in 1..=SAID {
         if n == 9 {
-            drop(a.take());
+            let mut stopped = a.take().expect("A is running");
+            if let Stop::Terminate = stop {
+                let sent = Command::new("kill")
+                    .args(["-TERM", &stopped.pid().to_string()])
+                    .status()
+                    .expect("run kill");
+                assert!(sent.success());
+                let exited = stopped.wait_timeout(Duration::from_secs(10));
+                assert!(exited.is_some_and(|status| status.success()), "{exited:?}");
+            }
+            // Dropping kills it, if it still runs.
+            drop(stopped);
         }
         if n == 17 {
             a = Some(Example::start("chat", &a_args));

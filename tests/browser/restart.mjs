@@ -1,7 +1,8 @@
 // Opens the chat example's page in headless Chromium, given two servers sharing their rooms
-// through Redis, and waits while the test kills the page's server (SIGKILL) and starts it
-// again: the page must end up showing every message the other member said, once each and in
-// order, and never say that messages were lost.
+// through Redis, and waits while the test stops the page's server (SIGKILL or SIGTERM) and
+// starts it again: the page must end up showing every message the other member said, once each
+// and in order, never say that messages were lost, and have gone to the second server at once:
+// one WebSocket to each server in `servers`, in order, and no other.
 //
 //   node tests/browser/restart.mjs 'http://127.0.0.1:PORT/?servers=...&room=...&name=...' COUNT
 //
@@ -20,6 +21,8 @@ if (!url || !count) {
 await run(async (context) => {
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
+  const sockets = [];
+  page.on("websocket", (socket) => sockets.push(new URL(socket.url()).host));
   await page.goto(url);
   // Joined: the room's presence count arrived, through the server's own history.
   await page.waitForFunction(() => document.getElementById("status").dataset.count);
@@ -45,5 +48,9 @@ await run(async (context) => {
   );
   if (events.some((event) => event.startsWith("some messages were lost"))) {
     throw new Error(`the page says ${JSON.stringify(events)}`);
+  }
+  const servers = new URL(url).searchParams.get("servers").split(",");
+  if (JSON.stringify(sockets) !== JSON.stringify(servers)) {
+    throw new Error(`the page opened WebSockets to ${JSON.stringify(sockets)}`);
   }
 });
