@@ -1,12 +1,14 @@
 //! Real browsers: headless Chromium, driven by playwright-core from `tests/browser/*.mjs`,
 //! opens the chat example's page in two tabs and sees a message typed in one appear in the
 //! other; from a page, sends binary and large text messages to an echo route and closes with a
-//! code and reason the handler sees; and keeps the chat page open while its server is killed
-//! and started again, the page given a second server sharing the rooms through Redis: it shows
-//! every message once, in order (`examples/pages/ws-routes.js` reconnects and resumes).
+//! code and reason the handler sees; keeps the chat page open while its server is killed (or
+//! shut down) and started again, the page given a second server sharing the rooms through
+//! Redis: it shows every message once, in order (`examples/pages/ws-routes.js` reconnects and
+//! resumes); and, in a page of its own, checks what that module hands over: room messages
+//! without their envelope, join outcomes, and what it missed after a reconnect.
 //!
 //! Needs `node`, Debian's `/usr/bin/chromium` and `npm ci` in `tests/browser` (`scripts/test`
-//! installs all three), so the tests are `#[ignore]`d: plain `cargo test` lists them as
+//! installs all three; the restart tests need `redis-server` too), so the tests are `#[ignore]`d: plain `cargo test` lists them as
 //! ignored, and `scripts/test` runs them with `--include-ignored`.
 
 mod support;
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 use support::Example;
 use support::redis::{Redis, free_port};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use ws_routes::{Pages, Server, State, WebSocket, route, routes};
+use ws_routes::{History, Pages, Resume, Rooms, Server, State, WebSocket, route, routes};
 
 /// What the test needs, or why it cannot run.
 fn prerequisites(dir: &Path) -> Result<(), String> {
@@ -78,6 +80,25 @@ fn a_message_typed_in_one_tab_appears_in_the_other() {
     );
 }
 
+/// Runs `script` with node on `page` and fails unless it prints "ok" within 90 s.
+async fn run_script(script: &Path, page: &str) {
+    let node = tokio::process::Command::new("node")
+        .arg(script)
+        .arg(page)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(90), node)
+        .await
+        .expect("the browser test did not finish in 90 s")
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.trim() == "ok",
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// A close frame as code and reason; `None` when the connection ended without one.
 type Heard = Option<(u16, String)>;
 
@@ -117,21 +138,7 @@ async fn a_page_sends_binary_and_large_text_and_closes_with_its_own_code() {
         .with_state(closes.clone())
         .fallback(page);
     let addr = support::spawn_server(server).await;
-    let node = tokio::process::Command::new("node")
-        .arg(dir.join("echo.mjs"))
-        .arg(format!("http://{addr}/"))
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(90), node)
-        .await
-        .expect("the browser test did not finish in 90 s")
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.trim() == "ok",
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_script(&dir.join("echo.mjs"), &format!("http://{addr}/")).await;
     support::wait_for(|| !closes.0.lock().unwrap().is_empty()).await;
     assert_eq!(
         *closes.0.lock().unwrap(),
@@ -249,4 +256,44 @@ async fn every_message_once_across(stop: Stop) {
         "{rest}{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Joins its room with `join_since` and broadcasts every message it is sent to it, but "bye":
+/// then it leaves the room, says "missed" to it, and ends the connection.
+#[route("/feed/{room}")]
+async fn feed(mut ws: WebSocket, room: String, resume: Resume, State(rooms): State<Rooms>) {
+    let me = ws.sender();
+    rooms.join_since(&room, &me, resume.since(&room));
+    while let Some(Ok(message)) = ws.recv().await {
+        if message.as_text() == Some("bye") {
+            rooms.leave(&room, &me);
+            rooms.broadcast(&room, "missed");
+            return;
+        }
+        rooms.broadcast(&room, message);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium, node and playwright-core: `scripts/test` installs them and runs this"]
+async fn the_module_unwraps_room_messages_and_resumes_from_its_position() {
+    let dir = scripts();
+    let rooms = Rooms::builder()
+        .history(History::new())
+        .build()
+        .expect("rooms");
+    let pages = Pages::new()
+        .page(
+            "/",
+            "text/html; charset=utf-8",
+            "<!doctype html><title>feed</title>",
+        )
+        .page(
+            "/ws-routes.js",
+            "text/javascript; charset=utf-8",
+            include_str!("../examples/pages/ws-routes.js"),
+        );
+    let server = Server::new(routes![feed]).with_state(rooms).fallback(pages);
+    let addr = support::spawn_server(server).await;
+    run_script(&dir.join("module.mjs"), &format!("http://{addr}/")).await;
 }
