@@ -1,6 +1,9 @@
 //! A chat with rooms: `/chat/{room}` is a class-style route whose members hear every text any
 //! member of the room sends, on every server; `/` serves a page that joins a room and shows
-//! the messages live.
+//! the messages live. The rooms keep a history: a page that reconnects (its server restarted,
+//! its network changed) is sent what it missed, once and in order, before any live message, or
+//! told that it cannot be caught up. The page talks through `/ws-routes.js`, the browser module
+//! that reconnects and resumes (`examples/pages/ws-routes.js`).
 //!
 //! ```text
 //! cargo run --example chat -- --addr 127.0.0.1:8765
@@ -11,8 +14,13 @@
 //!
 //! ```text
 //! cargo run --example chat -- --addr 127.0.0.1:8765 --redis redis://127.0.0.1:6379/
-//! cargo run --example chat -- --addr 127.0.0.1:8766 --redis redis://127.0.0.1:6379/
+//! cargo run --example chat -- --addr 127.0.0.1:8766 --redis redis://127.0.0.1:6379/ \
+//!     --origin http://127.0.0.1:8765
+//! # open http://127.0.0.1:8765/?servers=127.0.0.1:8765,127.0.0.1:8766
 //! ```
+//!
+//! Given several `servers`, the page moves to the next at once when its server goes away
+//! (SIGTERM closes with 1012, service restart) or dies, and recovers its room there.
 //!
 //! Clients and the server speak typed JSON events, `{"type": ...}` (`ClientEvent` and
 //! `ServerEvent` below): a client joins with `{"type":"join","name":..}` and speaks with
@@ -20,8 +28,8 @@
 //! members of the room on every server). A client that sends anything else is closed with
 //! 1007 and serde's error as reason, while the others go on chatting. Safe to copy: only the
 //! page's own origin may connect from a browser, messages are capped at 4 KiB (1009), and a
-//! member who says more than 20 things at once or 5 a second on average is closed with 1008. The protocol's AsyncAPI
-//! document is at `http://127.0.0.1:8765/asyncapi.json`.
+//! member who says more than 20 things at once or 5 a second on average is closed with 1008. The
+//! protocol's AsyncAPI document is at `http://127.0.0.1:8765/asyncapi.json`.
 
 mod common;
 
@@ -32,8 +40,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ws_routes::asyncapi::Info;
 use ws_routes::{
-    Close, CloseCode, CloseFrame, Json, Pages, Rooms, Routes, Sender, Server, Session, State,
-    route, routes,
+    Close, CloseCode, CloseFrame, History, Json, Pages, Recovery, Resume, Rooms, Routes, Sender,
+    Server, Session, State, route, routes,
 };
 
 #[derive(Parser)]
@@ -53,6 +61,9 @@ struct Cli {
 
 /// The page at `/`, embedded in the binary.
 const PAGE: &str = include_str!("pages/chat.html");
+
+/// The browser module the page imports, embedded too.
+const MODULE: &str = include_str!("pages/ws-routes.js");
 
 /// The longest name kept, in characters.
 const MAX_NAME: usize = 32;
@@ -92,6 +103,8 @@ enum ServerEvent {
 /// One member of one room: an instance per connection.
 struct Chat {
     room: String,
+    /// The position the client claims in its room, if it is reconnecting.
+    resume: Resume,
     /// Set by the client's `join`.
     name: Option<String>,
     rooms: Rooms,
@@ -105,9 +118,10 @@ struct Chat {
 /// hears who comes and goes.
 #[route("/chat/{room}", sends = ServerEvent)]
 impl Chat {
-    fn accept(room: String, State(rooms): State<Rooms>) -> Self {
+    fn accept(room: String, resume: Resume, State(rooms): State<Rooms>) -> Self {
         Chat {
             room,
+            resume,
             name: None,
             rooms,
             me: None,
@@ -133,7 +147,11 @@ impl Chat {
                     name
                 };
                 let me = session.sender();
-                self.rooms.join(&self.room, &me);
+                // Sends the client the join's outcome, then what it missed since its claim.
+                let since = self.resume.since(&self.room);
+                if let Some(Recovery::Lost(why)) = self.rooms.join_since(&self.room, &me, since) {
+                    tracing::info!(room = self.room, ?why, "a member could not be caught up");
+                }
                 self.me = Some(me);
                 self.name = Some(name.clone());
                 self.announce(ServerEvent::Joined { name }).await;
@@ -207,13 +225,18 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    // Every server gives the rooms the same history: two minutes, up to 1,000 messages.
     let rooms = match &cli.redis {
-        Some(url) => Rooms::builder().redis(url).build()?,
-        None => Rooms::new(),
-    };
-    let asyncapi = ROUTES.asyncapi(Info::new("ws-routes chat", env!("CARGO_PKG_VERSION")));
+        Some(url) => Rooms::builder().redis(url).history(History::new()),
+        None => Rooms::builder().history(History::new()),
+    }
+    .build()?;
+    // The route joins with `join_since`: its document describes the recovery envelope.
+    let info = Info::new("ws-routes chat", env!("CARGO_PKG_VERSION")).recovering("Chat");
+    let asyncapi = ROUTES.asyncapi(info);
     let pages = Pages::new()
         .page("/", "text/html; charset=utf-8", PAGE)
+        .page("/ws-routes.js", "text/javascript; charset=utf-8", MODULE)
         .page("/asyncapi.json", "application/json", asyncapi.to_string());
     let listener = tokio::net::TcpListener::bind(&cli.addr).await?;
     let addr = listener.local_addr()?;
@@ -227,6 +250,8 @@ async fn serve(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         .max_message_size(MAX_MESSAGE)
         .allowed_origins(origins)
         .allow_missing_origin(true)
+        // A rolling deploy: SIGTERM tells clients to reconnect at once, to another server.
+        .shutdown_close_code(CloseCode::RESTART)
         .listen(listener)?;
     // Listening for SIGINT and SIGTERM before saying where it listens.
     let signal = ws_routes::shutdown_signal();

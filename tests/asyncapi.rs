@@ -158,3 +158,54 @@ fn messages_have_their_codecs_content_type() {
 fn untyped_routes_catch_alls_and_the_root_pass_the_reference_parser() {
     validate(&mixed().to_string());
 }
+
+/// `echo` (untyped: text and binary both ways) as a route that recovers.
+fn recovering_echo() -> serde_json::Value {
+    MIXED.asyncapi(Info::new("Mixed", "0.1.0").recovering("echo"))
+}
+
+#[test]
+fn a_recovering_route_sends_in_the_envelope_and_receives_as_before() {
+    let document = recovering_echo();
+    let refs = |operation: &str| -> Vec<String> {
+        document["operations"][operation]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|message| message["$ref"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        refs("echo_receive"),
+        [
+            "#/channels/echo/messages/text",
+            "#/channels/echo/messages/binary"
+        ]
+    );
+    assert_eq!(
+        refs("echo_send"),
+        [
+            "#/channels/echo/messages/text_enveloped",
+            "#/channels/echo/messages/binary_enveloped",
+            "#/channels/echo/messages/recoveryOutcome"
+        ]
+    );
+    let channel = &document["channels"]["echo"];
+    assert!(channel["bindings"]["ws"]["query"]["properties"]["ws-resume"].is_object());
+    assert!(channel["messages"]["text"].get("description").is_none());
+    // The other routes are as they were.
+    assert!(document["channels"]["Board"].get("bindings").is_none());
+    assert_eq!(document["channels"]["Board"], mixed()["channels"]["Board"]);
+}
+
+#[test]
+#[should_panic = "Info::recovering: no route's handler is named `ecko`"]
+fn a_recovering_route_that_is_not_in_the_table_is_a_mistake() {
+    MIXED.asyncapi(Info::new("Mixed", "0.1.0").recovering("ecko"));
+}
+
+#[test]
+#[ignore = "needs node and @asyncapi/parser: `scripts/test` installs them and runs this"]
+fn a_recovering_route_passes_the_reference_parser() {
+    validate(&recovering_echo().to_string());
+}

@@ -1,5 +1,6 @@
 //! Drives the chat example, `cargo run --example chat`, over real sockets: its page, its
-//! typed events and its rooms, bad input, and two of it sharing rooms through Redis.
+//! typed events and its rooms (with their history: every room message carries its position),
+//! bad input, and two of it sharing rooms through Redis.
 
 mod support;
 
@@ -29,10 +30,29 @@ async fn say(ws: &mut WebSocket, text: &str) {
     ws.send_json(&say).await.expect("say");
 }
 
+/// The next event of the room: a JSON message without its recovery envelope
+/// (`\x1eEPOCH.OFFSET ROOM\n`; the chat's rooms keep a history), past the outcome of the join
+/// (`\x1e!STATUS ...`).
+async fn event(ws: &mut WebSocket) -> Value {
+    loop {
+        let frame = text(ws).await;
+        let Some(enveloped) = frame.strip_prefix('\x1e') else {
+            panic!("a room message without its envelope: {frame:?}");
+        };
+        if enveloped.starts_with('!') {
+            continue;
+        }
+        let (_, json) = enveloped
+            .split_once('\n')
+            .expect("an envelope ends with a newline");
+        return serde_json::from_str(json).expect("JSON");
+    }
+}
+
 /// The next JSON message of a given type.
 async fn next(ws: &mut WebSocket, kind: &str) -> Value {
     loop {
-        let message: Value = serde_json::from_str(&text(ws).await).expect("JSON");
+        let message = event(ws).await;
         if message["type"] == kind {
             return message;
         }
@@ -122,6 +142,35 @@ async fn the_asyncapi_document_describes_the_typed_events() {
     let schemas = &document["components"]["schemas"];
     assert!(schemas["ClientEvent"]["oneOf"].is_array(), "{schemas}");
     assert!(schemas["ServerEvent"]["oneOf"].is_array(), "{schemas}");
+    // The route recovers: the claims of the query, the envelope around what it sends, and the
+    // join's outcome.
+    let query = &channel["bindings"]["ws"]["query"];
+    assert!(query["properties"]["ws-resume"].is_object(), "{channel}");
+    let sent: Vec<&str> = document["operations"]["Chat_send"]["messages"]
+        .as_array()
+        .expect("the messages the route sends")
+        .iter()
+        .map(|message| message["$ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "#/channels/Chat/messages/ServerEvent_enveloped",
+            "#/channels/Chat/messages/recoveryOutcome"
+        ]
+    );
+    let enveloped = &channel["messages"]["ServerEvent_enveloped"];
+    assert!(
+        enveloped["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Sent in the recovery envelope"),
+        "{enveloped}"
+    );
+    assert_eq!(
+        channel["messages"]["recoveryOutcome"]["contentType"],
+        "text/plain"
+    );
 }
 
 #[tokio::test]
@@ -142,8 +191,7 @@ async fn two_chat_servers_share_rooms_through_redis() {
         );
         say(&mut ada, "hello from one").await;
         let wait = std::time::Duration::from_millis(300);
-        while let Ok(text) = tokio::time::timeout(wait, text(&mut bob)).await {
-            let message: Value = serde_json::from_str(&text).unwrap();
+        while let Ok(message) = tokio::time::timeout(wait, event(&mut bob)).await {
             if message["text"] == "hello from one" {
                 break 'across;
             }
@@ -239,4 +287,38 @@ async fn only_the_pages_own_origin_may_connect_from_a_browser() {
         .connect(&url)
         .await
         .expect("the page's own origin");
+}
+
+#[tokio::test]
+async fn sigterm_closes_with_1012_and_the_client_moves_on_at_once() {
+    let mut one = start(&[]);
+    let two = start(&[]);
+    let urls = [&one, &two].map(|server| format!("{}/chat/lobby", server.url));
+    // A backoff far longer than the test: only moving on at once can pass.
+    let mut chat = ws_routes::Client::new()
+        .reconnecting_to(urls)
+        .initial_delay(std::time::Duration::from_secs(60));
+    // The first connection is to the first URL.
+    chat.next().await.expect("a connection").expect("connected");
+
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &one.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let (code, reason) = close_frame(chat.current().expect("still the first")).await;
+    assert_eq!((code, reason.as_str()), (1012, "server shutting down"));
+    assert!(
+        one.wait_timeout(support::NETWORK_TIMEOUT)
+            .is_some_and(|status| status.success())
+    );
+
+    let moved = std::time::Instant::now();
+    // The first server has exited: a connection is to the second.
+    tokio::time::timeout(support::NETWORK_TIMEOUT, chat.next())
+        .await
+        .expect("moved on without the backoff")
+        .expect("a connection")
+        .expect("connected");
+    println!("moved to the other server in {:?}", moved.elapsed());
 }

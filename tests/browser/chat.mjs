@@ -6,10 +6,7 @@
 //
 // Prints "ok" and exits 0 on success; says what went wrong and exits 1 otherwise.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { run } from "./chromium.mjs";
 
 const base = process.argv[2];
 if (!base) {
@@ -17,23 +14,7 @@ if (!base) {
   process.exit(2);
 }
 
-const profile = mkdtempSync(join(tmpdir(), "ws-routes-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
-
-try {
+await run(async (context) => {
   const open = async (name) => {
     const page = await context.newPage();
     page.setDefaultTimeout(15000);
@@ -68,11 +49,4 @@ try {
   await bob.fill("#text", "and back from bob");
   await bob.click("#send");
   await ada.locator("#messages li", { hasText: "bob: and back from bob" }).waitFor();
-  console.log("ok");
-} catch (error) {
-  console.error(`browser test failed: ${error.message}`);
-  process.exitCode = 1;
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});

@@ -7,10 +7,7 @@
 //
 // Prints "ok" and exits 0 on success; says what went wrong and exits 1 otherwise.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { run } from "./chromium.mjs";
 
 const base = process.argv[2];
 if (!base) {
@@ -18,21 +15,6 @@ if (!base) {
   process.exit(2);
 }
 
-const profile = mkdtempSync(join(tmpdir(), "ws-routes-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
 
 // Runs in the page: returns "ok" or what went wrong.
 async function talk(url) {
@@ -86,18 +68,11 @@ async function talk(url) {
   return "ok";
 }
 
-try {
+await run(async (context) => {
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   await page.goto(base);
   const url = `${base.replace("http://", "ws://")}echo`;
   const result = await page.evaluate(talk, url);
   if (result !== "ok") throw new Error(result);
-  console.log("ok");
-} catch (error) {
-  console.error(`browser test failed: ${error.message}`);
-  process.exitCode = 1;
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});

@@ -200,7 +200,7 @@ impl Drop for Proxy {
 }
 
 /// A port that was free a moment ago (redis-server cannot be told to pick one itself).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().unwrap().port()
 }

@@ -24,6 +24,8 @@ pub struct Info {
     title: String,
     version: String,
     description: Option<String>,
+    /// The handlers of the routes that join their clients with `Rooms::join_since`.
+    recovering: Vec<String>,
 }
 
 impl Info {
@@ -33,12 +35,27 @@ impl Info {
             title: title.into(),
             version: version.into(),
             description: None,
+            recovering: Vec::new(),
         }
     }
 
     /// A description of the application (CommonMark).
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.description = Some(description.into());
+        self
+    }
+
+    /// Says that the route whose handler (function or type) is named `handler` joins its
+    /// clients to rooms with [`Rooms::join_since`](crate::Rooms::join_since), so that its
+    /// channel documents recovery: the `ws-resume` claims of the handshake's query (a `ws`
+    /// channel binding), the `\x1eEPOCH.OFFSET ROOM\n` envelope around every message the route
+    /// sends, and the join outcome frame (message `recoveryOutcome`).
+    ///
+    /// The table cannot tell by itself: a route opts into recovery by calling `join_since` at
+    /// run time, which its signature does not show (taking [`Resume`](crate::Resume) is
+    /// neither needed nor enough).
+    pub fn recovering(mut self, handler: impl Into<String>) -> Self {
+        self.recovering.push(handler.into());
         self
     }
 }
@@ -80,6 +97,10 @@ impl Routes {
     /// let server = Server::new(ROUTES)
     ///     .fallback(Pages::new().page("/asyncapi.json", "application/json", document.to_string()));
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// When a handler named in [`Info::recovering`] is not in the table.
     pub fn asyncapi(&self, info: Info) -> Value {
         let settings = SchemaSettings::draft07().with(|settings| {
             settings.definitions_path = "/components/schemas".into();
@@ -89,9 +110,19 @@ impl Routes {
         let mut channels = Map::new();
         let mut operations = Map::new();
         let mut taken = HashSet::new();
+        for handler in &info.recovering {
+            assert!(
+                self.iter().any(|route| route.handler_name() == handler),
+                "Info::recovering: no route's handler is named `{handler}`"
+            );
+        }
         for route in self.iter() {
             let id = channel_id(route.handler_name(), &mut taken);
-            let (channel, route_operations) = channel(route, &id, &mut generator);
+            let recovers = info
+                .recovering
+                .iter()
+                .any(|name| name == route.handler_name());
+            let (channel, route_operations) = channel(route, &id, recovers, &mut generator);
             channels.insert(id, channel);
             operations.extend(route_operations);
         }
@@ -135,6 +166,7 @@ fn channel_id(handler: &str, taken: &mut HashSet<String>) -> String {
 fn channel(
     route: &Route,
     id: &str,
+    recovers: bool,
     generator: &mut SchemaGenerator,
 ) -> (Value, Map<String, Value>) {
     let mut address = String::new();
@@ -154,8 +186,15 @@ fn channel(
     }
     let mut messages = Map::new();
     let received = message_ids(route.receives(), &mut messages, generator);
-    let sent = message_ids(route.sends(), &mut messages, generator);
+    let mut sent = message_ids(route.sends(), &mut messages, generator);
+    if recovers {
+        sent = enveloped(sent, &received, &mut messages);
+    }
     let mut channel = json!({ "address": address, "messages": messages });
+    if recovers {
+        channel["bindings"] =
+            json!({ "ws": { "query": resume_query(), "bindingVersion": "0.1.0" } });
+    }
     if !parameters.is_empty() {
         channel["parameters"] = parameters.into();
     }
@@ -182,6 +221,73 @@ fn channel(
         );
     }
     (channel, operations)
+}
+
+/// What the recovery envelope adds to a message a route sends.
+const ENVELOPE: &str = "Sent in the recovery envelope: the frame starts with the byte 0x1E, \
+    then `EPOCH.OFFSET ROOM` (the message's position in the room's history; ROOM \
+    percent-encoded: controls, space and `%`) and a newline, then the payload as described. \
+    A client keeps the last position per room and presents it as a `ws-resume` claim when it \
+    reconnects.";
+
+/// The sent messages `sent` as they travel in the recovery envelope, with the join outcome
+/// frame: their ids. A message the clients send too keeps its own entry.
+fn enveloped(
+    sent: Vec<String>,
+    received: &[String],
+    messages: &mut Map<String, Value>,
+) -> Vec<String> {
+    let mut ids = Vec::with_capacity(sent.len() + 1);
+    for id in sent {
+        let Some(mut message) = (if received.contains(&id) {
+            messages.get(&id).cloned()
+        } else {
+            messages.remove(&id)
+        }) else {
+            continue;
+        };
+        let name = format!("{id}_enveloped");
+        message["name"] = name.clone().into();
+        message["description"] = ENVELOPE.into();
+        messages.insert(name.clone(), message);
+        ids.push(name);
+    }
+    let status = "new|recovered|epoch-changed|too-old|unknown-position|no-history";
+    messages.insert(
+        "recoveryOutcome".into(),
+        json!({
+            "name": "recoveryOutcome",
+            "contentType": "text/plain",
+            "description": "The outcome of joining a room, before any message of the room (or \
+                when the room's history is lost mid-connection): STATUS, the number of messages \
+                replayed, the position where the room continues for this client, the room. \
+                Any status but `new` and `recovered` means messages were lost: the client \
+                should fetch the room's state anew.",
+            "payload": {
+                "type": "string",
+                "pattern": format!("^\u{1e}!({status}) [0-9]+ [A-Za-z0-9-]{{1,64}}\\.[0-9]+ [^ ]+$"),
+            },
+        }),
+    );
+    ids.push("recoveryOutcome".into());
+    ids
+}
+
+/// The query of a handshake that resumes: one `ws-resume` claim per room.
+fn resume_query() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "ws-resume": {
+                "type": "string",
+                "description": "EPOCH.OFFSET.ROOM: the position of the last message the client \
+                    received in ROOM; one such parameter per room (repeated), form-encoded. \
+                    The route replays what followed it, if the room's history still has it, \
+                    only in the rooms it joins.",
+                "pattern": "^[A-Za-z0-9-]{1,64}\\.[0-9]+\\..+$",
+            },
+        },
+    })
 }
 
 /// Adds the messages of one side to the channel's `messages` and returns their ids.

@@ -35,6 +35,7 @@ use crate::routing::matcher::Matcher;
 use crate::socket::{WebSocket, liveness};
 #[cfg(feature = "tls")]
 use crate::tls::TlsConfig;
+use crate::wire::CloseCode;
 use crate::wire::engine;
 use limits::Limits;
 pub(crate) use listening::Context;
@@ -74,6 +75,7 @@ pub(crate) struct Config {
     pub(crate) origin_error: Option<String>,
     pub(crate) allow_missing_origin: bool,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) shutdown_close_code: CloseCode,
     pub(crate) compression: Compression,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<TlsConfig>,
@@ -99,6 +101,7 @@ impl Default for Config {
             origin_error: None,
             allow_missing_origin: false,
             shutdown_timeout: Duration::from_secs(10),
+            shutdown_close_code: CloseCode::GOING_AWAY,
             compression: Compression::default(),
             #[cfg(feature = "tls")]
             tls: None,
@@ -128,6 +131,7 @@ impl Config {
             keepalive: self.keepalive,
             idle_timeout: self.idle_timeout,
             close_timeout: self.close_timeout,
+            shutdown_code: self.shutdown_close_code,
         }
     }
 }
@@ -344,6 +348,16 @@ impl Server {
     /// Default: 10 s.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// The close code a graceful shutdown gives the connections. Default:
+    /// [`CloseCode::GOING_AWAY`] (1001). In a rolling deploy, where another server takes the
+    /// clients over, [`CloseCode::RESTART`] (1012, service restart) tells them to reconnect at
+    /// once: [`Client::reconnecting_to`](crate::Client::reconnecting_to) and the browser module
+    /// `examples/pages/ws-routes.js` move to their next URL without a wait on either code.
+    pub fn shutdown_close_code(mut self, code: CloseCode) -> Self {
+        self.config.shutdown_close_code = code;
         self
     }
 

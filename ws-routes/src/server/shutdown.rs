@@ -12,8 +12,9 @@ use super::Context;
 /// holds. Cheap to clone.
 ///
 /// Shutting down stops accepting, answers handshakes in progress with HTTP 503, starts the
-/// close handshake (1001, "server shutting down") on every connection, and lets handlers
-/// finish up to the server's [`shutdown_timeout`](crate::Server::shutdown_timeout), after
+/// close handshake (1001, "server shutting down", or the server's
+/// [`shutdown_close_code`](crate::Server::shutdown_close_code)) on every connection, and lets
+/// handlers finish up to the server's [`shutdown_timeout`](crate::Server::shutdown_timeout), after
 /// which the ones still running are cancelled and [`Listening::run`](crate::Listening::run)
 /// returns.
 ///

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Sleep, sleep_until};
 
 use crate::server::shutdown::shutting_down;
+use crate::wire::CloseCode;
 
 /// The settings, from the server's builder.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +20,8 @@ pub(crate) struct Settings {
     pub(crate) keepalive: Option<(Duration, Duration)>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) close_timeout: Duration,
+    /// The code connections are closed with when the server shuts down.
+    pub(crate) shutdown_code: CloseCode,
 }
 
 /// Why [`Liveness::wait`] woke up.
@@ -32,8 +35,8 @@ pub(crate) enum Wake {
     Idle,
     /// The peer did not finish the close handshake in time.
     CloseTimedOut,
-    /// The server is shutting down.
-    Shutdown,
+    /// The server is shutting down: close with this code.
+    Shutdown(CloseCode),
 }
 
 pub(crate) struct Liveness {
@@ -145,7 +148,7 @@ impl Liveness {
             tokio::select! {
                 () = shutdown => {
                     self.shutdown = None;
-                    return Wake::Shutdown;
+                    return Wake::Shutdown(self.settings.shutdown_code);
                 }
                 () = self.timer.as_mut() => {}
             }

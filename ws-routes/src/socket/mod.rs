@@ -389,7 +389,7 @@ impl WebSocket {
                 return Some(None);
             }
             Wake::Idle => (CloseCode::NORMAL, "idle timeout"),
-            Wake::Shutdown => (CloseCode::GOING_AWAY, "server shutting down"),
+            Wake::Shutdown(code) => (code, "server shutting down"),
         };
         // Start the close handshake; the client's answer arrives through `recv`.
         match self.close(code, reason).await {
