@@ -2,12 +2,12 @@
 //! few functions that build route descriptions. Not public API: no stability promises.
 
 pub use crate::class::{
-    AcceptReturn, Admitted, ClassRoute, DefaultInstance, FromBinary, FromMessage, FromText,
-    MessagePayload, run as run_class,
+    AcceptReturn, ClassRoute, DefaultInstance, FromBinary, FromMessage, FromText, MessagePayload,
+    run as run_class,
 };
 pub use crate::codec::MessageKind;
 pub use crate::extract::StateKey;
-pub use crate::handler::{BoxFuture, HandlerReturn, Outcome};
+pub use crate::handler::{Admitted, BoxFuture, HandlerReturn, Outcome};
 pub use crate::routing::Conflict;
 
 use crate::extract::{Connection, Reject, Request};
@@ -201,9 +201,9 @@ pub enum ReadFrame {
     Close(Option<crate::CloseFrame>),
 }
 
-impl From<crate::wire::engine::Frame> for ReadFrame {
-    fn from(frame: crate::wire::engine::Frame) -> Self {
-        use crate::wire::engine::Frame;
+impl From<crate::wire::frame::Frame> for ReadFrame {
+    fn from(frame: crate::wire::frame::Frame) -> Self {
+        use crate::wire::frame::Frame;
         match frame {
             Frame::Message(message) => ReadFrame::Message(message),
             Frame::Ping(payload) => ReadFrame::Ping(payload),
@@ -218,7 +218,7 @@ impl FrameReader {
     /// permessage-deflate negotiated when `deflate` is `Some`, the peer keeping its compression
     /// context from one message to the next when it is `Some(true)`.
     pub fn new(server: bool, max_frame: usize, max_message: usize, deflate: Option<bool>) -> Self {
-        use crate::wire::engine::Role;
+        use crate::wire::frame::Role;
         let role = if server { Role::Server } else { Role::Client };
         let inflater = deflate.map(|takeover| {
             let negotiated = Negotiated {

@@ -24,7 +24,6 @@
 //! # }
 //! ```
 
-use std::future::poll_fn;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -34,7 +33,6 @@ use tracing::Instrument;
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::handler::{BoxFuture, Outcome};
 use crate::http::Uri;
 use crate::server::shutdown::within_grace;
 use crate::server::{Context, Server, ServerHandle, connection, handshake};
@@ -213,20 +211,4 @@ impl TestServer {
     pub fn handle(&self) -> ServerHandle {
         self.handle.clone()
     }
-}
-
-/// `running`, telling `started` once its first poll returns: the handler has run up to its
-/// first wait, or to its end.
-pub(crate) fn announcing(
-    mut running: BoxFuture<Outcome>,
-    started: oneshot::Sender<()>,
-) -> BoxFuture<Outcome> {
-    let mut started = Some(started);
-    Box::pin(poll_fn(move |cx| {
-        let poll = running.as_mut().poll(cx);
-        if let Some(started) = started.take() {
-            let _ = started.send(());
-        }
-        poll
-    }))
 }

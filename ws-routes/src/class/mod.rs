@@ -10,7 +10,7 @@ use std::future::Future;
 
 use bytes::Bytes;
 
-pub use accept::{AcceptReturn, Admitted, DefaultInstance};
+pub use accept::{AcceptReturn, DefaultInstance};
 pub use payload::{FromBinary, FromMessage, FromText, MessagePayload};
 pub use session::Session;
 

@@ -2,6 +2,7 @@
 //! origin and subprotocol checks and the `accept` hook, then the handler, then the close.
 
 use std::any::Any;
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -18,13 +19,12 @@ use super::Unmatched;
 use super::handshake::{self, ReadError, RequestHead};
 use super::limits::Permit;
 use super::listening::Context;
-use super::shutdown::shutting_down;
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::{BoxFuture, Entry, Outcome};
 use crate::http::{self, Extensions, HeaderValue, StatusCode};
 use crate::metrics::{self, Opened, Started, Traffic};
 use crate::routing::{Route, RoutePath};
-use crate::socket::liveness::{self, Liveness};
+use crate::socket::liveness::{self, Liveness, shutting_down};
 use crate::socket::{Returned, ServerSide, Unsent, WebSocket};
 use crate::wire::deflate::Negotiated;
 use crate::wire::engine::Engine;
@@ -109,7 +109,7 @@ pub(crate) async fn run(
         } => {
             let (running, returned) = start(shared, route, request, run, stream, protocol);
             let running = match started {
-                Some(started) => crate::test::announcing(running, started),
+                Some(started) => announcing(running, started),
                 None => running,
             };
             let frame = outcome(route, running).await;
@@ -424,4 +424,17 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
     } else {
         "opaque panic payload"
     }
+}
+
+/// `running`, telling `started` once its first poll returns: the handler has run up to its
+/// first wait, or to its end.
+fn announcing(mut running: BoxFuture<Outcome>, started: oneshot::Sender<()>) -> BoxFuture<Outcome> {
+    let mut started = Some(started);
+    Box::pin(poll_fn(move |cx| {
+        let poll = running.as_mut().poll(cx);
+        if let Some(started) = started.take() {
+            let _ = started.send(());
+        }
+        poll
+    }))
 }

@@ -12,10 +12,11 @@ use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, warn};
 
 use super::limits::Limits;
-use super::shutdown::{ServerHandle, shutting_down};
-use super::{Config, connection, fallback};
+use super::shutdown::ServerHandle;
+use super::{Config, connection, fallback, handshake};
 use crate::extract::{Reject, States};
 use crate::routing::matcher::Matcher;
+use crate::socket::liveness::shutting_down;
 
 /// What every connection task of one server shares.
 #[derive(Debug)]
@@ -127,7 +128,7 @@ fn refuse_at_once(shared: &Context, tcp: TcpStream, refusal: &Reject) {
     );
     crate::metrics::refused(refusal.status());
     if !shared.config.serves_tls() {
-        let _ = tcp.try_write(&refusal.to_http());
+        let _ = tcp.try_write(&handshake::refusal_bytes(refusal));
     }
     // Whatever of the request has already arrived is read away, so that closing sends a FIN
     // behind the refusal rather than a reset that could destroy it.

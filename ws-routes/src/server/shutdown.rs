@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Notify, watch};
 
 use super::Context;
+use crate::socket::liveness::shutting_down;
 
 /// A handle on a running server: shut it down gracefully, or read how many connections it
 /// holds. Cheap to clone.
@@ -116,12 +117,6 @@ impl ServerHandle {
     pub(crate) fn subscribe(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
     }
-}
-
-/// Completes once `shutdown` says the server is shutting down, or its server is gone.
-pub(crate) async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns must not live across an await: drop it at once.
-    drop(shutdown.wait_for(|down| *down).await);
 }
 
 /// Runs one connection's `serving` to its end, or cancels it (dropping its permit) once the

@@ -10,7 +10,11 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep, sleep_until};
 
-use crate::server::shutdown::shutting_down;
+/// Completes once `shutdown` says the server is shutting down, or its server is gone.
+pub(crate) async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns must not live across an await: drop it at once.
+    drop(shutdown.wait_for(|down| *down).await);
+}
 
 /// The settings, from the server's builder.
 #[derive(Debug, Clone, Copy)]

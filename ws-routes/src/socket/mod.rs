@@ -20,7 +20,8 @@ pub use outbox::Sender;
 
 use crate::error::Error;
 use crate::metrics::Traffic;
-use crate::wire::engine::{Data, Engine, Frame};
+use crate::wire::engine::{Data, Engine};
+use crate::wire::frame::Frame;
 use crate::wire::{CloseCode, CloseFrame, Message};
 use liveness::{Liveness, Wake};
 use outbox::{Next, Outbox, Queued};

@@ -59,7 +59,7 @@ use std::io;
 use bytes::{Bytes, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use super::engine::Role;
+use super::frame::Role;
 
 /// The extension's token in `Sec-WebSocket-Extensions`.
 const NAME: &str = "permessage-deflate";

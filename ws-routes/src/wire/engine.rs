@@ -43,7 +43,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::deflate::{DeflateConfig, Deflater, Inflater, Negotiated, SharedKey};
-use super::frame::{self, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode};
+use super::frame::{self, Frame, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode, Role};
 use super::handshake;
 use super::read::Reader;
 use super::transport::{SharedTcp, Transport};
@@ -72,16 +72,6 @@ thread_local! {
 pub(crate) enum Data {
     Message(Message),
     Encoded(Encoded),
-}
-
-/// A frame as the connection code sees it: a data message, or a control frame.
-#[derive(Debug)]
-pub(crate) enum Frame {
-    Message(Message),
-    Ping(Bytes),
-    Pong(Bytes),
-    /// A close frame; `None` for one without a code.
-    Close(Option<CloseFrame>),
 }
 
 /// A data message framed once, as a server writes it, for any number of connections: a
@@ -225,14 +215,6 @@ impl Drop for SocketShare {
 pub(crate) struct SharedWrites {
     key: SharedKey,
     threshold: usize,
-}
-
-/// Which end of the connection this is: servers read masked frames and write unmasked ones,
-/// clients the other way round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    Server,
-    Client,
 }
 
 /// Limits and buffers of one connection.

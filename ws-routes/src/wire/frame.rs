@@ -16,7 +16,28 @@
 //! +-------------------------------- - - - - - - - - - - - - - - - +
 //! ```
 
+use bytes::Bytes;
+
+use super::{CloseFrame, Message};
 use crate::error::Error;
+
+/// A frame as the connection code sees it: a data message, or a control frame.
+#[derive(Debug)]
+pub(crate) enum Frame {
+    Message(Message),
+    Ping(Bytes),
+    Pong(Bytes),
+    /// A close frame; `None` for one without a code.
+    Close(Option<CloseFrame>),
+}
+
+/// Which end of the connection this is: servers read masked frames and write unmasked ones,
+/// clients the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Server,
+    Client,
+}
 
 /// The longest header: 2 bytes, a 64-bit length and a masking key.
 pub(crate) const MAX_HEADER: usize = 14;

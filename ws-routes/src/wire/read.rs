@@ -12,8 +12,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::deflate::{InflateError, Inflater};
-use super::engine::{Frame, Role};
-use super::frame::{self, Header, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode, protocol};
+use super::frame::{self, Frame, Header, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode, Role, protocol};
 use super::utf8::Utf8Validator;
 use super::{CloseCode, CloseFrame, Message, Utf8Bytes};
 use crate::error::Error;
