@@ -202,7 +202,7 @@ impl Client {
             })?;
             headers.push((HeaderName::from_static("sec-websocket-protocol"), offered));
         }
-        let settings = engine::Settings {
+        let settings = engine::EngineSettings {
             read_buffer: 4 << 10,
             max_message: self.max_message_size,
             max_frame: self.max_message_size,

@@ -84,7 +84,7 @@ pub(crate) fn timed_out() {
 
 /// An open WebSocket connection, from its `101` on: counted in the active gauge until
 /// dropped, when its duration is recorded by the close code set with [`closed`](Self::closed).
-pub(crate) struct Opened {
+pub(crate) struct ActiveConnection {
     #[cfg(feature = "metrics")]
     route: &'static str,
     #[cfg(feature = "metrics")]
@@ -95,7 +95,7 @@ pub(crate) struct Opened {
     code: Option<CloseCode>,
 }
 
-impl Opened {
+impl ActiveConnection {
     /// A connection upgraded on `route` (a pattern, or [`UNMATCHED`]) after a handshake that
     /// began at `started`.
     #[inline]
@@ -108,7 +108,7 @@ impl Opened {
                 .record(since.duration_since(started.at));
             let active = gauge!("ws_routes_connections_active", "route" => route);
             active.increment(1.0);
-            Opened {
+            ActiveConnection {
                 route,
                 since,
                 active,
@@ -116,7 +116,7 @@ impl Opened {
             }
         }
         #[cfg(not(feature = "metrics"))]
-        Opened {}
+        ActiveConnection {}
     }
 
     /// The close code this side sent, if it sent one.
@@ -130,7 +130,7 @@ impl Opened {
 }
 
 #[cfg(feature = "metrics")]
-impl Drop for Opened {
+impl Drop for ActiveConnection {
     fn drop(&mut self) {
         self.active.decrement(1.0);
         let code = match self.code {
@@ -261,7 +261,7 @@ mod tests {
 
     use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
-    use crate::socket::outbox::Outbox;
+    use crate::socket::send_queue::SendQueue;
     use crate::test::TestServer;
     use crate::{Rooms, Server, SlowConsumer, State, WebSocket, route, routes};
 
@@ -303,9 +303,9 @@ mod tests {
                     .slow_consumer(policy)
                     .build()
                     .unwrap();
-                // A member whose connection never drains its outbox.
-                let outbox = Outbox::new(32);
-                rooms.join("feed", &outbox.sender());
+                // A member whose connection never drains its send queue.
+                let send_queue = SendQueue::new(32);
+                rooms.join("feed", &send_queue.sender());
                 for _ in 0..3 {
                     rooms.broadcast("feed", "x".repeat(800));
                 }

@@ -181,7 +181,7 @@ pub trait RouteItem {
 }
 
 pub use crate::server::handshake::RequestHead;
-pub use crate::wire::deflate::{DeflateError, Negotiated};
+pub use crate::wire::deflate::negotiation::{DeflateError, Negotiated};
 
 /// The frame reader of a connection, for the fuzz targets: bytes in as they arrive, checked
 /// frames out.
@@ -227,7 +227,7 @@ impl FrameReader {
                 server_no_context_takeover: !takeover,
                 client_no_context_takeover: !takeover,
             };
-            crate::wire::deflate::Inflater::new(&negotiated, role)
+            crate::wire::deflate::compression::Inflater::new(&negotiated, role)
         });
         FrameReader(crate::wire::read::Reader::new(
             role,
@@ -325,7 +325,7 @@ pub fn negotiate_extensions<'a>(
     offers: impl IntoIterator<Item = &'a str>,
     compression: &crate::Compression,
 ) -> Option<(Negotiated, String)> {
-    crate::wire::deflate::negotiate(offers, compression.config()?)
+    crate::wire::deflate::negotiation::negotiate(offers, compression.config()?)
 }
 
 /// The client side of permessage-deflate's negotiation: the offer a client makes under
@@ -336,6 +336,9 @@ pub fn client_extensions<'a>(
     response: impl IntoIterator<Item = &'a str>,
 ) -> Option<(String, Result<Option<Negotiated>, DeflateError>)> {
     let config = compression.config()?;
-    let offer = crate::wire::deflate::client_offer(config);
-    Some((offer, crate::wire::deflate::client_accept(response, config)))
+    let offer = crate::wire::deflate::negotiation::client_offer(config);
+    Some((
+        offer,
+        crate::wire::deflate::negotiation::client_accept(response, config),
+    ))
 }

@@ -15,7 +15,7 @@ use self::backplane::settings::BackplaneSettings;
 use self::backplane::{Audience, Backplane, Broadcast, LocalRooms};
 use crate::error::Error;
 use crate::socket::Sender;
-use crate::socket::outbox::Offered;
+use crate::socket::send_queue::Offered;
 use crate::wire::engine::Encoded;
 use crate::wire::{CloseCode, Message};
 
@@ -686,7 +686,7 @@ impl Inner {
                 high_water,
                 &mut clock,
             ) {
-                Offered::Queued { over_since } => {
+                Offered::Taken { over_since } => {
                     queued += 1;
                     (false, over_since)
                 }

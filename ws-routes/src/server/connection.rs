@@ -22,11 +22,11 @@ use super::listening::Context;
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::{BoxFuture, Entry, Outcome};
 use crate::http::{self, Extensions, HeaderValue, StatusCode};
-use crate::metrics::{self, Opened, Started, Traffic};
+use crate::metrics::{self, ActiveConnection, Started, Traffic};
 use crate::routing::{Route, RoutePath};
 use crate::socket::liveness::{self, Liveness, shutting_down};
 use crate::socket::{Returned, ServerSide, Unsent, WebSocket};
-use crate::wire::deflate::Negotiated;
+use crate::wire::deflate::negotiation::Negotiated;
 use crate::wire::engine::Engine;
 use crate::wire::transport::Transport;
 use crate::wire::{CloseCode, CloseFrame};
@@ -90,7 +90,7 @@ pub(crate) async fn run(
     accepted: Accepted,
     started: Option<oneshot::Sender<()>>,
 ) {
-    let mut opened = Opened::new(accepted.target.label(), accepted.started);
+    let mut opened = ActiveConnection::new(accepted.target.label(), accepted.started);
     // The stream lives in a box for the connection's life.
     let deflate = accepted.deflate.map(|(negotiated, _)| negotiated);
     let config = shared.config.compression.config();
@@ -115,7 +115,7 @@ pub(crate) async fn run(
             let frame = outcome(route, running).await;
             match returned.await {
                 Ok(returned) => (returned, frame),
-                // Only when the stream was dropped without going home, which `Drop` prevents.
+                // Only when the stream was dropped without being given back, which `Drop` prevents.
                 Err(_) => return,
             }
         }
@@ -351,9 +351,9 @@ fn start(
         route = route.parts.pattern,
         "websocket opened"
     );
-    let (home, returned) = oneshot::channel();
+    let (give_back, returned) = oneshot::channel();
     let side = ServerSide {
-        home,
+        give_back,
         queue_capacity: shared.config.outgoing_queue,
         liveness: Box::new(Liveness::new(
             shared.config.liveness(),

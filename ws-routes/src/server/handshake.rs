@@ -15,7 +15,7 @@ use crate::http::header::{
 };
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Uri};
 use crate::routing::Route;
-use crate::wire::deflate::{self, DeflateConfig, Negotiated};
+use crate::wire::deflate::negotiation::{self, DeflateConfig, Negotiated};
 use crate::wire::handshake as wire;
 
 /// A parsed request head (public only to the fuzz targets, through `__private`).
@@ -376,7 +376,7 @@ pub(crate) fn negotiate_deflate(
         .get_all(SEC_WEBSOCKET_EXTENSIONS)
         .iter()
         .filter_map(|value| value.to_str().ok());
-    let (negotiated, response) = deflate::negotiate(offers, config)?;
+    let (negotiated, response) = negotiation::negotiate(offers, config)?;
     let response =
         HeaderValue::try_from(response).expect("a response is made of tokens and digits");
     Some((negotiated, response))

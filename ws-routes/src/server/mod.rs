@@ -107,8 +107,8 @@ impl Default for Config {
 }
 
 impl Config {
-    pub(crate) fn engine(&self) -> engine::Settings {
-        engine::Settings {
+    pub(crate) fn engine(&self) -> engine::EngineSettings {
+        engine::EngineSettings {
             read_buffer: self.read_buffer_size,
             max_message: self.max_message_size,
             max_frame: self.max_frame_size,
@@ -123,8 +123,8 @@ impl Config {
         return false;
     }
 
-    pub(crate) fn liveness(&self) -> liveness::Settings {
-        liveness::Settings {
+    pub(crate) fn liveness(&self) -> liveness::LivenessSettings {
+        liveness::LivenessSettings {
             keepalive: self.keepalive,
             idle_timeout: self.idle_timeout,
             close_timeout: self.close_timeout,

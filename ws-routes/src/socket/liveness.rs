@@ -18,7 +18,7 @@ pub(crate) async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
 
 /// The settings, from the server's builder.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Settings {
+pub(crate) struct LivenessSettings {
     /// How often to ping, and how long to wait for the pong; `None`: no keepalive.
     pub(crate) keepalive: Option<(Duration, Duration)>,
     pub(crate) idle_timeout: Option<Duration>,
@@ -41,7 +41,7 @@ pub(crate) enum Wake {
 }
 
 pub(crate) struct Liveness {
-    settings: Settings,
+    settings: LivenessSettings,
     timer: Pin<Box<Sleep>>,
     /// When the next ping is due, or when the pending one becomes overdue.
     ping_due: Option<Instant>,
@@ -57,7 +57,7 @@ pub(crate) struct Liveness {
 }
 
 impl Liveness {
-    pub(crate) fn new(settings: Settings, shutdown: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(settings: LivenessSettings, shutdown: watch::Receiver<bool>) -> Self {
         let now = Instant::now();
         let mut liveness = Liveness {
             settings,

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::deflate::{self, DeflateConfig, DeflateError, Negotiated};
+use super::deflate::negotiation::{self, DeflateConfig, DeflateError, Negotiated};
 use super::transport::Transport;
 use crate::error::Error;
 use crate::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
@@ -32,7 +32,7 @@ pub(crate) fn accept_key(key: &[u8]) -> String {
 }
 
 /// What a client learns from the server's `101`.
-pub(crate) struct Opened {
+pub(crate) struct Upgraded {
     pub(crate) headers: HeaderMap,
     /// The bytes that came after the response: the start of the frame stream.
     pub(crate) leftover: Vec<u8>,
@@ -47,10 +47,10 @@ pub(crate) async fn client(
     headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
     transport: &mut Transport,
     compression: Option<&DeflateConfig>,
-) -> Result<Opened, Error> {
+) -> Result<Upgraded, Error> {
     let mut headers: Vec<_> = headers.into_iter().collect();
     if let Some(config) = compression {
-        let offer = HeaderValue::try_from(deflate::client_offer(config))
+        let offer = HeaderValue::try_from(negotiation::client_offer(config))
             .expect("an offer is made of tokens and digits");
         headers.push((http::header::SEC_WEBSOCKET_EXTENSIONS, offer));
     }
@@ -88,7 +88,7 @@ pub(crate) async fn client(
         });
     }
     let deflate = accepted(&headers, &key, &offered, compression)?;
-    Ok(Opened {
+    Ok(Upgraded {
         headers,
         leftover,
         deflate,
@@ -139,7 +139,7 @@ pub(crate) fn accepted(
     match compression {
         Some(config) => {
             let values = extensions.collect::<Result<Vec<_>, _>>();
-            values.and_then(|values| deflate::client_accept(values, config))
+            values.and_then(|values| negotiation::client_accept(values, config))
         }
         None => extensions
             .map(|_| Err(DeflateError::NotOffered))
