@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use ws_routes::error::ProtocolError;
 use ws_routes::http::StatusCode;
 use ws_routes::{
     Client, Error, FromRequest, Message, Reject, Request, Routes, Server, ServerHandle, State,
@@ -762,8 +763,11 @@ async fn wss_with_a_certificate_from_pem_files() {
     // fails to parse it; should the server's reset overtake the alert, the read fails instead.
     let plain = within(ws_routes::connect(&format!("ws://{addr}/echo"))).await;
     match plain {
-        Err(Error::Protocol(message)) => {
-            assert!(message.contains("invalid HTTP version"), "{message}");
+        Err(Error::Protocol(ProtocolError::UnreadableResponse(error))) => {
+            assert!(
+                error.to_string().contains("invalid HTTP version"),
+                "{error}"
+            );
         }
         Err(Error::Io(error)) => {
             assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");

@@ -232,7 +232,7 @@ mod class;
 mod client;
 pub mod codec;
 mod compression;
-mod error;
+pub mod error;
 mod extract;
 mod handler;
 mod metrics;

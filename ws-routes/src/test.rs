@@ -32,7 +32,7 @@ use tokio::sync::oneshot;
 use tracing::Instrument;
 
 use crate::client::Client;
-use crate::error::Error;
+use crate::error::{Error, UrlError};
 use crate::http::Uri;
 use crate::server::shutdown::within_grace;
 use crate::server::{Context, Server, ServerHandle, connection, handshake};
@@ -153,7 +153,10 @@ impl TestServer {
     pub async fn connect_with(&self, client: &Client, path: &str) -> Result<WebSocket, Error> {
         let uri: Uri = format!("ws://ws-routes.test{path}")
             .parse()
-            .map_err(|error| Error::Url(format!("{path} is not a path: {error}")))?;
+            .map_err(|error| UrlError::InvalidPath {
+                path: path.to_owned(),
+                source: Box::new(error),
+            })?;
         let port = self.next_port.fetch_add(1, Ordering::Relaxed);
         let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let (near, far) = tokio::io::duplex(PIPE_CAPACITY);

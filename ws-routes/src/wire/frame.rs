@@ -19,7 +19,7 @@
 use bytes::Bytes;
 
 use super::{CloseFrame, Message};
-use crate::error::Error;
+use crate::error::{Error, ProtocolError};
 
 /// A frame as the connection code sees it: a data message, or a control frame.
 #[derive(Debug)]
@@ -184,9 +184,9 @@ pub(crate) fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
-/// A protocol error (the peer is closed with 1002).
-pub(crate) fn protocol(what: &str) -> Error {
-    Error::Protocol(what.to_owned())
+/// A frame against the framing rules (the peer is closed with 1002).
+pub(crate) fn protocol(what: &'static str) -> Error {
+    Error::Protocol(ProtocolError::InvalidFrame(what))
 }
 
 #[cfg(test)]

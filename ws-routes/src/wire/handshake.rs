@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::deflate::negotiation::{self, DeflateConfig, DeflateError, Negotiated};
 use super::transport::Transport;
-use crate::error::Error;
+use crate::error::{Error, ProtocolError, UrlError};
 use crate::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 
 /// The GUID RFC 6455 appends to the key.
@@ -116,9 +116,7 @@ pub(crate) fn response_head(
         }
         Ok(httparse::Status::Partial) if buffer.len() < MAX_RESPONSE_HEAD => Ok(None),
         Ok(httparse::Status::Partial) => Err(handshake("response head too large")),
-        Err(error) => Err(Error::Protocol(format!(
-            "invalid handshake response: {error}"
-        ))),
+        Err(error) => Err(ProtocolError::UnreadableResponse(Box::new(error)).into()),
     }
 }
 
@@ -146,7 +144,7 @@ pub(crate) fn accepted(
             .next()
             .unwrap_or(Ok(None)),
     }
-    .map_err(|error| handshake(&error.to_string()))
+    .map_err(|error| ProtocolError::InvalidExtension(Box::new(error)).into())
 }
 
 /// The request: `GET`, the upgrade headers and the caller's (a caller's `Host` replaces ours).
@@ -155,9 +153,9 @@ fn request(
     headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
     key: &str,
 ) -> Result<Vec<u8>, Error> {
-    let host = uri
-        .host()
-        .ok_or_else(|| Error::Url(format!("{uri} has no host")))?;
+    let host = uri.host().ok_or_else(|| UrlError::NoHost {
+        url: uri.to_string(),
+    })?;
     let target = uri.path_and_query().map_or("/", |target| target.as_str());
     let mut extra = Vec::new();
     let mut host_given = false;
@@ -257,8 +255,8 @@ pub(crate) fn has_token(headers: &HeaderMap, name: &str, token: &str) -> bool {
         .any(|item| item.trim().eq_ignore_ascii_case(token))
 }
 
-fn handshake(what: &str) -> Error {
-    Error::Protocol(format!("handshake: {what}"))
+fn handshake(what: &'static str) -> Error {
+    ProtocolError::InvalidResponse(what).into()
 }
 
 #[cfg(test)]
@@ -302,6 +300,20 @@ mod tests {
         assert!(matches!(response_head(piece), Err(Error::Protocol(_))));
         let within = "HTTP/1.1 101 Switching Protocols\r\nx-padding: p\r\n\r\n";
         assert!(matches!(response_head(within.as_bytes()), Ok(Some(_))));
+    }
+
+    #[test]
+    fn an_unparsable_response_keeps_the_parsers_error_as_its_source() {
+        use std::error::Error as _;
+        let Err(Error::Protocol(error)) = response_head(b"SSH-2.0-OpenSSH\r\n\r\n") else {
+            panic!("expected a protocol error");
+        };
+        assert!(matches!(error, ProtocolError::UnreadableResponse(_)));
+        let source = error.source().expect("the parser's error");
+        assert!(
+            source.downcast_ref::<httparse::Error>().is_some(),
+            "{source}"
+        );
     }
 
     /// A 101 that accepts `key`, with the given extra headers.
