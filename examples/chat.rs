@@ -31,9 +31,10 @@ use clap::Parser;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ws_routes::asyncapi::Info;
+use ws_routes::server::Pages;
 use ws_routes::{
-    Close, CloseCode, CloseFrame, Json, Pages, Rooms, Routes, Sender, Server, Session, State,
-    route, routes,
+    Close, CloseCode, CloseFrame, Json, Rooms, Routes, Sender, Server, Session, State, route,
+    routes,
 };
 
 #[derive(Parser)]
@@ -229,7 +230,7 @@ async fn serve(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         .allow_missing_origin(true)
         .listen(listener)?;
     // Listening for SIGINT and SIGTERM before saying where it listens.
-    let signal = ws_routes::shutdown_signal();
+    let signal = ws_routes::server::shutdown_signal();
     println!("chat listening on http://{addr}/ and ws://{addr}/chat/ROOM");
     server.run_until(signal).await?;
     Ok(())

@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::Example;
-use ws_routes::{Pages, Server, State, WebSocket, route, routes};
+use ws_routes::server::Pages;
+use ws_routes::{Server, State, WebSocket, route, routes};
 
 /// What the test needs, or why it cannot run.
 fn prerequisites(dir: &Path) -> Result<(), String> {

@@ -10,10 +10,12 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use ws_routes::error::ProtocolError;
+use ws_routes::extract::FromRequest;
 use ws_routes::http::StatusCode;
+use ws_routes::server::ServerHandle;
 use ws_routes::{
-    Client, Error, FromRequest, Message, Reject, Request, Routes, Server, ServerHandle, State,
-    TlsConfig, WebSocket, route, routes,
+    Client, Error, Message, Reject, Request, Routes, Server, State, TlsConfig, WebSocket, route,
+    routes,
 };
 
 use support::raw::{self, masked_frame, read_close, read_message};

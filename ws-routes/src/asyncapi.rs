@@ -59,7 +59,8 @@ impl Routes {
     ///
     /// ```
     /// use ws_routes::asyncapi::Info;
-    /// use ws_routes::{route, routes, Pages, Routes, Server, WebSocket};
+    /// use ws_routes::{route, routes, Routes, Server, WebSocket};
+    /// use ws_routes::server::Pages;
     ///
     /// #[derive(serde::Serialize, schemars::JsonSchema)]
     /// struct Tick {

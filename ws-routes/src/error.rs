@@ -36,7 +36,7 @@ pub enum Error {
     #[error("the outgoing queue is full")]
     QueueFull,
     /// The connection was closed through [`Sender::close`](crate::Sender::close), for instance
-    /// by a room's [slow-consumer policy](crate::SlowConsumer); the frame is the one sent.
+    /// by a room's [slow-consumer policy](crate::rooms::SlowConsumer); the frame is the one sent.
     #[error("the connection was closed by the server: {}", .0.reason)]
     Kicked(crate::wire::CloseFrame),
     /// The Redis backplane of [`Rooms`](crate::Rooms) could not be set up or could not answer
@@ -64,7 +64,7 @@ pub enum Error {
     #[error("invalid URL: {0}")]
     Url(#[from] UrlError),
     /// A message was not the JSON expected, or a value could not be written as JSON
-    /// (feature `json`); see [`JsonError`](crate::JsonError).
+    /// (feature `json`); see [`JsonError`](crate::codec::JsonError).
     #[cfg(feature = "json")]
     #[error(transparent)]
     Json(crate::codec::JsonError),
@@ -172,7 +172,7 @@ pub enum UrlError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackplaneError {
-    /// [`RoomsBuilder::build`](crate::RoomsBuilder::build) was given a Redis URL it cannot use:
+    /// [`RoomsBuilder::build`](crate::rooms::RoomsBuilder::build) was given a Redis URL it cannot use:
     /// malformed, or `rediss://` without the `tls` feature.
     #[error("the Redis backplane's URL is invalid")]
     InvalidUrl(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -196,7 +196,8 @@ pub enum BackplaneError {
 /// axum) would restrict to one type per server.
 ///
 /// ```
-/// use ws_routes::{route, routes, MissingState, Server, State, WebSocket};
+/// use ws_routes::{route, routes, Server, State, WebSocket};
+/// use ws_routes::error::MissingState;
 ///
 /// #[derive(Clone)]
 /// struct Db;

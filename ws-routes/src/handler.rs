@@ -1,4 +1,5 @@
-//! How a route is entered, and what a handler's return value means for the close frame.
+//! What a handler's return value means for the close frame ([`HandlerReturn`], [`Close`]),
+//! and how a route is entered.
 
 use std::fmt;
 use std::future::Future;
@@ -9,6 +10,7 @@ use crate::routing::ParamError;
 use crate::wire::{CloseCode, CloseFrame};
 
 /// A boxed, sendable future, as generated route entry points return.
+#[doc(hidden)]
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// How a route is entered.

@@ -21,7 +21,7 @@
 //! | `ws_routes_received_bytes_total`, `ws_routes_sent_bytes_total` | counter | `route` | their payload bytes, before framing and compression |
 //! | `ws_routes_broadcasts_total` | counter | | [`Rooms`](crate::Rooms) broadcasts |
 //! | `ws_routes_broadcast_recipients_total` | counter | | members of this server a broadcast was queued for |
-//! | `ws_routes_slow_consumer_skipped_total` | counter | | broadcasts a slow member missed ([`SlowConsumer::Skip`](crate::SlowConsumer::Skip), [`SkipThenClose`](crate::SlowConsumer::SkipThenClose)) |
+//! | `ws_routes_slow_consumer_skipped_total` | counter | | broadcasts a slow member missed ([`SlowConsumer::Skip`](crate::rooms::SlowConsumer::Skip), [`SkipThenClose`](crate::rooms::SlowConsumer::SkipThenClose)) |
 //! | `ws_routes_slow_consumer_closed_total` | counter | | members closed with 1013 for not keeping up |
 //! | `ws_routes_backplane_published_total` | counter | | broadcasts appended to the Redis stream |
 //! | `ws_routes_backplane_reconnects_total` | counter | `link` (`publisher`, `reader`) | Redis connections lost and being re-established |
@@ -261,9 +261,10 @@ mod tests {
 
     use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
+    use crate::rooms::SlowConsumer;
     use crate::socket::send_queue::SendQueue;
     use crate::test::TestServer;
-    use crate::{Rooms, Server, SlowConsumer, State, WebSocket, route, routes};
+    use crate::{Rooms, Server, State, WebSocket, route, routes};
 
     /// Awaits `future` for up to ten seconds.
     async fn within<F: Future>(future: F) -> Result<F::Output, tokio::time::error::Elapsed> {

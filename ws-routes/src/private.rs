@@ -1,18 +1,18 @@
 //! What the macros' expansions (and the fuzz targets and benchmarks) call: re-exports and the
 //! few functions that build route descriptions. Not public API: no stability promises.
 
-pub use crate::class::{
-    AcceptReturn, ClassRoute, DefaultInstance, FromBinary, FromMessage, FromText, MessagePayload,
-    run as run_class,
-};
+pub use crate::class::accept::DefaultInstance;
+pub use crate::class::payload::{FromBinary, FromMessage, FromText, MessagePayload};
+pub use crate::class::{AcceptReturn, ClassRoute, run as run_class};
 pub use crate::codec::MessageKind;
-pub use crate::extract::StateKey;
+pub use crate::extract::state::StateKey;
 pub use crate::handler::{Admitted, BoxFuture, HandlerReturn, Outcome};
-pub use crate::routing::Conflict;
+pub use crate::routing::conflict::Conflict;
 
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::Entry;
-pub use crate::routing::{MessageType, Messages, RouteParts};
+pub use crate::routing::route::RouteParts;
+pub use crate::routing::{MessageType, Messages};
 use crate::routing::{ParamError, Route, RoutePath, Routes};
 
 /// Parses the parameter at segment `index` of the pattern (the macro knows the index).
@@ -52,7 +52,7 @@ pub const fn typed_message(
     })
 }
 
-pub use crate::routing::{Described, Generator};
+pub use crate::routing::route::{Described, Generator};
 
 /// A type named in `receives = T` or `sends = T`, or the one `on_message` decodes: a
 /// [`TypedMessage`](crate::codec::TypedMessage) wrapper names its codec and the value it
@@ -165,8 +165,8 @@ pub fn request_target(target: &str) -> Option<crate::http::Uri> {
 }
 
 /// A query string, as the `Query` extractor would see it.
-pub fn query(raw: &str) -> crate::Query {
-    crate::Query::new(Some(raw.to_owned()))
+pub fn query(raw: &str) -> crate::extract::Query {
+    crate::extract::Query::new(Some(raw.to_owned()))
 }
 
 /// Implemented by `#[route]` for the item it annotates, so that `routes![name]` finds it.

@@ -1,5 +1,6 @@
 //! Rooms: named groups of connections that a program broadcasts to, with slow-consumer
-//! protection and presence, in one process or, with the `redis` feature, across servers.
+//! protection ([`SlowConsumer`]) and presence, in one process or, with the `redis` feature,
+//! across servers; [`RoomsBuilder`] sets them up.
 
 mod backplane;
 #[cfg(feature = "codec")]
@@ -229,7 +230,8 @@ impl Default for Bounds {
 ///
 /// ```
 /// use std::time::Duration;
-/// use ws_routes::{Rooms, SlowConsumer};
+/// use ws_routes::Rooms;
+/// use ws_routes::rooms::SlowConsumer;
 ///
 /// let rooms = Rooms::builder()
 ///     .slow_consumer(SlowConsumer::SkipThenClose(Duration::from_secs(2)))

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::extract::StateKey;
+use crate::extract::state::StateKey;
 use crate::handler::Entry;
 
 /// One `/`-separated segment of a route pattern, parsed by the `#[route]` macro at compile time.

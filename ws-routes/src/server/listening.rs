@@ -64,7 +64,7 @@ impl Listening {
     }
 
     /// Like [`run`](Self::run), and also shuts down gracefully when `signal` completes, such
-    /// as [`shutdown_signal`](crate::shutdown_signal) for SIGINT and SIGTERM.
+    /// as [`shutdown_signal`](crate::server::shutdown_signal) for SIGINT and SIGTERM.
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> io::Result<()> {
         let Listening {
             listener,

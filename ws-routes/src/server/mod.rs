@@ -1,6 +1,8 @@
 //! The standalone server: the builder with every setting and its safe default, the accept
 //! loop, one connection's life (limits, TLS, the handshake with routing, the handler, the
-//! close), HTTP fallback, and graceful shutdown.
+//! close), HTTP fallback ([`Fallback`], [`Pages`]), and graceful shutdown ([`ServerHandle`],
+//! [`shutdown_signal`]). With the `tower` feature, mounting: [`WsService`], [`WsLayer`] and the
+//! bodies and futures they answer with.
 
 pub(crate) mod connection;
 mod fallback;
@@ -136,7 +138,8 @@ impl Config {
 ///
 /// ```
 /// use std::time::Duration;
-/// use ws_routes::{route, routes, Server, Unmatched, WebSocket};
+/// use ws_routes::{route, routes, Server, WebSocket};
+/// use ws_routes::server::Unmatched;
 ///
 /// #[route("/echo")]
 /// async fn echo(mut ws: WebSocket) {
@@ -199,7 +202,7 @@ impl Server {
     /// How many messages may wait in a connection's outgoing queue, behind its
     /// [`Sender`](crate::Sender)s, before `send` has to wait (and `try_send` fails with
     /// [`Error::QueueFull`](crate::Error::QueueFull)). Broadcasts from [`Rooms`](crate::Rooms)
-    /// are bounded in bytes instead (see [`SlowConsumer`](crate::SlowConsumer)). Default: 32.
+    /// are bounded in bytes instead (see [`SlowConsumer`](crate::rooms::SlowConsumer)). Default: 32.
     pub fn outgoing_queue(mut self, messages: usize) -> Self {
         self.config.outgoing_queue = messages;
         self
@@ -363,7 +366,7 @@ impl Server {
     }
 
     /// Answers plain HTTP requests (those that do not ask for a WebSocket upgrade) with
-    /// `fallback`, such as [`Pages`](crate::Pages) serving the page that opens the
+    /// `fallback`, such as [`Pages`] serving the page that opens the
     /// WebSockets, so that one port serves both. Default: none, and such a request gets
     /// `426 Upgrade Required`.
     pub fn fallback(mut self, fallback: impl Fallback) -> Self {
@@ -374,7 +377,7 @@ impl Server {
     /// Binds a TCP listener to `addr`.
     ///
     /// Fails, before binding, when a route takes a [`State<T>`](crate::State) that the server
-    /// was not given with [`with_state`](Self::with_state) (a [`MissingState`](crate::MissingState)
+    /// was not given with [`with_state`](Self::with_state) (a [`MissingState`](crate::error::MissingState)
     /// inside the error), or when an [allowed origin](Self::allowed_origins) is malformed.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Listening> {
         self.check()?;

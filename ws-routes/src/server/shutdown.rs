@@ -15,7 +15,7 @@ use crate::socket::liveness::shutting_down;
 /// Shutting down stops accepting, answers handshakes in progress with HTTP 503, starts the
 /// close handshake (1001, "server shutting down") on every connection, and lets handlers
 /// finish up to the server's [`shutdown_timeout`](crate::Server::shutdown_timeout), after
-/// which the ones still running are cancelled and [`Listening::run`](crate::Listening::run)
+/// which the ones still running are cancelled and [`Listening::run`](crate::server::Listening::run)
 /// returns.
 ///
 /// ```
@@ -83,7 +83,7 @@ impl ServerHandle {
 
     /// Completes once a shutdown has started and every connection is closed.
     ///
-    /// [`Listening::run`](crate::Listening::run) returns only then anyway; this is for a route
+    /// [`Listening::run`](crate::server::Listening::run) returns only then anyway; this is for a route
     /// table mounted in another server (`Server::into_service`, feature `tower`), whose
     /// connections that server does not track: await it after the server's own graceful
     /// shutdown. Handlers still running the [`shutdown_timeout`](crate::Server::shutdown_timeout)
@@ -137,7 +137,7 @@ pub(crate) async fn within_grace(shared: &Context, serving: impl Future<Output =
 }
 
 /// Completes when the process receives SIGINT (Ctrl-C) or, on Unix, SIGTERM: give it to
-/// [`Listening::run_until`](crate::Listening::run_until) to shut down gracefully on either.
+/// [`Listening::run_until`](crate::server::Listening::run_until) to shut down gracefully on either.
 /// [`serve`](crate::serve) does this.
 ///
 /// It listens from the call on, not from the first poll, so a signal that arrives in
