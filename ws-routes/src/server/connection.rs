@@ -15,10 +15,9 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{Span, debug, error, info};
 
-use super::Unmatched;
 use super::handshake::{self, ReadError, RequestHead};
 use super::limits::Permit;
-use super::listening::Context;
+use super::{Context, Unmatched};
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::{BoxFuture, Entry, Outcome};
 use crate::http::{self, Extensions, HeaderValue, StatusCode};

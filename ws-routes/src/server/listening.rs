@@ -7,27 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, warn};
 
-use super::limits::Limits;
 use super::shutdown::ServerHandle;
-use super::{Config, connection, fallback, handshake};
-use crate::extract::{Reject, States};
-use crate::routing::matcher::Matcher;
+use super::{Context, connection, handshake};
+use crate::extract::Reject;
 use crate::socket::liveness::shutting_down;
-
-/// What every connection task of one server shares.
-#[derive(Debug)]
-pub(crate) struct Context {
-    pub(crate) matcher: Matcher,
-    pub(crate) config: Config,
-    pub(crate) states: Arc<States>,
-    pub(crate) limits: Arc<Limits>,
-    pub(crate) shutdown: watch::Receiver<bool>,
-    pub(crate) fallback: Option<fallback::SharedFallback>,
-}
 
 /// A bound server, ready to [`run`](Self::run).
 #[derive(Debug)]

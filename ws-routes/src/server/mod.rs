@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::watch;
 
 pub use fallback::{Fallback, Pages};
 #[cfg(feature = "tower")]
@@ -39,7 +40,6 @@ use crate::socket::{WebSocket, liveness};
 use crate::tls::TlsConfig;
 use crate::wire::engine;
 use limits::Limits;
-pub(crate) use listening::Context;
 use origin::OriginPattern;
 
 /// What the server does with a handshake whose path matches no route.
@@ -53,6 +53,17 @@ pub enum Unmatched {
     Close4040,
     /// Refuse the upgrade with HTTP 404.
     NotFound,
+}
+
+/// What every connection task of one server shares.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) matcher: Matcher,
+    pub(crate) config: Config,
+    pub(crate) states: Arc<States>,
+    pub(crate) limits: Arc<Limits>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) fallback: Option<fallback::SharedFallback>,
 }
 
 /// The server's settings; every field has a safe default.
