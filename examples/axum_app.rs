@@ -143,7 +143,7 @@ async fn serve(cli: &Cli) -> std::io::Result<()> {
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
-        ws_routes::shutdown_signal().await;
+        ws_routes::server::shutdown_signal().await;
         closing.shutdown();
     })
     .await?;

@@ -39,9 +39,11 @@ use clap::Parser;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ws_routes::asyncapi::Info;
+use ws_routes::rooms::{History, Recovery, Resume};
+use ws_routes::server::Pages;
 use ws_routes::{
-    Close, CloseCode, CloseFrame, History, Json, Pages, Recovery, Resume, Rooms, Routes, Sender,
-    Server, Session, State, route, routes,
+    Close, CloseCode, CloseFrame, Json, Rooms, Routes, Sender, Server, Session, State, route,
+    routes,
 };
 
 #[derive(Parser)]
@@ -254,7 +256,7 @@ async fn serve(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         .shutdown_close_code(CloseCode::RESTART)
         .listen(listener)?;
     // Listening for SIGINT and SIGTERM before saying where it listens.
-    let signal = ws_routes::shutdown_signal();
+    let signal = ws_routes::server::shutdown_signal();
     println!("chat listening on http://{addr}/ and ws://{addr}/chat/ROOM");
     server.run_until(signal).await?;
     Ok(())

@@ -125,7 +125,7 @@ async fn serve(cli: Cli) -> std::io::Result<()> {
         .await?;
     // Listening for SIGINT and SIGTERM before saying where it listens: a signal sent as soon
     // as that line is read still shuts down gracefully.
-    let signal = ws_routes::shutdown_signal();
+    let signal = ws_routes::server::shutdown_signal();
     println!(
         "counter listening on ws://{}/counter/NAME?token=...",
         server.local_addr()?

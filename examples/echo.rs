@@ -78,7 +78,7 @@ async fn serve(cli: &Cli) -> std::io::Result<()> {
         .await?;
     // Listening for SIGINT and SIGTERM before saying where it listens: a signal sent as soon
     // as that line is read still shuts down gracefully.
-    let signal = ws_routes::shutdown_signal();
+    let signal = ws_routes::server::shutdown_signal();
     println!("echo server listening on ws://{}", server.local_addr()?);
     server.run_until(signal).await
 }

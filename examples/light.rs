@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use ws_routes::{CloseCode, Pages, Rooms, Server, Session, State, WebSocket, route, routes};
+use ws_routes::server::Pages;
+use ws_routes::{CloseCode, Rooms, Server, Session, State, WebSocket, route, routes};
 
 #[derive(Parser)]
 #[command(about = "The seed's light switch: a WebSocket server with URI routing, and its client")]
@@ -179,7 +180,7 @@ async fn serve(cli: &Cli) -> std::io::Result<()> {
         .listen(listener)?;
     // Listening for SIGINT and SIGTERM before saying where it listens: a signal sent as soon
     // as that line is read still shuts down gracefully.
-    let signal = ws_routes::shutdown_signal();
+    let signal = ws_routes::server::shutdown_signal();
     println!("light switch listening on http://{addr}/ and ws://{addr}");
     server.run_until(signal).await
 }

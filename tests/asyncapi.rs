@@ -13,7 +13,8 @@ use std::process::Command;
 
 use support::Example;
 use ws_routes::asyncapi::Info;
-use ws_routes::{Json, JsonError, MsgPack, Routes, Session, WebSocket, route, routes};
+use ws_routes::codec::{JsonError, MsgPack};
+use ws_routes::{Json, Routes, Session, WebSocket, route, routes};
 
 /// What the test needs, or why it cannot run.
 fn prerequisites(dir: &Path) -> Result<(), String> {

@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
-use ws_routes::{
-    Compression, Message, Rooms, Server, SlowConsumer, State, WebSocket, route, routes,
-};
+use ws_routes::rooms::SlowConsumer;
+use ws_routes::{Compression, Message, Rooms, Server, State, WebSocket, route, routes};
 
 use support::raw::{try_read_raw_frame, upgrade_request};
 use support::{connect, spawn_server, text, within};

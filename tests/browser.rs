@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use support::Example;
 use support::redis::{Redis, free_port};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use ws_routes::{History, Pages, Resume, Rooms, Server, State, WebSocket, route, routes};
+use ws_routes::rooms::{History, Resume};
+use ws_routes::server::Pages;
+use ws_routes::{Rooms, Server, State, WebSocket, route, routes};
 
 /// What the test needs, or why it cannot run.
 fn prerequisites(dir: &Path) -> Result<(), String> {

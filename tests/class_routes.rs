@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ws_routes::http::StatusCode;
+use ws_routes::server::ServerHandle;
 use ws_routes::{
-    Bytes, Close, CloseFrame, Error, Message, Reject, Request, Routes, Sender, Server,
-    ServerHandle, Session, State, WebSocket, route, routes,
+    Bytes, Close, CloseFrame, Error, Message, Reject, Request, Routes, Sender, Server, Session,
+    State, WebSocket, route, routes,
 };
 
 use support::{ask, close_frame, connect, next, spawn_server, text, wait_for};

@@ -10,9 +10,8 @@ mod support;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use ws_routes::codec::{self, Codec, CodecError, JsonCodec, MessageKind, MsgPackCodec};
-use ws_routes::{
-    Json, JsonError, Message, MsgPack, Rooms, Server, Session, State, WebSocket, route, routes,
-};
+use ws_routes::codec::{JsonError, MsgPack};
+use ws_routes::{Json, Message, Rooms, Server, Session, State, WebSocket, route, routes};
 
 use support::{close_frame, connect, next, spawn_server, text};
 

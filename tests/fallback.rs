@@ -4,7 +4,8 @@
 mod support;
 
 use ws_routes::http::{Request, Response, StatusCode};
-use ws_routes::{Bytes, Pages, Server, WebSocket, route, routes};
+use ws_routes::server::Pages;
+use ws_routes::{Bytes, Server, WebSocket, route, routes};
 
 use support::{connect, raw, spawn_server, text};
 

@@ -13,9 +13,9 @@ use axum::response::Response;
 use axum::routing::get;
 use tokio::sync::oneshot;
 use ws_routes::http::StatusCode;
+use ws_routes::server::ServerHandle;
 use ws_routes::{
-    Client, Error, Message, Reject, Request, Server, ServerHandle, Session, WebSocket, route,
-    routes,
+    Client, Error, Message, Reject, Request, Server, Session, WebSocket, route, routes,
 };
 
 use support::{Example, close_frame, text, within};

@@ -9,9 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use ws_routes::{
-    Close, Error, Query, Rooms, Routes, Sender, Server, State, WebSocket, route, routes,
-};
+use ws_routes::extract::Query;
+use ws_routes::{Close, Error, Rooms, Routes, Sender, Server, State, WebSocket, route, routes};
 
 use support::{ask, close_frame, connect, text, wait_for, within};
 

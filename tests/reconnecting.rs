@@ -12,9 +12,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use ws_routes::http::StatusCode;
-use ws_routes::{
-    Client, Close, CloseCode, Error, Reconnecting, Reject, Server, State, WebSocket, route, routes,
-};
+use ws_routes::reconnect::Reconnecting;
+use ws_routes::{Client, Close, CloseCode, Error, Reject, Server, State, WebSocket, route, routes};
 
 use support::{NETWORK_TIMEOUT, next, text, within};
 
@@ -68,7 +67,7 @@ async fn echoes(ws: &mut WebSocket, message: &str) {
 /// A server of `routes![echo, closing, Private]`.
 struct Served {
     addr: SocketAddr,
-    handle: ws_routes::ServerHandle,
+    handle: ws_routes::server::ServerHandle,
     running: tokio::task::JoinHandle<()>,
 }
 

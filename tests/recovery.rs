@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use ws_routes::reconnect::Reconnecting;
+use ws_routes::rooms::{History, Position, Received, Recovery, Resume, Unrecoverable};
 use ws_routes::{
-    Client, Compression, History, Message, Position, Received, Reconnecting, Recovery, Resume,
-    Rooms, Server, Session, State, Unrecoverable, WebSocket, route, routes,
+    Client, Compression, Message, Rooms, Server, Session, State, WebSocket, route, routes,
 };
 
 use support::redis::Crashable;

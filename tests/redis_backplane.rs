@@ -13,9 +13,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ws_routes::{
-    BackplaneError, Error, Rooms, RoomsBuilder, Server, State, WebSocket, route, routes,
-};
+use ws_routes::error::BackplaneError;
+use ws_routes::rooms::RoomsBuilder;
+use ws_routes::{Error, Rooms, Server, State, WebSocket, route, routes};
 
 use support::redis::{Crashable, Proxy, Redis, connected, stats, wait_until};
 use support::rooms::member;

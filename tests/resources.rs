@@ -55,7 +55,7 @@ async fn numbered(mut ws: WebSocket, id: usize) {
 }
 
 /// Serves `server` and returns its address and handle.
-async fn start(server: Server) -> (std::net::SocketAddr, ws_routes::ServerHandle) {
+async fn start(server: Server) -> (std::net::SocketAddr, ws_routes::server::ServerHandle) {
     let listening = server.bind("127.0.0.1:0").await.unwrap();
     let (addr, handle) = (listening.local_addr().unwrap(), listening.handle());
     tokio::spawn(listening.run());

@@ -9,9 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use ws_routes::{
-    Bytes, Message, Rooms, Routes, Server, Session, SlowConsumer, State, WebSocket, route, routes,
-};
+use ws_routes::rooms::SlowConsumer;
+use ws_routes::{Bytes, Message, Rooms, Routes, Server, Session, State, WebSocket, route, routes};
 
 use support::rooms::{join, member};
 use support::{close_frame, raw, spawn_server, text, wait_for, within};

@@ -8,7 +8,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;
-use ws_routes::{Close, Message, Query, RoutePath, Server, Unmatched, WebSocket, route, routes};
+use ws_routes::extract::{Query, RoutePath};
+use ws_routes::server::Unmatched;
+use ws_routes::{Close, Message, Server, WebSocket, route, routes};
 
 use support::{ask, close_frame, connect, next, raw, spawn, text, within};
 

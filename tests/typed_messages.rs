@@ -8,7 +8,8 @@ mod support;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use ws_routes::{Error, Json, JsonError, Rooms, Server, Session, State, WebSocket, route, routes};
+use ws_routes::codec::JsonError;
+use ws_routes::{Error, Json, Rooms, Server, Session, State, WebSocket, route, routes};
 
 use support::{close_frame, connect, spawn, spawn_server, text};
 

@@ -9,7 +9,8 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use ws_routes::__private::Matcher;
-use ws_routes::{Route, Routes, Segment, WebSocket, route, routes};
+use ws_routes::routing::{Route, Segment};
+use ws_routes::{Routes, WebSocket, route, routes};
 
 #[route("/")]
 async fn root(_ws: WebSocket) {}

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod hardening;
 pub mod raw;
 pub mod redis;
 pub mod rooms;

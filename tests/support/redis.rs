@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use ws_routes::{BackplaneStats, Rooms};
+use ws_routes::Rooms;
+use ws_routes::rooms::BackplaneStats;
 
 /// A `redis-server` of our own, killed when dropped.
 pub struct Redis {

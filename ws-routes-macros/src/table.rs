@@ -71,7 +71,7 @@ fn expand(input: &Input) -> TokenStream {
         }
     });
     quote! {{
-        const ROUTES: &[#krate::Route] = &[#(#entries),*];
+        const ROUTES: &[#krate::routing::Route] = &[#(#entries),*];
         const CONFLICT: ::core::option::Option<(usize, usize)> =
             #krate::__private::Conflict::first::<#slots>(ROUTES);
         #(#checks)*

@@ -52,7 +52,7 @@ impl Info {
     /// sends, and the join outcome frame (message `recoveryOutcome`).
     ///
     /// The table cannot tell by itself: a route opts into recovery by calling `join_since` at
-    /// run time, which its signature does not show (taking [`Resume`](crate::Resume) is
+    /// run time, which its signature does not show (taking [`Resume`](crate::rooms::Resume) is
     /// neither needed nor enough).
     pub fn recovering(mut self, handler: impl Into<String>) -> Self {
         self.recovering.push(handler.into());
@@ -76,7 +76,8 @@ impl Routes {
     ///
     /// ```
     /// use ws_routes::asyncapi::Info;
-    /// use ws_routes::{route, routes, Pages, Routes, Server, WebSocket};
+    /// use ws_routes::{route, routes, Routes, Server, WebSocket};
+    /// use ws_routes::server::Pages;
     ///
     /// #[derive(serde::Serialize, schemars::JsonSchema)]
     /// struct Tick {

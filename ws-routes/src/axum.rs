@@ -19,7 +19,7 @@
 //!
 //! axum's graceful shutdown does not wait for upgraded connections, so shut the WebSockets
 //! down with the service's [`handle`](WsService::handle) when the app shuts down (they are
-//! closed with 1001), and wait for them to [stop](crate::ServerHandle::stopped) before
+//! closed with 1001), and wait for them to [stop](crate::server::ServerHandle::stopped) before
 //! leaving `main`:
 //!
 //! ```
@@ -40,7 +40,7 @@
 //! }
 //!
 //! /// Serves the app on `listener` until `stop` resolves (in `main`,
-//! /// `serve(TcpListener::bind(addr).await?, ws_routes::shutdown_signal())`).
+//! /// `serve(TcpListener::bind(addr).await?, ws_routes::server::shutdown_signal())`).
 //! async fn serve(listener: TcpListener, stop: impl Future<Output = ()> + Send + 'static)
 //!     -> std::io::Result<()>
 //! {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use crate::compression::Compression;
-use crate::error::Error;
+use crate::error::{Error, ProtocolError, UrlError};
 use crate::http::{HeaderName, HeaderValue, Uri};
 use crate::socket::WebSocket;
 use crate::wire::engine::{self, Engine};
@@ -174,9 +174,9 @@ impl Client {
     /// Resolves, connects (TLS included) and opens the WebSocket.
     async fn dial(&self, url: &str) -> Result<WebSocket, Error> {
         let (uri, secure) = parse_url(url)?;
-        let host = uri
-            .host()
-            .ok_or_else(|| Error::Url(format!("{url} has no host")))?;
+        let host = uri.host().ok_or_else(|| UrlError::NoHost {
+            url: url.to_owned(),
+        })?;
         let host = host
             .trim_start_matches('[')
             .trim_end_matches(']')
@@ -197,12 +197,11 @@ impl Client {
     pub(crate) async fn open(&self, uri: &Uri, transport: Transport) -> Result<WebSocket, Error> {
         let mut headers = self.headers.clone();
         if !self.protocols.is_empty() {
-            let offered = HeaderValue::try_from(self.protocols.join(", ")).map_err(|_| {
-                Error::Protocol("a subprotocol name is not a valid header value".into())
-            })?;
+            let offered = HeaderValue::try_from(self.protocols.join(", "))
+                .map_err(|error| ProtocolError::InvalidSubprotocol(Box::new(error)))?;
             headers.push((HeaderName::from_static("sec-websocket-protocol"), offered));
         }
-        let settings = engine::Settings {
+        let settings = engine::EngineSettings {
             read_buffer: 4 << 10,
             max_message: self.max_message_size,
             max_frame: self.max_message_size,
@@ -223,8 +222,12 @@ impl Client {
             Some(config) => Arc::clone(config),
             None => crate::tls::public_roots(),
         };
-        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned())
-            .map_err(|_| Error::Url(format!("{host} is not a valid TLS server name")))?;
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(
+            |error| UrlError::InvalidServerName {
+                host: host.to_owned(),
+                source: Box::new(error),
+            },
+        )?;
         let stream = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await?;
@@ -233,30 +236,29 @@ impl Client {
 
     #[cfg(not(feature = "tls"))]
     async fn secure(&self, _tcp: TcpStream, _host: &str) -> Result<Transport, Error> {
-        Err(Error::Url(
-            "wss:// needs the `tls` feature of ws-routes".into(),
-        ))
+        Err(UrlError::TlsNotEnabled.into())
     }
 }
 
 /// Parses a `ws://` or `wss://` URL; whether it is secure.
-fn parse_url(url: &str) -> Result<(Uri, bool), Error> {
+fn parse_url(url: &str) -> Result<(Uri, bool), UrlError> {
+    let no_scheme = || UrlError::NoScheme {
+        url: url.to_owned(),
+    };
     if !url.contains("://") {
-        return Err(Error::Url(format!(
-            "{url} has no scheme: write ws://{url} (or wss:// for TLS)"
-        )));
+        return Err(no_scheme());
     }
-    let uri: Uri = url
-        .parse()
-        .map_err(|error| Error::Url(format!("{url} is not a URL: {error}")))?;
+    let uri: Uri = url.parse().map_err(|error| UrlError::Invalid {
+        url: url.to_owned(),
+        source: Box::new(error),
+    })?;
     match uri.scheme_str() {
         Some("ws") => Ok((uri, false)),
         Some("wss") => Ok((uri, true)),
-        Some(scheme) => Err(Error::Url(format!(
-            "{url}: the scheme must be ws:// or wss://, not {scheme}://"
-        ))),
-        None => Err(Error::Url(format!(
-            "{url} has no scheme: write ws://{url} (or wss:// for TLS)"
-        ))),
+        Some(scheme) => Err(UrlError::UnsupportedScheme {
+            url: url.to_owned(),
+            scheme: scheme.to_owned(),
+        }),
+        None => Err(no_scheme()),
     }
 }

@@ -1,6 +1,6 @@
 //! [`Compression`]: the permessage-deflate settings (RFC 7692) of a server or a client.
 
-use crate::wire::deflate::DeflateConfig;
+use crate::wire::deflate::negotiation::DeflateConfig;
 
 /// permessage-deflate (RFC 7692), the compression every browser and Python's `websockets`
 /// offer: what a [`Server`](crate::Server) accepts and a [`Client`](crate::Client) offers.

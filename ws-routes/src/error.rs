@@ -1,5 +1,7 @@
-//! The error types: [`Error`] for sockets and clients, [`MissingState`] for a server bound
-//! without a state its routes take.
+//! The error types: [`Error`] for sockets and clients, with the typed causes some of its
+//! variants hold ([`ProtocolError`], [`UrlError`], and [`BackplaneError`] with the `redis`
+//! feature), and [`MissingState`] for a server bound without a state its routes take.
+//! [`Error`] and [`MissingState`] are at the crate root too.
 
 use std::io;
 
@@ -34,7 +36,7 @@ pub enum Error {
     #[error("the outgoing queue is full")]
     QueueFull,
     /// The connection was closed through [`Sender::close`](crate::Sender::close), for instance
-    /// by a room's [slow-consumer policy](crate::SlowConsumer); the frame is the one sent.
+    /// by a room's [slow-consumer policy](crate::rooms::SlowConsumer); the frame is the one sent.
     #[error("the connection was closed by the server: {}", .0.reason)]
     Kicked(crate::wire::CloseFrame),
     /// The Redis backplane of [`Rooms`](crate::Rooms) could not be set up or could not answer
@@ -52,14 +54,17 @@ pub enum Error {
     /// closed with 1007).
     #[error("invalid compressed data in a message")]
     InvalidCompression,
-    /// The peer broke the WebSocket protocol (the peer is closed with 1002).
+    /// The peer broke the WebSocket protocol: a frame against RFC 6455's rules (the peer is
+    /// closed with 1002), or, on the client, a server's answer to the handshake that is not a
+    /// switch to WebSocket; see [`ProtocolError`] for when each happens.
     #[error("protocol error: {0}")]
-    Protocol(String),
-    /// The URL given to [`connect`](crate::connect) is not a `ws://` URL this client can reach.
+    Protocol(#[from] ProtocolError),
+    /// The URL given to [`connect`](crate::connect) is not a `ws://` or `wss://` URL this
+    /// client can reach; see [`UrlError`].
     #[error("invalid URL: {0}")]
-    Url(String),
+    Url(#[from] UrlError),
     /// A message was not the JSON expected, or a value could not be written as JSON
-    /// (feature `json`); see [`JsonError`](crate::JsonError).
+    /// (feature `json`); see [`JsonError`](crate::codec::JsonError).
     #[cfg(feature = "json")]
     #[error(transparent)]
     Json(crate::codec::JsonError),
@@ -74,6 +79,92 @@ pub enum Error {
     Io(#[from] io::Error),
 }
 
+/// How the WebSocket protocol was broken, in [`Error::Protocol`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A frame against the framing rules of RFC 6455 section 5, named in the text: reserved
+    /// bits or opcodes, a masked frame from a server or an unmasked one from a client, a
+    /// fragmented control frame or one over 125 bytes (sent or received), a continuation
+    /// without a message, an invalid close code. A peer that sends one is closed with 1002.
+    #[error("{0}")]
+    InvalidFrame(&'static str),
+    /// The server's answer to the opening handshake (on the client) is not a switch to
+    /// WebSocket, for the reason named: its head is too large, or it lacks `Upgrade:
+    /// websocket`, `Connection: upgrade` or the right `Sec-WebSocket-Accept`.
+    #[error("handshake: {0}")]
+    InvalidResponse(&'static str),
+    /// The server's answer to the opening handshake accepts permessage-deflate in a way the
+    /// client cannot take: not offered, twice, with malformed parameters or ones beyond the
+    /// offer (RFC 7692 section 7.1); [`source`](std::error::Error::source) says which.
+    #[error("handshake: {0}")]
+    InvalidExtension(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The server's answer to the opening handshake is not HTTP/1.1 that parses (a TLS
+    /// server's alert read as `ws://`, say); [`source`](std::error::Error::source) gives the
+    /// parser's error.
+    #[error("invalid handshake response: {0}")]
+    UnreadableResponse(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A subprotocol given to [`Client::protocols`](crate::Client::protocols) is not a
+    /// valid header value, so the handshake was not sent.
+    #[error("a subprotocol name is not a valid header value")]
+    InvalidSubprotocol(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Why a URL given to the client cannot be reached, in [`Error::Url`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// The text does not parse as a URL ([`source`](std::error::Error::source) says why).
+    #[error("{url} is not a URL: {source}")]
+    Invalid {
+        /// The URL as given.
+        url: String,
+        /// The parser's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The URL has no scheme: `localhost:8765/chat` instead of `ws://localhost:8765/chat`.
+    #[error("{url} has no scheme: write ws://{url} (or wss:// for TLS)")]
+    NoScheme {
+        /// The URL as given.
+        url: String,
+    },
+    /// The scheme is neither `ws` nor `wss`.
+    #[error("{url}: the scheme must be ws:// or wss://, not {scheme}://")]
+    UnsupportedScheme {
+        /// The URL as given.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// The URL names no host.
+    #[error("{url} has no host")]
+    NoHost {
+        /// The URL as given.
+        url: String,
+    },
+    /// A `wss://` URL, but ws-routes was built without its `tls` feature.
+    #[error("wss:// needs the `tls` feature of ws-routes")]
+    TlsNotEnabled,
+    /// The host of a `wss://` URL is not a name or address a TLS certificate can be checked
+    /// against ([`source`](std::error::Error::source) says why).
+    #[error("{host} is not a valid TLS server name")]
+    InvalidServerName {
+        /// The host as given.
+        host: String,
+        /// The TLS library's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The path given to [`TestServer::connect`](crate::test::TestServer::connect) does not
+    /// parse as the path of a URL.
+    #[error("{path} is not a path: {source}")]
+    InvalidPath {
+        /// The path as given.
+        path: String,
+        /// The parser's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
 /// What went wrong with the Redis backplane of [`Rooms`](crate::Rooms) (feature `redis`), in
 /// [`Error::Backplane`]. Where Redis itself failed, [`source`](std::error::Error::source) gives
 /// its error.
@@ -81,7 +172,7 @@ pub enum Error {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackplaneError {
-    /// [`RoomsBuilder::build`](crate::RoomsBuilder::build) was given a Redis URL it cannot use:
+    /// [`RoomsBuilder::build`](crate::rooms::RoomsBuilder::build) was given a Redis URL it cannot use:
     /// malformed, or `rediss://` without the `tls` feature.
     #[error("the Redis backplane's URL is invalid")]
     InvalidUrl(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -105,7 +196,8 @@ pub enum BackplaneError {
 /// axum) would restrict to one type per server.
 ///
 /// ```
-/// use ws_routes::{route, routes, MissingState, Server, State, WebSocket};
+/// use ws_routes::{route, routes, Server, State, WebSocket};
+/// use ws_routes::error::MissingState;
 ///
 /// #[derive(Clone)]
 /// struct Db;

@@ -1,15 +1,16 @@
-//! How a route is entered, and what a handler's return value means for the close frame.
+//! What a handler's return value means for the close frame ([`HandlerReturn`], [`Close`]),
+//! and how a route is entered.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::class::Admitted;
 use crate::extract::{Connection, Reject, Request};
 use crate::routing::ParamError;
 use crate::wire::{CloseCode, CloseFrame};
 
 /// A boxed, sendable future, as generated route entry points return.
+#[doc(hidden)]
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// How a route is entered.
@@ -89,6 +90,36 @@ impl Close {
     /// The close frame.
     pub fn frame(&self) -> &CloseFrame {
         &self.frame
+    }
+}
+
+/// A class-style route's instance, admitted by its `accept` hook, with what runs it once the
+/// connection is upgraded.
+#[doc(hidden)]
+pub struct Admitted {
+    pub(crate) request: Request,
+    pub(crate) run: Box<dyn FnOnce(Connection) -> BoxFuture<Outcome> + Send>,
+}
+
+impl Admitted {
+    /// Runs `instance` with `run` after the upgrade.
+    pub fn new<C: Send + 'static>(
+        request: Request,
+        instance: C,
+        run: fn(C, Connection) -> BoxFuture<Outcome>,
+    ) -> Self {
+        Admitted {
+            request,
+            run: Box::new(move |connection| run(instance, connection)),
+        }
+    }
+
+    /// Upgrades, then closes at once with the outcome (a parameter that did not parse).
+    pub fn closing(request: Request, outcome: Outcome) -> Self {
+        Admitted {
+            request,
+            run: Box::new(move |_| Box::pin(async move { outcome })),
+        }
     }
 }
 

@@ -40,7 +40,7 @@
 //!
 //! Matching is exact: a trailing slash is a segment of its own, so `/light/on/` does not match
 //! `/light/{status}` (write `/light/{status}/` for that). The query string never takes part in
-//! matching; read it with [`Query`]. When several routes match, the one that wins is decided
+//! matching; read it with [`Query`](extract::Query). When several routes match, the one that wins is decided
 //! segment by segment from the left: a static segment beats `{param}`, which beats `{*rest}`.
 //! Two routes that match exactly the same paths are a compile error.
 //!
@@ -48,8 +48,8 @@
 //!
 //! An argument whose name is a parameter of the pattern receives it, percent-decoded and parsed
 //! with [`FromStr`]; when it does not parse, the connection is closed with code 4000 and a
-//! reason naming it. Every other argument is an extractor ([`FromConnection`]): the
-//! [`WebSocket`] itself, the whole [`RoutePath`], the [`Query`], the request's
+//! reason naming it. Every other argument is an extractor ([`FromConnection`](extract::FromConnection)): the
+//! [`WebSocket`] itself, the whole [`RoutePath`](extract::RoutePath), the [`Query`](extract::Query), the request's
 //! [`HeaderMap`](http::HeaderMap) or the peer's [`SocketAddr`](std::net::SocketAddr).
 //!
 //! # Class-style routes
@@ -198,6 +198,14 @@
 //! service as a layer (`WsService::layer`); the `axum` module puts it in an axum `Router`.
 //! [`test::TestServer`] serves it in process, without a port, for tests.
 //!
+//! # Modules
+//!
+//! The crate root holds what a first program uses: the macros, [`WebSocket`], [`Message`],
+//! [`Server`] and [`serve`], [`Rooms`], [`Sender`], [`Session`], [`State`], [`Error`]. The rest
+//! lives in modules named for their job: [`extract`] (handler arguments), [`routing`] (route
+//! tables), [`server`] (settings, shutdown, fallback, mounting), [`rooms`], [`class`],
+//! [`codec`], [`handler`], [`error`], [`reconnect`], [`test`](mod@test).
+//!
 //! # Features
 //!
 //! - `tls`: `wss://` on both sides, with rustls.
@@ -228,18 +236,18 @@ extern crate self as ws_routes;
 pub mod asyncapi;
 #[cfg(feature = "axum")]
 pub mod axum;
-mod class;
+pub mod class;
 mod client;
 pub mod codec;
 mod compression;
-mod error;
-mod extract;
-mod handler;
+pub mod error;
+pub mod extract;
+pub mod handler;
 mod metrics;
-mod reconnect;
-mod rooms;
-mod routing;
-mod server;
+pub mod reconnect;
+pub mod rooms;
+pub mod routing;
+pub mod server;
 mod socket;
 pub mod test;
 #[cfg(feature = "tls")]
@@ -266,34 +274,17 @@ pub use bytes::Bytes;
 pub use http;
 pub use ws_routes_macros::{route, routes};
 
-pub use crate::class::{AcceptReturn, Session};
+pub use crate::class::Session;
 pub use crate::client::{Client, connect};
-#[cfg(feature = "msgpack")]
-pub use crate::codec::MsgPack;
 #[cfg(feature = "json")]
-pub use crate::codec::{Json, JsonError};
+pub use crate::codec::Json;
 pub use crate::compression::Compression;
-#[cfg(feature = "redis")]
-pub use crate::error::BackplaneError;
-pub use crate::error::{Error, MissingState};
-pub use crate::extract::{Connection, FromConnection, FromRequest, Query, Reject, Request, State};
-pub use crate::handler::{Close, HandlerReturn};
-pub use crate::reconnect::Reconnecting;
-#[cfg(feature = "redis")]
-pub use crate::rooms::BackplaneStats;
-pub use crate::rooms::{
-    History, Position, Received, Recovery, Resume, Rooms, RoomsBuilder, SlowConsumer, Unrecoverable,
-};
-pub use crate::routing::{
-    JsonType, MessageType, Messages, ParamError, Route, RoutePath, Routes, Segment,
-};
-pub use crate::server::{
-    Fallback, Listening, Pages, Server, ServerHandle, Unmatched, serve, shutdown_signal,
-};
-#[cfg(feature = "tower")]
-pub use crate::server::{
-    LayeredBody, LayeredFuture, ResponseBody, ResponseFuture, WithWebSockets, WsLayer, WsService,
-};
+pub use crate::error::Error;
+pub use crate::extract::{Reject, Request, State};
+pub use crate::handler::Close;
+pub use crate::rooms::Rooms;
+pub use crate::routing::Routes;
+pub use crate::server::{Server, serve};
 pub use crate::socket::{Sender, WebSocket};
 #[cfg(feature = "tls")]
 pub use crate::tls::TlsConfig;

@@ -1,18 +1,18 @@
 //! What the macros' expansions (and the fuzz targets and benchmarks) call: re-exports and the
 //! few functions that build route descriptions. Not public API: no stability promises.
 
-pub use crate::class::{
-    AcceptReturn, Admitted, ClassRoute, DefaultInstance, FromBinary, FromMessage, FromText,
-    MessagePayload, run as run_class,
-};
+pub use crate::class::accept::DefaultInstance;
+pub use crate::class::payload::{FromBinary, FromMessage, FromText, MessagePayload};
+pub use crate::class::{AcceptReturn, ClassRoute, run as run_class};
 pub use crate::codec::MessageKind;
-pub use crate::extract::StateKey;
-pub use crate::handler::{BoxFuture, HandlerReturn, Outcome};
-pub use crate::routing::Conflict;
+pub use crate::extract::state::StateKey;
+pub use crate::handler::{Admitted, BoxFuture, HandlerReturn, Outcome};
+pub use crate::routing::conflict::Conflict;
 
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::Entry;
-pub use crate::routing::{MessageType, Messages, RouteParts};
+pub use crate::routing::route::RouteParts;
+pub use crate::routing::{MessageType, Messages};
 use crate::routing::{ParamError, Route, RoutePath, Routes};
 
 /// Parses the parameter at segment `index` of the pattern (the macro knows the index).
@@ -52,7 +52,7 @@ pub const fn typed_message(
     })
 }
 
-pub use crate::routing::{Described, Generator};
+pub use crate::routing::route::{Described, Generator};
 
 /// A type named in `receives = T` or `sends = T`, or the one `on_message` decodes: a
 /// [`TypedMessage`](crate::codec::TypedMessage) wrapper names its codec and the value it
@@ -165,8 +165,8 @@ pub fn request_target(target: &str) -> Option<crate::http::Uri> {
 }
 
 /// A query string, as the `Query` extractor would see it.
-pub fn query(raw: &str) -> crate::Query {
-    crate::Query::new(Some(raw.to_owned()))
+pub fn query(raw: &str) -> crate::extract::Query {
+    crate::extract::Query::new(Some(raw.to_owned()))
 }
 
 /// Implemented by `#[route]` for the item it annotates, so that `routes![name]` finds it.
@@ -181,7 +181,7 @@ pub trait RouteItem {
 }
 
 pub use crate::server::handshake::RequestHead;
-pub use crate::wire::deflate::{DeflateError, Negotiated};
+pub use crate::wire::deflate::negotiation::{DeflateError, Negotiated};
 
 /// The frame reader of a connection, for the fuzz targets: bytes in as they arrive, checked
 /// frames out.
@@ -201,9 +201,9 @@ pub enum ReadFrame {
     Close(Option<crate::CloseFrame>),
 }
 
-impl From<crate::wire::engine::Frame> for ReadFrame {
-    fn from(frame: crate::wire::engine::Frame) -> Self {
-        use crate::wire::engine::Frame;
+impl From<crate::wire::frame::Frame> for ReadFrame {
+    fn from(frame: crate::wire::frame::Frame) -> Self {
+        use crate::wire::frame::Frame;
         match frame {
             Frame::Message(message) => ReadFrame::Message(message),
             Frame::Ping(payload) => ReadFrame::Ping(payload),
@@ -218,7 +218,7 @@ impl FrameReader {
     /// permessage-deflate negotiated when `deflate` is `Some`, the peer keeping its compression
     /// context from one message to the next when it is `Some(true)`.
     pub fn new(server: bool, max_frame: usize, max_message: usize, deflate: Option<bool>) -> Self {
-        use crate::wire::engine::Role;
+        use crate::wire::frame::Role;
         let role = if server { Role::Server } else { Role::Client };
         let inflater = deflate.map(|takeover| {
             let negotiated = Negotiated {
@@ -227,7 +227,7 @@ impl FrameReader {
                 server_no_context_takeover: !takeover,
                 client_no_context_takeover: !takeover,
             };
-            crate::wire::deflate::Inflater::new(&negotiated, role)
+            crate::wire::deflate::compression::Inflater::new(&negotiated, role)
         });
         FrameReader(crate::wire::read::Reader::new(
             role,
@@ -325,7 +325,7 @@ pub fn negotiate_extensions<'a>(
     offers: impl IntoIterator<Item = &'a str>,
     compression: &crate::Compression,
 ) -> Option<(Negotiated, String)> {
-    crate::wire::deflate::negotiate(offers, compression.config()?)
+    crate::wire::deflate::negotiation::negotiate(offers, compression.config()?)
 }
 
 /// The client side of permessage-deflate's negotiation: the offer a client makes under
@@ -336,6 +336,9 @@ pub fn client_extensions<'a>(
     response: impl IntoIterator<Item = &'a str>,
 ) -> Option<(String, Result<Option<Negotiated>, DeflateError>)> {
     let config = compression.config()?;
-    let offer = crate::wire::deflate::client_offer(config);
-    Some((offer, crate::wire::deflate::client_accept(response, config)))
+    let offer = crate::wire::deflate::negotiation::client_offer(config);
+    Some((
+        offer,
+        crate::wire::deflate::negotiation::client_accept(response, config),
+    ))
 }

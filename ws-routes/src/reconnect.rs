@@ -305,6 +305,7 @@ fn retry_after_error(error: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{ProtocolError, UrlError};
     use crate::http::HeaderMap;
 
     fn refused(status: u16) -> Error {
@@ -337,8 +338,15 @@ mod tests {
         for status in [400, 401, 403, 404, 426] {
             assert!(!retry_after_error(&refused(status)), "{status}");
         }
-        assert!(!retry_after_error(&Error::Url("nope".into())));
-        assert!(!retry_after_error(&Error::Protocol("bad accept".into())));
+        assert!(!retry_after_error(
+            &UrlError::NoHost {
+                url: "ws://".into()
+            }
+            .into()
+        ));
+        assert!(!retry_after_error(
+            &ProtocolError::InvalidResponse("wrong or missing Sec-WebSocket-Accept").into()
+        ));
         assert!(!retry_after_error(&Error::Io(
             io::ErrorKind::InvalidData.into()
         )));

@@ -24,7 +24,6 @@
 //! # }
 //! ```
 
-use std::future::poll_fn;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -33,8 +32,7 @@ use tokio::sync::oneshot;
 use tracing::Instrument;
 
 use crate::client::Client;
-use crate::error::Error;
-use crate::handler::{BoxFuture, Outcome};
+use crate::error::{Error, UrlError};
 use crate::http::Uri;
 use crate::server::shutdown::within_grace;
 use crate::server::{Context, Server, ServerHandle, connection, handshake};
@@ -155,7 +153,10 @@ impl TestServer {
     pub async fn connect_with(&self, client: &Client, path: &str) -> Result<WebSocket, Error> {
         let uri: Uri = format!("ws://ws-routes.test{path}")
             .parse()
-            .map_err(|error| Error::Url(format!("{path} is not a path: {error}")))?;
+            .map_err(|error| UrlError::InvalidPath {
+                path: path.to_owned(),
+                source: Box::new(error),
+            })?;
         let port = self.next_port.fetch_add(1, Ordering::Relaxed);
         let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let (near, far) = tokio::io::duplex(PIPE_CAPACITY);
@@ -213,20 +214,4 @@ impl TestServer {
     pub fn handle(&self) -> ServerHandle {
         self.handle.clone()
     }
-}
-
-/// `running`, telling `started` once its first poll returns: the handler has run up to its
-/// first wait, or to its end.
-pub(crate) fn announcing(
-    mut running: BoxFuture<Outcome>,
-    started: oneshot::Sender<()>,
-) -> BoxFuture<Outcome> {
-    let mut started = Some(started);
-    Box::pin(poll_fn(move |cx| {
-        let poll = running.as_mut().poll(cx);
-        if let Some(started) = started.take() {
-            let _ = started.send(());
-        }
-        poll
-    }))
 }

@@ -12,7 +12,8 @@
 //! ```
 
 use clap::Parser;
-use ws_routes::{History, Message, Resume, Rooms, Server, State, WebSocket, route, routes};
+use ws_routes::rooms::{History, Resume};
+use ws_routes::{Message, Rooms, Server, State, WebSocket, route, routes};
 
 /// Broadcast to every member of one room, with ws-routes.
 #[derive(Parser)]

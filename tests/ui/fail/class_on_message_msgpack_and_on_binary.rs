@@ -1,5 +1,6 @@
 use serde::Deserialize;
-use ws_routes::{route, Bytes, MsgPack, Session};
+use ws_routes::{route, Bytes, Session};
+use ws_routes::codec::MsgPack;
 
 #[derive(Deserialize)]
 struct Event {

@@ -2,7 +2,9 @@
 //! `receives` and `sends` document function routes; doc comments become route docs.
 
 use serde::{Deserialize, Serialize};
-use ws_routes::{route, routes, Json, JsonError, Messages, Routes, Session, WebSocket};
+use ws_routes::{route, routes, Json, Routes, Session, WebSocket};
+use ws_routes::codec::JsonError;
+use ws_routes::routing::Messages;
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]

@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 use ws_routes::codec::{CodecError, MsgPackCodec};
-use ws_routes::{route, routes, Bytes, Json, Messages, MsgPack, Routes, Session, WebSocket};
+use ws_routes::{route, routes, Bytes, Json, Routes, Session, WebSocket};
+use ws_routes::codec::MsgPack;
+use ws_routes::routing::Messages;
 
 #[derive(Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]

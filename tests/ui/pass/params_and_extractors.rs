@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 
 use ws_routes::http::HeaderMap;
-use ws_routes::{route, routes, Query, RoutePath, Routes, WebSocket};
+use ws_routes::{route, routes, Routes, WebSocket};
+use ws_routes::extract::{Query, RoutePath};
 
 #[route("/")]
 async fn index(_ws: WebSocket) {}

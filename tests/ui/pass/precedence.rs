@@ -1,6 +1,7 @@
 //! Overlapping routes that precedence resolves are accepted in one table, in any order.
 
-use ws_routes::{route, routes, Routes, Segment, WebSocket};
+use ws_routes::{route, routes, Routes, WebSocket};
+use ws_routes::routing::Segment;
 
 #[route("/users/me")]
 async fn me(_ws: WebSocket) {}

@@ -39,7 +39,7 @@ pub(crate) fn stand_in(target: &Target, krate: &TokenStream) -> Option<TokenStre
                 #vis struct #ident {}
 
                 impl #krate::__private::RouteItem for #ident {
-                    const ROUTE: #krate::Route = #route;
+                    const ROUTE: #krate::routing::Route = #route;
                 }
             })
         }
@@ -50,7 +50,7 @@ pub(crate) fn stand_in(target: &Target, krate: &TokenStream) -> Option<TokenStre
             let route = route(krate, &name(NamedAfter::Class(self_ty)));
             Some(quote! {
                 impl #impl_generics #krate::__private::RouteItem for #self_ty #where_clause {
-                    const ROUTE: #krate::Route = #route;
+                    const ROUTE: #krate::routing::Route = #route;
                 }
             })
         }
@@ -63,14 +63,14 @@ fn route(krate: &TokenStream, name: &str) -> TokenStream {
     let segment = format!("\0rejected {name}");
     quote! {{
         fn __rejected(
-            _: #krate::Connection,
+            _: #krate::extract::Connection,
         ) -> #krate::__private::BoxFuture<#krate::__private::Outcome> {
             ::core::unreachable!()
         }
         #krate::__private::function_route(
             #krate::__private::RouteParts {
                 pattern: "",
-                segments: &[#krate::Segment::Static(#segment)],
+                segments: &[#krate::routing::Segment::Static(#segment)],
                 handler: #name,
                 requires: &[],
                 protocols: &[],

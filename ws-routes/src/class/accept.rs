@@ -1,39 +1,8 @@
-//! How a class-style route gets its instance: the `accept` hook's result ([`AcceptReturn`]),
-//! the default constructor, and the admitted instance waiting for the upgrade.
+//! How a class-style route gets its instance: the `accept` hook's result ([`AcceptReturn`])
+//! or the default constructor.
 
 use super::ClassRoute;
-use crate::extract::{Connection, Reject, Request};
-use crate::handler::{BoxFuture, Outcome};
-
-/// A class-style route's instance, admitted by its `accept` hook, with what runs it once the
-/// connection is upgraded.
-#[doc(hidden)]
-pub struct Admitted {
-    pub(crate) request: Request,
-    pub(crate) run: Box<dyn FnOnce(Connection) -> BoxFuture<Outcome> + Send>,
-}
-
-impl Admitted {
-    /// Runs `instance` with `run` after the upgrade.
-    pub fn new<C: Send + 'static>(
-        request: Request,
-        instance: C,
-        run: fn(C, Connection) -> BoxFuture<Outcome>,
-    ) -> Self {
-        Admitted {
-            request,
-            run: Box::new(move |connection| run(instance, connection)),
-        }
-    }
-
-    /// Upgrades, then closes at once with the outcome (a parameter that did not parse).
-    pub fn closing(request: Request, outcome: Outcome) -> Self {
-        Admitted {
-            request,
-            run: Box::new(move |_| Box::pin(async move { outcome })),
-        }
-    }
-}
+use crate::extract::Reject;
 
 /// What a class-style route's `accept` hook may return: the instance, or `Result<Self, E>`
 /// where `E` converts into a [`Reject`] (an HTTP refusal).

@@ -2,16 +2,15 @@
 //! connection, built by an optional `accept` hook during the handshake and driven through
 //! lifecycle methods with a [`Session`].
 
-mod accept;
-mod payload;
+pub(crate) mod accept;
+pub(crate) mod payload;
 mod session;
 
 use std::future::Future;
 
 use bytes::Bytes;
 
-pub use accept::{AcceptReturn, Admitted, DefaultInstance};
-pub use payload::{FromBinary, FromMessage, FromText, MessagePayload};
+pub use accept::AcceptReturn;
 pub use session::Session;
 
 use crate::error::Error;

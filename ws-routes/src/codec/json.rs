@@ -106,7 +106,8 @@ impl<T> TypedMessage for Json<T> {
 /// [`CloseCode::UNSUPPORTED`]: crate::CloseCode::UNSUPPORTED
 ///
 /// ```
-/// use ws_routes::{CloseCode, JsonError, Message};
+/// use ws_routes::{CloseCode, Message};
+/// use ws_routes::codec::JsonError;
 ///
 /// #[derive(Debug, serde::Deserialize)]
 /// struct Say {

@@ -77,7 +77,8 @@ impl Codec for MsgPackCodec {
 /// ```
 /// use serde::{Deserialize, Serialize};
 /// use ws_routes::codec::MsgPackCodec;
-/// use ws_routes::{route, MsgPack, Session};
+/// use ws_routes::{route, Session};
+/// use ws_routes::codec::MsgPack;
 ///
 /// #[derive(Deserialize)]
 /// #[serde(tag = "type", rename_all = "lowercase")]

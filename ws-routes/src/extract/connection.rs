@@ -4,7 +4,8 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use super::{FromRequest, Request, StateKey};
+use super::state::StateKey;
+use super::{FromRequest, Request};
 use crate::http::HeaderMap;
 use crate::routing::RoutePath;
 use crate::socket::WebSocket;

@@ -7,20 +7,21 @@ mod connection;
 mod query;
 mod reject;
 mod request;
-mod state;
+pub(crate) mod state;
 
 use std::net::SocketAddr;
 
+pub use crate::routing::path::{ParamError, RoutePath};
 pub use connection::{Connection, FromConnection};
 pub use query::Query;
 pub(crate) use reject::PLAIN_TEXT;
 pub use reject::Reject;
 pub use request::Request;
+pub use state::State;
+use state::StateKey;
 pub(crate) use state::States;
-pub use state::{State, StateKey};
 
 use crate::http::HeaderMap;
-use crate::routing::RoutePath;
 
 /// A handler or hook argument read from the handshake [`Request`].
 ///
@@ -29,7 +30,8 @@ use crate::routing::RoutePath;
 /// HTTP response in an `accept` hook, or with close code 1008 after the upgrade).
 ///
 /// ```
-/// use ws_routes::{route, FromRequest, Reject, Request, WebSocket};
+/// use ws_routes::{route, Reject, Request, WebSocket};
+/// use ws_routes::extract::FromRequest;
 ///
 /// struct UserAgent(String);
 ///

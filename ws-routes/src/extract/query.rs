@@ -6,11 +6,12 @@ use std::fmt;
 use crate::routing::Redacted;
 
 /// The query string of the request, kept apart from the path parameters. Its `Debug` output
-/// shows the length only, as [`RoutePath`](crate::RoutePath)'s does, since a query string often
+/// shows the length only, as [`RoutePath`](crate::extract::RoutePath)'s does, since a query string often
 /// carries tokens.
 ///
 /// ```
-/// use ws_routes::{route, Query, WebSocket};
+/// use ws_routes::{route, WebSocket};
+/// use ws_routes::extract::Query;
 ///
 /// #[route("/feed")]
 /// async fn feed(mut ws: WebSocket, query: Query) {

@@ -4,7 +4,6 @@ use bytes::Bytes;
 
 use crate::http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use crate::http::{Response, StatusCode};
-use crate::server::handshake::http_response;
 
 /// The content type of a refusal's body (unless a header of its own says otherwise), and of
 /// the plain-text pages the server answers with.
@@ -103,11 +102,6 @@ impl Reject {
             .entry(CONTENT_TYPE)
             .or_insert(HeaderValue::from_static(PLAIN_TEXT));
         response
-    }
-
-    /// The bytes of the HTTP/1.1 response (see [`to_response`](Self::to_response)).
-    pub(crate) fn to_http(&self) -> Vec<u8> {
-        http_response(&self.to_response(), true)
     }
 }
 

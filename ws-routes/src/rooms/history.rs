@@ -25,12 +25,12 @@ const SWEEP_EVERY: usize = 1024;
 
 /// How much history a room keeps: its newest messages, at most so many, so many bytes and so
 /// old; a message leaves the history when any bound is passed. Given to
-/// [`RoomsBuilder::history`](crate::RoomsBuilder::history) or
-/// [`RoomsBuilder::history_for`](crate::RoomsBuilder::history_for).
+/// [`RoomsBuilder::history`](crate::rooms::RoomsBuilder::history) or
+/// [`RoomsBuilder::history_for`](crate::rooms::RoomsBuilder::history_for).
 ///
 /// ```
 /// use std::time::Duration;
-/// use ws_routes::History;
+/// use ws_routes::rooms::History;
 ///
 /// let history = History::new().max_messages(500).max_age(Duration::from_secs(30));
 /// assert_eq!(history.messages(), 500);

@@ -1,5 +1,6 @@
 //! Rooms: named groups of connections that a program broadcasts to, with slow-consumer
-//! protection and presence, in one process or, with the `redis` feature, across servers.
+//! protection ([`SlowConsumer`]) and presence, in one process or, with the `redis` feature,
+//! across servers; [`RoomsBuilder`] sets them up.
 
 mod backplane;
 mod history;
@@ -19,7 +20,7 @@ use self::history::Histories;
 use self::recovery::outcome;
 use crate::error::Error;
 use crate::socket::Sender;
-use crate::socket::outbox::Offered;
+use crate::socket::send_queue::Offered;
 use crate::wire::engine::Encoded;
 use crate::wire::{CloseCode, Message};
 
@@ -248,7 +249,8 @@ impl Default for Bounds {
 ///
 /// ```
 /// use std::time::Duration;
-/// use ws_routes::{Rooms, SlowConsumer};
+/// use ws_routes::Rooms;
+/// use ws_routes::rooms::SlowConsumer;
 ///
 /// let rooms = Rooms::builder()
 ///     .slow_consumer(SlowConsumer::SkipThenClose(Duration::from_secs(2)))
@@ -347,7 +349,8 @@ impl RoomsBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use ws_routes::{History, Rooms};
+    /// use ws_routes::rooms::History;
+    /// use ws_routes::Rooms;
     ///
     /// let rooms = Rooms::builder()
     ///     .history_for("chat:", History::new().max_age(Duration::from_secs(300)))
@@ -523,7 +526,8 @@ impl Rooms {
     /// long replay does not wait behind it.
     ///
     /// ```
-    /// use ws_routes::{route, routes, History, Recovery, Resume, Rooms, Server, State, WebSocket};
+    /// use ws_routes::rooms::{History, Recovery, Resume};
+    /// use ws_routes::{route, routes, Rooms, Server, State, WebSocket};
     ///
     /// #[route("/feed/{room}")]
     /// async fn feed(mut ws: WebSocket, room: String, resume: Resume, State(rooms): State<Rooms>) {
@@ -969,7 +973,7 @@ impl Inner {
                 high_water,
                 &mut clock,
             ) {
-                Offered::Queued { over_since } => {
+                Offered::Taken { over_since } => {
                     queued += 1;
                     (false, over_since)
                 }

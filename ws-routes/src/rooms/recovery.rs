@@ -176,7 +176,8 @@ pub enum Unrecoverable {
 /// past the 128th.
 ///
 /// ```
-/// use ws_routes::{route, Resume, Rooms, State, WebSocket};
+/// use ws_routes::rooms::Resume;
+/// use ws_routes::{route, Rooms, State, WebSocket};
 ///
 /// #[route("/news/{room}")]
 /// async fn news(mut ws: WebSocket, room: String, resume: Resume, State(rooms): State<Rooms>) {
@@ -291,7 +292,7 @@ pub(crate) fn outcome(room: &str, recovery: &Recovery, position: &Position) -> M
     ))
 }
 
-/// What [`Reconnecting::recv`](crate::Reconnecting::recv) yields: a new connection, a
+/// What [`Reconnecting::recv`](crate::reconnect::Reconnecting::recv) yields: a new connection, a
 /// message, or what the server said about a room with history.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

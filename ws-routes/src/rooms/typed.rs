@@ -23,7 +23,7 @@ impl Rooms {
     /// let rooms = Rooms::new();
     /// let queued = rooms.broadcast_as::<JsonCodec>("lobby", &Tick { n: 1 })?;
     /// assert_eq!(queued, 0); // nobody is in the lobby
-    /// # Ok::<(), ws_routes::JsonError>(())
+    /// # Ok::<(), ws_routes::codec::JsonError>(())
     /// ```
     pub fn broadcast_as<C: Codec>(
         &self,

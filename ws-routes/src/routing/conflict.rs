@@ -1,7 +1,7 @@
 //! The compile-time ambiguity check behind `routes![]`: const evaluation over the segments
 //! `#[route]` emits, and the message a conflict fails the build with.
 
-use super::route::{Route, Segment};
+use super::route::{Route, Segment, str_eq};
 
 /// FNV-1a over what decides which paths a pattern matches: static text, and the kind of each
 /// parameter (not its name).
@@ -26,21 +26,6 @@ const fn shape_hash(segments: &[Segment]) -> u64 {
         index += 1;
     }
     hash
-}
-
-pub(super) const fn str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
 }
 
 /// The compile-time ambiguity check behind `routes![]`, and the message it fails with.

@@ -181,9 +181,10 @@ mod tests {
 
     use super::*;
     use crate::__private::function_route;
-    use crate::Connection;
+    use crate::extract::Connection;
     use crate::handler::{BoxFuture, Outcome};
-    use crate::routing::{Messages, RouteParts, RoutePath};
+    use crate::routing::route::RouteParts;
+    use crate::routing::{Messages, RoutePath};
 
     fn entry(_: Connection) -> BoxFuture<Outcome> {
         Box::pin(async { Outcome::Finished })

@@ -1,15 +1,12 @@
-//! Routing: the static route descriptions `#[route]` emits and the tables `routes![]` builds
-//! (checked for ambiguity at compile time), the matcher that finds a request's route, and the
-//! matched path with its parameters.
+//! Routing: the static route descriptions ([`Route`], [`Segment`]) that `#[route]` emits and
+//! the tables ([`Routes`]) that `routes![]` builds, checked for ambiguity at compile time; the
+//! messages a route declares ([`Messages`]); and the matcher that finds a request's route. The
+//! matched path a handler takes is [`RoutePath`].
 
-mod conflict;
+pub(crate) mod conflict;
 pub(crate) mod matcher;
-mod path;
-mod route;
+pub(crate) mod path;
+pub(crate) mod route;
 
-pub use conflict::Conflict;
-pub(crate) use path::Redacted;
-pub use path::{ParamError, RoutePath};
-pub use route::{
-    Described, Generator, JsonType, MessageType, Messages, Route, RouteParts, Routes, Segment,
-};
+pub(crate) use path::{ParamError, Redacted, RoutePath};
+pub use route::{JsonType, MessageType, Messages, Route, Routes, Segment};

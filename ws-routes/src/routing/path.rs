@@ -13,7 +13,8 @@ use super::route::{Route, Segment};
 /// to read every parameter by name, the raw path, or the pattern that matched.
 ///
 /// ```
-/// use ws_routes::{route, RoutePath, WebSocket};
+/// use ws_routes::{route, WebSocket};
+/// use ws_routes::extract::RoutePath;
 ///
 /// #[route("/light/{status}")]
 /// async fn light(mut ws: WebSocket, path: RoutePath) {
@@ -80,7 +81,8 @@ impl RoutePath {
     /// a control character is left out, as `param` gives `None` for it.
     ///
     /// ```
-    /// # use ws_routes::{route, routes, RoutePath, WebSocket, test::TestServer, Server};
+    /// # use ws_routes::{route, routes, WebSocket, test::TestServer, Server};
+    /// use ws_routes::extract::RoutePath;
     /// #[route("/files/{owner}/{*rest}")]
     /// async fn files(mut ws: WebSocket, path: RoutePath) {
     ///     let params: Vec<String> = path.params().map(|(name, value)| format!("{name}={value}")).collect();

@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-use super::conflict::str_eq;
-use crate::extract::StateKey;
+use crate::extract::state::StateKey;
 use crate::handler::Entry;
 
 /// One `/`-separated segment of a route pattern, parsed by the `#[route]` macro at compile time.
@@ -38,6 +37,22 @@ impl Segment {
             _ => false,
         }
     }
+}
+
+/// Whether two strings are equal, in a `const fn` (where `==` on `str` is not allowed).
+pub(super) const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// A route: a pattern bound to a handler.

@@ -2,6 +2,7 @@
 //! origin and subprotocol checks and the `accept` hook, then the handler, then the close.
 
 use std::any::Any;
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -14,19 +15,17 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{Span, debug, error, info};
 
-use super::Unmatched;
 use super::handshake::{self, ReadError, RequestHead};
 use super::limits::Permit;
-use super::listening::Context;
-use super::shutdown::shutting_down;
+use super::{Context, Unmatched};
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::{BoxFuture, Entry, Outcome};
 use crate::http::{self, Extensions, HeaderValue, StatusCode};
-use crate::metrics::{self, Opened, Started, Traffic};
+use crate::metrics::{self, ActiveConnection, Started, Traffic};
 use crate::routing::{Route, RoutePath};
-use crate::socket::liveness::{self, Liveness};
+use crate::socket::liveness::{self, Liveness, shutting_down};
 use crate::socket::{Returned, ServerSide, Unsent, WebSocket};
-use crate::wire::deflate::Negotiated;
+use crate::wire::deflate::negotiation::Negotiated;
 use crate::wire::engine::Engine;
 use crate::wire::transport::Transport;
 use crate::wire::{CloseCode, CloseFrame};
@@ -90,7 +89,7 @@ pub(crate) async fn run(
     accepted: Accepted,
     started: Option<oneshot::Sender<()>>,
 ) {
-    let mut opened = Opened::new(accepted.target.label(), accepted.started);
+    let mut opened = ActiveConnection::new(accepted.target.label(), accepted.started);
     // The stream lives in a box for the connection's life.
     let deflate = accepted.deflate.map(|(negotiated, _)| negotiated);
     let config = shared.config.compression.config();
@@ -109,13 +108,13 @@ pub(crate) async fn run(
         } => {
             let (running, returned) = start(shared, route, request, run, stream, protocol);
             let running = match started {
-                Some(started) => crate::test::announcing(running, started),
+                Some(started) => announcing(running, started),
                 None => running,
             };
             let frame = outcome(route, running).await;
             match returned.await {
                 Ok(returned) => (returned, frame),
-                // Only when the stream was dropped without going home, which `Drop` prevents.
+                // Only when the stream was dropped without being given back, which `Drop` prevents.
                 Err(_) => return,
             }
         }
@@ -351,9 +350,9 @@ fn start(
         route = route.parts.pattern,
         "websocket opened"
     );
-    let (home, returned) = oneshot::channel();
+    let (give_back, returned) = oneshot::channel();
     let side = ServerSide {
-        home,
+        give_back,
         queue_capacity: shared.config.outgoing_queue,
         liveness: Box::new(Liveness::new(
             shared.config.liveness(),
@@ -424,4 +423,17 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
     } else {
         "opaque panic payload"
     }
+}
+
+/// `running`, telling `started` once its first poll returns: the handler has run up to its
+/// first wait, or to its end.
+fn announcing(mut running: BoxFuture<Outcome>, started: oneshot::Sender<()>) -> BoxFuture<Outcome> {
+    let mut started = Some(started);
+    Box::pin(poll_fn(move |cx| {
+        let poll = running.as_mut().poll(cx);
+        if let Some(started) = started.take() {
+            let _ = started.send(());
+        }
+        poll
+    }))
 }

@@ -74,7 +74,8 @@ where
 /// other methods 405. The query string is ignored.
 ///
 /// ```
-/// use ws_routes::{route, routes, Pages, Server, WebSocket};
+/// use ws_routes::{route, routes, Server, WebSocket};
+/// use ws_routes::server::Pages;
 ///
 /// #[route("/ws")]
 /// async fn ws(mut ws: WebSocket) {

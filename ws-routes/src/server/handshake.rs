@@ -15,7 +15,7 @@ use crate::http::header::{
 };
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Uri};
 use crate::routing::Route;
-use crate::wire::deflate::{self, DeflateConfig, Negotiated};
+use crate::wire::deflate::negotiation::{self, DeflateConfig, Negotiated};
 use crate::wire::handshake as wire;
 
 /// A parsed request head (public only to the fuzz targets, through `__private`).
@@ -376,7 +376,7 @@ pub(crate) fn negotiate_deflate(
         .get_all(SEC_WEBSOCKET_EXTENSIONS)
         .iter()
         .filter_map(|value| value.to_str().ok());
-    let (negotiated, response) = deflate::negotiate(offers, config)?;
+    let (negotiated, response) = negotiation::negotiate(offers, config)?;
     let response =
         HeaderValue::try_from(response).expect("a response is made of tokens and digits");
     Some((negotiated, response))
@@ -399,6 +399,11 @@ pub(crate) async fn write_switching<S: AsyncWrite + Unpin>(
 /// The bytes of an HTTP/1.1 response that ends the connection: `content-length` and
 /// `connection: close` are the server's to set, and replace any the headers hold. The body is
 /// left out when `send_body` is false (an answer to `HEAD`).
+/// The bytes of the HTTP/1.1 response that refuses a handshake with `refusal`.
+pub(crate) fn refusal_bytes(refusal: &Reject) -> Vec<u8> {
+    http_response(&refusal.to_response(), true)
+}
+
 pub(crate) fn http_response(response: &Response<Bytes>, send_body: bool) -> Vec<u8> {
     let body = response.body();
     let mut out = status_line(response.status());
@@ -437,7 +442,7 @@ pub(crate) async fn write_refusal<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     refusal: &Reject,
 ) -> io::Result<()> {
-    write_and_close(stream, &refusal.to_http()).await
+    write_and_close(stream, &refusal_bytes(refusal)).await
 }
 
 /// Writes a whole HTTP response, shuts the write side down, and reads what the client still

@@ -7,26 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, warn};
 
-use super::limits::Limits;
-use super::shutdown::{ServerHandle, shutting_down};
-use super::{Config, connection, fallback};
-use crate::extract::{Reject, States};
-use crate::routing::matcher::Matcher;
-
-/// What every connection task of one server shares.
-#[derive(Debug)]
-pub(crate) struct Context {
-    pub(crate) matcher: Matcher,
-    pub(crate) config: Config,
-    pub(crate) states: Arc<States>,
-    pub(crate) limits: Arc<Limits>,
-    pub(crate) shutdown: watch::Receiver<bool>,
-    pub(crate) fallback: Option<fallback::SharedFallback>,
-}
+use super::shutdown::ServerHandle;
+use super::{Context, connection, handshake};
+use crate::extract::Reject;
+use crate::socket::liveness::shutting_down;
 
 /// A bound server, ready to [`run`](Self::run).
 #[derive(Debug)]
@@ -63,7 +50,7 @@ impl Listening {
     }
 
     /// Like [`run`](Self::run), and also shuts down gracefully when `signal` completes, such
-    /// as [`shutdown_signal`](crate::shutdown_signal) for SIGINT and SIGTERM.
+    /// as [`shutdown_signal`](crate::server::shutdown_signal) for SIGINT and SIGTERM.
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> io::Result<()> {
         let Listening {
             listener,
@@ -127,7 +114,7 @@ fn refuse_at_once(shared: &Context, tcp: TcpStream, refusal: &Reject) {
     );
     crate::metrics::refused(refusal.status());
     if !shared.config.serves_tls() {
-        let _ = tcp.try_write(&refusal.to_http());
+        let _ = tcp.try_write(&handshake::refusal_bytes(refusal));
     }
     // Whatever of the request has already arrived is read away, so that closing sends a FIN
     // behind the refusal rather than a reset that could destroy it.

@@ -1,6 +1,8 @@
 //! The standalone server: the builder with every setting and its safe default, the accept
 //! loop, one connection's life (limits, TLS, the handshake with routing, the handler, the
-//! close), HTTP fallback, and graceful shutdown.
+//! close), HTTP fallback ([`Fallback`], [`Pages`]), and graceful shutdown ([`ServerHandle`],
+//! [`shutdown_signal`]). With the `tower` feature, mounting: [`WsService`], [`WsLayer`] and the
+//! bodies and futures they answer with.
 
 pub(crate) mod connection;
 mod fallback;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::watch;
 
 pub use fallback::{Fallback, Pages};
 #[cfg(feature = "tower")]
@@ -38,7 +41,6 @@ use crate::tls::TlsConfig;
 use crate::wire::CloseCode;
 use crate::wire::engine;
 use limits::Limits;
-pub(crate) use listening::Context;
 use origin::OriginPattern;
 
 /// What the server does with a handshake whose path matches no route.
@@ -52,6 +54,17 @@ pub enum Unmatched {
     Close4040,
     /// Refuse the upgrade with HTTP 404.
     NotFound,
+}
+
+/// What every connection task of one server shares.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) matcher: Matcher,
+    pub(crate) config: Config,
+    pub(crate) states: Arc<States>,
+    pub(crate) limits: Arc<Limits>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) fallback: Option<fallback::SharedFallback>,
 }
 
 /// The server's settings; every field has a safe default.
@@ -110,8 +123,8 @@ impl Default for Config {
 }
 
 impl Config {
-    pub(crate) fn engine(&self) -> engine::Settings {
-        engine::Settings {
+    pub(crate) fn engine(&self) -> engine::EngineSettings {
+        engine::EngineSettings {
             read_buffer: self.read_buffer_size,
             max_message: self.max_message_size,
             max_frame: self.max_frame_size,
@@ -126,8 +139,8 @@ impl Config {
         return false;
     }
 
-    pub(crate) fn liveness(&self) -> liveness::Settings {
-        liveness::Settings {
+    pub(crate) fn liveness(&self) -> liveness::LivenessSettings {
+        liveness::LivenessSettings {
             keepalive: self.keepalive,
             idle_timeout: self.idle_timeout,
             close_timeout: self.close_timeout,
@@ -140,7 +153,8 @@ impl Config {
 ///
 /// ```
 /// use std::time::Duration;
-/// use ws_routes::{route, routes, Server, Unmatched, WebSocket};
+/// use ws_routes::{route, routes, Server, WebSocket};
+/// use ws_routes::server::Unmatched;
 ///
 /// #[route("/echo")]
 /// async fn echo(mut ws: WebSocket) {
@@ -203,7 +217,7 @@ impl Server {
     /// How many messages may wait in a connection's outgoing queue, behind its
     /// [`Sender`](crate::Sender)s, before `send` has to wait (and `try_send` fails with
     /// [`Error::QueueFull`](crate::Error::QueueFull)). Broadcasts from [`Rooms`](crate::Rooms)
-    /// are bounded in bytes instead (see [`SlowConsumer`](crate::SlowConsumer)). Default: 32.
+    /// are bounded in bytes instead (see [`SlowConsumer`](crate::rooms::SlowConsumer)). Default: 32.
     pub fn outgoing_queue(mut self, messages: usize) -> Self {
         self.config.outgoing_queue = messages;
         self
@@ -377,7 +391,7 @@ impl Server {
     }
 
     /// Answers plain HTTP requests (those that do not ask for a WebSocket upgrade) with
-    /// `fallback`, such as [`Pages`](crate::Pages) serving the page that opens the
+    /// `fallback`, such as [`Pages`] serving the page that opens the
     /// WebSockets, so that one port serves both. Default: none, and such a request gets
     /// `426 Upgrade Required`.
     pub fn fallback(mut self, fallback: impl Fallback) -> Self {
@@ -388,7 +402,7 @@ impl Server {
     /// Binds a TCP listener to `addr`.
     ///
     /// Fails, before binding, when a route takes a [`State<T>`](crate::State) that the server
-    /// was not given with [`with_state`](Self::with_state) (a [`MissingState`](crate::MissingState)
+    /// was not given with [`with_state`](Self::with_state) (a [`MissingState`](crate::error::MissingState)
     /// inside the error), or when an [allowed origin](Self::allowed_origins) is malformed.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Listening> {
         self.check()?;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Notify, watch};
 
 use super::Context;
+use crate::socket::liveness::shutting_down;
 
 /// A handle on a running server: shut it down gracefully, or read how many connections it
 /// holds. Cheap to clone.
@@ -15,7 +16,7 @@ use super::Context;
 /// close handshake (1001, "server shutting down", or the server's
 /// [`shutdown_close_code`](crate::Server::shutdown_close_code)) on every connection, and lets
 /// handlers finish up to the server's [`shutdown_timeout`](crate::Server::shutdown_timeout), after
-/// which the ones still running are cancelled and [`Listening::run`](crate::Listening::run)
+/// which the ones still running are cancelled and [`Listening::run`](crate::server::Listening::run)
 /// returns.
 ///
 /// ```
@@ -83,7 +84,7 @@ impl ServerHandle {
 
     /// Completes once a shutdown has started and every connection is closed.
     ///
-    /// [`Listening::run`](crate::Listening::run) returns only then anyway; this is for a route
+    /// [`Listening::run`](crate::server::Listening::run) returns only then anyway; this is for a route
     /// table mounted in another server (`Server::into_service`, feature `tower`), whose
     /// connections that server does not track: await it after the server's own graceful
     /// shutdown. Handlers still running the [`shutdown_timeout`](crate::Server::shutdown_timeout)
@@ -119,12 +120,6 @@ impl ServerHandle {
     }
 }
 
-/// Completes once `shutdown` says the server is shutting down, or its server is gone.
-pub(crate) async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns must not live across an await: drop it at once.
-    drop(shutdown.wait_for(|down| *down).await);
-}
-
 /// Runs one connection's `serving` to its end, or cancels it (dropping its permit) once the
 /// [`shutdown_timeout`](crate::Server::shutdown_timeout) has passed after a shutdown started:
 /// the grace of a connection that no accept loop holds, on a mounted service or a test
@@ -143,7 +138,7 @@ pub(crate) async fn within_grace(shared: &Context, serving: impl Future<Output =
 }
 
 /// Completes when the process receives SIGINT (Ctrl-C) or, on Unix, SIGTERM: give it to
-/// [`Listening::run_until`](crate::Listening::run_until) to shut down gracefully on either.
+/// [`Listening::run_until`](crate::server::Listening::run_until) to shut down gracefully on either.
 /// [`serve`](crate::serve) does this.
 ///
 /// It listens from the call on, not from the first poll, so a signal that arrives in

@@ -10,12 +10,17 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep, sleep_until};
 
-use crate::server::shutdown::shutting_down;
 use crate::wire::CloseCode;
+
+/// Completes once `shutdown` says the server is shutting down, or its server is gone.
+pub(crate) async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns must not live across an await: drop it at once.
+    drop(shutdown.wait_for(|down| *down).await);
+}
 
 /// The settings, from the server's builder.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Settings {
+pub(crate) struct LivenessSettings {
     /// How often to ping, and how long to wait for the pong; `None`: no keepalive.
     pub(crate) keepalive: Option<(Duration, Duration)>,
     pub(crate) idle_timeout: Option<Duration>,
@@ -40,7 +45,7 @@ pub(crate) enum Wake {
 }
 
 pub(crate) struct Liveness {
-    settings: Settings,
+    settings: LivenessSettings,
     timer: Pin<Box<Sleep>>,
     /// When the next ping is due, or when the pending one becomes overdue.
     ping_due: Option<Instant>,
@@ -56,7 +61,7 @@ pub(crate) struct Liveness {
 }
 
 impl Liveness {
-    pub(crate) fn new(settings: Settings, shutdown: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(settings: LivenessSettings, shutdown: watch::Receiver<bool>) -> Self {
         let now = Instant::now();
         let mut liveness = Liveness {
             settings,

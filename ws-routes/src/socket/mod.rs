@@ -1,8 +1,8 @@
 //! [`WebSocket`]: the connection handlers and clients talk through, with what keeps it honest
-//! on the server ([`liveness`]) and the queue that lets other tasks push on it ([`outbox`]).
+//! on the server ([`liveness`]) and the queue that lets other tasks push on it ([`send_queue`]).
 
 pub(crate) mod liveness;
-pub(crate) mod outbox;
+pub(crate) mod send_queue;
 #[cfg(feature = "codec")]
 mod typed;
 
@@ -16,14 +16,15 @@ use futures_util::FutureExt;
 use tokio::sync::oneshot;
 use tracing::debug;
 
-pub use outbox::Sender;
+pub use send_queue::Sender;
 
 use crate::error::Error;
 use crate::metrics::Traffic;
-use crate::wire::engine::{Data, Engine, Frame};
+use crate::wire::engine::{Data, Engine};
+use crate::wire::frame::Frame;
 use crate::wire::{CloseCode, CloseFrame, Message};
 use liveness::{Liveness, Wake};
-use outbox::{Next, Outbox, Queued};
+use send_queue::{Next, Queued, SendQueue};
 
 /// One WebSocket connection, on the server (a handler's argument) or on the client
 /// (from [`connect`](crate::connect)).
@@ -58,11 +59,11 @@ pub struct WebSocket {
     /// socket moves into and between handler futures, which then stay small.
     stream: Option<Box<Engine>>,
     /// Where the server waits for the stream once the handler lets go of it.
-    home: Option<oneshot::Sender<Returned>>,
+    give_back: Option<oneshot::Sender<Returned>>,
     /// The connection failed or finished; `recv` yields nothing more.
     done: bool,
     /// Messages from [`Sender`]s, written while `recv` waits; made on the first `sender()`.
-    outbox: Option<Outbox>,
+    send_queue: Option<SendQueue>,
     queue_capacity: usize,
     /// Keepalive, idle timeout and shutdown (server side only).
     liveness: Option<Box<Liveness>>,
@@ -114,7 +115,8 @@ impl Unsent {
 
 /// What the server gives a connection's socket besides the stream.
 pub(crate) struct ServerSide {
-    pub(crate) home: oneshot::Sender<Returned>,
+    /// Where the stream goes back to the server once the handler lets go of it.
+    pub(crate) give_back: oneshot::Sender<Returned>,
     pub(crate) queue_capacity: usize,
     pub(crate) liveness: Box<Liveness>,
     pub(crate) protocol: Option<&'static str>,
@@ -128,9 +130,9 @@ impl WebSocket {
     pub(crate) fn client(stream: Box<Engine>, protocol: Option<String>) -> Self {
         WebSocket {
             stream: Some(stream),
-            home: None,
+            give_back: None,
             done: false,
-            outbox: None,
+            send_queue: None,
             queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
             liveness: None,
             protocol,
@@ -143,9 +145,9 @@ impl WebSocket {
     pub(crate) fn server(stream: Box<Engine>, side: ServerSide) -> Self {
         WebSocket {
             stream: Some(stream),
-            home: Some(side.home),
+            give_back: Some(side.give_back),
             done: false,
-            outbox: None,
+            send_queue: None,
             queue_capacity: side.queue_capacity,
             liveness: Some(side.liveness),
             protocol: side.protocol.map(str::to_owned),
@@ -195,15 +197,15 @@ impl WebSocket {
     /// # }
     /// ```
     pub fn sender(&mut self) -> Sender {
-        if let Some(outbox) = &self.outbox {
-            return outbox.sender();
+        if let Some(send_queue) = &self.send_queue {
+            return send_queue.sender();
         }
-        let outbox = Outbox::new(self.queue_capacity);
+        let send_queue = SendQueue::new(self.queue_capacity);
         // Broadcasts write straight to the socket while this connection writes nothing.
         if let Some(stream) = self.stream.as_mut() {
-            stream.share_socket(outbox.direct());
+            stream.share_socket(send_queue.direct());
         }
-        self.outbox.insert(outbox).sender()
+        self.send_queue.insert(send_queue).sender()
     }
 
     /// The subprotocol agreed in the handshake (`Sec-WebSocket-Protocol`), if any.
@@ -289,12 +291,12 @@ impl WebSocket {
             // close deadline. Then incoming frames and queued messages take turns.
             self.queued_first = !self.queued_first;
             let liveness = self.liveness.as_deref_mut();
-            let outbox = self.outbox.as_ref();
+            let send_queue = self.send_queue.as_ref();
             let event = if self.queued_first {
                 tokio::select! {
                     biased;
                     wake = next_wake(liveness) => Event::Wake(wake),
-                    queued = next_queued(outbox) => queued,
+                    queued = next_queued(send_queue) => queued,
                     incoming = stream.next() => Event::Incoming(incoming),
                 }
             } else {
@@ -302,7 +304,7 @@ impl WebSocket {
                     biased;
                     wake = next_wake(liveness) => Event::Wake(wake),
                     incoming = stream.next() => Event::Incoming(incoming),
-                    queued = next_queued(outbox) => queued,
+                    queued = next_queued(send_queue) => queued,
                 }
             };
             let frame = match event {
@@ -410,7 +412,8 @@ impl WebSocket {
     /// the write failed or a [`Sender::close`] interrupted it (the write may be waiting on a
     /// peer that does not read).
     async fn write_queued(&mut self, queued: Queued) -> Option<Option<Result<Message, Error>>> {
-        let (Some(stream), Some(outbox)) = (self.stream.as_mut(), self.outbox.as_ref()) else {
+        let (Some(stream), Some(send_queue)) = (self.stream.as_mut(), self.send_queue.as_ref())
+        else {
             return Some(None);
         };
         let limit = self.liveness.as_deref().map(Liveness::write_timeout);
@@ -420,7 +423,7 @@ impl WebSocket {
             let mut bytes = queued_len(&queued);
             // `queued` itself is the batch's first.
             while batch.len() + 1 < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-                let Some(more) = outbox.try_next_message() else {
+                let Some(more) = send_queue.try_next_message() else {
                     break;
                 };
                 bytes += queued_len(&more);
@@ -437,7 +440,7 @@ impl WebSocket {
         };
         let written = tokio::select! {
             written = bounded(limit, writing) => written,
-            frame = outbox.closed() => return Some(self.kicked(frame).await),
+            frame = send_queue.closed() => return Some(self.kicked(frame).await),
         };
         match written {
             Ok(()) => None,
@@ -526,7 +529,7 @@ impl WebSocket {
         self.close_with(CloseFrame::new(code, reason)).await
     }
 
-    /// Ends the outbox, if there is one, and writes what waited in it, within one write
+    /// Ends the send queue, if there is one, and writes what waited in it, within one write
     /// timeout for all of it.
     async fn write_unsent(&mut self) -> Result<(), Error> {
         let Some(queue) = self.take_unsent() else {
@@ -546,9 +549,9 @@ impl WebSocket {
         written
     }
 
-    /// Ends the outbox, if there is one, and takes what waited in it; `None` when nothing did.
+    /// Ends the send queue, if there is one, and takes what waited in it; `None` when nothing did.
     fn take_unsent(&mut self) -> Option<VecDeque<Queued>> {
-        let queue = self.outbox.take().map(Outbox::into_unsent)?;
+        let queue = self.send_queue.take().map(SendQueue::into_unsent)?;
         (!queue.is_empty()).then_some(queue)
     }
 
@@ -662,12 +665,12 @@ async fn write_one(stream: &mut Engine, queued: Queued, traffic: &Traffic) -> Re
     written
 }
 
-/// The next message a [`Sender`] queued, or a [`Sender::close`]; never, without an outbox.
-async fn next_queued(outbox: Option<&Outbox>) -> Event {
-    let Some(outbox) = outbox else {
+/// The next message a [`Sender`] queued, or a [`Sender::close`]; never, without a send queue.
+async fn next_queued(send_queue: Option<&SendQueue>) -> Event {
+    let Some(send_queue) = send_queue else {
         return pending().await;
     };
-    match outbox.next().await {
+    match send_queue.next().await {
         Next::Message(message) => Event::Outgoing(message),
         Next::Close(frame) => Event::Kicked(frame),
     }
@@ -683,7 +686,7 @@ async fn next_wake(liveness: Option<&mut Liveness>) -> Wake {
 
 impl Drop for WebSocket {
     fn drop(&mut self) {
-        if let (Some(stream), Some(home)) = (self.stream.take(), self.home.take()) {
+        if let (Some(stream), Some(give_back)) = (self.stream.take(), self.give_back.take()) {
             let close_deadline = self.liveness.as_deref().and_then(Liveness::close_deadline);
             let unsent = self.take_unsent().map(|queue| {
                 let traffic = std::mem::take(&mut self.traffic);
@@ -696,7 +699,7 @@ impl Drop for WebSocket {
             };
             // The server may have stopped waiting (its task was cancelled); then the stream is
             // dropped here and the TCP connection closes.
-            let _ = home.send(returned);
+            let _ = give_back.send(returned);
         }
     }
 }
@@ -704,7 +707,7 @@ impl Drop for WebSocket {
 impl fmt::Debug for WebSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebSocket")
-            .field("server_side", &self.home.is_some())
+            .field("server_side", &self.give_back.is_some())
             .field("done", &self.done)
             .finish_non_exhaustive()
     }

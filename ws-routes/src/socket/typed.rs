@@ -93,7 +93,7 @@ impl WebSocket {
     ///
     /// A message that does not decode is bad input: the connection is closed with 1007 (1003
     /// for a binary message) and a reason naming serde's error (see
-    /// [`JsonError`](crate::JsonError)), the error is returned once as [`Error::Json`], then
+    /// [`JsonError`](crate::codec::JsonError)), the error is returned once as [`Error::Json`], then
     /// `None`. To answer bad input and keep the connection open, use
     /// [`recv_json_lenient`](Self::recv_json_lenient).
     ///

@@ -2,7 +2,7 @@
 //! functions, so that every wait in it can be cancelled and resumed (the connection code calls
 //! [`Engine::next`] inside `tokio::select!` next to timers and queues).
 //!
-//! - **Reading.** Bytes are read [`Settings::read_buffer`] at a time into a buffer of the
+//! - **Reading.** Bytes are read [`EngineSettings::read_buffer`] at a time into a buffer of the
 //!   thread's, not the connection's, and fed to the [`Reader`], which copies each payload once
 //!   into the message it belongs to. A connection keeps bytes of its own only while they are
 //!   arriving: a message's buffer while the message is incomplete, and the bytes read past the
@@ -42,8 +42,9 @@ use std::task::{Context, Poll, ready};
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::deflate::{DeflateConfig, Deflater, Inflater, Negotiated, SharedKey};
-use super::frame::{self, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode};
+use super::deflate::compression::{Deflater, Inflater, SharedKey};
+use super::deflate::negotiation::{DeflateConfig, Negotiated};
+use super::frame::{self, Frame, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode, Role};
 use super::handshake;
 use super::read::Reader;
 use super::transport::{SharedTcp, Transport};
@@ -72,16 +73,6 @@ thread_local! {
 pub(crate) enum Data {
     Message(Message),
     Encoded(Encoded),
-}
-
-/// A frame as the connection code sees it: a data message, or a control frame.
-#[derive(Debug)]
-pub(crate) enum Frame {
-    Message(Message),
-    Ping(Bytes),
-    Pong(Bytes),
-    /// A close frame; `None` for one without a code.
-    Close(Option<CloseFrame>),
 }
 
 /// A data message framed once, as a server writes it, for any number of connections: a
@@ -227,17 +218,9 @@ pub(crate) struct SharedWrites {
     threshold: usize,
 }
 
-/// Which end of the connection this is: servers read masked frames and write unmasked ones,
-/// clients the other way round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    Server,
-    Client,
-}
-
 /// Limits and buffers of one connection.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Settings {
+pub(crate) struct EngineSettings {
     /// Bytes read from the socket at a time; the buffer they are read into is only held while
     /// data is arriving.
     pub(crate) read_buffer: usize,
@@ -413,7 +396,7 @@ impl Engine {
         transport: Transport,
         role: Role,
         leftover: Vec<u8>,
-        settings: Settings,
+        settings: EngineSettings,
         deflate: Option<(Negotiated, &DeflateConfig)>,
     ) -> Self {
         let inflater = deflate.map(|(negotiated, _)| Inflater::new(&negotiated, role));
@@ -489,7 +472,7 @@ impl Engine {
     pub(crate) fn server(
         transport: Transport,
         leftover: Vec<u8>,
-        settings: Settings,
+        settings: EngineSettings,
         deflate: Option<(Negotiated, &DeflateConfig)>,
     ) -> Self {
         let transport = transport.into_shareable();
@@ -502,14 +485,20 @@ impl Engine {
         uri: &Uri,
         headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
         mut transport: Transport,
-        settings: Settings,
+        settings: EngineSettings,
         compression: Option<&DeflateConfig>,
     ) -> Result<Switched, Error> {
-        let opened = handshake::client(uri, headers, &mut transport, compression).await?;
-        let deflate = opened.deflate.zip(compression);
+        let upgraded = handshake::client(uri, headers, &mut transport, compression).await?;
+        let deflate = upgraded.deflate.zip(compression);
         Ok(Switched {
-            engine: Engine::new(transport, Role::Client, opened.leftover, settings, deflate),
-            headers: opened.headers,
+            engine: Engine::new(
+                transport,
+                Role::Client,
+                upgraded.leftover,
+                settings,
+                deflate,
+            ),
+            headers: upgraded.headers,
         })
     }
 
@@ -984,7 +973,7 @@ mod tests {
             .await
             .unwrap();
         let (ours, _) = listener.accept().await.unwrap();
-        let settings = Settings {
+        let settings = EngineSettings {
             read_buffer: 4 << 10,
             max_message: 64 << 20,
             max_frame: 64 << 20,
@@ -997,7 +986,7 @@ mod tests {
 
     #[test]
     fn a_broadcast_is_compressed_once_for_every_member_with_the_same_key() {
-        let agreed = |bits| super::super::deflate::Negotiated {
+        let agreed = |bits| super::super::deflate::negotiation::Negotiated {
             server_max_window_bits: bits,
             client_max_window_bits: bits,
             server_no_context_takeover: true,

@@ -16,7 +16,28 @@
 //! +-------------------------------- - - - - - - - - - - - - - - - +
 //! ```
 
-use crate::error::Error;
+use bytes::Bytes;
+
+use super::{CloseFrame, Message};
+use crate::error::{Error, ProtocolError};
+
+/// A frame as the connection code sees it: a data message, or a control frame.
+#[derive(Debug)]
+pub(crate) enum Frame {
+    Message(Message),
+    Ping(Bytes),
+    Pong(Bytes),
+    /// A close frame; `None` for one without a code.
+    Close(Option<CloseFrame>),
+}
+
+/// Which end of the connection this is: servers read masked frames and write unmasked ones,
+/// clients the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Server,
+    Client,
+}
 
 /// The longest header: 2 bytes, a 64-bit length and a masking key.
 pub(crate) const MAX_HEADER: usize = 14;
@@ -163,9 +184,9 @@ pub(crate) fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
-/// A protocol error (the peer is closed with 1002).
-pub(crate) fn protocol(what: &str) -> Error {
-    Error::Protocol(what.to_owned())
+/// A frame against the framing rules (the peer is closed with 1002).
+pub(crate) fn protocol(what: &'static str) -> Error {
+    Error::Protocol(ProtocolError::InvalidFrame(what))
 }
 
 #[cfg(test)]

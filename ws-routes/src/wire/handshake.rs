@@ -6,9 +6,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::deflate::{self, DeflateConfig, DeflateError, Negotiated};
+use super::deflate::negotiation::{self, DeflateConfig, DeflateError, Negotiated};
 use super::transport::Transport;
-use crate::error::Error;
+use crate::error::{Error, ProtocolError, UrlError};
 use crate::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 
 /// The GUID RFC 6455 appends to the key.
@@ -32,7 +32,7 @@ pub(crate) fn accept_key(key: &[u8]) -> String {
 }
 
 /// What a client learns from the server's `101`.
-pub(crate) struct Opened {
+pub(crate) struct Upgraded {
     pub(crate) headers: HeaderMap,
     /// The bytes that came after the response: the start of the frame stream.
     pub(crate) leftover: Vec<u8>,
@@ -47,10 +47,10 @@ pub(crate) async fn client(
     headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
     transport: &mut Transport,
     compression: Option<&DeflateConfig>,
-) -> Result<Opened, Error> {
+) -> Result<Upgraded, Error> {
     let mut headers: Vec<_> = headers.into_iter().collect();
     if let Some(config) = compression {
-        let offer = HeaderValue::try_from(deflate::client_offer(config))
+        let offer = HeaderValue::try_from(negotiation::client_offer(config))
             .expect("an offer is made of tokens and digits");
         headers.push((http::header::SEC_WEBSOCKET_EXTENSIONS, offer));
     }
@@ -88,7 +88,7 @@ pub(crate) async fn client(
         });
     }
     let deflate = accepted(&headers, &key, &offered, compression)?;
-    Ok(Opened {
+    Ok(Upgraded {
         headers,
         leftover,
         deflate,
@@ -116,9 +116,7 @@ pub(crate) fn response_head(
         }
         Ok(httparse::Status::Partial) if buffer.len() < MAX_RESPONSE_HEAD => Ok(None),
         Ok(httparse::Status::Partial) => Err(handshake("response head too large")),
-        Err(error) => Err(Error::Protocol(format!(
-            "invalid handshake response: {error}"
-        ))),
+        Err(error) => Err(ProtocolError::UnreadableResponse(Box::new(error)).into()),
     }
 }
 
@@ -139,14 +137,14 @@ pub(crate) fn accepted(
     match compression {
         Some(config) => {
             let values = extensions.collect::<Result<Vec<_>, _>>();
-            values.and_then(|values| deflate::client_accept(values, config))
+            values.and_then(|values| negotiation::client_accept(values, config))
         }
         None => extensions
             .map(|_| Err(DeflateError::NotOffered))
             .next()
             .unwrap_or(Ok(None)),
     }
-    .map_err(|error| handshake(&error.to_string()))
+    .map_err(|error| ProtocolError::InvalidExtension(Box::new(error)).into())
 }
 
 /// The request: `GET`, the upgrade headers and the caller's (a caller's `Host` replaces ours).
@@ -155,9 +153,9 @@ fn request(
     headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
     key: &str,
 ) -> Result<Vec<u8>, Error> {
-    let host = uri
-        .host()
-        .ok_or_else(|| Error::Url(format!("{uri} has no host")))?;
+    let host = uri.host().ok_or_else(|| UrlError::NoHost {
+        url: uri.to_string(),
+    })?;
     let target = uri.path_and_query().map_or("/", |target| target.as_str());
     let mut extra = Vec::new();
     let mut host_given = false;
@@ -257,8 +255,8 @@ pub(crate) fn has_token(headers: &HeaderMap, name: &str, token: &str) -> bool {
         .any(|item| item.trim().eq_ignore_ascii_case(token))
 }
 
-fn handshake(what: &str) -> Error {
-    Error::Protocol(format!("handshake: {what}"))
+fn handshake(what: &'static str) -> Error {
+    ProtocolError::InvalidResponse(what).into()
 }
 
 #[cfg(test)]
@@ -302,6 +300,20 @@ mod tests {
         assert!(matches!(response_head(piece), Err(Error::Protocol(_))));
         let within = "HTTP/1.1 101 Switching Protocols\r\nx-padding: p\r\n\r\n";
         assert!(matches!(response_head(within.as_bytes()), Ok(Some(_))));
+    }
+
+    #[test]
+    fn an_unparsable_response_keeps_the_parsers_error_as_its_source() {
+        use std::error::Error as _;
+        let Err(Error::Protocol(error)) = response_head(b"SSH-2.0-OpenSSH\r\n\r\n") else {
+            panic!("expected a protocol error");
+        };
+        assert!(matches!(error, ProtocolError::UnreadableResponse(_)));
+        let source = error.source().expect("the parser's error");
+        assert!(
+            source.downcast_ref::<httparse::Error>().is_some(),
+            "{source}"
+        );
     }
 
     /// A 101 that accepts `key`, with the given extra headers.

@@ -11,7 +11,7 @@
 mod close;
 pub(crate) mod deflate;
 pub(crate) mod engine;
-mod frame;
+pub(crate) mod frame;
 pub(crate) mod handshake;
 mod message;
 pub(crate) mod read;

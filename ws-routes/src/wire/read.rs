@@ -11,9 +11,8 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::deflate::{InflateError, Inflater};
-use super::engine::{Frame, Role};
-use super::frame::{self, Header, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode, protocol};
+use super::deflate::compression::{InflateError, Inflater};
+use super::frame::{self, Frame, Header, MAX_CONTROL_PAYLOAD, MAX_HEADER, OpCode, Role, protocol};
 use super::utf8::Utf8Validator;
 use super::{CloseCode, CloseFrame, Message, Utf8Bytes};
 use crate::error::Error;
@@ -27,7 +26,7 @@ pub(crate) struct Reader {
     role: Role,
     max_frame: usize,
     max_message: usize,
-    state: State,
+    state: FramePart,
     /// The data message whose frames are arriving.
     message: Option<Partial>,
     /// The payload of the control frame arriving.
@@ -36,8 +35,9 @@ pub(crate) struct Reader {
     inflater: Option<Inflater>,
 }
 
+/// Which part of a frame the reader is in.
 #[derive(Debug)]
-enum State {
+enum FramePart {
     /// Reading a header: the bytes of it so far.
     Header { bytes: [u8; MAX_HEADER], have: u8 },
     /// Reading a payload: how much of it has come, and how much is left.
@@ -72,7 +72,7 @@ impl Reader {
             role,
             max_frame,
             max_message,
-            state: State::Header {
+            state: FramePart::Header {
                 bytes: [0; MAX_HEADER],
                 have: 0,
             },
@@ -89,7 +89,7 @@ impl Reader {
         while taken < input.len() {
             let rest = &input[taken..];
             match &mut self.state {
-                State::Header { bytes, have } => {
+                FramePart::Header { bytes, have } => {
                     let had = usize::from(*have);
                     let need = if had < 2 {
                         2
@@ -109,7 +109,7 @@ impl Reader {
                         return Ok((taken, Some(frame)));
                     }
                 }
-                State::Payload { .. } => {
+                FramePart::Payload { .. } => {
                     let take = self.payload_left().min(rest.len());
                     let target = self.target();
                     let start = target.len();
@@ -128,7 +128,7 @@ impl Reader {
     /// that much may be read straight into [`payload_buffer`](Self::payload_buffer).
     pub(crate) fn data_left(&self) -> usize {
         match &self.state {
-            State::Payload { header, left, .. } if !header.opcode.is_control() => *left,
+            FramePart::Payload { header, left, .. } if !header.opcode.is_control() => *left,
             _ => 0,
         }
     }
@@ -148,15 +148,15 @@ impl Reader {
 
     fn payload_left(&self) -> usize {
         match &self.state {
-            State::Payload { left, .. } => *left,
-            State::Header { .. } => 0,
+            FramePart::Payload { left, .. } => *left,
+            FramePart::Header { .. } => 0,
         }
     }
 
     /// Where the current payload's bytes go.
     fn target(&mut self) -> &mut BytesMut {
         match (&self.state, &mut self.message) {
-            (State::Payload { header, .. }, Some(message)) if !header.opcode.is_control() => {
+            (FramePart::Payload { header, .. }, Some(message)) if !header.opcode.is_control() => {
                 &mut message.data
             }
             _ => &mut self.control,
@@ -218,7 +218,7 @@ impl Reader {
             });
             message.data.reserve(len.min(EAGER_RESERVE));
         }
-        self.state = State::Payload {
+        self.state = FramePart::Payload {
             header,
             seen: 0,
             left: len,
@@ -233,7 +233,7 @@ impl Reader {
     /// Unmasks and checks the payload bytes that arrived from `start` of the target buffer;
     /// ends the frame once its payload is complete.
     fn received(&mut self, start: usize) -> Result<Option<Frame>, Error> {
-        let State::Payload { header, seen, left } = &mut self.state else {
+        let FramePart::Payload { header, seen, left } = &mut self.state else {
             unreachable!("payload bytes arrive in the payload state")
         };
         let header = *header;
@@ -254,7 +254,7 @@ impl Reader {
         if !done {
             return Ok(None);
         }
-        self.state = State::Header {
+        self.state = FramePart::Header {
             bytes: [0; MAX_HEADER],
             have: 0,
         };

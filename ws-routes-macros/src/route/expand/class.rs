@@ -52,10 +52,10 @@ pub(super) fn expand(krate: &TokenStream, route: &Route, class: &Class) -> Token
         }
 
         impl #krate::__private::RouteItem for #self_ty {
-            const ROUTE: #krate::Route = {
+            const ROUTE: #krate::routing::Route = {
                 fn __run(
                     __instance: #self_ty,
-                    #[allow(unused_mut)] mut __connection: #krate::Connection,
+                    #[allow(unused_mut)] mut __connection: #krate::extract::Connection,
                 ) -> #krate::__private::BoxFuture<#krate::__private::Outcome> {
                     #run
                 }
@@ -259,7 +259,7 @@ fn accept_call(krate: &TokenStream, class: &Class, accept: &Accept) -> TokenStre
             }
             Argument::Extract { ty } => {
                 bindings.push(quote_spanned! {ty.span()=>
-                    let #variable: #ty = <#ty as #krate::FromRequest>::from_request(&__request)?;
+                    let #variable: #ty = <#ty as #krate::extract::FromRequest>::from_request(&__request)?;
                 });
             }
         }

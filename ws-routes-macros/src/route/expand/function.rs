@@ -28,9 +28,9 @@ pub(super) fn expand(krate: &TokenStream, route: &Route, function: &Function) ->
         #vis struct #ident {}
 
         impl #krate::__private::RouteItem for #ident {
-            const ROUTE: #krate::Route = {
+            const ROUTE: #krate::routing::Route = {
                 fn __entry(
-                    #[allow(unused_mut)] mut __connection: #krate::Connection,
+                    #[allow(unused_mut)] mut __connection: #krate::extract::Connection,
                 ) -> #krate::__private::BoxFuture<#krate::__private::Outcome> {
                     ::std::boxed::Box::pin(async move {
                         #bindings

@@ -43,9 +43,9 @@ fn route_parts(
     let segments = route.pattern.segments.iter().map(|segment| {
         let text = &segment.text;
         match segment.kind {
-            Kind::Static => quote!(#krate::Segment::Static(#text)),
-            Kind::Param => quote!(#krate::Segment::Param(#text)),
-            Kind::CatchAll => quote!(#krate::Segment::CatchAll(#text)),
+            Kind::Static => quote!(#krate::routing::Segment::Static(#text)),
+            Kind::Param => quote!(#krate::routing::Segment::Param(#text)),
+            Kind::CatchAll => quote!(#krate::routing::Segment::CatchAll(#text)),
         }
     });
     let protocols = &route.protocols.names;
@@ -118,9 +118,9 @@ fn requires<'a>(
     from_request: impl IntoIterator<Item = &'a Argument>,
 ) -> TokenStream {
     let connection = extractors(from_connection)
-        .map(|ty| quote_spanned!(ty.span()=> <#ty as #krate::FromConnection>::__state));
+        .map(|ty| quote_spanned!(ty.span()=> <#ty as #krate::extract::FromConnection>::__state));
     let request = extractors(from_request)
-        .map(|ty| quote_spanned!(ty.span()=> <#ty as #krate::FromRequest>::__state));
+        .map(|ty| quote_spanned!(ty.span()=> <#ty as #krate::extract::FromRequest>::__state));
     quote!(&[#(#connection,)* #(#request,)*])
 }
 
@@ -164,7 +164,7 @@ fn bind_from_connection(krate: &TokenStream, arguments: &[Argument]) -> (Vec<Ide
             };
             Some(quote_spanned! {ty.span()=>
                 let #variable: #ty =
-                    match <#ty as #krate::FromConnection>::from_connection(&mut __connection) {
+                    match <#ty as #krate::extract::FromConnection>::from_connection(&mut __connection) {
                         ::core::result::Result::Ok(value) => value,
                         ::core::result::Result::Err(frame) => {
                             return #krate::__private::Outcome::from(frame);

@@ -1,5 +1,5 @@
 //! Which backplane the rooms are built with, from the settings
-//! [`RoomsBuilder`](crate::RoomsBuilder) collects.
+//! [`RoomsBuilder`](crate::rooms::RoomsBuilder) collects.
 
 use super::Backplane;
 use super::memory::InProcess;
@@ -7,7 +7,7 @@ use super::memory::InProcess;
 use super::redis::{RedisBackplane, RedisSettings};
 use crate::error::Error;
 
-/// Which backplane a [`RoomsBuilder`](crate::RoomsBuilder) builds the rooms with: in-process
+/// Which backplane a [`RoomsBuilder`](crate::rooms::RoomsBuilder) builds the rooms with: in-process
 /// unless a shared one is given its address.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BackplaneSettings {

@@ -30,7 +30,7 @@ use tungstenite::{Error as TheirError, Message as TheirMessage, error::ProtocolE
 use super::Reader;
 use crate::error::Error;
 use crate::wire::Message;
-use crate::wire::engine::{Frame, Role};
+use crate::wire::frame::{Frame, Role};
 
 /// What a reader handed out.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,9 +23,9 @@
 //! # Delivery
 //!
 //! A broadcast is delivered to this server's members at once, then queued in a bounded outbox
-//! (by bytes: [`redis_outbox_bytes`](crate::RoomsBuilder::redis_outbox_bytes)) and appended to
+//! (by bytes: [`redis_outbox_bytes`](crate::rooms::RoomsBuilder::redis_outbox_bytes)) and appended to
 //! the stream with `XADD`, trimmed with `MINID ~` to the retention window
-//! ([`redis_retention`](crate::RoomsBuilder::redis_retention)) measured on Redis's own clock.
+//! ([`redis_retention`](crate::rooms::RoomsBuilder::redis_retention)) measured on Redis's own clock.
 //! The publisher sends the outbox in batches, each in one `MULTI`/`EXEC`, so that entries
 //! land in order: a batch that fails stays at the head of the outbox and is retried, from its
 //! first entry that did not land, after reconnecting. An `XADD` that keeps failing (Redis out
@@ -59,7 +59,7 @@
 //!   seconds, if Redis is reachable then, and drops what is left, with a warning saying how
 //!   many.
 //! - A broadcast is lost when its outbox is full (counted as `dropped` on the origin), when it
-//!   is larger than [`redis_max_message`](crate::RoomsBuilder::redis_max_message) (delivered
+//!   is larger than [`redis_max_message`](crate::rooms::RoomsBuilder::redis_max_message) (delivered
 //!   locally only, counted as `oversized`), when it is still in the outbox as its rooms are
 //!   dropped (above), when a server's link is down for longer than the retention window, or
 //!   when Redis loses entries a server had not read yet (a restart without persistence, or
@@ -80,7 +80,7 @@
 //! Anyone who can write to the Redis can inject broadcasts to every member of every server,
 //! and anyone who can read it sees them. Reach Redis over `rediss://` (TLS; with the `tls`
 //! feature) with a password in the URL, and set
-//! [`redis_secret`](crate::RoomsBuilder::redis_secret) so that every entry carries an
+//! [`redis_secret`](crate::rooms::RoomsBuilder::redis_secret) so that every entry carries an
 //! HMAC-SHA256 tag: entries with a missing or wrong tag are dropped, counted as `rejected`
 //! and logged. A tagged entry replayed into the stream is dropped as a duplicate by every
 //! server that has heard from its origin in the last hour (the sequence numbers).

@@ -1,4 +1,4 @@
-//! The Redis backplane's settings, as [`RoomsBuilder`](crate::RoomsBuilder) collects them.
+//! The Redis backplane's settings, as [`RoomsBuilder`](crate::rooms::RoomsBuilder) collects them.
 
 use std::time::Duration;
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// The shared secret of [`RoomsBuilder::redis_secret`](crate::RoomsBuilder::redis_secret);
+/// The shared secret of [`RoomsBuilder::redis_secret`](crate::rooms::RoomsBuilder::redis_secret);
 /// never printed.
 #[derive(Clone)]
 pub(crate) struct Secret(Arc<[u8]>);

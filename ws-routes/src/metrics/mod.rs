@@ -21,7 +21,7 @@
 //! | `ws_routes_received_bytes_total`, `ws_routes_sent_bytes_total` | counter | `route` | their payload bytes, before framing and compression |
 //! | `ws_routes_broadcasts_total` | counter | | [`Rooms`](crate::Rooms) broadcasts |
 //! | `ws_routes_broadcast_recipients_total` | counter | | members of this server a broadcast was queued for |
-//! | `ws_routes_slow_consumer_skipped_total` | counter | | broadcasts a slow member missed ([`SlowConsumer::Skip`](crate::SlowConsumer::Skip), [`SkipThenClose`](crate::SlowConsumer::SkipThenClose)) |
+//! | `ws_routes_slow_consumer_skipped_total` | counter | | broadcasts a slow member missed ([`SlowConsumer::Skip`](crate::rooms::SlowConsumer::Skip), [`SkipThenClose`](crate::rooms::SlowConsumer::SkipThenClose)) |
 //! | `ws_routes_slow_consumer_closed_total` | counter | | members closed with 1013 for not keeping up |
 //! | `ws_routes_backplane_published_total` | counter | | broadcasts appended to the Redis stream |
 //! | `ws_routes_backplane_reconnects_total` | counter | `link` (`publisher`, `reader`) | Redis connections lost and being re-established |
@@ -84,7 +84,7 @@ pub(crate) fn timed_out() {
 
 /// An open WebSocket connection, from its `101` on: counted in the active gauge until
 /// dropped, when its duration is recorded by the close code set with [`closed`](Self::closed).
-pub(crate) struct Opened {
+pub(crate) struct ActiveConnection {
     #[cfg(feature = "metrics")]
     route: &'static str,
     #[cfg(feature = "metrics")]
@@ -95,7 +95,7 @@ pub(crate) struct Opened {
     code: Option<CloseCode>,
 }
 
-impl Opened {
+impl ActiveConnection {
     /// A connection upgraded on `route` (a pattern, or [`UNMATCHED`]) after a handshake that
     /// began at `started`.
     #[inline]
@@ -108,7 +108,7 @@ impl Opened {
                 .record(since.duration_since(started.at));
             let active = gauge!("ws_routes_connections_active", "route" => route);
             active.increment(1.0);
-            Opened {
+            ActiveConnection {
                 route,
                 since,
                 active,
@@ -116,7 +116,7 @@ impl Opened {
             }
         }
         #[cfg(not(feature = "metrics"))]
-        Opened {}
+        ActiveConnection {}
     }
 
     /// The close code this side sent, if it sent one.
@@ -130,7 +130,7 @@ impl Opened {
 }
 
 #[cfg(feature = "metrics")]
-impl Drop for Opened {
+impl Drop for ActiveConnection {
     fn drop(&mut self) {
         self.active.decrement(1.0);
         let code = match self.code {
@@ -255,173 +255,4 @@ pub(crate) fn backplane_reconnect(link: &'static str) {
 }
 
 #[cfg(all(test, feature = "metrics"))]
-mod tests {
-    use std::collections::HashMap;
-    use std::time::Duration;
-
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-
-    use crate::socket::outbox::Outbox;
-    use crate::test::TestServer;
-    use crate::{Rooms, Server, SlowConsumer, State, WebSocket, route, routes};
-
-    /// Awaits `future` for up to ten seconds.
-    async fn within<F: Future>(future: F) -> Result<F::Output, tokio::time::error::Elapsed> {
-        tokio::time::timeout(Duration::from_secs(10), future).await
-    }
-
-    /// What was recorded, by `name{label=value,...}`: counters and gauges by value,
-    /// histograms by how many values they hold.
-    fn recorded(snapshotter: &Snapshotter) -> HashMap<String, f64> {
-        let snapshot = snapshotter.snapshot().into_vec();
-        snapshot
-            .into_iter()
-            .map(|(key, _, _, value)| {
-                let key = key.key();
-                let labels: Vec<String> = key
-                    .labels()
-                    .map(|label| format!("{}={}", label.key(), label.value()))
-                    .collect();
-                let value = match value {
-                    DebugValue::Counter(count) => count as f64,
-                    DebugValue::Gauge(value) => value.into_inner(),
-                    DebugValue::Histogram(values) => values.len() as f64,
-                };
-                (format!("{}{{{}}}", key.name(), labels.join(",")), value)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn rooms_count_broadcasts_recipients_and_slow_members() {
-        let recorder = DebuggingRecorder::new();
-        let snapshotter = recorder.snapshotter();
-        metrics::with_local_recorder(&recorder, || {
-            for policy in [SlowConsumer::Skip, SlowConsumer::Close] {
-                let rooms = Rooms::builder()
-                    .pending_limit(1024)
-                    .slow_consumer(policy)
-                    .build()
-                    .unwrap();
-                // A member whose connection never drains its outbox.
-                let outbox = Outbox::new(32);
-                rooms.join("feed", &outbox.sender());
-                for _ in 0..3 {
-                    rooms.broadcast("feed", "x".repeat(800));
-                }
-            }
-        });
-        let recorded = recorded(&snapshotter);
-        // Skip: the first is queued, the next two skipped. Close: the first is queued, the
-        // second closes the member, the third finds no one.
-        assert_eq!(recorded["ws_routes_broadcasts_total{}"], 6.0);
-        assert_eq!(recorded["ws_routes_broadcast_recipients_total{}"], 2.0);
-        assert_eq!(recorded["ws_routes_slow_consumer_skipped_total{}"], 2.0);
-        assert_eq!(recorded["ws_routes_slow_consumer_closed_total{}"], 1.0);
-    }
-
-    #[route("/echo/{room}")]
-    async fn echo(mut ws: WebSocket, _room: String) {
-        while let Some(Ok(message)) = ws.recv().await {
-            if ws.send(message).await.is_err() {
-                break;
-            }
-        }
-    }
-
-    #[route("/feed")]
-    async fn feed(mut ws: WebSocket, State(rooms): State<Rooms>) {
-        rooms.join("feed", &ws.sender());
-        while let Some(Ok(_)) = ws.recv().await {}
-    }
-
-    #[tokio::test]
-    async fn connections_count_by_route_pattern() {
-        let recorder = DebuggingRecorder::new();
-        let snapshotter = recorder.snapshotter();
-        let _recording = metrics::set_default_local_recorder(&recorder);
-        let rooms = Rooms::new();
-        let server = TestServer::new(Server::new(routes![echo, feed]).with_state(rooms.clone()));
-
-        let mut lobby = within(server.connect("/echo/lobby"))
-            .await
-            .unwrap()
-            .unwrap();
-        lobby.send("hello").await.unwrap();
-        assert_eq!(
-            lobby.recv().await.unwrap().unwrap().as_text(),
-            Some("hello")
-        );
-        lobby.close(1000u16, "bye").await.unwrap();
-        assert!(lobby.recv().await.is_none());
-
-        let mut subscriber = within(server.connect("/feed")).await.unwrap().unwrap();
-        assert_eq!(rooms.broadcast("feed", "news"), 1);
-        let news = within(subscriber.recv()).await.unwrap().unwrap().unwrap();
-        assert_eq!(news.as_text(), Some("news"));
-
-        let mut lost = within(server.connect("/nowhere")).await.unwrap().unwrap();
-        assert!(within(lost.recv()).await.unwrap().is_none());
-
-        let strict =
-            TestServer::new(Server::new(routes![echo]).allowed_origins(["https://a.example"]));
-        assert!(
-            within(strict.connect("/echo/lobby"))
-                .await
-                .unwrap()
-                .is_err()
-        );
-
-        let recorded = {
-            // Every connection closed: the server's tasks are done with their records.
-            let handle = server.handle();
-            handle.shutdown();
-            // The subscriber answers the server's 1001.
-            let answering = async { while subscriber.recv().await.is_some() {} };
-            within(async { tokio::join!(handle.stopped(), answering) })
-                .await
-                .unwrap();
-            recorded(&snapshotter)
-        };
-        let echo = "route=/echo/{room}";
-        for (series, value) in [
-            (format!("ws_routes_messages_received_total{{{echo}}}"), 1.0),
-            (format!("ws_routes_received_bytes_total{{{echo}}}"), 5.0),
-            (format!("ws_routes_messages_sent_total{{{echo}}}"), 1.0),
-            (format!("ws_routes_sent_bytes_total{{{echo}}}"), 5.0),
-            // The broadcast, framed once for every member, counts its payload.
-            ("ws_routes_sent_bytes_total{route=/feed}".to_owned(), 4.0),
-            (format!("ws_routes_connections_active{{{echo}}}"), 0.0),
-            (
-                format!("ws_routes_handshake_duration_seconds{{{echo}}}"),
-                1.0,
-            ),
-            (
-                format!("ws_routes_connection_duration_seconds{{{echo},code=1000}}"),
-                1.0,
-            ),
-            (
-                "ws_routes_close_codes_sent_total{route=unmatched,code=4040}".to_owned(),
-                1.0,
-            ),
-            (
-                "ws_routes_close_codes_sent_total{route=/feed,code=1001}".to_owned(),
-                1.0,
-            ),
-            (
-                "ws_routes_handshakes_total{outcome=accepted}".to_owned(),
-                3.0,
-            ),
-            (
-                "ws_routes_handshakes_total{outcome=refused,status=403}".to_owned(),
-                1.0,
-            ),
-        ] {
-            assert_eq!(
-                recorded.get(&series),
-                Some(&value),
-                "{series} in {recorded:#?}"
-            );
-        }
-    }
-}
+mod tests;

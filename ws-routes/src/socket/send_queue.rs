@@ -1,4 +1,4 @@
-//! The outbox of a connection: a bounded queue of messages that [`Sender`]s fill from any task
+//! The send queue of a connection: a bounded queue of messages that [`Sender`]s fill from any task
 //! and the connection's [`WebSocket`](crate::WebSocket) writes while it waits in `recv`; plus
 //! the close a sender may ask for, and what runs when the connection ends.
 //!
@@ -9,10 +9,10 @@
 //! A broadcast skips the queue when it can: while the connection writes nothing itself and
 //! nothing waits in its queue, the engine opens its plain TCP socket to direct writes
 //! ([`DirectWrites`]), and the broadcasting task writes the frame there at once, under the
-//! outbox's lock, without waking the connection's task. What the socket does not take (the
+//! send queue's lock, without waking the connection's task. What the socket does not take (the
 //! rest of a frame it took part of) is kept here, and the engine writes it before anything
 //! else when it takes the socket back; a broadcast that finds the socket full is queued as
-//! usual. The socket is shared ([`SharedTcp`]): the outbox holds it from the first opening
+//! usual. The socket is shared ([`SharedTcp`]): the send queue holds it from the first opening
 //! until the connection ends, so no write can reach a closed descriptor.
 
 use std::collections::VecDeque;
@@ -45,15 +45,16 @@ static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 /// above the high-water mark (`None` while it is below).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Offered {
-    /// Written to the socket (or the part of it the socket took, the rest waiting), or queued.
-    Queued { over_since: Option<Instant> },
+    /// Taken: written to the socket (or the part of it the socket took, the rest waiting), or
+    /// queued.
+    Taken { over_since: Option<Instant> },
     /// The member's pending output is at its byte bound.
     Full { over_since: Option<Instant> },
     /// The connection is gone or closing.
     Closed,
 }
 
-/// A message waiting in the outbox.
+/// A message waiting in the send queue.
 pub(crate) enum Queued {
     Message(Message),
     /// A broadcast, framed once for every member.
@@ -89,7 +90,7 @@ enum Direct {
 /// The bookkeeping of one queued message, in bytes.
 const SLOT_COST: usize = 64;
 
-/// What the outbox gives the connection.
+/// What the send queue gives the connection.
 pub(crate) enum Next {
     /// A queued message to write.
     Message(Queued),
@@ -97,24 +98,27 @@ pub(crate) enum Next {
     Close(CloseFrame),
 }
 
-/// The connection's end of the outbox; dropping it (with the socket) ends the connection for
+/// The connection's end of the send queue; dropping it (with the socket) ends the connection for
 /// every sender.
-pub(crate) struct Outbox {
+pub(crate) struct SendQueue {
     shared: Arc<Queue>,
 }
 
+/// What the connection's [`SendQueue`] and its [`Sender`]s share.
 struct Queue {
     id: u64,
     capacity: usize,
-    state: Mutex<State>,
+    state: Mutex<QueueState>,
     /// The connection's task, waiting for a message or a close.
     reader: AtomicWaker,
     /// Senders waiting for room in the queue, or for the end.
     room: Notify,
 }
 
+/// What the queue's lock guards: the messages, their cost, the close asked for, the direct
+/// writes and the hooks that run at the end.
 #[derive(Default)]
-struct State {
+struct QueueState {
     queue: VecDeque<Queued>,
     /// How many of the queued are [`Sender`]s' own messages, which the queue's capacity bounds
     /// (broadcasts are bounded by their bytes).
@@ -138,14 +142,14 @@ struct State {
 }
 
 impl Queue {
-    fn state(&self) -> MutexGuard<'_, State> {
+    fn state(&self) -> MutexGuard<'_, QueueState> {
         // Nothing panics while holding the lock; should something, the state is still whole.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl Outbox {
-    /// An outbox that holds up to `capacity` messages.
+impl SendQueue {
+    /// A send queue that holds up to `capacity` messages.
     pub(crate) fn new(capacity: usize) -> Self {
         let shared = Queue {
             id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
@@ -154,12 +158,12 @@ impl Outbox {
             reader: AtomicWaker::new(),
             room: Notify::new(),
         };
-        Outbox {
+        SendQueue {
             shared: Arc::new(shared),
         }
     }
 
-    /// A sender for this outbox.
+    /// A sender for this send queue.
     pub(crate) fn sender(&self) -> Sender {
         Sender {
             shared: Arc::clone(&self.shared),
@@ -198,7 +202,7 @@ impl Outbox {
     }
 
     /// Takes the first queued message, for the connection to write.
-    fn pop(&self, mut state: MutexGuard<'_, State>) -> Option<Queued> {
+    fn pop(&self, mut state: MutexGuard<'_, QueueState>) -> Option<Queued> {
         let message = state.queue.pop_front()?;
         if let Queued::Message(_) = message {
             state.messages -= 1;
@@ -222,7 +226,7 @@ impl Outbox {
         Some(message)
     }
 
-    /// The leave the engine gives broadcasts to write to its socket.
+    /// Where the engine opens its socket to broadcasts' direct writes, and takes it back.
     pub(crate) fn direct(&self) -> Arc<dyn DirectWrites> {
         Arc::clone(&self.shared) as Arc<dyn DirectWrites>
     }
@@ -240,8 +244,8 @@ impl Outbox {
     }
 }
 
-impl Outbox {
-    /// Ends the connection for every sender, as dropping the outbox does, and hands over the
+impl SendQueue {
+    /// Ends the connection for every sender, as dropping the send queue does, and hands over the
     /// messages still waiting in the queue, to be written before the close frame.
     pub(crate) fn into_unsent(self) -> VecDeque<Queued> {
         self.end()
@@ -249,7 +253,7 @@ impl Outbox {
 
     /// The connection is over: senders fail from now on, and what waited for the end runs.
     /// Returns what waited in the queue; the rest of a frame a broadcast wrote part of stays
-    /// with the leave, for the engine to write before anything else. Idempotent.
+    /// with the direct writes, for the engine to write before anything else. Idempotent.
     fn end(&self) -> VecDeque<Queued> {
         let (unsent, hooks) = {
             let mut state = self.shared.state();
@@ -271,7 +275,7 @@ impl Outbox {
     }
 }
 
-impl Drop for Outbox {
+impl Drop for SendQueue {
     fn drop(&mut self) {
         self.end();
     }
@@ -411,7 +415,7 @@ impl Sender {
         if let Some((socket, frame)) = direct {
             match socket.try_write(&frame) {
                 Ok(written) if written == frame.len() => {
-                    return Offered::Queued {
+                    return Offered::Taken {
                         over_since: state.over_since,
                     };
                 }
@@ -422,7 +426,7 @@ impl Sender {
                     return self.pending_grew(state, high_water, now);
                 }
                 // A full socket, or a failing one (the connection learns it when it writes):
-                // queued, as without the leave.
+                // queued, as without direct writes.
                 Err(_) => {}
             }
         }
@@ -442,7 +446,7 @@ impl Sender {
     /// `high_water`, and wakes the connection to write it.
     fn pending_grew(
         &self,
-        mut state: MutexGuard<'_, State>,
+        mut state: MutexGuard<'_, QueueState>,
         high_water: usize,
         now: impl FnOnce() -> Instant,
     ) -> Offered {
@@ -453,7 +457,7 @@ impl Sender {
         let over_since = state.over_since;
         drop(state);
         self.shared.reader.wake();
-        Offered::Queued { over_since }
+        Offered::Taken { over_since }
     }
 
     /// Whether the connection is gone.
@@ -542,7 +546,7 @@ mod tests {
 
     use futures_util::FutureExt;
 
-    use super::{Next, Offered, Outbox, Queued, SLOT_COST};
+    use super::{Next, Offered, Queued, SLOT_COST, SendQueue};
     use crate::error::Error;
     use crate::wire::Message;
     use crate::wire::engine::Encoded;
@@ -550,15 +554,15 @@ mod tests {
 
     #[test]
     fn broadcasts_are_bounded_in_bytes_not_messages() {
-        let outbox = Outbox::new(4);
-        let sender = outbox.sender();
+        let send_queue = SendQueue::new(4);
+        let sender = send_queue.sender();
         let small = Encoded::new(&Message::text("hi"));
         // A two-byte text is a four-byte frame.
         let limit = 100 * (4 + SLOT_COST);
         // Far more small messages than the queue's count, all within the byte bound.
         let offer = || sender.offer_broadcast(&small, limit, limit / 4, Instant::now);
         for _ in 0..100 {
-            assert!(matches!(offer(), Offered::Queued { .. }));
+            assert!(matches!(offer(), Offered::Taken { .. }));
         }
         assert!(matches!(
             offer(),
@@ -576,24 +580,24 @@ mod tests {
 
     #[test]
     fn a_message_that_finds_the_queue_empty_always_fits() {
-        let outbox = Outbox::new(4);
-        let sender = outbox.sender();
+        let send_queue = SendQueue::new(4);
+        let sender = send_queue.sender();
         let big = Encoded::new(&Message::binary(vec![0; 10_000]));
         let offer = || sender.offer_broadcast(&big, 100, 25, Instant::now);
         assert!(matches!(
             offer(),
-            Offered::Queued {
+            Offered::Taken {
                 over_since: Some(_)
             }
         ));
         assert!(matches!(offer(), Offered::Full { .. }));
-        drop(outbox);
+        drop(send_queue);
         assert_eq!(offer(), Offered::Closed);
     }
 
-    /// An outbox of 4 messages and its sender, open to direct writes on the server's end of a
+    /// A send queue of 4 messages and its sender, open to direct writes on the server's end of a
     /// plain TCP connection; and that end, and the client's, which reads what reached it.
-    async fn open_outbox() -> (Outbox, super::Sender, SharedTcp, std::net::TcpStream) {
+    async fn open_send_queue() -> (SendQueue, super::Sender, SharedTcp, std::net::TcpStream) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
@@ -602,52 +606,55 @@ mod tests {
         // Direct writes go through tokio's readiness, which the runtime learns of first.
         server.writable().await.unwrap();
         let server = SharedTcp::new(server);
-        let outbox = Outbox::new(4);
-        let sender = outbox.sender();
-        outbox.direct().open(&server, None);
-        (outbox, sender, server, client)
+        let send_queue = SendQueue::new(4);
+        let sender = send_queue.sender();
+        send_queue.direct().open(&server, None);
+        (send_queue, sender, server, client)
     }
 
     #[tokio::test]
     async fn an_open_socket_takes_a_broadcast_at_once_and_the_queue_stays_empty() {
-        let (outbox, sender, _server, mut client) = open_outbox().await;
+        let (send_queue, sender, _server, mut client) = open_send_queue().await;
         let hello = Encoded::new(&Message::text("hello"));
         let offered = sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
-        assert_eq!(offered, Offered::Queued { over_since: None });
+        assert_eq!(offered, Offered::Taken { over_since: None });
         let mut frame = vec![0; hello.len()];
         client.read_exact(&mut frame).unwrap();
         assert_eq!(&frame[..], &hello.wire()[..]);
-        assert!(outbox.next().now_or_never().is_none(), "nothing was queued");
-        assert!(outbox.direct().stop().is_none());
+        assert!(
+            send_queue.next().now_or_never().is_none(),
+            "nothing was queued"
+        );
+        assert!(send_queue.direct().stop().is_none());
         // Shut again: the next broadcast waits in the queue.
         sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
         assert!(matches!(
-            outbox.next().now_or_never(),
+            send_queue.next().now_or_never(),
             Some(Next::Message(Queued::Encoded(_)))
         ));
     }
 
     #[tokio::test]
     async fn the_rest_of_a_frame_the_socket_did_not_take_goes_first() {
-        let (outbox, sender, _server, mut client) = open_outbox().await;
+        let (send_queue, sender, _server, mut client) = open_send_queue().await;
         // Far more than the socket buffers of both ends hold.
         let big = Encoded::new(&Message::binary(vec![7; 64 << 20]));
         let offer =
             |encoded: &Encoded| sender.offer_broadcast(encoded, 1 << 30, 1 << 20, Instant::now);
         assert!(matches!(
             offer(&big),
-            Offered::Queued {
+            Offered::Taken {
                 over_since: Some(_)
             }
         ));
         // The connection is told to write the rest, and nothing is written past it.
         assert!(matches!(
-            outbox.next().now_or_never(),
+            send_queue.next().now_or_never(),
             Some(Next::Message(Queued::Rest))
         ));
         let small = Encoded::new(&Message::text("after"));
         offer(&small);
-        let rest = outbox.direct().stop().expect("the rest of the frame");
+        let rest = send_queue.direct().stop().expect("the rest of the frame");
         assert!(!rest.is_empty() && rest.len() < big.len());
         // What the socket took and the rest make the frame.
         let mut taken = vec![0; big.len() - rest.len()];
@@ -655,20 +662,20 @@ mod tests {
         assert_eq!([&taken[..], &rest[..]].concat(), &big.wire()[..]);
         // The later broadcast waits in the queue, behind the rest.
         assert!(matches!(
-            outbox.next().now_or_never(),
+            send_queue.next().now_or_never(),
             Some(Next::Message(Queued::Encoded(encoded))) if encoded.wire() == small.wire()
         ));
-        assert!(outbox.direct().stop().is_none());
+        assert!(send_queue.direct().stop().is_none());
     }
 
     #[tokio::test]
     async fn the_end_hands_over_what_waits_and_keeps_the_rest_of_a_frame_for_the_engine() {
-        let (outbox, sender, _server, _client) = open_outbox().await;
-        let direct = outbox.direct();
+        let (send_queue, sender, _server, _client) = open_send_queue().await;
+        let direct = send_queue.direct();
         let big = Encoded::new(&Message::binary(vec![7; 64 << 20]));
         sender.offer_broadcast(&big, 1 << 30, 1 << 20, Instant::now);
         sender.try_send("queued").unwrap();
-        let unsent = outbox.into_unsent();
+        let unsent = send_queue.into_unsent();
         assert!(matches!(
             &unsent.iter().collect::<Vec<_>>()[..],
             [Queued::Message(message)] if message.as_text() == Some("queued")
@@ -680,18 +687,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_broadcast_never_overtakes_a_message_the_connection_took_to_write() {
-        let (outbox, sender, _server, mut client) = open_outbox().await;
+        let (send_queue, sender, _server, mut client) = open_send_queue().await;
         sender.try_send("first").unwrap();
         // The connection takes it (and writes it next); the queue is empty again.
         assert!(matches!(
-            outbox.next().now_or_never(),
+            send_queue.next().now_or_never(),
             Some(Next::Message(Queued::Message(_)))
         ));
         let second = Encoded::new(&Message::text("second"));
         sender.offer_broadcast(&second, 1 << 20, 1 << 18, Instant::now);
         // Queued behind it, not written at once.
         assert!(matches!(
-            outbox.next().now_or_never(),
+            send_queue.next().now_or_never(),
             Some(Next::Message(Queued::Encoded(_)))
         ));
         client.set_nonblocking(true).unwrap();
@@ -700,13 +707,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_closing_or_ended_connection_takes_no_direct_write() {
-        let (outbox, sender, server, _client) = open_outbox().await;
+        let (send_queue, sender, server, _client) = open_send_queue().await;
         sender.close(4000u16, "bye");
         let hello = Encoded::new(&Message::text("hello"));
         let offer = || sender.offer_broadcast(&hello, 1 << 20, 1 << 18, Instant::now);
         assert_eq!(offer(), Offered::Closed);
-        let direct = outbox.direct();
-        drop(outbox);
+        let direct = send_queue.direct();
+        drop(send_queue);
         direct.open(&server, None);
         assert_eq!(offer(), Offered::Closed);
         assert!(direct.stop().is_none());
@@ -714,8 +721,8 @@ mod tests {
 
     #[tokio::test]
     async fn after_a_close_nothing_is_queued_and_waiting_senders_give_up() {
-        let outbox = Outbox::new(1);
-        let sender = outbox.sender();
+        let send_queue = SendQueue::new(1);
+        let sender = send_queue.sender();
         sender.try_send("fills the queue").unwrap();
         let waiting = tokio::spawn({
             let sender = sender.clone();
@@ -726,6 +733,6 @@ mod tests {
         let woken = tokio::time::timeout(std::time::Duration::from_secs(10), waiting).await;
         assert!(matches!(woken, Ok(Ok(Err(Error::Closed)))), "{woken:?}");
         assert!(matches!(sender.try_send("late"), Err(Error::Closed)));
-        drop(outbox);
+        drop(send_queue);
     }
 }
