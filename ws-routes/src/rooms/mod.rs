@@ -548,7 +548,7 @@ impl Rooms {
     ///
     /// // The ws-routes client keeps its positions and presents them when it reconnects.
     /// let mut feed = ws_routes::Client::new().reconnecting(&url);
-    /// # use ws_routes::Received;
+    /// # use ws_routes::rooms::Received;
     /// assert!(matches!(feed.recv().await, Some(Ok(Received::Connected))));
     /// assert!(matches!(
     ///     feed.recv().await,
