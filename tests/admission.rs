@@ -1,6 +1,6 @@
 //! Who is let in, over real sockets: the per-address connection limit gives a place back when
-//! a connection closes and never lets one address past it, and a malformed origin pattern is
-//! refused when the server binds.
+//! a connection closes and never lets one address past it, a malformed origin pattern is
+//! refused when the server binds, and a request that is not a proper upgrade is told why.
 
 mod support;
 
@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use ws_routes::http::StatusCode;
 use ws_routes::{Error, Server, ServerHandle, WebSocket, route, routes};
 
-use support::{ask, connect, until_closed, wait_for};
+use support::{ask, connect, raw, until_closed, wait_for};
 
 #[route("/echo")]
 async fn echo(mut ws: WebSocket) {
@@ -101,6 +101,22 @@ async fn an_origin_pattern_with_an_empty_or_invalid_scheme_fails_bind() {
         assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{pattern}");
         assert!(error.to_string().contains(pattern), "{error}");
     }
+    // The patterns a server was given show in its debug output as they were written.
+    let server = Server::new(routes![echo]).allowed_origins([
+        "https://App.example.com",
+        "https://*.example.org",
+        "http://localhost:*",
+        "http://localhost:8080",
+    ]);
+    let printed = format!("{server:?}");
+    for pattern in [
+        "https://app.example.com,",
+        "https://*.example.org,",
+        "http://localhost:*,",
+        "http://localhost:8080]",
+    ] {
+        assert!(printed.contains(pattern), "{pattern} in {printed}");
+    }
     // The schemes a browser sends, and any other well-formed one, are accepted.
     for pattern in [
         "https://x.com",
@@ -114,4 +130,86 @@ async fn an_origin_pattern_with_an_empty_or_invalid_scheme_fails_bind() {
             .await;
         assert!(bound.is_ok(), "{pattern}: {:?}", bound.err());
     }
+}
+
+/// A request for `/echo` with `headers` between its request line and the WebSocket headers
+/// every upgrade carries (version and key), `padding` bytes of an extra header included.
+fn request(headers: &str, padding: usize) -> String {
+    let padding = if padding == 0 {
+        String::new()
+    } else {
+        format!("X-Padding: {}\r\n", "p".repeat(padding))
+    };
+    format!(
+        "GET /echo HTTP/1.1\r\nHost: x\r\n{headers}{padding}Sec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+}
+
+#[tokio::test]
+async fn an_upgrade_needs_both_the_upgrade_and_the_connection_header() {
+    let (addr, _) = start(Server::new(routes![echo])).await;
+    for headers in [
+        "Connection: Upgrade\r\n",
+        "Upgrade: websocket\r\n",
+        "Upgrade: websocket\r\nConnection: keep-alive\r\n",
+        "Upgrade: h2c\r\nConnection: Upgrade\r\n",
+    ] {
+        let answer = raw::http(addr, &request(headers, 0)).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+            "{headers:?}: {answer}"
+        );
+    }
+    raw::upgrade_with(
+        addr,
+        &request("Upgrade: websocket\r\nConnection: Upgrade\r\n", 0),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_refused_request_target_says_why() {
+    let (addr, _) = start(Server::new(routes![echo])).await;
+    for (target, why) in [
+        (
+            "/echo/../echo",
+            "`.` and `..` path segments are not allowed\n",
+        ),
+        ("/echo/%2E", "`.` and `..` path segments are not allowed\n"),
+        ("*", "malformed request target\n"),
+        ("/echo#top", "malformed request target\n"),
+    ] {
+        let answer = raw::http(addr, &raw::upgrade_request(target)).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{target}: {answer}"
+        );
+        assert!(
+            answer.ends_with(&format!("\r\n\r\n{why}")),
+            "{target}: {answer}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_request_head_past_max_request_head_gets_431() {
+    // Not a power of two: the head's buffer grows by doubling up to the limit, no further.
+    let limit = 5000;
+    let (addr, _) = start(Server::new(routes![echo]).max_request_head(limit)).await;
+    let upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n";
+    let fits = request(upgrade, 4700);
+    assert!(fits.len() <= limit, "{}", fits.len());
+    raw::upgrade_with(addr, &fits).await;
+    let past = request(upgrade, 5200);
+    assert!(
+        past.len() > limit && past.len() < 2 * 4096,
+        "{}",
+        past.len()
+    );
+    let answer = raw::http(addr, &past).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+        "{answer}"
+    );
 }

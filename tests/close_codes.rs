@@ -85,6 +85,8 @@ async fn close_codes_and_frames_print_as_a_log_line_would_show_them() {
     assert_eq!(frame.code.to_string(), "4040");
     assert_eq!(frame.to_string(), "4040 (no route for /nowhere)");
 
+    assert_eq!(format!("{:?}", frame.code), "CloseCode(4040)");
+
     assert_eq!(CloseCode::from(3999).to_string(), "3999");
     assert_eq!(CloseFrame::new(CloseCode::NORMAL, "").to_string(), "1000");
     assert_eq!(
