@@ -198,6 +198,8 @@ mod tests {
             "https://a.*.com",
             "https://example.com:99999",
             "https://",
+            "://x.com",
+            "ht tp://x",
         ] {
             let error = OriginPattern::parse(bad).unwrap_err();
             assert!(error.contains(bad), "{error}");
