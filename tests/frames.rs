@@ -69,7 +69,7 @@ async fn a_masked_frame_from_the_server_is_a_protocol_error_for_the_client() {
     let proxy = masking_proxy(server).await;
     let mut ws = connect(proxy, "/hello").await;
     match next(&mut ws).await {
-        Some(Err(Error::Protocol(why))) => assert!(why.contains("masked"), "{why}"),
+        Some(Err(Error::Protocol(why))) => assert!(why.to_string().contains("masked"), "{why}"),
         other => panic!("expected a protocol error, got {other:?}"),
     }
 }
