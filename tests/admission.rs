@@ -6,13 +6,12 @@
 
 mod support;
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
 use ws_routes::http::StatusCode;
 use ws_routes::{Client, Error, Reject, Request, Server, ServerHandle, WebSocket, route, routes};
 
+use support::log::Log;
 use support::{ask, connect, raw, until_closed, wait_for};
 
 #[route("/echo")]
@@ -254,41 +253,9 @@ async fn a_refusal_is_framed_by_the_server_whatever_headers_it_sets() {
     assert_eq!(body, "who are you?\n");
 }
 
-/// Log lines written on this thread, while the guard lives (the tests run on a current-thread
-/// runtime, so the server's tasks log here too).
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Log {
-    fn capture(&self) -> tracing::subscriber::DefaultGuard {
-        let log = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || log.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 #[tokio::test]
 async fn a_refused_origin_is_logged_cut_to_64_bytes() {
-    let log = Log::default();
-    let _guard = log.capture();
+    let (log, _guard) = Log::capture_here();
     let (addr, _) =
         start(Server::new(routes![echo]).allowed_origins(["https://app.example.com"])).await;
     let url = format!("ws://{addr}/echo");
