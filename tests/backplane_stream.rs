@@ -1,6 +1,7 @@
 //! The backplane's Redis stream as an operator sees it, with a real `redis-server` on a free
 //! port: a quiet server, publishing one broadcast at a time, still keeps the stream to the
-//! retention window; an entry that is not a broadcast is counted and logged with its count.
+//! retention window; an entry that is not a broadcast is counted and logged with its count;
+//! broadcasts that all arrive are not reported lost.
 //!
 //! `#[ignore]`d like the other tests that need `redis-server` (`scripts/test` installs it and
 //! runs them).
@@ -66,4 +67,19 @@ async fn an_entry_that_is_no_broadcast_is_counted_and_logged_at_once() {
         .find(|line| line.contains("dropped Redis stream entries"))
         .unwrap_or_else(|| panic!("no warning: {text}"));
     assert!(line.contains("rejected=1"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
+async fn broadcasts_that_all_arrive_are_not_reported_lost() {
+    let log = Log::capture_everywhere();
+    let redis = Redis::start();
+    let (sender, receiver) = (rooms(&redis, "whole").await, rooms(&redis, "whole").await);
+    for number in 1..=3 {
+        sender.broadcast("lobby", format!("{number}"));
+    }
+    wait_for(|| stats(&receiver).received == 3).await;
+    assert_eq!((stats(&receiver).lost, stats(&receiver).gaps), (0, 0));
+    let text = log.text();
+    assert!(!text.contains("never reached this one"), "{text}");
 }
