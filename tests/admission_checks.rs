@@ -1,6 +1,8 @@
 //! Who is let in, over real sockets: the per-address connection limit gives a place back when
 //! a connection closes and never lets one address past it, a malformed origin pattern is
-//! refused when the server binds, and a request that is not a proper upgrade is told why.
+//! refused when the server binds, a refused origin is logged without flooding the log, and a
+//! request that is not a proper upgrade is told why, in a response whose framing the server
+//! sets.
 
 mod support;
 
@@ -8,8 +10,9 @@ use std::net::SocketAddr;
 
 use ws_routes::http::StatusCode;
 use ws_routes::server::ServerHandle;
-use ws_routes::{Error, Server, WebSocket, route, routes};
+use ws_routes::{Client, Error, Reject, Request, Server, WebSocket, route, routes};
 
+use support::log::Log;
 use support::{ask, connect, raw, until_closed, wait_for};
 
 #[route("/echo")]
@@ -18,6 +21,21 @@ async fn echo(mut ws: WebSocket) {
         if ws.send(message).await.is_err() {
             break;
         }
+    }
+}
+
+/// Refuses every upgrade with 401, setting its own `Content-Length` and `Connection` headers
+/// (which the server must replace with its own) next to a `WWW-Authenticate`.
+struct Framed;
+
+#[route("/framed")]
+impl Framed {
+    async fn accept(_request: &Request) -> Result<Self, Reject> {
+        Err(Reject::new(StatusCode::UNAUTHORIZED)
+            .header("content-length", "999")
+            .header("connection", "keep-alive")
+            .header("www-authenticate", "Token")
+            .body("who are you?\n"))
     }
 }
 
@@ -213,4 +231,49 @@ async fn a_request_head_past_max_request_head_gets_431() {
         answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
         "{answer}"
     );
+}
+
+#[tokio::test]
+async fn a_refusal_is_framed_by_the_server_whatever_headers_it_sets() {
+    let (addr, _) = start(Server::new(routes![echo, Framed])).await;
+    let answer = raw::http(addr, &raw::upgrade_request("/framed")).await;
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    let lines: Vec<&str> = head.lines().collect();
+    assert_eq!(lines[0], "HTTP/1.1 401 Unauthorized");
+    let named = |name: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .filter_map(|line| line.split_once(": "))
+            .filter(|(header, _)| header.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+            .collect()
+    };
+    assert_eq!(named("content-length"), ["13"], "{head}");
+    assert_eq!(named("connection"), ["close"], "{head}");
+    assert_eq!(named("www-authenticate"), ["Token"], "{head}");
+    assert_eq!(body, "who are you?\n");
+}
+
+#[tokio::test]
+async fn a_refused_origin_is_logged_cut_to_64_bytes() {
+    let (log, _guard) = Log::capture_here();
+    let (addr, _) =
+        start(Server::new(routes![echo]).allowed_origins(["https://app.example.com"])).await;
+    let url = format!("ws://{addr}/echo");
+    let long = format!("https://{}.example.net", "a".repeat(100));
+    for (origin, logged) in [
+        (long.as_str(), &long[..64]),
+        ("https://evil.example.net", "https://evil.example.net"),
+    ] {
+        match Client::new().header("origin", origin).connect(&url).await {
+            Err(Error::Refused { status, .. }) => assert_eq!(status, StatusCode::FORBIDDEN),
+            other => panic!("{origin}: expected 403, got {other:?}"),
+        }
+        let text = log.text();
+        let line = text
+            .lines()
+            .rfind(|line| line.contains("origin not allowed"))
+            .unwrap_or_else(|| panic!("no log line for {origin}: {text}"));
+        assert!(line.contains(&format!("origin=\"{logged}\"")), "{line}");
+    }
 }

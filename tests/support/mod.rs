@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod hardening;
+pub mod log;
 pub mod raw;
 pub mod redis;
 pub mod rooms;
