@@ -9,6 +9,7 @@
 //! | `P:stream` | the stream of broadcasts: every server appends to it and reads all of it |
 //! | `P:servers` | a set of server ids; a server re-adds itself on every heartbeat |
 //! | `P:presence:ID` | a hash of room name to member count on server `ID`, expiring after the presence TTL |
+//! | `P:who:ROOM` | a hash of the presence entries in a room, field `ID:CONNECTION` ([`presence`]) |
 //! | `P:history:ROOM` | a room with history's epoch, last offset and, per origin, last numbered sequence number ([`numbering`]) |
 //!
 //! One concern a file: the [`envelope`] a broadcast travels in and its [`signing`]; the
@@ -117,7 +118,7 @@ use self::publisher::Publisher;
 use self::reader::Reader;
 use self::shared::Shared;
 use super::stats::BackplaneStats;
-use super::{Backplane, Broadcast, LocalRooms};
+use super::{Backplane, Broadcast, Entry, LocalRooms};
 use crate::error::Error;
 
 pub(crate) use self::settings::RedisSettings;
@@ -179,6 +180,18 @@ impl Backplane for RedisBackplane {
 
     fn remote_presence(&self) -> BoxFuture<'_, Result<BTreeMap<String, usize>, Error>> {
         Box::pin(presence::remote_presence(&self.shared))
+    }
+
+    fn remote_entries<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Result<Vec<Entry>, Error>> {
+        Box::pin(presence::remote_entries(&self.shared, room))
+    }
+
+    fn server_name(&self) -> &str {
+        &self.shared.name
+    }
+
+    fn presence_recheck(&self) -> Option<std::time::Duration> {
+        Some(self.shared.presence_ttl / 3)
     }
 
     fn stats(&self) -> Option<BackplaneStats> {

@@ -77,12 +77,7 @@ pub(super) fn append(
     let room = envelope::is_history(envelope)
         .then(|| envelope::decode(envelope.clone()))
         .flatten();
-    let Some(envelope::Envelope {
-        room: Some(room),
-        seq,
-        ..
-    }) = room
-    else {
+    let Some(envelope::Envelope { room, seq, .. }) = room else {
         let command = pipe.cmd("XADD").arg(&shared.stream);
         if let Some(min_id) = min_id {
             command.arg("MINID").arg("~").arg(min_id);

@@ -1,7 +1,7 @@
 //! What the Redis backplane's handle and its two tasks share: the client, this server's
 //! identity and keys, the outbox, the rooms whose presence is due, and the counters.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -47,6 +47,8 @@ pub(super) struct Shared {
     pub(super) dirty: Mutex<HashSet<String>>,
     /// A room's count changed.
     pub(super) changed: Notify,
+    /// Room to the connections whose presence entries this server wrote there.
+    pub(super) written: Mutex<HashMap<String, HashSet<u64>>>,
     /// What the backplane has done, for [`BackplaneStats`](super::BackplaneStats).
     pub(super) counters: Counters,
     /// Whether the reader knows where it reads from: until then the publisher publishes
@@ -80,6 +82,7 @@ impl Shared {
             queued: Notify::new(),
             dirty: Mutex::default(),
             changed: Notify::new(),
+            written: Mutex::default(),
             counters: Counters::default(),
             reading: watch::Sender::new(false),
         })
@@ -95,6 +98,15 @@ impl Shared {
 
     pub(super) fn lock_dirty(&self) -> MutexGuard<'_, HashSet<String>> {
         self.dirty.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn lock_written(&self) -> MutexGuard<'_, HashMap<String, HashSet<u64>>> {
+        self.written.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The key of the hash of `room`'s presence entries, on every server.
+    pub(super) fn entries_key(&self, room: &str) -> String {
+        format!("{}:who:{room}", self.prefix)
     }
 
     /// The key of server `server`'s presence hash.
