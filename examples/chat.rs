@@ -24,8 +24,10 @@
 //!
 //! Clients and the server speak typed JSON events, `{"type": ...}` (`ClientEvent` and
 //! `ServerEvent` below): a client joins with `{"type":"join","name":..}` and speaks with
-//! `{"type":"say","text":..}`; members hear `message`, `joined`, `left` and `presence` (the
-//! members of the room on every server). A client that sends anything else is closed with
+//! `{"type":"say","text":..}`, or whispers to one name with `{"type":"whisper","to":..,
+//! "text":..}`; members hear `message`, `joined`, `left`, `presence` (how many members the
+//! room has and their names, on every server) and `whisper` (to them alone, from whichever
+//! server its sender is on). A client that sends anything else is closed with
 //! 1007 and serde's error as reason, while the others go on chatting. Safe to copy: only the
 //! page's own origin may connect from a browser, messages are capped at 4 KiB (1009), and a
 //! member who says more than 20 things at once or 5 a second on average is closed with 1008. The
@@ -86,6 +88,8 @@ enum ClientEvent {
     Join { name: String },
     /// Says something to the room.
     Say { text: String },
+    /// Says something to every connection of one name, on every server.
+    Whisper { to: String, text: String },
 }
 
 /// What the server sends the members of a room.
@@ -98,8 +102,10 @@ enum ServerEvent {
     Joined { name: String },
     /// A member left.
     Left { name: String },
-    /// How many members the room has, on every server.
-    Presence { count: usize },
+    /// How many members the room has, and their names, on every server.
+    Presence { count: usize, names: Vec<String> },
+    /// A member said something to this one alone.
+    Whisper { name: String, text: String },
 }
 
 /// One member of one room: an instance per connection.
@@ -154,6 +160,11 @@ impl Chat {
                 if let Some(Recovery::Lost(why)) = self.rooms.join_since(&self.room, &me, since) {
                     tracing::info!(room = self.room, ?why, "a member could not be caught up");
                 }
+                // Listed by name in the room's presence, and reached by name by a whisper.
+                if let Err(error) = self.rooms.track(&self.room, &me, &name, &()) {
+                    tracing::error!(%error, "presence without metadata is refused");
+                }
+                self.rooms.bind_user(&me, &name);
                 self.me = Some(me);
                 self.name = Some(name.clone());
                 self.announce(ServerEvent::Joined { name }).await;
@@ -166,6 +177,18 @@ impl Chat {
                     return Err(Close::new(CloseCode::POLICY, "too many messages"));
                 }
                 self.broadcast(&ServerEvent::Message { name, text });
+            }
+            ClientEvent::Whisper { to, text } => {
+                let Some(name) = self.name.clone() else {
+                    return Err(Close::new(CloseCode::POLICY, "join first"));
+                };
+                if !self.may_say() {
+                    return Err(Close::new(CloseCode::POLICY, "too many messages"));
+                }
+                let whisper = ServerEvent::Whisper { name, text };
+                if let Err(error) = self.rooms.to_user_json(&to, &whisper) {
+                    tracing::error!(%error, "an event did not serialize");
+                }
             }
         }
         Ok(())
@@ -202,17 +225,19 @@ impl Chat {
         }
     }
 
-    /// Tells the room who came or went, and how many are here now.
+    /// Tells the room who came or went, and who is here now.
     async fn announce(&self, event: ServerEvent) {
         self.broadcast(&event);
-        let count = match self.rooms.count(&self.room).await {
-            Ok(count) => count,
+        let present = match self.rooms.present(&self.room).await {
+            Ok(present) => present,
             Err(error) => {
-                tracing::warn!(%error, "presence across servers unavailable; counting this one");
-                self.rooms.local_count(&self.room)
+                tracing::warn!(%error, "presence across servers unavailable; listing this one");
+                self.rooms.local_present(&self.room)
             }
         };
-        self.broadcast(&ServerEvent::Presence { count });
+        let names = present.keys().map(str::to_owned).collect();
+        let count = present.entries();
+        self.broadcast(&ServerEvent::Presence { count, names });
     }
 }
 

@@ -30,14 +30,19 @@ async fn say(ws: &mut WebSocket, text: &str) {
     ws.send_json(&say).await.expect("say");
 }
 
-/// The next event of the room: a JSON message without its recovery envelope
+/// The next event: a JSON message of the room without its recovery envelope
 /// (`\x1eEPOCH.OFFSET ROOM\n`; the chat's rooms keep a history), past the outcome of the join
-/// (`\x1e!STATUS ...`).
+/// (`\x1e!STATUS ...`); or a whisper, which is to this member alone (no envelope).
 async fn event(ws: &mut WebSocket) -> Value {
     loop {
         let frame = text(ws).await;
         let Some(enveloped) = frame.strip_prefix('\x1e') else {
-            panic!("a room message without its envelope: {frame:?}");
+            let whisper: Value = serde_json::from_str(&frame).expect("JSON");
+            assert_eq!(
+                whisper["type"], "whisper",
+                "a room message without its envelope"
+            );
+            return whisper;
         };
         if enveloped.starts_with('!') {
             continue;
@@ -69,7 +74,9 @@ async fn the_page_and_the_rooms_share_one_port() {
     assert_eq!(next(&mut ada, "presence").await["count"], 1);
     let mut bob = member(&server, "lobby", "bob").await;
     assert_eq!(next(&mut ada, "joined").await["name"], "bob");
-    assert_eq!(next(&mut bob, "presence").await["count"], 2);
+    let presence = next(&mut bob, "presence").await;
+    assert_eq!(presence["count"], 2);
+    assert_eq!(presence["names"], json!(["ada", "bob"]));
     let mut elsewhere = member(&server, "kitchen", "eve").await;
 
     say(&mut ada, "hello, lobby").await;
@@ -205,9 +212,27 @@ async fn two_chat_servers_share_rooms_through_redis() {
             break;
         }
     }
-    // A third member counts both servers' members.
+    // A third member counts both servers' members, and hears their names.
     let mut cy = member(&two, "lobby", "cy").await;
-    assert_eq!(next(&mut cy, "presence").await["count"], 3);
+    let presence = next(&mut cy, "presence").await;
+    assert_eq!(presence["count"], 3);
+    assert_eq!(presence["names"], json!(["ada", "bob", "cy"]));
+
+    // A whisper reaches its name on the other server, and nobody else.
+    let whisper = json!({ "type": "whisper", "to": "ada", "text": "psst" });
+    cy.send_json(&whisper).await.expect("whisper");
+    assert_eq!(
+        next(&mut ada, "whisper").await,
+        json!({ "type": "whisper", "name": "cy", "text": "psst" })
+    );
+    say(&mut cy, "out loud").await;
+    loop {
+        let message = event(&mut bob).await;
+        assert_ne!(message["type"], "whisper", "bob heard a whisper to ada");
+        if message["text"] == "out loud" {
+            break;
+        }
+    }
 }
 
 #[tokio::test]
