@@ -347,3 +347,48 @@ async fn sigterm_closes_with_1012_and_the_client_moves_on_at_once() {
         .expect("connected");
     println!("moved to the other server in {:?}", moved.elapsed());
 }
+
+#[tokio::test]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
+async fn a_chat_server_killed_with_sigkill_drops_out_of_presence_within_the_bound() {
+    let redis = Redis::start();
+    let url = redis.url();
+    let one = start(&["--redis", &url]);
+    let two = start(&["--redis", &url]);
+    let _ada = member(&one, "lobby", "ada").await;
+    // Whoever joins on the other server hears both names, once both servers are connected.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut bob = loop {
+        let mut bob = member(&two, "lobby", "bob").await;
+        if next(&mut bob, "presence").await["names"] == json!(["ada", "bob"]) {
+            break bob;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ada never showed up on two"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+
+    // SIGKILL: no goodbye, nobody announces ada's leave. Her entry goes once the server's
+    // heartbeat expires: the presence TTL (15 s by default) after its last heartbeat.
+    drop(one);
+    let killed = std::time::Instant::now();
+    let mut probes = 0;
+    loop {
+        assert!(
+            killed.elapsed() < std::time::Duration::from_secs(20),
+            "ada still listed 20 s after her server was killed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        probes += 1;
+        let mut probe = member(&two, "lobby", &format!("probe{probes}")).await;
+        let names = next(&mut probe, "presence").await["names"].clone();
+        if !names.as_array().unwrap().contains(&json!("ada")) {
+            assert_eq!(names, json!(["bob", format!("probe{probes}")]));
+            break;
+        }
+    }
+    // Bob, on the live server, heard the probes come and go all along.
+    assert_eq!(next(&mut bob, "joined").await["name"], "probe1");
+}
