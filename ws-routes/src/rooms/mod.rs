@@ -509,6 +509,28 @@ impl RoomsBuilder {
         self
     }
 
+    /// Spreads the broadcasts over `partitions` streams instead of one (at most 1,024), so
+    /// that a server reads only the traffic of the rooms it serves, and, on a Redis Cluster,
+    /// the streams spread over the masters. Default: 1, one stream that every server reads
+    /// whole.
+    ///
+    /// With several, broadcasts to a room without history (and to a user, and a room's
+    /// presence announcements) go on the room's (user's) *interest* stream, by a hash of its
+    /// name, which a server reads only while it has a member in one of its rooms (a
+    /// connection of one of its users, a watcher of one of its rooms' presence): from the
+    /// first member's join on, so that nothing broadcast after a join is missed, to the last
+    /// one's leave. Broadcasts to rooms with [history](Self::history), and to everyone, go on
+    /// *shared* streams that every server reads, so that every server keeps every history and
+    /// a client recovers on whichever server it reconnects to.
+    ///
+    /// Every server sharing the rooms must use the same number: the partition of a room is
+    /// its hash modulo this. `BackplaneStats::streams_read` and `read` say what a server takes
+    /// from Redis.
+    pub fn redis_partitions(mut self, partitions: u16) -> Self {
+        self.backplane.redis.partitions = partitions.clamp(1, 1024);
+        self
+    }
+
     /// How long this server's presence stays in Redis without a heartbeat (a heartbeat runs
     /// every third of it, and after every change); a server that died drops out of the counts
     /// after this. Default: 15 seconds.
@@ -1154,10 +1176,14 @@ impl Inner {
             if let Some(user) = &member.user {
                 registry.unbind(user, id);
             }
-            member.rooms
+            (member.rooms, member.user)
         };
+        let (left, user) = left;
         for room in &left {
             self.changed(room);
+        }
+        if let Some(user) = user {
+            self.backplane.user_changed(&user);
         }
     }
 
@@ -1232,6 +1258,18 @@ impl LocalRooms for Inner {
             .flatten()
             .map(|(id, tracked)| (*id, Arc::clone(&tracked.key), Arc::clone(&tracked.meta)))
             .collect()
+    }
+
+    fn has_history(&self, room: &str) -> bool {
+        self.histories.settings(room).is_some()
+    }
+
+    fn user_connections(&self, user: &str) -> usize {
+        self.read().users.get(user).map_or(0, HashSet::len)
+    }
+
+    fn watched(&self, room: &str) -> bool {
+        self.watchers.is_watched(room)
     }
 }
 

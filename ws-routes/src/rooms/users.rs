@@ -45,16 +45,22 @@ impl Rooms {
                 .members
                 .entry(id)
                 .or_insert_with(|| super::Member::new(member));
-            let user: Arc<str> = match registry.users.get_key_value(user) {
+            let bound: Arc<str> = match registry.users.get_key_value(user) {
                 Some((name, _)) => Arc::clone(name),
                 None => Arc::from(user),
             };
-            if let Some(old) = entry.user.replace(Arc::clone(&user)) {
-                registry.unbind(&old, id);
+            let old = entry.user.replace(Arc::clone(&bound));
+            if let Some(old) = &old {
+                registry.unbind(old, id);
             }
-            registry.users.entry(user).or_default().insert(id);
-            fresh
+            registry.users.entry(bound).or_default().insert(id);
+            (fresh, old)
         };
+        let (fresh, old) = fresh;
+        if let Some(old) = old {
+            self.inner.backplane.user_changed(&old);
+        }
+        self.inner.backplane.user_changed(user);
         !fresh || self.inner.watch_end(member)
     }
 

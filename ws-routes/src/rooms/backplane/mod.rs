@@ -136,6 +136,14 @@ pub(crate) trait Backplane: fmt::Debug + Send + Sync {
     /// left. Never waits.
     fn room_changed(&self, room: &str);
 
+    /// A connection of `user` was bound or went on this server;
+    /// [`LocalRooms::user_connections`] says how many are left. Never waits.
+    fn user_changed(&self, _user: &str) {}
+
+    /// A watch of `room`'s presence started or ended on this server
+    /// ([`LocalRooms::watched`]). Never waits.
+    fn watch_changed(&self, _room: &str) {}
+
     /// How many members `room` has on the other servers.
     fn remote_count<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Result<usize, Error>>;
 
@@ -185,6 +193,15 @@ pub(crate) trait LocalRooms: Send + Sync {
 
     /// The presence entries of `room` on this server: connection, key and metadata.
     fn tracked(&self, room: &str) -> Vec<(u64, std::sync::Arc<str>, std::sync::Arc<str>)>;
+
+    /// Whether `room` keeps a history.
+    fn has_history(&self, room: &str) -> bool;
+
+    /// How many connections of `user` this server has.
+    fn user_connections(&self, user: &str) -> usize;
+
+    /// Whether `room`'s presence is watched on this server.
+    fn watched(&self, room: &str) -> bool;
 }
 
 /// One presence entry as it crosses the seam: its id (`SERVER:CONNECTION`), its key and its

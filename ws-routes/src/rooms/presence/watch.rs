@@ -158,6 +158,8 @@ impl Watchers {
         });
         rooms.insert(room.to_owned(), Arc::clone(&watched));
         self.watched.store(rooms.len(), Ordering::Release);
+        drop(rooms);
+        inner.backplane.watch_changed(room);
         let recheck = inner.backplane.presence_recheck();
         tokio::spawn(watch(
             room.to_owned(),
@@ -171,6 +173,11 @@ impl Watchers {
             changes: subscriber,
             first: None,
         }
+    }
+
+    /// Whether `room`'s presence is watched.
+    pub(crate) fn is_watched(&self, room: &str) -> bool {
+        self.watched.load(Ordering::Acquire) > 0 && self.lock().contains_key(room)
     }
 
     /// Forgets `room`'s watcher when nobody subscribes to it any more; `true` when it did.
@@ -212,6 +219,7 @@ async fn watch(
             return;
         };
         if inner.watchers.release(&room, &watched) {
+            inner.backplane.watch_changed(&room);
             return;
         }
         let rooms = Rooms { inner };

@@ -18,6 +18,7 @@ use redis::aio::MultiplexedConnection;
 
 use super::envelope;
 use super::shared::Shared;
+use super::streams::Stream;
 
 /// The numbering script as Redis knows it once loaded: its SHA-1, for `EVALSHA`.
 pub(super) struct Script(String);
@@ -69,6 +70,7 @@ return redis.call(unpack(add))
 pub(super) fn append(
     shared: &Shared,
     pipe: &mut Pipeline,
+    stream: Stream,
     envelope: &Bytes,
     min_id: Option<u64>,
     script: &Script,
@@ -78,7 +80,7 @@ pub(super) fn append(
         .then(|| envelope::decode(envelope.clone()))
         .flatten();
     let Some(envelope::Envelope { room, seq, .. }) = room else {
-        let command = pipe.cmd("XADD").arg(&shared.stream);
+        let command = pipe.cmd("XADD").arg(shared.keys.stream(stream));
         if let Some(min_id) = min_id {
             command.arg("MINID").arg("~").arg(min_id);
         }
@@ -92,8 +94,8 @@ pub(super) fn append(
     pipe.cmd("EVALSHA")
         .arg(&script.0)
         .arg(2)
-        .arg(&shared.stream)
-        .arg(format!("{}:history:{room}", shared.prefix))
+        .arg(shared.keys.stream(stream))
+        .arg(shared.keys.history(stream, &room))
         .arg(format!("s:{}", shared.name))
         .arg(seq)
         .arg(format!("{:08x}", rand::random::<u32>()))

@@ -40,7 +40,7 @@ pub(super) async fn write_all(
     let Some(counts) = rooms.upgrade().map(|rooms| rooms.presence()) else {
         return Ok(());
     };
-    let key = shared.presence_key(&shared.name);
+    let key = shared.keys.presence(&shared.name);
     let counts: Vec<(String, usize)> = counts.into_iter().collect();
     let mut pipe = redis::pipe();
     pipe.atomic().del(&key).ignore();
@@ -48,7 +48,7 @@ pub(super) async fn write_all(
         pipe.hset_multiple(&key, &counts).ignore();
         pipe.pexpire(&key, ttl_ms(shared)).ignore();
     }
-    pipe.sadd(&shared.servers_key, &shared.name).ignore();
+    pipe.sadd(shared.keys.servers(), &shared.name).ignore();
     pipe.query_async::<()>(connection).await?;
     debug!(rooms = counts.len(), "presence written to Redis");
     let Some(local) = rooms.upgrade() else {
@@ -77,7 +77,7 @@ async fn rewrite_entries(
     }
     let mut keys = redis::pipe();
     for room in rooms {
-        keys.hkeys(shared.entries_key(room));
+        keys.hkeys(shared.keys.entries(room));
     }
     let fields: Vec<Vec<String>> = keys.query_async(connection).await?;
     let mine = format!("{}:", shared.name);
@@ -118,7 +118,7 @@ fn write_room(
     if now.is_empty() && before.is_empty() {
         return false;
     }
-    let key = shared.entries_key(room);
+    let key = shared.keys.entries(room);
     let ids: HashSet<u64> = now.iter().map(|(id, _, _)| *id).collect();
     let gone: Vec<String> = before
         .difference(&ids)
@@ -186,11 +186,11 @@ pub(super) async fn refresh(
     connection: &mut MultiplexedConnection,
 ) -> redis::RedisResult<()> {
     let mut pipe = redis::pipe();
-    pipe.pexpire(shared.presence_key(&shared.name), ttl_ms(shared))
-        .sadd(&shared.servers_key, &shared.name)
+    pipe.pexpire(shared.keys.presence(&shared.name), ttl_ms(shared))
+        .sadd(shared.keys.servers(), &shared.name)
         .ignore();
     for room in shared.lock_written().keys() {
-        pipe.pexpire(shared.entries_key(room), entries_ttl_ms(shared))
+        pipe.pexpire(shared.keys.entries(room), entries_ttl_ms(shared))
             .ignore();
     }
     let (held,): (bool,) = pipe.query_async(connection).await?;
@@ -226,7 +226,7 @@ pub(super) async fn write_changes(
         })
         .collect();
     drop(local);
-    let key = shared.presence_key(&shared.name);
+    let key = shared.keys.presence(&shared.name);
     let mut pipe = redis::pipe();
     // Whether the hash was there before this write.
     pipe.pexpire(&key, ttl_ms(shared));
@@ -238,7 +238,7 @@ pub(super) async fn write_changes(
         }
     }
     pipe.pexpire(&key, ttl_ms(shared)).ignore();
-    pipe.sadd(&shared.servers_key, &shared.name).ignore();
+    pipe.sadd(shared.keys.servers(), &shared.name).ignore();
     let mut announced = Vec::new();
     if let Some(local) = rooms.upgrade() {
         let mut written = shared.lock_written();
@@ -270,14 +270,14 @@ pub(super) async fn remove(
     connection: &mut MultiplexedConnection,
 ) -> redis::RedisResult<()> {
     let mut pipe = redis::pipe();
-    pipe.del(shared.presence_key(&shared.name))
+    pipe.del(shared.keys.presence(&shared.name))
         .ignore()
-        .srem(&shared.servers_key, &shared.name)
+        .srem(shared.keys.servers(), &shared.name)
         .ignore();
     for (room, ids) in shared.lock_written().drain() {
         let fields: Vec<String> = ids.into_iter().map(|id| field(shared, id)).collect();
         if !fields.is_empty() {
-            pipe.hdel(shared.entries_key(&room), fields).ignore();
+            pipe.hdel(shared.keys.entries(&room), fields).ignore();
         }
     }
     pipe.query_async(connection).await
@@ -287,7 +287,7 @@ pub(super) async fn remove(
 /// are deleted.
 pub(super) async fn remote_entries(shared: &Shared, room: &str) -> Result<Vec<Entry>, Error> {
     let mut connection = connection(shared)?;
-    let key = shared.entries_key(room);
+    let key = shared.keys.entries(room);
     let fields: HashMap<String, String> = redis::cmd("HGETALL")
         .arg(&key)
         .query_async(&mut connection)
@@ -305,7 +305,7 @@ pub(super) async fn remote_entries(shared: &Shared, room: &str) -> Result<Vec<En
     }
     let mut pipe = redis::pipe();
     for server in &servers {
-        pipe.exists(shared.presence_key(server));
+        pipe.exists(shared.keys.presence(server));
     }
     let live: Vec<bool> = pipe
         .query_async(&mut connection)
@@ -354,7 +354,7 @@ pub(super) async fn remote_count(shared: &Shared, room: &str) -> Result<usize, E
     let servers = other_servers(shared, &mut connection).await?;
     let mut pipe = redis::pipe();
     for server in &servers {
-        pipe.hget(shared.presence_key(server), room);
+        pipe.hget(shared.keys.presence(server), room);
     }
     let counts: Vec<Option<usize>> = pipe
         .query_async(&mut connection)
@@ -369,7 +369,7 @@ pub(super) async fn remote_presence(shared: &Shared) -> Result<BTreeMap<String, 
     let servers = other_servers(shared, &mut connection).await?;
     let mut pipe = redis::pipe();
     for server in &servers {
-        pipe.hgetall(shared.presence_key(server));
+        pipe.hgetall(shared.keys.presence(server));
     }
     let hashes: Vec<HashMap<String, usize>> = pipe
         .query_async(&mut connection)
@@ -389,7 +389,7 @@ pub(super) async fn remote_presence(shared: &Shared) -> Result<BTreeMap<String, 
     }
     if !expired.is_empty() {
         let _: Result<(), _> = redis::cmd("SREM")
-            .arg(&shared.servers_key)
+            .arg(shared.keys.servers())
             .arg(&expired)
             .query_async(&mut connection)
             .await;
@@ -411,7 +411,7 @@ async fn other_servers(
 ) -> Result<Vec<String>, Error> {
     let me = &shared.name;
     let servers: Vec<String> = redis::cmd("SMEMBERS")
-        .arg(&shared.servers_key)
+        .arg(shared.keys.servers())
         .query_async(connection)
         .await
         .map_err(command_failed)?;

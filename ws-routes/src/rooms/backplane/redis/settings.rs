@@ -14,6 +14,7 @@ pub(crate) struct RedisSettings {
     pub(crate) outbox_bytes: usize,
     pub(crate) max_message: usize,
     pub(crate) secret: Option<Secret>,
+    pub(crate) partitions: u16,
 }
 
 impl Default for RedisSettings {
@@ -26,6 +27,7 @@ impl Default for RedisSettings {
             outbox_bytes: 16 << 20,
             max_message: 1 << 20,
             secret: None,
+            partitions: 1,
         }
     }
 }

@@ -3,17 +3,20 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
 use tokio::sync::{Notify, watch};
 
 use super::counters::Counters;
+use super::interest::Interest;
 use super::outbox::Outbox;
 use super::settings::RedisSettings;
 use super::signing::Signer;
+use super::streams::Keys;
 use crate::error::BackplaneError;
+use crate::rooms::backplane::LocalRooms;
 
 /// How long one Redis command or connection attempt may take.
 pub(super) const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -25,11 +28,8 @@ pub(super) struct Shared {
     pub(super) server: u64,
     /// The id as Redis keys and the servers set name it.
     pub(super) name: String,
-    /// The keys of the stream of broadcasts and of the set of live servers, and the prefix of
-    /// the presence hashes' keys.
-    pub(super) stream: String,
-    pub(super) servers_key: String,
-    pub(super) prefix: String,
+    /// The partitions, and the names of the keys.
+    pub(super) keys: Keys,
     /// The settings of [`RedisSettings`] the tasks read.
     pub(super) presence_ttl: Duration,
     pub(super) retention: Duration,
@@ -51,10 +51,15 @@ pub(super) struct Shared {
     pub(super) written: Mutex<HashMap<String, HashSet<u64>>>,
     /// What the backplane has done, for [`BackplaneStats`](super::BackplaneStats).
     pub(super) counters: Counters,
-    /// Whether the reader knows where it reads from: until then the publisher publishes
-    /// nothing, so that the reader does not start past this server's own first broadcasts
-    /// (those to rooms with history reach members only when read back).
-    pub(super) reading: watch::Sender<bool>,
+    /// How many readers of the shared streams know where they read from: until all do, the
+    /// publisher publishes nothing, so that no reader starts past this server's own first
+    /// broadcasts (those to rooms with history reach members only when read back).
+    pub(super) reading: watch::Sender<usize>,
+    /// The rooms this backplane serves, once started.
+    pub(super) rooms: OnceLock<Weak<dyn LocalRooms>>,
+    /// The interest streams this server has a reason to read, and the nudge when that changes.
+    pub(super) interest: Mutex<Interest>,
+    pub(super) interest_changed: Notify,
 }
 
 impl Shared {
@@ -69,10 +74,8 @@ impl Shared {
             client,
             server,
             name: format!("{server:016x}"),
-            stream: format!("{prefix}:stream"),
-            servers_key: format!("{prefix}:servers"),
+            keys: Keys::new(prefix, settings.partitions),
             signer: Signer::new(settings.secret.as_ref(), prefix),
-            prefix: prefix.clone(),
             presence_ttl: settings.presence_ttl.max(Duration::from_millis(30)),
             retention: settings.retention,
             outbox_bytes: settings.outbox_bytes,
@@ -84,7 +87,10 @@ impl Shared {
             changed: Notify::new(),
             written: Mutex::default(),
             counters: Counters::default(),
-            reading: watch::Sender::new(false),
+            reading: watch::Sender::new(0),
+            rooms: OnceLock::new(),
+            interest: Mutex::default(),
+            interest_changed: Notify::new(),
         })
     }
 
@@ -100,17 +106,19 @@ impl Shared {
         self.dirty.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// What `read` says of the rooms this backplane serves; `false` once they are gone.
+    pub(super) fn local(&self, read: impl FnOnce(&dyn LocalRooms) -> bool) -> bool {
+        self.rooms
+            .get()
+            .and_then(Weak::upgrade)
+            .is_some_and(|local| read(&*local))
+    }
+
+    pub(super) fn lock_interest(&self) -> MutexGuard<'_, Interest> {
+        self.interest.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(super) fn lock_written(&self) -> MutexGuard<'_, HashMap<String, HashSet<u64>>> {
         self.written.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The key of the hash of `room`'s presence entries, on every server.
-    pub(super) fn entries_key(&self, room: &str) -> String {
-        format!("{}:who:{room}", self.prefix)
-    }
-
-    /// The key of server `server`'s presence hash.
-    pub(super) fn presence_key(&self, server: &str) -> String {
-        format!("{}:presence:{server}", self.prefix)
     }
 }
