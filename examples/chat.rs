@@ -19,6 +19,12 @@
 //! # open http://127.0.0.1:8765/?servers=127.0.0.1:8765,127.0.0.1:8766
 //! ```
 //!
+//! or through a Redis Cluster, given some of its nodes:
+//!
+//! ```text
+//! cargo run --example chat -- --redis-cluster redis://127.0.0.1:7000/,redis://127.0.0.1:7001/
+//! ```
+//!
 //! Given several `servers`, the page moves to the next at once when its server goes away
 //! (SIGTERM closes with 1012, service restart) or dies, and recovers its room there.
 //!
@@ -57,6 +63,10 @@ struct Cli {
     /// Share rooms with the other servers on this Redis (`redis://host:port/`).
     #[arg(long)]
     redis: Option<String>,
+    /// Share rooms through this Redis Cluster instead: some of its nodes, comma-separated
+    /// (`redis://host:port/,redis://host:port/`).
+    #[arg(long, value_delimiter = ',', conflicts_with = "redis")]
+    redis_cluster: Vec<String>,
     /// Origins whose pages may chat (repeat for several). Default: this server's own page, as
     /// `http://ADDR` and `http://localhost:PORT`; programs that send no `Origin` are allowed.
     #[arg(long = "origin")]
@@ -253,10 +263,12 @@ async fn main() -> ExitCode {
 
 async fn serve(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     // Every server gives the rooms the same history: two minutes, up to 1,000 messages.
-    let rooms = match &cli.redis {
-        Some(url) => Rooms::builder().redis(url).history(History::new()),
-        None => Rooms::builder().history(History::new()),
+    let rooms = match (&cli.redis, cli.redis_cluster.as_slice()) {
+        (Some(url), _) => Rooms::builder().redis(url),
+        (None, []) => Rooms::builder(),
+        (None, nodes) => Rooms::builder().redis_cluster(nodes),
     }
+    .history(History::new())
     .build()?;
     // The route joins with `join_since`: its document describes the recovery envelope.
     let info = Info::new("ws-routes chat", env!("CARGO_PKG_VERSION")).recovering("Chat");

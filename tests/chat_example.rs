@@ -389,6 +389,38 @@ async fn a_chat_server_killed_with_sigkill_drops_out_of_presence_within_the_boun
             break;
         }
     }
-    // Bob, on the live server, heard the probes come and go all along.
-    assert_eq!(next(&mut bob, "joined").await["name"], "probe1");
+    // Bob, on the live server, is still there and listed.
+    say(&mut bob, "still here").await;
+    assert_eq!(next(&mut bob, "message").await["text"], "still here");
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server and redis-cli: `scripts/test` installs them and runs this"]
+async fn two_chat_servers_share_rooms_through_a_redis_cluster() {
+    let cluster = support::cluster::Cluster::start(3, 0);
+    let nodes = cluster.urls().join(",");
+    let one = start(&["--redis-cluster", &nodes]);
+    let two = start(&["--redis-cluster", &nodes]);
+    let mut ada = member(&one, "lobby", "ada").await;
+    // Whoever joins on the other server hears both names once both servers are connected.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut bob = loop {
+        let mut bob = member(&two, "lobby", "bob").await;
+        if next(&mut bob, "presence").await["names"] == json!(["ada", "bob"]) {
+            break bob;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ada never showed up on two"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    say(&mut bob, "over the cluster").await;
+    loop {
+        let message = next(&mut ada, "message").await;
+        if message["text"] == "over the cluster" {
+            assert_eq!(message["name"], "bob");
+            break;
+        }
+    }
 }

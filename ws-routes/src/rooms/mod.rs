@@ -502,6 +502,44 @@ impl RoomsBuilder {
         self
     }
 
+    /// Shares the rooms through a Redis Cluster, given some of its nodes (seed URLs such as
+    /// `redis://10.0.0.1:7000/`, or `rediss://` with the `tls` feature), in place of one
+    /// Redis ([`redis`](Self::redis), whose guarantees hold per room here too).
+    ///
+    /// The broadcasts are spread over [`redis_partitions`](Self::redis_partitions) streams
+    /// (16 unless set), each on the slot its hash tag gives, so they spread over the masters
+    /// and adding masters adds capacity; a server reads only the partitions of the rooms and
+    /// users it serves, and the shared ones. Each stream a server reads has a connection of
+    /// its own to the master that holds it; the publisher and presence go through one cluster
+    /// connection. Slots that move (`MOVED`) and masters that fail over are followed.
+    ///
+    /// What a failover can lose: Redis replicates asynchronously, so the entries a master had
+    /// acknowledged but not yet passed to its replica are gone when the replica takes over.
+    /// A reader that had read them counts a gap (`gaps`); the others count the broadcasts
+    /// missing from each origin as `lost` when the origin's next broadcast arrives. Nothing
+    /// published after the failover is lost: the publisher retries what failed on the new
+    /// master, and readers drop what they read twice.
+    ///
+    /// ```no_run
+    /// use ws_routes::Rooms;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ws_routes::Error> {
+    /// let rooms = Rooms::builder()
+    ///     .redis_cluster(["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"])
+    ///     .build()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn redis_cluster<I>(mut self, nodes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.backplane.redis.cluster = nodes.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The prefix of every Redis key the backplane uses, so that several
     /// applications can share one Redis. Default: `ws-routes`.
     pub fn redis_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -527,7 +565,7 @@ impl RoomsBuilder {
     /// its hash modulo this. `BackplaneStats::streams_read` and `read` say what a server takes
     /// from Redis.
     pub fn redis_partitions(mut self, partitions: u16) -> Self {
-        self.backplane.redis.partitions = partitions.clamp(1, 1024);
+        self.backplane.redis.partitions = Some(partitions.clamp(1, 1024));
         self
     }
 

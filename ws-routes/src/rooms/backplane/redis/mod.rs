@@ -96,6 +96,7 @@
 //! HMAC-SHA256 of the prefix followed by the envelope; one to a room with history has its
 //! position too, `e` (epoch) and `o` (offset), which the tag does not cover.
 
+mod connection;
 mod counters;
 mod entry_id;
 mod envelope;
@@ -120,6 +121,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 use tracing::{Instrument, info_span};
 
+use self::connection::Target;
 use self::interest::Reason;
 use self::publisher::Publisher;
 use self::reader::Reader;
@@ -140,12 +142,18 @@ pub(crate) struct RedisBackplane {
 }
 
 impl RedisBackplane {
-    /// The backplane on Redis at `url`, which is checked here; it connects once started.
-    pub(crate) fn new(url: &str, settings: &RedisSettings) -> Result<Self, Error> {
-        Ok(RedisBackplane {
-            shared: Arc::new(Shared::new(url, settings)?),
+    /// The backplane on the Redis or the cluster that `settings` name (checked here); it
+    /// connects once started. `None` when they name neither.
+    pub(crate) fn new(settings: &RedisSettings) -> Result<Option<Self>, Error> {
+        let target = match (&settings.url, settings.cluster.as_slice()) {
+            (_, [_, ..]) => Target::cluster(&settings.cluster)?,
+            (Some(url), []) => Target::single(url)?,
+            (None, []) => return Ok(None),
+        };
+        Ok(Some(RedisBackplane {
+            shared: Arc::new(Shared::new(target, settings)),
             stop: watch::Sender::new(()),
-        })
+        }))
     }
 }
 

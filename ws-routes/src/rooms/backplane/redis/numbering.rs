@@ -12,9 +12,9 @@
 
 use std::time::Duration;
 
+use super::connection::Connection;
 use bytes::Bytes;
 use redis::Pipeline;
-use redis::aio::MultiplexedConnection;
 
 use super::envelope;
 use super::shared::Shared;
@@ -24,7 +24,7 @@ use super::streams::Stream;
 pub(super) struct Script(String);
 
 /// Loads the numbering script into Redis (`SCRIPT LOAD`), once per connection.
-pub(super) async fn load(connection: &mut MultiplexedConnection) -> redis::RedisResult<Script> {
+pub(super) async fn load(connection: &mut Connection) -> redis::RedisResult<Script> {
     let sha: String = redis::cmd("SCRIPT")
         .arg("LOAD")
         .arg(SCRIPT)

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Weak};
 
-use redis::aio::MultiplexedConnection;
+use super::connection::Connection;
 use tracing::debug;
 
 use super::publisher;
@@ -34,7 +34,7 @@ pub(super) fn mark_changed(shared: &Shared, room: &str) {
 pub(super) async fn write_all(
     shared: &Shared,
     rooms: &Weak<dyn LocalRooms>,
-    connection: &mut MultiplexedConnection,
+    connection: &mut Connection,
 ) -> redis::RedisResult<()> {
     shared.lock_dirty().clear();
     let Some(counts) = rooms.upgrade().map(|rooms| rooms.presence()) else {
@@ -70,7 +70,7 @@ async fn rewrite_entries(
     shared: &Shared,
     local: &dyn LocalRooms,
     rooms: &[String],
-    connection: &mut MultiplexedConnection,
+    connection: &mut Connection,
 ) -> redis::RedisResult<()> {
     if rooms.is_empty() {
         return Ok(());
@@ -183,7 +183,7 @@ fn parse_value(value: &str) -> Option<(&str, &str)> {
 pub(super) async fn refresh(
     shared: &Shared,
     rooms: &Weak<dyn LocalRooms>,
-    connection: &mut MultiplexedConnection,
+    connection: &mut Connection,
 ) -> redis::RedisResult<()> {
     let mut pipe = redis::pipe();
     pipe.pexpire(shared.keys.presence(&shared.name), ttl_ms(shared))
@@ -208,7 +208,7 @@ pub(super) async fn refresh(
 pub(super) async fn write_changes(
     shared: &Shared,
     rooms: &Weak<dyn LocalRooms>,
-    connection: &mut MultiplexedConnection,
+    connection: &mut Connection,
 ) -> redis::RedisResult<()> {
     let changed = std::mem::take(&mut *shared.lock_dirty());
     let Some(local) = rooms.upgrade() else {
@@ -265,10 +265,7 @@ pub(super) async fn write_changes(
 }
 
 /// On the way out: removes this server's presence hash and its place in the servers set.
-pub(super) async fn remove(
-    shared: &Shared,
-    connection: &mut MultiplexedConnection,
-) -> redis::RedisResult<()> {
+pub(super) async fn remove(shared: &Shared, connection: &mut Connection) -> redis::RedisResult<()> {
     let mut pipe = redis::pipe();
     pipe.del(shared.keys.presence(&shared.name))
         .ignore()
@@ -398,17 +395,14 @@ pub(super) async fn remote_presence(shared: &Shared) -> Result<BTreeMap<String, 
 }
 
 /// The publisher's connection, for a query; none while Redis is unreachable.
-fn connection(shared: &Shared) -> Result<MultiplexedConnection, Error> {
+fn connection(shared: &Shared) -> Result<Connection, Error> {
     shared
         .lock_connection()
         .clone()
         .ok_or(Error::Backplane(BackplaneError::Unreachable))
 }
 
-async fn other_servers(
-    shared: &Shared,
-    connection: &mut MultiplexedConnection,
-) -> Result<Vec<String>, Error> {
+async fn other_servers(shared: &Shared, connection: &mut Connection) -> Result<Vec<String>, Error> {
     let me = &shared.name;
     let servers: Vec<String> = redis::cmd("SMEMBERS")
         .arg(shared.keys.servers())

@@ -5,7 +5,7 @@ use std::sync::Weak;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
+use super::connection::Connection;
 use tracing::{debug, info, trace, warn};
 
 use super::counters::{warn_dropped, warn_oversized};
@@ -70,11 +70,16 @@ impl Publisher {
 impl Link for Publisher {
     const NAME: &'static str = "publisher";
     const RESPONSE_TIMEOUT: Duration = REDIS_TIMEOUT;
+    type Connection = Connection;
+
+    async fn connect(&self, shared: &Shared, _attempt: usize) -> redis::RedisResult<Connection> {
+        shared.target.connect(Self::RESPONSE_TIMEOUT).await
+    }
 
     async fn serve(
         &mut self,
         shared: &Shared,
-        mut connection: MultiplexedConnection,
+        mut connection: Connection,
         upkeep: &mut Upkeep,
     ) -> Ended {
         *shared.lock_connection() = Some(connection.clone());
@@ -187,7 +192,7 @@ impl Link for Publisher {
 /// unknown: it is retried whole, and readers drop what they had read already.
 async fn publish_batch(
     shared: &Shared,
-    connection: &mut MultiplexedConnection,
+    connection: &mut Connection,
     last_id: &mut Option<EntryId>,
     script: &Script,
 ) -> redis::RedisResult<()> {
@@ -241,7 +246,7 @@ async fn publish_batch(
 /// giving up on the first failure.
 async fn flush(
     shared: &Shared,
-    connection: &mut MultiplexedConnection,
+    connection: &mut Connection,
     last_id: &mut Option<EntryId>,
     script: &Script,
 ) {

@@ -48,6 +48,8 @@ pub(super) struct Reader {
     since: Option<Instant>,
     /// Whether it is connected now.
     up: bool,
+    /// On a cluster, the node that holds the stream, once a redirection named it.
+    node: Option<String>,
     /// The id of the last entry read; `None` until the first connection.
     last: Option<EntryId>,
     origins: Origins,
@@ -73,10 +75,30 @@ impl Reader {
             stream,
             since,
             up: false,
+            node: None,
             last: None,
             origins: Origins::default(),
             forgotten_at: Instant::now(),
             forget_after: FORGET_ORIGINS.max(shared.retention),
+        }
+    }
+}
+
+impl Reader {
+    /// How a command's failure ends the connection's work: a cluster that says the stream
+    /// is on another node (`MOVED`) sends the reader there at once.
+    fn failed(&mut self, error: redis::RedisError) -> Ended {
+        let moved = error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::Moved);
+        match error.redirect_node() {
+            Some((node, _)) if moved => {
+                self.node = Some(node.to_owned());
+                Ended::Redirected
+            }
+            _ => {
+                // The node may be gone (a failover): the seeds say who holds the stream now.
+                self.node = None;
+                Ended::Failed(error)
+            }
         }
     }
 }
@@ -94,6 +116,20 @@ impl Drop for Reader {
 impl Link for Reader {
     const NAME: &'static str = "reader";
     const RESPONSE_TIMEOUT: Duration = READ_BLOCK.saturating_add(REDIS_TIMEOUT);
+    type Connection = MultiplexedConnection;
+
+    async fn connect(
+        &self,
+        shared: &Shared,
+        attempt: usize,
+    ) -> redis::RedisResult<MultiplexedConnection> {
+        // A node that refused a connection may be gone: the seeds, from the second attempt.
+        let node = self.node.as_deref().filter(|_| attempt == 0);
+        shared
+            .target
+            .connect_reader(node, attempt, Self::RESPONSE_TIMEOUT)
+            .await
+    }
 
     async fn serve(
         &mut self,
@@ -109,7 +145,7 @@ impl Link for Reader {
         let first = self.last.is_none();
         let from = match resumed {
             Ok(from) => self.last.insert(from),
-            Err(error) => return Ended::Failed(error),
+            Err(error) => return self.failed(error),
         };
         if first && matches!(self.stream, Stream::Shared(_)) {
             shared.reading.send_modify(|positioned| *positioned += 1);
@@ -141,7 +177,7 @@ impl Link for Reader {
             };
             let reply = match reply {
                 Ok(reply) => reply,
-                Err(error) => return Ended::Failed(error),
+                Err(error) => return self.failed(error),
             };
             upkeep.worked();
             let Some(rooms) = self.rooms.upgrade() else {
@@ -232,14 +268,16 @@ async fn resume_from(
             .arg(1)
             .clone()
     };
-    let (held, first): (StreamRangeReply, StreamRangeReply) = redis::pipe()
-        .add_command(range(last.to_string(), last.to_string()))
-        .add_command(range("-".into(), "+".into()))
+    // One command at a time: a cluster's redirection comes back as the command's error.
+    let held: StreamRangeReply = range(last.to_string(), last.to_string())
         .query_async(connection)
         .await?;
     if !held.ids.is_empty() {
         return Ok(last);
     }
+    let first: StreamRangeReply = range("-".into(), "+".into())
+        .query_async(connection)
+        .await?;
     let gaps = shared.counters.gaps.fetch_add(1, Ordering::Relaxed) + 1;
     let first = first
         .ids

@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use redis::aio::MultiplexedConnection;
+use super::connection::{Connection, Target};
 use tokio::sync::{Notify, watch};
 
 use super::counters::Counters;
@@ -15,15 +15,19 @@ use super::outbox::Outbox;
 use super::settings::RedisSettings;
 use super::signing::Signer;
 use super::streams::Keys;
-use crate::error::BackplaneError;
 use crate::rooms::backplane::LocalRooms;
+
+/// The partitions on a Redis Cluster unless set: enough to spread over the masters of a
+/// common cluster.
+const CLUSTER_PARTITIONS: u16 = 16;
 
 /// How long one Redis command or connection attempt may take.
 pub(super) const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the backplane's handle and its two tasks (the publisher and the reader) share.
 pub(super) struct Shared {
-    pub(super) client: redis::Client,
+    /// One Redis, or a cluster.
+    pub(super) target: Target,
     /// This server's id: random, so that restarts and other processes never collide.
     pub(super) server: u64,
     /// The id as Redis keys and the servers set name it.
@@ -38,7 +42,7 @@ pub(super) struct Shared {
     /// Tags the envelopes this server publishes, and checks those it reads.
     pub(super) signer: Signer,
     /// The publisher's connection while it is up, cloned for presence queries.
-    pub(super) connection: Mutex<Option<MultiplexedConnection>>,
+    pub(super) connection: Mutex<Option<Connection>>,
     /// Broadcasts waiting for the publisher.
     pub(super) outbox: Mutex<Outbox>,
     /// A broadcast entered the outbox.
@@ -63,18 +67,20 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    /// What the backplane on Redis at `url` shares, with a random id for this server; fails
-    /// on a URL Redis's client cannot use.
-    pub(super) fn new(url: &str, settings: &RedisSettings) -> Result<Self, BackplaneError> {
-        let client = redis::Client::open(url)
-            .map_err(|error| BackplaneError::InvalidUrl(Box::new(error)))?;
+    /// What the backplane on `target` shares, with a random id for this server.
+    pub(super) fn new(target: Target, settings: &RedisSettings) -> Self {
         let prefix = &settings.prefix;
         let server = RandomState::new().hash_one(Instant::now());
-        Ok(Shared {
-            client,
+        let partitions = settings.partitions.unwrap_or(if target.is_cluster() {
+            CLUSTER_PARTITIONS
+        } else {
+            1
+        });
+        Shared {
+            target,
             server,
             name: format!("{server:016x}"),
-            keys: Keys::new(prefix, settings.partitions),
+            keys: Keys::new(prefix, partitions),
             signer: Signer::new(settings.secret.as_ref(), prefix),
             presence_ttl: settings.presence_ttl.max(Duration::from_millis(30)),
             retention: settings.retention,
@@ -91,14 +97,14 @@ impl Shared {
             rooms: OnceLock::new(),
             interest: Mutex::default(),
             interest_changed: Notify::new(),
-        })
+        }
     }
 
     pub(super) fn lock_outbox(&self) -> MutexGuard<'_, Outbox> {
         self.outbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(super) fn lock_connection(&self) -> MutexGuard<'_, Option<MultiplexedConnection>> {
+    pub(super) fn lock_connection(&self) -> MutexGuard<'_, Option<Connection>> {
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
     }
 
