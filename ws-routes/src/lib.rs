@@ -245,6 +245,7 @@ pub mod extract;
 pub mod handler;
 mod metrics;
 pub mod reconnect;
+pub mod reply;
 pub mod rooms;
 pub mod routing;
 pub mod server;
