@@ -13,8 +13,11 @@
 //   chat.close();     // for good
 //
 //   // Requests and replies, with a route that calls `WebSocket::enable_replies`:
-//   const feed = connect(url, { replies: { timeout: 5000 }, onrequest(payload) { return "yes"; } });
-//   const answer = await feed.request(JSON.stringify({ type: "price" }), { timeout: 2000 });
+//   const shop = connect(url, {
+//     replies: { timeout: 5000 },         // or true: 10 s, and 64 requests in flight each way
+//     onrequest(payload) { return "EUR"; }, // the server asks; the value (or a Promise) answers
+//   });
+//   const answer = await shop.request(JSON.stringify({ type: "price" }), { timeout: 2000 });
 //
 // What it does:
 //
@@ -132,7 +135,7 @@ export function connect(urls, options = {}) {
      * `replies` option. `options.timeout` overrides the default (ms).
      */
     request(payload, options = {}) {
-      if (!replies) return Promise.reject(new Error("replies are not enabled: pass the `replies` option"));
+      if (!replies) return Promise.reject(new Error("replies are off: pass the `replies` option"));
       return replies.request(socket, payload, options);
     },
     /** Closes for good: no reconnecting. */
@@ -194,7 +197,8 @@ function requests(settings, options) {
       }
       const id = ++lastId;
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => settle(id, "reject", new Error(`no answer within ${limit} ms`)), limit);
+        const expired = () => settle(id, "reject", new Error(`no answer within ${limit} ms`));
+        const timer = setTimeout(expired, limit);
         waiting.set(id, { resolve, reject, timer });
         ws.send(frame(`?${id} `, payload));
       });
@@ -203,12 +207,15 @@ function requests(settings, options) {
       const head = header(data);
       if (!head) return false;
       if (head.kind === REQUEST) {
-        if (head.id === null) ws.send(`\x1e=0!malformed request`);
-        else if (answering >= maxInFlight) ws.send(`\x1e=${head.id}!too many requests in flight: at most ${maxInFlight}`);
-        else {
+        if (head.malformed) ws.send(`\x1e=${head.id ?? 0}!malformed request`);
+        else if (answering >= maxInFlight) {
+          ws.send(`\x1e=${head.id}!too many requests in flight: at most ${maxInFlight}`);
+        } else {
           answering += 1;
           answer(ws, head.id, head.payload);
         }
+      } else if (head.malformed) {
+        // An answer that names no request: ignored.
       } else if (head.refused !== undefined) {
         settle(head.id, "reject", new Error(`the server answered with an error: ${head.refused}`));
       } else {
@@ -237,8 +244,8 @@ function frame(head, payload) {
 
 /**
  * Reads the header of a request or an answer: `{ kind, id, payload }`, with `refused` for an
- * error answer and `id` null for a request whose number does not parse; null for any other
- * frame.
+ * error answer, or `malformed` (and `id` null when the number does not parse); null for any
+ * other frame.
  */
 function header(data) {
   const text = typeof data === "string";
@@ -254,7 +261,7 @@ function header(data) {
     const reason = text ? data.slice(end + 1) : new TextDecoder().decode(bytes.subarray(end + 1));
     return { kind, id, refused: reason };
   }
-  if (at(end) !== 0x20) return { kind, id: null };
+  if (id === null || at(end) !== 0x20) return { kind, id, malformed: true };
   return { kind, id, payload: data.slice(end + 1) };
 }
 

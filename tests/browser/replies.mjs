@@ -42,7 +42,10 @@ try {
   // The page asks.
   const [serve, heard] = await open("serve/8");
   assert.equal(await serve.request("[1, 2, 3]"), "6");
-  await assert.rejects(serve.request('"two"'), /^Error: the server answered with an error: invalid JSON/);
+  await assert.rejects(
+    serve.request('"two"'),
+    /^Error: the server answered with an error: invalid JSON/,
+  );
   await assert.rejects(
     serve.request(new Uint8Array([1])),
     /^Error: the server answered with an error: expected JSON text, got a binary message$/,

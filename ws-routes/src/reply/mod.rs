@@ -84,7 +84,8 @@
 //! let total: i64 = ws.request_json(&Sum(vec![1, 2, 3])).await?;
 //! assert_eq!(total, 6);
 //! # let refused = ws.request("[1, \"two\"]").await.unwrap_err();
-//! # assert!(refused.to_string().starts_with("request failed: the peer answered with an error: invalid JSON"), "{refused}");
+//! # let refused = refused.to_string();
+//! # assert!(refused.starts_with("request failed: the peer answered with an error: invalid JSON"));
 //! # Ok(())
 //! # }
 //! ```
@@ -170,10 +171,11 @@ pub enum Incoming {
 /// A request of the peer, to answer once with [`reply`](Self::reply) (or `reply_as`,
 /// `reply_json`) or [`refuse`](Self::refuse), from the connection's task or any other.
 ///
-/// An answer never waits: it goes into the connection's queue beside what
-/// [`Sender`]s queued (the cap on requests in flight bounds how many there are), and out while
-/// the connection reads. Dropping the request unanswered answers it with an error, `the
-/// request was dropped without an answer`.
+/// An answer never waits: it goes into the connection's queue beside what [`Sender`]s
+/// queued, which keeps room for [`Replies::max_in_flight`] answers beyond its capacity, and
+/// out while the connection reads. A peer that asks and reads nothing fills that room too:
+/// an answer then fails with [`Error::QueueFull`] and is dropped. Dropping the request
+/// unanswered answers it with an error, `the request was dropped without an answer`.
 pub struct IncomingRequest {
     id: u64,
     payload: Message,
@@ -221,7 +223,8 @@ impl IncomingRequest {
     }
 
     /// Answers with `message`, in its own frame type. Fails with [`Error::Closed`] once the
-    /// connection is gone.
+    /// connection is gone, and with [`Error::QueueFull`] when the peer does not read its
+    /// answers.
     pub fn reply(mut self, message: impl Into<Message>) -> Result<(), Error> {
         let reply = wire::reply(self.id, &message.into());
         self.answer_with(reply)
@@ -259,7 +262,8 @@ impl IncomingRequest {
             return Ok(());
         };
         answerer.table.answered();
-        answerer.sender.send_answer(answer)
+        let room = answerer.table.max_in_flight();
+        answerer.sender.send_answer(answer, room)
     }
 }
 

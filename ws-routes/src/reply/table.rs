@@ -96,7 +96,7 @@ impl Table {
         debug!(
             id,
             ignored = state.unknown,
-            "an answer to no request in flight was ignored: it came after its request timed out, or answers none"
+            "an answer to no request in flight was ignored (late, or never asked)"
         );
     }
 

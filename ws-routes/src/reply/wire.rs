@@ -201,8 +201,9 @@ mod tests {
             ("\x1e?12x", 12),
             ("\x1e?12", 12),
         ] {
+            let parsed = parse(Message::from(input));
             assert!(
-                matches!(parse(Message::from(input)), Parsed::BadRequest { id: read, .. } if read == id),
+                matches!(parsed, Parsed::BadRequest { id: read, .. } if read == id),
                 "{input:?}"
             );
         }

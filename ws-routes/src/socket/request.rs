@@ -66,9 +66,12 @@ impl ReplyState {
         }
     }
 
-    /// Answers the peer's request `id` with an error, if the connection still takes answers.
+    /// Answers the peer's request `id` with an error, if the connection still takes answers
+    /// (within the same room as every answer: a peer that floods bad requests and reads
+    /// nothing gets no more).
     fn refuse(&self, id: u64, reason: &str) {
-        let _ = self.sender.send_answer(wire::refusal(id, reason));
+        let room = self.table.max_in_flight();
+        let _ = self.sender.send_answer(wire::refusal(id, reason), room);
     }
 
     /// Keeps what arrived while a request waited, within the bound.
@@ -185,7 +188,8 @@ impl WebSocket {
     /// Asks the peer `message` and awaits its answer (see [`crate::reply`]), reading the
     /// connection while it waits: answers go to the requests waiting for them, and whatever
     /// else arrives is held back for the next [`recv`](Self::recv) or
-    /// [`recv_incoming`](Self::recv_incoming).
+    /// [`recv_incoming`](Self::recv_incoming), in order; past 64 messages or 1 MiB held, the
+    /// request fails with [`RequestError::Backlog`] rather than hold more.
     ///
     /// ```
     /// use ws_routes::reply::Replies;
@@ -318,7 +322,8 @@ impl Sender {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # use ws_routes::reply::Incoming;
-    /// # let server = ws_routes::Server::new(ws_routes::routes![status]).bind("127.0.0.1:0").await?;
+    /// # let server = ws_routes::Server::new(ws_routes::routes![status]);
+    /// # let server = server.bind("127.0.0.1:0").await?;
     /// # let url = format!("ws://{}/status", server.local_addr()?);
     /// # tokio::spawn(server.run());
     /// # let mut ws = ws_routes::connect(&url).await?;

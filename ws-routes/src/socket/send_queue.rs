@@ -309,7 +309,7 @@ impl Sender {
             // Listen for room before looking, so that room made in between is not missed.
             let mut room = pin!(self.shared.room.notified());
             room.as_mut().enable();
-            match self.offer(&mut message, true) {
+            match self.offer(&mut message, 0) {
                 Err(Error::QueueFull) => room.await,
                 done => return done,
             }
@@ -319,15 +319,15 @@ impl Sender {
     /// Queues a message without waiting: [`Error::QueueFull`] when the client is not keeping
     /// up, [`Error::Closed`] once the connection is gone.
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), Error> {
-        self.offer(&mut Some(Queued::Message(message.into())), true)
+        self.offer(&mut Some(Queued::Message(message.into())), 0)
     }
 
-    /// Queues the answer to a request of the peer without waiting, outside the queue's
-    /// capacity: the number of requests a connection answers at once is bounded by its
-    /// [`Replies::max_in_flight`](crate::reply::Replies::max_in_flight) instead, and an answer
-    /// must never wait on a queue only the connection's own task drains.
-    pub(crate) fn send_answer(&self, message: Message) -> Result<(), Error> {
-        self.offer(&mut Some(Queued::Message(message)), false)
+    /// Queues the answer to a request of the peer without waiting (an answer must never wait
+    /// on a queue only the connection's own task drains), with room for `extra` answers
+    /// beyond the queue's capacity: [`Error::QueueFull`] once those are taken too (the peer
+    /// asks and does not read).
+    pub(crate) fn send_answer(&self, message: Message, extra: usize) -> Result<(), Error> {
+        self.offer(&mut Some(Queued::Message(message)), extra)
     }
 
     /// The connection's table of requests in flight, once it took replies on.
@@ -340,15 +340,15 @@ impl Sender {
         let _ = self.shared.replies.set(Arc::clone(table));
     }
 
-    /// Puts `message` in the queue if there is room (or, not `counted`, whatever the room),
-    /// taking it out of the option.
-    fn offer(&self, message: &mut Option<Queued>, counted: bool) -> Result<(), Error> {
+    /// Puts `message` in the queue if there is room, `extra` messages beyond its capacity
+    /// included, taking it out of the option.
+    fn offer(&self, message: &mut Option<Queued>, extra: usize) -> Result<(), Error> {
         let mut state = self.shared.state();
         // Closing drops what waits, so nothing may be queued after it either.
         if state.ended || state.close.is_some() {
             return Err(Error::Closed);
         }
-        if counted && state.messages >= self.shared.capacity {
+        if state.messages >= self.shared.capacity + extra {
             return Err(Error::QueueFull);
         }
         if let Some(message) = message.take() {
@@ -740,6 +740,25 @@ mod tests {
         direct.open(&server, None);
         assert_eq!(offer(), Offered::Closed);
         assert!(direct.stop().is_none());
+    }
+
+    #[test]
+    fn answers_have_room_beyond_the_capacity_and_no_more() {
+        let send_queue = SendQueue::new(2);
+        let sender = send_queue.sender();
+        sender.try_send("one").unwrap();
+        sender.try_send("two").unwrap();
+        assert!(matches!(sender.try_send("three"), Err(Error::QueueFull)));
+        for answer in ["a", "b", "c"] {
+            sender.send_answer(Message::from(answer), 3).unwrap();
+        }
+        let fourth = sender.send_answer(Message::from("d"), 3);
+        assert!(matches!(fourth, Err(Error::QueueFull)));
+        assert!(matches!(
+            send_queue.next().now_or_never(),
+            Some(Next::Message(Queued::Message(first))) if first.as_text() == Some("one")
+        ));
+        sender.send_answer(Message::from("d"), 3).unwrap();
     }
 
     #[tokio::test]
