@@ -181,7 +181,8 @@ function requests(settings, options) {
     let reply;
     try {
       if (!options.onrequest) throw new Error("this page takes no requests");
-      reply = frame(`=${id} `, await options.onrequest(payload));
+      // Nothing returned is an empty text.
+      reply = frame(`=${id} `, (await options.onrequest(payload)) ?? "");
     } catch (error) {
       reply = `\x1e=${id}!${error?.message ?? error}`;
     }

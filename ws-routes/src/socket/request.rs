@@ -300,8 +300,9 @@ impl Sender {
     /// Asks the peer `message` and awaits its answer (see [`crate::reply`]): the request goes
     /// out through the connection's queue, as [`send`](Self::send) does, and the answer comes
     /// back while the connection's own loop reads ([`WebSocket::recv`] or
-    /// [`recv_incoming`](WebSocket::recv_incoming)). Fails with
-    /// [`RequestError::NotEnabled`] unless the connection took replies on.
+    /// [`recv_incoming`](WebSocket::recv_incoming)): awaited in that loop's own task, outside
+    /// `recv`, it gets no answer but its timeout ([`WebSocket::request`] is for there). Fails
+    /// with [`RequestError::NotEnabled`] unless the connection took replies on.
     ///
     /// ```
     /// use ws_routes::reply::Replies;
