@@ -2,7 +2,9 @@
 //! the one that asked awaits the answer as the value of its request.
 //!
 //! A connection takes part once it calls [`WebSocket::enable_replies`], on either side: the
-//! server in a route's handler, a client on the socket [`connect`](crate::connect) returned.
+//! server in a route's handler ([`Session::enable_replies`](crate::Session::enable_replies) in
+//! a class-style route's `on_open`), a client on the socket [`connect`](crate::connect)
+//! returned.
 //! Nothing changes on the wire for a connection that does not: its messages that start like a
 //! request are plain messages, as ever.
 //!
