@@ -3,6 +3,7 @@
 
 pub(crate) mod liveness;
 pub(crate) mod send_queue;
+mod stream;
 #[cfg(feature = "codec")]
 mod typed;
 
@@ -76,6 +77,8 @@ pub struct WebSocket {
     queued_first: bool,
     /// Messages and bytes in and out, for metrics (server side).
     traffic: Traffic,
+    /// Wakers and the write deadline of the socket polled as a `Stream` or a `Sink`.
+    polled: Option<Box<stream::Polled>>,
 }
 
 /// What `recv` saw first: a message from the peer, one queued by a [`Sender`], a
@@ -139,6 +142,7 @@ impl WebSocket {
             peer_close: None,
             queued_first: false,
             traffic: Traffic::default(),
+            polled: None,
         }
     }
 
@@ -154,6 +158,7 @@ impl WebSocket {
             peer_close: None,
             queued_first: false,
             traffic: side.traffic,
+            polled: None,
         }
     }
 
@@ -241,6 +246,12 @@ impl WebSocket {
     /// connection does in Python's `websockets`. A message over the size limit closes the
     /// connection with 1009, invalid UTF-8 with 1007 and a protocol violation with 1002; the
     /// error is returned once, then `None`.
+    ///
+    /// Cancel-safe: in `tokio::select!`, a `recv` dropped because another branch won loses no
+    /// message (what it had half read or half written stays in the socket, and the next call
+    /// goes on from there). Only an error that ends the connection may then come as the plain
+    /// end, `None`, when the call was dropped while writing its close frame. The socket is a
+    /// [`Stream`](futures_util::Stream) of these messages too.
     ///
     /// On the server, while it waits here it also writes what [`Sender`]s queued, sends
     /// keepalive pings (closing with 1011 a client that stops answering them), closes an idle
