@@ -1,6 +1,7 @@
 //! `WebSocket` as a `futures` `Stream` and `Sink` over real sockets: echoes through split halves
-//! in two tasks on both ends, `forward`, the sink's close handshake, and `recv` in
-//! `tokio::select!` next to a timer that fires all the time, losing no message either way.
+//! in two tasks on both ends, `forward`, the sink's close handshake (after what `Sender`s
+//! queued), and `recv` in `tokio::select!` next to a timer that fires all the time, losing no
+//! message either way.
 
 mod support;
 
@@ -67,6 +68,17 @@ async fn select(mut ws: WebSocket) {
             _ = timer.tick() => ticks += 1,
         }
     }
+}
+
+/// Queues three messages through a `Sender`, then closes through the sink.
+#[route("/queued")]
+async fn queued(mut ws: WebSocket) {
+    let sender = ws.sender();
+    for text in ["one", "two", "three"] {
+        sender.send(text).await.unwrap();
+    }
+    SinkExt::<Message>::close(&mut ws).await.unwrap();
+    while let Some(Ok(_)) = ws.recv().await {}
 }
 
 /// Sends `count` numbered messages, the same as the client sends, then "done".
@@ -160,6 +172,20 @@ async fn the_sink_takes_what_send_takes() {
         Message::from("message"),
     ];
     assert_eq!(echoes, expected);
+}
+
+#[tokio::test]
+async fn the_sinks_close_writes_what_senders_queued_then_1000() {
+    let addr = spawn(routes![queued]).await;
+    let mut ws = ws_routes::connect(&format!("ws://{addr}/queued"))
+        .await
+        .unwrap();
+    for expected in ["one", "two", "three"] {
+        let message = within(ws.recv()).await.unwrap().unwrap();
+        assert_eq!(message.as_text(), Some(expected));
+    }
+    assert!(within(ws.recv()).await.is_none());
+    assert_eq!(ws.close_frame().map(|frame| frame.code), Some(1000.into()));
 }
 
 #[tokio::test]

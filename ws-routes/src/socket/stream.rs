@@ -196,6 +196,9 @@ impl Stream for WebSocket {
 /// within the write timeout fails with [`Error::WriteTimeout`] and gives up on the connection.
 /// [`close`](futures_util::SinkExt::close) writes what [`Sender`](super::Sender)s queued, then
 /// starts the close handshake with 1000: the reading half yields `None` once the peer answers.
+/// Called on the socket itself, it needs the item type named, as the socket is a sink of
+/// several: `SinkExt::<Message>::close(&mut ws)` (or the socket's own
+/// [`close`](WebSocket::close), with a code and a reason).
 impl<M: Into<Message>> Sink<M> for WebSocket {
     type Error = Error;
 
