@@ -44,6 +44,10 @@ pub enum Error {
     #[cfg(feature = "redis")]
     #[error(transparent)]
     Backplane(#[from] BackplaneError),
+    /// The peer sent past the server's [`RateLimit`](crate::RateLimit) (it is closed with
+    /// 1008).
+    #[error("the peer sent past the rate limit")]
+    RateLimited,
     /// A message was larger than the configured limit (the peer is closed with 1009).
     #[error("message too big")]
     MessageTooBig,

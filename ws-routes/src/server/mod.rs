@@ -33,6 +33,7 @@ pub use shutdown::{ServerHandle, shutdown_signal};
 
 use crate::compression::Compression;
 use crate::extract::States;
+use crate::rate_limit::RateLimit;
 use crate::routing::Routes;
 use crate::routing::matcher::Matcher;
 use crate::socket::{WebSocket, liveness};
@@ -90,6 +91,7 @@ pub(crate) struct Config {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) shutdown_close_code: CloseCode,
     pub(crate) compression: Compression,
+    pub(crate) rate_limit: RateLimit,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<TlsConfig>,
 }
@@ -116,6 +118,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(10),
             shutdown_close_code: CloseCode::GOING_AWAY,
             compression: Compression::default(),
+            rate_limit: RateLimit::new(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -290,6 +293,13 @@ impl Server {
     /// Turns keepalive pings off.
     pub fn no_keepalive(mut self) -> Self {
         self.config.keepalive = None;
+        self
+    }
+
+    /// Limits what each client may send on its connection, in messages and bytes a second;
+    /// one that sends past it is closed with 1008 (see [`RateLimit`]). Default: no limit.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.config.rate_limit = limit;
         self
     }
 

@@ -21,6 +21,7 @@ pub use send_queue::Sender;
 
 use crate::error::Error;
 use crate::metrics::Traffic;
+use crate::rate_limit::Allowance;
 use crate::wire::engine::{Data, Engine};
 use crate::wire::frame::Frame;
 use crate::wire::{CloseCode, CloseFrame, Message};
@@ -77,6 +78,8 @@ pub struct WebSocket {
     queued_first: bool,
     /// Messages and bytes in and out, for metrics (server side).
     traffic: Traffic,
+    /// What the peer may still send, by the server's rate limit (server side, when it has one).
+    allowance: Option<Box<Allowance>>,
     /// Wakers and the write deadline of the socket polled as a `Stream` or a `Sink`.
     polled: Option<Box<stream::Polled>>,
 }
@@ -124,6 +127,7 @@ pub(crate) struct ServerSide {
     pub(crate) liveness: Box<Liveness>,
     pub(crate) protocol: Option<&'static str>,
     pub(crate) traffic: Traffic,
+    pub(crate) allowance: Option<Box<Allowance>>,
 }
 
 impl WebSocket {
@@ -142,6 +146,7 @@ impl WebSocket {
             peer_close: None,
             queued_first: false,
             traffic: Traffic::default(),
+            allowance: None,
             polled: None,
         }
     }
@@ -158,6 +163,7 @@ impl WebSocket {
             peer_close: None,
             queued_first: false,
             traffic: side.traffic,
+            allowance: side.allowance,
             polled: None,
         }
     }
@@ -244,8 +250,9 @@ impl WebSocket {
     /// then [`close_frame`](Self::close_frame). Pings are answered, pongs consumed and the
     /// close handshake completed along the way: only data comes out, as iterating over a
     /// connection does in Python's `websockets`. A message over the size limit closes the
-    /// connection with 1009, invalid UTF-8 with 1007 and a protocol violation with 1002; the
-    /// error is returned once, then `None`.
+    /// connection with 1009, invalid UTF-8 with 1007, a protocol violation with 1002 and a
+    /// message past the server's [`RateLimit`](crate::RateLimit) with 1008; the error is
+    /// returned once, then `None`.
     ///
     /// Cancel-safe: in `tokio::select!`, a `recv` dropped because another branch won loses no
     /// message (what it had half read or half written stays in the socket, and the next call
@@ -338,6 +345,11 @@ impl WebSocket {
             match frame {
                 Frame::Message(message) => {
                     self.traffic.received(message.len());
+                    if let Some(allowance) = &mut self.allowance
+                        && !allowance.take(message.len())
+                    {
+                        return self.fail(Error::RateLimited).await;
+                    }
                     if let Some(liveness) = &mut self.liveness {
                         liveness.on_activity();
                     }
@@ -477,6 +489,7 @@ impl WebSocket {
             Error::InvalidUtf8 => (CloseCode::INVALID_PAYLOAD, "invalid UTF-8"),
             Error::InvalidCompression => (CloseCode::INVALID_PAYLOAD, "invalid compressed data"),
             Error::Protocol(_) => (CloseCode::PROTOCOL_ERROR, "protocol error"),
+            Error::RateLimited => (CloseCode::POLICY, "rate limit exceeded"),
             Error::WriteTimeout => {
                 self.abandon();
                 return Some(Err(error));
