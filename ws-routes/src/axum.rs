@@ -1,11 +1,11 @@
 //! Mounting in axum 0.8 (feature `axum`): the route table beside an app's HTTP routes, on the
 //! app's own port.
 //!
-//! [`router`] makes an axum [`Router`] of the table's routes; [`merge`](Router::merge) it into
-//! the app's (or [`nest`](Router::nest) it under a prefix). axum uses the same `{param}` and
-//! `{*rest}` syntax, so each pattern is registered as it is written, and every other path stays
-//! the app's: a WebSocket request for a path that matches no route gets the app's fallback
-//! (404 by default) rather than close code 4040. For the 4040 behaviour, give the
+//! [`router`] makes an axum [`Router`] of the table's routes; [`merge`] it into the app's (or
+//! [`nest`] it under a prefix). axum uses the same `{param}` and `{*rest}` syntax, so each
+//! pattern is registered as it is written, and every other path stays the app's: a WebSocket
+//! request for a path that matches no route gets the app's fallback (404 by default) rather
+//! than close code 4040. For the 4040 behaviour, give the
 //! [`WsService`] itself as the app's fallback instead:
 //! `Router::new().route(..).fallback_service(service)`. Or put the table in front of the whole
 //! app as a layer, `Router::new().route(..).layer(service.layer())` ([`WsService::layer`]):
@@ -14,8 +14,8 @@
 //!
 //! The app's middleware runs first: what it puts in the request's extensions reaches the
 //! `accept` hooks through [`Request::extensions`](crate::Request::extensions), and the peer
-//! address comes from [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo) when the app is
-//! served with `into_make_service_with_connect_info::<SocketAddr>()`.
+//! address comes from [`ConnectInfo<SocketAddr>`][`ConnectInfo`] when the app is served with
+//! `into_make_service_with_connect_info::<SocketAddr>()`.
 //!
 //! axum's graceful shutdown does not wait for upgraded connections, so shut the WebSockets
 //! down with the service's [`handle`](WsService::handle) when the app shuts down (they are
@@ -79,6 +79,11 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! [`Router`]: https://docs.rs/axum/0.8/axum/struct.Router.html
+//! [`merge`]: https://docs.rs/axum/0.8/axum/struct.Router.html#method.merge
+//! [`nest`]: https://docs.rs/axum/0.8/axum/struct.Router.html#method.nest
+//! [`ConnectInfo`]: https://docs.rs/axum/0.8/axum/extract/struct.ConnectInfo.html
 
 use axum::Router;
 
@@ -90,7 +95,9 @@ use crate::server::WsService;
 /// # Panics
 ///
 /// When merged into a router that already has one of the patterns, as axum's
-/// [`merge`](Router::merge) does for any overlap.
+/// [`merge`](https://docs.rs/axum/0.8/axum/struct.Router.html#method.merge) does for any overlap.
+///
+/// [`Router`]: https://docs.rs/axum/0.8/axum/struct.Router.html
 ///
 /// ```
 /// use axum::Router;

@@ -50,7 +50,7 @@
 //! with [`FromStr`]; when it does not parse, the connection is closed with code 4000 and a
 //! reason naming it. Every other argument is an extractor ([`FromConnection`](extract::FromConnection)): the
 //! [`WebSocket`] itself, the whole [`RoutePath`](extract::RoutePath), the [`Query`](extract::Query), the request's
-//! [`HeaderMap`](http::HeaderMap) or the peer's [`SocketAddr`](std::net::SocketAddr).
+//! [`HeaderMap`](https://docs.rs/http/1/http/header/struct.HeaderMap.html) or the peer's [`SocketAddr`](std::net::SocketAddr).
 //!
 //! # Class-style routes
 //!

@@ -258,7 +258,7 @@ impl WebSocket {
     /// message (what it had half read or half written stays in the socket, and the next call
     /// goes on from there). Only an error that ends the connection may then come as the plain
     /// end, `None`, when the call was dropped while writing its close frame. The socket is a
-    /// [`Stream`](futures_util::Stream) of these messages too.
+    /// [`Stream`](https://docs.rs/futures/0.3/futures/stream/trait.Stream.html) of these messages too.
     ///
     /// On the server, while it waits here it also writes what [`Sender`]s queued, sends
     /// keepalive pings (closing with 1011 a client that stops answering them), closes an idle
