@@ -323,3 +323,15 @@ async fn sigterm_closes_with_1012_and_the_client_moves_on_at_once() {
         .expect("connected");
     println!("moved to the other server in {:?}", moved.elapsed());
 }
+
+#[tokio::test]
+async fn a_json_event_in_a_binary_frame_is_closed_with_1003() {
+    let server = start(&[]);
+    let mut ada = member(&server, "lobby", "ada").await;
+    let say = json!({ "type": "say", "text": "in binary" }).to_string();
+    ada.send(say.into_bytes()).await.unwrap();
+    assert_eq!(
+        close_frame(&mut ada).await,
+        (1003, "expected JSON text, got a binary message".into())
+    );
+}

@@ -48,9 +48,11 @@
 //!
 //! An argument whose name is a parameter of the pattern receives it, percent-decoded and parsed
 //! with [`FromStr`]; when it does not parse, the connection is closed with code 4000 and a
-//! reason naming it. Every other argument is an extractor ([`FromConnection`](extract::FromConnection)): the
-//! [`WebSocket`] itself, the whole [`RoutePath`](extract::RoutePath), the [`Query`](extract::Query), the request's
-//! [`HeaderMap`](https://docs.rs/http/1/http/header/struct.HeaderMap.html) or the peer's [`SocketAddr`](std::net::SocketAddr).
+//! reason naming it. Every other argument is the [`WebSocket`] itself or an extractor
+//! ([`FromRequest`](extract::FromRequest), which you can implement): the whole
+//! [`RoutePath`](extract::RoutePath), the [`Query`](extract::Query), the request's
+//! [`HeaderMap`](https://docs.rs/http/1/http/header/struct.HeaderMap.html), the peer's
+//! [`SocketAddr`](std::net::SocketAddr) or a [`State`].
 //!
 //! # Class-style routes
 //!
