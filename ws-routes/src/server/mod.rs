@@ -435,6 +435,7 @@ impl Server {
     /// What every connection shares, and the handle that shuts them down: for a bound server,
     /// a mounted route table and the test server alike.
     pub(crate) fn into_context(self) -> (Arc<Context>, ServerHandle) {
+        self.config.compression.warn_if_unoptimised();
         let (handle, connections, idle) = ServerHandle::new();
         let limits = Limits::new(
             connections,
