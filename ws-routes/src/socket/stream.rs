@@ -133,8 +133,9 @@ impl WebSocket {
     }
 }
 
-/// A [`Stream`](https://docs.rs/futures/0.3/futures/stream/trait.Stream.html) of the messages [`recv`](WebSocket::recv) yields: text and binary, then `None` once the
-/// connection is closed (an error that ends it comes once, before the `None`).
+/// A [`Stream`][stream] of the messages [`recv`](WebSocket::recv) yields: text and binary,
+/// then `None` once the connection is closed (an error that ends it comes once, before the
+/// `None`).
 ///
 /// Polling the stream is calling `recv`, with what it does while it waits (on the server:
 /// writing what [`Sender`](super::Sender)s queued, keepalive, idle and shutdown), so a server
@@ -176,6 +177,8 @@ impl WebSocket {
 /// # Ok(())
 /// # }
 /// ```
+///
+/// [stream]: https://docs.rs/futures/0.3/futures/stream/trait.Stream.html
 impl Stream for WebSocket {
     type Item = Result<Message, Error>;
 
@@ -188,17 +191,21 @@ impl Stream for WebSocket {
     }
 }
 
-/// A [`Sink`](https://docs.rs/futures/0.3/futures/sink/trait.Sink.html) that sends what [`send`](WebSocket::send) sends: `&str` and `String` as text, `Vec<u8>`,
-/// `&[u8]` and `Bytes` as binary, and [`Message`]s as they are.
+/// A [`Sink`][sink] that sends what [`send`](WebSocket::send) sends: `&str` and `String` as
+/// text, `Vec<u8>`, `&[u8]` and `Bytes` as binary, and [`Message`]s as they are.
 ///
-/// One message waits at most: [`poll_ready`](https://docs.rs/futures/0.3/futures/sink/trait.Sink.html#tymethod.poll_ready) writes the one before first, so
-/// a slow peer slows the sender as `send` does. On the server, a write that does not finish
+/// One message waits at most: [`poll_ready`][poll-ready] writes the one before first, so a
+/// slow peer slows the sender as `send` does. On the server, a write that does not finish
 /// within the write timeout fails with [`Error::WriteTimeout`] and gives up on the connection.
-/// [`close`](https://docs.rs/futures/0.3/futures/sink/trait.SinkExt.html#method.close) writes what [`Sender`](super::Sender)s queued, then
-/// starts the close handshake with 1000: the reading half yields `None` once the peer answers.
+/// [`close`][close] writes what [`Sender`](super::Sender)s queued, then starts the close
+/// handshake with 1000: the reading half yields `None` once the peer answers.
 /// Called on the socket itself, it needs the item type named, as the socket is a sink of
 /// several: `SinkExt::<Message>::close(&mut ws)` (or the socket's own
 /// [`close`](WebSocket::close), with a code and a reason).
+///
+/// [sink]: https://docs.rs/futures/0.3/futures/sink/trait.Sink.html
+/// [poll-ready]: https://docs.rs/futures/0.3/futures/sink/trait.Sink.html#tymethod.poll_ready
+/// [close]: https://docs.rs/futures/0.3/futures/sink/trait.SinkExt.html#method.close
 impl<M: Into<Message>> Sink<M> for WebSocket {
     type Error = Error;
 
