@@ -255,6 +255,8 @@ mod socket;
 pub mod test;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "asyncapi")]
+mod typescript;
 mod wire;
 
 #[doc(hidden)]
