@@ -1,16 +1,17 @@
 //! `WebSocket` as a `futures` `Stream` and `Sink` over real sockets: echoes through split halves
 //! in two tasks on both ends, `forward`, the sink's close handshake (after what `Sender`s
-//! queued), and `recv` in `tokio::select!` next to a timer that fires all the time, losing no
-//! message either way.
+//! queued), the sink's write timeout, and `recv` in `tokio::select!` next to a timer that fires
+//! all the time, losing no message either way.
 
 mod support;
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use ws_routes::{Message, WebSocket, route, routes};
+use tokio::sync::mpsc;
+use ws_routes::{Message, Server, State, WebSocket, route, routes};
 
-use support::{spawn, within};
+use support::{connect, spawn, spawn_server, within};
 
 /// Echoes through split halves: a reader task hands each message to a writer task.
 #[route("/split")]
@@ -79,6 +80,19 @@ async fn queued(mut ws: WebSocket) {
     }
     SinkExt::<Message>::close(&mut ws).await.unwrap();
     while let Some(Ok(_)) = ws.recv().await {}
+}
+
+/// Writes 64 KiB messages through the writing half alone until a write fails, and says how.
+#[route("/flood")]
+async fn flood(ws: WebSocket, State(outcome): State<mpsc::UnboundedSender<String>>) {
+    let (mut tx, _rx) = ws.split();
+    let chunk = Message::from(vec![b'x'; 64 << 10]);
+    let error = loop {
+        if let Err(error) = tx.send(chunk.clone()).await {
+            break error;
+        }
+    };
+    let _ = outcome.send(format!("{error:?}"));
 }
 
 /// Sends `count` numbered messages, the same as the client sends, then "done".
@@ -186,6 +200,21 @@ async fn the_sinks_close_writes_what_senders_queued_then_1000() {
     }
     assert!(within(ws.recv()).await.is_none());
     assert_eq!(ws.close_frame().map(|frame| frame.code), Some(1000.into()));
+}
+
+#[tokio::test]
+async fn the_sink_gives_up_on_a_client_that_stops_reading_after_the_write_timeout() {
+    let (outcome, mut outcomes) = mpsc::unbounded_channel::<String>();
+    // Without keepalive, the write timeout is the close timeout.
+    let server = Server::new(routes![flood])
+        .with_state(outcome)
+        .no_keepalive()
+        .close_timeout(Duration::from_millis(300));
+    let addr = spawn_server(server).await;
+    // Connected, and never reading: the socket's buffers fill, then the writes stall.
+    let _stalled = connect(addr, "/flood").await;
+    let error = within(outcomes.recv()).await.unwrap();
+    assert_eq!(error, "WriteTimeout");
 }
 
 #[tokio::test]
