@@ -19,13 +19,21 @@
 //! # open http://127.0.0.1:8765/?servers=127.0.0.1:8765,127.0.0.1:8766
 //! ```
 //!
+//! or through a Redis Cluster, given some of its nodes:
+//!
+//! ```text
+//! cargo run --example chat -- --redis-cluster redis://127.0.0.1:7000/,redis://127.0.0.1:7001/
+//! ```
+//!
 //! Given several `servers`, the page moves to the next at once when its server goes away
 //! (SIGTERM closes with 1012, service restart) or dies, and recovers its room there.
 //!
 //! Clients and the server speak typed JSON events, `{"type": ...}` (`ClientEvent` and
 //! `ServerEvent` below): a client joins with `{"type":"join","name":..}` and speaks with
-//! `{"type":"say","text":..}`; members hear `message`, `joined`, `left` and `presence` (the
-//! members of the room on every server). A client that sends anything else is closed with
+//! `{"type":"say","text":..}`, or whispers to one name with `{"type":"whisper","to":..,
+//! "text":..}`; members hear `message`, `joined`, `left`, `presence` (how many members the
+//! room has and their names, on every server) and `whisper` (to them alone, from whichever
+//! server its sender is on). A client that sends anything else is closed with
 //! 1007 and serde's error as reason, while the others go on chatting. Safe to copy: only the
 //! page's own origin may connect from a browser, messages are capped at 4 KiB (1009), and a
 //! client that sends more than 20 messages at once or 5 a second on average (the server's
@@ -56,6 +64,10 @@ struct Cli {
     /// Share rooms with the other servers on this Redis (`redis://host:port/`).
     #[arg(long)]
     redis: Option<String>,
+    /// Share rooms through this Redis Cluster instead: some of its nodes, comma-separated
+    /// (`redis://host:port/,redis://host:port/`).
+    #[arg(long, value_delimiter = ',', conflicts_with = "redis")]
+    redis_cluster: Vec<String>,
     /// Origins whose pages may chat (repeat for several). Default: this server's own page, as
     /// `http://ADDR` and `http://localhost:PORT`; programs that send no `Origin` are allowed.
     #[arg(long = "origin")]
@@ -87,6 +99,8 @@ enum ClientEvent {
     Join { name: String },
     /// Says something to the room.
     Say { text: String },
+    /// Says something to every connection of one name, on every server.
+    Whisper { to: String, text: String },
 }
 
 /// What the server sends the members of a room.
@@ -99,8 +113,10 @@ enum ServerEvent {
     Joined { name: String },
     /// A member left.
     Left { name: String },
-    /// How many members the room has, on every server.
-    Presence { count: usize },
+    /// How many members the room has, and their names, on every server.
+    Presence { count: usize, names: Vec<String> },
+    /// A member said something to this one alone.
+    Whisper { name: String, text: String },
 }
 
 /// One member of one room: an instance per connection.
@@ -150,6 +166,11 @@ impl Chat {
                 if let Some(Recovery::Lost(why)) = self.rooms.join_since(&self.room, &me, since) {
                     tracing::info!(room = self.room, ?why, "a member could not be caught up");
                 }
+                // Listed by name in the room's presence, and reached by name by a whisper.
+                if let Err(error) = self.rooms.track(&self.room, &me, &name, &()) {
+                    tracing::error!(%error, "presence without metadata is refused");
+                }
+                self.rooms.bind_user(&me, &name);
                 self.me = Some(me);
                 self.name = Some(name.clone());
                 self.announce(ServerEvent::Joined { name }).await;
@@ -159,6 +180,15 @@ impl Chat {
                     return Err(Close::new(CloseCode::POLICY, "join first"));
                 };
                 self.broadcast(&ServerEvent::Message { name, text });
+            }
+            ClientEvent::Whisper { to, text } => {
+                let Some(name) = self.name.clone() else {
+                    return Err(Close::new(CloseCode::POLICY, "join first"));
+                };
+                let whisper = ServerEvent::Whisper { name, text };
+                if let Err(error) = self.rooms.to_user_json(&to, &whisper) {
+                    tracing::error!(%error, "an event did not serialize");
+                }
             }
         }
         Ok(())
@@ -182,17 +212,19 @@ impl Chat {
         }
     }
 
-    /// Tells the room who came or went, and how many are here now.
+    /// Tells the room who came or went, and who is here now.
     async fn announce(&self, event: ServerEvent) {
         self.broadcast(&event);
-        let count = match self.rooms.count(&self.room).await {
-            Ok(count) => count,
+        let present = match self.rooms.present(&self.room).await {
+            Ok(present) => present,
             Err(error) => {
-                tracing::warn!(%error, "presence across servers unavailable; counting this one");
-                self.rooms.local_count(&self.room)
+                tracing::warn!(%error, "presence across servers unavailable; listing this one");
+                self.rooms.local_present(&self.room)
             }
         };
-        self.broadcast(&ServerEvent::Presence { count });
+        let names = present.keys().map(str::to_owned).collect();
+        let count = present.entries();
+        self.broadcast(&ServerEvent::Presence { count, names });
     }
 }
 
@@ -208,10 +240,12 @@ async fn main() -> ExitCode {
 
 async fn serve(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     // Every server gives the rooms the same history: two minutes, up to 1,000 messages.
-    let rooms = match &cli.redis {
-        Some(url) => Rooms::builder().redis(url).history(History::new()),
-        None => Rooms::builder().history(History::new()),
+    let rooms = match (&cli.redis, cli.redis_cluster.as_slice()) {
+        (Some(url), _) => Rooms::builder().redis(url),
+        (None, []) => Rooms::builder(),
+        (None, nodes) => Rooms::builder().redis_cluster(nodes),
     }
+    .history(History::new())
     .build()?;
     // The route joins with `join_since`: its document describes the recovery envelope.
     let info = Info::new("ws-routes chat", env!("CARGO_PKG_VERSION")).recovering("Chat");

@@ -30,14 +30,19 @@ async fn say(ws: &mut WebSocket, text: &str) {
     ws.send_json(&say).await.expect("say");
 }
 
-/// The next event of the room: a JSON message without its recovery envelope
+/// The next event: a JSON message of the room without its recovery envelope
 /// (`\x1eEPOCH.OFFSET ROOM\n`; the chat's rooms keep a history), past the outcome of the join
-/// (`\x1e!STATUS ...`).
+/// (`\x1e!STATUS ...`); or a whisper, which is to this member alone (no envelope).
 async fn event(ws: &mut WebSocket) -> Value {
     loop {
         let frame = text(ws).await;
         let Some(enveloped) = frame.strip_prefix('\x1e') else {
-            panic!("a room message without its envelope: {frame:?}");
+            let whisper: Value = serde_json::from_str(&frame).expect("JSON");
+            assert_eq!(
+                whisper["type"], "whisper",
+                "a room message without its envelope"
+            );
+            return whisper;
         };
         if enveloped.starts_with('!') {
             continue;
@@ -69,7 +74,9 @@ async fn the_page_and_the_rooms_share_one_port() {
     assert_eq!(next(&mut ada, "presence").await["count"], 1);
     let mut bob = member(&server, "lobby", "bob").await;
     assert_eq!(next(&mut ada, "joined").await["name"], "bob");
-    assert_eq!(next(&mut bob, "presence").await["count"], 2);
+    let presence = next(&mut bob, "presence").await;
+    assert_eq!(presence["count"], 2);
+    assert_eq!(presence["names"], json!(["ada", "bob"]));
     let mut elsewhere = member(&server, "kitchen", "eve").await;
 
     say(&mut ada, "hello, lobby").await;
@@ -205,9 +212,27 @@ async fn two_chat_servers_share_rooms_through_redis() {
             break;
         }
     }
-    // A third member counts both servers' members.
+    // A third member counts both servers' members, and hears their names.
     let mut cy = member(&two, "lobby", "cy").await;
-    assert_eq!(next(&mut cy, "presence").await["count"], 3);
+    let presence = next(&mut cy, "presence").await;
+    assert_eq!(presence["count"], 3);
+    assert_eq!(presence["names"], json!(["ada", "bob", "cy"]));
+
+    // A whisper reaches its name on the other server, and nobody else.
+    let whisper = json!({ "type": "whisper", "to": "ada", "text": "psst" });
+    cy.send_json(&whisper).await.expect("whisper");
+    assert_eq!(
+        next(&mut ada, "whisper").await,
+        json!({ "type": "whisper", "name": "cy", "text": "psst" })
+    );
+    say(&mut cy, "out loud").await;
+    loop {
+        let message = event(&mut bob).await;
+        assert_ne!(message["type"], "whisper", "bob heard a whisper to ada");
+        if message["text"] == "out loud" {
+            break;
+        }
+    }
 }
 
 #[tokio::test]
@@ -322,6 +347,83 @@ async fn sigterm_closes_with_1012_and_the_client_moves_on_at_once() {
         .expect("a connection")
         .expect("connected");
     println!("moved to the other server in {:?}", moved.elapsed());
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
+async fn a_chat_server_killed_with_sigkill_drops_out_of_presence_within_the_bound() {
+    let redis = Redis::start();
+    let url = redis.url();
+    let one = start(&["--redis", &url]);
+    let two = start(&["--redis", &url]);
+    let _ada = member(&one, "lobby", "ada").await;
+    // Whoever joins on the other server hears both names, once both servers are connected.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut bob = loop {
+        let mut bob = member(&two, "lobby", "bob").await;
+        if next(&mut bob, "presence").await["names"] == json!(["ada", "bob"]) {
+            break bob;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ada never showed up on two"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+
+    // SIGKILL: no goodbye, nobody announces ada's leave. Her entry goes once the server's
+    // heartbeat expires: the presence TTL (15 s by default) after its last heartbeat.
+    drop(one);
+    let killed = std::time::Instant::now();
+    let mut probes = 0;
+    loop {
+        assert!(
+            killed.elapsed() < std::time::Duration::from_secs(20),
+            "ada still listed 20 s after her server was killed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        probes += 1;
+        let mut probe = member(&two, "lobby", &format!("probe{probes}")).await;
+        let names = next(&mut probe, "presence").await["names"].clone();
+        if !names.as_array().unwrap().contains(&json!("ada")) {
+            assert_eq!(names, json!(["bob", format!("probe{probes}")]));
+            break;
+        }
+    }
+    // Bob, on the live server, is still there and listed.
+    say(&mut bob, "still here").await;
+    assert_eq!(next(&mut bob, "message").await["text"], "still here");
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server and redis-cli: `scripts/test` installs them and runs this"]
+async fn two_chat_servers_share_rooms_through_a_redis_cluster() {
+    let cluster = support::cluster::Cluster::start(3, 0);
+    let nodes = cluster.urls().join(",");
+    let one = start(&["--redis-cluster", &nodes]);
+    let two = start(&["--redis-cluster", &nodes]);
+    let mut ada = member(&one, "lobby", "ada").await;
+    // Whoever joins on the other server hears both names once both servers are connected.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut bob = loop {
+        let mut bob = member(&two, "lobby", "bob").await;
+        if next(&mut bob, "presence").await["names"] == json!(["ada", "bob"]) {
+            break bob;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ada never showed up on two"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    say(&mut bob, "over the cluster").await;
+    loop {
+        let message = next(&mut ada, "message").await;
+        if message["text"] == "over the cluster" {
+            assert_eq!(message["name"], "bob");
+            break;
+        }
+    }
 }
 
 #[tokio::test]

@@ -104,8 +104,8 @@ async fn tsc_accepts_what_the_chat_sends_and_reads_and_rejects_what_it_does_not(
          export function show(event: ServerEvent): string {{\n\
          \x20 switch (event.type) {{\n\
          \x20   case \"message\": return `${{event.name}}: ${{event.text}}`;\n\
-         \x20   case \"joined\": case \"left\": return event.name;\n\
          \x20   case \"presence\": return String(event.count);\n\
+         \x20   default: return event.name;\n\
          \x20 }}\n\
          }}\n\
          // @ts-expect-error: a message without its text\n\

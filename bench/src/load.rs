@@ -31,6 +31,14 @@ pub fn payload(size: usize) -> Utf8Bytes {
     text.into()
 }
 
+/// A request of `ws_routes::reply` carrying a text of `size` ASCII bytes: its answer from a
+/// route that replies with the payload is as long (`\x1e=1 ` for `\x1e?1 `), so the echo
+/// runs time it as they time an echo. Every request is number 1: the route answers each one
+/// and the client waits for it before the next.
+pub fn request(size: usize) -> Utf8Bytes {
+    format!("\u{1e}?1 {}", payload(size)).into()
+}
+
 /// Connects to `ws://ADDR/echo/ID`, with small client buffers so that thousands of idle
 /// clients stay cheap on the generator's side.
 pub async fn connect(addr: SocketAddr, id: usize) -> Result<Client, Error> {

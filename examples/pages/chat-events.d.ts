@@ -4,11 +4,13 @@
 /** What a client sends. */
 export type ClientEvent =
   | { name: string; type: "join" }
-  | { text: string; type: "say" };
+  | { text: string; type: "say" }
+  | { text: string; to: string; type: "whisper" };
 
 /** What the server sends the members of a room. */
 export type ServerEvent =
   | { name: string; text: string; type: "message" }
   | { name: string; type: "joined" }
   | { name: string; type: "left" }
-  | { count: number; type: "presence" };
+  | { count: number; names: string[]; type: "presence" }
+  | { name: string; text: string; type: "whisper" };

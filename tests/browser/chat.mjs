@@ -26,6 +26,8 @@ await run(async (context) => {
   const bob = await open("bob");
   // Both are in the room: ada's tab counts two members.
   await ada.waitForFunction(() => document.getElementById("status").dataset.count === "2");
+  // ...and shows who is online, by name.
+  await ada.locator("#online", { hasText: "online: ada, bob" }).waitFor();
 
   await ada.fill("#text", "hello from ada's tab");
   await ada.press("#text", "Enter");
@@ -49,4 +51,9 @@ await run(async (context) => {
   await bob.fill("#text", "and back from bob");
   await bob.click("#send");
   await ada.locator("#messages li", { hasText: "bob: and back from bob" }).waitFor();
+
+  // "@ada ..." whispers: ada's tab shows it, to her alone.
+  await bob.fill("#text", "@ada just for you");
+  await bob.press("#text", "Enter");
+  await ada.locator("#messages li", { hasText: "bob (to you): just for you" }).waitFor();
 });

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod hardening;
 pub mod log;
 pub mod raw;

@@ -78,9 +78,56 @@ pub enum Error {
     #[cfg(feature = "codec")]
     #[error(transparent)]
     Codec(crate::codec::CodecError),
+    /// A request to the peer ([`WebSocket::request`](crate::WebSocket::request),
+    /// [`Sender::request`](crate::Sender::request)) got no answer: see [`RequestError`] for
+    /// why. The connection itself may well be open still.
+    #[error("request failed: {0}")]
+    Request(#[from] RequestError),
     /// An I/O error on the underlying connection.
     #[error(transparent)]
     Io(#[from] io::Error),
+}
+
+/// Why a request to the peer got no answer, in [`Error::Request`]; see
+/// [the `reply` module](crate::reply) for the rules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The connection did not take replies on with
+    /// [`WebSocket::enable_replies`](crate::WebSocket::enable_replies).
+    #[error("replies are not enabled on this connection: call `WebSocket::enable_replies` first")]
+    NotEnabled,
+    /// No answer came within the request's timeout. An answer that comes later is ignored.
+    #[error("no answer within {0:?}")]
+    Timeout(std::time::Duration),
+    /// As many requests as the connection allows were waiting for their answers already
+    /// ([`Replies::max_in_flight`](crate::reply::Replies::max_in_flight)): the request was not
+    /// sent.
+    #[error("{limit} requests are in flight already, the most this connection allows")]
+    TooMany {
+        /// The connection's limit.
+        limit: usize,
+    },
+    /// The connection closed, or was closed, before the answer came (or before the request
+    /// was made).
+    #[error("the connection closed before an answer came")]
+    Closed,
+    /// The peer answered with an error instead of a reply: the reason it gave. The library's
+    /// own reasons name the rule the request broke (too many in flight, malformed, not read,
+    /// dropped without an answer).
+    #[error("the peer answered with an error: {0}")]
+    Refused(String),
+    /// While [`WebSocket::request`](crate::WebSocket::request) waited for its answer, more
+    /// messages arrived than it holds for [`recv`](crate::WebSocket::recv) (64, or 1 MiB):
+    /// read them first, or make the request through a [`Sender`](crate::Sender) while the
+    /// connection's own loop reads.
+    #[error(
+        "{held} messages arrived while waiting for the answer, more than are held back for `recv`"
+    )]
+    Backlog {
+        /// How many messages were held back (they are still there for `recv`).
+        held: usize,
+    },
 }
 
 /// How the WebSocket protocol was broken, in [`Error::Protocol`].

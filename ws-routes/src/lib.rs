@@ -189,9 +189,10 @@
 //!
 //! [`WebSocket::sender`] and [`Session::sender`] hand out cloneable, bounded [`Sender`]s to
 //! push from any task; [`Rooms`] broadcasts to groups of them, closing members too slow to
-//! keep up. [`Server::with_state`] shares values that handlers take as
-//! [`State<T>`]. Every limit, timeout, the keepalive, origin checks, TLS (feature `tls`) and
-//! graceful shutdown are settings of [`Server`], each with a safe default.
+//! keep up. With [`WebSocket::enable_replies`], either side of a connection asks the other
+//! and awaits its answer ([`reply`]). [`Server::with_state`] shares values that handlers take
+//! as [`State<T>`]. Every limit, timeout, the keepalive, origin checks, TLS (feature `tls`)
+//! and graceful shutdown are settings of [`Server`], each with a safe default.
 //!
 //! # Mounting and testing
 //!
@@ -206,7 +207,7 @@
 //! [`Server`] and [`serve`], [`Rooms`], [`Sender`], [`Session`], [`State`], [`Error`]. The rest
 //! lives in modules named for their job: [`extract`] (handler arguments), [`routing`] (route
 //! tables), [`server`] (settings, shutdown, fallback, mounting), [`rooms`], [`class`],
-//! [`codec`], [`handler`], [`error`], [`reconnect`], [`test`](mod@test).
+//! [`codec`], [`reply`], [`handler`], [`error`], [`reconnect`], [`test`](mod@test).
 //!
 //! # Features
 //!
@@ -248,6 +249,7 @@ pub mod handler;
 mod metrics;
 mod rate_limit;
 pub mod reconnect;
+pub mod reply;
 pub mod rooms;
 pub mod routing;
 pub mod server;

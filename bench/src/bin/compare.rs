@@ -5,7 +5,8 @@
 //! Each scenario starts a fresh server process: ping-pong at 64 B, 1 KiB and 64 KiB; the
 //! handshake rate; a run holding thousands of idle connections; broadcasts to 1,000 and 10,000
 //! members of a room; ws-routes on two runtime workers against one; and what recovery costs
-//! ws-routes (replaying a room's history to reconnecting clients, and the history's memory). Scenarios are the
+//! ws-routes (replaying a room's history to reconnecting clients, and the history's memory);
+//! and a request/reply round trip of `ws_routes::reply` against a plain echo. Scenarios are the
 //! outer loop and servers the inner one, so that slow drifts in the machine's load spread over
 //! every server alike. Only 127.0.0.1 is ever targeted, and every run is bounded in count and
 //! time.
@@ -99,6 +100,8 @@ enum Section {
     Workers,
     /// ws-routes replaying a room's history to reconnecting clients; the history's memory.
     Recovery,
+    /// A request and its reply (`ws_routes::reply`) against a plain echo, 64 B, on ws-routes.
+    Replies,
 }
 
 /// The counts of one invocation.
@@ -301,6 +304,17 @@ const FANOUT_SERVERS: &[Spec] = &[
 
 /// The server the `workers` section runs with one and with two runtime workers.
 const WS_ROUTES: &str = "ws-routes";
+
+/// The server of the `replies` section, beside `ws-routes`.
+const WITH_REPLIES: Spec = Spec {
+    name: "ws-routes+replies",
+    about: "ws-routes-echo with `enable_replies`: every request (`\\x1e?1 ` and 64 B) answered \
+            with its payload by `IncomingRequest::reply`, through the connection's queue",
+    program: Program::Rust {
+        bin: "ws-routes-echo",
+        args: &["--replies"],
+    },
+};
 
 fn server_name(name: &str) -> Result<&'static str, String> {
     let all = || SERVERS.iter().chain(FANOUT_SERVERS);
@@ -529,7 +543,11 @@ impl Bench {
         messages: usize,
     ) -> Outcome<Echo> {
         let server = self.start(spec, threads)?;
-        let payload = load::payload(size);
+        let payload = if spec.name == WITH_REPLIES.name {
+            load::request(size)
+        } else {
+            load::payload(size)
+        };
         let deadline = Instant::now() + self.counts.time_limit;
         let connections = self.counts.connections;
         let clients = load::open(server.addr(), connections, connections, &payload)
@@ -868,33 +886,59 @@ fn fanout_table(specs: &[Spec], results: &[Results], size: usize) -> Table {
     table
 }
 
+/// A figure of a run: what it is, how it is read from the run, how it is shown.
+type Figure<T> = (&'static str, fn(&T) -> f64, fn(f64) -> String);
+
+/// One row per figure of two runs side by side, the second with its ratio to the first.
+fn rows<T>(
+    table: &mut Table,
+    scenario: &str,
+    runs: &[Option<Outcome<T>>; 2],
+    figures: &[Figure<T>],
+) {
+    for (what, figure, show) in figures {
+        let mut cells = vec![format!("{scenario}: {what}")];
+        let first = match &runs[0] {
+            Some(Ok(run)) => Some(figure(run)),
+            _ => None,
+        };
+        for (index, run) in runs.iter().enumerate() {
+            cells.push(match run {
+                Some(Ok(run)) if index == 1 => with_ratio(figure(run), first, show),
+                Some(Ok(run)) => show(figure(run)),
+                Some(Err(error)) => failure(error),
+                None => String::new(),
+            });
+        }
+        table.row(cells);
+    }
+}
+
+/// ws-routes' plain echo and its request/reply round trip, side by side; the ratio is replies
+/// to echo.
+fn replies_table(replies: &[Option<Outcome<Echo>>; 2]) -> Table {
+    let mut table = Table::new(&["ws-routes, 64 B", "echo", "request and reply"]);
+    rows(
+        &mut table,
+        "round trip",
+        replies,
+        &[
+            ("messages/s", |run| run.per_second, report::rate),
+            ("p50", |run| run.p50, report::nanos),
+            ("p99", |run| run.p99, report::nanos),
+            (
+                "server CPU / message",
+                |run| run.cpu_per_message,
+                report::nanos,
+            ),
+        ],
+    );
+    table
+}
+
 /// ws-routes on one thread and on two workers, side by side; the ratio is two to one.
 fn workers_table(workers: &Workers, members: usize, one: &str, two: &str) -> Table {
     let mut table = Table::new(&["ws-routes", one, two]);
-    type Figure<T> = (&'static str, fn(&T) -> f64, fn(f64) -> String);
-    fn rows<T>(
-        table: &mut Table,
-        scenario: &str,
-        runs: &[Option<Outcome<T>>; 2],
-        figures: &[Figure<T>],
-    ) {
-        for (what, figure, show) in figures {
-            let mut cells = vec![format!("{scenario}: {what}")];
-            let single = match &runs[0] {
-                Some(Ok(run)) => Some(figure(run)),
-                _ => None,
-            };
-            for (index, run) in runs.iter().enumerate() {
-                cells.push(match run {
-                    Some(Ok(run)) if index == 1 => with_ratio(figure(run), single, show),
-                    Some(Ok(run)) => show(figure(run)),
-                    Some(Err(error)) => failure(error),
-                    None => String::new(),
-                });
-            }
-            table.row(cells);
-        }
-    }
     rows(
         &mut table,
         &format!("fan-out to {members}"),
@@ -1053,6 +1097,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         fanout_specs.iter().map(|_| Results::default()).collect();
     let mut workers = Workers::default();
     let mut replay = None;
+    let mut replies: [Option<Outcome<Echo>>; 2] = Default::default();
     runtime.block_on(async {
         let bench = &bench;
         if cli.runs(Section::Echo) {
@@ -1117,6 +1162,14 @@ fn main() -> Result<(), Box<dyn Error>> {
                 outcome.as_ref().map_or_else(Clone::clone, show_replay)
             );
             replay = Some(outcome);
+        }
+        if cli.runs(Section::Replies) {
+            for (index, spec) in [named(SERVERS, WS_ROUTES), WITH_REPLIES].iter().enumerate() {
+                eprint!("echo 64 B: {} ... ", spec.name);
+                let outcome = bench.echo(spec, Threads::Pinned, 64, counts.messages).await;
+                eprintln!("{}", outcome.as_ref().map_or_else(Clone::clone, show_echo));
+                replies[index] = Some(outcome);
+            }
         }
         if cli.runs(Section::Workers) {
             let fanout = named(FANOUT_SERVERS, WS_ROUTES);
@@ -1221,6 +1274,16 @@ fn main() -> Result<(), Box<dyn Error>> {
              workers / 1 thread.\n\n{}",
             cli.client_cpu,
             workers_table(&workers, largest_room, &one, &two)
+        );
+    }
+    if cli.runs(Section::Replies) {
+        println!(
+            "### Replies: a request and its reply against a plain echo, 64 B, {} connections\n\n\
+             `{}`: {}. In parentheses, replies / echo.\n\n{}",
+            counts.connections,
+            WITH_REPLIES.name,
+            WITH_REPLIES.about,
+            replies_table(&replies)
         );
     }
     if let Some(replay) = &replay {

@@ -80,6 +80,36 @@ impl Session {
         self.socket.sender()
     }
 
+    /// Takes requests and replies on for this connection ([`WebSocket::enable_replies`]), in
+    /// `on_open`: the route can then ask the client through [`sender`](Self::sender), from a
+    /// spawned task (a lifecycle method that awaits an answer holds up the loop that reads
+    /// it). The loop reads with [`recv`](WebSocket::recv), so the client's own requests are
+    /// answered with an error.
+    ///
+    /// ```
+    /// use ws_routes::reply::Replies;
+    /// use ws_routes::{route, Session};
+    ///
+    /// #[derive(Default)]
+    /// struct Greeter;
+    ///
+    /// #[route("/greet")]
+    /// impl Greeter {
+    ///     async fn on_open(&mut self, session: &mut Session) {
+    ///         session.enable_replies(Replies::new());
+    ///         let sender = session.sender();
+    ///         tokio::spawn(async move {
+    ///             if let Ok(name) = sender.request_json::<String>(&"name?").await {
+    ///                 let _ = sender.send(format!("hello {name}")).await;
+    ///             }
+    ///         });
+    ///     }
+    /// }
+    /// ```
+    pub fn enable_replies(&mut self, replies: crate::reply::Replies) {
+        self.socket.enable_replies(replies);
+    }
+
     /// Starts closing the connection; `on_close` runs once the client has answered.
     pub async fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
         self.socket.close(code, reason).await

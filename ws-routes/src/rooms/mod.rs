@@ -4,9 +4,11 @@
 
 mod backplane;
 mod history;
+mod presence;
 pub(crate) mod recovery;
 #[cfg(feature = "codec")]
 mod typed;
+mod users;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 use self::backplane::settings::BackplaneSettings;
 use self::backplane::{Audience, Backplane, Broadcast, LocalRooms, Numbering};
 use self::history::Histories;
+use self::presence::Watchers;
 use self::recovery::outcome;
 use crate::error::Error;
 use crate::socket::Sender;
@@ -27,6 +30,9 @@ use crate::wire::{CloseCode, Message};
 #[cfg(feature = "redis")]
 pub use self::backplane::stats::BackplaneStats;
 pub use self::history::History;
+pub use self::presence::{
+    Presence, PresenceDiff, PresenceEntry, PresenceEvent, PresenceEvents, TrackError,
+};
 pub use self::recovery::{Position, Received, Recovery, Resume, Unrecoverable};
 
 /// The reason sent with the 1013 close of a member that could not keep up.
@@ -35,6 +41,10 @@ const SLOW_REASON: &str = "too slow: not reading its messages";
 const MAX_ROOM_NAME: usize = 256;
 /// The default of [`RoomsBuilder::max_rooms_per_member`].
 const MAX_ROOMS_PER_MEMBER: usize = 128;
+/// The default of [`RoomsBuilder::max_presence_meta`].
+const MAX_PRESENCE_META: usize = 512;
+/// The default of [`RoomsBuilder::presence_window`].
+const PRESENCE_WINDOW: Duration = Duration::from_millis(100);
 
 /// What rooms do with a member whose client does not read its broadcasts as fast as they
 /// come.
@@ -181,6 +191,9 @@ struct Inner {
     backplane: Box<dyn Backplane>,
     /// The rooms that keep a history, and their histories.
     histories: Histories,
+    /// The rooms whose presence is watched.
+    watchers: Watchers,
+    max_presence_meta: usize,
 }
 
 #[derive(Default)]
@@ -191,16 +204,62 @@ struct Registry {
     /// Room name to its members that joined with positions ([`Rooms::join_since`]) and get
     /// its messages in their envelope; only rooms with history have an entry.
     positioned: HashMap<Arc<str>, HashSet<u64>>,
+    /// Room name to the presence entries of its members that track it ([`Rooms::track`]).
+    tracked: HashMap<Arc<str>, HashMap<u64, Tracked>>,
+    /// User to its connections ([`Rooms::bind_user`]).
+    users: HashMap<Arc<str>, HashSet<u64>>,
 }
 
+/// A connection in at least one room, or bound to a user.
 struct Member {
     sender: Sender,
     rooms: HashSet<Arc<str>>,
+    user: Option<Arc<str>>,
+}
+
+impl Member {
+    fn new(sender: &Sender) -> Self {
+        Member {
+            sender: sender.clone(),
+            rooms: HashSet::new(),
+            user: None,
+        }
+    }
+
+    /// Whether the registry has no more reason to know it.
+    fn is_idle(&self) -> bool {
+        self.rooms.is_empty() && self.user.is_none()
+    }
+}
+
+/// A member's presence entry in a room: its key and metadata (JSON text).
+#[derive(Clone)]
+struct Tracked {
+    key: Arc<str>,
+    meta: Arc<str>,
 }
 
 impl Registry {
+    /// Forgets that connection `id` is `user`'s.
+    fn unbind(&mut self, user: &str, id: u64) {
+        if let Some(connections) = self.users.get_mut(user) {
+            connections.remove(&id);
+            if connections.is_empty() {
+                self.users.remove(user);
+            }
+        }
+    }
+
     /// Takes member `id` out of `room`'s members, and forgets the room once it has none.
     fn remove(&mut self, room: &str, id: u64) {
+        if !self.tracked.is_empty()
+            && let Some(entries) = self.tracked.get_mut(room)
+        {
+            entries.remove(&id);
+            if entries.is_empty() {
+                self.tracked.remove(room);
+            }
+        }
         if let Some(members) = self.rooms.get_mut(room) {
             members.remove(&id);
             if members.is_empty() {
@@ -267,6 +326,8 @@ pub struct RoomsBuilder {
     backplane: BackplaneSettings,
     /// Room-name prefixes that keep a history, with its bounds.
     history: Vec<(String, History)>,
+    presence_window: Duration,
+    max_presence_meta: usize,
 }
 
 impl Default for RoomsBuilder {
@@ -278,6 +339,8 @@ impl Default for RoomsBuilder {
             max_rooms_per_member: MAX_ROOMS_PER_MEMBER,
             backplane: BackplaneSettings::default(),
             history: Vec::new(),
+            presence_window: PRESENCE_WINDOW,
+            max_presence_meta: MAX_PRESENCE_META,
         }
     }
 }
@@ -323,6 +386,22 @@ impl RoomsBuilder {
     /// more. Default: 128.
     pub fn max_rooms_per_member(mut self, rooms: usize) -> Self {
         self.max_rooms_per_member = rooms;
+        self
+    }
+
+    /// The longest presence metadata, as JSON, that [`Rooms::track`] takes: it is kept for
+    /// every entry, on every server that reads the room's presence. Default: 512 bytes.
+    pub fn max_presence_meta(mut self, bytes: usize) -> Self {
+        self.max_presence_meta = bytes;
+        self
+    }
+
+    /// How long changes to a room's presence are gathered into one diff for
+    /// [`Rooms::presence_events`]: a diff goes out at most once per window, so that a burst of
+    /// joins (a server's clients reconnecting after a restart) is one event, not thousands.
+    /// Default: 100 ms.
+    pub fn presence_window(mut self, window: Duration) -> Self {
+        self.presence_window = window;
         self
     }
 
@@ -379,6 +458,8 @@ impl RoomsBuilder {
                 registry: RwLock::default(),
                 backplane,
                 histories: Histories::new(self.history),
+                watchers: Watchers::new(self.presence_window),
+                max_presence_meta: self.max_presence_meta,
             }),
         };
         let local: Weak<Inner> = Arc::downgrade(&rooms.inner);
@@ -421,10 +502,70 @@ impl RoomsBuilder {
         self
     }
 
+    /// Shares the rooms through a Redis Cluster, given some of its nodes (seed URLs such as
+    /// `redis://10.0.0.1:7000/`, or `rediss://` with the `tls` feature), in place of one
+    /// Redis ([`redis`](Self::redis), whose guarantees hold per room here too).
+    ///
+    /// The broadcasts are spread over [`redis_partitions`](Self::redis_partitions) streams
+    /// (16 unless set), each on the slot its hash tag gives, so they spread over the masters
+    /// and adding masters adds capacity; a server reads only the partitions of the rooms and
+    /// users it serves, and the shared ones. Each stream a server reads has a connection of
+    /// its own to the master that holds it; the publisher and presence go through one cluster
+    /// connection. Slots that move (`MOVED`) and masters that fail over are followed.
+    ///
+    /// What a failover can lose: Redis replicates asynchronously, so the entries a master had
+    /// acknowledged but not yet passed to its replica are gone when the replica takes over.
+    /// A reader that had read them counts a gap (`gaps`); the others count the broadcasts
+    /// missing from each origin as `lost` when the origin's next broadcast arrives. Nothing
+    /// published after the failover is lost: the publisher retries what failed on the new
+    /// master, and readers drop what they read twice.
+    ///
+    /// ```no_run
+    /// use ws_routes::Rooms;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ws_routes::Error> {
+    /// let rooms = Rooms::builder()
+    ///     .redis_cluster(["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"])
+    ///     .build()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn redis_cluster<I>(mut self, nodes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.backplane.redis.cluster = nodes.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The prefix of every Redis key the backplane uses, so that several
     /// applications can share one Redis. Default: `ws-routes`.
     pub fn redis_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.backplane.redis.prefix = prefix.into();
+        self
+    }
+
+    /// Spreads the broadcasts over `partitions` streams instead of one (at most 1,024), so
+    /// that a server reads only the traffic of the rooms it serves, and, on a Redis Cluster,
+    /// the streams spread over the masters. Default: 1, one stream that every server reads
+    /// whole.
+    ///
+    /// With several, broadcasts to a room without history (and to a user, and a room's
+    /// presence announcements) go on the room's (user's) *interest* stream, by a hash of its
+    /// name, which a server reads only while it has a member in one of its rooms (a
+    /// connection of one of its users, a watcher of one of its rooms' presence): from the
+    /// first member's join on, so that nothing broadcast after a join is missed, to the last
+    /// one's leave. Broadcasts to rooms with [history](Self::history), and to everyone, go on
+    /// *shared* streams that every server reads, so that every server keeps every history and
+    /// a client recovers on whichever server it reconnects to.
+    ///
+    /// Every server sharing the rooms must use the same number: the partition of a room is
+    /// its hash modulo this. `BackplaneStats::streams_read` and `read` say what a server takes
+    /// from Redis.
+    pub fn redis_partitions(mut self, partitions: u16) -> Self {
+        self.backplane.redis.partitions = Some(partitions.clamp(1, 1024));
         self
     }
 
@@ -502,7 +643,7 @@ impl Rooms {
     /// [`max_room_name`](RoomsBuilder::max_room_name), or when the member is in
     /// [`max_rooms_per_member`](RoomsBuilder::max_rooms_per_member) rooms already.
     pub fn join(&self, room: &str, member: &Sender) -> bool {
-        self.enter(room, member, false)
+        self.enter(room, member, false, None)
     }
 
     /// Puts `member` in `room`, as [`join`](Self::join) does, and catches it up from the
@@ -575,7 +716,7 @@ impl Rooms {
             return None;
         }
         let Some(settings) = self.inner.histories.settings(room) else {
-            if !self.enter(room, member, false) {
+            if !self.enter(room, member, false, None) {
                 return None;
             }
             let recovery = match since {
@@ -590,7 +731,7 @@ impl Rooms {
         let log = self.inner.histories.log(room, settings);
         // Held until the member has its replay: broadcasts to the room wait for it.
         let mut log = history::lock(&log);
-        if !self.enter(room, member, true) {
+        if !self.enter(room, member, true, None) {
             return None;
         }
         let (recovery, from, missed) = log.since(since, Instant::now());
@@ -605,33 +746,56 @@ impl Rooms {
     }
 
     /// Puts `member` in `room`; `positioned` when it gets the room's messages in their
-    /// envelope.
-    fn enter(&self, room: &str, member: &Sender, positioned: bool) -> bool {
+    /// envelope; with its presence entry when `tracked` (which only updates the entry of a
+    /// member that is there already).
+    fn enter(
+        &self,
+        room: &str,
+        member: &Sender,
+        positioned: bool,
+        tracked: Option<Tracked>,
+    ) -> bool {
         if member.is_closed() || room.len() > self.inner.max_room_name {
             return false;
         }
         let id = member.id();
-        let first_room = {
-            let mut registry = self.inner.write();
-            let registry = &mut *registry;
-            if let Some(entry) = registry.members.get(&id) {
-                if entry.rooms.contains(room)
-                    || entry.rooms.len() >= self.inner.max_rooms_per_member
-                {
+        let fresh = {
+            let mut guard = self.inner.write();
+            let registry = &mut *guard;
+            let fresh = match registry.members.get(&id) {
+                Some(entry) if entry.rooms.contains(room) => {
+                    // There already: only its presence entry changes.
+                    let Some(tracked) = &tracked else {
+                        return false;
+                    };
+                    let name = Arc::clone(entry.rooms.get(room).expect("checked above"));
+                    registry
+                        .tracked
+                        .entry(name)
+                        .or_default()
+                        .insert(id, tracked.clone());
+                    None
+                }
+                Some(entry) if entry.rooms.len() >= self.inner.max_rooms_per_member => {
                     return false;
                 }
-            } else if self.inner.max_rooms_per_member == 0 {
-                return false;
-            }
+                Some(_) => Some(false),
+                None if self.inner.max_rooms_per_member == 0 => return false,
+                None => Some(true),
+            };
+            let Some(fresh) = fresh else {
+                drop(guard);
+                self.inner.changed(room);
+                return true;
+            };
             let name = match registry.rooms.get_key_value(room) {
                 Some((name, _)) => Arc::clone(name),
                 None => Arc::from(room),
             };
-            let entry = registry.members.entry(id).or_insert_with(|| Member {
-                sender: member.clone(),
-                rooms: HashSet::new(),
-            });
-            let first_room = entry.rooms.is_empty();
+            let entry = registry
+                .members
+                .entry(id)
+                .or_insert_with(|| Member::new(member));
             entry.rooms.insert(Arc::clone(&name));
             if positioned {
                 registry
@@ -640,25 +804,22 @@ impl Rooms {
                     .or_default()
                     .insert(id);
             }
+            if let Some(tracked) = tracked {
+                registry
+                    .tracked
+                    .entry(Arc::clone(&name))
+                    .or_default()
+                    .insert(id, tracked);
+            }
             registry
                 .rooms
                 .entry(name)
                 .or_default()
                 .insert(id, member.clone());
-            first_room
+            fresh
         };
-        if first_room {
-            let inner = Arc::downgrade(&self.inner);
-            let hook = move || {
-                if let Some(inner) = inner.upgrade() {
-                    inner.depart(id);
-                }
-            };
-            if !member.on_end(self.inner.key, hook) {
-                // The connection ended while it was joining.
-                self.inner.depart(id);
-                return false;
-            }
+        if fresh && !self.inner.watch_end(member) {
+            return false;
         }
         self.inner.changed(room);
         true
@@ -667,20 +828,20 @@ impl Rooms {
     /// Takes `member` out of `room`. `false` when it was not there.
     pub fn leave(&self, room: &str, member: &Sender) -> bool {
         let id = member.id();
-        let (left, last_room) = {
+        let (left, idle) = {
             let mut registry = self.inner.write();
             let Some(entry) = registry.members.get_mut(&id) else {
                 return false;
             };
             let left = entry.rooms.remove(room);
-            let last_room = entry.rooms.is_empty();
-            if last_room {
+            let idle = entry.is_idle();
+            if idle {
                 registry.members.remove(&id);
             }
             registry.remove(room, id);
-            (left, last_room)
+            (left, idle)
         };
-        if last_room {
+        if idle {
             member.cancel_on_end(self.inner.key);
         }
         if left {
@@ -690,9 +851,11 @@ impl Rooms {
     }
 
     /// Takes `member` out of every room (which happens by itself when its connection ends).
+    /// It stays bound to its user ([`bind_user`](Self::bind_user)).
     pub fn leave_all(&self, member: &Sender) {
-        member.cancel_on_end(self.inner.key);
-        self.inner.depart(member.id());
+        for room in self.rooms_of(member) {
+            self.leave(&room, member);
+        }
     }
 
     /// Sends `message` to every member of `room`, on every server; returns how many members
@@ -875,10 +1038,30 @@ impl Inner {
                 Audience::Everyone => registry
                     .members
                     .iter()
+                    .filter(|(_, member)| !member.rooms.is_empty())
                     .map(|(id, member)| (*id, member.sender.clone()))
                     .collect(),
+                Audience::User(user) | Audience::UserClose(user) => registry
+                    .users
+                    .get(user)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| Some((*id, registry.members.get(id)?.sender.clone())))
+                    .collect(),
+                Audience::PresenceOf(room) => {
+                    drop(registry);
+                    self.watchers.poke(room);
+                    return 0;
+                }
             }
         };
+        if let Audience::UserClose(_) = audience {
+            let (code, reason) = users::close_frame(message);
+            for (_, sender) in &members {
+                sender.close(code, reason);
+            }
+            return members.len();
+        }
         self.offer(members, except, &mut Frame::Lazy(message, None))
     }
 
@@ -1018,7 +1201,7 @@ impl Inner {
         }
     }
 
-    /// Forgets a member: out of every room.
+    /// Forgets a member: out of every room, and no longer its user's.
     fn depart(&self, id: u64) {
         let left = {
             let mut registry = self.write();
@@ -1028,16 +1211,42 @@ impl Inner {
             for room in &member.rooms {
                 registry.remove(room, id);
             }
-            member.rooms
+            if let Some(user) = &member.user {
+                registry.unbind(user, id);
+            }
+            (member.rooms, member.user)
         };
+        let (left, user) = left;
         for room in &left {
             self.changed(room);
         }
+        if let Some(user) = user {
+            self.backplane.user_changed(&user);
+        }
     }
 
-    /// The membership of `room` changed: the backplane updates presence.
+    /// The membership of `room`, or a presence entry there, changed: the backplane updates
+    /// presence, and the room's watcher reads it again.
     fn changed(&self, room: &str) {
         self.backplane.room_changed(room);
+        self.watchers.poke(room);
+    }
+
+    /// Calls [`depart`](Self::depart) when `member`'s connection ends, which a member needs
+    /// once the registry knows it; `false` (and departed) when it has ended already.
+    fn watch_end(self: &Arc<Self>, member: &Sender) -> bool {
+        let id = member.id();
+        let inner = Arc::downgrade(self);
+        let hook = move || {
+            if let Some(inner) = inner.upgrade() {
+                inner.depart(id);
+            }
+        };
+        if member.on_end(self.key, hook) {
+            return true;
+        }
+        self.depart(id);
+        false
     }
 }
 
@@ -1077,6 +1286,28 @@ impl LocalRooms for Inner {
 
     fn has_members(&self) -> bool {
         !self.read().rooms.is_empty()
+    }
+
+    fn tracked(&self, room: &str) -> Vec<(u64, Arc<str>, Arc<str>)> {
+        self.read()
+            .tracked
+            .get(room)
+            .into_iter()
+            .flatten()
+            .map(|(id, tracked)| (*id, Arc::clone(&tracked.key), Arc::clone(&tracked.meta)))
+            .collect()
+    }
+
+    fn has_history(&self, room: &str) -> bool {
+        self.histories.settings(room).is_some()
+    }
+
+    fn user_connections(&self, user: &str) -> usize {
+        self.read().users.get(user).map_or(0, HashSet::len)
+    }
+
+    fn watched(&self, room: &str) -> bool {
+        self.watchers.is_watched(room)
     }
 }
 

@@ -82,4 +82,24 @@ impl Rooms {
     ) -> Result<usize, serde_json::Error> {
         Ok(self.broadcast_except(room, crate::Message::json(value)?, except))
     }
+
+    /// Sends `value`, encoded once with codec `C`, to every connection of `user`; see
+    /// [`to_user`](Self::to_user).
+    pub fn to_user_as<C: Codec>(
+        &self,
+        user: &str,
+        value: &(impl Serialize + ?Sized),
+    ) -> Result<usize, C::Error> {
+        Ok(self.to_user(user, codec::encode::<C>(value)?))
+    }
+
+    /// Sends `value` as JSON to every connection of `user`; see [`to_user`](Self::to_user).
+    #[cfg(feature = "json")]
+    pub fn to_user_json<T: Serialize + ?Sized>(
+        &self,
+        user: &str,
+        value: &T,
+    ) -> Result<usize, serde_json::Error> {
+        Ok(self.to_user(user, crate::Message::json(value)?))
+    }
 }

@@ -2,6 +2,7 @@
 //! on the server ([`liveness`]) and the queue that lets other tasks push on it ([`send_queue`]).
 
 pub(crate) mod liveness;
+mod request;
 pub(crate) mod send_queue;
 mod stream;
 #[cfg(feature = "codec")]
@@ -78,6 +79,8 @@ pub struct WebSocket {
     queued_first: bool,
     /// Messages and bytes in and out, for metrics (server side).
     traffic: Traffic,
+    /// Requests and replies, once the connection takes them on.
+    replies: Option<Box<request::ReplyState>>,
     /// What the peer may still send, by the server's rate limit (server side, when it has one).
     allowance: Option<Box<Allowance>>,
     /// Wakers and the write deadline of the socket polled as a `Stream` or a `Sink`.
@@ -146,6 +149,7 @@ impl WebSocket {
             peer_close: None,
             queued_first: false,
             traffic: Traffic::default(),
+            replies: None,
             allowance: None,
             polled: None,
         }
@@ -163,6 +167,7 @@ impl WebSocket {
             peer_close: None,
             queued_first: false,
             traffic: side.traffic,
+            replies: None,
             allowance: side.allowance,
             polled: None,
         }
@@ -293,7 +298,21 @@ impl WebSocket {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// On a connection that [took replies on](Self::enable_replies), answers go to the
+    /// requests waiting for them on the way, and the peer's requests are answered with an
+    /// error (read them with [`recv_incoming`](Self::recv_incoming)).
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        if self.replies.is_some() {
+            // Boxed: the future of every `recv` stays the size it was without replies.
+            return Box::pin(self.recv_refusing_requests()).await;
+        }
+        self.recv_message().await
+    }
+
+    /// The next message from the peer, as [`recv`](Self::recv) describes it, whatever it
+    /// starts with.
+    async fn recv_message(&mut self) -> Option<Result<Message, Error>> {
         if self.done {
             return None;
         }

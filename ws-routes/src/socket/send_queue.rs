@@ -21,7 +21,7 @@ use std::future::poll_fn;
 use std::hash::{Hash, Hasher};
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::Poll;
 use std::time::Instant;
 
@@ -31,6 +31,7 @@ use tokio::sync::Notify;
 use bytes::Bytes;
 
 use crate::error::Error;
+use crate::reply::Table;
 use crate::wire::engine::{DirectWrites, Encoded, SharedWrites};
 use crate::wire::transport::SharedTcp;
 use crate::wire::{CloseCode, CloseFrame, Message};
@@ -113,6 +114,8 @@ struct Queue {
     reader: AtomicWaker,
     /// Senders waiting for room in the queue, or for the end.
     room: Notify,
+    /// The requests in flight, once the connection takes replies on.
+    replies: OnceLock<Arc<Table>>,
 }
 
 /// What the queue's lock guards: the messages, their cost, the close asked for, the direct
@@ -157,6 +160,7 @@ impl SendQueue {
             state: Mutex::default(),
             reader: AtomicWaker::new(),
             room: Notify::new(),
+            replies: OnceLock::new(),
         };
         SendQueue {
             shared: Arc::new(shared),
@@ -305,7 +309,7 @@ impl Sender {
             // Listen for room before looking, so that room made in between is not missed.
             let mut room = pin!(self.shared.room.notified());
             room.as_mut().enable();
-            match self.offer(&mut message) {
+            match self.offer(&mut message, 0) {
                 Err(Error::QueueFull) => room.await,
                 done => return done,
             }
@@ -315,17 +319,36 @@ impl Sender {
     /// Queues a message without waiting: [`Error::QueueFull`] when the client is not keeping
     /// up, [`Error::Closed`] once the connection is gone.
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), Error> {
-        self.offer(&mut Some(Queued::Message(message.into())))
+        self.offer(&mut Some(Queued::Message(message.into())), 0)
     }
 
-    /// Puts `message` in the queue if there is room, taking it out of the option.
-    fn offer(&self, message: &mut Option<Queued>) -> Result<(), Error> {
+    /// Queues the answer to a request of the peer without waiting (an answer must never wait
+    /// on a queue only the connection's own task drains), with room for `extra` answers
+    /// beyond the queue's capacity: [`Error::QueueFull`] once those are taken too (the peer
+    /// asks and does not read).
+    pub(crate) fn send_answer(&self, message: Message, extra: usize) -> Result<(), Error> {
+        self.offer(&mut Some(Queued::Message(message)), extra)
+    }
+
+    /// The connection's table of requests in flight, once it took replies on.
+    pub(crate) fn replies(&self) -> Option<&Arc<Table>> {
+        self.shared.replies.get()
+    }
+
+    /// Makes `table` the one the connection's requests go through; the first one stays.
+    pub(crate) fn set_replies(&self, table: &Arc<Table>) {
+        let _ = self.shared.replies.set(Arc::clone(table));
+    }
+
+    /// Puts `message` in the queue if there is room, `extra` messages beyond its capacity
+    /// included, taking it out of the option.
+    fn offer(&self, message: &mut Option<Queued>, extra: usize) -> Result<(), Error> {
         let mut state = self.shared.state();
         // Closing drops what waits, so nothing may be queued after it either.
         if state.ended || state.close.is_some() {
             return Err(Error::Closed);
         }
-        if state.messages >= self.shared.capacity {
+        if state.messages >= self.shared.capacity + extra {
             return Err(Error::QueueFull);
         }
         if let Some(message) = message.take() {
@@ -717,6 +740,25 @@ mod tests {
         direct.open(&server, None);
         assert_eq!(offer(), Offered::Closed);
         assert!(direct.stop().is_none());
+    }
+
+    #[test]
+    fn answers_have_room_beyond_the_capacity_and_no_more() {
+        let send_queue = SendQueue::new(2);
+        let sender = send_queue.sender();
+        sender.try_send("one").unwrap();
+        sender.try_send("two").unwrap();
+        assert!(matches!(sender.try_send("three"), Err(Error::QueueFull)));
+        for answer in ["a", "b", "c"] {
+            sender.send_answer(Message::from(answer), 3).unwrap();
+        }
+        let fourth = sender.send_answer(Message::from("d"), 3);
+        assert!(matches!(fourth, Err(Error::QueueFull)));
+        assert!(matches!(
+            send_queue.next().now_or_never(),
+            Some(Next::Message(Queued::Message(first))) if first.as_text() == Some("one")
+        ));
+        sender.send_answer(Message::from("d"), 3).unwrap();
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ mod text;
 pub(crate) mod transport;
 mod utf8;
 
+pub(crate) use close::fitting_reason;
 pub use close::{CloseCode, CloseFrame};
 pub use message::Message;
 pub use text::Utf8Bytes;

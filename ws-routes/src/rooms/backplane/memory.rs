@@ -6,7 +6,7 @@ use std::sync::Weak;
 
 use futures_util::future::{self, BoxFuture};
 
-use super::{Backplane, Broadcast, LocalRooms};
+use super::{Backplane, Broadcast, Entry, LocalRooms};
 use crate::error::Error;
 
 /// No other server: broadcasts stop at this server's members, and presence counts them alone.
@@ -32,6 +32,14 @@ impl Backplane for InProcess {
 
     fn remote_presence(&self) -> BoxFuture<'_, Result<BTreeMap<String, usize>, Error>> {
         Box::pin(future::ready(Ok(BTreeMap::new())))
+    }
+
+    fn remote_entries<'a>(&'a self, _room: &'a str) -> BoxFuture<'a, Result<Vec<Entry>, Error>> {
+        Box::pin(future::ready(Ok(Vec::new())))
+    }
+
+    fn server_name(&self) -> &str {
+        "local"
     }
 }
 

@@ -23,7 +23,14 @@
 //! once a second real implementation has settled its shape, opening it is an addition.
 //!
 //! What crosses it is shaped to grow without changing a signature: a [`Broadcast`] names its
-//! [`Audience`] (a room, everyone; one user later), and every per-room call takes the room.
+//! [`Audience`] (a room, everyone, one user, one user's connections to close, or the servers
+//! watching a room's presence), and every per-room call takes the room.
+//!
+//! Presence with who: a member that [tracks](crate::Rooms::track) its presence in a room
+//! has an entry there (a key and metadata). A shared backplane writes this server's entries
+//! where the others read them ([`Backplane::remote_entries`]), and announces a change with a
+//! [`Audience::PresenceOf`] broadcast, on which the servers that watch the room's presence
+//! read it again.
 //!
 //! A room with history needs one authority to number its broadcasts across servers. A
 //! backplane that [numbers](Backplane::numbers) them (Redis) takes a broadcast to such a room
@@ -57,6 +64,18 @@ pub(crate) enum Audience<'a> {
     Room(&'a str),
     /// Every connection that is a member of at least one room, once each.
     Everyone,
+    /// Every connection bound to one user ([`Rooms::bind_user`](crate::Rooms::bind_user)).
+    User(&'a str),
+    /// Every connection bound to one user, to be closed: the message is the payload of the
+    /// close frame (the code, big-endian, then the reason).
+    UserClose(&'a str),
+    /// No connection: the presence entries of a room changed on the origin, and the servers
+    /// that watch its presence read it again. The message is empty.
+    #[cfg_attr(
+        not(feature = "redis"),
+        expect(dead_code, reason = "the in-process backplane announces nothing")
+    )]
+    PresenceOf(&'a str),
 }
 
 /// A broadcast as it crosses the seam: whom it is for, the message, and its place in a room's
@@ -117,11 +136,33 @@ pub(crate) trait Backplane: fmt::Debug + Send + Sync {
     /// left. Never waits.
     fn room_changed(&self, room: &str);
 
+    /// A connection of `user` was bound or went on this server;
+    /// [`LocalRooms::user_connections`] says how many are left. Never waits.
+    fn user_changed(&self, _user: &str) {}
+
+    /// A watch of `room`'s presence started or ended on this server
+    /// ([`LocalRooms::watched`]). Never waits.
+    fn watch_changed(&self, _room: &str) {}
+
     /// How many members `room` has on the other servers.
     fn remote_count<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Result<usize, Error>>;
 
     /// Every room with members on the other servers, with its count summed over them.
     fn remote_presence(&self) -> BoxFuture<'_, Result<BTreeMap<String, usize>, Error>>;
+
+    /// The presence entries of `room` on the other live servers.
+    fn remote_entries<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Result<Vec<Entry>, Error>>;
+
+    /// This server's name among those sharing the rooms: the first part of its presence
+    /// entries' ids.
+    fn server_name(&self) -> &str;
+
+    /// How often a room's watched presence is read again although no change was announced:
+    /// the entries of a server that died without a goodbye go then. `None` when no other
+    /// server shares the rooms.
+    fn presence_recheck(&self) -> Option<std::time::Duration> {
+        None
+    }
 
     /// What it has done (published, received, lost...) and whether it is connected; `None`
     /// for one that shares nothing.
@@ -149,4 +190,25 @@ pub(crate) trait LocalRooms: Send + Sync {
 
     /// Whether any room has members on this server.
     fn has_members(&self) -> bool;
+
+    /// The presence entries of `room` on this server: connection, key and metadata.
+    fn tracked(&self, room: &str) -> Vec<(u64, std::sync::Arc<str>, std::sync::Arc<str>)>;
+
+    /// Whether `room` keeps a history.
+    fn has_history(&self, room: &str) -> bool;
+
+    /// How many connections of `user` this server has.
+    fn user_connections(&self, user: &str) -> usize;
+
+    /// Whether `room`'s presence is watched on this server.
+    fn watched(&self, room: &str) -> bool;
+}
+
+/// One presence entry as it crosses the seam: its id (`SERVER:CONNECTION`), its key and its
+/// metadata (JSON text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) id: String,
+    pub(crate) key: String,
+    pub(crate) meta: std::sync::Arc<str>,
 }

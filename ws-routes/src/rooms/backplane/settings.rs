@@ -21,8 +21,8 @@ impl BackplaneSettings {
     /// backplane's address that cannot be used.
     pub(crate) fn build(self) -> Result<Box<dyn Backplane>, Error> {
         #[cfg(feature = "redis")]
-        if let Some(url) = &self.redis.url {
-            return Ok(Box::new(RedisBackplane::new(url, &self.redis)?));
+        if let Some(redis) = RedisBackplane::new(&self.redis)? {
+            return Ok(Box::new(redis));
         }
         Ok(Box::new(InProcess))
     }

@@ -5,8 +5,15 @@
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BackplaneStats {
-    /// Whether both the publisher and the reader are connected to Redis now.
+    /// Whether the publisher and every reader are connected to Redis now.
     pub connected: bool,
+    /// How many streams this server reads now: the shared ones, and the interest streams of
+    /// the rooms and users it has connections in (see
+    /// [`redis_partitions`](crate::rooms::RoomsBuilder::redis_partitions)).
+    pub streams_read: usize,
+    /// Entries read from the streams (this server's own, duplicates and rejected ones
+    /// included): the traffic it takes from Redis.
+    pub read: u64,
     /// Broadcasts waiting in the outbox for Redis now.
     pub waiting: usize,
     /// Broadcasts this server appended to the stream.

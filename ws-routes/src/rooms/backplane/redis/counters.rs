@@ -2,7 +2,7 @@
 //! warnings, logged at most once a second with the counter's total.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tracing::warn;
@@ -18,7 +18,11 @@ const WARN_EVERY: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub(super) struct Counters {
     pub(super) publisher_up: AtomicBool,
-    pub(super) reader_up: AtomicBool,
+    /// The readers running (one per stream read), and those connected now.
+    pub(super) readers: AtomicUsize,
+    pub(super) readers_up: AtomicUsize,
+    /// Entries read from the streams, whatever became of them.
+    pub(super) read: AtomicU64,
     pub(super) published: AtomicU64,
     pub(super) received: AtomicU64,
     pub(super) dropped: AtomicU64,
@@ -38,7 +42,9 @@ impl Counters {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         BackplaneStats {
             connected: self.publisher_up.load(Ordering::Relaxed)
-                && self.reader_up.load(Ordering::Relaxed),
+                && self.readers_up.load(Ordering::Relaxed) == self.readers.load(Ordering::Relaxed),
+            streams_read: self.readers.load(Ordering::Relaxed),
+            read: load(&self.read),
             waiting,
             published: load(&self.published),
             received: load(&self.received),

@@ -10,6 +10,12 @@ impl EntryId {
     /// Before every entry: where a reader starts to read a stream from its start.
     pub(super) const ZERO: EntryId = EntryId(0, 0);
 
+    /// The id before every entry appended from `millis` on (Redis's clock): reading after it
+    /// starts there.
+    pub(super) fn at_millis(millis: u64) -> EntryId {
+        EntryId(millis, 0)
+    }
+
     /// The time part: when Redis added the entry, in milliseconds since the Unix epoch.
     pub(super) fn millis(self) -> u64 {
         self.0

@@ -1,7 +1,9 @@
 //! The wire form of a broadcast in the stream: the field `m` of an entry.
 //!
 //! A version byte (2), the kind (`T` text, `B` binary), the audience (`R` one room, `A` every
-//! member, `H` one room with history, whose entry the publisher numbers), the origin server's
+//! member, `H` one room with history, whose entry the publisher numbers, `U` one user's
+//! connections, `K` one user's connections to close, `P` the servers watching a room's
+//! presence; the room's place holds the user of `U` and `K`), the origin server's
 //! id (8 bytes, big-endian), its sequence number (8 bytes, big-endian), the room's length (2
 //! bytes, big-endian), the room, with `H` the origin's connection that does not get it (8
 //! bytes, big-endian, 0 for none: the origin delivers those broadcasts when they come back
@@ -36,8 +38,10 @@ pub(super) struct Envelope {
     pub(super) seq: u64,
     /// The origin's connection that does not get it.
     pub(super) except: Option<u64>,
-    /// The room, or `None` for every member.
-    pub(super) room: Option<String>,
+    /// The audience's byte (`R`, `H`, `A`, `U`, `K` or `P`).
+    pub(super) audience: u8,
+    /// The room (or user), empty for every member.
+    pub(super) room: String,
     pub(super) message: Message,
 }
 
@@ -50,9 +54,12 @@ impl Envelope {
         own: bool,
     ) -> Broadcast<'a> {
         Broadcast {
-            audience: match &self.room {
-                Some(room) => Audience::Room(room),
-                None => Audience::Everyone,
+            audience: match self.audience {
+                b'A' => Audience::Everyone,
+                b'U' => Audience::User(&self.room),
+                b'K' => Audience::UserClose(&self.room),
+                b'P' => Audience::PresenceOf(&self.room),
+                _ => Audience::Room(&self.room),
             },
             message: &self.message,
             except: self.except.filter(|_| own),
@@ -79,6 +86,9 @@ pub(super) fn encode(server: u64, broadcast: &Broadcast<'_>) -> Option<BytesMut>
         (Audience::Room(room), Numbering::Wanted) => (b'H', room.as_bytes()),
         (Audience::Room(room), _) => (b'R', room.as_bytes()),
         (Audience::Everyone, _) => (b'A', &b""[..]),
+        (Audience::User(user), _) => (b'U', user.as_bytes()),
+        (Audience::UserClose(user), _) => (b'K', user.as_bytes()),
+        (Audience::PresenceOf(room), _) => (b'P', room.as_bytes()),
     };
     let room_len = u16::try_from(room.len()).ok()?;
     let mut out = BytesMut::with_capacity(HEADER + room.len() + EXCEPT + payload.len());
@@ -122,8 +132,8 @@ pub(super) fn decode(bytes: Bytes) -> Option<Envelope> {
     let room_len = usize::from(u16::from_be_bytes(*room_len));
     let (room, rest) = rest.split_at_checked(room_len)?;
     let room = match audience {
-        b'R' | b'H' => Some(std::str::from_utf8(room).ok()?.to_owned()),
-        b'A' => None,
+        b'R' | b'H' | b'U' | b'K' | b'P' => std::str::from_utf8(room).ok()?.to_owned(),
+        b'A' if room.is_empty() => String::new(),
         _ => return None,
     };
     let (except, payload_at) = if audience == b'H' {
@@ -144,6 +154,7 @@ pub(super) fn decode(bytes: Bytes) -> Option<Envelope> {
         server,
         seq,
         except,
+        audience,
         room,
         message,
     })
@@ -174,15 +185,33 @@ mod tests {
 
     #[test]
     fn an_envelope_survives_the_trip() {
-        for (audience, message) in [
-            (Audience::Room("lobby"), Message::text("héllo")),
-            (Audience::Everyone, Message::binary(vec![0u8, 1, 2, 255])),
-            (Audience::Room(""), Message::text("")),
+        for (audience, message, byte) in [
+            (Audience::Room("lobby"), Message::text("héllo"), b'R'),
+            (
+                Audience::Everyone,
+                Message::binary(vec![0u8, 1, 2, 255]),
+                b'A',
+            ),
+            (Audience::Room(""), Message::text(""), b'R'),
+            (Audience::User("ann"), Message::text("hi"), b'U'),
+            (
+                Audience::UserClose("ann"),
+                Message::binary(vec![3u8, 232]),
+                b'K',
+            ),
+            (
+                Audience::PresenceOf("lobby"),
+                Message::binary(Vec::new()),
+                b'P',
+            ),
         ] {
             let envelope = decode(numbered(42, 7, audience, &message).into()).unwrap();
             let room = match audience {
-                Audience::Room(room) => Some(room.to_owned()),
-                Audience::Everyone => None,
+                Audience::Room(name)
+                | Audience::User(name)
+                | Audience::UserClose(name)
+                | Audience::PresenceOf(name) => name.to_owned(),
+                Audience::Everyone => String::new(),
             };
             assert_eq!(
                 envelope,
@@ -190,6 +219,7 @@ mod tests {
                     server: 42,
                     seq: 7,
                     except: None,
+                    audience: byte,
                     room,
                     message
                 }
@@ -213,7 +243,7 @@ mod tests {
         let cut = HEADER + "lobby".len() + EXCEPT - 1;
         assert_eq!(decode(Bytes::copy_from_slice(&bytes[..cut])), None);
         let envelope = decode(bytes.freeze()).unwrap();
-        assert_eq!(envelope.room.as_deref(), Some("lobby"));
+        assert_eq!(envelope.room, "lobby");
         let position = crate::rooms::Position::new("e", 5);
         let own = envelope.broadcast(Some(&position), true);
         assert_eq!(own.except, Some(9));

@@ -6,10 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis::AsyncConnectionConfig;
-use redis::aio::MultiplexedConnection;
 use tokio::sync::watch;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::shared::{REDIS_TIMEOUT, Shared};
 
@@ -23,13 +21,22 @@ pub(super) trait Link: Send {
     const NAME: &'static str;
     /// How long a reply may take on its connection.
     const RESPONSE_TIMEOUT: Duration;
+    /// What it works over.
+    type Connection: Send;
+
+    /// Opens a connection; `attempt` counts the attempts since the last that worked.
+    fn connect(
+        &self,
+        shared: &Shared,
+        attempt: usize,
+    ) -> impl Future<Output = redis::RedisResult<Self::Connection>> + Send;
 
     /// Works over a fresh connection until the connection fails or the rooms stop. Calls
     /// [`Upkeep::recovered`] once the link works again.
     fn serve(
         &mut self,
         shared: &Shared,
-        connection: MultiplexedConnection,
+        connection: Self::Connection,
         upkeep: &mut Upkeep,
     ) -> impl Future<Output = Ended> + Send;
 
@@ -46,6 +53,8 @@ pub(super) enum Ended {
     Stopped,
     /// The connection failed: the link reconnects.
     Failed(redis::RedisError),
+    /// A cluster sent the link to another node: it connects there at once.
+    Redirected,
 }
 
 /// What a link's task keeps across its connections: the rooms' stop signal, the backoff, and
@@ -78,13 +87,19 @@ pub(super) async fn keep_up<L: Link>(shared: Arc<Shared>, mut link: L, stop: wat
         outage: None,
     };
     loop {
-        let Some(connection) = connect::<L>(&shared, &mut upkeep).await else {
+        let Some(connection) = connect(&shared, &link, &mut upkeep).await else {
             link.stopped_unconnected(&shared);
             return;
         };
         let error = match link.serve(&shared, connection, &mut upkeep).await {
             Ended::Stopped => return,
             Ended::Failed(error) => error,
+            Ended::Redirected => {
+                debug!("redirected to another node of the cluster ({})", L::NAME);
+                link.lost(&shared);
+                upkeep.backoff.reset();
+                continue;
+            }
         };
         link.lost(&shared);
         warn!(%error, "lost the Redis connection ({}); reconnecting", L::NAME);
@@ -95,17 +110,12 @@ pub(super) async fn keep_up<L: Link>(shared: Arc<Shared>, mut link: L, stop: wat
 }
 
 /// Connects, retrying with backoff, until it works or the rooms are dropped (`None`).
-async fn connect<L: Link>(shared: &Shared, upkeep: &mut Upkeep) -> Option<MultiplexedConnection> {
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(REDIS_TIMEOUT))
-        .set_response_timeout(Some(L::RESPONSE_TIMEOUT));
-    loop {
+async fn connect<L: Link>(shared: &Shared, link: &L, upkeep: &mut Upkeep) -> Option<L::Connection> {
+    for attempts in 0.. {
         if !upkeep.backoff.wait(&mut upkeep.stop).await {
             return None;
         }
-        let attempt = shared
-            .client
-            .get_multiplexed_async_connection_with_config(&config);
+        let attempt = link.connect(shared, attempts);
         let error = tokio::select! {
             attempt = tokio::time::timeout(REDIS_TIMEOUT, attempt) => match attempt {
                 Ok(Ok(connection)) => return Some(connection),
@@ -119,6 +129,7 @@ async fn connect<L: Link>(shared: &Shared, upkeep: &mut Upkeep) -> Option<Multip
             upkeep.outage = Some(Instant::now());
         }
     }
+    None
 }
 
 /// Reconnection waits, doubling up to [`MAX_BACKOFF`]; reset once a connection did work.

@@ -1,22 +1,26 @@
-//! The Redis backplane of [`Rooms`](crate::Rooms): broadcasts travel between servers on one
-//! Redis stream that every server reads from the last entry it saw, and each server keeps its
-//! room counts in a hash that expires without a heartbeat.
+//! The Redis backplane of [`Rooms`](crate::Rooms): broadcasts travel between servers on Redis
+//! streams that each server reads from the last entry it saw (one stream that every server
+//! reads whole by default; with [partitions](crate::rooms::RoomsBuilder::redis_partitions),
+//! shared streams that every server reads and interest streams that a server reads while it
+//! serves one of their rooms or users: [`streams`]), and each server keeps its room counts in
+//! a hash that expires without a heartbeat.
 //!
 //! Keys, under the prefix `P` (default `ws-routes`):
 //!
 //! | name | what |
 //! |---|---|
-//! | `P:stream` | the stream of broadcasts: every server appends to it and reads all of it |
+//! | `P:stream` | the stream of broadcasts: every server appends to it and reads all of it (with partitions, `{P:sI}:stream` and `{P:iI}:stream`, and the other keys under `{P}`, [`streams`]) |
 //! | `P:servers` | a set of server ids; a server re-adds itself on every heartbeat |
 //! | `P:presence:ID` | a hash of room name to member count on server `ID`, expiring after the presence TTL |
+//! | `P:who:ROOM` | a hash of the presence entries in a room, field `ID:CONNECTION` ([`presence`]) |
 //! | `P:history:ROOM` | a room with history's epoch, last offset and, per origin, last numbered sequence number ([`numbering`]) |
 //!
 //! One concern a file: the [`envelope`] a broadcast travels in and its [`signing`]; the
 //! [`outbox`] where broadcasts wait for Redis; the [`publisher`] that appends them to the
 //! stream (whose [`entry_id`]s trim it), [`numbering`] those to rooms with history, and keeps
-//! this server's [`presence`]; the [`reader`]
-//! that reads the stream and drops what it saw already ([`origins`]); the [`link`] each of
-//! those two tasks keeps to Redis; the [`counters`] behind
+//! this server's [`presence`]; a [`reader`] per stream read,
+//! which drops what it saw already ([`origins`]), kept for the interest streams by
+//! [`interest`]; the [`link`] each of those tasks keeps to Redis; the [`counters`] behind
 //! [`BackplaneStats`]; the [`settings`] from the builder; and
 //! what the tasks and the handle [`shared`].
 //!
@@ -40,9 +44,10 @@
 //! that end is, so that it reads back its own first broadcasts to rooms with history.
 //!
 //! Every broadcast carries its origin server's id and a sequence number that the origin
-//! assigns when the broadcast enters its outbox. A reader drops an entry whose number it has
-//! seen already from that origin (a retried batch whose first attempt had landed, or a
-//! replay), which keeps delivery exactly-once and in order per origin (and so per room), and
+//! assigns when the broadcast enters its outbox, one sequence per stream. A reader drops an
+//! entry whose number it has seen already from that origin (a retried batch whose first
+//! attempt had landed, or a replay), which keeps delivery exactly-once and in order per
+//! origin and stream (and so per room), and
 //! counts a jump in the numbers as that many lost broadcasts. A server ignores its own
 //! entries: it delivered them to its members already, without the round trip. All but those
 //! to rooms with history: the rooms deliver those once Redis has numbered them, on every
@@ -91,9 +96,11 @@
 //! HMAC-SHA256 of the prefix followed by the envelope; one to a room with history has its
 //! position too, `e` (epoch) and `o` (offset), which the tag does not cover.
 
+mod connection;
 mod counters;
 mod entry_id;
 mod envelope;
+mod interest;
 mod link;
 mod numbering;
 mod origins;
@@ -104,6 +111,7 @@ mod reader;
 mod settings;
 mod shared;
 mod signing;
+mod streams;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -113,11 +121,13 @@ use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 use tracing::{Instrument, info_span};
 
+use self::connection::Target;
+use self::interest::Reason;
 use self::publisher::Publisher;
 use self::reader::Reader;
 use self::shared::Shared;
 use super::stats::BackplaneStats;
-use super::{Backplane, Broadcast, LocalRooms};
+use super::{Backplane, Broadcast, Entry, LocalRooms};
 use crate::error::Error;
 
 pub(crate) use self::settings::RedisSettings;
@@ -132,12 +142,18 @@ pub(crate) struct RedisBackplane {
 }
 
 impl RedisBackplane {
-    /// The backplane on Redis at `url`, which is checked here; it connects once started.
-    pub(crate) fn new(url: &str, settings: &RedisSettings) -> Result<Self, Error> {
-        Ok(RedisBackplane {
-            shared: Arc::new(Shared::new(url, settings)?),
+    /// The backplane on the Redis or the cluster that `settings` name (checked here); it
+    /// connects once started. `None` when they name neither.
+    pub(crate) fn new(settings: &RedisSettings) -> Result<Option<Self>, Error> {
+        let target = match (&settings.url, settings.cluster.as_slice()) {
+            (_, [_, ..]) => Target::cluster(&settings.cluster)?,
+            (Some(url), []) => Target::single(url)?,
+            (None, []) => return Ok(None),
+        };
+        Ok(Some(RedisBackplane {
+            shared: Arc::new(Shared::new(target, settings)),
             stop: watch::Sender::new(()),
-        })
+        }))
     }
 }
 
@@ -146,18 +162,27 @@ impl Backplane for RedisBackplane {
         envelope::MAX_ROOM
     }
 
-    /// Starts the publisher and the reader tasks (which needs a Tokio runtime).
+    /// Starts the publisher, a reader per shared stream and the task that keeps a reader per
+    /// interest stream (which needs a Tokio runtime).
     fn start(&self, local: Weak<dyn LocalRooms>) {
         let shared = &self.shared;
+        let _ = shared.rooms.set(local.clone());
         let span = info_span!("backplane", server = %shared.name);
         let publisher = Publisher::new(local.clone());
-        let reader = Reader::new(local, shared.retention);
         tokio::spawn(
             link::keep_up(Arc::clone(shared), publisher, self.stop.subscribe())
                 .instrument(span.clone()),
         );
+        for stream in shared.keys.shared_streams() {
+            let reader = Reader::new(shared, local.clone(), stream, None);
+            tokio::spawn(
+                link::keep_up(Arc::clone(shared), reader, self.stop.subscribe())
+                    .instrument(info_span!("backplane", server = %shared.name, %stream)),
+            );
+        }
         tokio::spawn(
-            link::keep_up(Arc::clone(shared), reader, self.stop.subscribe()).instrument(span),
+            interest::keep_readers(Arc::clone(shared), local, self.stop.subscribe())
+                .instrument(span),
         );
     }
 
@@ -171,6 +196,20 @@ impl Backplane for RedisBackplane {
 
     fn room_changed(&self, room: &str) {
         presence::mark_changed(&self.shared, room);
+        let holds = self
+            .shared
+            .local(|local| local.count(room) > 0 && !local.has_history(room));
+        interest::update(&self.shared, Reason::Room(room.to_owned()), holds);
+    }
+
+    fn user_changed(&self, user: &str) {
+        let holds = self.shared.local(|local| local.user_connections(user) > 0);
+        interest::update(&self.shared, Reason::User(user.to_owned()), holds);
+    }
+
+    fn watch_changed(&self, room: &str) {
+        let holds = self.shared.local(|local| local.watched(room));
+        interest::update(&self.shared, Reason::Watched(room.to_owned()), holds);
     }
 
     fn remote_count<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Result<usize, Error>> {
@@ -179,6 +218,18 @@ impl Backplane for RedisBackplane {
 
     fn remote_presence(&self) -> BoxFuture<'_, Result<BTreeMap<String, usize>, Error>> {
         Box::pin(presence::remote_presence(&self.shared))
+    }
+
+    fn remote_entries<'a>(&'a self, room: &'a str) -> BoxFuture<'a, Result<Vec<Entry>, Error>> {
+        Box::pin(presence::remote_entries(&self.shared, room))
+    }
+
+    fn server_name(&self) -> &str {
+        &self.shared.name
+    }
+
+    fn presence_recheck(&self) -> Option<std::time::Duration> {
+        Some(self.shared.presence_ttl / 3)
     }
 
     fn stats(&self) -> Option<BackplaneStats> {
@@ -191,7 +242,7 @@ impl fmt::Debug for RedisBackplane {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisBackplane")
             .field("server", &self.shared.name)
-            .field("stream", &self.shared.stream)
+            .field("keys", &self.shared.keys)
             .field("stats", &self.stats())
             .finish()
     }

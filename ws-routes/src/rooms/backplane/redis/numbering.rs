@@ -12,18 +12,19 @@
 
 use std::time::Duration;
 
+use super::connection::Connection;
 use bytes::Bytes;
 use redis::Pipeline;
-use redis::aio::MultiplexedConnection;
 
 use super::envelope;
 use super::shared::Shared;
+use super::streams::Stream;
 
 /// The numbering script as Redis knows it once loaded: its SHA-1, for `EVALSHA`.
 pub(super) struct Script(String);
 
 /// Loads the numbering script into Redis (`SCRIPT LOAD`), once per connection.
-pub(super) async fn load(connection: &mut MultiplexedConnection) -> redis::RedisResult<Script> {
+pub(super) async fn load(connection: &mut Connection) -> redis::RedisResult<Script> {
     let sha: String = redis::cmd("SCRIPT")
         .arg("LOAD")
         .arg(SCRIPT)
@@ -69,6 +70,7 @@ return redis.call(unpack(add))
 pub(super) fn append(
     shared: &Shared,
     pipe: &mut Pipeline,
+    stream: Stream,
     envelope: &Bytes,
     min_id: Option<u64>,
     script: &Script,
@@ -77,13 +79,8 @@ pub(super) fn append(
     let room = envelope::is_history(envelope)
         .then(|| envelope::decode(envelope.clone()))
         .flatten();
-    let Some(envelope::Envelope {
-        room: Some(room),
-        seq,
-        ..
-    }) = room
-    else {
-        let command = pipe.cmd("XADD").arg(&shared.stream);
+    let Some(envelope::Envelope { room, seq, .. }) = room else {
+        let command = pipe.cmd("XADD").arg(shared.keys.stream(stream));
         if let Some(min_id) = min_id {
             command.arg("MINID").arg("~").arg(min_id);
         }
@@ -97,8 +94,8 @@ pub(super) fn append(
     pipe.cmd("EVALSHA")
         .arg(&script.0)
         .arg(2)
-        .arg(&shared.stream)
-        .arg(format!("{}:history:{room}", shared.prefix))
+        .arg(shared.keys.stream(stream))
+        .arg(shared.keys.history(stream, &room))
         .arg(format!("s:{}", shared.name))
         .arg(seq)
         .arg(format!("{:08x}", rand::random::<u32>()))

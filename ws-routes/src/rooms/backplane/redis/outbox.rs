@@ -1,10 +1,12 @@
-//! Where broadcasts wait for Redis, numbered in the order they came, within a byte budget.
+//! Where broadcasts wait for Redis, one queue per stream, numbered per stream in the order they
+//! came, within one byte budget for all.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use bytes::{Bytes, BytesMut};
 
 use super::envelope;
+use super::streams::Stream;
 
 /// What an outbox entry costs beyond its envelope, for the byte budget.
 pub(super) const ENTRY_OVERHEAD: usize = 64;
@@ -12,57 +14,90 @@ pub(super) const ENTRY_OVERHEAD: usize = 64;
 const BATCH_ENTRIES: usize = 64;
 const BATCH_BYTES: usize = 1 << 20;
 
-/// Broadcasts waiting for Redis, oldest first, within a byte budget.
+/// Broadcasts waiting for Redis, oldest first in each stream's queue, within a byte budget.
 #[derive(Default)]
 pub(super) struct Outbox {
-    queue: VecDeque<Bytes>,
+    queues: HashMap<Stream, VecDeque<Bytes>>,
+    /// The streams with broadcasts waiting, in the order the publisher takes them: the one
+    /// that waited longest first, and a stream goes to the back once it had a batch.
+    turns: VecDeque<Stream>,
+    /// How many broadcasts wait, in every queue.
+    len: usize,
     /// The budget used: the envelopes plus [`ENTRY_OVERHEAD`] each.
     bytes: usize,
-    /// The sequence number of the next broadcast accepted.
-    next_seq: u64,
+    /// The sequence number of the last broadcast accepted, per stream.
+    last_seq: HashMap<Stream, u64>,
 }
 
 impl Outbox {
     /// How many broadcasts wait.
     pub(super) fn len(&self) -> usize {
-        self.queue.len()
+        self.len
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.len == 0
     }
 
-    /// Numbers `envelope` and queues it, or gives it back when it does not fit in `budget`.
-    pub(super) fn push(&mut self, mut envelope: BytesMut, budget: usize) -> Result<(), BytesMut> {
+    /// Numbers `envelope` in `stream`'s sequence and queues it, or gives it back when it does
+    /// not fit in `budget`.
+    pub(super) fn push(
+        &mut self,
+        stream: Stream,
+        mut envelope: BytesMut,
+        budget: usize,
+    ) -> Result<(), BytesMut> {
         let cost = envelope.len() + ENTRY_OVERHEAD;
         if self.bytes + cost > budget {
             return Err(envelope);
         }
-        self.next_seq += 1;
-        envelope::number(&mut envelope, self.next_seq);
+        let seq = self.last_seq.entry(stream).or_default();
+        *seq += 1;
+        envelope::number(&mut envelope, *seq);
         self.bytes += cost;
-        self.queue.push_back(envelope.freeze());
+        self.len += 1;
+        let queue = self.queues.entry(stream).or_default();
+        if queue.is_empty() {
+            self.turns.push_back(stream);
+        }
+        queue.push_back(envelope.freeze());
         Ok(())
     }
 
-    /// The oldest broadcasts, within one batch's bounds, without removing them.
-    pub(super) fn batch(&self) -> Vec<Bytes> {
+    /// The oldest broadcasts of the stream whose turn it is, within one batch's bounds,
+    /// without removing them.
+    pub(super) fn batch(&self) -> Option<(Stream, Vec<Bytes>)> {
+        let stream = *self.turns.front()?;
         let mut size = 0;
         let mut batch = Vec::new();
-        for envelope in self.queue.iter().take(BATCH_ENTRIES) {
+        for envelope in self.queues.get(&stream)?.iter().take(BATCH_ENTRIES) {
             if !batch.is_empty() && size + envelope.len() > BATCH_BYTES {
                 break;
             }
             size += envelope.len();
             batch.push(envelope.clone());
         }
-        batch
+        Some((stream, batch))
     }
 
-    /// Removes the `n` oldest broadcasts, once published.
-    pub(super) fn remove(&mut self, n: usize) {
-        for envelope in self.queue.drain(..n) {
+    /// Removes the `n` oldest broadcasts of `stream`, once published; the stream's turn ends.
+    pub(super) fn remove(&mut self, stream: Stream, n: usize) {
+        let Some(queue) = self.queues.get_mut(&stream) else {
+            return;
+        };
+        for envelope in queue.drain(..n) {
             self.bytes -= envelope.len() + ENTRY_OVERHEAD;
+            self.len -= 1;
+        }
+        let empty = queue.is_empty();
+        if empty {
+            self.queues.remove(&stream);
+        }
+        if let Some(at) = self.turns.iter().position(|turn| *turn == stream) {
+            self.turns.remove(at);
+            if !empty {
+                self.turns.push_back(stream);
+            }
         }
     }
 }
@@ -89,40 +124,89 @@ mod tests {
         let room = Audience::Room("r");
         let cost = encode(room, &message).len() + ENTRY_OVERHEAD;
         let mut outbox = Outbox::default();
+        let stream = Stream::Shared(0);
         for _ in 0..3 {
-            outbox.push(encode(room, &message), 3 * cost).unwrap();
+            outbox
+                .push(stream, encode(room, &message), 3 * cost)
+                .unwrap();
         }
-        assert!(outbox.push(encode(room, &message), 3 * cost).is_err());
+        assert!(
+            outbox
+                .push(stream, encode(room, &message), 3 * cost)
+                .is_err()
+        );
         assert_eq!(outbox.bytes, 3 * cost);
-        let seqs: Vec<u64> = outbox
-            .batch()
+        let (batch_stream, batch) = outbox.batch().unwrap();
+        assert_eq!(batch_stream, stream);
+        let seqs: Vec<u64> = batch
             .into_iter()
             .map(|envelope| envelope::decode(envelope).unwrap().seq)
             .collect();
         assert_eq!(seqs, [1, 2, 3]);
-        outbox.remove(2);
-        assert_eq!(outbox.bytes, cost);
+        outbox.remove(stream, 2);
+        assert_eq!((outbox.bytes, outbox.len()), (cost, 1));
         // A refused broadcast took no number: the next one follows on.
-        outbox.push(encode(room, &message), 3 * cost).unwrap();
-        assert_eq!(envelope::decode(outbox.queue[1].clone()).unwrap().seq, 4);
+        outbox
+            .push(stream, encode(room, &message), 3 * cost)
+            .unwrap();
+        assert_eq!(
+            envelope::decode(outbox.queues[&stream][1].clone())
+                .unwrap()
+                .seq,
+            4
+        );
     }
 
     #[test]
     fn a_batch_keeps_to_its_bounds_but_always_takes_one() {
+        let stream = Stream::Shared(0);
         let mut outbox = Outbox::default();
         let big = Message::binary(vec![0u8; BATCH_BYTES]);
         for _ in 0..2 {
             outbox
-                .push(encode(Audience::Everyone, &big), usize::MAX)
+                .push(stream, encode(Audience::Everyone, &big), usize::MAX)
                 .unwrap();
         }
-        assert_eq!(outbox.batch().len(), 1);
+        assert_eq!(outbox.batch().unwrap().1.len(), 1);
         let mut outbox = Outbox::default();
         for _ in 0..BATCH_ENTRIES + 5 {
             outbox
-                .push(encode(Audience::Everyone, &Message::text("x")), usize::MAX)
+                .push(
+                    stream,
+                    encode(Audience::Everyone, &Message::text("x")),
+                    usize::MAX,
+                )
                 .unwrap();
         }
-        assert_eq!(outbox.batch().len(), BATCH_ENTRIES);
+        assert_eq!(outbox.batch().unwrap().1.len(), BATCH_ENTRIES);
+    }
+
+    #[test]
+    fn each_stream_has_its_own_numbers_and_streams_take_turns() {
+        let (a, b) = (Stream::Interest(0), Stream::Interest(1));
+        let message = Message::text("x");
+        let mut outbox = Outbox::default();
+        for stream in [a, a, b, a, b] {
+            outbox
+                .push(stream, encode(Audience::Room("r"), &message), usize::MAX)
+                .unwrap();
+        }
+        let seqs = |batch: Vec<Bytes>| -> Vec<u64> {
+            batch
+                .into_iter()
+                .map(|envelope| envelope::decode(envelope).unwrap().seq)
+                .collect()
+        };
+        let (first, batch) = outbox.batch().unwrap();
+        assert_eq!((first, seqs(batch)), (a, vec![1, 2, 3]));
+        outbox.remove(a, 1);
+        // Not all of it landed: the other stream's turn comes first all the same.
+        let (second, batch) = outbox.batch().unwrap();
+        assert_eq!((second, seqs(batch)), (b, vec![1, 2]));
+        outbox.remove(b, 2);
+        let (third, batch) = outbox.batch().unwrap();
+        assert_eq!((third, seqs(batch)), (a, vec![2, 3]));
+        outbox.remove(a, 2);
+        assert!(outbox.is_empty() && outbox.batch().is_none());
     }
 }

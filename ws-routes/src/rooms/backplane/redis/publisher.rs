@@ -5,7 +5,7 @@ use std::sync::Weak;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
+use super::connection::Connection;
 use tracing::{debug, info, trace, warn};
 
 use super::counters::{warn_dropped, warn_oversized};
@@ -31,7 +31,10 @@ pub(super) fn enqueue(shared: &Shared, broadcast: &Broadcast<'_>) -> bool {
         // Never: the rooms cap room names at what an envelope holds.
         return false;
     };
-    let pushed = shared.lock_outbox().push(envelope, shared.outbox_bytes);
+    let stream = shared.keys.stream_of(broadcast);
+    let pushed = shared
+        .lock_outbox()
+        .push(stream, envelope, shared.outbox_bytes);
     match pushed {
         Ok(()) => {
             shared.queued.notify_one();
@@ -67,11 +70,16 @@ impl Publisher {
 impl Link for Publisher {
     const NAME: &'static str = "publisher";
     const RESPONSE_TIMEOUT: Duration = REDIS_TIMEOUT;
+    type Connection = Connection;
+
+    async fn connect(&self, shared: &Shared, _attempt: usize) -> redis::RedisResult<Connection> {
+        shared.target.connect(Self::RESPONSE_TIMEOUT).await
+    }
 
     async fn serve(
         &mut self,
         shared: &Shared,
-        mut connection: MultiplexedConnection,
+        mut connection: Connection,
         upkeep: &mut Upkeep,
     ) -> Ended {
         *shared.lock_connection() = Some(connection.clone());
@@ -101,9 +109,12 @@ impl Link for Publisher {
         // Nothing goes out before the reader knows where it starts reading: it would start
         // past this server's first broadcasts, which it must read back when numbered.
         let mut reading = shared.reading.subscribe();
+        let shared_streams = shared.keys.shared_streams().count();
         let read = async {
             // The guard it gives back is not `Send`: dropped here.
-            let _ = reading.wait_for(|reading| *reading).await;
+            let _ = reading
+                .wait_for(|positioned| *positioned >= shared_streams)
+                .await;
         };
         tokio::select! {
             () = read => {}
@@ -181,14 +192,13 @@ impl Link for Publisher {
 /// unknown: it is retried whole, and readers drop what they had read already.
 async fn publish_batch(
     shared: &Shared,
-    connection: &mut MultiplexedConnection,
+    connection: &mut Connection,
     last_id: &mut Option<EntryId>,
     script: &Script,
 ) -> redis::RedisResult<()> {
-    let batch = shared.lock_outbox().batch();
-    if batch.is_empty() {
+    let Some((stream, batch)) = shared.lock_outbox().batch() else {
         return Ok(());
-    }
+    };
     // Trim to the retention window on Redis's clock: the time part of the last id it gave.
     let min_id = last_id.map(|id| {
         let retention = u64::try_from(shared.retention.as_millis()).unwrap_or(u64::MAX);
@@ -199,7 +209,7 @@ async fn publish_batch(
     for (i, envelope) in batch.iter().enumerate() {
         // Trimming once per batch is enough: the last entry trims for all of them.
         let min_id = min_id.filter(|_| i + 1 == batch.len());
-        numbering::append(shared, &mut pipe, envelope, min_id, script);
+        numbering::append(shared, &mut pipe, stream, envelope, min_id, script);
     }
     // No id: a broadcast to a room with history that Redis had numbered already.
     let results: Vec<redis::RedisResult<Option<String>>> = pipe.query_async(connection).await?;
@@ -220,7 +230,7 @@ async fn publish_batch(
         }
     }
     trace!(entries = landed, last = ?last_id, "appended to the stream");
-    shared.lock_outbox().remove(landed);
+    shared.lock_outbox().remove(stream, landed);
     shared
         .counters
         .published
@@ -236,7 +246,7 @@ async fn publish_batch(
 /// giving up on the first failure.
 async fn flush(
     shared: &Shared,
-    connection: &mut MultiplexedConnection,
+    connection: &mut Connection,
     last_id: &mut Option<EntryId>,
     script: &Script,
 ) {

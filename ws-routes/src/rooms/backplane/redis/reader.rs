@@ -1,10 +1,12 @@
-//! The reader: reads the stream from the last entry it saw, checks and decodes each entry,
+//! A reader: reads one stream from the last entry it saw, checks and decodes each entry,
 //! drops what it delivered already, and delivers other servers' broadcasts to this server's
 //! members, and every broadcast that Redis numbered (this server's too) at its position.
+//! Every server reads each shared stream for as long as it runs, and an interest stream while
+//! it has a reason to ([`streams`](super::streams)).
 
 use std::collections::HashMap;
-use std::sync::Weak;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,23 +20,37 @@ use super::envelope;
 use super::link::{Ended, Link, Upkeep};
 use super::origins::{Origins, Verdict};
 use super::shared::{REDIS_TIMEOUT, Shared};
+use super::streams::Stream;
 use crate::rooms::Position;
 use crate::rooms::backplane::LocalRooms;
 
 /// How long one `XREAD` waits for new entries.
 const READ_BLOCK: Duration = Duration::from_secs(1);
+/// How much earlier than the first reason to read it a new interest stream is read from.
+const START_MARGIN: Duration = Duration::from_millis(5);
 /// The most entries one `XREAD` returns.
 const READ_COUNT: usize = 64;
 /// How long a reader remembers the sequence number of an origin it no longer hears from (or
 /// the retention window, if longer).
 const FORGET_ORIGINS: Duration = Duration::from_secs(3600);
 
-/// The reader's link: reads the stream and delivers other servers' broadcasts to this
+/// A reader's link: reads its stream and delivers other servers' broadcasts to this
 /// server's members, going on from the last entry read after every reconnect.
 pub(super) struct Reader {
+    shared: Arc<Shared>,
     rooms: Weak<dyn LocalRooms>,
-    /// The id of the last entry read; `None` until the first connection, which starts at the
-    /// end of the stream.
+    stream: Stream,
+    /// The stream's key.
+    key: String,
+    /// When this server began to need the stream, for an interest stream: it starts at the
+    /// entries appended since. `None` for a shared stream, read from its end when the reader
+    /// first connects.
+    since: Option<Instant>,
+    /// Whether it is connected now.
+    up: bool,
+    /// On a cluster, the node that holds the stream, once a redirection named it.
+    node: Option<String>,
+    /// The id of the last entry read; `None` until the first connection.
     last: Option<EntryId>,
     origins: Origins,
     /// When the origins not heard from for [`forget_after`](Self::forget_after) were last
@@ -44,13 +60,55 @@ pub(super) struct Reader {
 }
 
 impl Reader {
-    pub(super) fn new(rooms: Weak<dyn LocalRooms>, retention: Duration) -> Self {
+    /// The reader of `stream`; see [`since`](Self::since).
+    pub(super) fn new(
+        shared: &Arc<Shared>,
+        rooms: Weak<dyn LocalRooms>,
+        stream: Stream,
+        since: Option<Instant>,
+    ) -> Self {
+        shared.counters.readers.fetch_add(1, Ordering::Relaxed);
         Reader {
+            key: shared.keys.stream(stream),
+            shared: Arc::clone(shared),
             rooms,
+            stream,
+            since,
+            up: false,
+            node: None,
             last: None,
             origins: Origins::default(),
             forgotten_at: Instant::now(),
-            forget_after: FORGET_ORIGINS.max(retention),
+            forget_after: FORGET_ORIGINS.max(shared.retention),
+        }
+    }
+}
+
+impl Reader {
+    /// How a command's failure ends the connection's work: a cluster that says the stream
+    /// is on another node (`MOVED`) sends the reader there at once.
+    fn failed(&mut self, error: redis::RedisError) -> Ended {
+        let moved = error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::Moved);
+        match error.redirect_node() {
+            Some((node, _)) if moved => {
+                self.node = Some(node.to_owned());
+                Ended::Redirected
+            }
+            _ => {
+                // The node may be gone (a failover): the seeds say who holds the stream now.
+                self.node = None;
+                Ended::Failed(error)
+            }
+        }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let counters = &self.shared.counters;
+        counters.readers.fetch_sub(1, Ordering::Relaxed);
+        if self.up {
+            counters.readers_up.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -58,6 +116,20 @@ impl Reader {
 impl Link for Reader {
     const NAME: &'static str = "reader";
     const RESPONSE_TIMEOUT: Duration = READ_BLOCK.saturating_add(REDIS_TIMEOUT);
+    type Connection = MultiplexedConnection;
+
+    async fn connect(
+        &self,
+        shared: &Shared,
+        attempt: usize,
+    ) -> redis::RedisResult<MultiplexedConnection> {
+        // A node that refused a connection may be gone: the seeds, from the second attempt.
+        let node = self.node.as_deref().filter(|_| attempt == 0);
+        shared
+            .target
+            .connect_reader(node, attempt, Self::RESPONSE_TIMEOUT)
+            .await
+    }
 
     async fn serve(
         &mut self,
@@ -65,23 +137,29 @@ impl Link for Reader {
         mut connection: MultiplexedConnection,
         upkeep: &mut Upkeep,
     ) -> Ended {
-        let resumed = match self.last {
-            None => stream_end(shared, &mut connection).await,
-            Some(last) => resume_from(shared, &mut connection, last).await,
+        let resumed = match (self.last, self.since) {
+            (None, None) => stream_end(&self.key, &mut connection).await,
+            (None, Some(since)) => appended_since(since, &mut connection).await,
+            (Some(last), _) => resume_from(shared, &self.key, &mut connection, last).await,
         };
+        let first = self.last.is_none();
         let from = match resumed {
             Ok(from) => self.last.insert(from),
-            Err(error) => return Ended::Failed(error),
+            Err(error) => return self.failed(error),
         };
-        shared.reading.send_replace(true);
-        shared.counters.reader_up.store(true, Ordering::Relaxed);
+        if first && matches!(self.stream, Stream::Shared(_)) {
+            shared.reading.send_modify(|positioned| *positioned += 1);
+        }
+        self.up = true;
+        shared.counters.readers_up.fetch_add(1, Ordering::Relaxed);
         match upkeep.recovered() {
             Some(down_for) => warn!(
                 ?down_for,
+                stream = %self.key,
                 from = %from,
                 "reading the Redis stream again, from the last entry read"
             ),
-            None => debug!(stream = %shared.stream, from = %from, "reading the Redis stream"),
+            None => debug!(stream = %self.key, from = %from, "reading the Redis stream"),
         }
         loop {
             let mut read = redis::cmd("XREAD");
@@ -90,7 +168,7 @@ impl Link for Reader {
                 .arg("BLOCK")
                 .arg(u64::try_from(READ_BLOCK.as_millis()).unwrap_or(u64::MAX))
                 .arg("STREAMS")
-                .arg(&shared.stream)
+                .arg(&self.key)
                 .arg(from.to_string());
             let read = read.query_async::<Option<StreamReadReply>>(&mut connection);
             let reply = tokio::select! {
@@ -99,7 +177,7 @@ impl Link for Reader {
             };
             let reply = match reply {
                 Ok(reply) => reply,
-                Err(error) => return Ended::Failed(error),
+                Err(error) => return self.failed(error),
             };
             upkeep.worked();
             let Some(rooms) = self.rooms.upgrade() else {
@@ -111,6 +189,7 @@ impl Link for Reader {
                 .flat_map(|reply| reply.keys)
                 .flat_map(|key| key.ids)
             {
+                shared.counters.read.fetch_add(1, Ordering::Relaxed);
                 if let Some(id) = EntryId::parse(&entry.id) {
                     *from = id;
                 }
@@ -128,17 +207,34 @@ impl Link for Reader {
     }
 
     fn lost(&mut self, shared: &Shared) {
-        shared.counters.reader_up.store(false, Ordering::Relaxed);
+        if std::mem::take(&mut self.up) {
+            shared.counters.readers_up.fetch_sub(1, Ordering::Relaxed);
+        }
     }
+}
+
+/// Where the reader of an interest stream that this server began to need at `since` starts:
+/// at the entries appended since, by Redis's clock (`TIME`, less the time gone by here), less
+/// [`START_MARGIN`] for the clocks' rounding: a member may get a broadcast made as it joined,
+/// never lose one made after.
+async fn appended_since(
+    since: Instant,
+    connection: &mut MultiplexedConnection,
+) -> redis::RedisResult<EntryId> {
+    let (seconds, micros): (u64, u64) = redis::cmd("TIME").query_async(connection).await?;
+    let now = seconds * 1000 + micros / 1000;
+    let gone = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let margin = u64::try_from(START_MARGIN.as_millis()).unwrap_or(u64::MAX);
+    Ok(EntryId::at_millis(now.saturating_sub(gone + margin)))
 }
 
 /// The id of the stream's last entry, where a new reader starts (zero for no stream).
 async fn stream_end(
-    shared: &Shared,
+    key: &str,
     connection: &mut MultiplexedConnection,
 ) -> redis::RedisResult<EntryId> {
     let reply: StreamRangeReply = redis::cmd("XREVRANGE")
-        .arg(&shared.stream)
+        .arg(key)
         .arg("+")
         .arg("-")
         .arg("COUNT")
@@ -156,6 +252,7 @@ async fn stream_end(
 /// the stream still holds it; otherwise entries may be gone, which is counted and logged.
 async fn resume_from(
     shared: &Shared,
+    key: &str,
     connection: &mut MultiplexedConnection,
     last: EntryId,
 ) -> redis::RedisResult<EntryId> {
@@ -164,21 +261,23 @@ async fn resume_from(
     }
     let range = |start: String, end: String| {
         redis::cmd("XRANGE")
-            .arg(&shared.stream)
+            .arg(key)
             .arg(start)
             .arg(end)
             .arg("COUNT")
             .arg(1)
             .clone()
     };
-    let (held, first): (StreamRangeReply, StreamRangeReply) = redis::pipe()
-        .add_command(range(last.to_string(), last.to_string()))
-        .add_command(range("-".into(), "+".into()))
+    // One command at a time: a cluster's redirection comes back as the command's error.
+    let held: StreamRangeReply = range(last.to_string(), last.to_string())
         .query_async(connection)
         .await?;
     if !held.ids.is_empty() {
         return Ok(last);
     }
+    let first: StreamRangeReply = range("-".into(), "+".into())
+        .query_async(connection)
+        .await?;
     let gaps = shared.counters.gaps.fetch_add(1, Ordering::Relaxed) + 1;
     let first = first
         .ids

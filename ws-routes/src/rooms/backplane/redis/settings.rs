@@ -8,24 +8,30 @@ use super::signing::Secret;
 #[derive(Debug, Clone)]
 pub(crate) struct RedisSettings {
     pub(crate) url: Option<String>,
+    /// Seed nodes of a Redis Cluster, in place of `url`.
+    pub(crate) cluster: Vec<String>,
     pub(crate) prefix: String,
     pub(crate) presence_ttl: Duration,
     pub(crate) retention: Duration,
     pub(crate) outbox_bytes: usize,
     pub(crate) max_message: usize,
     pub(crate) secret: Option<Secret>,
+    /// `None`: one on a single Redis, 16 on a cluster.
+    pub(crate) partitions: Option<u16>,
 }
 
 impl Default for RedisSettings {
     fn default() -> Self {
         RedisSettings {
             url: None,
+            cluster: Vec::new(),
             prefix: "ws-routes".into(),
             presence_ttl: Duration::from_secs(15),
             retention: Duration::from_secs(60),
             outbox_bytes: 16 << 20,
             max_message: 1 << 20,
             secret: None,
+            partitions: None,
         }
     }
 }

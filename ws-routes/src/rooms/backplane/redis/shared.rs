@@ -1,35 +1,39 @@
 //! What the Redis backplane's handle and its two tasks share: the client, this server's
 //! identity and keys, the outbox, the rooms whose presence is due, and the counters.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use redis::aio::MultiplexedConnection;
+use super::connection::{Connection, Target};
 use tokio::sync::{Notify, watch};
 
 use super::counters::Counters;
+use super::interest::Interest;
 use super::outbox::Outbox;
 use super::settings::RedisSettings;
 use super::signing::Signer;
-use crate::error::BackplaneError;
+use super::streams::Keys;
+use crate::rooms::backplane::LocalRooms;
+
+/// The partitions on a Redis Cluster unless set: enough to spread over the masters of a
+/// common cluster.
+const CLUSTER_PARTITIONS: u16 = 16;
 
 /// How long one Redis command or connection attempt may take.
 pub(super) const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the backplane's handle and its two tasks (the publisher and the reader) share.
 pub(super) struct Shared {
-    pub(super) client: redis::Client,
+    /// One Redis, or a cluster.
+    pub(super) target: Target,
     /// This server's id: random, so that restarts and other processes never collide.
     pub(super) server: u64,
     /// The id as Redis keys and the servers set name it.
     pub(super) name: String,
-    /// The keys of the stream of broadcasts and of the set of live servers, and the prefix of
-    /// the presence hashes' keys.
-    pub(super) stream: String,
-    pub(super) servers_key: String,
-    pub(super) prefix: String,
+    /// The partitions, and the names of the keys.
+    pub(super) keys: Keys,
     /// The settings of [`RedisSettings`] the tasks read.
     pub(super) presence_ttl: Duration,
     pub(super) retention: Duration,
@@ -38,7 +42,7 @@ pub(super) struct Shared {
     /// Tags the envelopes this server publishes, and checks those it reads.
     pub(super) signer: Signer,
     /// The publisher's connection while it is up, cloned for presence queries.
-    pub(super) connection: Mutex<Option<MultiplexedConnection>>,
+    pub(super) connection: Mutex<Option<Connection>>,
     /// Broadcasts waiting for the publisher.
     pub(super) outbox: Mutex<Outbox>,
     /// A broadcast entered the outbox.
@@ -47,30 +51,37 @@ pub(super) struct Shared {
     pub(super) dirty: Mutex<HashSet<String>>,
     /// A room's count changed.
     pub(super) changed: Notify,
+    /// Room to the connections whose presence entries this server wrote there.
+    pub(super) written: Mutex<HashMap<String, HashSet<u64>>>,
     /// What the backplane has done, for [`BackplaneStats`](super::BackplaneStats).
     pub(super) counters: Counters,
-    /// Whether the reader knows where it reads from: until then the publisher publishes
-    /// nothing, so that the reader does not start past this server's own first broadcasts
-    /// (those to rooms with history reach members only when read back).
-    pub(super) reading: watch::Sender<bool>,
+    /// How many readers of the shared streams know where they read from: until all do, the
+    /// publisher publishes nothing, so that no reader starts past this server's own first
+    /// broadcasts (those to rooms with history reach members only when read back).
+    pub(super) reading: watch::Sender<usize>,
+    /// The rooms this backplane serves, once started.
+    pub(super) rooms: OnceLock<Weak<dyn LocalRooms>>,
+    /// The interest streams this server has a reason to read, and the nudge when that changes.
+    pub(super) interest: Mutex<Interest>,
+    pub(super) interest_changed: Notify,
 }
 
 impl Shared {
-    /// What the backplane on Redis at `url` shares, with a random id for this server; fails
-    /// on a URL Redis's client cannot use.
-    pub(super) fn new(url: &str, settings: &RedisSettings) -> Result<Self, BackplaneError> {
-        let client = redis::Client::open(url)
-            .map_err(|error| BackplaneError::InvalidUrl(Box::new(error)))?;
+    /// What the backplane on `target` shares, with a random id for this server.
+    pub(super) fn new(target: Target, settings: &RedisSettings) -> Self {
         let prefix = &settings.prefix;
         let server = RandomState::new().hash_one(Instant::now());
-        Ok(Shared {
-            client,
+        let partitions = settings.partitions.unwrap_or(if target.is_cluster() {
+            CLUSTER_PARTITIONS
+        } else {
+            1
+        });
+        Shared {
+            target,
             server,
             name: format!("{server:016x}"),
-            stream: format!("{prefix}:stream"),
-            servers_key: format!("{prefix}:servers"),
+            keys: Keys::new(prefix, partitions),
             signer: Signer::new(settings.secret.as_ref(), prefix),
-            prefix: prefix.clone(),
             presence_ttl: settings.presence_ttl.max(Duration::from_millis(30)),
             retention: settings.retention,
             outbox_bytes: settings.outbox_bytes,
@@ -80,16 +91,20 @@ impl Shared {
             queued: Notify::new(),
             dirty: Mutex::default(),
             changed: Notify::new(),
+            written: Mutex::default(),
             counters: Counters::default(),
-            reading: watch::Sender::new(false),
-        })
+            reading: watch::Sender::new(0),
+            rooms: OnceLock::new(),
+            interest: Mutex::default(),
+            interest_changed: Notify::new(),
+        }
     }
 
     pub(super) fn lock_outbox(&self) -> MutexGuard<'_, Outbox> {
         self.outbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(super) fn lock_connection(&self) -> MutexGuard<'_, Option<MultiplexedConnection>> {
+    pub(super) fn lock_connection(&self) -> MutexGuard<'_, Option<Connection>> {
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -97,8 +112,19 @@ impl Shared {
         self.dirty.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The key of server `server`'s presence hash.
-    pub(super) fn presence_key(&self, server: &str) -> String {
-        format!("{}:presence:{server}", self.prefix)
+    /// What `read` says of the rooms this backplane serves; `false` once they are gone.
+    pub(super) fn local(&self, read: impl FnOnce(&dyn LocalRooms) -> bool) -> bool {
+        self.rooms
+            .get()
+            .and_then(Weak::upgrade)
+            .is_some_and(|local| read(&*local))
+    }
+
+    pub(super) fn lock_interest(&self) -> MutexGuard<'_, Interest> {
+        self.interest.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn lock_written(&self) -> MutexGuard<'_, HashMap<String, HashSet<u64>>> {
+        self.written.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
