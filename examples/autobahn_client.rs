@@ -6,6 +6,10 @@
 //! cargo run --release --example autobahn_client -- --server ws://127.0.0.1:9001
 //! ```
 
+mod common;
+
+use std::process::ExitCode;
+
 use clap::Parser;
 use ws_routes::{Client, Compression};
 
@@ -30,8 +34,12 @@ struct Cli {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
+    common::exit_status("autobahn_client", run(&cli).await)
+}
+
+async fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     let compression = Compression::default()
         .threshold(cli.compression_threshold)
         .level(cli.compression_level);

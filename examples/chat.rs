@@ -36,7 +36,8 @@
 //! server its sender is on). A client that sends anything else is closed with
 //! 1007 and serde's error as reason, while the others go on chatting. Safe to copy: only the
 //! page's own origin may connect from a browser, messages are capped at 4 KiB (1009), and a
-//! member who says more than 20 things at once or 5 a second on average is closed with 1008. The
+//! client that sends more than 20 messages at once or 5 a second on average (the server's
+//! `RateLimit`) is closed with 1008. The
 //! protocol's AsyncAPI document is at `http://127.0.0.1:8765/asyncapi.json`.
 
 mod common;
@@ -50,8 +51,8 @@ use ws_routes::asyncapi::Info;
 use ws_routes::rooms::{History, Recovery, Resume};
 use ws_routes::server::Pages;
 use ws_routes::{
-    Close, CloseCode, CloseFrame, Json, Rooms, Routes, Sender, Server, Session, State, route,
-    routes,
+    Close, CloseCode, CloseFrame, Json, RateLimit, Rooms, Routes, Sender, Server, Session, State,
+    route, routes,
 };
 
 #[derive(Parser)]
@@ -85,10 +86,10 @@ const MAX_NAME: usize = 32;
 /// The largest message a client may send, in bytes: past it, the connection closes with 1009.
 const MAX_MESSAGE: usize = 4 << 10;
 
-/// How many messages a member may say per second on average, and in one burst: past them, it
+/// How many messages a client may send per second on average, and in one burst: past them, it
 /// is closed with 1008, so one member cannot flood the room.
-const SAYS_PER_SECOND: f64 = 5.0;
-const SAYS_IN_A_BURST: f64 = 20.0;
+const MESSAGES_PER_SECOND: u32 = 5;
+const MESSAGES_IN_A_BURST: u32 = 20;
 
 /// What a client sends.
 #[derive(Deserialize, JsonSchema)]
@@ -127,9 +128,6 @@ struct Chat {
     name: Option<String>,
     rooms: Rooms,
     me: Option<Sender>,
-    /// What the member may still say now (a token bucket), and when that was counted.
-    allowance: f64,
-    counted: std::time::Instant,
 }
 
 /// A chat room: join with a name, then say things; every member of the room hears them, and
@@ -143,8 +141,6 @@ impl Chat {
             name: None,
             rooms,
             me: None,
-            allowance: SAYS_IN_A_BURST,
-            counted: std::time::Instant::now(),
         }
     }
 
@@ -183,18 +179,12 @@ impl Chat {
                 let Some(name) = self.name.clone() else {
                     return Err(Close::new(CloseCode::POLICY, "join first"));
                 };
-                if !self.may_say() {
-                    return Err(Close::new(CloseCode::POLICY, "too many messages"));
-                }
                 self.broadcast(&ServerEvent::Message { name, text });
             }
             ClientEvent::Whisper { to, text } => {
                 let Some(name) = self.name.clone() else {
                     return Err(Close::new(CloseCode::POLICY, "join first"));
                 };
-                if !self.may_say() {
-                    return Err(Close::new(CloseCode::POLICY, "too many messages"));
-                }
                 let whisper = ServerEvent::Whisper { name, text };
                 if let Err(error) = self.rooms.to_user_json(&to, &whisper) {
                     tracing::error!(%error, "an event did not serialize");
@@ -215,19 +205,6 @@ impl Chat {
 }
 
 impl Chat {
-    /// Takes one message out of the member's allowance, refilled at `SAYS_PER_SECOND`.
-    fn may_say(&mut self) -> bool {
-        let now = std::time::Instant::now();
-        let refill = now.duration_since(self.counted).as_secs_f64() * SAYS_PER_SECOND;
-        self.allowance = (self.allowance + refill).min(SAYS_IN_A_BURST);
-        self.counted = now;
-        if self.allowance < 1.0 {
-            return false;
-        }
-        self.allowance -= 1.0;
-        true
-    }
-
     fn broadcast(&self, event: &ServerEvent) {
         // Written once for every member; a `ServerEvent` always serializes.
         if let Err(error) = self.rooms.broadcast_json(&self.room, event) {
@@ -287,6 +264,7 @@ async fn serve(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         .with_state(rooms)
         .fallback(pages)
         .max_message_size(MAX_MESSAGE)
+        .rate_limit(RateLimit::new().messages(MESSAGES_PER_SECOND, MESSAGES_IN_A_BURST))
         .allowed_origins(origins)
         .allow_missing_origin(true)
         // A rolling deploy: SIGTERM tells clients to reconnect at once, to another server.

@@ -25,7 +25,9 @@ use ws_routes::server::Pages;
 use ws_routes::{CloseCode, Rooms, Server, Session, State, WebSocket, route, routes};
 
 #[derive(Parser)]
-#[command(about = "The seed's light switch: a WebSocket server with URI routing, and its client")]
+#[command(
+    about = "A light switch served over WebSockets: /light/on, /light/off and /light/watch, a page at /, and its client"
+)]
 struct Cli {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8765")]
@@ -185,7 +187,8 @@ async fn serve(cli: &Cli) -> std::io::Result<()> {
     server.run_until(signal).await
 }
 
-/// The seed's client: send the light's address, print the reply; on a close, say so.
+/// The light switch's client, as in the Python original: send the light's address, print the
+/// reply; on a close, say so.
 async fn client(url: &str, message: String) -> ExitCode {
     let mut ws = match ws_routes::connect(url).await {
         Ok(ws) => ws,

@@ -248,26 +248,27 @@ async fn a_member_who_floods_is_closed_and_the_room_goes_on() {
     }
     assert_eq!(
         close_frame(&mut flood).await,
-        (1008, "too many messages".into())
+        (1008, "rate limit exceeded".into())
     );
     say(&mut ada, "still here").await;
     while next(&mut ada, "message").await["text"] != "still here" {}
 }
 
 #[tokio::test]
-async fn twenty_things_said_at_once_pass_and_the_twenty_first_closes_with_1008() {
+async fn twenty_messages_at_once_pass_and_the_twenty_first_closes_with_1008() {
     let server = start(&[]);
+    // The join is the first of the twenty.
     let mut ada = member(&server, "lobby", "ada").await;
     // Back to back, so that the allowance (5 a second) cannot refill in between.
-    for number in 0..21 {
+    for number in 0..20 {
         say(&mut ada, &format!("{number}")).await;
     }
-    for number in 0..20 {
+    for number in 0..19 {
         assert_eq!(next(&mut ada, "message").await["text"], format!("{number}"));
     }
     assert_eq!(
         close_frame(&mut ada).await,
-        (1008, "too many messages".into())
+        (1008, "rate limit exceeded".into())
     );
 }
 
@@ -423,4 +424,16 @@ async fn two_chat_servers_share_rooms_through_a_redis_cluster() {
             break;
         }
     }
+}
+
+#[tokio::test]
+async fn a_json_event_in_a_binary_frame_is_closed_with_1003() {
+    let server = start(&[]);
+    let mut ada = member(&server, "lobby", "ada").await;
+    let say = json!({ "type": "say", "text": "in binary" }).to_string();
+    ada.send(say.into_bytes()).await.unwrap();
+    assert_eq!(
+        close_frame(&mut ada).await,
+        (1003, "expected JSON text, got a binary message".into())
+    );
 }

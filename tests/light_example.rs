@@ -164,3 +164,18 @@ async fn the_delay_holds_up_only_its_own_connection() {
         );
     }
 }
+
+#[test]
+fn help_says_what_the_example_is_in_a_new_users_words() {
+    let help = Command::new(example_binary("light"))
+        .arg("--help")
+        .output()
+        .expect("run light --help");
+    assert!(help.status.success());
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        help.starts_with("A light switch served over WebSockets"),
+        "{help}"
+    );
+    assert!(!help.to_lowercase().contains("seed"), "{help}");
+}

@@ -8,6 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 /// Logs to standard error at `info` (or as `RUST_LOG` says), keeping standard output for the
 /// line that says where the example listens; colours only when standard error is a terminal.
+#[allow(dead_code, reason = "the Autobahn client logs nothing")]
 pub fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -11,6 +11,8 @@ use serde_json::{Map, Value, json};
 
 use crate::routing::{Messages, Route, Routes, Segment};
 
+pub use crate::typescript::typescript;
+
 /// The `info` of an AsyncAPI document: the application's title and version, and an optional
 /// description.
 ///

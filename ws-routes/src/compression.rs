@@ -1,5 +1,9 @@
 //! [`Compression`]: the permessage-deflate settings (RFC 7692) of a server or a client.
 
+use std::sync::Once;
+use std::time::Duration;
+
+use crate::wire::deflate::compression::time_to_compress;
 use crate::wire::deflate::negotiation::DeflateConfig;
 
 /// permessage-deflate (RFC 7692), the compression every browser and Python's `websockets`
@@ -145,5 +149,81 @@ impl Compression {
     /// The codec's settings, when compression is on.
     pub(crate) fn config(&self) -> Option<&DeflateConfig> {
         self.enabled.then_some(&self.config)
+    }
+
+    /// In a debug build of a server that compresses, says once per process (as a `tracing`
+    /// warning, or on standard error when no subscriber takes warnings) what to add to
+    /// Cargo.toml when zlib-rs is unoptimised (a dependent crate's debug build does not
+    /// inherit this workspace's profile): 200 echoes of 16 KiB messages then take 2 s rather
+    /// than 0.25 s, and tests and dev servers slow down for no visible reason. Costs three
+    /// 16 KiB compressions at start-up (3 ms unoptimised), in debug builds only.
+    pub(crate) fn warn_if_unoptimised(&self) {
+        if !cfg!(debug_assertions) || !self.enabled || self.config.level == 0 {
+            return;
+        }
+        static PROBED: Once = Once::new();
+        PROBED.call_once(|| {
+            let took = time_to_compress(&probe_text(), 6);
+            if took <= UNOPTIMISED {
+                return;
+            }
+            // Said on standard error when nothing would show the log: it is for the developer
+            // running the debug build, whose program may log nothing.
+            if tracing::enabled!(tracing::Level::WARN) {
+                tracing::warn!("{}", unoptimised_warning(took));
+            } else {
+                eprintln!("warning: {}", unoptimised_warning(took));
+            }
+        });
+    }
+}
+
+/// Slower than this to compress [`probe_text`] at level 6, zlib-rs is unoptimised. Measured
+/// on a shared 2-core VM: 0.04 ms optimised, 1 ms unoptimised; the threshold leaves a factor
+/// of five either way, for a busy machine or a fast one.
+const UNOPTIMISED: Duration = Duration::from_micros(200);
+
+/// 16 KiB of letters in a fixed pseudo-random order: the text on which optimised and
+/// unoptimised zlib-rs differ most (27 times; 6 to 9 times on words).
+fn probe_text() -> Vec<u8> {
+    (0..16u32 << 10)
+        .map(|i| b'a' + (i.wrapping_mul(2_654_435_761) >> 27) as u8 % 26)
+        .collect()
+}
+
+/// What the warning of [`Compression::warn_if_unoptimised`] says.
+fn unoptimised_warning(took: Duration) -> String {
+    format!(
+        "ws-routes compresses messages (permessage-deflate), and in this debug build zlib-rs is \
+         not optimised: 16 KiB took {took:.1?} to compress, some 25 times what it takes \
+         optimised. Add to your Cargo.toml, then rebuild:\n\n[profile.dev.package.zlib-rs]\n\
+         opt-level = 3\n\n(or turn compression off with `Compression::disabled()`)"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_warning_says_what_to_add() {
+        let warning = unoptimised_warning(Duration::from_micros(5_200));
+        assert!(
+            warning.contains("16 KiB took 5.2ms to compress"),
+            "{warning}"
+        );
+        assert!(
+            warning.contains("\n\n[profile.dev.package.zlib-rs]\nopt-level = 3\n\n"),
+            "{warning}"
+        );
+    }
+
+    #[test]
+    fn this_workspace_compresses_as_fast_as_an_optimised_build() {
+        // The workspace sets `[profile.dev.package.zlib-rs] opt-level = 3`: no warning here.
+        assert!(time_to_compress(&probe_text(), 6) < UNOPTIMISED);
+        assert_eq!(probe_text().len(), 16 << 10);
     }
 }

@@ -3,7 +3,7 @@
 //! feature), and [`MissingState`] for a server bound without a state its routes take.
 //! [`Error`] and [`MissingState`] are at the crate root too.
 
-use std::io;
+use std::{fmt, io};
 
 use crate::http::{HeaderMap, StatusCode};
 
@@ -44,6 +44,10 @@ pub enum Error {
     #[cfg(feature = "redis")]
     #[error(transparent)]
     Backplane(#[from] BackplaneError),
+    /// The peer sent past the server's [`RateLimit`](crate::RateLimit) (it is closed with
+    /// 1008).
+    #[error("the peer sent past the rate limit")]
+    RateLimited,
     /// A message was larger than the configured limit (the peer is closed with 1009).
     #[error("message too big")]
     MessageTooBig,
@@ -257,6 +261,7 @@ pub enum BackplaneError {
 /// let error = Server::new(routes![items]).bind("127.0.0.1:0").await.unwrap_err();
 /// let missing = error.get_ref().and_then(|e| e.downcast_ref::<MissingState>()).unwrap();
 /// assert_eq!(missing.state(), "Db");
+/// assert!(format!("{error:?}").ends_with("add one with `Server::with_state` }"));
 /// assert_eq!(
 ///     error.to_string(),
 ///     "route `items` (\"/items\") takes `State<Db>`, but the server has no `Db`: \
@@ -264,7 +269,14 @@ pub enum BackplaneError {
 /// );
 /// # }
 /// ```
-#[derive(Debug, Clone, thiserror::Error)]
+///
+/// Its `Debug` text is that sentence too, so that a `main` returning `std::io::Result<()>`,
+/// which prints its error with `Debug`, ends with what to add rather than a dump of fields:
+///
+/// ```text
+/// Error: Custom { kind: InvalidInput, error: route `items` ("/items") takes `State<Db>`, but the server has no `Db`: add one with `Server::with_state` }
+/// ```
+#[derive(Clone, thiserror::Error)]
 #[error(
     "route `{handler}` (\"{pattern}\") takes `State<{state}>`, but the server has no `{state}`: \
      add one with `Server::with_state`"
@@ -289,5 +301,13 @@ impl MissingState {
     /// The name of the route's handler.
     pub fn handler(&self) -> &'static str {
         self.handler
+    }
+}
+
+impl fmt::Debug for MissingState {
+    /// The sentence [`Display`](fmt::Display) writes, for a `main` that prints errors with
+    /// `Debug`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }

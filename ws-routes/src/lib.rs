@@ -48,9 +48,11 @@
 //!
 //! An argument whose name is a parameter of the pattern receives it, percent-decoded and parsed
 //! with [`FromStr`]; when it does not parse, the connection is closed with code 4000 and a
-//! reason naming it. Every other argument is an extractor ([`FromConnection`](extract::FromConnection)): the
-//! [`WebSocket`] itself, the whole [`RoutePath`](extract::RoutePath), the [`Query`](extract::Query), the request's
-//! [`HeaderMap`](http::HeaderMap) or the peer's [`SocketAddr`](std::net::SocketAddr).
+//! reason naming it. Every other argument is the [`WebSocket`] itself or an extractor
+//! ([`FromRequest`](extract::FromRequest), which you can implement): the whole
+//! [`RoutePath`](extract::RoutePath), the [`Query`](extract::Query), the request's
+//! [`HeaderMap`](https://docs.rs/http/1/http/header/struct.HeaderMap.html), the peer's
+//! [`SocketAddr`](std::net::SocketAddr) or a [`State`].
 //!
 //! # Class-style routes
 //!
@@ -245,6 +247,7 @@ pub mod error;
 pub mod extract;
 pub mod handler;
 mod metrics;
+mod rate_limit;
 pub mod reconnect;
 pub mod reply;
 pub mod rooms;
@@ -254,6 +257,8 @@ mod socket;
 pub mod test;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "asyncapi")]
+mod typescript;
 mod wire;
 
 #[doc(hidden)]
@@ -284,6 +289,7 @@ pub use crate::compression::Compression;
 pub use crate::error::Error;
 pub use crate::extract::{Reject, Request, State};
 pub use crate::handler::Close;
+pub use crate::rate_limit::RateLimit;
 pub use crate::rooms::Rooms;
 pub use crate::routing::Routes;
 pub use crate::server::{Server, serve};

@@ -1,5 +1,5 @@
 //! Testing without a port: [`TestServer`] serves a route table in process, over
-//! [`tokio::io::duplex`] pipes, with the same handshake, routing, hooks, state, rooms and
+//! [`tokio::io::duplex`](https://docs.rs/tokio/1/tokio/io/fn.duplex.html) pipes, with the same handshake, routing, hooks, state, rooms and
 //! limits as a bound [`Server`]; its clients are the crate's own [`WebSocket`]s.
 //!
 //! ```

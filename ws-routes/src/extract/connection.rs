@@ -66,8 +66,11 @@ impl fmt::Debug for Connection {
     }
 }
 
-/// A handler argument that is not a path parameter: the [`WebSocket`] itself, or anything
-/// [`FromRequest`] reads from the handshake request.
+/// A handler argument that is not a path parameter: the [`WebSocket`] itself, or an extractor,
+/// which is anything [`FromRequest`] reads from the handshake request.
+///
+/// The macros use this trait; to write an extractor of your own, implement [`FromRequest`],
+/// which gives it this one too.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is neither a path parameter nor an extractor",
     label = "not a parameter of the pattern, and `FromRequest` is not implemented for `{Self}`",

@@ -23,9 +23,9 @@ pub(crate) use state::States;
 
 use crate::http::HeaderMap;
 
-/// A handler or hook argument read from the handshake [`Request`].
+/// An extractor: a handler or hook argument read from the handshake [`Request`].
 ///
-/// Implemented for [`RoutePath`], [`Query`], [`HeaderMap`], [`SocketAddr`] (the peer's) and
+/// Implemented for [`RoutePath`], [`Query`], [`HeaderMap`](https://docs.rs/http/1/http/header/struct.HeaderMap.html), [`SocketAddr`] (the peer's) and
 /// [`State<T>`]. Implement it for your own types; an `Err` refuses the connection (with that
 /// HTTP response in an `accept` hook, or with close code 1008 after the upgrade).
 ///

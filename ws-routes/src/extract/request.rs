@@ -95,6 +95,22 @@ impl Request {
         &self.extensions
     }
 
+    /// The handshake request as an HTTP request's head, for extractors written for HTTP
+    /// servers: `GET`, the path and query, HTTP/1.1, the headers and the extensions.
+    #[cfg(feature = "axum")]
+    pub(crate) fn http_parts(&self) -> http::request::Parts {
+        let target = match self.path.query() {
+            "" => self.path.path().to_owned(),
+            query => format!("{}?{query}", self.path.path()),
+        };
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        // From a request that parsed: it parses again (should it not, the extractor sees `/`).
+        parts.uri = target.parse().unwrap_or_default();
+        parts.headers = self.headers.clone();
+        parts.extensions = self.extensions.clone();
+        parts
+    }
+
     /// The state of type `T` given to [`Server::with_state`](crate::Server::with_state).
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.states.get::<T>()

@@ -19,6 +19,7 @@
 //! | `ws_routes_close_codes_sent_total` | counter | `route`, `code` | close frames sent, by code |
 //! | `ws_routes_messages_received_total`, `ws_routes_messages_sent_total` | counter | `route` | text and binary messages (pings, pongs and close frames are not counted); sent ones are those the connection writes itself, so a broadcast the broadcasting task wrote straight to an idle member's socket counts in `ws_routes_broadcast_recipients_total` only |
 //! | `ws_routes_received_bytes_total`, `ws_routes_sent_bytes_total` | counter | `route` | their payload bytes, before framing and compression |
+//! | `ws_routes_rate_limited_total` | counter | `route` | connections closed with 1008 for sending past the server's [`RateLimit`](crate::RateLimit) |
 //! | `ws_routes_broadcasts_total` | counter | | [`Rooms`](crate::Rooms) broadcasts |
 //! | `ws_routes_broadcast_recipients_total` | counter | | members of this server a broadcast was queued for |
 //! | `ws_routes_slow_consumer_skipped_total` | counter | | broadcasts a slow member missed ([`SlowConsumer::Skip`](crate::rooms::SlowConsumer::Skip), [`SkipThenClose`](crate::rooms::SlowConsumer::SkipThenClose)) |
@@ -212,6 +213,13 @@ impl Traffic {
             counters.sent.add(bytes);
         }
     }
+}
+
+/// A connection on `route` sent past its rate limit.
+#[inline]
+pub(crate) fn rate_limited(route: &'static str) {
+    #[cfg(feature = "metrics")]
+    counter!("ws_routes_rate_limited_total", "route" => route).increment(1);
 }
 
 /// A broadcast queued for `recipients` members of this server.

@@ -22,6 +22,7 @@ use crate::extract::{Connection, Reject, Request};
 use crate::handler::{BoxFuture, Entry, Outcome};
 use crate::http::{self, Extensions, HeaderValue, StatusCode};
 use crate::metrics::{self, ActiveConnection, Started, Traffic};
+use crate::rate_limit::Allowance;
 use crate::routing::{Route, RoutePath};
 use crate::socket::liveness::{self, Liveness, shutting_down};
 use crate::socket::{Returned, ServerSide, Unsent, WebSocket};
@@ -360,6 +361,7 @@ fn start(
         )),
         protocol,
         traffic: Traffic::new(route.parts.pattern),
+        allowance: Allowance::new(shared.config.rate_limit, route.parts.pattern),
     };
     let connection = Connection::new(WebSocket::server(stream, side), request);
     let running = match run {

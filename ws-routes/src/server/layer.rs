@@ -149,7 +149,7 @@ impl<F> fmt::Debug for LayeredFuture<F> {
 
 pin_project! {
     /// The body of a [`WithWebSockets`] response: the inner service's, or the WebSocket
-    /// handshake's answer (a [`ResponseBody`]). An [`http_body::Body`] of [`Bytes`] when the
+    /// handshake's answer (a [`ResponseBody`]). An [`http_body::Body`](https://docs.rs/http-body/1/http_body/trait.Body.html) of [`Bytes`] when the
     /// inner one is.
     pub struct LayeredBody<B> {
         #[pin]

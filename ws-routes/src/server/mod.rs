@@ -33,6 +33,7 @@ pub use shutdown::{ServerHandle, shutdown_signal};
 
 use crate::compression::Compression;
 use crate::extract::States;
+use crate::rate_limit::RateLimit;
 use crate::routing::Routes;
 use crate::routing::matcher::Matcher;
 use crate::socket::{WebSocket, liveness};
@@ -90,6 +91,7 @@ pub(crate) struct Config {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) shutdown_close_code: CloseCode,
     pub(crate) compression: Compression,
+    pub(crate) rate_limit: RateLimit,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<TlsConfig>,
 }
@@ -116,6 +118,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(10),
             shutdown_close_code: CloseCode::GOING_AWAY,
             compression: Compression::default(),
+            rate_limit: RateLimit::new(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -293,6 +296,13 @@ impl Server {
         self
     }
 
+    /// Limits what each client may send on its connection, in messages and bytes a second;
+    /// one that sends past it is closed with 1008 (see [`RateLimit`]). Default: no limit.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.config.rate_limit = limit;
+        self
+    }
+
     /// Closes (1000, "idle timeout") a connection on which the client has sent nothing for
     /// `timeout`. Default: none.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
@@ -425,6 +435,7 @@ impl Server {
     /// What every connection shares, and the handle that shuts them down: for a bound server,
     /// a mounted route table and the test server alike.
     pub(crate) fn into_context(self) -> (Arc<Context>, ServerHandle) {
+        self.config.compression.warn_if_unoptimised();
         let (handle, connections, idle) = ServerHandle::new();
         let limits = Limits::new(
             connections,

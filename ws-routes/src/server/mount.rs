@@ -298,7 +298,7 @@ fn refusal(refusal: &Reject) -> Response<ResponseBody> {
 }
 
 /// The body of a [`WsService`] response: empty for the `101`, the refusal's text otherwise.
-/// An [`http_body::Body`] of [`Bytes`] that never fails.
+/// An [`http_body::Body`](https://docs.rs/http-body/1/http_body/trait.Body.html) of [`Bytes`] that never fails.
 ///
 /// ```
 /// use tower_service::Service;
@@ -331,7 +331,7 @@ impl ResponseBody {
         ResponseBody::default()
     }
 
-    /// The whole body, unless it has been read as an [`http_body::Body`] already or is
+    /// The whole body, unless it has been read as an [`http_body::Body`](https://docs.rs/http-body/1/http_body/trait.Body.html) already or is
     /// empty.
     pub fn bytes(&self) -> Option<&Bytes> {
         self.data.as_ref()

@@ -4,6 +4,7 @@
 pub(crate) mod liveness;
 mod request;
 pub(crate) mod send_queue;
+mod stream;
 #[cfg(feature = "codec")]
 mod typed;
 
@@ -21,6 +22,7 @@ pub use send_queue::Sender;
 
 use crate::error::Error;
 use crate::metrics::Traffic;
+use crate::rate_limit::Allowance;
 use crate::wire::engine::{Data, Engine};
 use crate::wire::frame::Frame;
 use crate::wire::{CloseCode, CloseFrame, Message};
@@ -79,6 +81,10 @@ pub struct WebSocket {
     traffic: Traffic,
     /// Requests and replies, once the connection takes them on.
     replies: Option<Box<request::ReplyState>>,
+    /// What the peer may still send, by the server's rate limit (server side, when it has one).
+    allowance: Option<Box<Allowance>>,
+    /// Wakers and the write deadline of the socket polled as a `Stream` or a `Sink`.
+    polled: Option<Box<stream::Polled>>,
 }
 
 /// What `recv` saw first: a message from the peer, one queued by a [`Sender`], a
@@ -124,6 +130,7 @@ pub(crate) struct ServerSide {
     pub(crate) liveness: Box<Liveness>,
     pub(crate) protocol: Option<&'static str>,
     pub(crate) traffic: Traffic,
+    pub(crate) allowance: Option<Box<Allowance>>,
 }
 
 impl WebSocket {
@@ -143,6 +150,8 @@ impl WebSocket {
             queued_first: false,
             traffic: Traffic::default(),
             replies: None,
+            allowance: None,
+            polled: None,
         }
     }
 
@@ -159,6 +168,8 @@ impl WebSocket {
             queued_first: false,
             traffic: side.traffic,
             replies: None,
+            allowance: side.allowance,
+            polled: None,
         }
     }
 
@@ -244,8 +255,15 @@ impl WebSocket {
     /// then [`close_frame`](Self::close_frame). Pings are answered, pongs consumed and the
     /// close handshake completed along the way: only data comes out, as iterating over a
     /// connection does in Python's `websockets`. A message over the size limit closes the
-    /// connection with 1009, invalid UTF-8 with 1007 and a protocol violation with 1002; the
-    /// error is returned once, then `None`.
+    /// connection with 1009, invalid UTF-8 with 1007, a protocol violation with 1002 and a
+    /// message past the server's [`RateLimit`](crate::RateLimit) with 1008; the error is
+    /// returned once, then `None`.
+    ///
+    /// Cancel-safe: in `tokio::select!`, a `recv` dropped because another branch won loses no
+    /// message (what it had half read or half written stays in the socket, and the next call
+    /// goes on from there). Only an error that ends the connection may then come as the plain
+    /// end, `None`, when the call was dropped while writing its close frame. The socket is a
+    /// [`Stream`](https://docs.rs/futures/0.3/futures/stream/trait.Stream.html) of these messages too.
     ///
     /// On the server, while it waits here it also writes what [`Sender`]s queued, sends
     /// keepalive pings (closing with 1011 a client that stops answering them), closes an idle
@@ -346,6 +364,11 @@ impl WebSocket {
             match frame {
                 Frame::Message(message) => {
                     self.traffic.received(message.len());
+                    if let Some(allowance) = &mut self.allowance
+                        && !allowance.take(message.len())
+                    {
+                        return self.fail(Error::RateLimited).await;
+                    }
                     if let Some(liveness) = &mut self.liveness {
                         liveness.on_activity();
                     }
@@ -485,6 +508,7 @@ impl WebSocket {
             Error::InvalidUtf8 => (CloseCode::INVALID_PAYLOAD, "invalid UTF-8"),
             Error::InvalidCompression => (CloseCode::INVALID_PAYLOAD, "invalid compressed data"),
             Error::Protocol(_) => (CloseCode::PROTOCOL_ERROR, "protocol error"),
+            Error::RateLimited => (CloseCode::POLICY, "rate limit exceeded"),
             Error::WriteTimeout => {
                 self.abandon();
                 return Some(Err(error));

@@ -14,7 +14,7 @@ use super::text::Utf8Bytes;
 /// | [`UNSUPPORTED`](Self::UNSUPPORTED) | 1003 | a kind of message the endpoint does not accept |
 /// | [`ABNORMAL`](Self::ABNORMAL) | 1006 | never sent: the connection ended without a close frame |
 /// | [`INVALID_PAYLOAD`](Self::INVALID_PAYLOAD) | 1007 | a text message was not UTF-8, or a payload did not decode |
-/// | [`POLICY`](Self::POLICY) | 1008 | refused by policy, e.g. by an extractor |
+/// | [`POLICY`](Self::POLICY) | 1008 | refused by policy, e.g. by an extractor, or past the [`RateLimit`](crate::RateLimit) |
 /// | [`TOO_BIG`](Self::TOO_BIG) | 1009 | a message was larger than the limit |
 /// | [`INTERNAL`](Self::INTERNAL) | 1011 | the handler panicked or failed; a keepalive ping went unanswered |
 /// | [`TRY_AGAIN_LATER`](Self::TRY_AGAIN_LATER) | 1013 | closed as a slow consumer |

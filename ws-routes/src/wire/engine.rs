@@ -463,8 +463,7 @@ impl Engine {
 
     /// Writes what is in progress or waiting (the rest of a frame a direct write began, first).
     pub(crate) async fn flush(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_write(cx)).await?;
-        Ok(())
+        poll_fn(|cx| self.poll_flush(cx)).await
     }
 
     /// The server side, once the `101` is written; `leftover` holds the bytes the client sent
@@ -542,13 +541,7 @@ impl Engine {
         }
         let mut frames = Vec::with_capacity(batch.len());
         for data in batch {
-            frames.push(match data {
-                Data::Message(message) => {
-                    let (opcode, payload) = opcode_and_payload(message);
-                    self.data_frame(opcode, payload)?
-                }
-                Data::Encoded(encoded) => self.encoded_frame(&encoded)?,
-            });
+            frames.push(self.frame(data)?);
         }
         let mut frames = Some(frames);
         poll_fn(|cx| {
@@ -561,6 +554,34 @@ impl Engine {
         })
         .await?;
         Ok(())
+    }
+
+    /// Frames a data message and queues it behind what waits to be written, without writing:
+    /// [`poll_flush`](Self::poll_flush) writes it. A `Sink`'s `start_send`, which cannot wait.
+    pub(crate) fn queue_data(&mut self, data: Data) -> Result<(), Error> {
+        if self.closing != Closing::Open {
+            return Err(Error::Closed);
+        }
+        self.take_socket_back();
+        let frame = self.frame(data)?;
+        self.batch.push(frame);
+        Ok(())
+    }
+
+    /// The frame of a data message to write.
+    fn frame(&mut self, data: Data) -> io::Result<Outgoing> {
+        match data {
+            Data::Message(message) => {
+                let (opcode, payload) = opcode_and_payload(message);
+                self.data_frame(opcode, payload)
+            }
+            Data::Encoded(encoded) => self.encoded_frame(&encoded),
+        }
+    }
+
+    /// Writes and flushes what is in progress or waiting, as [`flush`](Self::flush) does.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.poll_write(cx).map_err(Error::from)
     }
 
     /// A data message's frame: compressed when the connection compresses and the message
@@ -621,13 +642,18 @@ impl Engine {
     /// side), `frame` is ignored and this only writes out what is queued: the first close frame
     /// is the one the peer hears.
     pub(crate) async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
+        self.queue_close(frame);
+        self.flush().await
+    }
+
+    /// Starts the close handshake with `frame` without writing, as [`close`](Self::close) does:
+    /// [`poll_flush`](Self::poll_flush) writes it.
+    pub(crate) fn queue_close(&mut self, frame: Option<CloseFrame>) {
         if self.closing == Closing::Open {
             self.close_code = frame.as_ref().map(|frame| frame.code);
             self.queue_control(OpCode::Close, &close_payload(frame.as_ref()));
             self.closing = Closing::Sent;
         }
-        poll_fn(|cx| self.poll_write(cx)).await?;
-        Ok(())
     }
 
     /// Frames a control frame into the buffer of those waiting to be written; a client's is
@@ -652,10 +678,9 @@ impl Engine {
         self.out.is_some() || !self.batch.is_empty() || !self.control.is_empty() || self.unflushed
     }
 
-    /// Writes what is queued, in order: the rest of a frame a direct write began, the frame in
-    /// progress, the control frames; then flushes. Every write of the engine's goes through
-    /// here, and takes the socket back from direct writes first.
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Takes the socket back from direct writes, if it was open to them: the rest of a frame
+    /// one of them began goes out before anything of this engine's.
+    fn take_socket_back(&mut self) {
         if let Some(rest) = self.share.as_mut().and_then(SocketShare::take_back) {
             // Opened only while nothing was in progress, and nothing was queued since.
             debug_assert!(
@@ -664,6 +689,13 @@ impl Engine {
             );
             self.out = Some(Outgoing::framed(rest));
         }
+    }
+
+    /// Writes what is queued, in order: the rest of a frame a direct write began, the frame in
+    /// progress, the control frames; then flushes. Every write of the engine's goes through
+    /// here, and takes the socket back from direct writes first.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.take_socket_back();
         loop {
             if let Some(out) = &mut self.out {
                 while out.written < out.len() {

@@ -268,6 +268,20 @@ fn with_shared_decompressor<T>(inflate: impl FnOnce(&mut Decompress) -> T) -> T 
     result
 }
 
+/// How long compressing `payload` as one message takes at `level`, the fastest of three runs.
+pub(crate) fn time_to_compress(payload: &[u8], level: u32) -> std::time::Duration {
+    let mut out = BytesMut::with_capacity(payload.len());
+    (0..3)
+        .map(|_| {
+            out.clear();
+            let started = std::time::Instant::now();
+            let _ = deflate_message(&mut new_compress(15, level), payload, &mut out);
+            started.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
 /// A raw deflate context (no zlib header).
 fn new_compress(bits: u8, level: u32) -> Compress {
     Compress::new_with_window_bits(Compression::new(level), false, bits)
