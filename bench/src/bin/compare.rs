@@ -1020,8 +1020,8 @@ fn summary_table(specs: &[Spec], results: &[Results]) -> Table {
     table
 }
 
-/// For each scenario, the engine of [`ENGINES`] with the lowest server CPU (or memory), and
-/// ws-routes' figure as a ratio to it; `None` when ws-routes or every engine is missing.
+/// For each scenario run, the engine of [`ENGINES`] with the lowest server CPU (or memory),
+/// and ws-routes' figure as a ratio to it; `None` when ws-routes or every engine is missing.
 fn engines_table(specs: &[Spec], results: &[Results]) -> Option<Table> {
     let at = |name: &str| specs.iter().position(|spec| spec.name == name);
     let ours = &results[at(WS_ROUTES)?];
@@ -1040,6 +1040,10 @@ fn engines_table(specs: &[Spec], results: &[Results]) -> Option<Table> {
                 .filter_map(|(name, results)| Some((*name, figure(results)?)))
                 .min_by(|a, b| a.1.total_cmp(&b.1));
             let mine = figure(ours);
+            if best.is_none() && mine.is_none() {
+                // A scenario this run left out.
+                return;
+            }
             let (name, theirs) = match best {
                 Some((name, value)) => (format!("`{name}`"), show(value)),
                 None => ("-".to_owned(), "-".to_owned()),
