@@ -2,9 +2,16 @@
 //! unless `--workers` asks for more) with a raised open-file limit, and the line that tells
 //! `compare` where they listen.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use http_body_util::Empty;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::sys;
 
@@ -55,4 +62,59 @@ pub async fn axum(addr: &str, app: axum::Router) -> io::Result<()> {
         let _ = tcp.set_nodelay(true);
     });
     axum::serve(listener, app).await
+}
+
+/// The `{id}` of a path of the form `/echo/{id}` (one non-empty segment): how the servers
+/// that have no router of their own route their one path.
+pub fn echo_id(path: &str) -> Option<&str> {
+    path.strip_prefix("/echo/")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+}
+
+/// Accepts connections on `addr` for ever, after announcing the address, with TCP_NODELAY
+/// set on each, and spawns `serve(connection)` for each. Out of file descriptors, say, it waits
+/// for connections to end.
+pub async fn accept<F, S>(addr: &str, serve: S) -> io::Result<()>
+where
+    S: Fn(TcpStream) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind(addr).await?;
+    announce(listener.local_addr()?)?;
+    loop {
+        match listener.accept().await {
+            Ok((tcp, _)) => {
+                let _ = tcp.set_nodelay(true);
+                tokio::spawn(serve(tcp));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// Serves HTTP/1.1 with upgrades on `addr` with hyper, as [`accept`] accepts: `upgrade`
+/// answers each request, with a `101 Switching Protocols` whose connection it has arranged to
+/// serve, or with a refusal.
+pub async fn hyper<U>(addr: &str, upgrade: U) -> io::Result<()>
+where
+    U: Fn(Request<Incoming>) -> Response<Empty<Bytes>> + Copy + Send + 'static,
+{
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    accept(addr, move |tcp| async move {
+        let service =
+            service_fn(move |request| async move { Ok::<_, Infallible>(upgrade(request)) });
+        let _ = http1::Builder::new()
+            .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+            .with_upgrades()
+            .await;
+    })
+    .await
+}
+
+/// A response with `status` and no body: a refused upgrade.
+pub fn refusal(status: StatusCode) -> Response<Empty<Bytes>> {
+    let mut response = Response::new(Empty::new());
+    *response.status_mut() = status;
+    response
 }

@@ -207,6 +207,16 @@ struct Spec {
 /// The reference every ratio is taken against.
 const FLOOR: &str = "floor";
 
+/// The bare WebSocket engines, the floor among them: ws-routes is also set against the
+/// fastest of them in each scenario.
+const ENGINES: &[&str] = &[
+    FLOOR,
+    "fastwebsockets",
+    "tokio-websockets",
+    "yawc",
+    "sockudo-ws",
+];
+
 const SERVERS: &[Spec] = &[
     Spec {
         name: FLOOR,
@@ -222,6 +232,42 @@ const SERVERS: &[Spec] = &[
         about: "ws-routes, `#[route(\"/echo/{id}\")]`, default settings",
         program: Program::Rust {
             bin: "ws-routes-echo",
+            args: &[],
+        },
+    },
+    Spec {
+        name: "fastwebsockets",
+        about: "fastwebsockets 0.10, upgrade served by hyper 1 on `/echo/{id}`, \
+                `FragmentCollector`, defaults (8 KiB read buffer, no write buffer)",
+        program: Program::Rust {
+            bin: "fastwebsockets-echo",
+            args: &[],
+        },
+    },
+    Spec {
+        name: "tokio-websockets",
+        about: "tokio-websockets 0.13, its own handshake, path checked after it, flushed past \
+                4 KiB queued",
+        program: Program::Rust {
+            bin: "tokio-websockets-echo",
+            args: &[],
+        },
+    },
+    Spec {
+        name: "yawc",
+        about: "yawc 0.5, upgrade served by hyper 1 on `/echo/{id}`, 4 KiB read and write \
+                buffers, no compression, UTF-8 checked",
+        program: Program::Rust {
+            bin: "yawc-echo",
+            args: &[],
+        },
+    },
+    Spec {
+        name: "sockudo-ws",
+        about: "sockudo-ws 3.1, its own handshake, path checked after it, 4 KiB write buffer, \
+                its keepalive and idle timeout on",
+        program: Program::Rust {
+            bin: "sockudo-ws-echo",
             args: &[],
         },
     },
@@ -1018,6 +1064,63 @@ fn summary_table(specs: &[Spec], results: &[Results]) -> Table {
     table
 }
 
+/// For each scenario run, the engine of [`ENGINES`] with the lowest server CPU (or memory),
+/// and ws-routes' figure as a ratio to it; `None` when ws-routes or every engine is missing.
+fn engines_table(specs: &[Spec], results: &[Results]) -> Option<Table> {
+    let at = |name: &str| specs.iter().position(|spec| spec.name == name);
+    let ours = &results[at(WS_ROUTES)?];
+    let engines: Vec<(&str, &Results)> = ENGINES
+        .iter()
+        .filter_map(|name| Some((*name, &results[at(name)?])))
+        .collect();
+    if engines.is_empty() {
+        return None;
+    }
+    let mut table = Table::new(&["figure", "fastest engine", "its figure", "ws-routes"]);
+    let mut row =
+        |label: String, figure: &dyn Fn(&Results) -> Option<f64>, show: fn(f64) -> String| {
+            let best = engines
+                .iter()
+                .filter_map(|(name, results)| Some((*name, figure(results)?)))
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            let mine = figure(ours);
+            if best.is_none() && mine.is_none() {
+                // A scenario this run left out.
+                return;
+            }
+            let (name, theirs) = match best {
+                Some((name, value)) => (format!("`{name}`"), show(value)),
+                None => ("-".to_owned(), "-".to_owned()),
+            };
+            let ours = mine.map_or_else(
+                || "-".to_owned(),
+                |value| with_ratio(value, best.map(|(_, value)| value), show),
+            );
+            table.row(vec![label, name, theirs, ours]);
+        };
+    fn ok<T>(outcome: &Option<Outcome<T>>) -> Option<&T> {
+        outcome.as_ref()?.as_ref().ok()
+    }
+    for (size, (_, label)) in SIZES.iter().enumerate() {
+        row(
+            format!("server CPU / message, {label}"),
+            &|results| ok(&results.echo[size]).map(|echo| echo.cpu_per_message),
+            report::nanos,
+        );
+    }
+    row(
+        "server CPU / handshake".to_owned(),
+        &|results| ok(&results.handshakes).map(|run| run.cpu_per_handshake),
+        report::nanos,
+    );
+    row(
+        "memory / idle connection".to_owned(),
+        &|results| ok(&results.idle).map(|idle| idle.per_connection),
+        report::bytes,
+    );
+    Some(table)
+}
+
 /// A summary cell: the figure, `failed` (the scenario's own table says why), or nothing.
 fn summary_cell<T>(outcome: &Option<Outcome<T>>, show: impl Fn(&T) -> String) -> String {
     match outcome {
@@ -1226,6 +1329,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         println!("\nFigures in parentheses are ratios to `{FLOOR}`.\n");
         println!("### Summary\n\n{}", summary_table(&specs, &results));
+        if let Some(table) = engines_table(&specs, &results) {
+            println!(
+                "### ws-routes against the fastest engine\n\n\
+                 In each scenario, the engine among {} with the lowest figure, and ws-routes' \
+                 ratio to it.\n\n{table}",
+                ENGINES
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
     }
     if cli.runs(Section::Echo) {
         for (index, (_, label)) in SIZES.iter().enumerate() {

@@ -13,7 +13,7 @@ use std::io;
 
 use clap::{Parser, ValueEnum};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::accept_hdr_async_with_config;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
@@ -48,19 +48,12 @@ impl Config {
     }
 }
 
-/// The `{id}` of a path of the form `/echo/{id}` (one non-empty segment).
-fn echo_id(path: &str) -> Option<&str> {
-    path.strip_prefix("/echo/")
-        .filter(|id| !id.is_empty() && !id.contains('/'))
-}
-
 async fn serve_connection(tcp: TcpStream, config: WebSocketConfig) {
-    let _ = tcp.set_nodelay(true);
     let mut id = None;
     // The signature is tungstenite's handshake `Callback`, large error type included.
     #[allow(clippy::result_large_err)]
     let route = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
-        match echo_id(request.uri().path()) {
+        match bench::server::echo_id(request.uri().path()) {
             Some(found) => {
                 id = Some(found.to_owned());
                 Ok(response)
@@ -86,17 +79,8 @@ async fn serve_connection(tcp: TcpStream, config: WebSocketConfig) {
 fn main() -> io::Result<()> {
     let cli = Cli::parse();
     let config = cli.config.websocket();
-    bench::server::run(&cli.server, async {
-        let listener = TcpListener::bind(&cli.server.addr).await?;
-        bench::server::announce(listener.local_addr()?)?;
-        loop {
-            match listener.accept().await {
-                Ok((tcp, _)) => {
-                    tokio::spawn(serve_connection(tcp, config));
-                }
-                // Out of file descriptors, say: wait for connections to end.
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-            }
-        }
-    })
+    bench::server::run(
+        &cli.server,
+        bench::server::accept(&cli.server.addr, |tcp| serve_connection(tcp, config)),
+    )
 }

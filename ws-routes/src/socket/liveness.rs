@@ -2,11 +2,15 @@
 //! with a deadline for the pong, an optional idle timeout, the server's shutdown signal, and a
 //! deadline for the close handshake once it has started.
 
-use std::future::{Future, pending};
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{self, Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep, sleep_until};
 
@@ -58,11 +62,43 @@ pub(crate) struct Liveness {
     /// Resolves when the server shuts down. Kept from one `wait` to the next, so that waiting
     /// for the next message does not register with the server's signal each time anew.
     shutdown: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// What the timer and the shutdown signal wake, and [`alarm`](Self::alarm)'s waker.
+    alarm: Arc<Alarm>,
+    alarm_waker: Waker,
+}
+
+/// Wakes the connection's task for the timer or the shutdown signal, and notes that one of
+/// them rang: [`Liveness::wait`] polls them again only then (or once the timer is set anew),
+/// not every time the task wakes for a message.
+struct Alarm {
+    rang: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl task::Wake for Alarm {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.rang.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+/// Which of the liveness futures completed.
+enum Rang {
+    Shutdown,
+    Timer,
 }
 
 impl Liveness {
     pub(crate) fn new(settings: LivenessSettings, shutdown: watch::Receiver<bool>) -> Self {
         let now = Instant::now();
+        let alarm = Arc::new(Alarm {
+            rang: AtomicBool::new(true),
+            task: AtomicWaker::new(),
+        });
         let mut liveness = Liveness {
             settings,
             timer: Box::pin(sleep_until(now)),
@@ -76,6 +112,8 @@ impl Liveness {
                 let mut shutdown = shutdown;
                 shutting_down(&mut shutdown).await;
             })),
+            alarm_waker: Waker::from(Arc::clone(&alarm)),
+            alarm,
         };
         liveness.rearm();
         liveness
@@ -143,25 +181,35 @@ impl Liveness {
     /// Waits for the next thing to do. Cancel-safe.
     pub(crate) async fn wait(&mut self) -> Wake {
         loop {
-            let shutdown = async {
-                match &mut self.shutdown {
-                    // A dropped sender means the server is gone: shut down as well.
-                    Some(shutdown) => shutdown.as_mut().await,
-                    None => pending().await,
-                }
-            };
-            tokio::select! {
-                () = shutdown => {
-                    self.shutdown = None;
-                    return Wake::Shutdown(self.settings.shutdown_code);
-                }
-                () = self.timer.as_mut() => {}
+            if let Rang::Shutdown = poll_fn(|cx| self.poll_alarm(cx)).await {
+                self.shutdown = None;
+                return Wake::Shutdown(self.settings.shutdown_code);
             }
             if let Some(wake) = self.due(Instant::now()) {
                 self.rearm();
                 return wake;
             }
             self.rearm();
+        }
+    }
+
+    /// Polls the shutdown signal (a dropped sender means the server is gone: shut down as
+    /// well) and the timer, when the alarm rang since they were last polled.
+    fn poll_alarm(&mut self, cx: &mut Context<'_>) -> Poll<Rang> {
+        // Registered before the alarm is read: one that rings from now on wakes this task.
+        self.alarm.task.register(cx.waker());
+        if !self.alarm.rang.swap(false, Ordering::Acquire) {
+            return Poll::Pending;
+        }
+        let mut alarm = Context::from_waker(&self.alarm_waker);
+        if let Some(shutdown) = &mut self.shutdown
+            && shutdown.as_mut().poll(&mut alarm).is_ready()
+        {
+            return Poll::Ready(Rang::Shutdown);
+        }
+        match self.timer.as_mut().poll(&mut alarm) {
+            Poll::Ready(()) => Poll::Ready(Rang::Timer),
+            Poll::Pending => Poll::Pending,
         }
     }
 
@@ -204,6 +252,8 @@ impl Liveness {
         // Far enough to never fire when there is nothing to wait for.
         let deadline = deadline.unwrap_or_else(|| after(Instant::now(), FAR));
         self.timer.as_mut().reset(deadline);
+        // The timer set anew waits to be polled, and registered.
+        self.alarm.rang.store(true, Ordering::Release);
     }
 }
 

@@ -275,7 +275,7 @@ pub(crate) struct Engine {
     read_buffer: usize,
     reader: Reader,
     /// Bytes read but not yet fed to the reader, from `backlog_at` on; empty (and unallocated)
-    /// unless one read brought more than one frame.
+    /// unless one read brought more than the frame it completed.
     backlog: Vec<u8>,
     backlog_at: usize,
     /// Reading frames is over: the peer left or broke the protocol.
@@ -865,19 +865,34 @@ impl Engine {
     }
 
     /// Reads the rest of a large data frame, up to `left` bytes, straight into its message.
+    /// The read of the frame's last bytes has room for what follows them too, which goes to
+    /// the backlog: a read that then brings less than it could shows the socket drained (and
+    /// clears its readiness), where one that filled the frame exactly would leave a read that
+    /// fails with `WouldBlock` to find out.
     fn poll_read_payload(
         &mut self,
         cx: &mut Context<'_>,
         left: usize,
     ) -> Poll<Result<Step, Error>> {
         let chunk = left.min(DIRECT_READ_MAX.max(self.read_buffer));
+        let room = if chunk == left {
+            chunk + self.read_buffer
+        } else {
+            chunk
+        };
         let buffer = self.reader.payload_buffer();
-        buffer.reserve(chunk);
-        let read = ready!(self.transport.poll_read_buf(cx, &mut buffer.limit(chunk)))?;
+        buffer.reserve(room);
+        let read = ready!(self.transport.poll_read_buf(cx, &mut buffer.limit(room)))?;
         if read == 0 {
             return Poll::Ready(Ok(Step::Eof));
         }
-        let frame = self.reader.payload_read(read)?;
+        let payload = read.min(chunk);
+        if read > payload {
+            let end = buffer.len() - (read - payload);
+            self.backlog.extend_from_slice(&buffer[end..]);
+            buffer.truncate(end);
+        }
+        let frame = self.reader.payload_read(payload)?;
         Poll::Ready(Ok(frame.map_or(Step::More, Step::Frame)))
     }
 

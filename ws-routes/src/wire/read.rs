@@ -207,16 +207,20 @@ impl Reader {
             if len > self.max_frame || len > self.max_wire_message(compressed) - so_far {
                 return Err(Error::MessageTooBig);
             }
-            let message = self.message.get_or_insert_with(|| {
-                let text = header.opcode == OpCode::Text;
-                Partial {
-                    text,
-                    utf8: (text && !compressed).then(Utf8Validator::default),
-                    compressed,
-                    data: BytesMut::new(),
+            let reserve = len.min(EAGER_RESERVE);
+            match &mut self.message {
+                Some(message) => message.data.reserve(reserve),
+                // A message's first frame: its buffer is allocated at the frame's size at once.
+                None => {
+                    let text = header.opcode == OpCode::Text;
+                    self.message = Some(Partial {
+                        text,
+                        utf8: (text && !compressed).then(Utf8Validator::default),
+                        compressed,
+                        data: BytesMut::with_capacity(reserve),
+                    });
                 }
-            });
-            message.data.reserve(len.min(EAGER_RESERVE));
+            }
         }
         self.state = FramePart::Payload {
             header,

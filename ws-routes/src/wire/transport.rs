@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::BufMut;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
 #[derive(Debug)]
@@ -159,15 +159,51 @@ impl SharedTcp {
         cx: &mut Context<'_>,
         buffer: &mut impl BufMut,
     ) -> Poll<io::Result<usize>> {
+        let room = buffer.chunk_mut().len();
+        self.poll_read_with(cx, room, |tcp| tcp.try_read_buf(buffer))
+    }
+
+    /// Reads with `read`, into at most `room` bytes, once the socket is readable. As tokio's
+    /// own `TcpStream::poll_read` does, a read that brings less than `room` emptied the
+    /// socket's receive buffer and clears the socket's readiness: the next read waits for the
+    /// socket to report new data, rather than finding out with a system call that fails with
+    /// `WouldBlock` (one per message, for a peer that sends one and waits for the answer).
+    fn poll_read_with(
+        &self,
+        cx: &mut Context<'_>,
+        room: usize,
+        mut read: impl FnMut(&TcpStream) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
         loop {
             ready!(self.0.poll_read_ready(cx))?;
-            match self.0.try_read_buf(buffer) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                read => return Poll::Ready(read),
+            let mut got = 0;
+            // `try_io` clears the readiness when its closure reports `WouldBlock`: a short read
+            // reports it too, and its bytes are returned below.
+            let tried = self.0.try_io(Interest::READABLE, || {
+                got = read(&self.0)?;
+                if SHORT_READ_DRAINS && got > 0 && got < room {
+                    Err(io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(got)
+                }
+            });
+            match tried {
+                Ok(read) => return Poll::Ready(Ok(read)),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    if got > 0 {
+                        return Poll::Ready(Ok(got));
+                    }
+                }
+                Err(error) => return Poll::Ready(Err(error)),
             }
         }
     }
 }
+
+/// Whether a read that fills less than it could proves the socket's receive buffer empty:
+/// with the edge-triggered readiness of epoll and kqueue it does; tokio relies on it too, and
+/// does not on Windows.
+const SHORT_READ_DRAINS: bool = !cfg!(windows);
 
 impl AsyncRead for SharedTcp {
     fn poll_read(
@@ -175,17 +211,11 @@ impl AsyncRead for SharedTcp {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        loop {
-            ready!(self.0.poll_read_ready(cx))?;
-            match self.0.try_read(buf.initialize_unfilled()) {
-                Ok(read) => {
-                    buf.advance(read);
-                    return Poll::Ready(Ok(()));
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                Err(error) => return Poll::Ready(Err(error)),
-            }
-        }
+        let room = buf.remaining();
+        let unfilled = buf.initialize_unfilled();
+        let read = ready!(self.poll_read_with(cx, room, |tcp| tcp.try_read(unfilled)))?;
+        buf.advance(read);
+        Poll::Ready(Ok(()))
     }
 }
 
