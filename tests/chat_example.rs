@@ -25,6 +25,24 @@ async fn member(server: &Example, room: &str, name: &str) -> WebSocket {
     ws
 }
 
+/// A member who has joined `room` on `server` as `name` and heard `names` in its first
+/// presence event: joins again until it does (the servers connect to Redis in the
+/// background), for up to twenty seconds.
+async fn member_hearing(server: &Example, room: &str, name: &str, names: Value) -> WebSocket {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut ws = member(server, room, name).await;
+        if next(&mut ws, "presence").await["names"] == names {
+            return ws;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never heard {names} in {room}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 async fn say(ws: &mut WebSocket, text: &str) {
     let say = json!({ "type": "say", "text": text });
     ws.send_json(&say).await.expect("say");
@@ -357,19 +375,7 @@ async fn a_chat_server_killed_with_sigkill_drops_out_of_presence_within_the_boun
     let one = start(&["--redis", &url]);
     let two = start(&["--redis", &url]);
     let _ada = member(&one, "lobby", "ada").await;
-    // Whoever joins on the other server hears both names, once both servers are connected.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut bob = loop {
-        let mut bob = member(&two, "lobby", "bob").await;
-        if next(&mut bob, "presence").await["names"] == json!(["ada", "bob"]) {
-            break bob;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "ada never showed up on two"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    let mut bob = member_hearing(&two, "lobby", "bob", json!(["ada", "bob"])).await;
 
     // SIGKILL: no goodbye, nobody announces ada's leave. Her entry goes once the server's
     // heartbeat expires: the presence TTL (15 s by default) after its last heartbeat.
@@ -403,19 +409,7 @@ async fn two_chat_servers_share_rooms_through_a_redis_cluster() {
     let one = start(&["--redis-cluster", &nodes]);
     let two = start(&["--redis-cluster", &nodes]);
     let mut ada = member(&one, "lobby", "ada").await;
-    // Whoever joins on the other server hears both names once both servers are connected.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut bob = loop {
-        let mut bob = member(&two, "lobby", "bob").await;
-        if next(&mut bob, "presence").await["names"] == json!(["ada", "bob"]) {
-            break bob;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "ada never showed up on two"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    let mut bob = member_hearing(&two, "lobby", "bob", json!(["ada", "bob"])).await;
     say(&mut bob, "over the cluster").await;
     loop {
         let message = next(&mut ada, "message").await;

@@ -15,7 +15,7 @@ use ws_routes::rooms::RoomsBuilder;
 use ws_routes::{Rooms, Server, WebSocket, routes};
 
 use support::cluster::Cluster;
-use support::redis::{connected, stats, wait_until};
+use support::redis::{connected, reading, stats, wait_until};
 use support::rooms::member;
 use support::{spawn_server, text};
 
@@ -40,14 +40,8 @@ async fn join(addr: SocketAddr, room: &str) -> WebSocket {
     support::rooms::join(addr, &format!("/room/{room}")).await
 }
 
-/// The partition of a room: FNV-1a of its name, modulo the partitions.
 fn partition(room: &str) -> u16 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in room.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    (hash % u64::from(PARTITIONS)) as u16
+    support::redis::partition(room, PARTITIONS)
 }
 
 /// The key of a room's stream (without history: an interest stream).
@@ -89,15 +83,8 @@ async fn rooms_on_every_master_cross_between_servers() {
     for room in &rooms {
         members.push(join(addr_b, room).await);
     }
-    wait_until(
-        "B reads its partitions",
-        Duration::from_secs(20),
-        || async {
-            let stats = stats(&rooms_b);
-            stats.connected && stats.streams_read == 2 * usize::from(PARTITIONS)
-        },
-    )
-    .await;
+    // The shared streams, and one interest stream per room.
+    reading(&rooms_b, 2 * usize::from(PARTITIONS)).await;
     for room in &rooms {
         rooms_a.broadcast(room, format!("to {room}"));
     }
@@ -120,15 +107,7 @@ async fn a_server_reads_only_its_rooms_partitions_on_the_cluster() {
     let (addr_a, rooms_a) = server(&cluster).await;
     let (_, rooms_b) = server(&cluster).await;
     let mut mine = join(addr_a, "room-7").await;
-    wait_until(
-        "A reads room-7's stream",
-        Duration::from_secs(20),
-        || async {
-            let stats = stats(&rooms_a);
-            stats.connected && stats.streams_read == usize::from(PARTITIONS) + 1
-        },
-    )
-    .await;
+    reading(&rooms_a, usize::from(PARTITIONS) + 1).await;
     let before = stats(&rooms_a).read;
     let rooms: Vec<String> = (0..300).map(|i| format!("room-{i}")).collect();
     for room in &rooms {
@@ -163,14 +142,8 @@ async fn a_master_fails_over_and_every_loss_is_counted() {
     let (addr_b, rooms_b) = server(&cluster).await;
     let room = "failing";
     let mut ws = join(addr_b, room).await;
-    wait_until(
-        "B reads the room's stream",
-        Duration::from_secs(20),
-        || async {
-            stats(&rooms_b).connected && stats(&rooms_b).streams_read == usize::from(PARTITIONS) + 1
-        },
-    )
-    .await;
+    // The shared streams, and the room's.
+    reading(&rooms_b, usize::from(PARTITIONS) + 1).await;
     rooms_a.broadcast(room, "0");
     assert_eq!(next_text(&mut ws).await, "0");
 
@@ -223,14 +196,8 @@ async fn a_slot_moved_to_another_master_is_followed() {
     let (addr_b, rooms_b) = server(&cluster).await;
     let room = "moving";
     let mut ws = join(addr_b, room).await;
-    wait_until(
-        "B reads the room's stream",
-        Duration::from_secs(20),
-        || async {
-            stats(&rooms_b).connected && stats(&rooms_b).streams_read == usize::from(PARTITIONS) + 1
-        },
-    )
-    .await;
+    // The shared streams, and the room's.
+    reading(&rooms_b, usize::from(PARTITIONS) + 1).await;
     publish(&rooms_a, room, 0..50).await;
     let slot = cluster.slot(&stream_key(room));
     let (from, _) = cluster.master_of(slot);

@@ -14,7 +14,7 @@ use std::time::Duration;
 use ws_routes::rooms::{History, RoomsBuilder};
 use ws_routes::{Rooms, Server, WebSocket, routes};
 
-use support::redis::{Redis, connected, stats, wait_until};
+use support::redis::{Redis, connected, reading, stats, wait_until};
 use support::rooms::member;
 use support::{spawn_server, text, within};
 
@@ -40,15 +40,8 @@ async fn join(addr: SocketAddr, room: &str) -> WebSocket {
     support::rooms::join(addr, &format!("/room/{room}")).await
 }
 
-/// The partition of a room, as the README documents it: FNV-1a of its name, modulo the
-/// partitions.
-fn partition(room: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in room.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash % u64::from(PARTITIONS)
+fn partition(room: &str) -> u16 {
+    support::redis::partition(room, PARTITIONS)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,12 +87,7 @@ async fn a_server_reads_only_the_partitions_of_its_rooms() {
     );
 
     let mut mine = join(addr_a, "room-7").await;
-    wait_until(
-        "A reads room-7's stream",
-        Duration::from_secs(10),
-        || async { stats(&rooms_a).streams_read == shared + 1 && stats(&rooms_a).connected },
-    )
-    .await;
+    reading(&rooms_a, shared + 1).await;
     let before = stats(&rooms_a).read;
 
     // B broadcasts to 200 rooms; A reads those of room-7's partition alone.
@@ -168,22 +156,15 @@ async fn a_member_gets_every_broadcast_made_after_its_join() {
 async fn users_and_presence_reach_the_servers_that_read_their_partitions() {
     let redis = Redis::start();
     let (_, rooms_a) = server(&redis.url()).await;
-    let (addr_b, rooms_b) = server(&redis.url()).await;
-    let mut ann = join(addr_b, "somewhere").await;
-    // Bound on B through its route's sender: the route joins a room; the user is bound here.
+    let (_, rooms_b) = server(&redis.url()).await;
+    let shared = usize::from(PARTITIONS);
+    // A connection on B, bound to ann: B reads ann's interest stream, and only that one.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let probe = spawn_server(Server::new(routes![held]).with_state((rooms_b.clone(), tx))).await;
     let mut bound = support::connect(probe, "/held").await;
     let sender = rx.recv().await.unwrap();
     assert!(rooms_b.bind_user(&sender, "ann"));
-    let _ = &mut ann;
-
-    wait_until(
-        "B reads ann's partition",
-        Duration::from_secs(10),
-        || async { stats(&rooms_b).connected },
-    )
-    .await;
+    reading(&rooms_b, shared + 1).await;
     rooms_a.to_user("ann", "for ann");
     assert_eq!(within(text(&mut bound)).await, "for ann");
 
@@ -193,12 +174,8 @@ async fn users_and_presence_reach_the_servers_that_read_their_partitions() {
         within(events.next()).await,
         Some(ws_routes::rooms::PresenceEvent::State(_))
     ));
-    wait_until(
-        "A reads the watched room's partition",
-        Duration::from_secs(10),
-        || async { stats(&rooms_a).connected },
-    )
-    .await;
+    // A has no member: the watch alone makes it read the room's interest stream.
+    reading(&rooms_a, shared + 1).await;
     rooms_b.track("watched", &sender, "ann", &()).unwrap();
     match within(events.next()).await {
         Some(ws_routes::rooms::PresenceEvent::Diff(diff)) => {

@@ -372,3 +372,31 @@ async fn to_user_reaches_a_user_on_every_server_and_nobody_else() {
     rooms_a.to_user("bob", "still here");
     assert_eq!(within(text(&mut bob)).await, "still here");
 }
+
+/// A subscriber that does not read falls behind: past 64 diffs, it gets the whole state again,
+/// as it is now, instead of the diffs it missed.
+#[tokio::test]
+async fn a_subscriber_64_diffs_behind_gets_the_state_again() {
+    let rooms = Rooms::builder()
+        .presence_window(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let (senders, mut held_senders) = mpsc::unbounded_channel();
+    let addr = spawn_server(Server::new(routes![held]).with_state(senders)).await;
+    let _ws = connect(addr, "/held").await;
+    let me = held_senders.recv().await.unwrap();
+    let mut events = rooms.presence_events("lobby");
+    assert_eq!(
+        event(&mut events).await,
+        PresenceEvent::State(Presence::new())
+    );
+
+    // 80 changes, each in a window of its own: 80 diffs that nobody reads.
+    for i in 0..80 {
+        rooms.track("lobby", &me, "ann", &i).unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let now = rooms.present("lobby").await.unwrap();
+    assert_eq!(now.get("ann").unwrap()[0].meta_json(), "79");
+    assert_eq!(event(&mut events).await, PresenceEvent::State(now));
+}

@@ -277,3 +277,27 @@ impl Drop for Crashable {
         self.crash();
     }
 }
+
+/// The partition of a room or user among `partitions`, as the README documents it (and
+/// servers sharing rooms must agree on): FNV-1a of its name, modulo the partitions.
+pub fn partition(name: &str, partitions: u16) -> u16 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    u16::try_from(hash % u64::from(partitions)).expect("below the partitions")
+}
+
+/// Waits until the backplane of `rooms` is connected and reads `streams` streams.
+pub async fn reading(rooms: &Rooms, streams: usize) {
+    wait_until(
+        "the backplane reads its streams",
+        Duration::from_secs(20),
+        || async {
+            let stats = stats(rooms);
+            stats.connected && stats.streams_read == streams
+        },
+    )
+    .await;
+}

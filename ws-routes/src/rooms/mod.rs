@@ -1203,7 +1203,7 @@ impl Inner {
 
     /// Forgets a member: out of every room, and no longer its user's.
     fn depart(&self, id: u64) {
-        let left = {
+        let (left, user) = {
             let mut registry = self.write();
             let Some(member) = registry.members.remove(&id) else {
                 return;
@@ -1216,7 +1216,6 @@ impl Inner {
             }
             (member.rooms, member.user)
         };
-        let (left, user) = left;
         for room in &left {
             self.changed(room);
         }

@@ -1,7 +1,6 @@
 //! One user, any server: connections bound to a user id, reached (or closed) together on
 //! every server sharing the rooms.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::Rooms;
@@ -37,7 +36,7 @@ impl Rooms {
             return false;
         }
         let id = member.id();
-        let fresh = {
+        let (fresh, old) = {
             let mut guard = self.inner.write();
             let registry = &mut *guard;
             let fresh = !registry.members.contains_key(&id);
@@ -56,7 +55,6 @@ impl Rooms {
             registry.users.entry(bound).or_default().insert(id);
             (fresh, old)
         };
-        let (fresh, old) = fresh;
         if let Some(old) = old {
             self.inner.backplane.user_changed(&old);
         }
@@ -73,7 +71,7 @@ impl Rooms {
 
     /// How many connections of `user` this server has.
     pub fn local_connections_of(&self, user: &str) -> usize {
-        self.inner.read().users.get(user).map_or(0, HashSet::len)
+        super::LocalRooms::user_connections(&*self.inner, user)
     }
 
     /// Sends `message` to every connection of `user` ([`bind_user`](Self::bind_user)), on

@@ -217,7 +217,6 @@ pub(super) async fn write_changes(
     if changed.is_empty() {
         return Ok(());
     }
-    // Written in full after a failure: the reconnect rewrites every entry.
     let counts: Vec<(String, usize)> = changed
         .into_iter()
         .map(|room| {
@@ -225,7 +224,6 @@ pub(super) async fn write_changes(
             (room, count)
         })
         .collect();
-    drop(local);
     let key = shared.keys.presence(&shared.name);
     let mut pipe = redis::pipe();
     // Whether the hash was there before this write.
@@ -239,8 +237,10 @@ pub(super) async fn write_changes(
     }
     pipe.pexpire(&key, ttl_ms(shared)).ignore();
     pipe.sadd(shared.keys.servers(), &shared.name).ignore();
+    // The rooms' entries in the same pipeline; should it fail, the reconnect rewrites every
+    // entry ([`rewrite_entries`]).
     let mut announced = Vec::new();
-    if let Some(local) = rooms.upgrade() {
+    {
         let mut written = shared.lock_written();
         for (room, _) in &counts {
             if write_room(shared, &mut pipe, room, &*local, &mut written) {
@@ -248,6 +248,8 @@ pub(super) async fn write_changes(
             }
         }
     }
+    // Not held across the round trip: the rooms may be dropped meanwhile.
+    drop(local);
     match pipe.query_async::<(bool,)>(connection).await {
         Ok((false,)) if members_here(rooms) => write_all(shared, rooms, connection).await,
         Ok(_) => {
