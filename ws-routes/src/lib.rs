@@ -247,6 +247,7 @@ pub mod error;
 pub mod extract;
 pub mod handler;
 mod metrics;
+mod prefetch;
 mod rate_limit;
 pub mod reconnect;
 pub mod reply;

@@ -319,6 +319,15 @@ const FANOUT_SERVERS: &[Spec] = &[
         },
     },
     Spec {
+        name: "bare-floor",
+        about: "the floor with nothing per member but its socket in a list: no task, no queue; \
+                each broadcast one `try_write` loop over the list",
+        program: Program::Rust {
+            bin: "raw-fanout",
+            args: &["--bare"],
+        },
+    },
+    Spec {
         name: "ws-routes",
         about: "ws-routes `Rooms`: every member joins one room, the publisher's handler calls \
                 `rooms.broadcast`, default settings",

@@ -6,8 +6,13 @@
 //! `/member` joins the room (the server answers `joined` once it is in), `/publish` broadcasts
 //! every text it sends. One thread, like every server under test.
 //!
+//! With `--bare`, the floor is barer still: a member's socket is kept in a list and nothing
+//! else happens to it, no task reads it (its end goes unnoticed) and nothing is queued for it;
+//! a broadcast is one loop of `try_write` over the list. A write that the socket does not take
+//! whole is lost, which the load generator sees as a missing delivery (a round that fails).
+//!
 //! ```text
-//! cargo run --release -p bench --bin raw-fanout -- --addr 127.0.0.1:8765
+//! cargo run --release -p bench --bin raw-fanout -- --addr 127.0.0.1:8765 [--bare]
 //! ```
 
 use std::collections::{HashMap, VecDeque};
@@ -32,6 +37,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 struct Cli {
     #[command(flatten)]
     server: bench::server::Args,
+    /// Members' sockets in a list, no task each, no queue: a broadcast is one `try_write` loop.
+    #[arg(long)]
+    bare: bool,
 }
 
 /// A member's socket and what waits to be written to it.
@@ -101,6 +109,8 @@ impl Member {
 struct Room {
     members: Mutex<HashMap<u64, Arc<Member>>>,
     next_id: AtomicU64,
+    /// With `--bare`: the members' sockets, and nothing else.
+    bare: Mutex<Vec<TcpStream>>,
 }
 
 impl Room {
@@ -109,6 +119,10 @@ impl Room {
         let frame = frame(text);
         let mut members = self.members.lock().expect("room lock");
         members.retain(|_, member| member.offer(&frame));
+        drop(members);
+        for tcp in self.bare.lock().expect("room lock").iter() {
+            let _ = tcp.try_write(&frame);
+        }
     }
 }
 
@@ -163,7 +177,7 @@ async fn member(room: Arc<Room>, tcp: TcpStream) {
     room.members.lock().expect("room lock").remove(&id);
 }
 
-async fn serve_connection(room: Arc<Room>, tcp: TcpStream) {
+async fn serve_connection(room: Arc<Room>, tcp: TcpStream, bare: bool) {
     let _ = tcp.set_nodelay(true);
     let mut path = String::new();
     // The signature is tungstenite's handshake `Callback`, large error type included.
@@ -186,7 +200,14 @@ async fn serve_connection(room: Arc<Room>, tcp: TcpStream) {
     };
     if path == "/member" {
         // A member sends nothing after the handshake but its close, so nothing is buffered.
-        return member(room, ws.into_inner()).await;
+        let tcp = ws.into_inner();
+        if bare {
+            if tcp.try_write(&frame("joined")).is_ok() {
+                room.bare.lock().expect("room lock").push(tcp);
+            }
+            return;
+        }
+        return member(room, tcp).await;
     }
     while let Some(Ok(message)) = ws.next().await {
         if let Message::Text(text) = message {
@@ -204,7 +225,7 @@ fn main() -> io::Result<()> {
         loop {
             match listener.accept().await {
                 Ok((tcp, _)) => {
-                    tokio::spawn(serve_connection(Arc::clone(&room), tcp));
+                    tokio::spawn(serve_connection(Arc::clone(&room), tcp, cli.bare));
                 }
                 // Out of file descriptors, say: wait for connections to end.
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,

@@ -1144,9 +1144,13 @@ impl Inner {
         let mut slow = Vec::new();
         let mut gone = Vec::new();
         let high_water = self.bounds.high_water();
-        for (id, sender) in members {
+        let mut members = members.into_iter().peekable();
+        while let Some((id, sender)) = members.next() {
             if except == Some(id) {
                 continue;
+            }
+            if let Some((_, next)) = members.peek() {
+                next.prefetch();
             }
             let encoded = frame.get();
             let mut clock = || *now.get_or_insert_with(Instant::now);

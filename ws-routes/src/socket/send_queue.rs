@@ -296,6 +296,13 @@ pub struct Sender {
 }
 
 impl Sender {
+    /// Asks the CPU to bring this sender's queue into its cache: a broadcast calls it for the
+    /// next member before writing to the current one's socket, so that the next offer does not
+    /// wait for memory after the system call.
+    pub(crate) fn prefetch(&self) {
+        crate::prefetch::prefetch(Arc::as_ptr(&self.shared));
+    }
+
     /// A number that identifies the connection, unique within the process.
     pub fn id(&self) -> u64 {
         self.shared.id

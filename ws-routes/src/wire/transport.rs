@@ -136,11 +136,24 @@ impl Transport {
 /// closed (or reused) descriptor. Reads and writes go through tokio's readiness, as an owned
 /// `TcpStream`'s do.
 #[derive(Debug, Clone)]
-pub(crate) struct SharedTcp(Arc<TcpStream>);
+pub(crate) struct SharedTcp {
+    tcp: Arc<TcpStream>,
+    /// The socket's descriptor, kept here so that a direct write reads it where its holder
+    /// keeps this, not from the stream's own allocation (one cache miss less per member of a
+    /// broadcast). Open as long as `tcp` is.
+    #[cfg(unix)]
+    fd: std::os::fd::RawFd,
+}
 
 impl SharedTcp {
     pub(crate) fn new(tcp: TcpStream) -> Self {
-        SharedTcp(Arc::new(tcp))
+        #[cfg(unix)]
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
+        SharedTcp {
+            tcp: Arc::new(tcp),
+            #[cfg(unix)]
+            fd,
+        }
     }
 
     /// Writes what the socket takes of `bytes` now, without waiting: `WouldBlock` when it takes
@@ -148,7 +161,12 @@ impl SharedTcp {
     /// engine's own writes keep): a broadcast to thousands of members pays one system call
     /// each and nothing more.
     pub(crate) fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
-        match socket2::SockRef::from(&*self.0).send(bytes) {
+        #[cfg(unix)]
+        // SAFETY: `self.tcp`, held as long as `self`, keeps the descriptor open.
+        let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
+        #[cfg(not(unix))]
+        let socket = &*self.tcp;
+        match socket2::SockRef::from(&socket).send(bytes) {
             Ok(0) if !bytes.is_empty() => Err(io::ErrorKind::WriteZero.into()),
             written => written,
         }
@@ -175,12 +193,12 @@ impl SharedTcp {
         mut read: impl FnMut(&TcpStream) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
         loop {
-            ready!(self.0.poll_read_ready(cx))?;
+            ready!(self.tcp.poll_read_ready(cx))?;
             let mut got = 0;
             // `try_io` clears the readiness when its closure reports `WouldBlock`: a short read
             // reports it too, and its bytes are returned below.
-            let tried = self.0.try_io(Interest::READABLE, || {
-                got = read(&self.0)?;
+            let tried = self.tcp.try_io(Interest::READABLE, || {
+                got = read(&self.tcp)?;
                 if SHORT_READ_DRAINS && got > 0 && got < room {
                     Err(io::ErrorKind::WouldBlock.into())
                 } else {
@@ -226,8 +244,8 @@ impl AsyncWrite for SharedTcp {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         loop {
-            ready!(self.0.poll_write_ready(cx))?;
-            match self.0.try_write(buf) {
+            ready!(self.tcp.poll_write_ready(cx))?;
+            match self.tcp.try_write(buf) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                 written => return Poll::Ready(written),
             }
@@ -240,8 +258,8 @@ impl AsyncWrite for SharedTcp {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         loop {
-            ready!(self.0.poll_write_ready(cx))?;
-            match self.0.try_write_vectored(bufs) {
+            ready!(self.tcp.poll_write_ready(cx))?;
+            match self.tcp.try_write_vectored(bufs) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                 written => return Poll::Ready(written),
             }
@@ -258,6 +276,6 @@ impl AsyncWrite for SharedTcp {
 
     /// Shuts the sending side, as an owned `TcpStream` does.
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(socket2::SockRef::from(&*self.0).shutdown(Shutdown::Write))
+        Poll::Ready(socket2::SockRef::from(&*self.tcp).shutdown(Shutdown::Write))
     }
 }
