@@ -58,6 +58,12 @@ const DIRECT_READ_MAX: usize = 64 << 10;
 /// The most frames one vectored write of a batch takes (two slices each).
 pub(crate) const BATCH_WRITE_FRAMES: usize = 64;
 
+/// Up to this many bytes, what one write takes (frames' headers and payloads) is copied into
+/// one buffer and sent in one piece (see [`poll_write_some`]), into a buffer of this size...
+const SMALL_GATHER: usize = 256;
+/// ...or of this one, which a 1 KiB message with its header fits.
+const GATHER: usize = 2 << 10;
+
 /// How many bytes of control frames (pongs) wait for the rest of a read's frames before they
 /// are written anyway; past it, a peer that sends pings faster than it reads is not read.
 const CONTROL_BATCH: usize = 4 << 10;
@@ -377,17 +383,47 @@ enum Step {
     Eof,
 }
 
-/// Writes what `transport` takes of `slices` (empty ones are skipped by the OS); a write of
-/// nothing is an error.
+/// Writes what `transport` takes of `slices`, from the first byte on; a write of nothing is an
+/// error. One slice with bytes is written as it is, small slices are copied together first,
+/// and only larger ones go to a vectored write: for the kernel, a `writev` of a frame's header
+/// and payload costs more than a `send` of the same bytes in one piece (about 100 ns on
+/// loopback, measured), while copying a message of a few hundred bytes costs a few.
 fn poll_write_some(
     transport: &mut Transport,
     cx: &mut Context<'_>,
     slices: &[IoSlice<'_>],
 ) -> Poll<io::Result<usize>> {
-    match ready!(Pin::new(transport).poll_write_vectored(cx, slices)) {
+    let mut with_bytes = slices.iter().filter(|slice| !slice.is_empty());
+    let written = match (with_bytes.next(), with_bytes.next()) {
+        (None, _) => Ok(0),
+        (Some(only), None) => ready!(Pin::new(transport).poll_write(cx, only)),
+        _ => match slices.iter().map(|slice| slice.len()).sum::<usize>() {
+            ..=SMALL_GATHER => ready!(poll_write_gathered::<SMALL_GATHER>(transport, cx, slices)),
+            total if total <= GATHER => {
+                ready!(poll_write_gathered::<GATHER>(transport, cx, slices))
+            }
+            _ => ready!(Pin::new(transport).poll_write_vectored(cx, slices)),
+        },
+    };
+    match written {
         Ok(0) => Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
         written => Poll::Ready(written),
     }
+}
+
+/// Writes `slices`, `N` bytes at most in all, copied together into one buffer on the stack.
+fn poll_write_gathered<const N: usize>(
+    transport: &mut Transport,
+    cx: &mut Context<'_>,
+    slices: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    let mut gathered = [0; N];
+    let mut len = 0;
+    for slice in slices {
+        gathered[len..len + slice.len()].copy_from_slice(slice);
+        len += slice.len();
+    }
+    Pin::new(transport).poll_write(cx, &gathered[..len])
 }
 
 impl Engine {
