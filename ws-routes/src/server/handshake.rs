@@ -10,8 +10,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::origin::{Origin, OriginPattern};
 use crate::extract::Reject;
 use crate::http::header::{
-    CONNECTION, CONTENT_LENGTH, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS,
-    SEC_WEBSOCKET_PROTOCOL, UPGRADE,
+    CONNECTION, CONTENT_LENGTH, HOST, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS,
+    SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, TRANSFER_ENCODING, UPGRADE,
 };
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Uri};
 use crate::routing::Route;
@@ -199,8 +199,8 @@ pub(crate) fn is_upgrade(head: &RequestHead) -> bool {
 
 /// Whether a request with `headers` asks for a WebSocket upgrade.
 pub(crate) fn asks_upgrade(headers: &HeaderMap) -> bool {
-    wire::has_token(headers, "upgrade", "websocket")
-        && wire::has_token(headers, "connection", "upgrade")
+    wire::has_token(headers, &UPGRADE, "websocket")
+        && wire::has_token(headers, &CONNECTION, "upgrade")
 }
 
 /// Checks the rest of an upgrade request (see [`is_upgrade`]) as strictly as Python's
@@ -216,26 +216,26 @@ pub(crate) fn accept_key(head: &RequestHead) -> Result<HeaderValue, Reject> {
     if head.version != 1 {
         return Err(bad_request("a WebSocket handshake needs HTTP/1.1\n"));
     }
-    if head.headers.get_all("host").iter().count() != 1 {
+    if head.headers.get_all(HOST).iter().count() != 1 {
         return Err(bad_request("a WebSocket handshake needs one Host header\n"));
     }
-    let carries_body = head.headers.contains_key("transfer-encoding")
+    let carries_body = head.headers.contains_key(TRANSFER_ENCODING)
         || head
             .headers
-            .get_all("content-length")
+            .get_all(CONTENT_LENGTH)
             .iter()
             .any(|length| length.as_bytes() != b"0");
     if carries_body {
         return Err(bad_request("a WebSocket handshake carries no body\n"));
     }
-    single(head, "origin")?;
-    let version = single(head, "sec-websocket-version")?;
+    single(head, &ORIGIN)?;
+    let version = single(head, &SEC_WEBSOCKET_VERSION)?;
     if version.map(HeaderValue::as_bytes) != Some(b"13") {
         return Err(upgrade_required(
             "unsupported WebSocket version; this server speaks 13\n",
         ));
     }
-    match single(head, "sec-websocket-key")? {
+    match single(head, &SEC_WEBSOCKET_KEY)? {
         Some(key) if is_websocket_key(key.as_bytes()) => {
             let accept = wire::accept_key(key.as_bytes());
             Ok(HeaderValue::try_from(accept).expect("base64 is a valid header value"))
@@ -248,7 +248,7 @@ pub(crate) fn accept_key(head: &RequestHead) -> Result<HeaderValue, Reject> {
 }
 
 /// The value of a header that may appear at most once: a 400 when it appears more often.
-fn single<'h>(head: &'h RequestHead, name: &str) -> Result<Option<&'h HeaderValue>, Reject> {
+fn single<'h>(head: &'h RequestHead, name: &HeaderName) -> Result<Option<&'h HeaderValue>, Reject> {
     let mut values = head.headers.get_all(name).iter();
     let first = values.next();
     if values.next().is_some() {
@@ -286,7 +286,7 @@ pub(crate) fn check_origin(
     allowed: &[OriginPattern],
     allow_missing: bool,
 ) -> Result<(), Reject> {
-    let Some(origin) = head.headers.get("origin") else {
+    let Some(origin) = head.headers.get(ORIGIN) else {
         if allow_missing {
             return Ok(());
         }
@@ -320,7 +320,7 @@ pub(crate) fn negotiate_protocol(
 ) -> Result<Option<&'static str>, Reject> {
     let offered = head
         .headers
-        .get_all("sec-websocket-protocol")
+        .get_all(SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
@@ -396,14 +396,14 @@ pub(crate) async fn write_switching<S: AsyncWrite + Unpin>(
     stream.flush().await
 }
 
-/// The bytes of an HTTP/1.1 response that ends the connection: `content-length` and
-/// `connection: close` are the server's to set, and replace any the headers hold. The body is
-/// left out when `send_body` is false (an answer to `HEAD`).
 /// The bytes of the HTTP/1.1 response that refuses a handshake with `refusal`.
 pub(crate) fn refusal_bytes(refusal: &Reject) -> Vec<u8> {
     http_response(&refusal.to_response(), true)
 }
 
+/// The bytes of an HTTP/1.1 response that ends the connection: `content-length` and
+/// `connection: close` are the server's to set, and replace any the headers hold. The body is
+/// left out when `send_body` is false (an answer to `HEAD`).
 pub(crate) fn http_response(response: &Response<Bytes>, send_body: bool) -> Vec<u8> {
     let body = response.body();
     let mut out = status_line(response.status());
@@ -425,9 +425,15 @@ pub(crate) fn http_response(response: &Response<Bytes>, send_body: bool) -> Vec<
     out
 }
 
+/// A response's status line, in a buffer with room for the headers that follow it.
 fn status_line(status: StatusCode) -> Vec<u8> {
-    let reason = status.canonical_reason().unwrap_or("");
-    format!("HTTP/1.1 {} {reason}\r\n", status.as_u16()).into_bytes()
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out
 }
 
 fn header_line(out: &mut Vec<u8>, name: &HeaderName, value: &HeaderValue) {

@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::deflate::negotiation::{self, DeflateConfig, DeflateError, Negotiated};
 use super::transport::Transport;
 use crate::error::{Error, ProtocolError, UrlError};
+use crate::http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
 use crate::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 
 /// The GUID RFC 6455 appends to the key.
@@ -188,19 +189,17 @@ fn request(
 /// The checks of RFC 6455 section 4.1 on a `101` response to a request that offered the
 /// subprotocols `offered`.
 fn check(headers: &HeaderMap, key: &str, offered: &[&str]) -> Result<(), Error> {
-    if !has_token(headers, "upgrade", "websocket") {
+    if !has_token(headers, &UPGRADE, "websocket") {
         return Err(handshake("the response has no `Upgrade: websocket`"));
     }
-    if !has_token(headers, "connection", "upgrade") {
+    if !has_token(headers, &CONNECTION, "upgrade") {
         return Err(handshake("the response has no `Connection: upgrade`"));
     }
-    let accept = headers
-        .get("sec-websocket-accept")
-        .map(HeaderValue::as_bytes);
+    let accept = headers.get(SEC_WEBSOCKET_ACCEPT).map(HeaderValue::as_bytes);
     if accept != Some(accept_key(key.as_bytes()).as_bytes()) {
         return Err(handshake("wrong or missing Sec-WebSocket-Accept"));
     }
-    let mut chosen = headers.get_all("sec-websocket-protocol").iter();
+    let mut chosen = headers.get_all(SEC_WEBSOCKET_PROTOCOL).iter();
     if let Some(protocol) = chosen.next() {
         let protocol = protocol.to_str().unwrap_or_default();
         if chosen.next().is_some() || !offered.contains(&protocol) {
@@ -246,7 +245,7 @@ pub(crate) fn header_map(headers: &[httparse::Header<'_>]) -> Option<HeaderMap> 
 }
 
 /// Whether one of the comma-separated items of the `name` headers is `token` (any case).
-pub(crate) fn has_token(headers: &HeaderMap, name: &str, token: &str) -> bool {
+pub(crate) fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
     headers
         .get_all(name)
         .iter()
