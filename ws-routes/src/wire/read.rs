@@ -317,7 +317,7 @@ impl Reader {
                 InflateError::TooBig => Error::MessageTooBig,
                 InflateError::Invalid => Error::InvalidCompression,
             })?;
-        if text && std::str::from_utf8(&out).is_err() {
+        if text && simdutf8::basic::from_utf8(&out).is_err() {
             return Err(Error::InvalidUtf8);
         }
         Ok(out.freeze())

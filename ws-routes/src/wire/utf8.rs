@@ -32,7 +32,7 @@ impl Utf8Validator {
                 Err(_) => return Err(InvalidUtf8),
             }
         }
-        match std::str::from_utf8(piece) {
+        match simdutf8::compat::from_utf8(piece) {
             Ok(_) => Ok(()),
             Err(error) if error.error_len().is_none() => {
                 let tail = &piece[error.valid_up_to()..];
