@@ -23,7 +23,7 @@ pub use send_queue::Sender;
 use crate::error::Error;
 use crate::metrics::Traffic;
 use crate::rate_limit::Allowance;
-use crate::wire::engine::{Data, Engine};
+use crate::wire::engine::{Data, Engine, SendNow};
 use crate::wire::frame::Frame;
 use crate::wire::{CloseCode, CloseFrame, Message};
 use liveness::{Liveness, Wake};
@@ -527,7 +527,16 @@ impl WebSocket {
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
         let bytes = message.len();
-        self.write(Frame::Message(message)).await?;
+        // Most messages go out at once: no future is built for them.
+        match self.stream().send_now(message) {
+            SendNow::Done(written) => self.written(written)?,
+            SendNow::Queued => {
+                let limit = self.liveness.as_deref().map(Liveness::write_timeout);
+                let written = bounded(limit, self.stream().flush()).await;
+                self.written(written)?;
+            }
+            SendNow::Busy(message) => self.write(Frame::Message(message)).await?,
+        }
         self.traffic.sent(bytes);
         Ok(())
     }
@@ -611,6 +620,11 @@ impl WebSocket {
     async fn write(&mut self, frame: Frame) -> Result<(), Error> {
         let limit = self.liveness.as_deref().map(Liveness::write_timeout);
         let written = bounded(limit, self.stream().send(frame)).await;
+        self.written(written)
+    }
+
+    /// The outcome of a write: one that timed out abandons the connection.
+    fn written(&mut self, written: Result<(), Error>) -> Result<(), Error> {
         if matches!(written, Err(Error::WriteTimeout)) {
             self.abandon();
         }

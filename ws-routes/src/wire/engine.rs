@@ -37,7 +37,7 @@ use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -72,6 +72,16 @@ thread_local! {
     /// The read buffer of every connection polled on this thread: a connection keeps only
     /// what it has not yet consumed.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What [`Engine::send_now`] did with a message.
+pub(crate) enum SendNow {
+    /// Written and flushed, or failed.
+    Done(Result<(), Error>),
+    /// Framed; the rest waits in the engine for [`Engine::flush`].
+    Queued,
+    /// Not taken: earlier output is still being written.
+    Busy(Message),
 }
 
 /// A data message to write in a batch ([`Engine::send_batch`]).
@@ -541,6 +551,32 @@ impl Engine {
     /// half-consumed.
     pub(crate) async fn next(&mut self) -> Option<Result<Frame, Error>> {
         poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// Writes a data message as far as the socket takes it now, without waiting: what
+    /// [`send`](Self::send) does when nothing holds it up, without a future for it.
+    /// [`SendNow::Queued`]: the message is framed and waits in the engine, [`flush`](Self::flush)
+    /// writes the rest; [`SendNow::Busy`]: what was queued before it has not all gone out, and
+    /// the message is handed back unframed (`send` waits for that).
+    pub(crate) fn send_now(&mut self, message: Message) -> SendNow {
+        if self.closing != Closing::Open {
+            return SendNow::Done(Err(Error::Closed));
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.poll_write(&mut cx) {
+            Poll::Pending => return SendNow::Busy(message),
+            Poll::Ready(Err(error)) => return SendNow::Done(Err(error.into())),
+            Poll::Ready(Ok(())) => {}
+        }
+        let (opcode, payload) = opcode_and_payload(message);
+        match self.data_frame(opcode, payload) {
+            Ok(outgoing) => self.out = Some(outgoing),
+            Err(error) => return SendNow::Done(Err(error.into())),
+        }
+        match self.poll_write(&mut cx) {
+            Poll::Ready(written) => SendNow::Done(written.map_err(Error::from)),
+            Poll::Pending => SendNow::Queued,
+        }
     }
 
     /// Writes `frame` and flushes it. Cancelled halfway, the rest of the frame stays queued
