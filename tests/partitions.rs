@@ -185,6 +185,77 @@ async fn users_and_presence_reach_the_servers_that_read_their_partitions() {
     }
 }
 
+/// A room's interest stream is read while a member or a watcher of its presence needs it: its
+/// member gone, the watch keeps it (another server's presence change still arrives at once);
+/// the last subscriber gone, it stops at once, although another room's watch goes on. With a
+/// 30 s presence TTL, the watchers' recheck (every 10 s) is not what notices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: `scripts/test` installs it and runs this"]
+async fn a_room_is_read_while_a_member_or_a_watcher_needs_it() {
+    let redis = Redis::start();
+    let start = |url: String| async move {
+        let rooms = builder(&url)
+            .presence_ttl(Duration::from_secs(30))
+            .build()
+            .expect("a valid Redis URL");
+        connected(&rooms).await;
+        let addr = spawn_server(Server::new(routes![member]).with_state(rooms.clone())).await;
+        (addr, rooms)
+    };
+    let (addr_a, rooms_a) = start(redis.url()).await;
+    let (_, rooms_b) = start(redis.url()).await;
+    let shared = usize::from(PARTITIONS);
+    let other = (0..)
+        .map(|i| format!("other-{i}"))
+        .find(|room| partition(room) != partition("lobby"))
+        .unwrap();
+
+    let member = join(addr_a, "lobby").await;
+    let mut first = rooms_a.presence_events("lobby");
+    let second = rooms_a.presence_events("lobby");
+    let other_watch = rooms_a.presence_events(&other);
+    reading(&rooms_a, shared + 2).await;
+    assert!(matches!(
+        within(first.next()).await,
+        Some(ws_routes::rooms::PresenceEvent::State(_))
+    ));
+
+    // The member leaves; the watch keeps the lobby's stream read: B's change arrives at once.
+    drop(member);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(stats(&rooms_a).streams_read, shared + 2);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let probe = spawn_server(Server::new(routes![held]).with_state((rooms_b.clone(), tx))).await;
+    let _bound = support::connect(probe, "/held").await;
+    let sender = rx.recv().await.unwrap();
+    rooms_b.track("lobby", &sender, "ann", &()).unwrap();
+    match tokio::time::timeout(Duration::from_secs(3), first.next()).await {
+        Ok(Some(ws_routes::rooms::PresenceEvent::Diff(diff))) => {
+            assert!(diff.joins().contains_key("ann"), "{diff:?}");
+        }
+        other => panic!("expected B's change within 3 s, got {other:?}"),
+    }
+
+    // One subscriber of two goes: still read. The last goes: no longer, at once.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(stats(&rooms_a).streams_read, shared + 2);
+    drop(second);
+    wait_until(
+        "A stops reading the lobby's stream",
+        Duration::from_secs(2),
+        || async { stats(&rooms_a).streams_read == shared + 1 },
+    )
+    .await;
+    drop(other_watch);
+    wait_until(
+        "A stops reading the other room's stream",
+        Duration::from_secs(2),
+        || async { stats(&rooms_a).streams_read == shared },
+    )
+    .await;
+}
+
 /// Hands the test its connection's sender.
 #[ws_routes::route("/held")]
 async fn held(

@@ -123,6 +123,16 @@ async fn a_user_on_two_devices_is_one_key_with_two_entries() {
         list(&[("ann", &["laptop", "phone"]), ("bob", &["phone"])])
     );
     assert_eq!((present.len(), present.entries()), (2, 3));
+    assert_eq!(present.keys().collect::<Vec<_>>(), ["ann", "bob"]);
+    let bob = &present.get("bob").unwrap()[0];
+    assert_eq!(
+        format!("{bob:?}"),
+        format!(
+            r#"PresenceEntry {{ id: "{}", meta: "{{\"device\":\"phone\"}}" }}"#,
+            bob.id()
+        ),
+        "the id and the metadata, as logs show them"
+    );
     assert_eq!(
         rooms.count("lobby").await.unwrap(),
         3,
@@ -192,6 +202,15 @@ async fn metadata_past_the_limit_is_refused() {
     );
     assert!(!rooms.contains("lobby", &me), "refused: not joined either");
     assert!(rooms.track("lobby", &me, "ann", &"short").unwrap());
+    // The limit counts the key and the JSON: 3 + 61 bytes is at it, 3 + 62 past it.
+    assert!(rooms.track("lobby", &me, "ann", &"x".repeat(59)).unwrap());
+    let error = rooms
+        .track("lobby", &me, "ann", &"x".repeat(60))
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "presence metadata of 65 bytes is over the limit of 64 bytes"
+    );
 }
 
 /// 5,000 connections join a room with presence in one burst, then leave it: a subscriber
