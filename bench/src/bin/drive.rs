@@ -15,6 +15,15 @@
 //! next message is often there before the server looks, and a profile counts a busier server
 //! than a real run has. With a pause longer than the server's slowed echo (a millisecond), every
 //! message finds it waiting, as a real run's messages do.
+//!
+//! With `--server-pid PID` it also prints the server's CPU time (the kernel's accounting, as
+//! `compare` reads it) per echo, over the echoes once the connections are open, and per
+//! handshake: an A/B of two builds of one server, started in turn on a pinned CPU.
+//!
+//! ```text
+//! taskset -c 0 target/release/ws-routes-echo --addr 127.0.0.1:8765 & PID=$!
+//! taskset -c 1 target/release/drive --addr 127.0.0.1:8765 --messages 6000 --server-pid $PID
+//! ```
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -47,6 +56,25 @@ struct Cli {
     /// Handshake cycles (connect, one echo, close) after the echoes.
     #[arg(long, default_value_t = 0)]
     handshakes: usize,
+    /// The server's process: print its CPU time per echo and per handshake.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// The server's CPU time so far, when its process was given.
+fn server_cpu(pid: Option<u32>) -> std::io::Result<Option<Duration>> {
+    pid.map(bench::sys::process_cpu_time).transpose()
+}
+
+/// `used` per one of `count`, in ns, for the report.
+fn per(used: Option<Duration>, count: u64) -> String {
+    match used {
+        Some(used) if count > 0 => format!(
+            ", server CPU {:.0} ns each",
+            used.as_nanos() as f64 / count as f64
+        ),
+        _ => String::new(),
+    }
 }
 
 /// How long the handshakes may take: a server under callgrind is some 50 times slower.
@@ -62,6 +90,7 @@ fn main() -> Result<(), load::Error> {
         let payload = load::payload(cli.size);
         let clients = load::open(cli.addr, cli.connections, 20, &payload).await?;
         let pause = Duration::from_micros(cli.pause_us);
+        let before_echoes = server_cpu(cli.server_pid)?;
         let mut echoing = JoinSet::new();
         for mut client in clients {
             let payload = payload.clone();
@@ -80,14 +109,19 @@ fn main() -> Result<(), load::Error> {
         while let Some(echoed) = echoing.join_next().await {
             echoed??;
         }
+        let after_echoes = server_cpu(cli.server_pid)?;
         let handshakes = load::handshakes(cli.addr, cli.handshakes, 20, payload, deadline).await;
         if let Some(error) = handshakes.error {
             return Err(error.into());
         }
+        let after_handshakes = server_cpu(cli.server_pid)?;
+        let used = |from: Option<Duration>, to: Option<Duration>| Some(to? - from?);
+        let echoes = cli.connections * cli.messages;
         println!(
-            "{} echoes, {} handshakes",
-            cli.connections * cli.messages,
-            handshakes.completed
+            "{echoes} echoes{}; {} handshakes{}",
+            per(used(before_echoes, after_echoes), echoes as u64),
+            handshakes.completed,
+            per(used(after_echoes, after_handshakes), handshakes.completed),
         );
         Ok(())
     })

@@ -396,8 +396,8 @@ enum Step {
 /// Writes what `transport` takes of `slices`, from the first byte on; a write of nothing is an
 /// error. One slice with bytes is written as it is, small slices are copied together first,
 /// and only larger ones go to a vectored write: for the kernel, a `writev` of a frame's header
-/// and payload costs more than a `send` of the same bytes in one piece (about 100 ns on
-/// loopback, measured), while copying a message of a few hundred bytes costs a few.
+/// and payload costs more than a `send` of the same bytes in one piece, while copying a message
+/// of a few hundred bytes costs a few nanoseconds (bench/README.md has the echo's figures).
 fn poll_write_some(
     transport: &mut Transport,
     cx: &mut Context<'_>,
