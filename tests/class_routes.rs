@@ -209,7 +209,7 @@ async fn refusal(url: String) -> (StatusCode, ws_routes::http::HeaderMap, String
             body,
         }) => (
             status,
-            headers,
+            *headers,
             String::from_utf8(body.unwrap_or_default()).unwrap(),
         ),
         other => panic!("expected a refusal, got {other:?}"),

@@ -46,7 +46,7 @@ async fn refusal(client: &Client, url: &str) -> (StatusCode, HeaderMap, Option<V
             status,
             headers,
             body,
-        }) => (status, headers, body),
+        }) => (status, *headers, body),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

@@ -306,12 +306,11 @@ fn retry_after_error(error: &Error) -> bool {
 mod tests {
     use super::*;
     use crate::error::{ProtocolError, UrlError};
-    use crate::http::HeaderMap;
 
     fn refused(status: u16) -> Error {
         Error::Refused {
             status: StatusCode::from_u16(status).unwrap(),
-            headers: HeaderMap::new(),
+            headers: Box::default(),
             body: None,
         }
     }

@@ -2,11 +2,11 @@
 //! with a deadline for the pong, an optional idle timeout, the server's shutdown signal, and a
 //! deadline for the close handshake once it has started.
 
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{self, Context, Poll, Waker};
+use std::task::{self, Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -178,16 +178,16 @@ impl Liveness {
         }
     }
 
-    /// Waits for the next thing to do. Cancel-safe.
-    pub(crate) async fn wait(&mut self) -> Wake {
+    /// The next thing to do, once it is due; pending till then (the task is woken when it is).
+    pub(crate) fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
         loop {
-            if let Rang::Shutdown = poll_fn(|cx| self.poll_alarm(cx)).await {
+            if let Rang::Shutdown = ready!(self.poll_alarm(cx)) {
                 self.shutdown = None;
-                return Wake::Shutdown(self.settings.shutdown_code);
+                return Poll::Ready(Wake::Shutdown(self.settings.shutdown_code));
             }
             if let Some(wake) = self.due(Instant::now()) {
                 self.rearm();
-                return wake;
+                return Poll::Ready(wake);
             }
             self.rearm();
         }

@@ -10,7 +10,8 @@ mod typed;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::pending;
+use std::future::poll_fn;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -324,26 +325,20 @@ impl WebSocket {
             // Waiting here, the connection writes nothing unless woken: broadcasts may write to
             // the socket themselves till then.
             stream.open_direct();
-            // Liveness first: a peer that floods frames must not postpone its keepalive or the
-            // close deadline. Then incoming frames and queued messages take turns.
             self.queued_first = !self.queued_first;
-            let liveness = self.liveness.as_deref_mut();
+            let queued_first = self.queued_first;
+            let mut liveness = self.liveness.as_deref_mut();
             let send_queue = self.send_queue.as_ref();
-            let event = if self.queued_first {
-                tokio::select! {
-                    biased;
-                    wake = next_wake(liveness) => Event::Wake(wake),
-                    queued = next_queued(send_queue) => queued,
-                    incoming = stream.next() => Event::Incoming(incoming),
-                }
-            } else {
-                tokio::select! {
-                    biased;
-                    wake = next_wake(liveness) => Event::Wake(wake),
-                    incoming = stream.next() => Event::Incoming(incoming),
-                    queued = next_queued(send_queue) => queued,
-                }
-            };
+            let event = poll_fn(|cx| {
+                poll_event(
+                    cx,
+                    stream,
+                    liveness.as_deref_mut(),
+                    send_queue,
+                    queued_first,
+                )
+            })
+            .await;
             let frame = match event {
                 Event::Outgoing(message) => match self.write_queued(message).await {
                     None => continue,
@@ -722,22 +717,37 @@ async fn write_one(stream: &mut Engine, queued: Queued, traffic: &Traffic) -> Re
     written
 }
 
-/// The next message a [`Sender`] queued, or a [`Sender::close`]; never, without a send queue.
-async fn next_queued(send_queue: Option<&SendQueue>) -> Event {
-    let Some(send_queue) = send_queue else {
-        return pending().await;
-    };
-    match send_queue.next().await {
-        Next::Message(message) => Event::Outgoing(message),
-        Next::Close(frame) => Event::Kicked(frame),
+/// What `recv` waits for, the first that is ready: a liveness event first (a peer that floods
+/// frames must not postpone its keepalive or the close deadline), then an incoming frame and a
+/// message a [`Sender`] queued (or a [`Sender::close`]), in turns. Polled by hand, as one
+/// `select!` of three futures made anew at every message cost more than the rest of `recv`.
+fn poll_event(
+    cx: &mut Context<'_>,
+    stream: &mut Engine,
+    liveness: Option<&mut Liveness>,
+    send_queue: Option<&SendQueue>,
+    queued_first: bool,
+) -> Poll<Event> {
+    if let Some(liveness) = liveness
+        && let Poll::Ready(wake) = liveness.poll_wake(cx)
+    {
+        return Poll::Ready(Event::Wake(wake));
     }
-}
-
-/// The next liveness event; never, on the client.
-async fn next_wake(liveness: Option<&mut Liveness>) -> Wake {
-    match liveness {
-        Some(liveness) => liveness.wait().await,
-        None => pending().await,
+    let queued = |cx: &mut Context<'_>| match send_queue.map(|queue| queue.poll_next(cx)) {
+        Some(Poll::Ready(Next::Message(message))) => Poll::Ready(Event::Outgoing(message)),
+        Some(Poll::Ready(Next::Close(frame))) => Poll::Ready(Event::Kicked(frame)),
+        Some(Poll::Pending) | None => Poll::Pending,
+    };
+    if queued_first && let Poll::Ready(event) = queued(cx) {
+        return Poll::Ready(event);
+    }
+    if let Poll::Ready(incoming) = stream.poll_next(cx) {
+        return Poll::Ready(Event::Incoming(incoming));
+    }
+    if queued_first {
+        Poll::Pending
+    } else {
+        queued(cx)
     }
 }
 

@@ -22,7 +22,7 @@ use std::hash::{Hash, Hasher};
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures_util::task::AtomicWaker;
@@ -174,24 +174,27 @@ impl SendQueue {
         }
     }
 
-    /// The next message to write, or the close asked for; never, while there is neither.
-    /// Cancel-safe.
-    pub(crate) async fn next(&self) -> Next {
-        poll_fn(|context| {
-            self.shared.reader.register(context.waker());
-            let state = self.shared.state();
-            if let Some(frame) = &state.close {
-                return Poll::Ready(Next::Close(frame.clone()));
-            }
-            if matches!(state.direct, Direct::Rest(_)) {
-                return Poll::Ready(Next::Message(Queued::Rest));
-            }
-            match self.pop(state) {
-                Some(message) => Poll::Ready(Next::Message(message)),
-                None => Poll::Pending,
-            }
-        })
-        .await
+    /// The next message to write, or the close asked for; pending while there is neither (the
+    /// task is woken when either comes).
+    pub(crate) fn poll_next(&self, context: &mut Context<'_>) -> Poll<Next> {
+        self.shared.reader.register(context.waker());
+        let state = self.shared.state();
+        if let Some(frame) = &state.close {
+            return Poll::Ready(Next::Close(frame.clone()));
+        }
+        if matches!(state.direct, Direct::Rest(_)) {
+            return Poll::Ready(Next::Message(Queued::Rest));
+        }
+        match self.pop(state) {
+            Some(message) => Poll::Ready(Next::Message(message)),
+            None => Poll::Pending,
+        }
+    }
+
+    /// [`poll_next`](Self::poll_next) as a future.
+    #[cfg(test)]
+    async fn next(&self) -> Next {
+        poll_fn(|context| self.poll_next(context)).await
     }
 
     /// The next queued message, without waiting: what the connection writes together with the

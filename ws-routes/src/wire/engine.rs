@@ -825,7 +825,8 @@ impl Engine {
         Poll::Ready(Ok(()))
     }
 
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, Error>>> {
+    /// [`next`](Self::next), polled.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, Error>>> {
         if self.finished {
             return Poll::Ready(None);
         }

@@ -84,7 +84,7 @@ pub(crate) async fn client(
         let body = refusal_body(&headers, &mut leftover, transport).await;
         return Err(Error::Refused {
             status,
-            headers,
+            headers: Box::new(headers),
             body,
         });
     }

@@ -91,6 +91,17 @@ impl Reader {
             match &mut self.state {
                 FramePart::Header { bytes, have } => {
                     let had = usize::from(*have);
+                    // A header that arrived whole is decoded where it is.
+                    if had == 0
+                        && let Some(&second) = rest.get(1)
+                        && let Some(header) = rest.get(..frame::header_len(second))
+                    {
+                        taken += header.len();
+                        if let Some(frame) = self.begin(frame::decode(header)?)? {
+                            return Ok((taken, Some(frame)));
+                        }
+                        continue;
+                    }
                     let need = if had < 2 {
                         2
                     } else {

@@ -207,11 +207,9 @@ impl SharedTcp {
             });
             match tried {
                 Ok(read) => return Poll::Ready(Ok(read)),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    if got > 0 {
-                        return Poll::Ready(Ok(got));
-                    }
-                }
+                // The short read's own `WouldBlock`.
+                Err(_) if got > 0 => return Poll::Ready(Ok(got)),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                 Err(error) => return Poll::Ready(Err(error)),
             }
         }

@@ -32,12 +32,20 @@ impl Utf8Validator {
                 Err(_) => return Err(InvalidUtf8),
             }
         }
-        match simdutf8::compat::from_utf8(piece) {
+        // Whole characters are checked at once (the fast check, which only says yes or no);
+        // one cut by the piece's end waits for the rest.
+        let (whole, cut) = piece.split_at(piece.len() - cut_short(piece));
+        if simdutf8::basic::from_utf8(whole).is_err() {
+            return Err(InvalidUtf8);
+        }
+        if cut.is_empty() {
+            return Ok(());
+        }
+        match std::str::from_utf8(cut) {
             Ok(_) => Ok(()),
             Err(error) if error.error_len().is_none() => {
-                let tail = &piece[error.valid_up_to()..];
-                self.pending[..tail.len()].copy_from_slice(tail);
-                self.pending_len = tail.len() as u8;
+                self.pending[..cut.len()].copy_from_slice(cut);
+                self.pending_len = cut.len() as u8;
                 Ok(())
             }
             Err(_) => Err(InvalidUtf8),
@@ -47,6 +55,22 @@ impl Utf8Validator {
     /// Whether the text fed so far ends on a character boundary (a whole message must).
     pub(crate) fn is_complete(&self) -> bool {
         self.pending_len == 0
+    }
+}
+
+/// How many bytes at the end of `piece` start a character that they are too few for: at most
+/// three, after its leading byte (0 when the last character is whole, or is not UTF-8 at all,
+/// which the check of the whole characters then finds).
+fn cut_short(piece: &[u8]) -> usize {
+    let last = piece.len().saturating_sub(3)..piece.len();
+    let Some(lead) = last.rev().find(|&at| piece[at] & 0xC0 != 0x80) else {
+        return 0;
+    };
+    let have = piece.len() - lead;
+    if piece[lead] >= 0xC0 && char_width(piece[lead]) > have {
+        have
+    } else {
+        0
     }
 }
 
@@ -92,6 +116,14 @@ mod tests {
         let mut validator = Utf8Validator::default();
         validator.feed(b"\xf4").unwrap();
         assert!(validator.feed(b"\x90").is_err());
+    }
+
+    #[test]
+    fn a_piece_that_ends_in_what_cannot_start_a_character_fails_at_once() {
+        for end in [&b"\xff"[..], b"\xc0", b"\xe0\x80", b"\xf4\x90", b"\xed\xa0"] {
+            let piece = [&b"ascii "[..], end].concat();
+            assert!(Utf8Validator::default().feed(&piece).is_err(), "{piece:x?}");
+        }
     }
 
     #[test]
