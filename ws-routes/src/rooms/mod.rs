@@ -4,6 +4,7 @@
 
 mod backplane;
 mod history;
+mod members;
 mod presence;
 pub(crate) mod recovery;
 #[cfg(feature = "codec")]
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use self::backplane::settings::BackplaneSettings;
 use self::backplane::{Audience, Backplane, Broadcast, LocalRooms, Numbering};
 use self::history::Histories;
+use self::members::Members;
 use self::presence::Watchers;
 use self::recovery::outcome;
 use crate::error::Error;
@@ -199,7 +201,7 @@ struct Inner {
 #[derive(Default)]
 struct Registry {
     /// Room name to its members, by connection id.
-    rooms: HashMap<Arc<str>, HashMap<u64, Sender>>,
+    rooms: HashMap<Arc<str>, Members>,
     members: HashMap<u64, Member>,
     /// Room name to its members that joined with positions ([`Rooms::join_since`]) and get
     /// its messages in their envelope; only rooms with history have an entry.
@@ -261,7 +263,7 @@ impl Registry {
             }
         }
         if let Some(members) = self.rooms.get_mut(room) {
-            members.remove(&id);
+            members.remove(id);
             if members.is_empty() {
                 self.rooms.remove(room);
             }
@@ -948,7 +950,7 @@ impl Rooms {
             .read()
             .rooms
             .get(room)
-            .is_some_and(|members| members.contains_key(&member.id()))
+            .is_some_and(|members| members.contains(member.id()))
     }
 
     /// The rooms `member` is in, sorted.
@@ -1025,16 +1027,13 @@ impl Inner {
         }
         // The members, taken out from under the lock: offers write to sockets, and joins and
         // leaves (on other threads) need not wait for them.
-        let members: Vec<(u64, Sender)> = {
+        let members: Arc<[(u64, Sender)]> = {
             let registry = self.read();
             match audience {
-                Audience::Room(room) => registry
-                    .rooms
-                    .get(room)
-                    .into_iter()
-                    .flatten()
-                    .map(|(id, sender)| (*id, sender.clone()))
-                    .collect(),
+                Audience::Room(room) => match registry.rooms.get(room) {
+                    Some(members) => members.list(),
+                    None => return 0,
+                },
                 Audience::Everyone => registry
                     .members
                     .iter()
@@ -1057,12 +1056,12 @@ impl Inner {
         };
         if let Audience::UserClose(_) = audience {
             let (code, reason) = users::close_frame(message);
-            for (_, sender) in &members {
+            for (_, sender) in members.iter() {
                 sender.close(code, reason);
             }
             return members.len();
         }
-        self.offer(members, except, &mut Frame::Lazy(message, None))
+        self.offer(&members, except, &mut Frame::Lazy(message, None))
     }
 
     /// Keeps a broadcast to `room`, which keeps a history, at `position` (or numbers it, when
@@ -1092,16 +1091,16 @@ impl Inner {
                 .rooms
                 .get(room)
                 .into_iter()
-                .flatten()
-                .map(|(id, sender)| (*id, sender.clone()))
+                .flat_map(Members::iter)
+                .map(|(id, sender)| (id, sender.clone()))
                 .partition(|(id, _)| marked.is_some_and(|marked| marked.contains(id)))
         };
         if let Some(lost) = &appended.lost {
             // Never a silent gap: they are told first that they cannot be caught up.
-            self.offer(positioned.clone(), None, &mut Frame::Ready(lost));
+            self.offer(&positioned, None, &mut Frame::Ready(lost));
         }
-        let queued = self.offer(positioned, except, &mut Frame::Ready(&appended.frame))
-            + self.offer(plain, except, &mut Frame::Lazy(message, None));
+        let queued = self.offer(&positioned, except, &mut Frame::Ready(&appended.frame))
+            + self.offer(&plain, except, &mut Frame::Lazy(message, None));
         drop(log);
         self.histories.appended(now);
         queued
@@ -1133,7 +1132,7 @@ impl Inner {
     /// forgets the gone ones.
     fn offer(
         &self,
-        members: Vec<(u64, Sender)>,
+        members: &[(u64, Sender)],
         except: Option<u64>,
         frame: &mut Frame<'_>,
     ) -> usize {
@@ -1144,12 +1143,12 @@ impl Inner {
         let mut slow = Vec::new();
         let mut gone = Vec::new();
         let high_water = self.bounds.high_water();
-        let mut members = members.into_iter().peekable();
-        while let Some((id, sender)) = members.next() {
+        for (at, (id, sender)) in members.iter().enumerate() {
+            let id = *id;
             if except == Some(id) {
                 continue;
             }
-            if let Some((_, next)) = members.peek() {
+            if let Some((_, next)) = members.get(at + 1) {
                 next.prefetch();
             }
             let encoded = frame.get();
@@ -1175,7 +1174,7 @@ impl Inner {
                 _ => false,
             };
             if stalled || (full && self.policy == SlowConsumer::Close) {
-                slow.push(sender);
+                slow.push(sender.clone());
             } else if full {
                 crate::metrics::slow_consumer_skipped();
             }
@@ -1276,7 +1275,7 @@ impl LocalRooms for Inner {
     }
 
     fn count(&self, room: &str) -> usize {
-        self.read().rooms.get(room).map_or(0, HashMap::len)
+        self.read().rooms.get(room).map_or(0, Members::len)
     }
 
     fn presence(&self) -> BTreeMap<String, usize> {

@@ -33,7 +33,7 @@ pub(crate) struct LivenessSettings {
     pub(crate) shutdown_code: CloseCode,
 }
 
-/// Why [`Liveness::wait`] woke up.
+/// Why [`Liveness::poll_wake`] woke up.
 #[derive(Debug)]
 pub(crate) enum Wake {
     /// Time to send a keepalive ping with this payload.
@@ -68,7 +68,7 @@ pub(crate) struct Liveness {
 }
 
 /// Wakes the connection's task for the timer or the shutdown signal, and notes that one of
-/// them rang: [`Liveness::wait`] polls them again only then (or once the timer is set anew),
+/// them rang: [`Liveness::poll_wake`] polls them again only then (or once the timer is set anew),
 /// not every time the task wakes for a message.
 struct Alarm {
     rang: AtomicBool,

@@ -198,7 +198,7 @@ impl SendQueue {
     }
 
     /// The next queued message, without waiting: what the connection writes together with the
-    /// one [`next`](Self::next) gave it. `None` when the queue is empty or a close was asked
+    /// one [`poll_next`](Self::poll_next) gave it. `None` when the queue is empty or a close was asked
     /// for.
     pub(crate) fn try_next_message(&self) -> Option<Queued> {
         let state = self.shared.state();

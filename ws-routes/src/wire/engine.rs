@@ -195,7 +195,7 @@ pub(crate) trait DirectWrites: Send + Sync {
 /// The engine's side of sharing its socket with [`DirectWrites`]: the one place that opens the
 /// socket to them and takes it back. [`Engine::poll_write`], which every write of the engine's
 /// goes through, takes it back first; so does dropping it.
-struct SocketShare {
+pub(crate) struct SocketShare {
     writers: Arc<dyn DirectWrites>,
     open: bool,
 }

@@ -1,0 +1,98 @@
+//! A room's members: by connection id for joins and leaves, and as one list for broadcasts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use crate::socket::Sender;
+
+/// The members of one room. A broadcast takes the list, made at the first broadcast after a
+/// join or a leave and shared by the ones after it: a room that does not change is not copied
+/// (and its members' senders not counted up and down again) at every broadcast, which, for
+/// thousands of members, each in memory of its own, is a pass over all of them that the
+/// writes to their sockets then repeat.
+#[derive(Default)]
+pub(super) struct Members {
+    by_id: HashMap<u64, Sender>,
+    list: OnceLock<Arc<[(u64, Sender)]>>,
+}
+
+impl Members {
+    pub(super) fn insert(&mut self, id: u64, sender: Sender) {
+        self.by_id.insert(id, sender);
+        self.list.take();
+    }
+
+    pub(super) fn remove(&mut self, id: u64) {
+        if self.by_id.remove(&id).is_some() {
+            self.list.take();
+        }
+    }
+
+    pub(super) fn contains(&self, id: u64) -> bool {
+        self.by_id.contains_key(&id)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u64, &Sender)> {
+        self.by_id.iter().map(|(id, sender)| (*id, sender))
+    }
+
+    /// Every member, for a broadcast.
+    pub(super) fn list(&self) -> Arc<[(u64, Sender)]> {
+        let list = self.list.get_or_init(|| {
+            self.by_id
+                .iter()
+                .map(|(id, sender)| (*id, sender.clone()))
+                .collect()
+        });
+        Arc::clone(list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socket::send_queue::SendQueue;
+
+    fn ids(list: &[(u64, Sender)]) -> Vec<u64> {
+        let mut ids: Vec<u64> = list.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    #[test]
+    fn the_list_follows_joins_and_leaves() {
+        let queues: Vec<SendQueue> = (0..3).map(|_| SendQueue::new(4)).collect();
+        let mut members = Members::default();
+        members.insert(1, queues[0].sender());
+        members.insert(2, queues[1].sender());
+        let first = members.list();
+        assert_eq!(ids(&first), [1, 2]);
+        assert!(
+            Arc::ptr_eq(&first, &members.list()),
+            "made once while unchanged"
+        );
+        members.insert(3, queues[2].sender());
+        assert_eq!(ids(&members.list()), [1, 2, 3]);
+        members.remove(1);
+        assert_eq!(ids(&members.list()), [2, 3]);
+        let kept = members.list();
+        members.remove(7);
+        assert!(
+            Arc::ptr_eq(&kept, &members.list()),
+            "a stranger's leave changes nothing"
+        );
+        assert_eq!(
+            ids(&first),
+            [1, 2],
+            "a broadcast's list stays as it was taken"
+        );
+    }
+}
