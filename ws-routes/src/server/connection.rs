@@ -43,64 +43,103 @@ pub(crate) fn span(peer: SocketAddr) -> Span {
 
 /// Serves one accepted TCP connection to its end; `permit` holds its place under the limits
 /// until then.
-pub(crate) async fn serve(shared: Arc<Context>, tcp: TcpStream, peer: SocketAddr, permit: Permit) {
+pub(crate) fn serve(
+    shared: Arc<Context>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    permit: Permit,
+) -> impl Future<Output = ()> {
     // Nagle's algorithm only delays small WebSocket frames.
     let _ = tcp.set_nodelay(true);
-    serve_transport(shared, Transport::Tcp(tcp), peer, permit, None).await;
+    serve_transport(shared, Transport::Tcp(tcp), peer, permit, None)
 }
 
 /// Serves one connection over `transport` to its end, from the opening handshake on;
 /// `started` is told once the handler has run up to its first wait.
-pub(crate) async fn serve_transport(
+///
+/// A function returning a future, as [`run`] is, rather than an `async fn`: an `async fn`
+/// keeps a copy of each argument beside the one it works with, for as long as it runs.
+pub(crate) fn serve_transport(
     shared: Arc<Context>,
     transport: Transport,
     peer: SocketAddr,
-    _permit: Permit,
+    permit: Permit,
     started: Option<oneshot::Sender<()>>,
-) {
+) -> impl Future<Output = ()> {
+    async move {
+        let Some((transport, accepted)) = open(&shared, transport, peer).await else {
+            return drop(permit);
+        };
+        run(&shared, transport, accepted, started).await;
+        drop(permit);
+    }
+}
+
+/// The TLS and WebSocket handshakes, within the handshake timeout: the upgraded transport and
+/// what the handshake accepted, or `None` when the connection ends there (answered with an
+/// HTTP status, failed, or timed out).
+async fn open(
+    shared: &Context,
+    transport: Transport,
+    peer: SocketAddr,
+) -> Option<(Transport, Accepted)> {
     let began = Started::now();
     let mut shutdown = shared.shutdown.clone();
     // Boxed, and gone once the handshake is over: the task stays small for as long as the
     // connection lives.
     let opening = Box::pin(async {
-        let mut transport = secure(&shared, transport).await?;
-        let accepted = handshake(&shared, &mut transport, peer, &mut shutdown, began).await?;
+        let mut transport = secure(shared, transport).await?;
+        let accepted = handshake(shared, &mut transport, peer, &mut shutdown, began).await?;
         Ok::<_, io::Error>(accepted.map(|accepted| (transport, accepted)))
     });
-    let (transport, accepted) = match timeout(shared.config.handshake_timeout, opening).await {
-        Ok(Ok(Some(accepted))) => accepted,
-        Ok(Ok(None)) => return,
+    match timeout(shared.config.handshake_timeout, opening).await {
+        Ok(Ok(accepted)) => accepted,
         Ok(Err(error)) => {
             metrics::failed();
-            return debug!(%error, "handshake failed");
+            debug!(%error, "handshake failed");
+            None
         }
         Err(_) => {
             metrics::timed_out();
-            return debug!("handshake timed out");
+            debug!("handshake timed out");
+            None
         }
-    };
-    run(&shared, transport, accepted, started).await;
+    }
 }
 
 /// Serves an upgraded connection: the framing engine over `transport`, the handler, the
 /// close. `started` as for [`serve_transport`].
-pub(crate) async fn run(
+///
+/// The engine is made and the handler started here, before the future: the future keeps only
+/// what the connection needs while it lasts. (An `async fn` keeps its arguments for its whole
+/// life, the handshake's request among them, and a connection's task is as large as its
+/// future: 1.2 KiB more for each connection, idle ones included, copied at every move of the
+/// task's future as it is spawned.)
+pub(crate) fn run(
     shared: &Context,
     transport: Transport,
     accepted: Accepted,
     started: Option<oneshot::Sender<()>>,
-) {
-    let mut opened = ActiveConnection::new(accepted.target.label(), accepted.started);
+) -> impl Future<Output = ()> + use<> {
+    let Accepted {
+        leftover,
+        target,
+        deflate,
+        started: began,
+        ..
+    } = accepted;
+    let mut opened = ActiveConnection::new(target.label(), began);
     // The stream lives in a box for the connection's life.
-    let deflate = accepted.deflate.map(|(negotiated, _)| negotiated);
+    let deflate = deflate.map(|(negotiated, _)| negotiated);
     let config = shared.config.compression.config();
     let stream = Box::new(Engine::server(
         transport,
-        accepted.leftover,
+        leftover,
         shared.config.engine(),
         deflate.zip(config),
     ));
-    let (returned, frame) = match accepted.target {
+    let close_timeout = shared.config.close_timeout;
+    let serving = match target {
         Target::Route {
             route,
             request,
@@ -112,32 +151,65 @@ pub(crate) async fn run(
                 Some(started) => announcing(running, started),
                 None => running,
             };
-            let frame = outcome(route, running).await;
-            match returned.await {
-                Ok(returned) => (returned, frame),
-                // Only when the stream was dropped without being given back, which `Drop` prevents.
-                Err(_) => return,
+            Serving::Handler {
+                route,
+                running,
+                returned,
             }
         }
         Target::NoRoute { path } => {
             drop(started);
             info!(path, "no route");
             let frame = CloseFrame::new(CloseCode::NO_ROUTE, &format!("no route for {path}"));
-            (
-                Returned {
-                    stream,
-                    close_deadline: None,
-                    unsent: None,
-                },
-                frame,
-            )
+            let returned = Returned {
+                stream,
+                close_deadline: None,
+                unsent: None,
+            };
+            Serving::NoRoute(Box::new(returned), frame)
         }
     };
-    let deadline = returned
-        .close_deadline
-        .unwrap_or_else(|| liveness::after(Instant::now(), shared.config.close_timeout));
-    let closing = close_stream(returned.stream, returned.unsent, frame, deadline);
-    opened.closed(closing.await);
+    async move {
+        let (returned, frame) = match serving {
+            Serving::Handler {
+                route,
+                running,
+                returned,
+            } => {
+                let frame = outcome(route, running).await;
+                match returned.await {
+                    Ok(returned) => (returned, frame),
+                    // Only when the stream was dropped without being given back, which `Drop`
+                    // prevents.
+                    Err(_) => return,
+                }
+            }
+            Serving::NoRoute(returned, frame) => (*returned, frame),
+        };
+        let deadline = returned
+            .close_deadline
+            .unwrap_or_else(|| liveness::after(Instant::now(), close_timeout));
+        // Boxed: the close's state would otherwise take room in every connection's task for
+        // as long as the connection lives.
+        let closing = Box::pin(close_stream(
+            returned.stream,
+            returned.unsent,
+            frame,
+            deadline,
+        ));
+        opened.closed(closing.await);
+    }
+}
+
+/// What an upgraded connection runs until its close: its route's handler, or, for a path no
+/// route matched, nothing (the stream, to close with 4040 at once).
+enum Serving {
+    Handler {
+        route: &'static Route,
+        running: BoxFuture<Outcome>,
+        returned: oneshot::Receiver<Returned>,
+    },
+    NoRoute(Box<Returned>, CloseFrame),
 }
 
 /// The TLS handshake, when the server has TLS.

@@ -263,18 +263,35 @@ async fn answer(
     let response = accepted
         .switching_response()
         .map(|()| ResponseBody::empty());
-    tokio::spawn(serve(shared, upgrade, accepted, permit).instrument(span));
+    tokio::spawn(serve(shared, upgrade, Box::new(accepted), permit).instrument(span));
     response
 }
 
 /// Serves one upgraded connection to its end, or until the shutdown timeout after a shutdown.
-async fn serve(shared: Arc<Context>, upgrade: OnUpgrade, accepted: Accepted, _permit: Permit) {
-    let upgraded = match upgrade.await {
-        Ok(upgraded) => upgraded,
-        Err(error) => return debug!(%error, "the HTTP server did not upgrade the connection"),
-    };
-    let transport = Transport::Upgraded(Box::new(TokioIo::new(upgraded)));
-    within_grace(&shared, connection::run(&shared, transport, accepted, None)).await;
+/// `accepted` comes boxed: the task keeps what it captures for as long as the connection
+/// lasts, and the handshake's request is only needed until the handler starts.
+fn serve(
+    shared: Arc<Context>,
+    upgrade: OnUpgrade,
+    accepted: Box<Accepted>,
+    permit: Permit,
+) -> impl Future<Output = ()> {
+    async move {
+        let upgraded = match upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(error) => {
+                drop(permit);
+                return debug!(%error, "the HTTP server did not upgrade the connection");
+            }
+        };
+        let transport = Transport::Upgraded(Box::new(TokioIo::new(upgraded)));
+        within_grace(
+            &shared,
+            connection::run(&shared, transport, *accepted, None),
+        )
+        .await;
+        drop(permit);
+    }
 }
 
 /// The peer's address: axum's `ConnectInfo`, a `SocketAddr` in the extensions, or none.

@@ -125,15 +125,22 @@ impl ServerHandle {
 /// the grace of a connection that no accept loop holds, on a mounted service or a test
 /// server. (A bound server's accept loop holds its connections' tasks and cancels them
 /// together, after the same timeout.)
-pub(crate) async fn within_grace(shared: &Context, serving: impl Future<Output = ()>) {
+/// (A function returning a future rather than an `async fn`, which would keep `serving` twice.)
+pub(crate) fn within_grace(
+    shared: &Context,
+    serving: impl Future<Output = ()>,
+) -> impl Future<Output = ()> {
     let mut shutdown = shared.shutdown.clone();
-    let grace = async {
-        shutting_down(&mut shutdown).await;
-        tokio::time::sleep(shared.config.shutdown_timeout).await;
-    };
-    tokio::select! {
-        () = serving => {}
-        () = grace => tracing::warn!("shutdown timeout: cancelling the handler"),
+    let timeout = shared.config.shutdown_timeout;
+    async move {
+        let grace = async {
+            shutting_down(&mut shutdown).await;
+            tokio::time::sleep(timeout).await;
+        };
+        tokio::select! {
+            () = serving => {}
+            () = grace => tracing::warn!("shutdown timeout: cancelling the handler"),
+        }
     }
 }
 
