@@ -59,6 +59,10 @@ pub(crate) fn serve(
 ///
 /// A function returning a future, as [`run`] is, rather than an `async fn`: an `async fn`
 /// keeps a copy of each argument beside the one it works with, for as long as it runs.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep a second copy of each argument"
+)]
 pub(crate) fn serve_transport(
     shared: Arc<Context>,
     transport: Transport,

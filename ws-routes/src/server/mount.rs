@@ -270,6 +270,10 @@ async fn answer(
 /// Serves one upgraded connection to its end, or until the shutdown timeout after a shutdown.
 /// `accepted` comes boxed: the task keeps what it captures for as long as the connection
 /// lasts, and the handshake's request is only needed until the handler starts.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep a second copy of each argument"
+)]
 fn serve(
     shared: Arc<Context>,
     upgrade: OnUpgrade,

@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ReturnType};
 
-use super::{bind_from_connection, bind_param, call_span, requires, route_parts};
+use super::{bind_from_connection, bind_param, bound_entry, call_span, requires, route_parts};
 use crate::crate_path::crate_path_at;
 use crate::route::lifecycle::{Arguments, Payload};
 use crate::route::model::{Accept, Argument, Class, Event, Handle, HookArgument, Route};
@@ -198,17 +198,14 @@ fn run_handle(krate: &TokenStream, class: &Class, handle: &Handle) -> TokenStrea
     } else {
         quote!(&mut __instance)
     };
-    quote! {
-        ::std::boxed::Box::pin(async move {
-            #[allow(unused_mut)]
-            let mut __instance = __instance;
-            #bindings
-            ::core::mem::drop(__connection);
-            #krate::__private::HandlerReturn::__outcome(
-                <#self_ty>::#method(#receiver, #(#variables),*).await,
-            )
-        })
-    }
+    let call = quote! {
+        #[allow(unused_mut)]
+        let mut __instance = __instance;
+        #krate::__private::HandlerReturn::__outcome(
+            <#self_ty>::#method(#receiver, #(#variables),*).await,
+        )
+    };
+    bound_entry(&variables, &bindings, &call)
 }
 
 /// Statements that build `__instance` from `__request`: through `accept`, `init` or

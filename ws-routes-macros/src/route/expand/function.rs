@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
-use super::{bind_from_connection, call_span, requires, route_parts};
+use super::{bind_from_connection, bound_entry, call_span, requires, route_parts};
 use crate::route::model::{Function, Route};
 use crate::route::{NamedAfter, name};
 
@@ -20,6 +20,7 @@ pub(super) fn expand(krate: &TokenStream, route: &Route, function: &Function) ->
         #krate::__private::HandlerReturn::__outcome(#callee(#(#variables),*).await)
     };
 
+    let entry = bound_entry(&variables, &bindings, &call);
     quote! {
         #item
 
@@ -32,12 +33,7 @@ pub(super) fn expand(krate: &TokenStream, route: &Route, function: &Function) ->
                 fn __entry(
                     #[allow(unused_mut)] mut __connection: #krate::extract::Connection,
                 ) -> #krate::__private::BoxFuture<#krate::__private::Outcome> {
-                    ::std::boxed::Box::pin(async move {
-                        #bindings
-                        // What the handler did not take need not live as long as it runs.
-                        ::core::mem::drop(__connection);
-                        #call
-                    })
+                    #entry
                 }
                 #krate::__private::function_route(#parts, __entry)
             };

@@ -134,8 +134,9 @@ fn extractors<'a>(
 }
 
 /// Statements that bind each argument from `__connection` to a variable, parameters first
-/// (they only read the path; extractors may take the socket), returning early with the
-/// close frame when one fails.
+/// (they only read the path; extractors may take the socket), returning early with
+/// `Err(outcome)` (the close frame) when one fails: the body of the closure in
+/// [`bound_entry`].
 fn bind_from_connection(krate: &TokenStream, arguments: &[Argument]) -> (Vec<Ident>, TokenStream) {
     let variables: Vec<Ident> = (0..arguments.len())
         .map(|index| format_ident!("__argument_{}", index))
@@ -152,7 +153,9 @@ fn bind_from_connection(krate: &TokenStream, arguments: &[Argument]) -> (Vec<Ide
                 quote!(__connection.path()),
                 variable,
                 (*index, name, ty),
-                |error| quote!(return #krate::__private::Outcome::from(#error);),
+                |error| {
+                    quote!(return ::core::result::Result::Err(#krate::__private::Outcome::from(#error));)
+                },
             ))
         });
     let extractors = arguments
@@ -167,13 +170,38 @@ fn bind_from_connection(krate: &TokenStream, arguments: &[Argument]) -> (Vec<Ide
                     match <#ty as #krate::extract::FromConnection>::from_connection(&mut __connection) {
                         ::core::result::Result::Ok(value) => value,
                         ::core::result::Result::Err(frame) => {
-                            return #krate::__private::Outcome::from(frame);
+                            return ::core::result::Result::Err(
+                                #krate::__private::Outcome::from(frame),
+                            );
                         }
                     };
             })
         });
     let bindings = quote!(#(#params)* #(#extractors)*);
     (variables, bindings)
+}
+
+/// The body of an entry function that takes `__connection`: binds `variables` with
+/// `bindings` before any future exists, lets go of the connection, and returns the boxed
+/// future of `call`, which moves in only the variables (an `async` block that did the binding
+/// would keep the whole connection, the request's headers and all, for as long as the handler
+/// runs), or the outcome of a binding that failed.
+fn bound_entry(variables: &[Ident], bindings: &TokenStream, call: &TokenStream) -> TokenStream {
+    quote! {
+        let __bound = (move || {
+            #bindings
+            ::core::mem::drop(__connection);
+            ::core::result::Result::Ok((#(#variables,)*))
+        })();
+        match __bound {
+            ::core::result::Result::Ok((#(#variables,)*)) => {
+                ::std::boxed::Box::pin(async move { #call })
+            }
+            ::core::result::Result::Err(__outcome) => {
+                ::std::boxed::Box::pin(::core::future::ready(__outcome))
+            }
+        }
+    }
 }
 
 /// A statement that parses the parameter `name` (segment `index`) from `path`, a
