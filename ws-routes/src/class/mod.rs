@@ -71,24 +71,32 @@ pub trait ClassRoute: Send + Sized + 'static {
 /// Runs a class-style route's lifecycle: `on_open`, then `on_text` / `on_binary` /
 /// `on_message` per message (and `on_error` when the connection fails), then `on_close`
 /// exactly once. A method that returns an error ends the connection with it.
+///
+/// A function returning a future, which holds the session once: an `async fn` would keep the
+/// connection it was given for as long as the session lasts, beside the session made of it.
 #[doc(hidden)]
-pub async fn run<C: ClassRoute>(mut instance: C, connection: Connection) -> Outcome {
+pub fn run<C: ClassRoute>(
+    mut instance: C,
+    connection: Connection,
+) -> impl Future<Output = Outcome> + Send {
     let (socket, request) = connection.into_parts();
-    let Some(socket) = socket else {
-        return Outcome::Failed("the connection has no socket".into());
-    };
-    let mut session = Session { socket, request };
-    let mut outcome = instance.__on_open(&mut session).await;
-    while matches!(outcome, Outcome::Finished) {
-        outcome = match session.socket.recv().await {
-            None => break,
-            Some(Ok(Message::Text(text))) => instance.__on_text(&mut session, text).await,
-            Some(Ok(Message::Binary(data))) => instance.__on_binary(&mut session, data).await,
-            Some(Err(error)) => instance.__on_error(&mut session, error).await,
+    let mut session = socket.map(|socket| Session { socket, request });
+    async move {
+        let Some(session) = &mut session else {
+            return Outcome::Failed("the connection has no socket".into());
         };
+        let mut outcome = instance.__on_open(session).await;
+        while matches!(outcome, Outcome::Finished) {
+            outcome = match session.socket.recv().await {
+                None => break,
+                Some(Ok(Message::Text(text))) => instance.__on_text(session, text).await,
+                Some(Ok(Message::Binary(data))) => instance.__on_binary(session, data).await,
+                Some(Err(error)) => instance.__on_error(session, error).await,
+            };
+        }
+        instance
+            .__on_close(session.socket.close_frame().cloned())
+            .await;
+        outcome
     }
-    instance
-        .__on_close(session.socket.close_frame().cloned())
-        .await;
-    outcome
 }
