@@ -318,8 +318,9 @@ pub(crate) struct Engine {
     /// Who may write straight to the socket while this engine writes nothing (a server's
     /// plain TCP connection only).
     share: Option<SocketShare>,
-    /// With permessage-deflate negotiated: how data messages are compressed.
-    deflating: Option<Deflating>,
+    /// With permessage-deflate negotiated: how data messages are compressed (boxed, as the
+    /// reader's inflater is).
+    deflating: Option<Box<Deflating>>,
 }
 
 /// What the client learns from the server's `101` response.
@@ -446,9 +447,11 @@ impl Engine {
         deflate: Option<(Negotiated, &DeflateConfig)>,
     ) -> Self {
         let inflater = deflate.map(|(negotiated, _)| Inflater::new(&negotiated, role));
-        let deflating = deflate.map(|(negotiated, config)| Deflating {
-            deflater: Deflater::new(&negotiated, role, config.level),
-            threshold: config.threshold,
+        let deflating = deflate.map(|(negotiated, config)| {
+            Box::new(Deflating {
+                deflater: Deflater::new(&negotiated, role, config.level),
+                threshold: config.threshold,
+            })
         });
         Engine {
             transport,
@@ -502,7 +505,7 @@ impl Engine {
             && !self.finished;
         if let (true, Some(share), Some(socket)) = (idle, &mut self.share, self.transport.shared())
         {
-            let compressed = self.deflating.as_ref().and_then(Deflating::shared_writes);
+            let compressed = self.deflating.as_deref().and_then(Deflating::shared_writes);
             share.open(socket, compressed);
         }
     }

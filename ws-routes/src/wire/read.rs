@@ -31,8 +31,9 @@ pub(crate) struct Reader {
     message: Option<Partial>,
     /// The payload of the control frame arriving.
     control: BytesMut,
-    /// With permessage-deflate negotiated: what inflates compressed messages.
-    inflater: Option<Inflater>,
+    /// With permessage-deflate negotiated: what inflates compressed messages (boxed: most
+    /// connections have none, and would carry its room for nothing).
+    inflater: Option<Box<Inflater>>,
 }
 
 /// Which part of a frame the reader is in.
@@ -78,7 +79,7 @@ impl Reader {
             },
             message: None,
             control: BytesMut::new(),
-            inflater,
+            inflater: inflater.map(Box::new),
         }
     }
 
