@@ -339,13 +339,16 @@ impl WebSocket {
                 )
             })
             .await;
+            // What is not a data message goes through a boxed future: an idle connection
+            // waits here, and its task would otherwise keep room for the largest of them (a
+            // keepalive ping, a queued write, a close: 1.4 KiB) the whole time.
             let frame = match event {
-                Event::Outgoing(message) => match self.write_queued(message).await {
+                Event::Outgoing(message) => match Box::pin(self.write_queued(message)).await {
                     None => continue,
                     Some(end) => return end,
                 },
-                Event::Kicked(frame) => return self.kicked(frame).await,
-                Event::Wake(wake) => match self.wake(wake).await {
+                Event::Kicked(frame) => return Box::pin(self.kicked(frame)).await,
+                Event::Wake(wake) => match Box::pin(self.wake(wake)).await {
                     Some(ended) => return ended,
                     None => continue,
                 },
@@ -354,7 +357,7 @@ impl WebSocket {
                     return None;
                 }
                 Event::Incoming(Some(Ok(frame))) => frame,
-                Event::Incoming(Some(Err(error))) => return self.fail(error).await,
+                Event::Incoming(Some(Err(error))) => return Box::pin(self.fail(error)).await,
             };
             match frame {
                 Frame::Message(message) => {
@@ -362,7 +365,7 @@ impl WebSocket {
                     if let Some(allowance) = &mut self.allowance
                         && !allowance.take(message.len())
                     {
-                        return self.fail(Error::RateLimited).await;
+                        return Box::pin(self.fail(Error::RateLimited)).await;
                     }
                     if let Some(liveness) = &mut self.liveness {
                         liveness.on_activity();
@@ -522,15 +525,17 @@ impl WebSocket {
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
         let bytes = message.len();
-        // Most messages go out at once: no future is built for them.
+        // Most messages go out at once: no future is built for them. The others wait in a
+        // boxed one, as `recv`'s rare paths do: the handler's future would keep room for what
+        // `send` may await (up to 780 bytes) while it waits in `recv` too.
         match self.stream().send_now(message) {
             SendNow::Done(written) => self.written(written)?,
             SendNow::Queued => {
                 let limit = self.liveness.as_deref().map(Liveness::write_timeout);
-                let written = bounded(limit, self.stream().flush()).await;
+                let written = Box::pin(bounded(limit, self.stream().flush())).await;
                 self.written(written)?;
             }
-            SendNow::Busy(message) => self.write(Frame::Message(message)).await?,
+            SendNow::Busy(message) => Box::pin(self.write(Frame::Message(message))).await?,
         }
         self.traffic.sent(bytes);
         Ok(())
