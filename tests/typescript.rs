@@ -77,6 +77,11 @@ async fn tsc_accepts_what_the_chat_sends_and_reads_and_rejects_what_it_does_not(
     for event in &sent {
         ada.send_json(event).await.expect("send");
     }
+    // Ada's own message back shows her in the room: bob comes and goes after that, or she
+    // could miss him (her join and his whole visit run on different tasks).
+    while !received.iter().any(|event| event["type"] == "message") {
+        received.push(room_event(&mut ada).await);
+    }
     let mut bob = ws_routes::connect(&url).await.expect("connect");
     bob.send_json(&json!({ "type": "join", "name": "bob" }))
         .await
