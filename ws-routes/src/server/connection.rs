@@ -49,8 +49,6 @@ pub(crate) fn serve(
     peer: SocketAddr,
     permit: Permit,
 ) -> impl Future<Output = ()> {
-    // Nagle's algorithm only delays small WebSocket frames.
-    let _ = tcp.set_nodelay(true);
     serve_transport(shared, Transport::Tcp(tcp), peer, permit, None)
 }
 
@@ -88,6 +86,11 @@ async fn open(
     peer: SocketAddr,
 ) -> Option<(Transport, Accepted)> {
     let began = Started::now();
+    // Nagle's algorithm only delays small WebSocket frames. Set here, in the connection's own
+    // task, not by the accept loop that spawns it.
+    if let Transport::Tcp(tcp) = &transport {
+        let _ = tcp.set_nodelay(true);
+    }
     let mut shutdown = shared.shutdown.clone();
     // Boxed, and gone once the handshake is over: the task stays small for as long as the
     // connection lives.
