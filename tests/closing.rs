@@ -1,7 +1,9 @@
 //! How connections end, over raw sockets: a connection the server fails closes cleanly even
 //! with the client's input unread (RFC 6455 section 7.1.1), with everything sent before the
 //! close frame delivered; pings that arrive together are answered together; a client that
-//! shuts its side without a close frame is an abnormal closure (1006), owed no close frame.
+//! shuts its side without a close frame is an abnormal closure (1006), owed no close frame;
+//! once the close handshake completes, the server ends the TCP connection, whether or not a
+//! `Sender` of the connection lives on.
 
 mod support;
 
@@ -16,12 +18,8 @@ use support::raw::{data_segments_in, masked_frame, masked_frame_with, read_close
 use support::{spawn, spawn_server, within};
 
 #[route("/echo")]
-async fn echo(mut ws: WebSocket) {
-    while let Some(Ok(message)) = ws.recv().await {
-        if ws.send(message).await.is_err() {
-            break;
-        }
-    }
+async fn echo(ws: WebSocket) {
+    echo_until_closed(ws).await;
 }
 
 /// Where the routes below report the close they saw.
@@ -49,6 +47,24 @@ impl Watcher {
 
     async fn on_close(&mut self, frame: Option<CloseFrame>) {
         let _ = self.seen.send(frame);
+    }
+}
+
+/// Where `/pushed` leaves a `Sender` of its connection, which outlives the connection.
+type Kept = mpsc::UnboundedSender<ws_routes::Sender>;
+
+/// Gives away a `Sender` of the connection (its socket shared with direct writes), then echoes.
+#[route("/pushed")]
+async fn pushed(mut ws: WebSocket, State(kept): State<Kept>) {
+    let _ = kept.send(ws.sender());
+    echo_until_closed(ws).await;
+}
+
+async fn echo_until_closed(mut ws: WebSocket) {
+    while let Some(Ok(message)) = ws.recv().await {
+        if ws.send(message).await.is_err() {
+            break;
+        }
     }
 }
 
@@ -163,4 +179,26 @@ async fn a_client_that_half_closes_without_a_close_frame_is_an_abnormal_closure(
         assert_eq!(seen.code, ws_routes::CloseCode::ABNORMAL, "{path}");
         assert_eq!(seen.code, 1006);
     }
+}
+
+#[tokio::test]
+async fn the_server_ends_the_tcp_connection_once_the_close_handshake_completes() {
+    let (kept, mut senders) = mpsc::unbounded_channel();
+    let addr = spawn_server(Server::new(routes![echo, pushed]).with_state::<Kept>(kept)).await;
+    for path in ["/echo", "/pushed"] {
+        let mut tcp = support::raw::upgrade(addr, path).await;
+        tcp.write_all(&masked_frame(0x1, true, b"hi")).await.unwrap();
+        assert_eq!(read_frame(&mut tcp).await, (0x1, b"hi".to_vec()), "{path}");
+        let mut close = 1000u16.to_be_bytes().to_vec();
+        close.extend_from_slice(b"bye");
+        tcp.write_all(&masked_frame(0x8, true, &close)).await.unwrap();
+        assert_eq!(read_close(&mut tcp).await.0, 1000, "{path}");
+        assert!(
+            read_to_end(&mut tcp).await.is_empty(),
+            "{path}: nothing after the close frame, then the end of the stream"
+        );
+    }
+    // The `Sender` of `/pushed` outlived its connection.
+    let sender = senders.try_recv().expect("/pushed gave its sender away");
+    assert!(within(sender.send("too late")).await.is_err());
 }

@@ -1023,15 +1023,20 @@ impl Engine {
     /// (RFC 6455 section 7.1.1: a socket closed with unread input resets the connection, and
     /// the peer loses what it had not read yet); the client waits for the server to close
     /// (unless reading is over already).
+    ///
+    /// A plain TCP socket that the close handshake completed on, and that nothing else holds,
+    /// is not shut: the server drops the engine next, and closing the socket sends the same
+    /// FIN without the extra system call.
     fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, Error>>> {
         if ready!(self.poll_write(cx)).is_ok() {
             let drain = match self.role {
                 Role::Server => {
-                    if !self.shut {
+                    let drain = self.closing != Closing::Done;
+                    if !self.shut && (drain || !self.transport.closes_when_dropped()) {
                         let _ = ready!(Pin::new(&mut self.transport).poll_shutdown(cx));
                         self.shut = true;
                     }
-                    self.closing != Closing::Done
+                    drain
                 }
                 Role::Client => !self.read_done,
             };

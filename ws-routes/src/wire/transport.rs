@@ -122,6 +122,17 @@ impl Transport {
         }
     }
 
+    /// Whether dropping this transport now closes its socket, which sends the FIN that shutting
+    /// its sending side would: plain TCP that no broadcast holds. (TLS has its `close_notify`
+    /// to send; the other transports end their stream when shut.)
+    pub(crate) fn closes_when_dropped(&mut self) -> bool {
+        match self {
+            Transport::Tcp(_) => true,
+            Transport::Shared(shared) => Arc::get_mut(&mut shared.tcp).is_some(),
+            _ => false,
+        }
+    }
+
     /// The shared TCP connection, for direct writes.
     pub(crate) fn shared(&self) -> Option<&SharedTcp> {
         match self {
