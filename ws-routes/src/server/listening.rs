@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, warn};
 
 use super::shutdown::ServerHandle;
+use super::tasks::Tasks;
 use super::{Context, connection, handshake};
 use crate::extract::Reject;
 use crate::socket::liveness::shutting_down;
@@ -57,7 +57,7 @@ impl Listening {
             shared,
             handle,
         } = self;
-        let mut tasks = JoinSet::new();
+        let mut tasks = Tasks::default();
         let mut shutdown = handle.subscribe();
         let mut signalled = false;
         let mut signal = std::pin::pin!(signal);
@@ -77,7 +77,6 @@ impl Listening {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 () = &mut signal, if !signalled => {
                     signalled = true;
                     handle.shutdown();
@@ -88,15 +87,12 @@ impl Listening {
         drop(listener);
         info!(connections = tasks.len(), "shutting down");
         let grace = tokio::time::sleep(shared.config.shutdown_timeout);
-        tokio::pin!(grace);
-        loop {
-            tokio::select! {
-                next = tasks.join_next() => if next.is_none() { break },
-                () = &mut grace => {
-                    warn!(connections = tasks.len(), "shutdown timeout: cancelling the handlers still running");
-                    tasks.shutdown().await;
-                    break;
-                }
+        tokio::select! {
+            () = tasks.all_ended() => {}
+            () = grace => {
+                warn!(connections = tasks.len(), "shutdown timeout: cancelling the handlers still running");
+                tasks.abort_all();
+                tasks.all_ended().await;
             }
         }
         info!("shut down");

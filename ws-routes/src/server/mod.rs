@@ -15,6 +15,7 @@ mod listening;
 mod mount;
 mod origin;
 pub(crate) mod shutdown;
+mod tasks;
 
 use std::io;
 use std::sync::Arc;
