@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use futures_util::FutureExt;
 use slab::Slab;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
@@ -61,10 +62,9 @@ impl Tasks {
             inner: Arc::clone(&self.inner),
             key,
         };
-        let handle = tokio::spawn(async move {
-            let _running = running;
-            task.await;
-        });
+        // `map`, not an `async` block: a block would keep `task` twice, as it was given and
+        // as it is awaited, for as long as the connection lasts.
+        let handle = tokio::spawn(task.map(move |()| drop(running)));
         if let Some(place) = self.inner.running().get_mut(key) {
             *place = Some(handle.abort_handle());
         }
