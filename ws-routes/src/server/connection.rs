@@ -19,8 +19,8 @@ use super::handshake::{self, ReadError, RequestHead};
 use super::limits::Permit;
 use super::{Context, Unmatched};
 use crate::extract::{Connection, Reject, Request};
-use crate::handler::{BoxFuture, Entry, Outcome};
-use crate::http::{self, Extensions, HeaderValue, StatusCode};
+use crate::handler::{Admitted, BoxFuture, Entry, Outcome};
+use crate::http::{Extensions, HeaderValue, StatusCode};
 use crate::metrics::{self, ActiveConnection, Started, Traffic};
 use crate::rate_limit::Allowance;
 use crate::routing::{Route, RoutePath};
@@ -69,7 +69,9 @@ pub(crate) fn serve_transport(
     started: Option<oneshot::Sender<()>>,
 ) -> impl Future<Output = ()> {
     async move {
-        let Some((transport, accepted)) = open(&shared, transport, peer).await else {
+        // Boxed, and gone once the handshake is over: the task stays small for as long as the
+        // connection lives.
+        let Some((transport, accepted)) = Box::pin(open(&shared, transport, peer)).await else {
             return drop(permit);
         };
         run(&shared, transport, accepted, started).await;
@@ -92,13 +94,11 @@ async fn open(
         let _ = tcp.set_nodelay(true);
     }
     let mut shutdown = shared.shutdown.clone();
-    // Boxed, and gone once the handshake is over: the task stays small for as long as the
-    // connection lives.
-    let opening = Box::pin(async {
+    let opening = async {
         let mut transport = secure(shared, transport).await?;
         let accepted = handshake(shared, &mut transport, peer, &mut shutdown, began).await?;
         Ok::<_, io::Error>(accepted.map(|accepted| (transport, accepted)))
-    });
+    };
     match timeout(shared.config.handshake_timeout, opening).await {
         Ok(Ok(accepted)) => accepted,
         Ok(Err(error)) => {
@@ -249,10 +249,17 @@ pub(crate) struct Accepted {
 
 impl Accepted {
     /// The `101 Switching Protocols` that accepts it, naming the subprotocol and the
-    /// extension agreed on.
-    pub(crate) fn switching_response(&self) -> http::Response<()> {
+    /// extension agreed on: what a mounted route table answers through its HTTP server.
+    #[cfg(feature = "tower")]
+    pub(crate) fn switching_response(&self) -> crate::http::Response<()> {
         let extension = self.deflate.as_ref().map(|(_, header)| header.clone());
         handshake::switching_response(self.accept.clone(), self.target.protocol(), extension)
+    }
+
+    /// The same response as the bytes the standalone server writes.
+    pub(crate) fn switching_bytes(&self) -> Vec<u8> {
+        let extension = self.deflate.as_ref().map(|(_, header)| header);
+        handshake::switching_bytes(&self.accept, self.target.protocol(), extension)
     }
 }
 
@@ -303,88 +310,219 @@ async fn handshake(
     shutdown: &mut watch::Receiver<bool>,
     started: Started,
 ) -> io::Result<Option<Accepted>> {
-    let read = tokio::select! {
-        read = handshake::read_head(transport, shared.config.max_request_head) => read,
-        () = shutting_down(shutdown) => return refuse(transport, shutdown_refusal()).await,
-    };
-    let head = match read {
-        Ok(head) => head,
-        Err(ReadError::Io(error)) => return Err(error),
-        Err(ReadError::Refused(refusal)) => return refuse(transport, refusal).await,
-    };
-    if !handshake::is_upgrade(&head) {
-        let Some(fallback) = &shared.fallback else {
-            let refusal = handshake::upgrade_required("this endpoint speaks WebSocket only\n");
-            return refuse(transport, refusal).await;
+    // What only some handshakes wait for (a refusal, a plain HTTP answer, an `accept` hook)
+    // waits in a boxed future, and each step's result lives in a block of its own: the
+    // handshake's future stays the size of the common path, which every connection allocates
+    // and copies.
+    let accepted = {
+        let head = {
+            let read = tokio::select! {
+                read = handshake::read_head(transport, shared.config.max_request_head) => read,
+                () = shutting_down(shutdown) => Err(ReadError::Refused(shutdown_refusal())),
+            };
+            match read {
+                Ok(head) => head,
+                Err(ReadError::Io(error)) => return Err(error),
+                Err(ReadError::Refused(refusal)) => {
+                    return Box::pin(refuse(transport, refusal)).await;
+                }
+            }
         };
-        debug!(path = head.uri.path(), "plain HTTP request: fallback");
-        fallback.answer(transport, head).await?;
-        return Ok(None);
-    }
-    match admit(shared, head, peer, Extensions::new(), started).await {
-        Ok(accepted) => {
-            handshake::write_switching(transport, &accepted.switching_response()).await?;
-            Ok(Some(accepted))
+        if !handshake::is_upgrade(&head) {
+            return Box::pin(not_upgrade(shared, transport, head)).await;
         }
-        Err(refusal) => refuse(transport, refusal).await,
-    }
+        let decided = match decide(shared, head, peer, Extensions::new(), started) {
+            Decided::Accepted(accepted) => Ok(accepted),
+            Decided::Hook(hook) => Box::pin(hook.run(shared)).await,
+            Decided::Refused(refusal) => Err(refusal),
+        };
+        match decided {
+            Ok(accepted) => accepted,
+            Err(refusal) => return Box::pin(refuse(transport, refusal)).await,
+        }
+    };
+    let response = accepted.switching_bytes();
+    handshake::write_switching(transport, &response).await?;
+    Ok(Some(accepted))
+}
+
+/// Answers a request that asks for no upgrade: the fallback's answer, or `426`.
+async fn not_upgrade(
+    shared: &Context,
+    transport: &mut Transport,
+    head: RequestHead,
+) -> io::Result<Option<Accepted>> {
+    let Some(fallback) = &shared.fallback else {
+        let refusal = handshake::upgrade_required("this endpoint speaks WebSocket only\n");
+        return refuse(transport, refusal).await;
+    };
+    debug!(path = head.uri.path(), "plain HTTP request: fallback");
+    fallback.answer(transport, head).await?;
+    Ok(None)
 }
 
 /// Decides on an upgrade request (see [`handshake::is_upgrade`]), wherever it was read: checks
 /// it, routes it, and runs the route's `accept` hook if it has one. The request's
 /// `extensions` reach the hook and the extractors. `started` is when the handshake began.
+#[cfg(feature = "tower")]
 pub(crate) async fn admit(
+    shared: &Context,
+    head: RequestHead,
+    peer: SocketAddr,
+    extensions: Extensions,
+    started: Started,
+) -> Result<Accepted, Reject> {
+    match decide(shared, head, peer, extensions, started) {
+        Decided::Accepted(accepted) => Ok(accepted),
+        Decided::Hook(hook) => hook.run(shared).await,
+        Decided::Refused(refusal) => Err(refusal),
+    }
+}
+
+/// What [`decide`] decided without waiting.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the common variant is the large one; boxing it would cost an allocation per connection"
+)]
+enum Decided {
+    Accepted(Accepted),
+    /// A route whose `accept` hook decides.
+    Hook(Box<Hook>),
+    Refused(Reject),
+}
+
+/// The checks and the routing of an upgrade request, all but the route's `accept` hook, which
+/// is left to run in [`Decided::Hook`].
+fn decide(
     shared: &Context,
     mut head: RequestHead,
     peer: SocketAddr,
     extensions: Extensions,
     started: Started,
-) -> Result<Accepted, Reject> {
-    let accept = handshake::accept_key(&head)?;
-    if let Some(origins) = &shared.config.origins {
-        handshake::check_origin(&head, origins, shared.config.allow_missing_origin)?;
+) -> Decided {
+    let accept = match handshake::accept_key(&head) {
+        Ok(accept) => accept,
+        Err(refusal) => return Decided::Refused(refusal),
+    };
+    if let Some(origins) = &shared.config.origins
+        && let Err(refusal) =
+            handshake::check_origin(&head, origins, shared.config.allow_missing_origin)
+    {
+        return Decided::Refused(refusal);
     }
     let leftover = std::mem::take(&mut head.leftover);
     let (path, query) = head.path_and_query();
-    let target = match shared.matcher.route(path) {
+    let (route, request, run, protocol) = match shared.matcher.route(path) {
         None if shared.config.unmatched == Unmatched::NotFound => {
             info!(path, "no route");
-            return Err(Reject::new(StatusCode::NOT_FOUND).body("no route for this path\n"));
+            return Decided::Refused(
+                Reject::new(StatusCode::NOT_FOUND).body("no route for this path\n"),
+            );
         }
-        None => Target::NoRoute {
-            path: path.to_owned(),
-        },
+        None => {
+            let target = Target::NoRoute {
+                path: path.to_owned(),
+            };
+            return conclude(shared, accept, leftover, target, started).into();
+        }
         Some(route) => {
             Span::current().record("route", route.parts.pattern);
-            let protocol = handshake::negotiate_protocol(&head, route)?;
+            let protocol = match handshake::negotiate_protocol(&head, route) {
+                Ok(protocol) => protocol,
+                Err(refusal) => return Decided::Refused(refusal),
+            };
             let route_path = RoutePath::new(route, path.to_owned(), query.map(str::to_owned));
             let states = Arc::clone(&shared.states);
             let request = Request::new(route_path, head.headers, peer, states, extensions);
-            let (request, run) = match route.entry {
-                Entry::Upgrade(entry) => (request, Run::Function(entry)),
-                Entry::Accept(accept) => {
-                    match AssertUnwindSafe(accept(request)).catch_unwind().await {
-                        Ok(Ok(admitted)) => (admitted.request, Run::Admitted(admitted.run)),
-                        Ok(Err(refusal)) => return Err(refusal),
-                        Err(panic) => {
-                            error!(
-                                handler = route.parts.handler,
-                                panic = panic_message(&*panic),
-                                "accept hook panicked"
-                            );
-                            return Err(Reject::new(StatusCode::INTERNAL_SERVER_ERROR));
-                        }
-                    }
+            match route.entry {
+                Entry::Upgrade(entry) => (route, request, Run::Function(entry), protocol),
+                Entry::Accept(hook) => {
+                    return Decided::Hook(Box::new(Hook {
+                        route,
+                        hook,
+                        request,
+                        protocol,
+                        accept,
+                        leftover,
+                        started,
+                    }));
                 }
-            };
-            Target::Route {
-                route,
-                request,
-                run,
-                protocol,
             }
         }
     };
+    let target = Target::Route {
+        route,
+        request,
+        run,
+        protocol,
+    };
+    conclude(shared, accept, leftover, target, started).into()
+}
+
+impl From<Result<Accepted, Reject>> for Decided {
+    fn from(decided: Result<Accepted, Reject>) -> Self {
+        match decided {
+            Ok(accepted) => Decided::Accepted(accepted),
+            Err(refusal) => Decided::Refused(refusal),
+        }
+    }
+}
+
+/// A route's `accept` hook, to run on the request before the upgrade, and what the upgrade
+/// needs once it has.
+struct Hook {
+    route: &'static Route,
+    hook: fn(Request) -> BoxFuture<Result<Admitted, Reject>>,
+    request: Request,
+    protocol: Option<&'static str>,
+    accept: HeaderValue,
+    leftover: Vec<u8>,
+    started: Started,
+}
+
+impl Hook {
+    /// Runs the hook: the upgrade it admits, or its refusal (`500` when it panicked).
+    async fn run(self, shared: &Context) -> Result<Accepted, Reject> {
+        let Hook {
+            route,
+            hook,
+            request,
+            protocol,
+            accept,
+            leftover,
+            started,
+        } = self;
+        let (request, run) = match AssertUnwindSafe(hook(request)).catch_unwind().await {
+            Ok(Ok(admitted)) => (admitted.request, Run::Admitted(admitted.run)),
+            Ok(Err(refusal)) => return Err(refusal),
+            Err(panic) => {
+                error!(
+                    handler = route.parts.handler,
+                    panic = panic_message(&*panic),
+                    "accept hook panicked"
+                );
+                return Err(Reject::new(StatusCode::INTERNAL_SERVER_ERROR));
+            }
+        };
+        let target = Target::Route {
+            route,
+            request,
+            run,
+            protocol,
+        };
+        conclude(shared, accept, leftover, target, started)
+    }
+}
+
+/// The last checks of an upgrade request that will be accepted: refused if the server started
+/// shutting down meanwhile; permessage-deflate agreed on for a route that allows it.
+fn conclude(
+    shared: &Context,
+    accept: HeaderValue,
+    leftover: Vec<u8>,
+    target: Target,
+    started: Started,
+) -> Result<Accepted, Reject> {
     if *shared.shutdown.borrow() {
         return Err(shutdown_refusal());
     }
@@ -402,7 +540,6 @@ pub(crate) async fn admit(
         started,
     })
 }
-
 fn shutdown_refusal() -> Reject {
     Reject::new(StatusCode::SERVICE_UNAVAILABLE).body("server shutting down\n")
 }

@@ -343,7 +343,9 @@ pub(crate) fn negotiate_protocol(
 }
 
 /// `101 Switching Protocols`, with the `Sec-WebSocket-Accept` value and the subprotocol
-/// agreed on: what the standalone server writes and the mounted service returns.
+/// agreed on: what the mounted service returns (the standalone server writes the same as
+/// [`switching_bytes`]).
+#[cfg(feature = "tower")]
 pub(crate) fn switching_response(
     accept: HeaderValue,
     protocol: Option<&'static str>,
@@ -382,17 +384,38 @@ pub(crate) fn negotiate_deflate(
     Some((negotiated, response))
 }
 
-/// Writes a [`switching_response`].
-pub(crate) async fn write_switching<S: AsyncWrite + Unpin>(
-    stream: &mut S,
-    response: &Response<()>,
-) -> io::Result<()> {
-    let mut out = status_line(response.status());
-    for (name, value) in response.headers() {
-        header_line(&mut out, name, value);
+/// A [`switching_response`] as the bytes to write, made without building the response:
+/// the headers in the same order, names lowercase, as `http` writes them.
+pub(crate) fn switching_bytes(
+    accept: &HeaderValue,
+    protocol: Option<&'static str>,
+    extension: Option<&HeaderValue>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(160);
+    out.extend_from_slice(
+        b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n",
+    );
+    header_line(&mut out, &SEC_WEBSOCKET_ACCEPT, accept);
+    if let Some(protocol) = protocol {
+        header_line(
+            &mut out,
+            &SEC_WEBSOCKET_PROTOCOL,
+            &HeaderValue::from_static(protocol),
+        );
+    }
+    if let Some(extension) = extension {
+        header_line(&mut out, &SEC_WEBSOCKET_EXTENSIONS, extension);
     }
     out.extend_from_slice(b"\r\n");
-    stream.write_all(&out).await?;
+    out
+}
+
+/// Writes a [`switching_bytes`] response.
+pub(crate) async fn write_switching<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    response: &[u8],
+) -> io::Result<()> {
+    stream.write_all(response).await?;
     stream.flush().await
 }
 
@@ -549,6 +572,35 @@ mod tests {
         }
         for target in ["/a/.../b", "/a/.b", "/a/b.", "/%2e%2e%2e", "/a/%2f"] {
             assert!(routed(target).is_ok(), "{target:?}");
+        }
+    }
+
+    /// The standalone server writes its `101` by hand; the mounted service has `http` write
+    /// the response. Both must say the same.
+    #[cfg(feature = "tower")]
+    #[test]
+    fn the_written_101_is_the_mounted_one_serialized() {
+        use super::{HeaderValue, header_line, status_line, switching_bytes, switching_response};
+
+        let accept = HeaderValue::from_static("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        let extension = HeaderValue::from_static("permessage-deflate; server_max_window_bits=12");
+        for (protocol, extension) in [
+            (None, None),
+            (Some("chat.v2"), None),
+            (None, Some(&extension)),
+            (Some("chat.v2"), Some(&extension)),
+        ] {
+            let response = switching_response(accept.clone(), protocol, extension.cloned());
+            let mut serialized = status_line(response.status());
+            for (name, value) in response.headers() {
+                header_line(&mut serialized, name, value);
+            }
+            serialized.extend_from_slice(b"\r\n");
+            assert_eq!(
+                String::from_utf8(switching_bytes(&accept, protocol, extension)).unwrap(),
+                String::from_utf8(serialized).unwrap(),
+                "{protocol:?} {extension:?}"
+            );
         }
     }
 }
