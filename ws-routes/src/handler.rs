@@ -134,6 +134,21 @@ pub trait HandlerReturn {
     fn __outcome(self) -> Outcome;
 }
 
+/// The boxed future of a function route's handler, its output made an [`Outcome`]: the
+/// handler's own future, not an `async` block that awaits it (which would keep the handler's
+/// arguments twice for as long as it runs).
+#[doc(hidden)]
+pub fn handler_future<F>(handler: F) -> BoxFuture<Outcome>
+where
+    F: Future + Send + 'static,
+    F::Output: HandlerReturn,
+{
+    Box::pin(futures_util::FutureExt::map(
+        handler,
+        HandlerReturn::__outcome,
+    ))
+}
+
 impl HandlerReturn for () {
     fn __outcome(self) -> Outcome {
         Outcome::Finished

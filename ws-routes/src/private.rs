@@ -6,7 +6,7 @@ pub use crate::class::payload::{FromBinary, FromMessage, FromText, MessagePayloa
 pub use crate::class::{AcceptReturn, ClassRoute, run as run_class};
 pub use crate::codec::MessageKind;
 pub use crate::extract::state::StateKey;
-pub use crate::handler::{Admitted, BoxFuture, HandlerReturn, Outcome};
+pub use crate::handler::{Admitted, BoxFuture, HandlerReturn, Outcome, handler_future};
 pub use crate::routing::conflict::Conflict;
 
 use crate::extract::{Connection, Reject, Request};

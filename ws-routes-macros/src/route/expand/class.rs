@@ -205,7 +205,11 @@ fn run_handle(krate: &TokenStream, class: &Class, handle: &Handle) -> TokenStrea
             <#self_ty>::#method(#receiver, #(#variables),*).await,
         )
     };
-    bound_entry(&variables, &bindings, &call)
+    bound_entry(
+        &variables,
+        &bindings,
+        &quote!(::std::boxed::Box::pin(async move { #call })),
+    )
 }
 
 /// Statements that build `__instance` from `__request`: through `accept`, `init` or

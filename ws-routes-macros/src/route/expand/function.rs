@@ -16,11 +16,13 @@ pub(super) fn expand(krate: &TokenStream, route: &Route, function: &Function) ->
     let parts = route_parts(krate, route, &name(NamedAfter::Function(ident)), requires);
     let (variables, bindings) = bind_from_connection(krate, &function.arguments);
     let callee = call_span(ident, &item.sig);
-    let call = quote_spanned! {callee.span()=>
-        #krate::__private::HandlerReturn::__outcome(#callee(#(#variables),*).await)
+    // The handler's own future, boxed: an `async` block awaiting it would keep the handler's
+    // arguments a second time for as long as it runs.
+    let boxed = quote_spanned! {callee.span()=>
+        #krate::__private::handler_future(#callee(#(#variables),*))
     };
 
-    let entry = bound_entry(&variables, &bindings, &call);
+    let entry = bound_entry(&variables, &bindings, &boxed);
     quote! {
         #item
 

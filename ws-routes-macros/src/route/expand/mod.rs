@@ -182,11 +182,11 @@ fn bind_from_connection(krate: &TokenStream, arguments: &[Argument]) -> (Vec<Ide
 }
 
 /// The body of an entry function that takes `__connection`: binds `variables` with
-/// `bindings` before any future exists, lets go of the connection, and returns the boxed
-/// future of `call`, which moves in only the variables (an `async` block that did the binding
-/// would keep the whole connection, the request's headers and all, for as long as the handler
+/// `bindings` before any future exists, lets go of the connection, and returns `boxed`, the
+/// boxed future that moves in only the variables (an `async` block that did the binding would
+/// keep the whole connection, the request's headers and all, for as long as the handler
 /// runs), or the outcome of a binding that failed.
-fn bound_entry(variables: &[Ident], bindings: &TokenStream, call: &TokenStream) -> TokenStream {
+fn bound_entry(variables: &[Ident], bindings: &TokenStream, boxed: &TokenStream) -> TokenStream {
     quote! {
         let __bound = (move || {
             #bindings
@@ -194,9 +194,7 @@ fn bound_entry(variables: &[Ident], bindings: &TokenStream, call: &TokenStream) 
             ::core::result::Result::Ok((#(#variables,)*))
         })();
         match __bound {
-            ::core::result::Result::Ok((#(#variables,)*)) => {
-                ::std::boxed::Box::pin(async move { #call })
-            }
+            ::core::result::Result::Ok((#(#variables,)*)) => #boxed,
             ::core::result::Result::Err(__outcome) => {
                 ::std::boxed::Box::pin(::core::future::ready(__outcome))
             }
