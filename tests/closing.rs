@@ -187,11 +187,15 @@ async fn the_server_ends_the_tcp_connection_once_the_close_handshake_completes()
     let addr = spawn_server(Server::new(routes![echo, pushed]).with_state::<Kept>(kept)).await;
     for path in ["/echo", "/pushed"] {
         let mut tcp = support::raw::upgrade(addr, path).await;
-        tcp.write_all(&masked_frame(0x1, true, b"hi")).await.unwrap();
+        tcp.write_all(&masked_frame(0x1, true, b"hi"))
+            .await
+            .unwrap();
         assert_eq!(read_frame(&mut tcp).await, (0x1, b"hi".to_vec()), "{path}");
         let mut close = 1000u16.to_be_bytes().to_vec();
         close.extend_from_slice(b"bye");
-        tcp.write_all(&masked_frame(0x8, true, &close)).await.unwrap();
+        tcp.write_all(&masked_frame(0x8, true, &close))
+            .await
+            .unwrap();
         assert_eq!(read_close(&mut tcp).await.0, 1000, "{path}");
         assert!(
             read_to_end(&mut tcp).await.is_empty(),
