@@ -78,10 +78,12 @@ pub fn rate(per_second: f64) -> String {
     grouped
 }
 
-/// A duration given in nanoseconds: `850 ns`, `5.5 us`, `1.23 ms`, `2.0 s`.
+/// A duration given in nanoseconds: `850 ns`, `5.47 us`, `55.5 us`, `1.23 ms`, `2.0 s`.
 pub fn nanos(nanos: f64) -> String {
     if nanos < 1e3 {
         format!("{nanos:.0} ns")
+    } else if nanos < 1e4 {
+        format!("{:.2} us", nanos / 1e3)
     } else if nanos < 1e5 {
         format!("{:.1} us", nanos / 1e3)
     } else if nanos < 1e6 {
@@ -122,7 +124,8 @@ mod tests {
     fn figures_read_well() {
         assert_eq!(rate(1234567.4), "1,234,567");
         assert_eq!(rate(999.0), "999");
-        assert_eq!(nanos(5_500.0), "5.5 us");
+        assert_eq!(nanos(5_500.0), "5.50 us");
+        assert_eq!(nanos(55_500.0), "55.5 us");
         assert_eq!(nanos(250_000.0), "250 us");
         assert_eq!(nanos(1_234_000.0), "1.23 ms");
         assert_eq!(bytes(6_860.8), "6.7 KiB");

@@ -1,6 +1,6 @@
 //! A room's members: by connection id for joins and leaves, and as one list for broadcasts.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use crate::socket::Sender;
@@ -10,9 +10,14 @@ use crate::socket::Sender;
 /// (and its members' senders not counted up and down again) at every broadcast, which, for
 /// thousands of members, each in memory of its own, is a pass over all of them that the
 /// writes to their sockets then repeat.
+///
+/// Ordered by id, which a connection takes when it first joins a room (or makes a `Sender`):
+/// usually the order the connections started in, and so the order the kernel made their
+/// sockets in. A broadcast goes through the kernel's descriptor table and socket state in
+/// about the order they lie in memory, not at random as a hash map's order would have it.
 #[derive(Default)]
 pub(super) struct Members {
-    by_id: HashMap<u64, Sender>,
+    by_id: BTreeMap<u64, Sender>,
     list: OnceLock<Arc<[(u64, Sender)]>>,
 }
 
@@ -62,9 +67,7 @@ mod tests {
     use crate::socket::send_queue::SendQueue;
 
     fn ids(list: &[(u64, Sender)]) -> Vec<u64> {
-        let mut ids: Vec<u64> = list.iter().map(|(id, _)| *id).collect();
-        ids.sort_unstable();
-        ids
+        list.iter().map(|(id, _)| *id).collect()
     }
 
     #[test]
@@ -94,5 +97,23 @@ mod tests {
             [1, 2],
             "a broadcast's list stays as it was taken"
         );
+    }
+
+    #[test]
+    fn the_list_goes_in_the_order_of_connection_ids() {
+        let queues: Vec<SendQueue> = (0..64).map(|_| SendQueue::new(4)).collect();
+        let mut members = Members::default();
+        // Joined in another order than the ids'.
+        for queue in queues
+            .iter()
+            .rev()
+            .step_by(2)
+            .chain(queues.iter().step_by(2))
+        {
+            members.insert(queue.sender().id(), queue.sender());
+        }
+        let mut started: Vec<u64> = queues.iter().map(|queue| queue.sender().id()).collect();
+        started.sort_unstable();
+        assert_eq!(ids(&members.list()), started);
     }
 }

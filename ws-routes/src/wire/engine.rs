@@ -137,12 +137,12 @@ impl Encoded {
     /// The frame a member that writes as `writes` says takes: the plain frame, or the one
     /// compressed for its key. `None` when the member must compress it on its own (its key is
     /// not the one this broadcast was compressed with, or compressing failed).
-    pub(crate) fn frame_for(&self, writes: Option<&SharedWrites>) -> Option<Bytes> {
+    pub(crate) fn frame_for(&self, writes: Option<&SharedWrites>) -> Option<&Bytes> {
         match writes {
             Some(writes) if self.payload_len() >= writes.threshold => {
                 self.compressed_frame(writes.key).ok().flatten()
             }
-            _ => Some(self.frame.clone()),
+            _ => Some(&self.frame),
         }
     }
 
@@ -159,9 +159,9 @@ impl Encoded {
     /// The whole frame compressed under `key`: framed by the first member that needs it, and
     /// shared after. `None` when an earlier member used another key (the caller compresses on
     /// its own).
-    fn compressed_frame(&self, key: SharedKey) -> io::Result<Option<Bytes>> {
+    fn compressed_frame(&self, key: SharedKey) -> io::Result<Option<&Bytes>> {
         if let Some((shared, frame)) = self.compressed.get() {
-            return Ok((*shared == key).then(|| frame.clone()));
+            return Ok((*shared == key).then_some(frame));
         }
         let payload = key.compress(&self.frame[usize::from(self.header_len)..])?;
         let mut header = [0; MAX_HEADER];
@@ -173,7 +173,7 @@ impl Encoded {
         // Members on other threads may have raced here with the same key: any of the frames
         // serves.
         let (shared, frame) = self.compressed.get_or_init(|| (key, frame.freeze()));
-        Ok((*shared == key).then(|| frame.clone()))
+        Ok((*shared == key).then_some(frame))
     }
 }
 
@@ -690,7 +690,7 @@ impl Engine {
             (Role::Server, None) => Some(encoded.wire().clone()),
             (Role::Server, Some(deflating)) => deflating
                 .shared_writes()
-                .and_then(|writes| encoded.frame_for(Some(&writes))),
+                .and_then(|writes| encoded.frame_for(Some(&writes)).cloned()),
             (Role::Client, _) => None,
         };
         match shared {
