@@ -446,7 +446,7 @@ impl Sender {
             _ => None,
         };
         if let Some((socket, frame)) = direct {
-            match socket.try_write(&frame) {
+            match socket.try_write(frame) {
                 Ok(written) if written == frame.len() => {
                     return Offered::Taken {
                         over_since: state.over_since,
