@@ -332,9 +332,9 @@ async fn handshake(
             return Box::pin(not_upgrade(shared, transport, head)).await;
         }
         let decided = match decide(shared, head, peer, Extensions::new(), started) {
-            Decided::Accepted(accepted) => Ok(accepted),
-            Decided::Hook(hook) => Box::pin(hook.run(shared)).await,
-            Decided::Refused(refusal) => Err(refusal),
+            Ok(Decided::Accepted(accepted)) => Ok(accepted),
+            Ok(Decided::Hook(hook)) => Box::pin(hook.run(shared)).await,
+            Err(refusal) => Err(refusal),
         };
         match decided {
             Ok(accepted) => accepted,
@@ -372,23 +372,20 @@ pub(crate) async fn admit(
     extensions: Extensions,
     started: Started,
 ) -> Result<Accepted, Reject> {
-    match decide(shared, head, peer, extensions, started) {
+    match decide(shared, head, peer, extensions, started)? {
         Decided::Accepted(accepted) => Ok(accepted),
         Decided::Hook(hook) => hook.run(shared).await,
-        Decided::Refused(refusal) => Err(refusal),
     }
 }
 
-/// What [`decide`] decided without waiting.
+/// What [`decide`] accepted without waiting, or left to a route's `accept` hook.
 #[expect(
     clippy::large_enum_variant,
     reason = "the common variant is the large one; boxing it would cost an allocation per connection"
 )]
 enum Decided {
     Accepted(Accepted),
-    /// A route whose `accept` hook decides.
     Hook(Box<Hook>),
-    Refused(Reject),
 }
 
 /// The checks and the routing of an upgrade request, all but the route's `accept` hook, which
@@ -399,45 +396,34 @@ fn decide(
     peer: SocketAddr,
     extensions: Extensions,
     started: Started,
-) -> Decided {
-    let accept = match handshake::accept_key(&head) {
-        Ok(accept) => accept,
-        Err(refusal) => return Decided::Refused(refusal),
-    };
-    if let Some(origins) = &shared.config.origins
-        && let Err(refusal) =
-            handshake::check_origin(&head, origins, shared.config.allow_missing_origin)
-    {
-        return Decided::Refused(refusal);
+) -> Result<Decided, Reject> {
+    let accept = handshake::accept_key(&head)?;
+    if let Some(origins) = &shared.config.origins {
+        handshake::check_origin(&head, origins, shared.config.allow_missing_origin)?;
     }
     let leftover = std::mem::take(&mut head.leftover);
     let (path, query) = head.path_and_query();
     let (route, request, run, protocol) = match shared.matcher.route(path) {
         None if shared.config.unmatched == Unmatched::NotFound => {
             info!(path, "no route");
-            return Decided::Refused(
-                Reject::new(StatusCode::NOT_FOUND).body("no route for this path\n"),
-            );
+            return Err(Reject::new(StatusCode::NOT_FOUND).body("no route for this path\n"));
         }
         None => {
             let target = Target::NoRoute {
                 path: path.to_owned(),
             };
-            return conclude(shared, accept, leftover, target, started).into();
+            return conclude(shared, accept, leftover, target, started).map(Decided::Accepted);
         }
         Some(route) => {
             Span::current().record("route", route.parts.pattern);
-            let protocol = match handshake::negotiate_protocol(&head, route) {
-                Ok(protocol) => protocol,
-                Err(refusal) => return Decided::Refused(refusal),
-            };
+            let protocol = handshake::negotiate_protocol(&head, route)?;
             let route_path = RoutePath::new(route, path.to_owned(), query.map(str::to_owned));
             let states = Arc::clone(&shared.states);
             let request = Request::new(route_path, head.headers, peer, states, extensions);
             match route.entry {
                 Entry::Upgrade(entry) => (route, request, Run::Function(entry), protocol),
                 Entry::Accept(hook) => {
-                    return Decided::Hook(Box::new(Hook {
+                    return Ok(Decided::Hook(Box::new(Hook {
                         route,
                         hook,
                         request,
@@ -445,7 +431,7 @@ fn decide(
                         accept,
                         leftover,
                         started,
-                    }));
+                    })));
                 }
             }
         }
@@ -456,16 +442,7 @@ fn decide(
         run,
         protocol,
     };
-    conclude(shared, accept, leftover, target, started).into()
-}
-
-impl From<Result<Accepted, Reject>> for Decided {
-    fn from(decided: Result<Accepted, Reject>) -> Self {
-        match decided {
-            Ok(accepted) => Decided::Accepted(accepted),
-            Err(refusal) => Decided::Refused(refusal),
-        }
-    }
+    conclude(shared, accept, leftover, target, started).map(Decided::Accepted)
 }
 
 /// A route's `accept` hook, to run on the request before the upgrade, and what the upgrade
