@@ -1,5 +1,6 @@
 //! Graceful shutdown over real sockets: 1001 after every accepted message reached its
-//! handler, and handlers still running at the deadline cancelled.
+//! handler, and handlers still running at the deadline cancelled; a server whose `run` is
+//! aborted leaves no connection behind.
 
 mod support;
 
@@ -88,4 +89,15 @@ async fn shutdown_cancels_handlers_still_running_at_the_deadline() {
     // The handler never waited in `recv`, where the 1001 is sent: cancelling it drops the
     // connection without a close frame, which the client reports as 1006.
     assert_eq!(until_closed(&mut ws).await, Some((1006, String::new())));
+}
+
+#[tokio::test]
+async fn aborting_the_servers_run_ends_its_connections() {
+    let (addr, handle, running) = start(server()).await;
+    let mut ws = connect(addr, "/stubborn").await;
+    wait_for(|| handle.connections() == 1).await;
+    running.abort();
+    // Cancelled, not closed gracefully: no close frame, which the client reports as 1006.
+    assert_eq!(until_closed(&mut ws).await, Some((1006, String::new())));
+    wait_for(|| handle.connections() == 0).await;
 }

@@ -1,6 +1,7 @@
 //! The tasks of a bound server's connections: each spawned on its own, so that one ending
 //! costs the accept loop nothing (a `JoinSet` would wake it to collect every task that ends),
-//! counted, waited for at shutdown, and cancelled together once the grace period is over.
+//! counted, waited for at shutdown, and cancelled together once the grace period is over or
+//! the accept loop is dropped.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -96,5 +97,13 @@ impl Tasks {
         for handle in handles {
             handle.abort();
         }
+    }
+}
+
+/// Dropping them, as dropping (or aborting) the accept loop's future does, cancels every
+/// connection: a server that is gone leaves none behind.
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        self.abort_all();
     }
 }
