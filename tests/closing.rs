@@ -68,6 +68,14 @@ async fn echo_until_closed(mut ws: WebSocket) {
     }
 }
 
+/// Echoes until the peer closes, then works on for a while with the connection done, as a
+/// handler that saves what it got would.
+#[route("/lingers")]
+async fn lingers(ws: WebSocket) {
+    echo_until_closed(ws).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+}
+
 const ROUTES: Routes = routes![echo, watch, Watcher];
 
 /// Reads to the end of the stream, failing on a reset.
@@ -184,8 +192,9 @@ async fn a_client_that_half_closes_without_a_close_frame_is_an_abnormal_closure(
 #[tokio::test]
 async fn the_server_ends_the_tcp_connection_once_the_close_handshake_completes() {
     let (kept, mut senders) = mpsc::unbounded_channel();
-    let addr = spawn_server(Server::new(routes![echo, pushed]).with_state::<Kept>(kept)).await;
-    for path in ["/echo", "/pushed"] {
+    let routes = routes![echo, pushed, lingers];
+    let addr = spawn_server(Server::new(routes).with_state::<Kept>(kept)).await;
+    for path in ["/echo", "/pushed", "/lingers"] {
         let mut tcp = support::raw::upgrade(addr, path).await;
         tcp.write_all(&masked_frame(0x1, true, b"hi"))
             .await

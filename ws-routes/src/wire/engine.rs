@@ -298,7 +298,7 @@ pub(crate) struct Engine {
     read_done: bool,
     /// The peer ended its stream (a read returned nothing).
     eof: bool,
-    /// The server shut its sending side.
+    /// The server shut its sending side, or let go of its socket.
     shut: bool,
     /// `next` has returned `None`.
     finished: bool,
@@ -1025,15 +1025,19 @@ impl Engine {
     /// (unless reading is over already).
     ///
     /// A plain TCP socket that the close handshake completed on, and that nothing else holds,
-    /// is not shut: the server drops the engine next, and closing the socket sends the same
-    /// FIN without the extra system call.
+    /// is let go of instead of shut: closing it sends the same FIN, without the extra system
+    /// call, and at once, though the handler may hold the engine a while longer.
     fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, Error>>> {
         if ready!(self.poll_write(cx)).is_ok() {
             let drain = match self.role {
                 Role::Server => {
                     let drain = self.closing != Closing::Done;
-                    if !self.shut && (drain || !self.transport.closes_when_dropped()) {
-                        let _ = ready!(Pin::new(&mut self.transport).poll_shutdown(cx));
+                    if !self.shut {
+                        if !drain && self.transport.closes_when_dropped() {
+                            self.transport = Transport::Closed;
+                        } else {
+                            let _ = ready!(Pin::new(&mut self.transport).poll_shutdown(cx));
+                        }
                         self.shut = true;
                     }
                     drain

@@ -31,10 +31,14 @@ pub(crate) enum Transport {
     /// A connection hyper upgraded, for a route table mounted in a hyper, tower or axum app.
     #[cfg(feature = "tower")]
     Upgraded(Box<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>),
+    /// A socket let go of once its connection ended ([`closes_when_dropped`](Self::closes_when_dropped)):
+    /// reads find the end of the stream, writes fail.
+    Closed,
 }
 
+/// `$call` on the stream of whatever transport `$self` is; `$closed` on a closed one.
 macro_rules! delegate {
-    ($self:ident, $stream:ident => $call:expr) => {
+    ($self:ident, $stream:ident => $call:expr, closed => $closed:expr) => {
         match $self.get_mut() {
             Transport::Tcp($stream) => $call,
             Transport::Shared($stream) => $call,
@@ -45,8 +49,13 @@ macro_rules! delegate {
             Transport::Duplex($stream) => $call,
             #[cfg(feature = "tower")]
             Transport::Upgraded($stream) => $call,
+            Transport::Closed => $closed,
         }
     };
+}
+
+fn not_connected<T>() -> Poll<io::Result<T>> {
+    Poll::Ready(Err(io::ErrorKind::NotConnected.into()))
 }
 
 impl AsyncRead for Transport {
@@ -55,7 +64,7 @@ impl AsyncRead for Transport {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        delegate!(self, stream => Pin::new(stream).poll_read(cx, buf))
+        delegate!(self, stream => Pin::new(stream).poll_read(cx, buf), closed => Poll::Ready(Ok(())))
     }
 }
 
@@ -65,15 +74,15 @@ impl AsyncWrite for Transport {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        delegate!(self, stream => Pin::new(stream).poll_write(cx, buf))
+        delegate!(self, stream => Pin::new(stream).poll_write(cx, buf), closed => not_connected())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        delegate!(self, stream => Pin::new(stream).poll_flush(cx))
+        delegate!(self, stream => Pin::new(stream).poll_flush(cx), closed => Poll::Ready(Ok(())))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        delegate!(self, stream => Pin::new(stream).poll_shutdown(cx))
+        delegate!(self, stream => Pin::new(stream).poll_shutdown(cx), closed => Poll::Ready(Ok(())))
     }
 
     fn poll_write_vectored(
@@ -81,7 +90,7 @@ impl AsyncWrite for Transport {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        delegate!(self, stream => Pin::new(stream).poll_write_vectored(cx, bufs))
+        delegate!(self, stream => Pin::new(stream).poll_write_vectored(cx, bufs), closed => not_connected())
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -95,6 +104,7 @@ impl AsyncWrite for Transport {
             Transport::Duplex(stream) => stream.is_write_vectored(),
             #[cfg(feature = "tower")]
             Transport::Upgraded(stream) => stream.is_write_vectored(),
+            Transport::Closed => false,
         }
     }
 }
@@ -124,7 +134,8 @@ impl Transport {
 
     /// Whether dropping this transport now closes its socket, which sends the FIN that shutting
     /// its sending side would: plain TCP that no broadcast holds. (TLS has its `close_notify`
-    /// to send; the other transports end their stream when shut.)
+    /// to send; the other transports end their stream when shut.) Such a transport is replaced
+    /// by [`Transport::Closed`] once its connection ends.
     pub(crate) fn closes_when_dropped(&mut self) -> bool {
         match self {
             Transport::Tcp(_) => true,
