@@ -22,8 +22,8 @@ pub(super) struct Members {
 }
 
 impl Members {
-    pub(super) fn insert(&mut self, id: u64, sender: Sender) {
-        self.by_id.insert(id, sender);
+    pub(super) fn insert(&mut self, sender: Sender) {
+        self.by_id.insert(sender.id(), sender);
         self.list.take();
     }
 
@@ -72,29 +72,30 @@ mod tests {
 
     #[test]
     fn the_list_follows_joins_and_leaves() {
-        let queues: Vec<SendQueue> = (0..3).map(|_| SendQueue::new(4)).collect();
+        let queues: Vec<SendQueue> = (0..4).map(|_| SendQueue::new(4)).collect();
+        let [one, two, three, stranger] = [0, 1, 2, 3].map(|at| queues[at].sender().id());
         let mut members = Members::default();
-        members.insert(1, queues[0].sender());
-        members.insert(2, queues[1].sender());
+        members.insert(queues[0].sender());
+        members.insert(queues[1].sender());
         let first = members.list();
-        assert_eq!(ids(&first), [1, 2]);
+        assert_eq!(ids(&first), [one, two]);
         assert!(
             Arc::ptr_eq(&first, &members.list()),
             "made once while unchanged"
         );
-        members.insert(3, queues[2].sender());
-        assert_eq!(ids(&members.list()), [1, 2, 3]);
-        members.remove(1);
-        assert_eq!(ids(&members.list()), [2, 3]);
+        members.insert(queues[2].sender());
+        assert_eq!(ids(&members.list()), [one, two, three]);
+        members.remove(one);
+        assert_eq!(ids(&members.list()), [two, three]);
         let kept = members.list();
-        members.remove(7);
+        members.remove(stranger);
         assert!(
             Arc::ptr_eq(&kept, &members.list()),
             "a stranger's leave changes nothing"
         );
         assert_eq!(
             ids(&first),
-            [1, 2],
+            [one, two],
             "a broadcast's list stays as it was taken"
         );
     }
@@ -110,7 +111,7 @@ mod tests {
             .step_by(2)
             .chain(queues.iter().step_by(2))
         {
-            members.insert(queue.sender().id(), queue.sender());
+            members.insert(queue.sender());
         }
         let mut started: Vec<u64> = queues.iter().map(|queue| queue.sender().id()).collect();
         started.sort_unstable();

@@ -817,7 +817,7 @@ impl Rooms {
                 .rooms
                 .entry(name)
                 .or_default()
-                .insert(id, member.clone());
+                .insert(member.clone());
             fresh
         };
         if fresh && !self.inner.watch_end(member) {

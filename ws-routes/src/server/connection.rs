@@ -331,6 +331,7 @@ async fn handshake(
         if !handshake::is_upgrade(&head) {
             return Box::pin(not_upgrade(shared, transport, head)).await;
         }
+        // Not `admit`: its future would keep the request it was given, and this one with it.
         let decided = match decide(shared, head, peer, Extensions::new(), started) {
             Ok(Decided::Accepted(accepted)) => Ok(accepted),
             Ok(Decided::Hook(hook)) => Box::pin(hook.run(shared)).await,
@@ -460,21 +461,15 @@ struct Hook {
 impl Hook {
     /// Runs the hook: the upgrade it admits, or its refusal (`500` when it panicked).
     async fn run(self, shared: &Context) -> Result<Accepted, Reject> {
-        let Hook {
-            route,
-            hook,
-            request,
-            protocol,
-            accept,
-            leftover,
-            started,
-        } = self;
-        let (request, run) = match AssertUnwindSafe(hook(request)).catch_unwind().await {
+        let (request, run) = match AssertUnwindSafe((self.hook)(self.request))
+            .catch_unwind()
+            .await
+        {
             Ok(Ok(admitted)) => (admitted.request, Run::Admitted(admitted.run)),
             Ok(Err(refusal)) => return Err(refusal),
             Err(panic) => {
                 error!(
-                    handler = route.parts.handler,
+                    handler = self.route.parts.handler,
                     panic = panic_message(&*panic),
                     "accept hook panicked"
                 );
@@ -482,12 +477,12 @@ impl Hook {
             }
         };
         let target = Target::Route {
-            route,
+            route: self.route,
             request,
             run,
-            protocol,
+            protocol: self.protocol,
         };
-        conclude(shared, accept, leftover, target, started)
+        conclude(shared, self.accept, self.leftover, target, self.started)
     }
 }
 
