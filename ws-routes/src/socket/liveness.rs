@@ -65,6 +65,9 @@ pub(crate) struct Liveness {
     /// What the timer and the shutdown signal wake, and [`alarm`](Self::alarm)'s waker.
     alarm: Arc<Alarm>,
     alarm_waker: Waker,
+    /// The task's waker, as registered with the alarm and not taken by a ring since: the
+    /// alarm is registered with anew only when the task's waker changes or the alarm rang.
+    registered: Option<Waker>,
 }
 
 /// Wakes the connection's task for the timer or the shutdown signal, and notes that one of
@@ -114,6 +117,7 @@ impl Liveness {
             })),
             alarm_waker: Waker::from(Arc::clone(&alarm)),
             alarm,
+            registered: None,
         };
         liveness.rearm();
         liveness
@@ -196,11 +200,22 @@ impl Liveness {
     /// Polls the shutdown signal (a dropped sender means the server is gone: shut down as
     /// well) and the timer, when the alarm rang since they were last polled.
     fn poll_alarm(&mut self, cx: &mut Context<'_>) -> Poll<Rang> {
-        // Registered before the alarm is read: one that rings from now on wakes this task.
-        self.alarm.task.register(cx.waker());
+        // Registered before the alarm is read: one that rings from now on wakes this task. A
+        // ring sets `rang` before it takes the registered waker, so while `rang` stays unset
+        // the waker registered last is still there.
+        if !self
+            .registered
+            .as_ref()
+            .is_some_and(|registered| registered.will_wake(cx.waker()))
+        {
+            self.alarm.task.register(cx.waker());
+            self.registered = Some(cx.waker().clone());
+        }
         if !self.alarm.rang.swap(false, Ordering::Acquire) {
             return Poll::Pending;
         }
+        // The ring may have taken the registered waker.
+        self.registered = None;
         let mut alarm = Context::from_waker(&self.alarm_waker);
         if let Some(shutdown) = &mut self.shutdown
             && shutdown.as_mut().poll(&mut alarm).is_ready()
