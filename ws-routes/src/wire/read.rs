@@ -533,6 +533,29 @@ mod tests {
     }
 
     #[test]
+    fn only_a_whole_final_data_frame_within_the_limits_takes_the_one_step_path() {
+        let takes = |bytes: &[u8], available: usize| {
+            let header_len = frame::header_len(bytes[1]);
+            let header = frame::decode(&bytes[..header_len]).unwrap();
+            reader()
+                .whole_message(&header, &bytes[header_len..available])
+                .is_some()
+        };
+        for first in [0x81, 0x82] {
+            let bytes = frame(first, b"whole");
+            assert!(takes(&bytes, bytes.len()), "{first:#x}");
+            assert!(!takes(&bytes, bytes.len() - 1), "{first:#x}, cut short");
+        }
+        for bytes in [
+            frame(0x01, b"first of several"),
+            frame(0x89, b"ping"),
+            frame(0x82, &[0; 1001]),
+        ] {
+            assert!(!takes(&bytes, bytes.len()), "{:#x}", bytes[0]);
+        }
+    }
+
+    #[test]
     fn oversized_frames_and_messages_fail_at_the_header() {
         let header = &frame(0x82, &[0; 1001])[..8];
         assert!(matches!(
