@@ -404,17 +404,14 @@ fn decide(
     }
     let leftover = std::mem::take(&mut head.leftover);
     let (path, query) = head.path_and_query();
-    let (route, request, run, protocol) = match shared.matcher.route(path) {
+    let target = match shared.matcher.route(path) {
         None if shared.config.unmatched == Unmatched::NotFound => {
             info!(path, "no route");
             return Err(Reject::new(StatusCode::NOT_FOUND).body("no route for this path\n"));
         }
-        None => {
-            let target = Target::NoRoute {
-                path: path.to_owned(),
-            };
-            return conclude(shared, accept, leftover, target, started).map(Decided::Accepted);
-        }
+        None => Target::NoRoute {
+            path: path.to_owned(),
+        },
         Some(route) => {
             Span::current().record("route", route.parts.pattern);
             let protocol = handshake::negotiate_protocol(&head, route)?;
@@ -422,7 +419,12 @@ fn decide(
             let states = Arc::clone(&shared.states);
             let request = Request::new(route_path, head.headers, peer, states, extensions);
             match route.entry {
-                Entry::Upgrade(entry) => (route, request, Run::Function(entry), protocol),
+                Entry::Upgrade(entry) => Target::Route {
+                    route,
+                    request,
+                    run: Run::Function(entry),
+                    protocol,
+                },
                 Entry::Accept(hook) => {
                     return Ok(Decided::Hook(Box::new(Hook {
                         route,
@@ -436,12 +438,6 @@ fn decide(
                 }
             }
         }
-    };
-    let target = Target::Route {
-        route,
-        request,
-        run,
-        protocol,
     };
     conclude(shared, accept, leftover, target, started).map(Decided::Accepted)
 }
@@ -512,6 +508,7 @@ fn conclude(
         started,
     })
 }
+
 fn shutdown_refusal() -> Reject {
     Reject::new(StatusCode::SERVICE_UNAVAILABLE).body("server shutting down\n")
 }
