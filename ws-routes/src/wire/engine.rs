@@ -422,19 +422,6 @@ fn poll_write_some(
     }
 }
 
-/// Writes what is left of `frame`, as far as `transport` takes it.
-fn poll_write_frame(
-    transport: &mut Transport,
-    cx: &mut Context<'_>,
-    frame: &mut Outgoing,
-) -> Poll<io::Result<()>> {
-    while frame.written < frame.len() {
-        let slices = frame.unwritten();
-        frame.written += ready!(poll_write_some(transport, cx, &slices))?;
-    }
-    Poll::Ready(Ok(()))
-}
-
 /// Writes `slices`, `N` bytes at most in all, copied together into one buffer on the stack.
 fn poll_write_gathered<const N: usize>(
     transport: &mut Transport,
@@ -579,6 +566,7 @@ impl Engine {
             return SendNow::Done(Err(Error::Closed));
         }
         let mut cx = Context::from_waker(Waker::noop());
+        // Most messages find nothing of the engine's waiting to be written.
         self.take_socket_back();
         if self.has_output() {
             match self.poll_write(&mut cx) {
@@ -588,26 +576,13 @@ impl Engine {
             }
         }
         let (opcode, payload) = opcode_and_payload(message);
-        let mut outgoing = match self.data_frame(opcode, payload) {
-            Ok(outgoing) => outgoing,
+        match self.data_frame(opcode, payload) {
+            Ok(outgoing) => self.out = Some(outgoing),
             Err(error) => return SendNow::Done(Err(error.into())),
-        };
-        // Nothing else waits: the frame goes straight to the socket, and the engine keeps it
-        // only if the socket does not take all of it.
-        match poll_write_frame(&mut self.transport, &mut cx, &mut outgoing) {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(error)) => return SendNow::Done(Err(error.into())),
-            Poll::Pending => {
-                self.out = Some(outgoing);
-                return SendNow::Queued;
-            }
         }
-        match Pin::new(&mut self.transport).poll_flush(&mut cx) {
-            Poll::Ready(flushed) => SendNow::Done(flushed.map_err(Error::from)),
-            Poll::Pending => {
-                self.unflushed = true;
-                SendNow::Queued
-            }
+        match self.poll_write(&mut cx) {
+            Poll::Ready(written) => SendNow::Done(written.map_err(Error::from)),
+            Poll::Pending => SendNow::Queued,
         }
     }
 
@@ -802,9 +777,17 @@ impl Engine {
         self.take_socket_back();
         loop {
             if let Some(out) = &mut self.out {
-                let written = ready!(poll_write_frame(&mut self.transport, cx, out));
+                while out.written < out.len() {
+                    let slices = out.unwritten();
+                    match ready!(poll_write_some(&mut self.transport, cx, &slices)) {
+                        Ok(written) => out.written += written,
+                        Err(error) => {
+                            self.out = None;
+                            return Poll::Ready(Err(error));
+                        }
+                    }
+                }
                 self.out = None;
-                written?;
                 self.unflushed = true;
             }
             while self.batch_at < self.batch.len() {
