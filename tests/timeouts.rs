@@ -111,9 +111,40 @@ async fn a_client_that_never_answers_the_close_handshake_is_dropped_after_close_
 }
 
 #[tokio::test]
+async fn a_handler_that_closes_waits_for_the_answer_only_until_the_close_timeout() {
+    let close_timeout = Duration::from_millis(1500);
+    let (addr, handle, _) = start(server().no_keepalive().close_timeout(close_timeout)).await;
+    // The handler closes, then reads on for the answer, which this client never sends: its
+    // `recv` ends at the close timeout, and the server, whose close handshake is the same one,
+    // drops the connection then, not a close timeout after the handler returned.
+    let mut tcp = raw::upgrade(addr, "/close-and-drain").await;
+    assert_eq!(read_close(&mut tcp).await, (1000, "bye".into()));
+    let closing = tokio::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = within(tcp.read_to_end(&mut rest)).await;
+    let waited = closing.elapsed();
+    assert!(rest.is_empty(), "nothing after the close frame");
+    assert!(
+        waited >= close_timeout - Duration::from_millis(100),
+        "dropped {waited:?} after the close, before the close timeout"
+    );
+    assert!(
+        waited < close_timeout + Duration::from_secs(1),
+        "dropped {waited:?} after the close: the close timeout ran again once the handler returned"
+    );
+    wait_for(|| handle.connections() == 0).await;
+}
+
+#[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
-    let (addr, handle, _) =
-        start(server().keepalive(Duration::from_secs(60), Duration::from_millis(500))).await;
+    // The close timeout is long: a peer that does not read is dropped once its write timed
+    // out, without the close handshake that would wait for it.
+    let (addr, handle, _) = start(
+        server()
+            .keepalive(Duration::from_secs(60), Duration::from_millis(500))
+            .close_timeout(Duration::from_secs(60)),
+    )
+    .await;
     // Connects, then never reads: the handler's sends fill every buffer and then stall.
     let _stalled = connect(addr, "/flood").await;
     wait_for(|| FLOOD_ENDED.lock().unwrap().is_some()).await;
@@ -171,6 +202,14 @@ async fn keepalive_keeps_a_responsive_client_and_measures_its_latency() {
         panic!("expected nothing while pings come and go, got {received:?}");
     }
     assert_eq!(ask(&mut ws, "latency").await, "measured: true");
+}
+
+#[tokio::test]
+async fn latency_is_unknown_until_a_ping_was_answered() {
+    let (addr, _, _) =
+        start(server().keepalive(Duration::from_secs(60), Duration::from_secs(5))).await;
+    let mut ws = connect(addr, "/latency").await;
+    assert_eq!(ask(&mut ws, "latency").await, "measured: false");
 }
 
 #[tokio::test]

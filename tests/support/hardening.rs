@@ -19,14 +19,15 @@ async fn echo(mut ws: WebSocket) {
     }
 }
 
-/// Answers "latency" with whether the keepalive has measured a round trip yet.
+/// Answers "latency" with whether the keepalive has measured a round trip yet: one that took
+/// some time, and less than 5 s.
 #[route("/latency")]
 async fn latency(mut ws: WebSocket) {
     while let Some(Ok(message)) = ws.recv().await {
         if message.as_text() == Some("latency") {
-            let measured = ws
-                .latency()
-                .is_some_and(|latency| latency < Duration::from_secs(5));
+            let measured = ws.latency().is_some_and(|latency| {
+                latency > Duration::ZERO && latency < Duration::from_secs(5)
+            });
             let _ = ws.send(format!("measured: {measured}")).await;
         }
     }
@@ -64,6 +65,14 @@ async fn slow(mut ws: WebSocket, State(received): State<Received>) {
 
 /// How the last `/flood` handler ended: the error its `send` returned.
 pub static FLOOD_ENDED: Mutex<Option<String>> = Mutex::new(None);
+
+/// Closes at once, then reads until the peer's answer or the close timeout ends `recv`.
+#[route("/close-and-drain")]
+async fn close_and_drain(mut ws: WebSocket) {
+    if ws.close(1000u16, "bye").await.is_ok() {
+        while ws.recv().await.is_some() {}
+    }
+}
 
 /// Sends 64 KiB messages as fast as the client takes them, until a send fails.
 #[route("/flood")]
@@ -175,6 +184,7 @@ const ROUTES: Routes = routes![
     stubborn,
     chat,
     maybe,
+    close_and_drain,
     Guarded,
     flood,
     push,
