@@ -44,6 +44,30 @@ async fn keepalive_closes_a_client_that_stops_answering_pings() {
 }
 
 #[tokio::test]
+async fn messages_between_pings_do_not_bring_the_next_ping_forward() {
+    // The idle timeout's timer fires at the deadline it had when it was set, which the
+    // messages since have moved on: that wake-up sends no ping before the keepalive's interval.
+    let (addr, _, _) = start(
+        server()
+            .keepalive(Duration::from_secs(30), Duration::from_secs(30))
+            .idle_timeout(Duration::from_secs(1)),
+    )
+    .await;
+    let mut tcp = raw::upgrade(addr, "/echo").await;
+    let frame = masked_frame(0x1, true, b"still here");
+    for _ in 0..15 {
+        tcp.write_all(&frame).await.unwrap();
+        let (opcode, payload) = within(raw::read_frame(&mut tcp)).await;
+        assert_eq!(
+            (opcode, payload.as_slice()),
+            (0x1, &b"still here"[..]),
+            "the echo, and no ping before the keepalive interval"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
 async fn a_client_that_floods_frames_cannot_postpone_its_keepalive() {
     let (addr, _, _) =
         start(server().keepalive(Duration::from_millis(100), Duration::from_millis(300))).await;

@@ -1104,20 +1104,197 @@ mod tests {
 
     /// An engine on one end of a TCP connection, and the raw other end.
     async fn pair(role: Role) -> (Engine, TcpStream) {
+        let (ours, peer) = tcp_pair().await;
+        (
+            Engine::new(Transport::Tcp(ours), role, Vec::new(), SETTINGS, None),
+            peer,
+        )
+    }
+
+    const SETTINGS: EngineSettings = EngineSettings {
+        read_buffer: 4 << 10,
+        max_message: 64 << 20,
+        max_frame: 64 << 20,
+    };
+
+    /// Both ends of a TCP connection on 127.0.0.1.
+    async fn tcp_pair() -> (TcpStream, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let peer = TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
         let (ours, _) = listener.accept().await.unwrap();
-        let settings = EngineSettings {
-            read_buffer: 4 << 10,
-            max_message: 64 << 20,
-            max_frame: 64 << 20,
+        (ours, peer)
+    }
+
+    /// Direct writers that only count the turns the engine gives them and takes back.
+    #[derive(Default)]
+    struct Turns {
+        opened: std::sync::atomic::AtomicUsize,
+        stopped: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Turns {
+        fn opened(&self) -> usize {
+            self.opened.load(std::sync::atomic::Ordering::Relaxed)
+        }
+
+        fn stopped(&self) -> usize {
+            self.stopped.load(std::sync::atomic::Ordering::Relaxed)
+        }
+    }
+
+    impl DirectWrites for Turns {
+        fn open(&self, _: &SharedTcp, _: Option<SharedWrites>) {
+            self.opened
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+
+        fn stop(&self) -> Option<Bytes> {
+            self.stopped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            None
+        }
+    }
+
+    /// A server engine on a shared socket, `deflate` agreed on, that gives `turns` the socket.
+    async fn sharing(
+        deflate: Option<(Negotiated, &DeflateConfig)>,
+    ) -> (Engine, Arc<Turns>, TcpStream) {
+        let (ours, peer) = tcp_pair().await;
+        let mut engine = Engine::server(Transport::Tcp(ours), Vec::new(), SETTINGS, deflate);
+        let turns = Arc::new(Turns::default());
+        engine.share_socket(turns.clone());
+        (engine, turns, peer)
+    }
+
+    #[tokio::test]
+    async fn the_socket_opens_to_direct_writes_only_while_nothing_of_the_engines_is_in_progress() {
+        let (mut engine, turns, _peer) = sharing(None).await;
+        engine.open_direct();
+        assert_eq!(turns.opened(), 1, "an idle engine opens its socket");
+        engine.open_direct();
+        assert_eq!(turns.opened(), 1, "once, until it takes the socket back");
+        engine.take_socket_back();
+        assert_eq!(turns.stopped(), 1);
+
+        // Each of these alone keeps the socket the engine's.
+        type MakeBusy = fn(&mut Engine);
+        let busy: [(&str, MakeBusy); 7] = [
+            ("a frame in progress", |engine| {
+                engine.out = Some(Outgoing::framed(Bytes::from_static(b"\x81\x00")));
+            }),
+            ("a batch in progress", |engine| {
+                engine.batch = vec![Outgoing::framed(Bytes::from_static(b"\x81\x00"))];
+            }),
+            ("a pong waiting", |engine| {
+                engine.queue_control(OpCode::Pong, b"");
+            }),
+            ("bytes written and not flushed", |engine| {
+                engine.unflushed = true;
+            }),
+            ("the close handshake begun", |engine| {
+                engine.closing = Closing::Sent;
+            }),
+            ("the peer's side read to its end", |engine| {
+                engine.read_done = true
+            }),
+            ("the connection over", |engine| engine.finished = true),
+        ];
+        for (what, make_busy) in busy {
+            let (mut engine, turns, _peer) = sharing(None).await;
+            make_busy(&mut engine);
+            engine.open_direct();
+            assert_eq!(turns.opened(), 0, "opened with {what}");
+        }
+
+        drop(engine);
+        assert_eq!(
+            turns.stopped(),
+            1,
+            "taken back once, not again when dropped"
+        );
+        let (mut engine, turns, _peer) = sharing(None).await;
+        engine.open_direct();
+        drop(engine);
+        assert_eq!(
+            turns.stopped(),
+            1,
+            "an engine dropped takes its socket back"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_message_is_compressed_from_the_threshold_up() {
+        let config = DeflateConfig::default();
+        let agreed = Negotiated {
+            server_max_window_bits: 12,
+            client_max_window_bits: 12,
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
         };
-        (
-            Engine::new(Transport::Tcp(ours), role, Vec::new(), settings, None),
-            peer,
-        )
+        let (ours, mut peer) = tcp_pair().await;
+        let deflate = Some((agreed, &config));
+        let mut engine = Engine::new(
+            Transport::Tcp(ours),
+            Role::Server,
+            Vec::new(),
+            SETTINGS,
+            deflate,
+        );
+        for (len, compressed) in [(config.threshold - 1, false), (config.threshold, true)] {
+            let text = "a".repeat(len);
+            engine.send(Frame::Message(text.into())).await.unwrap();
+            let mut header = [0; 4];
+            peer.read_exact(&mut header[..2]).await.unwrap();
+            let payload_len = match header[1] {
+                126 => {
+                    peer.read_exact(&mut header[2..]).await.unwrap();
+                    usize::from(u16::from_be_bytes([header[2], header[3]]))
+                }
+                short => usize::from(short),
+            };
+            let mut payload = vec![0; payload_len];
+            peer.read_exact(&mut payload).await.unwrap();
+            assert_eq!(header[0] & 0x40 != 0, compressed, "RSV1 on {len} bytes");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_a_server_connection_that_compresses_without_a_kept_context_shares_its_socket() {
+        let config = DeflateConfig::default();
+        let agreed = |no_context_takeover| Negotiated {
+            server_max_window_bits: 12,
+            client_max_window_bits: 12,
+            server_no_context_takeover: no_context_takeover,
+            client_no_context_takeover: no_context_takeover,
+        };
+        let (mut engine, turns, _peer) = sharing(Some((agreed(true), &config))).await;
+        engine.open_direct();
+        assert_eq!(
+            turns.opened(),
+            1,
+            "a shared compressor: broadcasts written directly"
+        );
+        let (mut engine, turns, _peer) = sharing(Some((agreed(false), &config))).await;
+        engine.open_direct();
+        assert_eq!(
+            turns.opened(),
+            0,
+            "a kept context writes bytes only it can make"
+        );
+
+        let (ours, _peer) = tcp_pair().await;
+        let shared = Transport::Tcp(ours).into_shareable();
+        let mut client = Engine::new(shared, Role::Client, Vec::new(), SETTINGS, None);
+        let turns = Arc::new(Turns::default());
+        client.share_socket(turns.clone());
+        client.open_direct();
+        assert_eq!(
+            turns.opened(),
+            0,
+            "a client masks its frames: it writes them itself"
+        );
     }
 
     #[test]
