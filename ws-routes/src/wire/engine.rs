@@ -1225,6 +1225,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_message_sent_at_once_waits_for_a_frame_or_batch_cancelled_halfway() {
+        let big = || Message::Binary(Bytes::from(vec![b'x'; 8 << 20]));
+        for batch in [false, true] {
+            let (mut engine, mut peer) = pair(Role::Server).await;
+            let sending = async {
+                if batch {
+                    engine.send_batch(vec![Data::Message(big())]).await
+                } else {
+                    engine.send(Frame::Message(big())).await
+                }
+            };
+            let cancelled = tokio::time::timeout(Duration::from_millis(50), sending).await;
+            assert!(
+                cancelled.is_err(),
+                "the peer reads nothing, so the write must wait"
+            );
+            let Some(returned) = (match engine.send_now("after".into()) {
+                SendNow::Busy(message) => Some(message),
+                SendNow::Done(_) | SendNow::Queued => None,
+            }) else {
+                panic!("a message cut in before the rest of the frame (batch: {batch})");
+            };
+            let reader = tokio::spawn(async move {
+                let mut wire = vec![0; 10 + (8 << 20) + 7];
+                peer.read_exact(&mut wire).await.unwrap();
+                wire
+            });
+            engine.send(Frame::Message(returned)).await.unwrap();
+            let wire = reader.await.unwrap();
+            assert_eq!(wire[..2], [0x82, 127]);
+            assert!(wire[10..10 + (8 << 20)].iter().all(|&byte| byte == b'x'));
+            assert_eq!(&wire[10 + (8 << 20)..], b"\x81\x05after");
+        }
+    }
+
+    #[tokio::test]
     async fn a_message_is_compressed_from_the_threshold_up() {
         let config = DeflateConfig::default();
         let agreed = Negotiated {
