@@ -1261,6 +1261,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_ping_carries_125_bytes_at_most() {
+        let (mut engine, mut peer) = pair(Role::Server).await;
+        let most = Bytes::from(vec![b'p'; MAX_CONTROL_PAYLOAD]);
+        engine.send(Frame::Ping(most.clone())).await.unwrap();
+        let mut wire = vec![0; 2 + MAX_CONTROL_PAYLOAD];
+        peer.read_exact(&mut wire).await.unwrap();
+        assert_eq!(wire[..2], [0x89, 125]);
+        assert_eq!(wire[2..], most[..]);
+        let over = Bytes::from(vec![b'p'; MAX_CONTROL_PAYLOAD + 1]);
+        assert!(matches!(
+            engine.send(Frame::Ping(over)).await,
+            Err(Error::Protocol(_))
+        ));
+    }
+
+    #[tokio::test]
     async fn a_message_is_compressed_from_the_threshold_up() {
         let config = DeflateConfig::default();
         let agreed = Negotiated {
