@@ -163,6 +163,27 @@ async fn pings_that_arrive_together_are_answered_in_one_write() {
     assert!(segments <= 4, "400 pongs came in {segments} segments");
 }
 
+#[tokio::test]
+async fn a_client_that_pings_without_reading_is_not_read_while_its_pongs_wait() {
+    let addr = spawn(routes![echo]).await;
+    let tcp = support::raw::upgrade(addr, "/echo").await;
+    let (_reading, mut writing) = tcp.into_split();
+    // 64 MiB of pings with 125-byte payloads, and not a byte read: their pongs fill the
+    // buffers between the server and this client (a few MiB on loopback), and from then on
+    // the server reads no more, rather than keep every pong it owes in memory.
+    let ping = masked_frame(0x9, true, &[b'p'; 125]);
+    let flood = ping.repeat((64 << 20) / ping.len());
+    let flooding = tokio::time::timeout(Duration::from_secs(5), writing.write_all(&flood)).await;
+    assert!(
+        flooding.is_err(),
+        "the server read 64 MiB of pings whose pongs it could not write"
+    );
+    // It serves everyone else meanwhile.
+    let mut other = support::connect(addr, "/echo").await;
+    other.send("still serving").await.unwrap();
+    assert_eq!(support::text(&mut other).await, "still serving");
+}
+
 /// Opens `path`, shuts the client's sending side without a close frame, and returns what the
 /// server sent after that (up to its end of the stream) and what the route saw.
 async fn half_close(path: &str) -> (Vec<u8>, Option<CloseFrame>) {

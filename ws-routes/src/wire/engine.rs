@@ -1260,6 +1260,54 @@ mod tests {
         }
     }
 
+    /// A client's text frame (under 126 bytes) carrying `payload`.
+    fn masked_text(payload: &[u8]) -> Vec<u8> {
+        let key = [9, 8, 7, 6];
+        let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+        frame.extend(key);
+        let mut masked = payload.to_vec();
+        frame::apply_mask(&mut masked, key, 0);
+        frame.extend(masked);
+        frame
+    }
+
+    /// An engine whose send of 8 MiB was cancelled halfway: the peer reads nothing, so most
+    /// of the frame waits to be written.
+    async fn with_a_frame_waiting() -> (Engine, TcpStream) {
+        let (mut engine, peer) = pair(Role::Server).await;
+        let big = Message::Binary(Bytes::from(vec![b'x'; 8 << 20]));
+        let sending = engine.send(Frame::Message(big));
+        let cancelled = tokio::time::timeout(Duration::from_millis(50), sending).await;
+        assert!(
+            cancelled.is_err(),
+            "the peer reads nothing, so the write must wait"
+        );
+        (engine, peer)
+    }
+
+    #[tokio::test]
+    async fn frames_are_read_while_a_frame_waits_to_be_written() {
+        let (mut engine, mut peer) = with_a_frame_waiting().await;
+        peer.write_all(&masked_text(b"meanwhile")).await.unwrap();
+        let read = tokio::time::timeout(Duration::from_secs(10), engine.next()).await;
+        assert!(
+            matches!(&read, Ok(Some(Ok(Frame::Message(Message::Text(text))))) if text == "meanwhile"),
+            "{read:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_resets_while_a_frame_waits_ends_the_connection_with_an_error() {
+        let (mut engine, peer) = with_a_frame_waiting().await;
+        // A reset: the rest of the frame can never go out.
+        socket2::SockRef::from(&peer)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(peer);
+        let read = tokio::time::timeout(Duration::from_secs(10), engine.next()).await;
+        assert!(matches!(read, Ok(Some(Err(_)))), "{read:?}");
+    }
+
     #[tokio::test]
     async fn a_ping_carries_125_bytes_at_most() {
         let (mut engine, mut peer) = pair(Role::Server).await;
