@@ -164,6 +164,24 @@ async fn pings_that_arrive_together_are_answered_in_one_write() {
 }
 
 #[tokio::test]
+async fn a_ping_is_answered_before_the_rest_of_a_frame_that_follows_it_arrives() {
+    let addr = spawn(routes![echo]).await;
+    let mut tcp = support::raw::upgrade(addr, "/echo").await;
+    // A ping and the first half of a text frame in one write; the rest only once the pong
+    // is back.
+    let text = masked_frame(0x1, true, b"after the pong");
+    let mut first = masked_frame(0x9, true, b"ping");
+    first.extend(&text[..text.len() / 2]);
+    tcp.write_all(&first).await.unwrap();
+    assert_eq!(within(read_frame(&mut tcp)).await, (0xA, b"ping".to_vec()));
+    tcp.write_all(&text[text.len() / 2..]).await.unwrap();
+    assert_eq!(
+        within(read_frame(&mut tcp)).await,
+        (0x1, b"after the pong".to_vec())
+    );
+}
+
+#[tokio::test]
 async fn a_client_that_pings_without_reading_is_not_read_while_its_pongs_wait() {
     let addr = spawn(routes![echo]).await;
     let tcp = support::raw::upgrade(addr, "/echo").await;
