@@ -70,6 +70,20 @@ async fn echo_until_closed(mut ws: WebSocket) {
 
 /// Echoes until the peer closes, then works on for a while with the connection done, as a
 /// handler that saves what it got would.
+/// Takes its time over each message (a slow database, say) before it reads the next.
+#[route("/mulls")]
+async fn mulls(mut ws: WebSocket) {
+    while let Some(Ok(message)) = ws.recv().await {
+        tokio::time::sleep(MULLING).await;
+        if ws.send(message).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// How long `/mulls` takes over a message.
+const MULLING: Duration = Duration::from_secs(3);
+
 #[route("/lingers")]
 async fn lingers(ws: WebSocket) {
     echo_until_closed(ws).await;
@@ -178,6 +192,25 @@ async fn a_ping_is_answered_before_the_rest_of_a_frame_that_follows_it_arrives()
     assert_eq!(
         within(read_frame(&mut tcp)).await,
         (0x1, b"after the pong".to_vec())
+    );
+}
+
+#[tokio::test]
+async fn a_ping_read_with_a_message_is_answered_before_the_handler_gets_the_message() {
+    let addr = spawn(routes![mulls]).await;
+    let mut tcp = support::raw::upgrade(addr, "/mulls").await;
+    let mut both = masked_frame(0x9, true, b"ping");
+    both.extend(masked_frame(0x1, true, b"think it over"));
+    tcp.write_all(&both).await.unwrap();
+    // The pong goes out before the handler starts on the message, not once it reads again.
+    let pong = tokio::time::timeout(MULLING * 2 / 3, read_frame(&mut tcp)).await;
+    assert_eq!(
+        pong.expect("no pong while the handler mulled the message over"),
+        (0xA, b"ping".to_vec())
+    );
+    assert_eq!(
+        within(read_frame(&mut tcp)).await,
+        (0x1, b"think it over".to_vec())
     );
 }
 
