@@ -1309,6 +1309,53 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_client_waits_for_the_server_to_end_the_tcp_connection_after_the_close() {
+        let (mut engine, mut peer) = pair(Role::Client).await;
+        engine.close(None).await.unwrap();
+        // The client's close: its header, the masking key, no payload.
+        let mut close = [0; 6];
+        peer.read_exact(&mut close).await.unwrap();
+        assert_eq!(close[..2], [0x88, 0x80]);
+        peer.write_all(&[0x88, 0]).await.unwrap();
+        let answer = engine.next().await;
+        assert!(matches!(answer, Some(Ok(Frame::Close(None)))), "{answer:?}");
+        // RFC 6455 section 7.1.1: the server ends the TCP connection first.
+        let waiting = tokio::time::timeout(Duration::from_millis(300), engine.next()).await;
+        assert!(
+            waiting.is_err(),
+            "the client ended before the server did: {waiting:?}"
+        );
+        drop(peer);
+        let ended = tokio::time::timeout(Duration::from_secs(10), engine.next()).await;
+        assert!(matches!(ended, Ok(None)), "{ended:?}");
+    }
+
+    #[test]
+    fn a_connection_whose_first_read_on_a_thread_drains_it_reads_into_a_buffer_of_its_size() {
+        // The thread's read buffer starts empty: the drain after the close handshake is the
+        // first read on this thread (the server's close came with the handshake's answer).
+        std::thread::spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let (ours, mut peer) = tcp_pair().await;
+                let close = vec![0x88, 0];
+                let mut engine =
+                    Engine::new(Transport::Tcp(ours), Role::Client, close, SETTINGS, None);
+                peer.write_all(b"after the close").await.unwrap();
+                drop(peer);
+                let frame = engine.next().await;
+                assert!(matches!(frame, Some(Ok(Frame::Close(None)))), "{frame:?}");
+                assert!(engine.next().await.is_none());
+            });
+        })
+        .join()
+        .expect("the drain panicked");
+    }
+
+    #[tokio::test]
     async fn a_ping_carries_125_bytes_at_most() {
         let (mut engine, mut peer) = pair(Role::Server).await;
         let most = Bytes::from(vec![b'p'; MAX_CONTROL_PAYLOAD]);
