@@ -1286,6 +1286,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_rest_of_a_frame_goes_out_while_the_engine_waits_for_the_peer() {
+        let (mut engine, mut peer) = with_a_frame_waiting().await;
+        let reading = async {
+            let mut wire = vec![0; 10 + (8 << 20)];
+            peer.read_exact(&mut wire).await.unwrap();
+            wire
+        };
+        let waited = tokio::time::timeout(Duration::from_secs(10), async {
+            tokio::select! {
+                wire = reading => wire,
+                frame = engine.next() => panic!("the peer sent nothing, yet: {frame:?}"),
+            }
+        });
+        let wire = waited.await.expect("the rest of the frame never went out");
+        assert!(wire[10..].iter().all(|&byte| byte == b'x'));
+    }
+
+    #[tokio::test]
     async fn frames_are_read_while_a_frame_waits_to_be_written() {
         let (mut engine, mut peer) = with_a_frame_waiting().await;
         peer.write_all(&masked_text(b"meanwhile")).await.unwrap();
