@@ -1322,6 +1322,8 @@ mod tests {
             .set_linger(Some(Duration::ZERO))
             .unwrap();
         drop(peer);
+        // Time for the runtime to see the reset: the write of the rest fails first.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let read = tokio::time::timeout(Duration::from_secs(10), engine.next()).await;
         assert!(matches!(read, Ok(Some(Err(_)))), "{read:?}");
     }
@@ -1371,6 +1373,25 @@ mod tests {
         })
         .join()
         .expect("the drain panicked");
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_closes_then_resets_before_taking_the_answer_ends_the_connection_cleanly() {
+        let (mut engine, mut peer) = with_a_frame_waiting().await;
+        peer.write_all(&[0x88, 0x80, 1, 2, 3, 4]).await.unwrap();
+        let close = tokio::time::timeout(Duration::from_secs(10), engine.next()).await;
+        assert!(
+            matches!(close, Ok(Some(Ok(Frame::Close(None))))),
+            "{close:?}"
+        );
+        socket2::SockRef::from(&peer)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(peer);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The answer can never go out: the close handshake is over all the same.
+        let end = tokio::time::timeout(Duration::from_secs(10), engine.next()).await;
+        assert!(matches!(end, Ok(None)), "{end:?}");
     }
 
     #[tokio::test]
