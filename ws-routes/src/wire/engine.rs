@@ -1287,7 +1287,17 @@ mod tests {
 
     #[tokio::test]
     async fn the_rest_of_a_frame_goes_out_while_the_engine_waits_for_the_peer() {
-        let (mut engine, mut peer) = with_a_frame_waiting().await;
+        for part_of_a_frame_read in [false, true] {
+            let (mut engine, mut peer) = with_a_frame_waiting().await;
+            if part_of_a_frame_read {
+                // Bytes read earlier that end in the middle of a frame wait in the backlog.
+                engine.backlog = masked_text(b"half of this arrived")[..10].to_vec();
+            }
+            the_rest_goes_out_while_next_waits(&mut engine, &mut peer).await;
+        }
+    }
+
+    async fn the_rest_goes_out_while_next_waits(engine: &mut Engine, peer: &mut TcpStream) {
         let reading = async {
             let mut wire = vec![0; 10 + (8 << 20)];
             peer.read_exact(&mut wire).await.unwrap();
