@@ -1095,6 +1095,8 @@ fn close_payload(frame: Option<&CloseFrame>) -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::Ordering::Relaxed;
     use std::time::Duration;
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1130,29 +1132,27 @@ mod tests {
     /// Direct writers that only count the turns the engine gives them and takes back.
     #[derive(Default)]
     struct Turns {
-        opened: std::sync::atomic::AtomicUsize,
-        stopped: std::sync::atomic::AtomicUsize,
+        opened: AtomicUsize,
+        stopped: AtomicUsize,
     }
 
     impl Turns {
         fn opened(&self) -> usize {
-            self.opened.load(std::sync::atomic::Ordering::Relaxed)
+            self.opened.load(Relaxed)
         }
 
         fn stopped(&self) -> usize {
-            self.stopped.load(std::sync::atomic::Ordering::Relaxed)
+            self.stopped.load(Relaxed)
         }
     }
 
     impl DirectWrites for Turns {
         fn open(&self, _: &SharedTcp, _: Option<SharedWrites>) {
-            self.opened
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.opened.fetch_add(1, Relaxed);
         }
 
         fn stop(&self) -> Option<Bytes> {
-            self.stopped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.stopped.fetch_add(1, Relaxed);
             None
         }
     }
@@ -1321,16 +1321,21 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_peer_that_resets_while_a_frame_waits_ends_the_connection_with_an_error() {
-        let (mut engine, peer) = with_a_frame_waiting().await;
-        // A reset: the rest of the frame can never go out.
+    /// Resets the connection from `peer`'s end, and gives the runtime time to see it: a write
+    /// of the engine's then fails before its next read does.
+    async fn reset(peer: TcpStream) {
         socket2::SockRef::from(&peer)
             .set_linger(Some(Duration::ZERO))
             .unwrap();
         drop(peer);
-        // Time for the runtime to see the reset: the write of the rest fails first.
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_resets_while_a_frame_waits_ends_the_connection_with_an_error() {
+        let (mut engine, peer) = with_a_frame_waiting().await;
+        // The rest of the frame can never go out.
+        reset(peer).await;
         let read = tokio::time::timeout(Duration::from_secs(10), engine.next()).await;
         assert!(matches!(read, Ok(Some(Err(_)))), "{read:?}");
     }
@@ -1391,11 +1396,7 @@ mod tests {
             matches!(close, Ok(Some(Ok(Frame::Close(None))))),
             "{close:?}"
         );
-        socket2::SockRef::from(&peer)
-            .set_linger(Some(Duration::ZERO))
-            .unwrap();
-        drop(peer);
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        reset(peer).await;
         // The answer can never go out: the close handshake is over all the same.
         let end = tokio::time::timeout(Duration::from_secs(10), engine.next()).await;
         assert!(matches!(end, Ok(None)), "{end:?}");

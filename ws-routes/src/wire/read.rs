@@ -102,7 +102,7 @@ impl Reader {
                         let header_len = header.len();
                         let header = frame::decode(header)?;
                         if let Some(message) = self.whole_message(&header, &rest[header_len..]) {
-                            taken += header_len + message.len;
+                            taken += header_len + message.data.len();
                             return Ok((taken, Some(Frame::Message(message.into_message()?))));
                         }
                         taken += header_len;
@@ -208,7 +208,7 @@ impl Reader {
         if let Some(key) = header.mask {
             frame::apply_mask(&mut data, key, 0);
         }
-        Some(WholeMessage { text, len, data })
+        Some(WholeMessage { text, data })
     }
 
     /// Checks a header and starts its payload; a frame without payload may be complete at once.
@@ -333,11 +333,7 @@ impl Reader {
         } else {
             message.data.freeze()
         };
-        Ok(Some(Frame::Message(if message.text {
-            Message::Text(Utf8Bytes::from_bytes_unchecked(data))
-        } else {
-            Message::Binary(data)
-        })))
+        Ok(Some(Frame::Message(checked_message(message.text, data))))
     }
 
     /// The most bytes a message may take on the wire: its limit, and for a compressed one
@@ -375,24 +371,26 @@ impl Reader {
 /// A data message that came in one frame, read at once ([`Reader::whole_message`]).
 struct WholeMessage {
     text: bool,
-    /// The payload's length on the wire.
-    len: usize,
-    /// The payload, unmasked.
+    /// The payload, unmasked: as long as it was on the wire.
     data: BytesMut,
 }
 
 impl WholeMessage {
     /// The message; text is checked for UTF-8 here, all at once.
     fn into_message(self) -> Result<Message, Error> {
-        if !self.text {
-            return Ok(Message::Binary(self.data.freeze()));
-        }
-        if simdutf8::basic::from_utf8(&self.data).is_err() {
+        if self.text && simdutf8::basic::from_utf8(&self.data).is_err() {
             return Err(Error::InvalidUtf8);
         }
-        Ok(Message::Text(Utf8Bytes::from_bytes_unchecked(
-            self.data.freeze(),
-        )))
+        Ok(checked_message(self.text, self.data.freeze()))
+    }
+}
+
+/// A text message of `data` already checked to be UTF-8, or a binary one.
+fn checked_message(text: bool, data: Bytes) -> Message {
+    if text {
+        Message::Text(Utf8Bytes::from_bytes_unchecked(data))
+    } else {
+        Message::Binary(data)
     }
 }
 
