@@ -171,23 +171,31 @@ pub(crate) fn encode_header(
 pub(crate) fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
     #[cfg(target_arch = "x86_64")]
     if data.len() >= WIDE_WORTH {
-        // The bytes before the first cache line boundary go alone, so that no wide load or
-        // store of the rest straddles two lines.
-        let head = data.as_ptr().align_offset(CACHE_LINE).min(data.len());
-        let (head_bytes, rest) = data.split_at_mut(head);
-        apply_mask_portable(head_bytes, key, offset);
-        let offset = offset + head;
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512, as just checked.
-            return unsafe { apply_mask_avx512(rest, key, offset) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2, as just checked.
-            return unsafe { apply_mask_avx2(rest, key, offset) };
-        }
-        return apply_mask_portable(rest, key, offset);
+        return apply_mask_wide(data, key, offset);
     }
     apply_mask_portable(data, key, offset);
+}
+
+/// [`apply_mask`] for a payload worth the wide loops; apart, so that the short payloads of most
+/// messages run through little code.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+fn apply_mask_wide(data: &mut [u8], key: [u8; 4], offset: usize) {
+    // The bytes before the first cache line boundary go alone, so that no wide load or store
+    // of the rest straddles two lines.
+    let head = data.as_ptr().align_offset(CACHE_LINE).min(data.len());
+    let (head_bytes, rest) = data.split_at_mut(head);
+    apply_mask_portable(head_bytes, key, offset);
+    let offset = offset + head;
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512, as just checked.
+        unsafe { apply_mask_avx512(rest, key, offset) }
+    } else if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, as just checked.
+        unsafe { apply_mask_avx2(rest, key, offset) }
+    } else {
+        apply_mask_portable(rest, key, offset);
+    }
 }
 
 /// From how many bytes masking 32 or 64 bytes at a time, rather than the 16 that every x86-64
@@ -216,10 +224,9 @@ fn apply_mask_avx512(data: &mut [u8], key: [u8; 4], offset: usize) {
 
 #[inline(always)]
 fn apply_mask_portable(data: &mut [u8], key: [u8; 4], offset: usize) {
-    let mut rotated = [0; 8];
-    for (i, byte) in rotated.iter_mut().enumerate() {
-        *byte = key[(offset + i) % 4];
-    }
+    // The key as it lines up with `data`: its bytes from `offset % 4` on, twice.
+    let turned = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
+    let rotated = (u64::from(turned) << 32 | u64::from(turned)).to_le_bytes();
     let word = u64::from_ne_bytes(rotated);
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {
