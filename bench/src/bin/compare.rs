@@ -61,6 +61,10 @@ struct Cli {
     /// Handshake cycles in flight at once.
     #[arg(long, default_value_t = 20)]
     handshake_concurrency: usize,
+    /// Rounds of the echo and handshake runs: each round runs every server once, in turn, and
+    /// the tables show each server's run with the median server CPU [default: 5, smoke: 1].
+    #[arg(long)]
+    rounds: Option<usize>,
     /// Idle connections to hold [default: 10000, smoke: 1000].
     #[arg(long)]
     idle: Option<usize>,
@@ -114,15 +118,17 @@ struct Counts {
     handshake_concurrency: usize,
     idle: usize,
     replays: usize,
+    /// Rounds of the echo and handshake runs.
+    rounds: usize,
     time_limit: Duration,
 }
 
 impl Cli {
     fn counts(&self) -> Counts {
-        let (messages, large_messages, handshakes, idle, replays) = if self.smoke {
-            (100, 10, 300, 1000, 10)
+        let (messages, large_messages, handshakes, idle, replays, rounds) = if self.smoke {
+            (100, 10, 300, 1000, 10, 1)
         } else {
-            (2000, 200, 5000, 10_000, 100)
+            (2000, 200, 5000, 10_000, 100, 5)
         };
         Counts {
             connections: self.connections.unwrap_or(50),
@@ -132,6 +138,7 @@ impl Cli {
             handshake_concurrency: self.handshake_concurrency,
             idle: self.idle.unwrap_or(idle),
             replays: self.replays.unwrap_or(replays).max(1),
+            rounds: self.rounds.unwrap_or(rounds).max(1),
             time_limit: Duration::from_secs(self.time_limit),
         }
     }
@@ -790,22 +797,73 @@ impl Bench {
 async fn each_server<T, F>(
     specs: &[Spec],
     label: &str,
-    mut scenario: impl FnMut(Spec) -> F,
+    scenario: impl FnMut(Spec) -> F,
     store: impl Fn(&mut Results, Outcome<T>),
     results: &mut [Results],
     show: impl Fn(&T) -> String,
 ) where
     F: Future<Output = Outcome<T>>,
 {
-    for (spec, results) in specs.iter().zip(results.iter_mut()) {
-        eprint!("{label}: {} ... ", spec.name);
-        let outcome = scenario(*spec).await;
-        match &outcome {
-            Ok(figures) => eprintln!("{}", show(figures)),
-            Err(error) => eprintln!("{error}"),
+    let once = Rounds {
+        count: 1,
+        key: |_: &T| 0.0,
+    };
+    each_server_rounds(specs, label, once, scenario, store, results, show).await;
+}
+
+/// How many times [`each_server_rounds`] runs each server, and the figure whose median picks
+/// the run it keeps.
+struct Rounds<K> {
+    count: usize,
+    key: K,
+}
+
+/// Runs `scenario` on every server `rounds.count` times, the servers in turn within a round,
+/// so that a drift in the machine's speed spreads over all of them alike; keeps each server's
+/// run with the median `rounds.key` (the lower middle one of an even count), or its first
+/// failure. The lowest of several engines' single runs is biased low by their noise; medians
+/// of a few rounds are not.
+async fn each_server_rounds<T, F, K>(
+    specs: &[Spec],
+    label: &str,
+    rounds: Rounds<K>,
+    mut scenario: impl FnMut(Spec) -> F,
+    store: impl Fn(&mut Results, Outcome<T>),
+    results: &mut [Results],
+    show: impl Fn(&T) -> String,
+) where
+    F: Future<Output = Outcome<T>>,
+    K: Fn(&T) -> f64,
+{
+    let mut runs: Vec<Vec<Outcome<T>>> = specs.iter().map(|_| Vec::new()).collect();
+    for round in 1..=rounds.count {
+        for (spec, runs) in specs.iter().zip(&mut runs) {
+            if rounds.count > 1 {
+                eprint!("{label}, round {round} of {}: {} ... ", rounds.count, spec.name);
+            } else {
+                eprint!("{label}: {} ... ", spec.name);
+            }
+            let outcome = scenario(*spec).await;
+            match &outcome {
+                Ok(figures) => eprintln!("{}", show(figures)),
+                Err(error) => eprintln!("{error}"),
+            }
+            runs.push(outcome);
         }
-        store(results, outcome);
     }
+    for (runs, results) in runs.into_iter().zip(results.iter_mut()) {
+        store(results, median_run(runs, &rounds.key));
+    }
+}
+
+/// The run with the median `key` (the lower middle one of an even count), or the first failure.
+fn median_run<T>(runs: Vec<Outcome<T>>, key: impl Fn(&T) -> f64) -> Outcome<T> {
+    let mut done = runs.into_iter().collect::<Result<Vec<T>, String>>()?;
+    done.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    let middle = done.len().saturating_sub(1) / 2;
+    done.into_iter()
+        .nth(middle)
+        .ok_or_else(|| "no run".to_owned())
 }
 
 /// A cell for a failed or skipped run, short enough for a table.
@@ -1219,9 +1277,14 @@ fn main() -> Result<(), Box<dyn Error>> {
                 } else {
                     counts.messages
                 };
-                each_server(
+                let rounds = Rounds {
+                    count: counts.rounds,
+                    key: |echo: &Echo| echo.cpu_per_message,
+                };
+                each_server_rounds(
                     &specs,
                     &format!("echo {label}"),
+                    rounds,
                     |spec| async move { bench.echo(&spec, Threads::Pinned, *size, messages).await },
                     |results, outcome| results.echo[index] = Some(outcome),
                     &mut results,
@@ -1231,9 +1294,14 @@ fn main() -> Result<(), Box<dyn Error>> {
             }
         }
         if cli.runs(Section::Handshakes) {
-            each_server(
+            let rounds = Rounds {
+                count: counts.rounds,
+                key: |run: &Handshakes| run.cpu_per_handshake,
+            };
+            each_server_rounds(
                 &specs,
                 "handshakes",
+                rounds,
                 |spec| async move { bench.handshakes(&spec).await },
                 |results, outcome| results.handshakes = Some(outcome),
                 &mut results,
@@ -1324,13 +1392,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     if classic.into_iter().any(|section| cli.runs(section)) {
         println!(
             "Counts: {} connections x {} echoes (64 B, 1 KiB) / {} echoes (64 KiB); {} handshakes, \
-             {} at a time; {} idle connections.\n",
+             {} at a time; {} idle connections. Echo and handshake figures: each server's run \
+             with the median server CPU of {} rounds.\n",
             counts.connections,
             counts.messages,
             counts.large_messages,
             counts.handshakes,
             counts.handshake_concurrency,
-            counts.idle
+            counts.idle,
+            counts.rounds
         );
         println!("Servers:\n");
         for spec in &specs {
