@@ -839,7 +839,10 @@ async fn each_server_rounds<T, F, K>(
     for round in 1..=rounds.count {
         for (spec, runs) in specs.iter().zip(&mut runs) {
             if rounds.count > 1 {
-                eprint!("{label}, round {round} of {}: {} ... ", rounds.count, spec.name);
+                eprint!(
+                    "{label}, round {round} of {}: {} ... ",
+                    rounds.count, spec.name
+                );
             } else {
                 eprint!("{label}: {} ... ", spec.name);
             }

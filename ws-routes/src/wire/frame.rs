@@ -224,8 +224,9 @@ fn apply_mask_avx512(data: &mut [u8], key: [u8; 4], offset: usize) {
 
 #[inline(always)]
 fn apply_mask_portable(data: &mut [u8], key: [u8; 4], offset: usize) {
-    // The key as it lines up with `data`: its bytes from `offset % 4` on, twice.
-    let turned = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
+    // The key as it lines up with `data`: its bytes from `offset % 4` on, twice. A rotation
+    // counts its bits modulo 32, so the truncated, wrapping count turns it `offset % 4` bytes.
+    let turned = u32::from_le_bytes(key).rotate_right((offset as u32).wrapping_mul(8));
     let rotated = (u64::from(turned) << 32 | u64::from(turned)).to_le_bytes();
     let word = u64::from_ne_bytes(rotated);
     let mut chunks = data.chunks_exact_mut(8);
