@@ -162,7 +162,7 @@ pub(crate) async fn read_head<S: AsyncRead + Unpin>(
         match request.parse(&buf) {
             Ok(httparse::Status::Partial) => continue,
             Ok(httparse::Status::Complete(length)) => {
-                return head_from(&request, buf[length..].to_vec());
+                return head_from(&request, &buf[..length], buf[length..].to_vec());
             }
             Err(httparse::Error::TooManyHeaders) => return Err(too_large()),
             Err(_) => return Err(malformed()),
@@ -172,6 +172,7 @@ pub(crate) async fn read_head<S: AsyncRead + Unpin>(
 
 fn head_from(
     request: &httparse::Request<'_, '_>,
+    head: &[u8],
     leftover: Vec<u8>,
 ) -> Result<RequestHead, ReadError> {
     let method = request
@@ -181,7 +182,7 @@ fn head_from(
     else {
         return Err(malformed());
     };
-    let headers = wire::header_map(request.headers).ok_or_else(malformed)?;
+    let headers = wire::header_map(head, request.headers).ok_or_else(malformed)?;
     let uri = request_target(target)?;
     Ok(RequestHead {
         method,

@@ -3,6 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -111,7 +112,7 @@ pub(crate) fn response_head(
         Ok(httparse::Status::Complete(head_len)) => {
             let status = StatusCode::from_u16(response.code.unwrap_or_default())
                 .map_err(|_| handshake("invalid status code"))?;
-            let headers = header_map(response.headers)
+            let headers = header_map(&buffer[..head_len], response.headers)
                 .ok_or_else(|| handshake("an invalid header in the response"))?;
             Ok(Some((status, headers, head_len)))
         }
@@ -233,15 +234,28 @@ async fn refusal_body(
     (!body.is_empty()).then(|| std::mem::take(body))
 }
 
-/// The headers httparse parsed, as a `HeaderMap`; `None` when one is not valid HTTP.
-pub(crate) fn header_map(headers: &[httparse::Header<'_>]) -> Option<HeaderMap> {
+/// The headers httparse parsed from `head`, as a `HeaderMap` whose values share one copy of
+/// `head`: one allocation, where a copy of each value took one each. `None` when a header is
+/// not valid HTTP.
+pub(crate) fn header_map(head: &[u8], headers: &[httparse::Header<'_>]) -> Option<HeaderMap> {
+    let shared = Bytes::copy_from_slice(head);
     let mut map = HeaderMap::with_capacity(headers.len());
     for header in headers {
         let name = HeaderName::from_bytes(header.name.as_bytes()).ok()?;
-        let value = HeaderValue::from_bytes(header.value).ok()?;
-        map.append(name, value);
+        let value = match within(head, header.value) {
+            Some(range) => HeaderValue::from_maybe_shared(shared.slice(range)),
+            None => HeaderValue::from_bytes(header.value),
+        };
+        map.append(name, value.ok()?);
     }
     Some(map)
+}
+
+/// Where `part`, a slice of `whole`, lies in it.
+fn within(whole: &[u8], part: &[u8]) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= whole.len()).then_some(start..end)
 }
 
 /// Whether one of the comma-separated items of the `name` headers is `token` (any case).
@@ -261,6 +275,41 @@ fn handshake(what: &'static str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_values_share_one_copy_of_the_head() {
+        let head = b"GET / HTTP/1.1\r\nHost: example.com\r\nX-Two: b, c\r\n\r\n";
+        let mut storage = [httparse::EMPTY_HEADER; 4];
+        let mut request = httparse::Request::new(&mut storage);
+        assert!(request.parse(head).unwrap().is_complete());
+        let map = header_map(head, request.headers).unwrap();
+        let (host, two) = (&map["host"], &map["x-two"]);
+        assert_eq!(
+            (host.as_bytes(), two.as_bytes()),
+            (&b"example.com"[..], &b"b, c"[..])
+        );
+        let at = |value: &[u8]| value.as_ptr() as usize;
+        let in_head = at(request.headers[1].value) - at(request.headers[0].value);
+        assert_eq!(
+            at(two.as_bytes()) - at(host.as_bytes()),
+            in_head,
+            "as far apart as in the head"
+        );
+
+        let elsewhere = [httparse::Header {
+            name: "host",
+            value: b"other.example",
+        }];
+        assert_eq!(
+            header_map(head, &elsewhere).unwrap()["host"],
+            "other.example"
+        );
+        let invalid = [httparse::Header {
+            name: "host",
+            value: b"bad\x7f",
+        }];
+        assert!(header_map(head, &invalid).is_none());
+    }
 
     #[test]
     fn the_accept_key_of_rfc_6455() {
