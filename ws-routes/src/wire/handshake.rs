@@ -260,12 +260,15 @@ fn within(whole: &[u8], part: &[u8]) -> Option<std::ops::Range<usize>> {
 
 /// Whether one of the comma-separated items of the `name` headers is `token` (any case).
 pub(crate) fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|item| item.trim().eq_ignore_ascii_case(token))
+    headers.get_all(name).iter().any(|value| {
+        // Most values are the token alone; a list is split.
+        value.as_bytes().eq_ignore_ascii_case(token.as_bytes())
+            || value.to_str().is_ok_and(|value| {
+                value
+                    .split(',')
+                    .any(|item| item.trim().eq_ignore_ascii_case(token))
+            })
+    })
 }
 
 fn handshake(what: &'static str) -> Error {
@@ -275,6 +278,24 @@ fn handshake(what: &'static str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_is_found_alone_or_in_a_list_in_any_case() {
+        let with = |values: &[&[u8]]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(CONNECTION, HeaderValue::from_bytes(value).unwrap());
+            }
+            has_token(&headers, &CONNECTION, "upgrade")
+        };
+        assert!(with(&[b"Upgrade"]));
+        assert!(with(&[b"keep-alive, UPGRADE"]));
+        assert!(with(&[b"keep-alive", b"upgrade ,close"]));
+        assert!(!with(&[]));
+        assert!(!with(&[b"keep-alive"]));
+        assert!(!with(&[b"upgrades, not-upgrade"]));
+        assert!(!with(&[b"upgr\xc3\xa4de, keep-alive"]));
+    }
 
     #[test]
     fn header_values_share_one_copy_of_the_head() {
