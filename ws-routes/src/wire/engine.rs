@@ -1257,15 +1257,21 @@ mod tests {
         }
     }
 
-    /// A client's text frame (under 126 bytes) carrying `payload`.
+    /// A client's text frame carrying `payload`.
     fn masked_text(payload: &[u8]) -> Vec<u8> {
         let key = [9, 8, 7, 6];
-        let mut frame = vec![0x81, 0x80 | payload.len() as u8];
-        frame.extend(key);
+        let mut header = [0; MAX_HEADER];
+        let len = frame::encode_header(
+            &mut header,
+            true,
+            false,
+            OpCode::Text,
+            payload.len(),
+            Some(key),
+        );
         let mut masked = payload.to_vec();
         frame::apply_mask(&mut masked, key, 0);
-        frame.extend(masked);
-        frame
+        [&header[..len], &masked].concat()
     }
 
     /// An engine whose send of 8 MiB was cancelled halfway: the peer reads nothing, so most
