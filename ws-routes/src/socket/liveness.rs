@@ -211,7 +211,11 @@ impl Liveness {
             self.alarm.task.register(cx.waker());
             self.registered = Some(cx.waker().clone());
         }
-        if !self.alarm.rang.swap(false, Ordering::Acquire) {
+        // Read before it is cleared: the alarm rarely rings, and a plain load costs a fraction
+        // of a swap, which every message's poll would pay.
+        if !self.alarm.rang.load(Ordering::Acquire)
+            || !self.alarm.rang.swap(false, Ordering::Acquire)
+        {
             return Poll::Pending;
         }
         // The ring may have taken the registered waker.
