@@ -8,8 +8,9 @@
 //!   arriving: a message's buffer while the message is incomplete, and the bytes read past the
 //!   frame [`next`](Engine::next) returned (frames that came in one read). An idle connection
 //!   holds no read buffer. The rest of a large data frame is read straight into its message.
-//! - **Writing.** A frame is written header and payload in one vectored write, flushed, and
-//!   never buffered behind another: small messages go out at once. The engine holds at most the
+//! - **Writing.** A frame is written header and payload in one write, flushed, and never
+//!   buffered behind another: small messages go out at once, a plain TCP socket's in one
+//!   `send` straight from [`send_now`](Engine::send_now) when nothing waits before them. The engine holds at most the
 //!   frame in progress; a write cancelled halfway leaves the rest of that frame queued, and the
 //!   next write, flush or [`next`](Engine::next) completes it first. Pongs answering pings and
 //!   the close answering the peer's are framed into one buffer and written by the next poll;
@@ -29,8 +30,7 @@
 //!   close with [`CloseCode::ABNORMAL`] (1006) and no close frame is owed (section 7.1.5).
 //! - **Sharing.** A server's plain TCP socket may be written to by other tasks (rooms'
 //!   broadcasts) while the engine writes nothing: [`SocketShare`] opens it to them and takes it
-//!   back, and every write of the engine's goes through the one function that takes it back
-//!   first.
+//!   back, and every write of the engine's takes it back first.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -194,7 +194,8 @@ pub(crate) trait DirectWrites: Send + Sync {
 
 /// The engine's side of sharing its socket with [`DirectWrites`]: the one place that opens the
 /// socket to them and takes it back. [`Engine::poll_write`], which every write of the engine's
-/// goes through, takes it back first; so does dropping it.
+/// goes through, takes it back first, as [`Engine::send_now`] does before its own write; so
+/// does dropping it.
 pub(crate) struct SocketShare {
     writers: Arc<dyn DirectWrites>,
     open: bool,
@@ -428,13 +429,19 @@ fn poll_write_gathered<const N: usize>(
     cx: &mut Context<'_>,
     slices: &[IoSlice<'_>],
 ) -> Poll<io::Result<usize>> {
+    gathered::<N, _>(slices, |bytes| Pin::new(transport).poll_write(cx, bytes))
+}
+
+/// `write` given `slices` copied together into one buffer of `N` bytes on the stack, which
+/// they fit.
+fn gathered<const N: usize, T>(slices: &[IoSlice<'_>], write: impl FnOnce(&[u8]) -> T) -> T {
     let mut gathered = [0; N];
     let mut len = 0;
     for slice in slices {
         gathered[len..len + slice.len()].copy_from_slice(slice);
         len += slice.len();
     }
-    Pin::new(transport).poll_write(cx, &gathered[..len])
+    write(&gathered[..len])
 }
 
 impl Engine {
@@ -576,10 +583,19 @@ impl Engine {
             }
         }
         let (opcode, payload) = opcode_and_payload(message);
-        match self.data_frame(opcode, payload) {
-            Ok(outgoing) => self.out = Some(outgoing),
+        let mut outgoing = match self.data_frame(opcode, payload) {
+            Ok(outgoing) => outgoing,
             Err(error) => return SendNow::Done(Err(error.into())),
+        };
+        match self.write_at_once(&mut cx, &outgoing) {
+            Some(Ok(written)) if written == outgoing.len() => return SendNow::Done(Ok(())),
+            Some(Ok(written)) => outgoing.written = written,
+            Some(Err(error)) if error.kind() != io::ErrorKind::WouldBlock => {
+                return SendNow::Done(Err(error.into()));
+            }
+            Some(Err(_)) | None => {}
         }
+        self.out = Some(outgoing);
         match self.poll_write(&mut cx) {
             Poll::Ready(written) => SendNow::Done(written.map_err(Error::from)),
             Poll::Pending => SendNow::Queued,
@@ -656,6 +672,42 @@ impl Engine {
             }
             Data::Encoded(encoded) => self.encoded_frame(&encoded),
         }
+    }
+
+    /// Writes a frame of up to [`GATHER`] bytes straight to a plain TCP socket in one `send`,
+    /// when nothing of the engine's is waiting ([`send_now`](Self::send_now) has taken the
+    /// socket back): how much the socket took, or `None` where the frame takes the general
+    /// path of [`poll_write`](Self::poll_write). That is a larger frame, another transport,
+    /// or a task out of its scheduling budget, which yields there as a socket's writes make it.
+    ///
+    /// Most messages go out here, through a few calls where tokio's readiness takes several
+    /// more, each of which costs its return after the system call. A socket that takes nothing
+    /// leaves tokio's readiness set, and the general path's next write finds it full again and
+    /// waits for it.
+    fn write_at_once(
+        &mut self,
+        cx: &mut Context<'_>,
+        outgoing: &Outgoing,
+    ) -> Option<io::Result<usize>> {
+        let len = outgoing.len();
+        if len > GATHER {
+            return None;
+        }
+        // Given back when dropped without a write.
+        let Poll::Ready(budget) = tokio::task::coop::poll_proceed(cx) else {
+            return None;
+        };
+        let slices = outgoing.unwritten();
+        let transport = &self.transport;
+        let written = if len <= SMALL_GATHER {
+            gathered::<SMALL_GATHER, _>(&slices, |bytes| transport.try_write_now(bytes))
+        } else {
+            gathered::<GATHER, _>(&slices, |bytes| transport.try_write_now(bytes))
+        }?;
+        if written.is_ok() {
+            budget.made_progress();
+        }
+        Some(written)
     }
 
     /// Writes and flushes what is in progress or waiting, as [`flush`](Self::flush) does.
@@ -1582,6 +1634,72 @@ mod tests {
         assert_eq!(wire[5..15], [0x82, 127, 0, 0, 0, 0, 0, 0x80, 0, 0]);
         assert!(wire[15..15 + (8 << 20)].iter().all(|&byte| byte == b'x'));
         assert_eq!(&wire[15 + (8 << 20)..], b"\x81\x05three\x81\x05after");
+    }
+
+    #[tokio::test]
+    async fn messages_sent_into_a_filling_socket_arrive_whole_and_in_order() {
+        let (ours, peer) = tcp_pair().await;
+        socket2::SockRef::from(&ours)
+            .set_send_buffer_size(8 << 10)
+            .unwrap();
+        socket2::SockRef::from(&peer)
+            .set_recv_buffer_size(8 << 10)
+            .unwrap();
+        let mut engine = Engine::server(Transport::Tcp(ours), Vec::new(), SETTINGS, None);
+        // Frames of 2 to 2,010 bytes, each written at once, in part, or not at all as the
+        // socket fills: till one waits.
+        let mut sent = Vec::new();
+        loop {
+            let text = format!("{}:{}", sent.len(), "x".repeat(sent.len() * 37 % 2000));
+            let outcome = engine.send_now(Message::from(&text));
+            sent.push(text);
+            match outcome {
+                SendNow::Done(Ok(())) => {}
+                SendNow::Queued => break,
+                SendNow::Done(Err(error)) => panic!("{error}"),
+                SendNow::Busy(_) => panic!("nothing was waiting"),
+            }
+        }
+        let mut client = Engine::new(
+            Transport::Tcp(peer),
+            Role::Client,
+            Vec::new(),
+            SETTINGS,
+            None,
+        );
+        let count = sent.len();
+        let reading = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while got.len() < count {
+                match client.next().await {
+                    Some(Ok(Frame::Message(Message::Text(text)))) => got.push(text.to_string()),
+                    other => panic!("{other:?} after {} messages", got.len()),
+                }
+            }
+            got
+        });
+        engine.flush().await.unwrap();
+        assert_eq!(reading.await.unwrap(), sent);
+    }
+
+    #[tokio::test]
+    async fn messages_written_at_once_spend_the_tasks_budget_so_that_it_yields() {
+        let (ours, _peer) = tcp_pair().await;
+        let mut engine = Engine::server(Transport::Tcp(ours), Vec::new(), SETTINGS, None);
+        let mut sent = 0;
+        while tokio::task::coop::has_budget_remaining() {
+            assert!(matches!(
+                engine.send_now(Message::from("x")),
+                SendNow::Done(Ok(()))
+            ));
+            sent += 1;
+            assert!(sent < 1000, "sends do not spend the budget");
+        }
+        // The next one waits for the task's next turn.
+        assert!(matches!(
+            engine.send_now(Message::from("x")),
+            SendNow::Queued
+        ));
     }
 
     #[tokio::test]

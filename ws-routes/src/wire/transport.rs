@@ -144,6 +144,16 @@ impl Transport {
         }
     }
 
+    /// Writes what a plain TCP socket takes of `bytes` now, in one `send` without tokio's
+    /// readiness bookkeeping (see [`SharedTcp::try_write`]); `None` for other transports.
+    pub(crate) fn try_write_now(&self, bytes: &[u8]) -> Option<io::Result<usize>> {
+        match self {
+            Transport::Shared(shared) => Some(shared.try_write(bytes)),
+            Transport::Tcp(tcp) => Some(send_now(tcp, bytes)),
+            _ => None,
+        }
+    }
+
     /// The shared TCP connection, for direct writes.
     pub(crate) fn shared(&self) -> Option<&SharedTcp> {
         match self {
@@ -188,10 +198,7 @@ impl SharedTcp {
         let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
         #[cfg(not(unix))]
         let socket = &*self.tcp;
-        match socket2::SockRef::from(&socket).send(bytes) {
-            Ok(0) if !bytes.is_empty() => Err(io::ErrorKind::WriteZero.into()),
-            written => written,
-        }
+        send_now(&socket, bytes)
     }
 
     fn poll_read_buf(
@@ -235,6 +242,17 @@ impl SharedTcp {
                 Err(error) => return Poll::Ready(Err(error)),
             }
         }
+    }
+}
+
+/// One `send` of `bytes` to `socket`: what it took, `WouldBlock` when it took nothing.
+fn send_now<'s, S>(socket: &'s S, bytes: &[u8]) -> io::Result<usize>
+where
+    socket2::SockRef<'s>: From<&'s S>,
+{
+    match socket2::SockRef::from(socket).send(bytes) {
+        Ok(0) if !bytes.is_empty() => Err(io::ErrorKind::WriteZero.into()),
+        written => written,
     }
 }
 
