@@ -6,6 +6,7 @@ use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -310,41 +311,89 @@ async fn handshake(
     shutdown: &mut watch::Receiver<bool>,
     started: Started,
 ) -> io::Result<Option<Accepted>> {
-    // What only some handshakes wait for (a refusal, a plain HTTP answer, an `accept` hook)
-    // waits in a boxed future, and each step's result lives in a block of its own: the
-    // handshake's future stays the size of the common path, which every connection allocates
-    // and copies.
+    // Every connection allocates and copies this future; it holds the common path only, the
+    // head's read and the `101`'s write. What only some handshakes wait for (a refusal, a plain
+    // HTTP answer, an `accept` hook) waits in a boxed future, and what the head calls for is
+    // decided without waiting, so that the compiler keeps nothing of it across either wait.
     let accepted = {
-        let head = {
+        let step = {
             let read = tokio::select! {
                 read = handshake::read_head(transport, shared.config.max_request_head) => read,
                 () = shutting_down(shutdown) => Err(ReadError::Refused(shutdown_refusal())),
             };
             match read {
-                Ok(head) => head,
+                Ok(head) => upgrade_or(shared, head, peer, started),
                 Err(ReadError::Io(error)) => return Err(error),
-                Err(ReadError::Refused(refusal)) => {
-                    return Box::pin(refuse(transport, refusal)).await;
-                }
+                Err(ReadError::Refused(refusal)) => Err(Other::Refuse(refusal)),
             }
         };
-        if !handshake::is_upgrade(&head) {
-            return Box::pin(not_upgrade(shared, transport, head)).await;
-        }
-        // Not `admit`: its future would keep the request it was given, and this one with it.
-        let decided = match decide(shared, head, peer, Extensions::new(), started) {
-            Ok(Decided::Accepted(accepted)) => Ok(accepted),
-            Ok(Decided::Hook(hook)) => Box::pin(hook.run(shared)).await,
-            Err(refusal) => Err(refusal),
-        };
-        match decided {
+        match step {
             Ok(accepted) => accepted,
-            Err(refusal) => return Box::pin(refuse(transport, refusal)).await,
+            Err(other) => return answer_other(shared, transport, other).await,
         }
     };
+    switch(transport, accepted).await
+}
+
+/// What a request head calls for besides an upgrade accepted at once.
+enum Other {
+    /// An HTTP status.
+    Refuse(Reject),
+    /// The fallback's answer, or `426` (see [`not_upgrade`]). The head is boxed: it is large,
+    /// and a plain HTTP request is the rare case.
+    NotUpgrade(Box<RequestHead>),
+    /// The route's `accept` hook, then the upgrade or its refusal.
+    Hook(Box<Hook>),
+}
+
+/// The upgrade a request head asks for, when it can be accepted without waiting; what else
+/// it calls for otherwise.
+fn upgrade_or(
+    shared: &Context,
+    head: RequestHead,
+    peer: SocketAddr,
+    started: Started,
+) -> Result<Accepted, Other> {
+    if !handshake::is_upgrade(&head) {
+        return Err(Other::NotUpgrade(Box::new(head)));
+    }
+    match decide(shared, head, peer, Extensions::new(), started) {
+        Ok(Decided::Accepted(accepted)) => Ok(accepted),
+        Ok(Decided::Hook(hook)) => Err(Other::Hook(hook)),
+        Err(refusal) => Err(Other::Refuse(refusal)),
+    }
+}
+
+/// Answers `101 Switching Protocols` for `accepted`. Not an `async fn`, which would keep a
+/// second copy of `accepted` in its future.
+fn switch(
+    transport: &mut Transport,
+    accepted: Accepted,
+) -> impl Future<Output = io::Result<Option<Accepted>>> + '_ {
     let response = accepted.switching_bytes();
-    handshake::write_switching(transport, &response).await?;
-    Ok(Some(accepted))
+    async move {
+        handshake::write_switching(transport, &response).await?;
+        Ok(Some(accepted))
+    }
+}
+
+/// Acts on what a request head called for besides an upgrade accepted at once, in a future
+/// boxed at the size of what it does.
+fn answer_other<'a>(
+    shared: &'a Context,
+    transport: &'a mut Transport,
+    other: Other,
+) -> Pin<Box<dyn Future<Output = io::Result<Option<Accepted>>> + Send + 'a>> {
+    match other {
+        Other::Refuse(refusal) => Box::pin(refuse(transport, refusal)),
+        Other::NotUpgrade(head) => Box::pin(not_upgrade(shared, transport, *head)),
+        Other::Hook(hook) => Box::pin(async move {
+            match hook.run(shared).await {
+                Ok(accepted) => switch(transport, accepted).await,
+                Err(refusal) => refuse(transport, refusal).await,
+            }
+        }),
+    }
 }
 
 /// Answers a request that asks for no upgrade: the fallback's answer, or `426`.
