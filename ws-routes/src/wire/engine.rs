@@ -889,38 +889,10 @@ impl Engine {
         if self.finished {
             return Poll::Ready(None);
         }
-        // Pongs wait while frames read in the same go remain: a burst of pings is answered in
-        // one write once they are all read (or past `CONTROL_BATCH`).
-        let batching = self.closing == Closing::Open
-            && self.out.is_none()
-            && self.batch.is_empty()
-            && !self.unflushed
-            && self.backlog_at < self.backlog.len()
-            && self.control.len() < CONTROL_BATCH;
-        if (self.has_output() && !batching) || self.closing == Closing::Answering {
-            match self.poll_write(cx) {
-                // The peer closed and went away before taking our answer: the close handshake
-                // is over all the same.
-                Poll::Ready(Err(_)) if self.closing == Closing::Answering => {
-                    self.read_done = true;
-                    self.closing = Closing::Done;
-                    self.finished = true;
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Err(error)) => {
-                    self.read_done = true;
-                    return Poll::Ready(Some(Err(error.into())));
-                }
-                Poll::Ready(Ok(())) if self.closing == Closing::Answering => {
-                    self.closing = Closing::Done;
-                }
-                // Nothing may follow the peer's close frame: read no more until it is answered.
-                // Nor while pongs pile up unwritten: a peer that pings without reading waits.
-                Poll::Pending if self.closing == Closing::Answering || !self.control.is_empty() => {
-                    return Poll::Pending;
-                }
-                _ => {}
-            }
+        if (self.has_output() || self.closing == Closing::Answering)
+            && let Some(done) = self.write_before_reading(cx)
+        {
+            return done;
         }
         if self.read_done || self.closing == Closing::Done {
             return self.poll_end(cx);
@@ -958,23 +930,72 @@ impl Engine {
             match ready!(step) {
                 Ok(Step::Frame(frame)) => return self.deliver(cx, frame),
                 Ok(Step::More) => {}
-                Ok(Step::Eof) => {
-                    self.read_done = true;
-                    self.eof = true;
-                    if self.closing == Closing::Open {
-                        // No close frame came, and none is owed (RFC 6455 section 7.1.5).
-                        self.closing = Closing::Done;
-                        let abnormal = CloseFrame {
-                            code: CloseCode::ABNORMAL,
-                            reason: "".into(),
-                        };
-                        return Poll::Ready(Some(Ok(Frame::Close(Some(abnormal)))));
-                    }
-                    return self.poll_end(cx);
-                }
+                Ok(Step::Eof) => return self.peer_ended(cx),
                 Err(error) => return self.failed(error),
             }
         }
+    }
+
+    /// Writes what waits before reading on, where [`poll_next`](Self::poll_next) must: what it
+    /// returns then, if anything. Pongs wait while frames read in the same go remain: a burst
+    /// of pings is answered in one write once they are all read (or past `CONTROL_BATCH`).
+    #[cold]
+    #[inline(never)]
+    fn write_before_reading(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<Option<Result<Frame, Error>>>> {
+        let batching = self.closing == Closing::Open
+            && self.out.is_none()
+            && self.batch.is_empty()
+            && !self.unflushed
+            && self.backlog_at < self.backlog.len()
+            && self.control.len() < CONTROL_BATCH;
+        if batching {
+            return None;
+        }
+        match self.poll_write(cx) {
+            // The peer closed and went away before taking our answer: the close handshake
+            // is over all the same.
+            Poll::Ready(Err(_)) if self.closing == Closing::Answering => {
+                self.read_done = true;
+                self.closing = Closing::Done;
+                self.finished = true;
+                Some(Poll::Ready(None))
+            }
+            Poll::Ready(Err(error)) => {
+                self.read_done = true;
+                Some(Poll::Ready(Some(Err(error.into()))))
+            }
+            Poll::Ready(Ok(())) if self.closing == Closing::Answering => {
+                self.closing = Closing::Done;
+                None
+            }
+            // Nothing may follow the peer's close frame: read no more until it is answered.
+            // Nor while pongs pile up unwritten: a peer that pings without reading waits.
+            Poll::Pending if self.closing == Closing::Answering || !self.control.is_empty() => {
+                Some(Poll::Pending)
+            }
+            _ => None,
+        }
+    }
+
+    /// The peer ended its stream: with no close frame before, an abnormal close (1006) is
+    /// handed out and none is owed (RFC 6455 section 7.1.5).
+    #[cold]
+    #[inline(never)]
+    fn peer_ended(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, Error>>> {
+        self.read_done = true;
+        self.eof = true;
+        if self.closing == Closing::Open {
+            self.closing = Closing::Done;
+            let abnormal = CloseFrame {
+                code: CloseCode::ABNORMAL,
+                reason: "".into(),
+            };
+            return Poll::Ready(Some(Ok(Frame::Close(Some(abnormal)))));
+        }
+        self.poll_end(cx)
     }
 
     /// Reads up to `read_buffer` bytes into the thread's buffer and feeds them to the reader;
@@ -1069,6 +1090,7 @@ impl Engine {
         self.close_code
     }
 
+    #[cold]
     fn failed(&mut self, error: Error) -> Poll<Option<Result<Frame, Error>>> {
         self.read_done = true;
         Poll::Ready(Some(Err(error)))
@@ -1083,6 +1105,7 @@ impl Engine {
     /// A plain TCP socket that the close handshake completed on, and that nothing else holds,
     /// is let go of instead of shut: closing it sends the same FIN, without the extra system
     /// call, and at once, though the handler may hold the engine a while longer.
+    #[cold]
     fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, Error>>> {
         if ready!(self.poll_write(cx)).is_ok() {
             let drain = match self.role {
