@@ -10,11 +10,12 @@
 //!   holds no read buffer. The rest of a large data frame is read straight into its message.
 //! - **Writing.** A frame is written header and payload in one write, flushed, and never
 //!   buffered behind another: small messages go out at once, a plain TCP socket's in one
-//!   `send` straight from [`send_now`](Engine::send_now) when nothing waits before them. The engine holds at most the
-//!   frame in progress; a write cancelled halfway leaves the rest of that frame queued, and the
-//!   next write, flush or [`next`](Engine::next) completes it first. Pongs answering pings and
-//!   the close answering the peer's are framed into one buffer and written by the next poll;
-//!   pings that arrived in one read are answered in one write (a lone ping at once).
+//!   `send` straight from [`send_now`](Engine::send_now) when nothing waits before them. The
+//!   engine holds at most the frame in progress; a write cancelled halfway leaves the rest of
+//!   that frame queued, and the next write, flush or [`next`](Engine::next) completes it
+//!   first. Pongs answering pings and the close answering the peer's are framed into one
+//!   buffer and written by the next poll; pings that arrived in one read are answered in one
+//!   write (a lone ping at once).
 //! - **Compressing.** With permessage-deflate negotiated, data messages from the threshold up
 //!   are compressed on their way out (RSV1 set) and compressed ones inflated on their way in
 //!   (see [`deflate`](super::deflate)); a broadcast is compressed once for every member that
