@@ -410,13 +410,15 @@ fn poll_write_some(
     let written = match (with_bytes.next(), with_bytes.next()) {
         (None, _) => Ok(0),
         (Some(only), None) => ready!(Pin::new(transport).poll_write(cx, only)),
-        _ => match slices.iter().map(|slice| slice.len()).sum::<usize>() {
-            ..=SMALL_GATHER => ready!(poll_write_gathered::<SMALL_GATHER>(transport, cx, slices)),
-            total if total <= GATHER => {
-                ready!(poll_write_gathered::<GATHER>(transport, cx, slices))
+        _ => {
+            let copied = gathered(slices, |bytes| {
+                Pin::new(&mut *transport).poll_write(cx, bytes)
+            });
+            match copied {
+                Some(written) => ready!(written),
+                None => ready!(Pin::new(transport).poll_write_vectored(cx, slices)),
             }
-            _ => ready!(Pin::new(transport).poll_write_vectored(cx, slices)),
-        },
+        }
     };
     match written {
         Ok(0) => Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
@@ -424,18 +426,18 @@ fn poll_write_some(
     }
 }
 
-/// Writes `slices`, `N` bytes at most in all, copied together into one buffer on the stack.
-fn poll_write_gathered<const N: usize>(
-    transport: &mut Transport,
-    cx: &mut Context<'_>,
-    slices: &[IoSlice<'_>],
-) -> Poll<io::Result<usize>> {
-    gathered::<N, _>(slices, |bytes| Pin::new(transport).poll_write(cx, bytes))
+/// `write` given `slices` copied together into one buffer on the stack, when they come to
+/// [`GATHER`] bytes or fewer (`None` otherwise): a buffer of [`SMALL_GATHER`] bytes for most.
+fn gathered<T>(slices: &[IoSlice<'_>], write: impl FnOnce(&[u8]) -> T) -> Option<T> {
+    match slices.iter().map(|slice| slice.len()).sum::<usize>() {
+        ..=SMALL_GATHER => Some(gathered_into::<SMALL_GATHER, T>(slices, write)),
+        total if total <= GATHER => Some(gathered_into::<GATHER, T>(slices, write)),
+        _ => None,
+    }
 }
 
-/// `write` given `slices` copied together into one buffer of `N` bytes on the stack, which
-/// they fit.
-fn gathered<const N: usize, T>(slices: &[IoSlice<'_>], write: impl FnOnce(&[u8]) -> T) -> T {
+/// `write` given `slices` copied together into one buffer of `N` bytes, which they fit.
+fn gathered_into<const N: usize, T>(slices: &[IoSlice<'_>], write: impl FnOnce(&[u8]) -> T) -> T {
     let mut gathered = [0; N];
     let mut len = 0;
     for slice in slices {
@@ -686,25 +688,17 @@ impl Engine {
     /// leaves tokio's readiness set, and the general path's next write finds it full again and
     /// waits for it.
     fn write_at_once(
-        &mut self,
+        &self,
         cx: &mut Context<'_>,
         outgoing: &Outgoing,
     ) -> Option<io::Result<usize>> {
-        let len = outgoing.len();
-        if len > GATHER {
-            return None;
-        }
         // Given back when dropped without a write.
         let Poll::Ready(budget) = tokio::task::coop::poll_proceed(cx) else {
             return None;
         };
-        let slices = outgoing.unwritten();
-        let transport = &self.transport;
-        let written = if len <= SMALL_GATHER {
-            gathered::<SMALL_GATHER, _>(&slices, |bytes| transport.try_write_now(bytes))
-        } else {
-            gathered::<GATHER, _>(&slices, |bytes| transport.try_write_now(bytes))
-        }?;
+        let written = gathered(&outgoing.unwritten(), |bytes| {
+            self.transport.try_write_now(bytes)
+        })??;
         if written.is_ok() {
             budget.made_progress();
         }
@@ -1707,9 +1701,38 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn messages_written_at_once_spend_the_tasks_budget_so_that_it_yields() {
-        let (ours, _peer) = tcp_pair().await;
+    async fn a_message_sent_into_a_full_socket_waits_and_goes_out_after_what_filled_it() {
+        let (ours, mut peer) = tcp_pair().await;
+        // Filled before the engine has it, until the kernel takes no more.
+        ours.writable().await.unwrap();
+        let filler = vec![b'x'; 64 << 10];
+        let mut filled = 0;
+        loop {
+            match ours.try_write(&filler) {
+                Ok(written) => filled += written,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) => panic!("{error}"),
+            }
+        }
         let mut engine = Engine::server(Transport::Tcp(ours), Vec::new(), SETTINGS, None);
+        assert!(matches!(
+            engine.send_now(Message::from("after")),
+            SendNow::Queued
+        ));
+        let reader = tokio::spawn(async move {
+            let mut wire = vec![0; filled + 7];
+            peer.read_exact(&mut wire).await.unwrap();
+            wire
+        });
+        engine.flush().await.unwrap();
+        let wire = reader.await.unwrap();
+        assert!(wire[..filled].iter().all(|&byte| byte == b'x'));
+        assert_eq!(&wire[filled..], b"\x81\x05after");
+    }
+
+    #[tokio::test]
+    async fn messages_written_at_once_spend_the_tasks_budget_so_that_it_yields() {
+        let (mut engine, _peer) = pair(Role::Server).await;
         let mut sent = 0;
         while tokio::task::coop::has_budget_remaining() {
             assert!(matches!(

@@ -149,7 +149,7 @@ impl Transport {
     pub(crate) fn try_write_now(&self, bytes: &[u8]) -> Option<io::Result<usize>> {
         match self {
             Transport::Shared(shared) => Some(shared.try_write(bytes)),
-            Transport::Tcp(tcp) => Some(send_now(tcp, bytes)),
+            Transport::Tcp(tcp) => Some(send_once(tcp, bytes)),
             _ => None,
         }
     }
@@ -198,7 +198,7 @@ impl SharedTcp {
         let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
         #[cfg(not(unix))]
         let socket = &*self.tcp;
-        send_now(&socket, bytes)
+        send_once(&socket, bytes)
     }
 
     fn poll_read_buf(
@@ -246,7 +246,7 @@ impl SharedTcp {
 }
 
 /// One `send` of `bytes` to `socket`: what it took, `WouldBlock` when it took nothing.
-fn send_now<'s, S>(socket: &'s S, bytes: &[u8]) -> io::Result<usize>
+fn send_once<'s, S>(socket: &'s S, bytes: &[u8]) -> io::Result<usize>
 where
     socket2::SockRef<'s>: From<&'s S>,
 {
