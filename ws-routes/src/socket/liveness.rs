@@ -183,7 +183,19 @@ impl Liveness {
     }
 
     /// The next thing to do, once it is due; pending till then (the task is woken when it is).
+    /// Inlined where `recv` waits, which polls it for every message: most polls find the task's
+    /// waker registered and the alarm silent, and end at that check.
+    #[inline]
     pub(crate) fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        if self.is_registered(cx.waker()) && !self.alarm.rang.load(Ordering::Acquire) {
+            return Poll::Pending;
+        }
+        self.poll_alarm_and_due(cx)
+    }
+
+    /// [`poll_wake`](Self::poll_wake) when the alarm rang or the task's waker is new.
+    #[inline(never)]
+    fn poll_alarm_and_due(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
         loop {
             if let Rang::Shutdown = ready!(self.poll_alarm(cx)) {
                 self.shutdown = None;
@@ -203,11 +215,7 @@ impl Liveness {
         // Registered before the alarm is read: one that rings from now on wakes this task. A
         // ring sets `rang` before it takes the registered waker, so while `rang` stays unset
         // the waker registered last is still there.
-        if !self
-            .registered
-            .as_ref()
-            .is_some_and(|registered| registered.will_wake(cx.waker()))
-        {
+        if !self.is_registered(cx.waker()) {
             self.alarm.task.register(cx.waker());
             self.registered = Some(cx.waker().clone());
         }
@@ -230,6 +238,13 @@ impl Liveness {
             Poll::Ready(()) => Poll::Ready(Rang::Timer),
             Poll::Pending => Poll::Pending,
         }
+    }
+
+    /// Whether `waker` is the one registered with the alarm, and not taken by a ring since.
+    fn is_registered(&self, waker: &Waker) -> bool {
+        self.registered
+            .as_ref()
+            .is_some_and(|registered| registered.will_wake(waker))
     }
 
     fn due(&mut self, now: Instant) -> Option<Wake> {

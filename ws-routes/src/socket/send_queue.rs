@@ -638,7 +638,7 @@ mod tests {
         let server = tokio::net::TcpStream::from_std(server).unwrap();
         // Direct writes go through tokio's readiness, which the runtime learns of first.
         server.writable().await.unwrap();
-        let server = SharedTcp::new(server);
+        let server = SharedTcp::new(server.into_split().1);
         let send_queue = SendQueue::new(4);
         let sender = send_queue.sender();
         send_queue.direct().open(&server, None);

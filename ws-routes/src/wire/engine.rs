@@ -506,6 +506,9 @@ impl Engine {
 
     /// Opens the socket to direct writes if nothing of this engine's is in progress or waiting.
     pub(crate) fn open_direct(&mut self) {
+        if self.share.is_none() {
+            return;
+        }
         let idle = self.out.is_none()
             && self.batch.is_empty()
             && self.control.is_empty()

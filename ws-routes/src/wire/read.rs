@@ -207,7 +207,7 @@ impl Reader {
         if !header.fin || header.rsv1 || !masked_right || !fits || self.message.is_some() {
             return None;
         }
-        let mut data = BytesMut::from(&payload[..len]);
+        let mut data = payload[..len].to_vec();
         if let Some(key) = header.mask {
             frame::apply_mask(&mut data, key, 0);
         }
@@ -369,8 +369,9 @@ impl Reader {
 /// A data message that came in one frame, read at once ([`Reader::whole_message`]).
 struct WholeMessage {
     text: bool,
-    /// The payload, unmasked: as long as it was on the wire.
-    data: BytesMut,
+    /// The payload, unmasked: as long as it was on the wire, and its buffer no longer (a
+    /// `Vec` of that length becomes `Bytes` without a copy or a second allocation).
+    data: Vec<u8>,
 }
 
 impl WholeMessage {
@@ -379,7 +380,7 @@ impl WholeMessage {
         if self.text && simdutf8::basic::from_utf8(&self.data).is_err() {
             return Err(Error::InvalidUtf8);
         }
-        Ok(checked_message(self.text, self.data.freeze()))
+        Ok(checked_message(self.text, Bytes::from(self.data)))
     }
 }
 

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::BufMut;
-use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 #[derive(Debug)]
 pub(crate) enum Transport {
@@ -18,7 +19,7 @@ pub(crate) enum Transport {
     /// A server's plain TCP connection, shared with the broadcasts that write whole frames
     /// straight to it while the connection writes nothing (see
     /// [`SocketShare`](super::engine::SocketShare)).
-    Shared(SharedTcp),
+    Shared(SharedSocket),
     /// A server connection over TLS (boxed: its buffers are much larger than a socket).
     #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
@@ -111,23 +112,25 @@ impl AsyncWrite for Transport {
 
 impl Transport {
     /// Reads into `buffer`'s spare capacity (bounded by `buffer` itself, e.g. with
-    /// [`BufMut::limit`]); the number of bytes read, 0 at the end of the stream. Shared TCP
-    /// reads straight into the spare bytes; every other transport through a `ReadBuf` over them.
+    /// [`BufMut::limit`]); the number of bytes read, 0 at the end of the stream.
     pub(crate) fn poll_read_buf(
         &mut self,
         cx: &mut Context<'_>,
         buffer: &mut impl BufMut,
     ) -> Poll<io::Result<usize>> {
-        match self {
-            Transport::Shared(shared) => shared.poll_read_buf(cx, buffer),
-            other => tokio_util::io::poll_read_buf(Pin::new(other), cx, buffer),
-        }
+        tokio_util::io::poll_read_buf(Pin::new(self), cx, buffer)
     }
 
     /// A plain TCP connection made shareable with direct writes; any other transport as it is.
     pub(crate) fn into_shareable(self) -> Transport {
         match self {
-            Transport::Tcp(tcp) => Transport::Shared(SharedTcp::new(tcp)),
+            Transport::Tcp(tcp) => {
+                let (read, write) = tcp.into_split();
+                Transport::Shared(SharedSocket {
+                    read,
+                    write: SharedTcp::new(write),
+                })
+            }
             other => other,
         }
     }
@@ -139,7 +142,7 @@ impl Transport {
     pub(crate) fn closes_when_dropped(&mut self) -> bool {
         match self {
             Transport::Tcp(_) => true,
-            Transport::Shared(shared) => Arc::get_mut(&mut shared.tcp).is_some(),
+            Transport::Shared(shared) => Arc::get_mut(&mut shared.write.half).is_some(),
             _ => false,
         }
     }
@@ -148,7 +151,7 @@ impl Transport {
     /// readiness bookkeeping (see [`SharedTcp::try_write`]); `None` for other transports.
     pub(crate) fn try_write_now(&self, bytes: &[u8]) -> Option<io::Result<usize>> {
         match self {
-            Transport::Shared(shared) => Some(shared.try_write(bytes)),
+            Transport::Shared(shared) => Some(shared.write.try_write(bytes)),
             Transport::Tcp(tcp) => Some(send_once(tcp, bytes)),
             _ => None,
         }
@@ -157,35 +160,108 @@ impl Transport {
     /// The shared TCP connection, for direct writes.
     pub(crate) fn shared(&self) -> Option<&SharedTcp> {
         match self {
-            Transport::Shared(shared) => Some(shared),
+            Transport::Shared(shared) => Some(&shared.write),
             _ => None,
         }
     }
 }
 
-/// A plain TCP connection that its engine and the broadcasts writing straight to it hold
-/// together: the socket stays open until both have let go, so a write can never reach a
-/// closed (or reused) descriptor. Reads and writes go through tokio's readiness, as an owned
-/// `TcpStream`'s do.
+/// A server's plain TCP connection once broadcasts may write to it: the engine alone reads its
+/// read half, through tokio's own `poll_read` (a read that brings less than it could empties
+/// the socket's receive buffer and clears its readiness, so the next read waits for new data
+/// instead of finding out with a system call that fails with `WouldBlock`), and writes through
+/// the [`SharedTcp`] it shares with the broadcasts.
+#[derive(Debug)]
+pub(crate) struct SharedSocket {
+    read: OwnedReadHalf,
+    write: SharedTcp,
+}
+
+impl AsyncRead for SharedSocket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().read).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SharedSocket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.write.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.write.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts the sending side, as an owned `TcpStream` does.
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(socket2::SockRef::from(self.write.stream()).shutdown(Shutdown::Write))
+    }
+}
+
+/// The writing side of a plain TCP connection, which its engine and the broadcasts writing
+/// straight to it hold together: the socket stays open until they and the engine's read half
+/// have all let go, so a write can never reach a closed (or reused) descriptor.
 #[derive(Debug, Clone)]
 pub(crate) struct SharedTcp {
-    tcp: Arc<TcpStream>,
+    half: Arc<WriteHalf>,
     /// The socket's descriptor, kept here so that a direct write reads it where its holder
     /// keeps this, not from the stream's own allocation (one cache miss less per member of a
-    /// broadcast). Open as long as `tcp` is.
+    /// broadcast). Open as long as `half` is.
     #[cfg(unix)]
     fd: std::os::fd::RawFd,
 }
 
+/// A write half that leaves the socket as it is when dropped: the socket closes once the read
+/// half is gone too, as an owned `TcpStream` closes when dropped. (tokio's own shuts the
+/// sending side, which a broadcast letting go last must not do.)
+#[derive(Debug)]
+struct WriteHalf(Option<OwnedWriteHalf>);
+
+impl Drop for WriteHalf {
+    fn drop(&mut self) {
+        if let Some(half) = self.0.take() {
+            half.forget();
+        }
+    }
+}
+
 impl SharedTcp {
-    pub(crate) fn new(tcp: TcpStream) -> Self {
+    pub(crate) fn new(half: OwnedWriteHalf) -> Self {
         #[cfg(unix)]
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(half.as_ref());
         SharedTcp {
-            tcp: Arc::new(tcp),
+            half: Arc::new(WriteHalf(Some(half))),
             #[cfg(unix)]
             fd,
         }
+    }
+
+    fn stream(&self) -> &TcpStream {
+        self.half
+            .0
+            .as_ref()
+            .expect("the write half is taken only when dropped")
+            .as_ref()
     }
 
     /// Writes what the socket takes of `bytes` now, without waiting: `WouldBlock` when it takes
@@ -194,52 +270,35 @@ impl SharedTcp {
     /// each and nothing more.
     pub(crate) fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
         #[cfg(unix)]
-        // SAFETY: `self.tcp`, held as long as `self`, keeps the descriptor open.
+        // SAFETY: `self.half`, held as long as `self`, keeps the descriptor open.
         let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
         #[cfg(not(unix))]
-        let socket = &*self.tcp;
+        let socket = self.stream();
         send_once(&socket, bytes)
     }
 
-    fn poll_read_buf(
-        &self,
-        cx: &mut Context<'_>,
-        buffer: &mut impl BufMut,
-    ) -> Poll<io::Result<usize>> {
-        let room = buffer.chunk_mut().len();
-        self.poll_read_with(cx, room, |tcp| tcp.try_read_buf(buffer))
+    fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let tcp = self.stream();
+        loop {
+            ready!(tcp.poll_write_ready(cx))?;
+            match tcp.try_write(buf) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                written => return Poll::Ready(written),
+            }
+        }
     }
 
-    /// Reads with `read`, into at most `room` bytes, once the socket is readable. As tokio's
-    /// own `TcpStream::poll_read` does, a read that brings less than `room` emptied the
-    /// socket's receive buffer and clears the socket's readiness: the next read waits for the
-    /// socket to report new data, rather than finding out with a system call that fails with
-    /// `WouldBlock` (one per message, for a peer that sends one and waits for the answer).
-    fn poll_read_with(
+    fn poll_write_vectored(
         &self,
         cx: &mut Context<'_>,
-        room: usize,
-        mut read: impl FnMut(&TcpStream) -> io::Result<usize>,
+        bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let tcp = self.stream();
         loop {
-            ready!(self.tcp.poll_read_ready(cx))?;
-            let mut got = 0;
-            // `try_io` clears the readiness when its closure reports `WouldBlock`: a short read
-            // reports it too, and its bytes are returned below.
-            let tried = self.tcp.try_io(Interest::READABLE, || {
-                got = read(&self.tcp)?;
-                if SHORT_READ_DRAINS && got > 0 && got < room {
-                    Err(io::ErrorKind::WouldBlock.into())
-                } else {
-                    Ok(got)
-                }
-            });
-            match tried {
-                Ok(read) => return Poll::Ready(Ok(read)),
-                // The short read's own `WouldBlock`.
-                Err(_) if got > 0 => return Poll::Ready(Ok(got)),
+            ready!(tcp.poll_write_ready(cx))?;
+            match tcp.try_write_vectored(bufs) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                Err(error) => return Poll::Ready(Err(error)),
+                written => return Poll::Ready(written),
             }
         }
     }
@@ -253,67 +312,5 @@ where
     match socket2::SockRef::from(socket).send(bytes) {
         Ok(0) if !bytes.is_empty() => Err(io::ErrorKind::WriteZero.into()),
         written => written,
-    }
-}
-
-/// Whether a read that fills less than it could proves the socket's receive buffer empty:
-/// with the edge-triggered readiness of epoll and kqueue it does; tokio relies on it too, and
-/// does not on Windows.
-const SHORT_READ_DRAINS: bool = !cfg!(windows);
-
-impl AsyncRead for SharedTcp {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let room = buf.remaining();
-        let unfilled = buf.initialize_unfilled();
-        let read = ready!(self.poll_read_with(cx, room, |tcp| tcp.try_read(unfilled)))?;
-        buf.advance(read);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for SharedTcp {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.tcp.poll_write_ready(cx))?;
-            match self.tcp.try_write(buf) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                written => return Poll::Ready(written),
-            }
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.tcp.poll_write_ready(cx))?;
-            match self.tcp.try_write_vectored(bufs) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                written => return Poll::Ready(written),
-            }
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Shuts the sending side, as an owned `TcpStream` does.
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(socket2::SockRef::from(&*self.tcp).shutdown(Shutdown::Write))
     }
 }
