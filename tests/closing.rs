@@ -90,6 +90,20 @@ async fn lingers(ws: WebSocket) {
     tokio::time::sleep(Duration::from_secs(30)).await;
 }
 
+/// Gives away a `Sender`, echoes until the peer closes, then works on for a while with the
+/// socket in hand: its send queue, open to direct writes, still holds the TCP socket.
+#[route("/pushed_and_lingers")]
+async fn pushed_and_lingers(mut ws: WebSocket, State(kept): State<Kept>) {
+    let _ = kept.send(ws.sender());
+    while let Some(Ok(message)) = ws.recv().await {
+        if ws.send(message).await.is_err() {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    drop(ws);
+}
+
 const ROUTES: Routes = routes![echo, watch, Watcher];
 
 /// Reads to the end of the stream, failing on a reset.
@@ -264,9 +278,9 @@ async fn a_client_that_half_closes_without_a_close_frame_is_an_abnormal_closure(
 #[tokio::test]
 async fn the_server_ends_the_tcp_connection_once_the_close_handshake_completes() {
     let (kept, mut senders) = mpsc::unbounded_channel();
-    let routes = routes![echo, pushed, lingers];
+    let routes = routes![echo, pushed, lingers, pushed_and_lingers];
     let addr = spawn_server(Server::new(routes).with_state::<Kept>(kept)).await;
-    for path in ["/echo", "/pushed", "/lingers"] {
+    for path in ["/echo", "/pushed", "/lingers", "/pushed_and_lingers"] {
         let mut tcp = support::raw::upgrade(addr, path).await;
         tcp.write_all(&masked_frame(0x1, true, b"hi"))
             .await

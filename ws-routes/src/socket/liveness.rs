@@ -299,3 +299,88 @@ const FAR: Duration = Duration::from_secs(86_400 * 365);
 pub(crate) fn after(start: Instant, wait: Duration) -> Instant {
     start + wait.min(FAR)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// A task's waker that counts its wakes.
+    #[derive(Default)]
+    struct Wakes(AtomicUsize);
+
+    impl task::Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Wakes {
+        fn count(&self) -> usize {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    fn waker() -> (Arc<Wakes>, Waker) {
+        let wakes = Arc::new(Wakes::default());
+        (Arc::clone(&wakes), Waker::from(wakes))
+    }
+
+    /// Keepalive pings every second; the server's shutdown signal, to keep while it lives.
+    fn keepalive() -> (Liveness, watch::Sender<bool>) {
+        let (shutdown, signal) = watch::channel(false);
+        let settings = LivenessSettings {
+            keepalive: Some((Duration::from_secs(1), Duration::from_secs(1))),
+            idle_timeout: None,
+            close_timeout: Duration::from_secs(1),
+            shutdown_code: CloseCode::GOING_AWAY,
+        };
+        (Liveness::new(settings, signal), shutdown)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ping_is_due_after_the_interval_however_often_the_task_polled_before() {
+        let (mut liveness, _shutdown) = keepalive();
+        let (wakes, waker) = waker();
+        let mut cx = Context::from_waker(&waker);
+        // As `recv` polls it while messages come and go: the same waker, nothing due.
+        for _ in 0..4 {
+            assert!(liveness.poll_wake(&mut cx).is_pending());
+        }
+        tokio::time::sleep(Duration::from_millis(1001)).await;
+        assert_eq!(wakes.count(), 1, "the keepalive timer woke the task");
+        assert!(matches!(
+            liveness.poll_wake(&mut cx),
+            Poll::Ready(Wake::Ping(_))
+        ));
+        assert!(liveness.poll_wake(&mut cx).is_pending());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_timer_wakes_the_task_that_polled_last() {
+        // A socket handed to another task: the alarm must wake that one.
+        let (mut liveness, _shutdown) = keepalive();
+        let (first_wakes, first) = waker();
+        let (second_wakes, second) = waker();
+        for _ in 0..3 {
+            assert!(
+                liveness
+                    .poll_wake(&mut Context::from_waker(&first))
+                    .is_pending()
+            );
+        }
+        assert!(
+            liveness
+                .poll_wake(&mut Context::from_waker(&second))
+                .is_pending()
+        );
+        tokio::time::sleep(Duration::from_millis(1001)).await;
+        assert_eq!((first_wakes.count(), second_wakes.count()), (0, 1));
+        let mut cx = Context::from_waker(&second);
+        assert!(matches!(
+            liveness.poll_wake(&mut cx),
+            Poll::Ready(Wake::Ping(_))
+        ));
+    }
+}

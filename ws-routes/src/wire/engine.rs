@@ -1420,6 +1420,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_large_frame_sent_to_a_peer_that_reset_fails() {
+        // A server's socket, shared with direct writes; a frame too large to gather goes out
+        // in one vectored write of its header and payload, which fails.
+        let (ours, peer) = tcp_pair().await;
+        let shared = Transport::Tcp(ours).into_shareable();
+        let mut engine = Engine::new(shared, Role::Server, Vec::new(), SETTINGS, None);
+        reset(peer).await;
+        let big = Message::Binary(Bytes::from(vec![b'x'; 64 << 10]));
+        let sent = tokio::time::timeout(Duration::from_secs(10), engine.send(Frame::Message(big)));
+        let sent = sent.await.expect("a failing write ends the send");
+        assert!(sent.is_err(), "{sent:?}");
+    }
+
+    #[tokio::test]
     async fn a_client_waits_for_the_server_to_end_the_tcp_connection_after_the_close() {
         let (mut engine, mut peer) = pair(Role::Client).await;
         engine.close(None).await.unwrap();

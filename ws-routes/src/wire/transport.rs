@@ -231,9 +231,9 @@ pub(crate) struct SharedTcp {
     fd: std::os::fd::RawFd,
 }
 
-/// A write half that leaves the socket as it is when dropped: the socket closes once the read
-/// half is gone too, as an owned `TcpStream` closes when dropped. (tokio's own shuts the
-/// sending side, which a broadcast letting go last must not do.)
+/// A write half that leaves the socket as it is when dropped: the socket closes, which sends its
+/// FIN, once the read half is gone too, as an owned `TcpStream` closes when dropped. (tokio's
+/// own would shut the sending side first: the same FIN, for one more system call.)
 #[derive(Debug)]
 struct WriteHalf(Option<OwnedWriteHalf>);
 
