@@ -18,8 +18,8 @@ use support::raw::{data_segments_in, masked_frame, masked_frame_with, read_close
 use support::{spawn, spawn_server, within};
 
 #[route("/echo")]
-async fn echo(ws: WebSocket) {
-    echo_until_closed(ws).await;
+async fn echo(mut ws: WebSocket) {
+    echo_until_closed(&mut ws).await;
 }
 
 /// Where the routes below report the close they saw.
@@ -57,10 +57,10 @@ type Kept = mpsc::UnboundedSender<ws_routes::Sender>;
 #[route("/pushed")]
 async fn pushed(mut ws: WebSocket, State(kept): State<Kept>) {
     let _ = kept.send(ws.sender());
-    echo_until_closed(ws).await;
+    echo_until_closed(&mut ws).await;
 }
 
-async fn echo_until_closed(mut ws: WebSocket) {
+async fn echo_until_closed(ws: &mut WebSocket) {
     while let Some(Ok(message)) = ws.recv().await {
         if ws.send(message).await.is_err() {
             break;
@@ -85,8 +85,9 @@ async fn mulls(mut ws: WebSocket) {
 const MULLING: Duration = Duration::from_secs(3);
 
 #[route("/lingers")]
-async fn lingers(ws: WebSocket) {
-    echo_until_closed(ws).await;
+async fn lingers(mut ws: WebSocket) {
+    echo_until_closed(&mut ws).await;
+    drop(ws);
     tokio::time::sleep(Duration::from_secs(30)).await;
 }
 
@@ -95,11 +96,7 @@ async fn lingers(ws: WebSocket) {
 #[route("/pushed_and_lingers")]
 async fn pushed_and_lingers(mut ws: WebSocket, State(kept): State<Kept>) {
     let _ = kept.send(ws.sender());
-    while let Some(Ok(message)) = ws.recv().await {
-        if ws.send(message).await.is_err() {
-            break;
-        }
-    }
+    echo_until_closed(&mut ws).await;
     tokio::time::sleep(Duration::from_secs(30)).await;
     drop(ws);
 }
