@@ -193,7 +193,7 @@ impl AsyncWrite for SharedSocket {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.write.poll_write(cx, buf)
+        self.write.poll_write_with(cx, |tcp| tcp.try_write(buf))
     }
 
     fn poll_write_vectored(
@@ -201,7 +201,8 @@ impl AsyncWrite for SharedSocket {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.write.poll_write_vectored(cx, bufs)
+        self.write
+            .poll_write_with(cx, |tcp| tcp.try_write_vectored(bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -277,26 +278,17 @@ impl SharedTcp {
         send_once(&socket, bytes)
     }
 
-    fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let tcp = self.stream();
-        loop {
-            ready!(tcp.poll_write_ready(cx))?;
-            match tcp.try_write(buf) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                written => return Poll::Ready(written),
-            }
-        }
-    }
-
-    fn poll_write_vectored(
+    /// Writes with `write` once the socket is writable, as an owned `TcpStream`'s writes do:
+    /// a `WouldBlock` clears tokio's readiness and waits for the next.
+    fn poll_write_with(
         &self,
         cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
+        mut write: impl FnMut(&TcpStream) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
         let tcp = self.stream();
         loop {
             ready!(tcp.poll_write_ready(cx))?;
-            match tcp.try_write_vectored(bufs) {
+            match write(tcp) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                 written => return Poll::Ready(written),
             }
