@@ -148,14 +148,10 @@ impl Matcher {
         self.0.find(path)
     }
 
-    /// The match for `path`, as a handler would see it.
+    /// The match for `path`, as a handler would see it: `None` when no route matches, or when
+    /// `path` and `query` are not those of a request target (see `RoutePath::from_parts`).
     pub fn route_path(&self, path: &str, query: Option<&str>) -> Option<RoutePath> {
-        let route = self.0.route(path)?;
-        Some(RoutePath::new(
-            route,
-            path.to_owned(),
-            query.map(str::to_owned),
-        ))
+        RoutePath::from_parts(self.0.route(path)?, path, query)
     }
 }
 
@@ -292,6 +288,7 @@ pub fn upgrade(
         return Err(crate::http::StatusCode::UPGRADE_REQUIRED);
     }
     let accept = handshake::accept_key(head).map_err(|refusal| refusal.status())?;
+    let accept = accept.header_value();
     let deflate = compression
         .config()
         .and_then(|config| handshake::negotiate_deflate(&head.headers, config));

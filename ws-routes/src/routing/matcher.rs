@@ -215,6 +215,30 @@ mod tests {
     use Segment::{CatchAll, Param, Static};
 
     #[test]
+    fn a_match_from_parts_is_what_a_request_target_carries_or_nothing() {
+        let routes = table(&[&[Static("p"), Param("x")]]);
+        let route = &routes.table()[0];
+        let matched = RoutePath::from_parts(route, "/p/a%20b", Some("k=v&w")).unwrap();
+        assert_eq!(
+            (
+                matched.path(),
+                matched.query(),
+                matched.param("x").as_deref()
+            ),
+            ("/p/a%20b", "k=v&w", Some("a b"))
+        );
+        let plain = RoutePath::from_parts(route, "/p/a", None).unwrap();
+        assert_eq!((plain.path(), plain.query()), ("/p/a", ""));
+        // A URI cuts a fragment off and holds no space: neither is a request's target.
+        for (path, query) in [("/p/a#b", None), ("/p/a b", None), ("/p/a", Some("k#v"))] {
+            assert!(
+                RoutePath::from_parts(route, path, query).is_none(),
+                "{path:?} {query:?}"
+            );
+        }
+    }
+
+    #[test]
     fn precedence_is_static_then_param_then_catch_all_with_backtracking() {
         let routes = table(&[
             &[Static("a"), Static("b"), Static("c")],
@@ -321,7 +345,7 @@ mod tests {
             let matcher = Matcher::new(routes);
             prop_assert_eq!(matcher.find(&path), Some(0));
 
-            let matched = RoutePath::new(&routes.table()[0], path.clone(), None);
+            let matched = RoutePath::from_parts(&routes.table()[0], &path, None).unwrap();
             let names: Vec<_> = segments.iter().filter_map(Segment::param_name).collect();
             let got: Vec<(&str, String)> = matched.params().map(|(n, v)| (n, v.into_owned())).collect();
             let expected: Vec<(&str, String)> = names.iter().copied().zip(values.iter().cloned()).collect();

@@ -6,6 +6,8 @@ use std::fmt;
 use percent_encoding::percent_decode_str;
 
 use super::route::{Route, Segment};
+use crate::http::Uri;
+use crate::http::uri::PathAndQuery;
 
 /// The matched request: the route, the raw path and the query string.
 ///
@@ -35,23 +37,45 @@ use super::route::{Route, Segment};
 #[derive(Clone)]
 pub struct RoutePath {
     route: &'static Route,
-    path: String,
-    query: Option<String>,
+    /// The request target's path and query, which share the request head's bytes.
+    target: PathAndQuery,
 }
 
 impl RoutePath {
-    pub(crate) fn new(route: &'static Route, path: String, query: Option<String>) -> Self {
-        RoutePath { route, path, query }
+    /// What `uri`, whose path matched `route`, routed to.
+    pub(crate) fn new(route: &'static Route, uri: &Uri) -> Self {
+        // Only a target with neither scheme nor path (`host:port`) has none, and its empty
+        // path matches no route.
+        let target = uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        RoutePath { route, target }
+    }
+
+    /// The match of `route` for the target `path` and `query`, as a request would carry them:
+    /// `None` when they are not a request target's (a character a URI cannot hold, a `#`).
+    pub(crate) fn from_parts(
+        route: &'static Route,
+        path: &str,
+        query: Option<&str>,
+    ) -> Option<Self> {
+        let target = match query {
+            Some(query) => PathAndQuery::try_from(format!("{path}?{query}")),
+            None => PathAndQuery::try_from(path),
+        }
+        .ok()?;
+        (target.path() == path && target.query() == query).then_some(RoutePath { route, target })
     }
 
     /// The path as the client sent it, still percent-encoded, without the query string.
     pub fn path(&self) -> &str {
-        &self.path
+        self.target.path()
     }
 
     /// The query string (after `?`, still encoded), or `""` when there is none.
     pub fn query(&self) -> &str {
-        self.query.as_deref().unwrap_or("")
+        self.target.query().unwrap_or("")
     }
 
     /// The pattern that matched, as written in `#[route]`.
@@ -126,7 +150,8 @@ impl RoutePath {
 
     /// The raw text of segment `index`, or the remainder of the path for a catch-all.
     fn raw_param(&self, index: usize) -> &str {
-        let mut rest = self.path.strip_prefix('/').unwrap_or(&self.path);
+        let path = self.path();
+        let mut rest = path.strip_prefix('/').unwrap_or(path);
         for _ in 0..index {
             rest = rest.split_once('/').map_or("", |(_, tail)| tail);
         }
@@ -141,8 +166,8 @@ impl fmt::Debug for RoutePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RoutePath")
             .field("pattern", &self.route.parts.pattern)
-            .field("path", &self.path)
-            .field("query", &Redacted(self.query.as_deref()))
+            .field("path", &self.path())
+            .field("query", &Redacted(self.target.query()))
             .finish()
     }
 }

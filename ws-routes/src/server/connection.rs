@@ -29,6 +29,7 @@ use crate::socket::liveness::{self, Liveness, shutting_down};
 use crate::socket::{Returned, ServerSide, Unsent, WebSocket};
 use crate::wire::deflate::negotiation::Negotiated;
 use crate::wire::engine::Engine;
+use crate::wire::handshake::AcceptKey;
 use crate::wire::transport::Transport;
 use crate::wire::{CloseCode, CloseFrame};
 
@@ -239,7 +240,7 @@ async fn secure(_shared: &Context, transport: Transport) -> io::Result<Transport
 /// A handshake to answer with `101 Switching Protocols`.
 pub(crate) struct Accepted {
     /// The `Sec-WebSocket-Accept` value.
-    accept: HeaderValue,
+    accept: AcceptKey,
     /// Bytes the client sent after its request.
     leftover: Vec<u8>,
     target: Target,
@@ -254,7 +255,7 @@ impl Accepted {
     #[cfg(feature = "tower")]
     pub(crate) fn switching_response(&self) -> crate::http::Response<()> {
         let extension = self.deflate.as_ref().map(|(_, header)| header.clone());
-        handshake::switching_response(self.accept.clone(), self.target.protocol(), extension)
+        handshake::switching_response(&self.accept, self.target.protocol(), extension)
     }
 
     /// The same response as the bytes the standalone server writes.
@@ -452,7 +453,7 @@ fn decide(
         handshake::check_origin(&head, origins, shared.config.allow_missing_origin)?;
     }
     let leftover = std::mem::take(&mut head.leftover);
-    let (path, query) = head.path_and_query();
+    let path = head.uri.path();
     let target = match shared.matcher.route(path) {
         None if shared.config.unmatched == Unmatched::NotFound => {
             info!(path, "no route");
@@ -464,7 +465,7 @@ fn decide(
         Some(route) => {
             Span::current().record("route", route.parts.pattern);
             let protocol = handshake::negotiate_protocol(&head, route)?;
-            let route_path = RoutePath::new(route, path.to_owned(), query.map(str::to_owned));
+            let route_path = RoutePath::new(route, &head.uri);
             let states = Arc::clone(&shared.states);
             let request = Request::new(route_path, head.headers, peer, states, extensions);
             match route.entry {
@@ -498,7 +499,7 @@ struct Hook {
     hook: fn(Request) -> BoxFuture<Result<Admitted, Reject>>,
     request: Request,
     protocol: Option<&'static str>,
-    accept: HeaderValue,
+    accept: AcceptKey,
     leftover: Vec<u8>,
     started: Started,
 }
@@ -535,7 +536,7 @@ impl Hook {
 /// shutting down meanwhile; permessage-deflate agreed on for a route that allows it.
 fn conclude(
     shared: &Context,
-    accept: HeaderValue,
+    accept: AcceptKey,
     leftover: Vec<u8>,
     target: Target,
     started: Started,

@@ -16,7 +16,7 @@ use crate::http::header::{
 use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Uri};
 use crate::routing::Route;
 use crate::wire::deflate::negotiation::{self, DeflateConfig, Negotiated};
-use crate::wire::handshake as wire;
+use crate::wire::handshake::{self as wire, AcceptKey};
 
 /// A parsed request head (public only to the fuzz targets, through `__private`).
 #[derive(Debug)]
@@ -31,13 +31,6 @@ pub struct RequestHead {
     pub headers: HeaderMap,
     /// Bytes the client sent after the head (frames sent without waiting for the 101).
     pub leftover: Vec<u8>,
-}
-
-impl RequestHead {
-    /// The path (always starting with `/`) and the query string, if any.
-    pub(crate) fn path_and_query(&self) -> (&str, Option<&str>) {
-        (self.uri.path(), self.uri.query())
-    }
 }
 
 /// Why a request target was refused (HTTP 400).
@@ -64,10 +57,16 @@ impl BadTarget {
 /// are those [`Uri`] parses, so routing and the HTTP fallback always see the same path; a
 /// fragment, the asterisk and authority forms, and dot segments are refused.
 pub(crate) fn request_target(target: &str) -> Result<Uri, BadTarget> {
+    checked_target(target, Bytes::copy_from_slice(target.as_bytes()))
+}
+
+/// [`request_target`] of `target`, whose bytes `bytes` holds: a slice of the request head's one
+/// copy, which the `Uri` then shares.
+fn checked_target(target: &str, bytes: Bytes) -> Result<Uri, BadTarget> {
     if target.contains('#') {
         return Err(BadTarget::Form);
     }
-    let uri: Uri = target.parse().map_err(|_| BadTarget::Form)?;
+    let uri = Uri::from_maybe_shared(bytes).map_err(|_| BadTarget::Form)?;
     let form_ok = if target.starts_with('/') {
         uri.scheme().is_none() && uri.authority().is_none()
     } else {
@@ -182,8 +181,9 @@ fn head_from(
     else {
         return Err(malformed());
     };
-    let headers = wire::header_map(head, request.headers).ok_or_else(malformed)?;
-    let uri = request_target(target)?;
+    let head = wire::SharedHead::new(head);
+    let headers = wire::header_map(&head, request.headers).ok_or_else(malformed)?;
+    let uri = checked_target(target, head.share(target.as_bytes()))?;
     Ok(RequestHead {
         method,
         version,
@@ -208,7 +208,7 @@ pub(crate) fn asks_upgrade(headers: &HeaderMap) -> bool {
 /// `websockets` does, and returns the `Sec-WebSocket-Accept` value, or the HTTP response that
 /// refuses it: a GET over HTTP/1.1 with a `Host`, no body, at most one `Origin`, one
 /// `Sec-WebSocket-Version` of 13 and one `Sec-WebSocket-Key` that is 16 bytes in base64.
-pub(crate) fn accept_key(head: &RequestHead) -> Result<HeaderValue, Reject> {
+pub(crate) fn accept_key(head: &RequestHead) -> Result<AcceptKey, Reject> {
     if head.method != Method::GET {
         return Err(Reject::new(StatusCode::METHOD_NOT_ALLOWED)
             .header("allow", "GET")
@@ -237,10 +237,7 @@ pub(crate) fn accept_key(head: &RequestHead) -> Result<HeaderValue, Reject> {
         ));
     }
     match single(head, &SEC_WEBSOCKET_KEY)? {
-        Some(key) if is_websocket_key(key.as_bytes()) => {
-            let accept = wire::accept_key(key.as_bytes());
-            Ok(HeaderValue::try_from(accept).expect("base64 is a valid header value"))
-        }
+        Some(key) if is_websocket_key(key.as_bytes()) => Ok(wire::accept_key(key.as_bytes())),
         Some(_) => Err(bad_request(
             "Sec-WebSocket-Key must be 16 bytes in base64\n",
         )),
@@ -348,7 +345,7 @@ pub(crate) fn negotiate_protocol(
 /// [`switching_bytes`]).
 #[cfg(feature = "tower")]
 pub(crate) fn switching_response(
-    accept: HeaderValue,
+    accept: &AcceptKey,
     protocol: Option<&'static str>,
     extension: Option<HeaderValue>,
 ) -> Response<()> {
@@ -357,7 +354,7 @@ pub(crate) fn switching_response(
     let headers = response.headers_mut();
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-    headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
+    headers.insert(SEC_WEBSOCKET_ACCEPT, accept.header_value());
     if let Some(protocol) = protocol {
         // `#[route]` checks that every subprotocol is an HTTP token.
         headers.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(protocol));
@@ -388,7 +385,7 @@ pub(crate) fn negotiate_deflate(
 /// A [`switching_response`] as the bytes to write, made without building the response:
 /// the headers in the same order, names lowercase, as `http` writes them.
 pub(crate) fn switching_bytes(
-    accept: &HeaderValue,
+    accept: &AcceptKey,
     protocol: Option<&'static str>,
     extension: Option<&HeaderValue>,
 ) -> Vec<u8> {
@@ -396,16 +393,12 @@ pub(crate) fn switching_bytes(
     out.extend_from_slice(
         b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n",
     );
-    header_line(&mut out, &SEC_WEBSOCKET_ACCEPT, accept);
+    header_line(&mut out, &SEC_WEBSOCKET_ACCEPT, accept.as_bytes());
     if let Some(protocol) = protocol {
-        header_line(
-            &mut out,
-            &SEC_WEBSOCKET_PROTOCOL,
-            &HeaderValue::from_static(protocol),
-        );
+        header_line(&mut out, &SEC_WEBSOCKET_PROTOCOL, protocol.as_bytes());
     }
     if let Some(extension) = extension {
-        header_line(&mut out, &SEC_WEBSOCKET_EXTENSIONS, extension);
+        header_line(&mut out, &SEC_WEBSOCKET_EXTENSIONS, extension.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
     out
@@ -433,7 +426,7 @@ pub(crate) fn http_response(response: &Response<Bytes>, send_body: bool) -> Vec<
     let mut out = status_line(response.status());
     for (name, value) in response.headers() {
         if name != CONTENT_LENGTH && name != CONNECTION {
-            header_line(&mut out, name, value);
+            header_line(&mut out, name, value.as_bytes());
         }
     }
     out.extend_from_slice(
@@ -460,10 +453,10 @@ fn status_line(status: StatusCode) -> Vec<u8> {
     out
 }
 
-fn header_line(out: &mut Vec<u8>, name: &HeaderName, value: &HeaderValue) {
+fn header_line(out: &mut Vec<u8>, name: &HeaderName, value: &[u8]) {
     out.extend_from_slice(name.as_str().as_bytes());
     out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -576,6 +569,26 @@ mod tests {
         }
     }
 
+    /// The request target and the header values are slices of one copy of the head, which
+    /// reading it allocates once.
+    #[tokio::test]
+    async fn the_target_and_the_headers_share_one_copy_of_the_head() {
+        let head = b"GET /light/on?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n";
+        let read = super::read_head(&mut &head[..], 1024).await.unwrap();
+        let host = read.headers["host"].as_bytes();
+        assert_eq!(
+            (read.uri.path(), read.uri.query(), host),
+            ("/light/on", Some("x=1"), &b"example.com"[..])
+        );
+        let at = |part: &[u8]| part.as_ptr() as usize;
+        let in_head = head.windows(host.len()).position(|w| w == host).unwrap() - 4;
+        assert_eq!(
+            at(host) - at(read.uri.path().as_bytes()),
+            in_head,
+            "as far apart as in the head"
+        );
+    }
+
     /// The standalone server writes its `101` by hand; the mounted service has `http` write
     /// the response. Both must say the same.
     #[cfg(feature = "tower")]
@@ -583,7 +596,7 @@ mod tests {
     fn the_written_101_is_the_mounted_one_serialized() {
         use super::{HeaderValue, header_line, status_line, switching_bytes, switching_response};
 
-        let accept = HeaderValue::from_static("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        let accept = crate::wire::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
         let extension = HeaderValue::from_static("permessage-deflate; server_max_window_bits=12");
         for (protocol, extension) in [
             (None, None),
@@ -591,10 +604,10 @@ mod tests {
             (None, Some(&extension)),
             (Some("chat.v2"), Some(&extension)),
         ] {
-            let response = switching_response(accept.clone(), protocol, extension.cloned());
+            let response = switching_response(&accept, protocol, extension.cloned());
             let mut serialized = status_line(response.status());
             for (name, value) in response.headers() {
-                header_line(&mut serialized, name, value);
+                header_line(&mut serialized, name, value.as_bytes());
             }
             serialized.extend_from_slice(b"\r\n");
             assert_eq!(

@@ -794,6 +794,11 @@ impl Engine {
         };
         let mut header = [0; MAX_HEADER];
         let header_len = frame::encode_header(&mut header, true, false, opcode, payload.len(), key);
+        if self.control.is_empty() {
+            // Sized to the frame: a buffer that is full when `poll_write` takes it becomes
+            // `Bytes` without an allocation of its own.
+            self.control = BytesMut::with_capacity(header_len + payload.len());
+        }
         self.control.put_slice(&header[..header_len]);
         let start = self.control.len();
         self.control.put_slice(payload);

@@ -26,11 +26,35 @@ const MAX_REFUSAL_BODY: usize = 64 << 10;
 pub(crate) const MAX_HEADERS: usize = 64;
 
 /// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key`.
-pub(crate) fn accept_key(key: &[u8]) -> String {
+pub(crate) fn accept_key(key: &[u8]) -> AcceptKey {
     let mut sha1 = Sha1::new();
     sha1.update(key);
     sha1.update(GUID);
-    BASE64.encode(sha1.finalize())
+    let mut value = [0; ACCEPT_KEY_LEN];
+    let written = BASE64
+        .encode_slice(sha1.finalize(), &mut value)
+        .expect("a SHA-1 digest is 28 bytes in base64");
+    debug_assert_eq!(written, ACCEPT_KEY_LEN);
+    AcceptKey(value)
+}
+
+/// The length of a `Sec-WebSocket-Accept` value: a 20-byte SHA-1 digest in base64.
+const ACCEPT_KEY_LEN: usize = 28;
+
+/// A `Sec-WebSocket-Accept` value, kept inline: the standalone server writes it into the `101`
+/// without allocating it on its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AcceptKey([u8; ACCEPT_KEY_LEN]);
+
+impl AcceptKey {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The value as a header value, for a `101` made as an HTTP response.
+    pub(crate) fn header_value(&self) -> HeaderValue {
+        HeaderValue::from_bytes(&self.0).expect("base64 is a valid header value")
+    }
 }
 
 /// What a client learns from the server's `101`.
@@ -112,7 +136,7 @@ pub(crate) fn response_head(
         Ok(httparse::Status::Complete(head_len)) => {
             let status = StatusCode::from_u16(response.code.unwrap_or_default())
                 .map_err(|_| handshake("invalid status code"))?;
-            let headers = header_map(&buffer[..head_len], response.headers)
+            let headers = header_map(&SharedHead::new(&buffer[..head_len]), response.headers)
                 .ok_or_else(|| handshake("an invalid header in the response"))?;
             Ok(Some((status, headers, head_len)))
         }
@@ -234,21 +258,46 @@ async fn refusal_body(
     (!body.is_empty()).then(|| std::mem::take(body))
 }
 
-/// The headers httparse parsed from `head`, as a `HeaderMap` whose values share one copy of
-/// `head`: one allocation, where a copy of each value took one each. `None` when a header is
-/// not valid HTTP.
-pub(crate) fn header_map(head: &[u8], headers: &[httparse::Header<'_>]) -> Option<HeaderMap> {
-    let shared = Bytes::copy_from_slice(head);
+/// The headers httparse parsed from `head`, as a `HeaderMap` whose values are slices of
+/// `shared`, one copy of `head` (see [`SharedHead`]): one allocation, where a copy of each
+/// value took one each. `None` when a header is not valid HTTP.
+pub(crate) fn header_map(
+    head: &SharedHead<'_>,
+    headers: &[httparse::Header<'_>],
+) -> Option<HeaderMap> {
     let mut map = HeaderMap::with_capacity(headers.len());
     for header in headers {
         let name = HeaderName::from_bytes(header.name.as_bytes()).ok()?;
-        let value = match within(head, header.value) {
-            Some(range) => HeaderValue::from_maybe_shared(shared.slice(range)),
-            None => HeaderValue::from_bytes(header.value),
-        };
-        map.append(name, value.ok()?);
+        let value = HeaderValue::from_maybe_shared(head.share(header.value)).ok()?;
+        map.append(name, value);
     }
     Some(map)
+}
+
+/// A parsed head and one copy of it, which the parts taken from it (header values, the
+/// request target) share rather than copy.
+pub(crate) struct SharedHead<'a> {
+    /// The head as parsed: what httparse's slices point into.
+    parsed: &'a [u8],
+    copy: Bytes,
+}
+
+impl<'a> SharedHead<'a> {
+    pub(crate) fn new(parsed: &'a [u8]) -> Self {
+        SharedHead {
+            parsed,
+            copy: Bytes::copy_from_slice(parsed),
+        }
+    }
+
+    /// `part` as bytes: a slice of the copy when `part` is a slice of the parsed head, a copy
+    /// of its own otherwise.
+    pub(crate) fn share(&self, part: &[u8]) -> Bytes {
+        match within(self.parsed, part) {
+            Some(range) => self.copy.slice(range),
+            None => Bytes::copy_from_slice(part),
+        }
+    }
 }
 
 /// Where `part`, a slice of `whole`, lies in it.
@@ -303,7 +352,7 @@ mod tests {
         let mut storage = [httparse::EMPTY_HEADER; 4];
         let mut request = httparse::Request::new(&mut storage);
         assert!(request.parse(head).unwrap().is_complete());
-        let map = header_map(head, request.headers).unwrap();
+        let map = header_map(&SharedHead::new(head), request.headers).unwrap();
         let (host, two) = (&map["host"], &map["x-two"]);
         assert_eq!(
             (host.as_bytes(), two.as_bytes()),
@@ -322,21 +371,21 @@ mod tests {
             value: b"other.example",
         }];
         assert_eq!(
-            header_map(head, &elsewhere).unwrap()["host"],
+            header_map(&SharedHead::new(head), &elsewhere).unwrap()["host"],
             "other.example"
         );
         let invalid = [httparse::Header {
             name: "host",
             value: b"bad\x7f",
         }];
-        assert!(header_map(head, &invalid).is_none());
+        assert!(header_map(&SharedHead::new(head), &invalid).is_none());
     }
 
     #[test]
     fn the_accept_key_of_rfc_6455() {
         assert_eq!(
-            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ==").as_bytes(),
+            b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
     }
 
@@ -390,7 +439,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("upgrade", HeaderValue::from_static("websocket"));
         headers.insert("connection", HeaderValue::from_static("Upgrade"));
-        let accept = HeaderValue::try_from(accept_key(key.as_bytes())).unwrap();
+        let accept = HeaderValue::from_bytes(accept_key(key.as_bytes()).as_bytes()).unwrap();
         headers.insert("sec-websocket-accept", accept);
         for (name, value) in extra {
             headers.append(*name, HeaderValue::from_static(value));
