@@ -88,7 +88,7 @@ async fn open(
     shared: &Context,
     transport: Transport,
     peer: SocketAddr,
-) -> Option<(Transport, Accepted)> {
+) -> Option<(Transport, Box<Accepted>)> {
     let began = Started::now();
     // Nagle's algorithm only delays small WebSocket frames. Set here, in the connection's own
     // task, not by the accept loop that spawns it.
@@ -127,7 +127,7 @@ async fn open(
 pub(crate) fn run(
     shared: &Context,
     transport: Transport,
-    accepted: Accepted,
+    accepted: Box<Accepted>,
     started: Option<oneshot::Sender<()>>,
 ) -> impl Future<Output = ()> + use<> {
     let Accepted {
@@ -136,7 +136,7 @@ pub(crate) fn run(
         deflate,
         started: began,
         ..
-    } = accepted;
+    } = *accepted;
     let mut opened = ActiveConnection::new(target.label(), began);
     // The stream lives in a box for the connection's life.
     let deflate = deflate.map(|(negotiated, _)| negotiated);
@@ -311,7 +311,7 @@ async fn handshake(
     peer: SocketAddr,
     shutdown: &mut watch::Receiver<bool>,
     started: Started,
-) -> io::Result<Option<Accepted>> {
+) -> Answered {
     // Every connection allocates and copies this future; it holds the common path only, the
     // head's read and the `101`'s write. What only some handshakes wait for (a refusal, a plain
     // HTTP answer, an `accept` hook) waits in a boxed future, and what the head calls for is
@@ -336,6 +336,10 @@ async fn handshake(
     switch(transport, accepted).await
 }
 
+/// How a handshake ends: the upgrade to serve, `None` when it was answered with an HTTP
+/// response instead, or an I/O error.
+type Answered = io::Result<Option<Box<Accepted>>>;
+
 /// What a request head calls for besides an upgrade accepted at once.
 enum Other {
     /// An HTTP status.
@@ -354,7 +358,7 @@ fn upgrade_or(
     head: RequestHead,
     peer: SocketAddr,
     started: Started,
-) -> Result<Accepted, Other> {
+) -> Result<Box<Accepted>, Other> {
     if !handshake::is_upgrade(&head) {
         return Err(Other::NotUpgrade(Box::new(head)));
     }
@@ -369,8 +373,8 @@ fn upgrade_or(
 /// second copy of `accepted` in its future.
 fn switch(
     transport: &mut Transport,
-    accepted: Accepted,
-) -> impl Future<Output = io::Result<Option<Accepted>>> + '_ {
+    accepted: Box<Accepted>,
+) -> impl Future<Output = Answered> + '_ {
     let response = accepted.switching_bytes();
     async move {
         handshake::write_switching(transport, &response).await?;
@@ -384,7 +388,7 @@ fn answer_other<'a>(
     shared: &'a Context,
     transport: &'a mut Transport,
     other: Other,
-) -> Pin<Box<dyn Future<Output = io::Result<Option<Accepted>>> + Send + 'a>> {
+) -> Pin<Box<dyn Future<Output = Answered> + Send + 'a>> {
     match other {
         Other::Refuse(refusal) => Box::pin(refuse(transport, refusal)),
         Other::NotUpgrade(head) => Box::pin(not_upgrade(shared, transport, *head)),
@@ -402,7 +406,7 @@ async fn not_upgrade(
     shared: &Context,
     transport: &mut Transport,
     head: RequestHead,
-) -> io::Result<Option<Accepted>> {
+) -> Answered {
     let Some(fallback) = &shared.fallback else {
         let refusal = handshake::upgrade_required("this endpoint speaks WebSocket only\n");
         return refuse(transport, refusal).await;
@@ -422,7 +426,7 @@ pub(crate) async fn admit(
     peer: SocketAddr,
     extensions: Extensions,
     started: Started,
-) -> Result<Accepted, Reject> {
+) -> Result<Box<Accepted>, Reject> {
     match decide(shared, head, peer, extensions, started)? {
         Decided::Accepted(accepted) => Ok(accepted),
         Decided::Hook(hook) => hook.run(shared).await,
@@ -430,12 +434,8 @@ pub(crate) async fn admit(
 }
 
 /// What [`decide`] accepted without waiting, or left to a route's `accept` hook.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "the common variant is the large one; boxing it would cost an allocation per connection"
-)]
 enum Decided {
-    Accepted(Accepted),
+    Accepted(Box<Accepted>),
     Hook(Box<Hook>),
 }
 
@@ -506,7 +506,7 @@ struct Hook {
 
 impl Hook {
     /// Runs the hook: the upgrade it admits, or its refusal (`500` when it panicked).
-    async fn run(self, shared: &Context) -> Result<Accepted, Reject> {
+    async fn run(self, shared: &Context) -> Result<Box<Accepted>, Reject> {
         let (request, run) = match AssertUnwindSafe((self.hook)(self.request))
             .catch_unwind()
             .await
@@ -540,7 +540,7 @@ fn conclude(
     leftover: Vec<u8>,
     target: Target,
     started: Started,
-) -> Result<Accepted, Reject> {
+) -> Result<Box<Accepted>, Reject> {
     if *shared.shutdown.borrow() {
         return Err(shutdown_refusal());
     }
@@ -550,13 +550,13 @@ fn conclude(
         }
         _ => None,
     };
-    Ok(Accepted {
+    Ok(Box::new(Accepted {
         accept,
         leftover,
         target,
         deflate,
         started,
-    })
+    }))
 }
 
 fn shutdown_refusal() -> Reject {

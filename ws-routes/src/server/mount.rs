@@ -263,7 +263,7 @@ async fn answer(
     let response = accepted
         .switching_response()
         .map(|()| ResponseBody::empty());
-    tokio::spawn(serve(shared, upgrade, Box::new(accepted), permit).instrument(span));
+    tokio::spawn(serve(shared, upgrade, accepted, permit).instrument(span));
     response
 }
 
@@ -289,11 +289,7 @@ fn serve(
             }
         };
         let transport = Transport::Upgraded(Box::new(TokioIo::new(upgraded)));
-        within_grace(
-            &shared,
-            connection::run(&shared, transport, *accepted, None),
-        )
-        .await;
+        within_grace(&shared, connection::run(&shared, transport, accepted, None)).await;
         drop(permit);
     }
 }
