@@ -43,7 +43,6 @@ const ACCEPT_KEY_LEN: usize = 28;
 
 /// A `Sec-WebSocket-Accept` value, kept inline: the standalone server writes it into the `101`
 /// without allocating it on its own.
-#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AcceptKey([u8; ACCEPT_KEY_LEN]);
 
 impl AcceptKey {
@@ -258,9 +257,9 @@ async fn refusal_body(
     (!body.is_empty()).then(|| std::mem::take(body))
 }
 
-/// The headers httparse parsed from `head`, as a `HeaderMap` whose values are slices of
-/// `shared`, one copy of `head` (see [`SharedHead`]): one allocation, where a copy of each
-/// value took one each. `None` when a header is not valid HTTP.
+/// The headers httparse parsed from `head`, as a `HeaderMap` whose values are slices of the
+/// head's one copy (see [`SharedHead`]), where a copy of each value took an allocation each.
+/// `None` when a header is not valid HTTP.
 pub(crate) fn header_map(
     head: &SharedHead<'_>,
     headers: &[httparse::Header<'_>],
