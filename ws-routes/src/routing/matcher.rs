@@ -215,6 +215,22 @@ mod tests {
     use Segment::{CatchAll, Param, Static};
 
     #[test]
+    fn a_clone_of_a_match_copies_its_target_rather_than_keep_the_head() {
+        let routes = table(&[&[Static("p"), Param("x")]]);
+        let head = bytes::Bytes::from_static(b"/p/a?k=v HTTP/1.1\r\nCookie: a-long-one\r\n");
+        let uri = crate::http::Uri::from_maybe_shared(head.slice(..8)).unwrap();
+        let matched = RoutePath::new(&routes.table()[0], &uri);
+        let kept = matched.clone();
+        assert_eq!(
+            (kept.path(), kept.query(), kept.param("x").as_deref()),
+            ("/p/a", "k=v", Some("a"))
+        );
+        let in_head = |text: &str| head.as_ptr_range().contains(&text.as_ptr());
+        assert!(in_head(matched.path()), "the request's own shares the head");
+        assert!(!in_head(kept.path()), "a clone has its own copy");
+    }
+
+    #[test]
     fn a_match_from_parts_is_what_a_request_target_carries_or_nothing() {
         let routes = table(&[&[Static("p"), Param("x")]]);
         let route = &routes.table()[0];

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use bytes::Bytes;
 use percent_encoding::percent_decode_str;
 
 use super::route::{Route, Segment};
@@ -34,11 +35,24 @@ use crate::http::uri::PathAndQuery;
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Clone)]
 pub struct RoutePath {
     route: &'static Route,
-    /// The request target's path and query, which share the request head's bytes.
+    /// The request target's path and query. The request's own shares the bytes of the
+    /// request head; a clone has a copy of its own.
     target: PathAndQuery,
+}
+
+/// A clone copies the path and query: a handler that keeps it keeps those few bytes, not the
+/// whole request head (every header) that the request's own shares.
+impl Clone for RoutePath {
+    fn clone(&self) -> Self {
+        let copy = Bytes::copy_from_slice(self.target.as_str().as_bytes());
+        let target = PathAndQuery::from_maybe_shared(copy).unwrap_or_else(|_| self.target.clone());
+        RoutePath {
+            route: self.route,
+            target,
+        }
+    }
 }
 
 impl RoutePath {

@@ -402,11 +402,7 @@ fn answer_other<'a>(
 }
 
 /// Answers a request that asks for no upgrade: the fallback's answer, or `426`.
-async fn not_upgrade(
-    shared: &Context,
-    transport: &mut Transport,
-    head: RequestHead,
-) -> Answered {
+async fn not_upgrade(shared: &Context, transport: &mut Transport, head: RequestHead) -> Answered {
     let Some(fallback) = &shared.fallback else {
         let refusal = handshake::upgrade_required("this endpoint speaks WebSocket only\n");
         return refuse(transport, refusal).await;
