@@ -319,6 +319,11 @@ async fn handshake(
     let accepted = {
         let step = {
             let read = tokio::select! {
+                // The head first, without drawing a random order at each poll: a head that is
+                // there already is read without registering with the shutdown signal (and
+                // letting go of it again). A shutdown that began meanwhile refuses it all the
+                // same, in `conclude`.
+                biased;
                 read = handshake::read_head(transport, shared.config.max_request_head) => read,
                 () = shutting_down(shutdown) => Err(ReadError::Refused(shutdown_refusal())),
             };
