@@ -122,3 +122,85 @@ fn bad_pem_is_a_clear_error() {
     let error = TlsConfig::from_pem(b"not a certificate", b"not a key").unwrap_err();
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
 }
+
+/// Sends one binary message of `size` bytes, then waits for the client, sending nothing more
+/// (the keepalive's first ping is 20 s away).
+#[ws_routes::route("/sized/{size}")]
+async fn sized(mut ws: ws_routes::WebSocket, size: usize) {
+    let _ = ws.send(ws_routes::Bytes::from(vec![b'x'; size])).await;
+    let _ = ws.recv().await;
+}
+
+/// A message whose last bytes the socket could not take yet still goes out whole: rustls keeps
+/// what the socket refused, and only a flush (or a later write) sends it, so the server must
+/// flush after writing, not only write. The sockets' buffers are small (the client reads only
+/// once the send is under way), so that each message, a TLS record of 16 KiB or more, ends
+/// while they are full.
+#[tokio::test]
+async fn a_message_that_ends_while_the_tls_socket_is_full_arrives_whole() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let tls = TlsConfig::from_pem(
+        certified.cert.pem().as_bytes(),
+        certified.signing_key.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    // Accepted sockets take the listener's send buffer: small, and fixed (not grown by the
+    // kernel's autotuning), so that the sockets fill at a size these messages reach.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(4096).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listening = ws_routes::Server::new(ws_routes::routes![sized])
+        .tls(tls)
+        .listen(socket.listen(64).unwrap())
+        .unwrap();
+    let addr = listening.local_addr().unwrap();
+    tokio::spawn(listening.run());
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let config = Arc::new(
+        tokio_rustls::rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    for size in (16usize << 10..=128 << 10).step_by(16 << 10) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(addr).await.unwrap();
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = tokio_rustls::TlsConnector::from(Arc::clone(&config))
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        let request = support::raw::upgrade_request(&format!("/sized/{size}"));
+        tls.write_all(request.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(within(tls.read_u8()).await.unwrap());
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101 "), "{size}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut header = [0; 2];
+        within(tls.read_exact(&mut header)).await.unwrap();
+        let mut length = [0; 8];
+        let length = match header {
+            [0x82, 126] => {
+                within(tls.read_exact(&mut length[6..])).await.unwrap();
+                u64::from_be_bytes(length)
+            }
+            [0x82, 127] => {
+                within(tls.read_exact(&mut length)).await.unwrap();
+                u64::from_be_bytes(length)
+            }
+            other => panic!("not a binary frame of {size} bytes: {other:?}"),
+        };
+        assert_eq!(length, size as u64);
+        let mut payload = vec![0; size];
+        let read =
+            tokio::time::timeout(Duration::from_secs(10), tls.read_exact(&mut payload)).await;
+        assert!(
+            matches!(read, Ok(Ok(_))),
+            "the message of {size} bytes did not arrive whole: {read:?}"
+        );
+        assert!(payload.iter().all(|&byte| byte == b'x'), "{size}");
+    }
+}
