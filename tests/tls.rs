@@ -87,12 +87,7 @@ async fn wss_with_a_certificate_from_pem_files() {
 
 #[tokio::test]
 async fn the_handshake_timeout_covers_the_tls_handshake() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let tls = TlsConfig::from_pem(
-        certified.cert.pem().as_bytes(),
-        certified.signing_key.serialize_pem().as_bytes(),
-    )
-    .unwrap();
+    let (_, tls) = self_signed();
     let timeout = Duration::from_secs(1);
     let (addr, handle, _) = start(server().tls(tls).handshake_timeout(timeout)).await;
     let started = tokio::time::Instant::now();
@@ -117,6 +112,17 @@ async fn the_handshake_timeout_covers_the_tls_handshake() {
     wait_for(|| handle.connections() == 0).await;
 }
 
+/// A self-signed certificate for `localhost`, and the server's TLS settings with it.
+fn self_signed() -> (rcgen::CertifiedKey<rcgen::KeyPair>, TlsConfig) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let tls = TlsConfig::from_pem(
+        certified.cert.pem().as_bytes(),
+        certified.signing_key.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    (certified, tls)
+}
+
 #[test]
 fn bad_pem_is_a_clear_error() {
     let error = TlsConfig::from_pem(b"not a certificate", b"not a key").unwrap_err();
@@ -138,12 +144,7 @@ async fn sized(mut ws: ws_routes::WebSocket, size: usize) {
 /// while they are full.
 #[tokio::test]
 async fn a_message_that_ends_while_the_tls_socket_is_full_arrives_whole() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let tls = TlsConfig::from_pem(
-        certified.cert.pem().as_bytes(),
-        certified.signing_key.serialize_pem().as_bytes(),
-    )
-    .unwrap();
+    let (certified, tls) = self_signed();
     // Accepted sockets take the listener's send buffer: small, and fixed (not grown by the
     // kernel's autotuning), so that the sockets fill at a size these messages reach.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
