@@ -237,7 +237,9 @@ async fn secure(_shared: &Context, transport: Transport) -> io::Result<Transport
     Ok(transport)
 }
 
-/// A handshake to answer with `101 Switching Protocols`.
+/// A handshake to answer with `101 Switching Protocols`. Boxed from where it is decided
+/// (`conclude`) to where the handler starts (`run`): the handshake's futures and results then
+/// move a pointer rather than its 350 bytes.
 pub(crate) struct Accepted {
     /// The `Sec-WebSocket-Accept` value.
     accept: AcceptKey,
