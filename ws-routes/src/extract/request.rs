@@ -8,6 +8,7 @@ use super::query::Query;
 use super::state::States;
 use crate::http::{Extensions, HeaderMap};
 use crate::routing::RoutePath;
+use crate::server::headers::Headers;
 
 /// The handshake request of a routed connection: the matched path, the headers, the peer's
 /// address and the server's shared state.
@@ -16,7 +17,7 @@ use crate::routing::RoutePath;
 #[derive(Clone)]
 pub struct Request {
     path: RoutePath,
-    headers: HeaderMap,
+    headers: Headers,
     peer_addr: SocketAddr,
     states: Arc<States>,
     extensions: Extensions,
@@ -25,7 +26,7 @@ pub struct Request {
 impl Request {
     pub(crate) fn new(
         path: RoutePath,
-        headers: HeaderMap,
+        headers: Headers,
         peer_addr: SocketAddr,
         states: Arc<States>,
         extensions: Extensions,
@@ -51,7 +52,16 @@ impl Request {
     }
 
     /// The request headers.
+    ///
+    /// On the standalone server the handshake reads the headers it checks where the request
+    /// head was parsed, and this map is made the first time it is asked for: a handler that
+    /// never reads the headers does not pay for one.
     pub fn headers(&self) -> &HeaderMap {
+        self.headers.map()
+    }
+
+    /// The request headers, looked up without making a `HeaderMap` when none was made.
+    pub(crate) fn header_values(&self) -> &Headers {
         &self.headers
     }
 
@@ -106,7 +116,7 @@ impl Request {
         let (mut parts, ()) = http::Request::new(()).into_parts();
         // From a request that parsed: it parses again (should it not, the extractor sees `/`).
         parts.uri = target.parse().unwrap_or_default();
-        parts.headers = self.headers.clone();
+        parts.headers = self.headers().clone();
         parts.extensions = self.extensions.clone();
         parts
     }
@@ -121,7 +131,7 @@ impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
             .field("path", &self.path)
-            .field("headers", &RedactedHeaders(&self.headers))
+            .field("headers", &RedactedHeaders(self.headers()))
             .field("peer_addr", &self.peer_addr)
             .finish_non_exhaustive()
     }

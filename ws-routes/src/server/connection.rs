@@ -549,7 +549,7 @@ fn conclude(
     }
     let deflate = match (&target, shared.config.compression.config()) {
         (Target::Route { route, request, .. }, Some(config)) if route.parts.compression => {
-            handshake::negotiate_deflate(request.headers(), config)
+            handshake::negotiate_deflate(request.header_values(), config)
         }
         _ => None,
     };

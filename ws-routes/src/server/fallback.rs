@@ -184,7 +184,7 @@ impl SharedFallback {
         let mut request = Request::new(());
         *request.method_mut() = head.method;
         *request.uri_mut() = head.uri;
-        *request.headers_mut() = head.headers;
+        *request.headers_mut() = head.headers.into_map();
         let response = self.0.respond(&request);
         write_and_close(stream, &http_response(&response, send_body)).await
     }

@@ -7,16 +7,17 @@ use std::io;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::headers::Headers;
 use super::origin::{Origin, OriginPattern};
 use crate::extract::Reject;
 use crate::http::header::{
     CONNECTION, CONTENT_LENGTH, HOST, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS,
     SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, TRANSFER_ENCODING, UPGRADE,
 };
-use crate::http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Uri};
+use crate::http::{HeaderName, HeaderValue, Method, Response, StatusCode, Uri};
 use crate::routing::Route;
 use crate::wire::deflate::negotiation::{self, DeflateConfig, Negotiated};
-use crate::wire::handshake::{self as wire, AcceptKey};
+use crate::wire::handshake::{self as wire, AcceptKey, HeaderValues};
 
 /// A parsed request head (public only to the fuzz targets, through `__private`).
 #[derive(Debug)]
@@ -28,7 +29,7 @@ pub struct RequestHead {
     /// The request target, checked by `request_target`.
     pub uri: Uri,
     /// The request headers, in the order they came.
-    pub headers: HeaderMap,
+    pub headers: Headers,
     /// Bytes the client sent after the head (frames sent without waiting for the 101).
     pub leftover: Vec<u8>,
 }
@@ -182,7 +183,7 @@ fn head_from(
         return Err(malformed());
     };
     let head = wire::SharedHead::new(head);
-    let headers = wire::header_map(&head, request.headers).ok_or_else(malformed)?;
+    let headers = Headers::parsed(&head, request.headers).ok_or_else(malformed)?;
     let uri = checked_target(target, head.share(target.as_bytes()))?;
     Ok(RequestHead {
         method,
@@ -199,7 +200,7 @@ pub(crate) fn is_upgrade(head: &RequestHead) -> bool {
 }
 
 /// Whether a request with `headers` asks for a WebSocket upgrade.
-pub(crate) fn asks_upgrade(headers: &HeaderMap) -> bool {
+pub(crate) fn asks_upgrade(headers: &impl HeaderValues) -> bool {
     wire::has_token(headers, &UPGRADE, "websocket")
         && wire::has_token(headers, &CONNECTION, "upgrade")
 }
@@ -217,27 +218,26 @@ pub(crate) fn accept_key(head: &RequestHead) -> Result<AcceptKey, Reject> {
     if head.version != 1 {
         return Err(bad_request("a WebSocket handshake needs HTTP/1.1\n"));
     }
-    if head.headers.get_all(HOST).iter().count() != 1 {
+    if head.headers.values(&HOST).count() != 1 {
         return Err(bad_request("a WebSocket handshake needs one Host header\n"));
     }
-    let carries_body = head.headers.contains_key(TRANSFER_ENCODING)
+    let carries_body = head.headers.values(&TRANSFER_ENCODING).next().is_some()
         || head
             .headers
-            .get_all(CONTENT_LENGTH)
-            .iter()
-            .any(|length| length.as_bytes() != b"0");
+            .values(&CONTENT_LENGTH)
+            .any(|length| length != b"0");
     if carries_body {
         return Err(bad_request("a WebSocket handshake carries no body\n"));
     }
     single(head, &ORIGIN)?;
     let version = single(head, &SEC_WEBSOCKET_VERSION)?;
-    if version.map(HeaderValue::as_bytes) != Some(b"13") {
+    if version != Some(b"13") {
         return Err(upgrade_required(
             "unsupported WebSocket version; this server speaks 13\n",
         ));
     }
     match single(head, &SEC_WEBSOCKET_KEY)? {
-        Some(key) if is_websocket_key(key.as_bytes()) => Ok(wire::accept_key(key.as_bytes())),
+        Some(key) if is_websocket_key(key) => Ok(wire::accept_key(key)),
         Some(_) => Err(bad_request(
             "Sec-WebSocket-Key must be 16 bytes in base64\n",
         )),
@@ -246,8 +246,8 @@ pub(crate) fn accept_key(head: &RequestHead) -> Result<AcceptKey, Reject> {
 }
 
 /// The value of a header that may appear at most once: a 400 when it appears more often.
-fn single<'h>(head: &'h RequestHead, name: &HeaderName) -> Result<Option<&'h HeaderValue>, Reject> {
-    let mut values = head.headers.get_all(name).iter();
+fn single<'h>(head: &'h RequestHead, name: &HeaderName) -> Result<Option<&'h [u8]>, Reject> {
+    let mut values = head.headers.values(name);
     let first = values.next();
     if values.next().is_some() {
         return Err(bad_request(format!("more than one {name} header\n")));
@@ -284,14 +284,14 @@ pub(crate) fn check_origin(
     allowed: &[OriginPattern],
     allow_missing: bool,
 ) -> Result<(), Reject> {
-    let Some(origin) = head.headers.get(ORIGIN) else {
+    let Some(origin) = head.headers.values(&ORIGIN).next() else {
         if allow_missing {
             return Ok(());
         }
         tracing::info!("request without Origin refused");
         return Err(Reject::new(StatusCode::FORBIDDEN).body("an Origin header is required\n"));
     };
-    let origin = origin.to_str().unwrap_or_default();
+    let origin = wire::visible_ascii(origin).unwrap_or_default();
     if let Some(parsed) = Origin::parse(origin)
         && allowed.iter().any(|pattern| pattern.matches(&parsed))
     {
@@ -318,9 +318,8 @@ pub(crate) fn negotiate_protocol(
 ) -> Result<Option<&'static str>, Reject> {
     let offered = head
         .headers
-        .get_all(SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
+        .values(&SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(wire::visible_ascii)
         .flat_map(|value| value.split(','))
         .map(str::trim);
     let offered: Vec<&str> = offered.collect();
@@ -369,13 +368,12 @@ pub(crate) fn switching_response(
 /// it, and the response header's value; `None` when no offer is valid (which declines the
 /// extension, not the handshake).
 pub(crate) fn negotiate_deflate(
-    headers: &HeaderMap,
+    headers: &impl HeaderValues,
     config: &DeflateConfig,
 ) -> Option<(Negotiated, HeaderValue)> {
     let offers = headers
-        .get_all(SEC_WEBSOCKET_EXTENSIONS)
-        .iter()
-        .filter_map(|value| value.to_str().ok());
+        .values(&SEC_WEBSOCKET_EXTENSIONS)
+        .filter_map(wire::visible_ascii);
     let (negotiated, response) = negotiation::negotiate(offers, config)?;
     let response =
         HeaderValue::try_from(response).expect("a response is made of tokens and digits");
@@ -494,7 +492,7 @@ pub(crate) async fn write_and_close<S: AsyncRead + AsyncWrite + Unpin>(
 
 #[cfg(test)]
 mod tests {
-    use super::{BadTarget, request_target};
+    use super::{BadTarget, HOST, HeaderValues, request_target};
 
     fn routed(target: &str) -> Result<(String, Option<String>), BadTarget> {
         request_target(target).map(|uri| (uri.path().to_owned(), uri.query().map(str::to_owned)))
@@ -569,13 +567,17 @@ mod tests {
         }
     }
 
-    /// The request target and the header values are slices of one copy of the head, which
-    /// reading it allocates once.
+    /// The request target and the header values, looked up or in the `HeaderMap` made of
+    /// them, are slices of one copy of the head, which reading it allocates once.
     #[tokio::test]
     async fn the_target_and_the_headers_share_one_copy_of_the_head() {
         let head = b"GET /light/on?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n";
         let read = super::read_head(&mut &head[..], 1024).await.unwrap();
-        let host = read.headers["host"].as_bytes();
+        let host = read.headers.values(&HOST).next().unwrap();
+        assert_eq!(
+            read.headers.map()["host"].as_bytes().as_ptr(),
+            host.as_ptr()
+        );
         assert_eq!(
             (read.uri.path(), read.uri.query(), host),
             ("/light/on", Some("x=1"), &b"example.com"[..])

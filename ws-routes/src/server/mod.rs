@@ -7,6 +7,7 @@
 pub(crate) mod connection;
 mod fallback;
 pub(crate) mod handshake;
+pub(crate) mod headers;
 #[cfg(feature = "tower")]
 mod layer;
 mod limits;

@@ -226,7 +226,7 @@ async fn answer(
         method,
         version,
         uri,
-        headers,
+        headers: headers.into(),
         leftover: Vec::new(),
     };
     if !handshake::is_upgrade(&head) {

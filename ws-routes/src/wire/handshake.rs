@@ -289,6 +289,16 @@ impl<'a> SharedHead<'a> {
         }
     }
 
+    /// The copy of the head.
+    pub(crate) fn bytes(&self) -> &Bytes {
+        &self.copy
+    }
+
+    /// Where `part`, a slice of the parsed head, lies in it (and in the copy).
+    pub(crate) fn range_of(&self, part: &[u8]) -> Option<std::ops::Range<usize>> {
+        within(self.parsed, part)
+    }
+
     /// `part` as bytes: a slice of the copy when `part` is a slice of the parsed head, a copy
     /// of its own otherwise.
     pub(crate) fn share(&self, part: &[u8]) -> Bytes {
@@ -306,12 +316,34 @@ fn within(whole: &[u8], part: &[u8]) -> Option<std::ops::Range<usize>> {
     (end <= whole.len()).then_some(start..end)
 }
 
+/// Headers looked up by name, in the order they came: a `HeaderMap`, or a request's
+/// [`Headers`](crate::server::headers::Headers).
+pub(crate) trait HeaderValues {
+    /// The values of every `name` header (names compared in any case).
+    fn values<'h>(&'h self, name: &HeaderName) -> impl Iterator<Item = &'h [u8]>;
+}
+
+impl HeaderValues for HeaderMap {
+    fn values<'h>(&'h self, name: &HeaderName) -> impl Iterator<Item = &'h [u8]> {
+        self.get_all(name).iter().map(HeaderValue::as_bytes)
+    }
+}
+
+/// A header value as text when it is visible ASCII (tabs allowed), as
+/// `HeaderValue::to_str` gives it.
+pub(crate) fn visible_ascii(value: &[u8]) -> Option<&str> {
+    let visible = value
+        .iter()
+        .all(|&byte| (b' '..0x7F).contains(&byte) || byte == b'\t');
+    visible.then(|| std::str::from_utf8(value).ok()).flatten()
+}
+
 /// Whether one of the comma-separated items of the `name` headers is `token` (any case).
-pub(crate) fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|value| {
+pub(crate) fn has_token(headers: &impl HeaderValues, name: &HeaderName, token: &str) -> bool {
+    headers.values(name).any(|value| {
         // Most values are the token alone; a list is split.
-        value.as_bytes().eq_ignore_ascii_case(token.as_bytes())
-            || value.to_str().is_ok_and(|value| {
+        value.eq_ignore_ascii_case(token.as_bytes())
+            || visible_ascii(value).is_some_and(|value| {
                 value
                     .split(',')
                     .any(|item| item.trim().eq_ignore_ascii_case(token))
