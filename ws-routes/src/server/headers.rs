@@ -192,6 +192,19 @@ mod tests {
         );
     }
 
+    /// Headers compare and print as the `HeaderMap` made of them, however they are kept.
+    #[test]
+    fn parsed_headers_are_equal_to_their_map_and_print_as_it_does() {
+        let parsed = parsed(b"GET / HTTP/1.1\r\nHost: a\r\nX-List: 1\r\n\r\n").unwrap();
+        let mut map = HeaderMap::new();
+        map.append("host", HeaderValue::from_static("a"));
+        map.append("x-list", HeaderValue::from_static("1"));
+        assert_eq!(format!("{parsed:?}"), format!("{map:?}"));
+        assert!(parsed == Headers::from(map.clone()));
+        map.append("x-list", HeaderValue::from_static("2"));
+        assert!(parsed != Headers::from(map));
+    }
+
     #[test]
     fn a_header_map_looks_up_its_own_values() {
         let mut map = HeaderMap::new();

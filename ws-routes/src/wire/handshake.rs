@@ -359,6 +359,18 @@ fn handshake(what: &'static str) -> Error {
 mod tests {
     use super::*;
 
+    /// A value read as text where httparse left it is the text `HeaderValue::to_str` gives.
+    #[test]
+    fn a_value_is_text_when_to_str_says_so() {
+        let mut values: Vec<Vec<u8>> = (0..=u8::MAX).map(|byte| vec![b'a', byte, b'b']).collect();
+        values.push("é".into());
+        for value in values {
+            let as_header = HeaderValue::from_bytes(&value).ok();
+            let to_str = as_header.as_ref().and_then(|value| value.to_str().ok());
+            assert_eq!(visible_ascii(&value), to_str, "{value:?}");
+        }
+    }
+
     #[test]
     fn a_token_is_found_alone_or_in_a_list_in_any_case() {
         let with = |values: &[&[u8]]| {
