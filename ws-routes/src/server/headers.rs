@@ -5,9 +5,9 @@
 //! checked and lowercased name, a value that shares the head, a hash and an insertion, and
 //! then two allocations of its own: about a seventh of the standalone server's work per
 //! handshake (bench/README.md), for a map most handlers never read. So the standalone server
-//! keeps where each header lies in the head's one copy, checks each name and value as
-//! `HeaderName` and `HeaderValue` would, looks up what the handshake needs there, and builds
-//! the map the first time a handler asks for it ([`Request::headers`](crate::Request::headers)).
+//! keeps where each header lies in the head's one copy, looks up what the handshake needs
+//! there (a scan of the headers per name, comparing names in any case), and builds the map the
+//! first time a handler asks for it ([`Request::headers`](crate::Request::headers)).
 
 use std::fmt;
 use std::ops::Range;
@@ -162,6 +162,7 @@ impl Parsed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::header::{HOST, ORIGIN, SEC_WEBSOCKET_KEY};
 
     /// The headers of `head`, or `None` when httparse or [`Headers::parsed`] refuses them.
     fn parsed(head: &[u8]) -> Option<Headers> {
@@ -171,25 +172,31 @@ mod tests {
         Headers::parsed(&SharedHead::new(head), request.headers)
     }
 
+    /// Standard names and others, in any case, and a name that is not there.
     #[test]
     fn looked_up_in_the_head_or_in_the_map_the_values_are_the_same() {
-        let head = b"GET / HTTP/1.1\r\nHost: a\r\nX-List: 1\r\nx-list: 2\r\nX-LIST: 3\r\n\r\n";
+        let head =
+            b"GET / HTTP/1.1\r\nHoST: a\r\nX-List: 1\r\nx-list: 2\r\nsec-websocket-KEY: k\r\n\
+                     X-LIST: 3\r\nSec-WebSocket-Key: l\r\n\r\n";
         let headers = parsed(head).unwrap();
-        let name = HeaderName::from_static("x-list");
-        let in_head: Vec<&[u8]> = headers.values(&name).collect();
-        assert_eq!(in_head, [b"1", b"2", b"3"]);
+        let names = [
+            HOST,
+            HeaderName::from_static("x-list"),
+            SEC_WEBSOCKET_KEY,
+            ORIGIN,
+        ];
+        fn values<'h>(headers: &'h Headers, names: &[HeaderName]) -> Vec<Vec<&'h [u8]>> {
+            names
+                .iter()
+                .map(|name| headers.values(name).collect())
+                .collect()
+        }
+        let expected: [&[&[u8]]; 4] = [&[b"a"], &[b"1", b"2", b"3"], &[b"k", b"l"], &[]];
+        assert_eq!(values(&headers, &names), expected);
         assert!(headers.map.get().is_none(), "looking up made no map");
         let map = headers.map();
-        assert_eq!(map.len(), 4);
-        let in_map: Vec<&[u8]> = headers.values(&name).collect();
-        assert_eq!(in_map, in_head);
-        assert_eq!(
-            map.values()
-                .map(HeaderValue::as_bytes)
-                .collect::<Vec<_>>()
-                .len(),
-            4
-        );
+        assert_eq!(map.len(), 6);
+        assert_eq!(values(&headers, &names), expected);
     }
 
     /// Headers compare and print as the `HeaderMap` made of them, however they are kept.
