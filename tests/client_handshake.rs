@@ -1,6 +1,7 @@
 //! What the crate's client makes of a server's answer to its opening handshake, over real
 //! sockets: a refusal's status, headers and body (as far as the client reads it), a response
-//! head too large to read, and a `Host` header the caller chose.
+//! head too large to read, and a `Host` header the caller chose; and the headers a handler
+//! sees, every one the client sent.
 
 mod support;
 
@@ -37,6 +38,20 @@ async fn host(mut ws: WebSocket, headers: HeaderMap) {
         .map(|value| value.to_str().unwrap_or("?"))
         .collect();
     let _ = ws.send(hosts.join("|")).await;
+}
+
+/// Sends back the values of its request's `x-tag` headers, joined with `|`, and how many
+/// headers the request had.
+#[route("/tags")]
+async fn tags(mut ws: WebSocket, headers: HeaderMap) {
+    let tags: Vec<&str> = headers
+        .get_all("x-tag")
+        .iter()
+        .map(|value| value.to_str().unwrap_or("?"))
+        .collect();
+    let _ = ws
+        .send(format!("{} of {}", tags.join("|"), headers.len()))
+        .await;
 }
 
 /// The refusal a client gets for `/refused?QUERY`: its status, headers and body.
@@ -104,4 +119,22 @@ async fn a_host_the_caller_gives_replaces_the_one_from_the_url() {
     assert_eq!(text(&mut ws).await, "app.example.com:8443");
     let mut ws = connect_url(&url).await;
     assert_eq!(text(&mut ws).await, addr.to_string());
+}
+
+/// The handshake checks the headers where the request head was parsed, and makes the
+/// `HeaderMap` only for a handler that asks for one: that map holds every header the client
+/// sent, a repeated one in the order it came.
+#[tokio::test]
+async fn a_handler_sees_every_header_the_client_sent() {
+    let addr = spawn_server(Server::new(routes![tags])).await;
+    let mut ws = Client::new()
+        .header("x-tag", "first")
+        .header("x-other", "-")
+        .header("X-Tag", "second")
+        .connect(&format!("ws://{addr}/tags"))
+        .await
+        .expect("accepted");
+    // Host, Connection, Upgrade, Sec-WebSocket-Version, Sec-WebSocket-Key, the
+    // permessage-deflate offer and the three above.
+    assert_eq!(text(&mut ws).await, "first|second of 9");
 }
