@@ -10,6 +10,8 @@ use futures_util::{SinkExt, StreamExt, TryStreamExt, stream};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
@@ -22,6 +24,28 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a step of the load failed.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a browser's WebSocket request carries beside the handshake's own headers (its
+/// permessage-deflate offer aside, which these clients cannot take up): what handshake cycles
+/// send with `drive --browser-headers`, for a server whose handshake work grows with them.
+pub const BROWSER_HEADERS: [(&str, &str); 9] = [
+    (
+        "user-agent",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 \
+         Safari/537.36",
+    ),
+    ("accept-encoding", "gzip, deflate, br, zstd"),
+    ("accept-language", "en-GB,en;q=0.9"),
+    ("cache-control", "no-cache"),
+    ("pragma", "no-cache"),
+    ("origin", "http://localhost:8000"),
+    ("cookie", "session=3f2a9c1e7b5d4a8f; theme=dark"),
+    (
+        "authorization",
+        "Bearer abcdefghijklmnopqrstuvwxyz0123456789",
+    ),
+    ("x-request-id", "6e0c1b7a-5d2f-4c3e-9a8b-1f2e3d4c5b6a"),
+];
 
 /// A text message of `size` ASCII bytes.
 pub fn payload(size: usize) -> Utf8Bytes {
@@ -47,14 +71,29 @@ pub async fn connect(addr: SocketAddr, id: usize) -> Result<Client, Error> {
 
 /// Connects to `ws://ADDR` + `path`, as [`connect`] does.
 pub async fn connect_to(addr: SocketAddr, path: &str) -> Result<Client, Error> {
+    connect_with(addr, path, &[]).await
+}
+
+/// Connects as [`connect_to`] does, sending `headers` beside the handshake's own.
+async fn connect_with(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&'static str, &'static str)],
+) -> Result<Client, Error> {
     let connecting = async {
         let tcp = TcpStream::connect(addr).await?;
         tcp.set_nodelay(true)?;
         let config = WebSocketConfig::default()
             .read_buffer_size(4 << 10)
             .write_buffer_size(0);
-        let url = format!("ws://{addr}{path}");
-        let (client, _) = client_async_with_config(url, tcp, Some(config)).await?;
+        let mut request = format!("ws://{addr}{path}").into_client_request()?;
+        for &(name, value) in headers {
+            request.headers_mut().append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let (client, _) = client_async_with_config(request, tcp, Some(config)).await?;
         Ok::<_, Error>(client)
     };
     timeout(STEP_TIMEOUT, connecting)
@@ -194,8 +233,13 @@ pub struct Handshakes {
 }
 
 /// One cycle: connect, echo `payload` once, close, and wait for the server's close.
-async fn cycle(addr: SocketAddr, id: usize, payload: &Utf8Bytes) -> Result<(), Error> {
-    let mut client = connect(addr, id).await?;
+async fn cycle(
+    addr: SocketAddr,
+    id: usize,
+    payload: &Utf8Bytes,
+    headers: &[(&'static str, &'static str)],
+) -> Result<(), Error> {
+    let mut client = connect_with(addr, &format!("/echo/{id}"), headers).await?;
     echo(&mut client, payload).await?;
     let closing = async {
         client.close(None).await?;
@@ -208,13 +252,14 @@ async fn cycle(addr: SocketAddr, id: usize, payload: &Utf8Bytes) -> Result<(), E
         .map_err(|_| "closing timed out")?
 }
 
-/// Runs `total` cycles (connect, one echo of `payload`, close), `concurrency` at a time, or as
-/// many as fit before `deadline`.
+/// Runs `total` cycles (connect with `headers` beside the handshake's own, one echo of
+/// `payload`, close), `concurrency` at a time, or as many as fit before `deadline`.
 pub async fn handshakes(
     addr: SocketAddr,
     total: usize,
     concurrency: usize,
     payload: Utf8Bytes,
+    headers: &'static [(&'static str, &'static str)],
     deadline: Instant,
 ) -> Handshakes {
     let start = Instant::now();
@@ -230,7 +275,7 @@ pub async fn handshakes(
                 if id >= total || Instant::now() >= deadline {
                     break;
                 }
-                match cycle(addr, id, &payload).await {
+                match cycle(addr, id, &payload, headers).await {
                     Ok(()) => completed += 1,
                     Err(failure) => {
                         failed += 1;

@@ -654,6 +654,7 @@ impl Bench {
             concurrency,
             concurrency,
             payload.clone(),
+            &[],
             deadline,
         )
         .await;
@@ -662,7 +663,7 @@ impl Bench {
         }
         let before = Sample::take(&server, self.server_cpu).map_err(|e| e.to_string())?;
         let total = self.counts.handshakes;
-        let run = load::handshakes(server.addr(), total, concurrency, payload, deadline).await;
+        let run = load::handshakes(server.addr(), total, concurrency, payload, &[], deadline).await;
         let after = Sample::take(&server, self.server_cpu).map_err(|e| e.to_string())?;
         if run.completed == 0 {
             return Err(format!(

@@ -56,6 +56,10 @@ struct Cli {
     /// Handshake cycles (connect, one echo, close) after the echoes.
     #[arg(long, default_value_t = 0)]
     handshakes: usize,
+    /// Send with each handshake cycle's request the headers a browser adds to the
+    /// handshake's own (`bench::load::BROWSER_HEADERS`).
+    #[arg(long)]
+    browser_headers: bool,
     /// The server's process: print its CPU time per echo and per handshake.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -110,7 +114,13 @@ fn main() -> Result<(), load::Error> {
             echoed??;
         }
         let after_echoes = server_cpu(cli.server_pid)?;
-        let handshakes = load::handshakes(cli.addr, cli.handshakes, 20, payload, deadline).await;
+        let headers: &[_] = if cli.browser_headers {
+            &load::BROWSER_HEADERS
+        } else {
+            &[]
+        };
+        let handshakes =
+            load::handshakes(cli.addr, cli.handshakes, 20, payload, headers, deadline).await;
         if let Some(error) = handshakes.error {
             return Err(error.into());
         }
