@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::redis::free_port;
+use super::redis::{free_node_port, free_port};
 
 /// One node: its process and port.
 struct Node {
@@ -35,7 +35,7 @@ impl Cluster {
             dir,
         };
         for _ in 0..masters * (1 + replicas) {
-            let port = free_port();
+            let port = free_node_port();
             let child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
@@ -77,13 +77,22 @@ impl Cluster {
         );
         create.extend(["--cluster-replicas".into(), replicas.to_string()]);
         create.push("--cluster-yes".into());
-        let created = Command::new("redis-cli")
+        let mut creating = Command::new("redis-cli")
             .args(&create)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .status()
+            .spawn()
             .expect("run redis-cli --cluster create");
-        assert!(created.success(), "redis-cli --cluster create failed");
+        // It waits for the nodes to meet without a deadline of its own.
+        let mut created = None;
+        wait("redis-cli --cluster create finishes", || {
+            created = creating.try_wait().expect("wait for redis-cli");
+            created.is_some()
+        });
+        assert!(
+            created.is_some_and(|status| status.success()),
+            "redis-cli --cluster create failed"
+        );
         for node in &cluster.nodes {
             wait("the cluster is up on every node", || {
                 cluster

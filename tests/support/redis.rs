@@ -2,9 +2,11 @@
 //! can cut, to choose which server loses Redis and which gets it back first; waiting for what
 //! the backplane does.
 
+use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -200,10 +202,48 @@ impl Drop for Proxy {
     }
 }
 
-/// A port that was free a moment ago (redis-server cannot be told to pick one itself).
+/// Ports given to a test of this process by [`free_port`] or [`free_node_port`].
+static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// A port that was free a moment ago (redis-server cannot be told to pick one itself), and
+/// that no other test of this process was given. The kernel frees the port it picked as soon
+/// as it is read; tests starting servers at once could otherwise each be given the same one,
+/// and one server would then answer for both.
 pub fn free_port() -> u16 {
+    loop {
+        let port = kernel_free_port();
+        if claim(port) {
+            return port;
+        }
+    }
+}
+
+/// A free port, as [`free_port`], for a Redis Cluster node: its cluster bus listens 10,000
+/// above it, a port that must exist, be free and be given to no other test as well.
+pub fn free_node_port() -> u16 {
+    loop {
+        let port = kernel_free_port();
+        let Some(bus) = port.checked_add(10_000) else {
+            continue;
+        };
+        if TcpListener::bind(("127.0.0.1", bus)).is_ok() && claim(port) && claim(bus) {
+            return port;
+        }
+    }
+}
+
+/// A port the kernel picks, free till it is read.
+fn kernel_free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().unwrap().port()
+}
+
+/// Whether no test of this process was given `port` before; it is given now.
+fn claim(port: u16) -> bool {
+    GIVEN
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(port)
 }
 
 /// What the Redis backplane of `rooms` has done; panics on rooms without one.
