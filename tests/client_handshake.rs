@@ -29,29 +29,28 @@ impl Refused {
     }
 }
 
-/// Sends back the `Host` headers of its request, joined with `|`.
-#[route("/host")]
-async fn host(mut ws: WebSocket, headers: HeaderMap) {
-    let hosts: Vec<&str> = headers
-        .get_all("host")
+/// The values of the `name` headers, in the order they came, joined with `|`.
+fn joined(headers: &HeaderMap, name: &str) -> String {
+    let values: Vec<&str> = headers
+        .get_all(name)
         .iter()
         .map(|value| value.to_str().unwrap_or("?"))
         .collect();
-    let _ = ws.send(hosts.join("|")).await;
+    values.join("|")
+}
+
+/// Sends back the `Host` headers of its request, joined with `|`.
+#[route("/host")]
+async fn host(mut ws: WebSocket, headers: HeaderMap) {
+    let _ = ws.send(joined(&headers, "host")).await;
 }
 
 /// Sends back the values of its request's `x-tag` headers, joined with `|`, and how many
 /// headers the request had.
 #[route("/tags")]
 async fn tags(mut ws: WebSocket, headers: HeaderMap) {
-    let tags: Vec<&str> = headers
-        .get_all("x-tag")
-        .iter()
-        .map(|value| value.to_str().unwrap_or("?"))
-        .collect();
-    let _ = ws
-        .send(format!("{} of {}", tags.join("|"), headers.len()))
-        .await;
+    let reply = format!("{} of {}", joined(&headers, "x-tag"), headers.len());
+    let _ = ws.send(reply).await;
 }
 
 /// The refusal a client gets for `/refused?QUERY`: its status, headers and body.

@@ -91,14 +91,15 @@ impl HeaderValues for Headers {
                 // A `HeaderName` is lowercase; the head's names come in any case.
                 name: name.as_str().as_bytes(),
             },
-            (map, _) => Values::Map(map.map(|map| map.get_all(name).iter())),
+            // Made already, or given (a mounted route table's).
+            _ => Values::Map(self.map().get_all(name).iter()),
         }
     }
 }
 
 /// The values of one name, from wherever [`Headers`] keeps them.
 enum Values<'h, 'n> {
-    Map(Option<crate::http::header::ValueIter<'h, HeaderValue>>),
+    Map(crate::http::header::ValueIter<'h, HeaderValue>),
     Parsed {
         parsed: &'h Parsed,
         fields: std::slice::Iter<'h, Field>,
@@ -111,7 +112,7 @@ impl<'h> Iterator for Values<'h, '_> {
 
     fn next(&mut self) -> Option<&'h [u8]> {
         match self {
-            Values::Map(values) => values.as_mut()?.next().map(HeaderValue::as_bytes),
+            Values::Map(values) => values.next().map(HeaderValue::as_bytes),
             Values::Parsed {
                 parsed,
                 fields,
