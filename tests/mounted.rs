@@ -299,6 +299,24 @@ async fn graceful_shutdown_closes_websockets_with_1001_within_the_deadline() {
 }
 
 #[tokio::test]
+async fn websockets_of_a_service_that_is_dropped_close_with_1001() {
+    // Served without a graceful shutdown, which would shut the routes down itself.
+    let websockets = Server::new(routes![echo]).into_service().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = tokio::spawn(async move {
+        axum::serve(listener, Router::new().fallback_service(websockets)).await
+    });
+    let mut ws = connect(addr, "/echo/a").await;
+    assert_eq!(text(&mut ws).await, "joined a");
+    // The HTTP server ends, and the service with it: nothing could shut the routes down any
+    // more, and their WebSockets close as in a shutdown.
+    served.abort();
+    assert!(served.await.unwrap_err().is_cancelled());
+    assert_eq!(close_frame(&mut ws).await.0, 1001);
+}
+
+#[tokio::test]
 async fn the_axum_example_serves_both_on_one_port() {
     let example = Example::start("axum_app", &["--addr", "127.0.0.1:0"]);
     let addr: SocketAddr = example.url["ws://".len()..].parse().unwrap();

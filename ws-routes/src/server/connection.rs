@@ -18,6 +18,7 @@ use tracing::{Span, debug, error, info};
 
 use super::handshake::{self, ReadError, RequestHead};
 use super::limits::Permit;
+use super::shutdown::shutting_down;
 use super::{Context, Unmatched};
 use crate::extract::{Connection, Reject, Request};
 use crate::handler::{Admitted, BoxFuture, Entry, Outcome};
@@ -25,7 +26,7 @@ use crate::http::{Extensions, HeaderValue, StatusCode};
 use crate::metrics::{self, ActiveConnection, Started, Traffic};
 use crate::rate_limit::Allowance;
 use crate::routing::{Route, RoutePath};
-use crate::socket::liveness::{self, Liveness, shutting_down};
+use crate::socket::liveness::{self, Liveness};
 use crate::socket::{Returned, ServerSide, Unsent, WebSocket};
 use crate::wire::deflate::negotiation::Negotiated;
 use crate::wire::engine::Engine;
@@ -593,10 +594,7 @@ fn start(
     let side = ServerSide {
         give_back,
         queue_capacity: shared.config.outgoing_queue,
-        liveness: Box::new(Liveness::new(
-            shared.config.liveness(),
-            shared.shutdown.clone(),
-        )),
+        liveness: Box::new(Liveness::new(shared.config.liveness(), &shared.alarms)),
         protocol,
         traffic: Traffic::new(route.parts.pattern),
         allowance: Allowance::new(shared.config.rate_limit, route.parts.pattern),

@@ -9,11 +9,10 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{Instrument, debug, info, warn};
 
-use super::shutdown::ServerHandle;
+use super::shutdown::{ServerHandle, shutting_down};
 use super::tasks::Tasks;
 use super::{Context, connection, handshake};
 use crate::extract::Reject;
-use crate::socket::liveness::shutting_down;
 
 /// A bound server, ready to [`run`](Self::run).
 #[derive(Debug)]

@@ -67,6 +67,8 @@ pub(crate) struct Context {
     pub(crate) states: Arc<States>,
     pub(crate) limits: Arc<Limits>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// What the open connections' liveness registers with, to hear of the shutdown.
+    pub(crate) alarms: Arc<shutdown::Alarms>,
     pub(crate) fallback: Option<fallback::SharedFallback>,
 }
 
@@ -451,6 +453,7 @@ impl Server {
             states: Arc::new(self.states),
             limits: Arc::new(limits),
             shutdown: handle.subscribe(),
+            alarms: handle.alarms(),
             config: self.config,
             fallback: self.fallback,
         };

@@ -11,16 +11,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
-use tokio::sync::watch;
 use tokio::time::{Instant, Sleep, sleep_until};
 
+use crate::server::shutdown::{AlarmRegistration, Alarms};
 use crate::wire::CloseCode;
-
-/// Completes once `shutdown` says the server is shutting down, or its server is gone.
-pub(crate) async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns must not live across an await: drop it at once.
-    drop(shutdown.wait_for(|down| *down).await);
-}
 
 /// The settings, from the server's builder.
 #[derive(Debug, Clone, Copy)]
@@ -59,10 +53,10 @@ pub(crate) struct Liveness {
     latency: Option<Duration>,
     last_activity: Instant,
     close_deadline: Option<Instant>,
-    /// Resolves when the server shuts down. Kept from one `wait` to the next, so that waiting
-    /// for the next message does not register with the server's signal each time anew.
-    shutdown: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
-    /// What the timer and the shutdown signal wake, and [`alarm`](Self::alarm)'s waker.
+    /// The alarm's place on the server's list, rung when it shuts down; dropped once the
+    /// close handshake has started, when only its deadline matters.
+    shutdown: Option<AlarmRegistration>,
+    /// What the timer and the server's shutdown wake, and [`alarm`](Self::alarm)'s waker.
     alarm: Arc<Alarm>,
     alarm_waker: Waker,
     /// The task's waker, as registered with the alarm and not taken by a ring since: the
@@ -70,7 +64,7 @@ pub(crate) struct Liveness {
     registered: Option<Waker>,
 }
 
-/// Wakes the connection's task for the timer or the shutdown signal, and notes that one of
+/// Wakes the connection's task for the timer or the server's shutdown, and notes that one of
 /// them rang: [`Liveness::poll_wake`] polls them again only then (or once the timer is set anew),
 /// not every time the task wakes for a message.
 struct Alarm {
@@ -96,12 +90,13 @@ enum Rang {
 }
 
 impl Liveness {
-    pub(crate) fn new(settings: LivenessSettings, shutdown: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(settings: LivenessSettings, shutdown: &Arc<Alarms>) -> Self {
         let now = Instant::now();
         let alarm = Arc::new(Alarm {
             rang: AtomicBool::new(true),
             task: AtomicWaker::new(),
         });
+        let alarm_waker = Waker::from(Arc::clone(&alarm));
         let mut liveness = Liveness {
             settings,
             timer: Box::pin(sleep_until(now)),
@@ -111,11 +106,8 @@ impl Liveness {
             latency: None,
             last_activity: now,
             close_deadline: None,
-            shutdown: Some(Box::pin(async move {
-                let mut shutdown = shutdown;
-                shutting_down(&mut shutdown).await;
-            })),
-            alarm_waker: Waker::from(Arc::clone(&alarm)),
+            shutdown: Some(shutdown.register(alarm_waker.clone())),
+            alarm_waker,
             alarm,
             registered: None,
         };
@@ -209,8 +201,8 @@ impl Liveness {
         }
     }
 
-    /// Polls the shutdown signal (a dropped sender means the server is gone: shut down as
-    /// well) and the timer, when the alarm rang since they were last polled.
+    /// Looks at the server's shutdown (a server that is gone counts as shut down) and polls the
+    /// timer, when the alarm rang since they were last looked at.
     fn poll_alarm(&mut self, cx: &mut Context<'_>) -> Poll<Rang> {
         // Registered before the alarm is read: one that rings from now on wakes this task. A
         // ring sets `rang` before it takes the registered waker, so while `rang` stays unset
@@ -228,12 +220,10 @@ impl Liveness {
         }
         // The ring may have taken the registered waker.
         self.registered = None;
-        let mut alarm = Context::from_waker(&self.alarm_waker);
-        if let Some(shutdown) = &mut self.shutdown
-            && shutdown.as_mut().poll(&mut alarm).is_ready()
-        {
+        if self.shutdown.as_ref().is_some_and(AlarmRegistration::rung) {
             return Poll::Ready(Rang::Shutdown);
         }
+        let mut alarm = Context::from_waker(&self.alarm_waker);
         match self.timer.as_mut().poll(&mut alarm) {
             Poll::Ready(()) => Poll::Ready(Rang::Timer),
             Poll::Pending => Poll::Pending,
@@ -327,21 +317,20 @@ mod tests {
         (Arc::clone(&wakes), Waker::from(wakes))
     }
 
-    /// Keepalive pings every second; the server's shutdown signal, to keep while it lives.
-    fn keepalive() -> (Liveness, watch::Sender<bool>) {
-        let (shutdown, signal) = watch::channel(false);
+    /// Keepalive pings every second, on a server that does not shut down.
+    fn keepalive() -> Liveness {
         let settings = LivenessSettings {
             keepalive: Some((Duration::from_secs(1), Duration::from_secs(1))),
             idle_timeout: None,
             close_timeout: Duration::from_secs(1),
             shutdown_code: CloseCode::GOING_AWAY,
         };
-        (Liveness::new(settings, signal), shutdown)
+        Liveness::new(settings, &Arc::default())
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_ping_is_due_after_the_interval_however_often_the_task_polled_before() {
-        let (mut liveness, _shutdown) = keepalive();
+        let mut liveness = keepalive();
         let (wakes, waker) = waker();
         let mut cx = Context::from_waker(&waker);
         // As `recv` polls it while messages come and go: the same waker, nothing due.
@@ -360,7 +349,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_timer_wakes_the_task_that_polled_last() {
         // A socket handed to another task: the alarm must wake that one.
-        let (mut liveness, _shutdown) = keepalive();
+        let mut liveness = keepalive();
         let (first_wakes, first) = waker();
         let (second_wakes, second) = waker();
         for _ in 0..3 {
