@@ -338,6 +338,7 @@ mod tests {
         let (gone, waker) = counted();
         drop(alarms.register(waker));
         assert!(!first_place.rung());
+        assert!(!handle.is_shutting_down());
 
         handle.shutdown();
         handle.shutdown();
