@@ -305,6 +305,7 @@ async fn received(listener: std::io::Result<tokio::signal::unix::Signal>, name: 
 mod tests {
     use std::sync::atomic::AtomicUsize;
     use std::task::Wake;
+    use std::time::Duration;
 
     use super::*;
 
@@ -369,6 +370,24 @@ mod tests {
         drop(kept);
         assert_eq!(count(&wakes), 1);
         assert!(place.rung());
+    }
+
+    /// Sends this test process SIGTERM: `shutdown_signal` replaced its default action (ending
+    /// the process) when it was called, for the rest of the process's life.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_shutdown_signal_completes_on_sigterm_and_not_before() {
+        let mut signal = std::pin::pin!(shutdown_signal());
+        let early = tokio::time::timeout(Duration::from_millis(100), signal.as_mut()).await;
+        assert!(early.is_err(), "completed without a signal");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        tokio::time::timeout(Duration::from_secs(5), signal)
+            .await
+            .expect("completes once SIGTERM arrives");
     }
 
     #[test]
