@@ -256,6 +256,8 @@ pub mod routing;
 pub mod server;
 mod socket;
 pub mod test;
+#[cfg(test)]
+mod test_wakers;
 #[cfg(feature = "tls")]
 mod tls;
 #[cfg(feature = "asyncapi")]

@@ -303,30 +303,10 @@ async fn received(listener: std::io::Result<tokio::signal::unix::Signal>, name: 
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
-    use std::task::Wake;
     use std::time::Duration;
 
     use super::*;
-
-    /// A waker that counts its wakes.
-    #[derive(Default)]
-    struct Wakes(AtomicUsize);
-
-    impl Wake for Wakes {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn counted() -> (Arc<Wakes>, Waker) {
-        let wakes = Arc::new(Wakes::default());
-        (Arc::clone(&wakes), Waker::from(wakes))
-    }
-
-    fn count(wakes: &Wakes) -> usize {
-        wakes.0.load(Ordering::SeqCst)
-    }
+    use crate::test_wakers::counted;
 
     #[test]
     fn a_shutdown_rings_each_registered_alarm_once() {
@@ -343,7 +323,7 @@ mod tests {
 
         handle.shutdown();
         handle.shutdown();
-        assert_eq!((count(&first), count(&second), count(&gone)), (1, 1, 0));
+        assert_eq!((first.count(), second.count(), gone.count()), (1, 1, 0));
         assert!(first_place.rung() && second_place.rung());
         assert!(handle.is_shutting_down());
     }
@@ -354,7 +334,7 @@ mod tests {
         handle.shutdown();
         let (wakes, waker) = counted();
         let place = handle.alarms().register(waker);
-        assert_eq!(count(&wakes), 1);
+        assert_eq!(wakes.count(), 1);
         assert!(place.rung());
     }
 
@@ -366,9 +346,9 @@ mod tests {
         let place = alarms.register(waker);
         let kept = handle.clone();
         drop(handle);
-        assert_eq!(count(&wakes), 0, "a handle is left");
+        assert_eq!(wakes.count(), 0, "a handle is left");
         drop(kept);
-        assert_eq!(count(&wakes), 1);
+        assert_eq!(wakes.count(), 1);
         assert!(place.rung());
     }
 
@@ -388,19 +368,5 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), signal)
             .await
             .expect("completes once SIGTERM arrives");
-    }
-
-    #[test]
-    fn a_registration_dropped_after_the_ring_takes_no_other_place() {
-        let (handle, _, _) = ServerHandle::new();
-        let alarms = handle.alarms();
-        let (_, waker) = counted();
-        let early = alarms.register(waker);
-        handle.shutdown();
-        let (_, waker) = counted();
-        let late = alarms.register(waker);
-        drop(early);
-        drop(late);
-        assert!(alarms.wakers().is_empty());
     }
 }

@@ -292,30 +292,8 @@ pub(crate) fn after(start: Instant, wait: Duration) -> Instant {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
-
     use super::*;
-
-    /// A task's waker that counts its wakes.
-    #[derive(Default)]
-    struct Wakes(AtomicUsize);
-
-    impl task::Wake for Wakes {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    impl Wakes {
-        fn count(&self) -> usize {
-            self.0.load(Ordering::SeqCst)
-        }
-    }
-
-    fn waker() -> (Arc<Wakes>, Waker) {
-        let wakes = Arc::new(Wakes::default());
-        (Arc::clone(&wakes), Waker::from(wakes))
-    }
+    use crate::test_wakers::counted;
 
     /// Keepalive pings every second, on a server that does not shut down.
     fn keepalive() -> Liveness {
@@ -331,7 +309,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_ping_is_due_after_the_interval_however_often_the_task_polled_before() {
         let mut liveness = keepalive();
-        let (wakes, waker) = waker();
+        let (wakes, waker) = counted();
         let mut cx = Context::from_waker(&waker);
         // As `recv` polls it while messages come and go: the same waker, nothing due.
         for _ in 0..4 {
@@ -350,8 +328,8 @@ mod tests {
     async fn the_timer_wakes_the_task_that_polled_last() {
         // A socket handed to another task: the alarm must wake that one.
         let mut liveness = keepalive();
-        let (first_wakes, first) = waker();
-        let (second_wakes, second) = waker();
+        let (first_wakes, first) = counted();
+        let (second_wakes, second) = counted();
         for _ in 0..3 {
             assert!(
                 liveness
